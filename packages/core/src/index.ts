@@ -1,0 +1,4 @@
+export * from './errors.js';
+export * from './assert.js';
+export * from './bytes.js';
+export * as redo from './redo/index.js';

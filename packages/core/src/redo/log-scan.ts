@@ -1,0 +1,58 @@
+/**
+ * Read every mtr of an `ib_logfile0` from a start LSN to the end of the log,
+ * following the circular layout. The bytes come through `readAt`, so the
+ * same loop serves an in-memory image and positioned reads of a file.
+ */
+import { LsnOutOfRange } from '../errors.js';
+import { MtrDecoder } from './decoder.js';
+import { type LogFileHead, type LogGeometry, logCapacity, parseLogFileHead, readCircular } from './log-file.js';
+import type { Mtr } from './mtr.js';
+
+export interface LogSource {
+  readonly head: LogFileHead;
+  /** `length` bytes of the circular area starting at `lsn` (wrap-around handled by the source). */
+  readAt(lsn: bigint, length: number): Uint8Array;
+}
+
+export interface LogEnd {
+  readonly endLsn: bigint;
+  readonly reason: string;
+}
+
+const CHUNK_BYTES = 4 << 20;
+
+export function geometryOf(head: LogFileHead): LogGeometry {
+  return { firstLsn: head.header.firstLsn, fileSize: head.fileSize };
+}
+
+/**
+ * Yield mtrs from `fromLsn` to the end of the log; the generator's return
+ * value says where and why the log ended. `fromLsn` may lie before the
+ * checkpoint (replaying from an older base) as long as the file can still
+ * hold it: within one capacity of the checkpoint.
+ */
+export function* scanLog(source: LogSource, fromLsn: bigint, pageSize = 16384): Generator<Mtr, LogEnd> {
+  const g = geometryOf(source.head);
+  const capacity = logCapacity(g);
+  if (fromLsn < g.firstLsn || fromLsn + capacity < source.head.checkpoint.endLsn) {
+    throw new LsnOutOfRange(fromLsn, `no longer in the log (checkpoint end ${source.head.checkpoint.endLsn}, capacity ${capacity})`);
+  }
+  const decoder = new MtrDecoder({ startLsn: fromLsn, pageSize, geometry: g });
+  const limit = fromLsn + capacity;
+  let fed = fromLsn;
+  for (;;) {
+    for (let m = decoder.next(); m; m = decoder.next()) yield m;
+    if (decoder.endReason !== undefined) return { endLsn: decoder.lsn, reason: decoder.endReason };
+    if (fed >= limit) return { endLsn: decoder.lsn, reason: 'read one full capacity of log' };
+    const n = Number(limit - fed < BigInt(CHUNK_BYTES) ? limit - fed : BigInt(CHUNK_BYTES));
+    decoder.push(source.readAt(fed, n));
+    fed += BigInt(n);
+  }
+}
+
+/** A `LogSource` over a whole file image held in memory. */
+export function memoryLogSource(file: Uint8Array): LogSource {
+  const head = parseLogFileHead(file, BigInt(file.length));
+  const g = geometryOf(head);
+  return { head, readAt: (lsn, length) => readCircular(file, g, lsn, length) };
+}
