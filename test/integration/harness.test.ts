@@ -2,9 +2,11 @@
  * Self-test of the integration harness: a private mariadbd on a temp datadir, driven end to
  * end, and the page comparator checked against datadirs whose relation we know.
  */
+import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
+import { crc32c } from '../../packages/core/src/redo/crc32c.js';
 import {
   comparePages,
   copyDatadir,
@@ -139,6 +141,90 @@ describe('[HARNESS] private mariadbd', () => {
   );
 
   it(
+    'comparePages reports real differences, masks the flush-LSN field and sets freed pages apart',
+    async () => {
+      const root = await makeTempDir('harness-cmp');
+      const datadir = path.join(root, 'data');
+      await installDatadir(datadir);
+      const server = await startMariadb(datadir);
+      const conn = await server.connect();
+      await conn.query('CREATE DATABASE lab');
+      await conn.query('CREATE TABLE lab.f (id INT PRIMARY KEY, v VARCHAR(500)) ENGINE=InnoDB');
+      await conn.query("INSERT INTO lab.f SELECT seq, REPEAT('a', 400) FROM lab.seq_1_to_8000");
+      // Flush every page now, so the pages the purge frees below stay stale on disk.
+      await conn.query('SET GLOBAL innodb_max_dirty_pages_pct = 0');
+      for (let i = 0; i < 200; i++) {
+        const [dirty] = await conn.query<RowDataPacket[]>(
+          "SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'",
+        );
+        if (dirty[0]?.['Value'] === '0') break;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await conn.query('DELETE FROM lab.f WHERE id > 100');
+      await conn.end();
+      await server.shutdown(); // slow shutdown: purge frees the emptied leaf pages
+
+      const copy = path.join(root, 'copy');
+      await copyDatadir(datadir, copy);
+      const f = await fs.open(path.join(copy, 'lab/f.ibd'), 'r+');
+      const t = await fs.open(path.join(copy, 'ibdata1'), 'r+');
+      const expectedIbdata = await fs.readFile(path.join(datadir, 'ibdata1'));
+      const expectedF = await fs.readFile(path.join(datadir, 'lab/f.ibd'));
+      const page = (buf: Buffer, n: number): Buffer => buf.subarray(n * 16384, (n + 1) * 16384);
+      let nonZeroPagesAbove3 = 0;
+      try {
+        // Zero every page from 3 on: the in-use ones must differ, the stale freed ones not.
+        for (let n = 3; n * 16384 < expectedF.length; n++) {
+          if (page(expectedF, n).some((b) => b !== 0)) nonZeroPagesAbove3++;
+          await f.write(Buffer.alloc(16384), 0, 16384, n * 16384);
+        }
+        // Page 2 (inode): one flipped body byte.
+        const inode = Buffer.from(page(expectedF, 2));
+        inode[200] = inode[200]! ^ 0xff;
+        await f.write(inode, 0, 16384, 2 * 16384);
+        // Page 1: a different FIL_PAGE_FILE_FLUSH_LSN with a matching full_crc32 checksum.
+        const bitmap = Buffer.from(page(expectedF, 1));
+        bitmap.writeBigUInt64BE(0x1234n, 26);
+        bitmap.writeUInt32BE(crc32c(bitmap, 0, 16380), 16380);
+        await f.write(bitmap, 0, 16384, 16384);
+        // An all-zero page of ibdata1 outside the doublewrite buffer gets junk.
+        let zeroPageNo = -1;
+        for (let n = 192; n * 16384 < expectedIbdata.length; n++) {
+          if (page(expectedIbdata, n).every((b) => b === 0)) {
+            zeroPageNo = n;
+            break;
+          }
+        }
+        expect(zeroPageNo).toBeGreaterThan(0);
+        await t.write(Buffer.alloc(16384, 0x5a), 0, 16384, zeroPageNo * 16384);
+        // The doublewrite buffer is never compared.
+        await t.write(Buffer.alloc(16384, 0x77), 0, 16384, 70 * 16384);
+      } finally {
+        await f.close();
+        await t.close();
+      }
+
+      const r = await comparePages(datadir, copy);
+      const fDiffs = r.diffs.filter((d) => d.path === 'lab/f.ibd');
+      const free = r.freedOrUnwritten.filter((u) => u.reason === 'free-in-expected');
+      expect(r.diffs.filter((d) => d.path !== 'lab/f.ibd')).toEqual([]);
+      expect(fDiffs.find((d) => d.pageNo === 2)?.firstDiffOffset).toBe(200);
+      expect(fDiffs.some((d) => d.pageNo === 1)).toBe(false);
+      expect(free.length).toBeGreaterThan(0);
+      expect(free.every((u) => u.path === 'lab/f.ibd')).toBe(true);
+      // Every non-zero page from 3 on is either in use (a diff) or freed.
+      expect(fDiffs.filter((d) => d.pageNo >= 3).length + free.length).toBe(nonZeroPagesAbove3);
+      expect(r.freedOrUnwritten.filter((u) => u.reason === 'zero-in-expected')).toEqual([
+        expect.objectContaining({ path: 'ibdata1', spaceId: 0, expectedLsn: 0n }),
+      ]);
+      console.log(
+        `[harness] lab/f.ibd: ${fDiffs.length} in-use pages differ, ${free.length} stale freed pages set apart`,
+      );
+    },
+    SERVER_TEST_TIMEOUT_MS,
+  );
+
+  it(
     'kill() crashes the server and the next start recovers from the redo log',
     async () => {
       const root = await makeTempDir('harness-crash');
@@ -168,10 +254,14 @@ describe('[HARNESS] private mariadbd', () => {
 
   it('a server that cannot start fails fast with its error log', async () => {
     const root = await makeTempDir('harness-bad');
+    await expect(startMariadb(path.join(root, 'missing'))).rejects.toThrow(/does not exist/);
+    const empty = path.join(root, 'empty');
+    await fs.mkdir(empty);
     const t0 = Date.now();
-    await expect(startMariadb(path.join(root, 'no-such-datadir'), {
-      errorLogPath: path.join(root, 'err.log'),
-    })).rejects.toThrow(/during startup[\s\S]*(No such file|Can't change dir|doesn't exist)/i);
+    // Printed before --log-error takes effect: must still reach the error log and the message.
+    await expect(startMariadb(empty, { extraArgs: ['--no-such-option=1'] })).rejects.toThrow(
+      /during startup[\s\S]*unknown (variable|option)/i,
+    );
     expect(Date.now() - t0).toBeLessThan(30_000);
   }, 60_000);
 });

@@ -28,7 +28,7 @@ const FSP_FLAGS_FCRC32_MARKER = 0x10;
 const TRX_SYS_PAGE_NO = 5;
 const TRX_SYS_DOUBLEWRITE_FROM_END = 200;
 const TRX_SYS_DOUBLEWRITE_MAGIC_N = 536853855;
-/** The doublewrite buffer of a 16 KiB-page install; always skipped in space 0. */
+/** The doublewrite buffer of a 16 KiB-page install (fallback if TRX_SYS has no magic). */
 const DOUBLEWRITE_DEFAULT = { first: 64, last: 191 };
 const CHUNK_PAGES = 256;
 
@@ -261,8 +261,15 @@ async function fileSize(file: string): Promise<number | undefined> {
   }
 }
 
-/** Pages of space 0 used by the doublewrite buffer (written without redo). */
-async function doublewritePages(datadir: string, space0: TablespaceInfo): Promise<(pageNo: number) => boolean> {
+/**
+ * Pages of space 0 used by the doublewrite buffer (written without redo): the two extents
+ * named in the TRX_SYS page (trx0sys.h), i.e. 64..191 with 16 KiB pages but 256..767 with
+ * 4 KiB pages; 64..191 if TRX_SYS has no doublewrite magic.
+ */
+async function doublewritePages(
+  datadir: string,
+  space0: TablespaceInfo,
+): Promise<(pageNo: number) => boolean> {
   const ranges = [DOUBLEWRITE_DEFAULT];
   const size = space0.pageSize;
   const handle = await fs.open(path.join(datadir, space0.path), 'r');
@@ -271,6 +278,7 @@ async function doublewritePages(datadir: string, space0: TablespaceInfo): Promis
     const at = size - TRX_SYS_DOUBLEWRITE_FROM_END;
     if (page.readUInt32BE(at + 10) === TRX_SYS_DOUBLEWRITE_MAGIC_N) {
       const extent = extentPages(space0.logicalPageSize);
+      ranges.length = 0;
       for (const first of [page.readUInt32BE(at + 14), page.readUInt32BE(at + 18)]) {
         ranges.push({ first, last: first + extent - 1 });
       }
@@ -311,7 +319,8 @@ async function isFreeInExpected(
 /**
  * Compares every page of every tablespace of `expectedDir` (MariaDB's own datadir) with
  * `actualDir` (e.g. one rebuilt from redo). Bytes 26..33 are masked; the doublewrite buffer
- * of space 0 is always skipped. Page sizes and free-page maps come from expected.
+ * of space 0 (pages 64..191 with 16 KiB pages) is always skipped. Page sizes and free-page
+ * maps come from expected.
  */
 export async function comparePages(
   expectedDir: string,
@@ -341,28 +350,40 @@ export async function comparePages(
     if (actualBytes !== info.fileBytes) {
       result.sizeMismatches.push({ path: rel, expectedBytes: info.fileBytes, actualBytes });
     }
-    const isDoublewrite = info.spaceId === 0 ? await doublewritePages(expectedDir, info) : () => false;
-    await compareFile(expectedDir, actualDir, rel, info, Math.max(info.fileBytes, actualBytes), isDoublewrite, opts, result);
+    await compareFile({
+      expectedDir,
+      actualDir,
+      rel,
+      info,
+      totalPages: Math.ceil(Math.max(info.fileBytes, actualBytes) / info.pageSize),
+      isDoublewrite: info.spaceId === 0 ? await doublewritePages(expectedDir, info) : () => false,
+      opts,
+      result,
+    });
   }
   return result;
 }
 
-async function compareFile(
-  expectedDir: string,
-  actualDir: string,
-  rel: string,
-  info: TablespaceInfo,
-  maxBytes: number,
-  isDoublewrite: (pageNo: number) => boolean,
-  opts: CompareOptions,
-  result: PageComparison,
-): Promise<void> {
+interface FileComparison {
+  expectedDir: string;
+  actualDir: string;
+  rel: string;
+  info: TablespaceInfo;
+  totalPages: number;
+  isDoublewrite: (pageNo: number) => boolean;
+  opts: CompareOptions;
+  result: PageComparison;
+}
+
+async function compareFile(c: FileComparison): Promise<void> {
+  const { expectedDir, actualDir, rel, info, totalPages, isDoublewrite, opts, result } = c;
   const size = info.pageSize;
-  const totalPages = Math.ceil(maxBytes / size);
   const expectedHandle = await fs.open(path.join(expectedDir, rel), 'r');
   const actualHandle = await fs.open(path.join(actualDir, rel), 'r');
   const baseHandle =
-    opts.onlyChangedSince === undefined ? undefined : await openIfExists(path.join(opts.onlyChangedSince, rel));
+    opts.onlyChangedSince === undefined
+      ? undefined
+      : await openIfExists(path.join(opts.onlyChangedSince, rel));
   const baseMissing = opts.onlyChangedSince !== undefined && baseHandle === undefined;
   const xdesCache = new Map<number, Buffer>();
   const readExpectedPage = async (pageNo: number): Promise<Buffer> => {
@@ -378,10 +399,11 @@ async function compareFile(
       const count = Math.min(CHUNK_PAGES, totalPages - chunkStart);
       const expectedChunk = await readPages(expectedHandle, chunkStart, count, size);
       const actualChunk = await readPages(actualHandle, chunkStart, count, size);
-      const baseChunk = baseHandle === undefined ? undefined : await readPages(baseHandle, chunkStart, count, size);
+      const baseChunk =
+        baseHandle === undefined ? undefined : await readPages(baseHandle, chunkStart, count, size);
       for (let i = 0; i < count; i++) {
         const pageNo = chunkStart + i;
-        if ((info.spaceId === 0 && isDoublewrite(pageNo)) || opts.skip?.(info.spaceId, pageNo, rel) === true) {
+        if (isDoublewrite(pageNo) || opts.skip?.(info.spaceId, pageNo, rel) === true) {
           result.pagesSkipped++;
           continue;
         }
@@ -427,7 +449,9 @@ export function formatComparison(c: PageComparison, maxLines = 20): string {
   ];
   if (c.missingInActual.length > 0) lines.push(`missing in actual: ${c.missingInActual.join(', ')}`);
   if (c.extraInActual.length > 0) lines.push(`extra in actual: ${c.extraInActual.join(', ')}`);
-  for (const s of c.sizeMismatches) lines.push(`size ${s.path}: expected ${s.expectedBytes}, actual ${s.actualBytes}`);
+  for (const s of c.sizeMismatches) {
+    lines.push(`size ${s.path}: expected ${s.expectedBytes}, actual ${s.actualBytes}`);
+  }
   for (const d of c.diffs.slice(0, maxLines)) {
     lines.push(
       `${d.path} space ${d.spaceId} page ${d.pageNo}: first diff at ${d.firstDiffOffset}, ` +

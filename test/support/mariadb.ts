@@ -7,7 +7,7 @@
  * not leak `mariadbd` processes.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -95,24 +95,35 @@ interface Tracked {
 const running = new Set<Tracked>();
 let exitHookInstalled = false;
 
+/** Synchronous, so it can run in an 'exit' handler: SIGKILL and rmSync only. */
+function cleanupSync(): void {
+  for (const t of running) {
+    try {
+      t.child.kill('SIGKILL');
+    } catch {
+      // Already gone.
+    }
+    rmSync(t.runDir, { recursive: true, force: true });
+  }
+  running.clear();
+  if (process.env['STRATA_KEEP_TEST_DIRS'] === undefined) {
+    for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+    tempDirs.clear();
+  }
+}
+
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  // 'exit' handlers must be synchronous: SIGKILL and rmSync only.
-  process.on('exit', () => {
-    for (const t of running) {
-      try {
-        t.child.kill('SIGKILL');
-      } catch {
-        // Already gone.
-      }
-      rmSync(t.runDir, { recursive: true, force: true });
-    }
-    running.clear();
-    if (process.env['STRATA_KEEP_TEST_DIRS'] === undefined) {
-      for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  process.on('exit', cleanupSync);
+  // Vitest stops its fork workers with SIGTERM, whose default action skips 'exit' handlers.
+  // Clean up, then re-raise the signal unless someone else handles it.
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      cleanupSync();
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    });
+  }
 }
 
 /** SIGKILLs every server this process started that is still running. */
@@ -249,6 +260,7 @@ class PortInUseError extends Error {}
  */
 export async function startMariadb(datadir: string, opts: StartOptions = {}): Promise<MariadbServer> {
   const absDatadir = path.resolve(datadir);
+  if (!existsSync(absDatadir)) throw new Error(`datadir ${absDatadir} does not exist`);
   const attempts = opts.port === undefined ? START_PORT_ATTEMPTS : 1;
   for (let attempt = 1; ; attempt++) {
     const port = opts.port ?? (await freePort());
@@ -335,12 +347,17 @@ async function startOnce(datadir: string, port: number, opts: StartOptions): Pro
   ];
 
   // Output printed before --log-error takes effect (bad options) lands in the same file.
-  const logFd = openSync(errorLogPath, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(MARIADBD_PATH, args, { stdio: ['ignore', logFd, logFd] });
-  } finally {
-    closeSync(logFd);
+    const logFd = openSync(errorLogPath, 'a');
+    try {
+      child = spawn(MARIADBD_PATH, args, { stdio: ['ignore', logFd, logFd] });
+    } finally {
+      closeSync(logFd);
+    }
+  } catch (e) {
+    rmSync(runDir, { recursive: true, force: true });
+    throw e;
   }
   child.unref();
   const tracked: Tracked = { child, runDir };
@@ -374,14 +391,19 @@ async function startOnce(datadir: string, port: number, opts: StartOptions): Pro
   for (;;) {
     if (exitStatus !== undefined) {
       const tail = await errorLogTail();
-      const message = `mariadbd ${describeExit(exitStatus)} during startup (datadir ${datadir}, port ${port}). Error log ${errorLogPath}:\n${tail}`;
+      const message =
+        `mariadbd ${describeExit(exitStatus)} during startup (datadir ${datadir}, port ${port}). ` +
+        `Error log ${errorLogPath}:\n${tail}`;
       if (/Address already in use/.test(tail)) throw new PortInUseError(message);
       throw new Error(message);
     }
     try {
       const conn = await connect({ connectTimeout: 2_000 });
+      // Another server may have grabbed the port first (then ours exits with "Address
+      // already in use"): only our own socket path proves this is our server.
+      const [rows] = await conn.query<RowDataPacket[]>('SELECT @@socket AS socket');
       await conn.end();
-      break;
+      if (rows[0]?.['socket'] === socket) break;
     } catch {
       // Not accepting connections yet.
     }
@@ -389,7 +411,8 @@ async function startOnce(datadir: string, port: number, opts: StartOptions): Pro
       child.kill('SIGKILL');
       await exitPromise;
       throw new Error(
-        `mariadbd did not accept connections within ${timeoutMs} ms (datadir ${datadir}, port ${port}); killed. Error log ${errorLogPath}:\n${await errorLogTail()}`,
+        `mariadbd did not accept connections within ${timeoutMs} ms (datadir ${datadir}, ` +
+          `port ${port}); killed. Error log ${errorLogPath}:\n${await errorLogTail()}`,
       );
     }
     await sleep(START_POLL_INTERVAL_MS);
@@ -455,11 +478,14 @@ async function startOnce(datadir: string, port: number, opts: StartOptions): Pro
         child.kill('SIGKILL');
         await exitPromise;
         throw new Error(
-          `mariadbd did not exit within ${ms} ms of SHUTDOWN (${String(shutdownError ?? 'no error')}); SIGKILLed. Error log:\n${await errorLogTail()}`,
+          `mariadbd did not exit within ${ms} ms of SHUTDOWN ` +
+            `(${String(shutdownError ?? 'no error')}); SIGKILLed. Error log:\n${await errorLogTail()}`,
         );
       }
       if (status.code !== 0) {
-        throw new Error(`mariadbd ${describeExit(status)} after SHUTDOWN. Error log:\n${await errorLogTail()}`);
+        throw new Error(
+          `mariadbd ${describeExit(status)} after SHUTDOWN. Error log:\n${await errorLogTail()}`,
+        );
       }
     },
     async kill(): Promise<void> {

@@ -140,7 +140,8 @@ export function applyRedoToDatadir(opts: RedoApplyOptions): RedoApplyResult {
   const reader = openLogFile(opts.logPath);
   const logCheckpoint = reader.head.checkpoint.endLsn;
   const batchMax = opts.batchRecordsMax ?? 2_000_000;
-  let batch: Batch = new Map();
+  // One map for the whole run, cleared in place: addMtr holds it across a mid-mtr flush.
+  const batch: Batch = new Map();
   let pending = 0;
   const stats = { mtrs: 0, records: 0, pagesWritten: 0, pagesFreed: 0, created: 0, renamed: 0, deleted: 0 };
   let endLsn = startLsn;
@@ -149,7 +150,7 @@ export function applyRedoToDatadir(opts: RedoApplyOptions): RedoApplyResult {
 
   const flush = (): void => {
     applyBatch(batch, spaces, pageSize, stats);
-    batch = new Map();
+    batch.clear();
     pending = 0;
   };
 

@@ -312,9 +312,9 @@ export function applyInsertDynamic(page: Uint8Array, payload: Uint8Array, reuse:
     encHdrL: r.varint('enc_hdr_l', 3, 'more'),
     hdrC: r.varint('hdr_c', 2, 'more'),
     dataC: r.varint('data_c', 3, 'any'),
-    data: new Uint8Array(0),
+    // Properties are evaluated in order: the rest follows the last varint.
+    data: r.rest(),
   };
-  rec.data = r.rest();
   insertDynamic(p, rec, reuse, what);
 }
 
@@ -561,9 +561,8 @@ export function applyInsertRedundant(page: Uint8Array, payload: Uint8Array, reus
     encHdr: r.varint('enc_hdr', 2, 'more'),
     hdrC: r.varint('hdr_c', 2, 'more'),
     dataC: r.varint('data_c', 2, 'any'),
-    data: new Uint8Array(0),
+    data: r.rest(),
   };
-  rec.data = r.rest();
   insertRedundant(p, rec, reuse, what);
 }
 

@@ -1,0 +1,122 @@
+/**
+ * One redo-replay experiment against a real MariaDB: base after a clean
+ * shutdown, a workload, a clean shutdown, `./strata redo apply`, then the
+ * rebuilt datadir is compared page by page with MariaDB's own and booted.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Connection } from 'mysql2/promise';
+import { comparePages, copyDatadir, formatComparison, type PageComparison } from './datadir-compare.js';
+import {
+  checkTables,
+  checksumTables,
+  installDatadir,
+  type CheckTableFailure,
+  makeTempDir,
+  type MariadbServer,
+  readLogCheckpoint,
+  removeTempDir,
+  startMariadb,
+  type StartOptions,
+} from './mariadb.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface ScenarioOptions {
+  readonly name: string;
+  readonly server?: StartOptions;
+  /** Runs before the base is taken (schema, seed rows). */
+  readonly setup: (conn: Connection, server: MariadbServer) => Promise<void>;
+  /** Runs after the base, on a restarted server: its redo is what gets replayed. */
+  readonly workload: (conn: Connection, server: MariadbServer) => Promise<void>;
+}
+
+export interface ScenarioResult {
+  readonly dir: string;
+  readonly base: string;
+  readonly final: string;
+  readonly out: string;
+  readonly baseCheckpoint: bigint;
+  readonly finalCheckpoint: bigint;
+  readonly applyStdout: string;
+  readonly comparison: PageComparison;
+  readonly checksumsFinal: Map<string, string>;
+  readonly checksumsOut: Map<string, string>;
+  readonly checkFailures: CheckTableFailure[];
+  readonly report: string;
+  cleanup(): Promise<void>;
+}
+
+export function runStrata(args: string[], timeoutMs = 300_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(join(REPO_ROOT, 'strata'), args, { cwd: REPO_ROOT, timeout: timeoutMs, maxBuffer: 256 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export async function withConnection<T>(server: MariadbServer, fn: (c: Connection) => Promise<T>): Promise<T> {
+  const conn = await server.connect({ multipleStatements: true, database: 'test' });
+  try {
+    return await fn(conn);
+  } finally {
+    await conn.end();
+  }
+}
+
+/** Base → workload → clean shutdown, kept on disk for the caller's replays. */
+export async function recordWorkload(opts: ScenarioOptions): Promise<{ dir: string; base: string; final: string; checksumsFinal: Map<string, string> }> {
+  const dir = await makeTempDir(`strata-${opts.name}-`);
+  const final = join(dir, 'final');
+  const base = join(dir, 'base');
+  const serverOpts: StartOptions = { logFileSize: '256M', ...opts.server };
+  await installDatadir(final, serverOpts);
+  let server = await startMariadb(final, serverOpts);
+  await withConnection(server, (c) => opts.setup(c, server));
+  await server.shutdown();
+  await copyDatadir(final, base);
+  server = await startMariadb(final, serverOpts);
+  const checksumsFinal = await withConnection(server, async (c) => {
+    await opts.workload(c, server);
+    return checksumsAll(c);
+  });
+  await server.shutdown();
+  return { dir, base, final, checksumsFinal };
+}
+
+async function checksumsAll(c: Connection): Promise<Map<string, string>> {
+  return checksumTables(c);
+}
+
+export async function runRedoScenario(opts: ScenarioOptions): Promise<ScenarioResult> {
+  const rec = await recordWorkload(opts);
+  const out = join(rec.dir, 'out');
+  const apply = await runStrata(['redo', 'apply', '--base', rec.base, '--log', join(rec.final, 'ib_logfile0'), '--out', out, '--aux-from', rec.final]);
+  if (apply.code !== 0) throw new Error(`strata redo apply failed (${apply.code}):\n${apply.stdout}\n${apply.stderr}`);
+  const comparison = await comparePages(rec.final, out);
+  const server = await startMariadb(out, { ...opts.server });
+  let checksumsOut: Map<string, string>;
+  let checkFailures: CheckTableFailure[];
+  try {
+    [checksumsOut, checkFailures] = await withConnection(server, async (c) => [await checksumsAll(c), await checkTables(c)] as const);
+  } finally {
+    await server.shutdown();
+  }
+  const baseCheckpoint = (await readLogCheckpoint(rec.base)).checkpointLsn;
+  const finalCheckpoint = (await readLogCheckpoint(rec.final)).checkpointLsn;
+  const report = `${opts.name}: base ${baseCheckpoint} → final ${finalCheckpoint}\n${apply.stdout}${formatComparison(comparison)}`;
+  return {
+    ...rec,
+    out,
+    baseCheckpoint,
+    finalCheckpoint,
+    applyStdout: apply.stdout,
+    comparison,
+    checksumsOut,
+    checkFailures,
+    report,
+    cleanup: () => removeTempDir(rec.dir),
+  };
+}
