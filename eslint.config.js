@@ -18,7 +18,7 @@ export default tseslint.config(
   {
     // packages/core is pure: no I/O, no clocks, no randomness.
     files: ['packages/core/src/**/*.ts'],
-    ignores: ['packages/core/src/**/*.test.ts'],
+    ignores: ['packages/core/src/**/*.test.ts', 'packages/core/src/**/*.test-util.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: ['node:*', 'fs', 'path', 'os', 'child_process', 'hono', '@prisma/*'] }],
       'no-restricted-properties': [

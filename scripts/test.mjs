@@ -32,7 +32,8 @@ function check(name, cmd, args) {
 }
 
 check('lint', bin('eslint'), ['.']);
-check('typecheck', bin('turbo'), ['run', 'typecheck', '--output-logs=errors-only']);
+check('typecheck (workspaces)', bin('turbo'), ['run', 'typecheck', '--output-logs=errors-only']);
+check('typecheck (tests, bench)', bin('tsc'), ['-p', 'tsconfig.json']);
 
 const outDir = mkdtempSync(join(tmpdir(), 'strata-test-'));
 const report = join(outDir, 'vitest.json');

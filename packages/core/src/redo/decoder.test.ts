@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { StrataError } from '../errors.js';
 import { MtrDecoder } from './decoder.js';
 import { memoryLogSource, scanLog } from './log-scan.js';
-import { collect, fixtureLog, fixtureMtrs } from './test-fixture-log.js';
+import { collect, fixtureLog, fixtureMtrs } from './fixture-log.test-util.js';
 
 const START = 50841n;
 const END = 55516n;
@@ -56,7 +56,7 @@ describe('incremental decoder', () => {
     const d = new MtrDecoder({ startLsn: START });
     // A tail whose CRC is not written yet reads as the end of the log...
     const torn = bytes.slice(0, first.bytes.length);
-    torn[torn.length - 1] ^= 0xff;
+    torn[torn.length - 1] = torn[torn.length - 1]! ^ 0xff;
     d.push(torn);
     expect(d.next()).toBeUndefined();
     expect(d.endReason).toMatch(/CRC/);
@@ -68,7 +68,7 @@ describe('incremental decoder', () => {
 
   it('nextStrict turns an end of log into CorruptRedo naming the LSN', () => {
     const bytes = stream().slice(0, 200);
-    bytes[100] ^= 0x55;
+    bytes[100] = bytes[100]! ^ 0x55;
     const d = new MtrDecoder({ startLsn: START });
     d.push(bytes);
     expect(() => {

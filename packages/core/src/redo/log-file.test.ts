@@ -12,7 +12,7 @@ import {
   sequenceBit,
 } from './log-file.js';
 import { memoryLogSource, scanLog } from './log-scan.js';
-import { collect, fixtureLog, fixtureMtrs } from './test-fixture-log.js';
+import { collect, fixtureLog, fixtureMtrs } from './fixture-log.test-util.js';
 
 describe('CRC-32C', () => {
   it('matches the standard check value', () => {
@@ -27,7 +27,7 @@ describe('CRC-32C', () => {
 describe('log header', () => {
   it('rejects a header whose CRC does not match', () => {
     const f = fixtureLog();
-    f[20] ^= 1;
+    f[20] = f[20]! ^ 1;
     expect(() => parseLogHeader(f)).toThrow(CorruptRedo);
   });
   it('refuses encrypted logs as unsupported, not corrupt', () => {
@@ -53,7 +53,7 @@ describe('checkpoint blocks', () => {
   });
   it('falls back to the other block when the newer one is corrupt', () => {
     const f = fixtureLog();
-    f[8192 + 3] ^= 0xff;
+    f[8192 + 3] = f[8192 + 3]! ^ 0xff;
     expect(parseLogFileHead(f, 8388608n).checkpoint.checkpointLsn).toBe(55402n);
   });
   it('fails with CorruptRedo when neither block is valid', () => {
@@ -122,7 +122,7 @@ describe('reading a wrapped log', () => {
     let lsn = start;
     for (let i = 0; i < 5; i++) lsn += BigInt(real[i]!.bytes.length);
     const endAt = lsn + BigInt(real[5]!.bytes.length - 5);
-    file[lsnToOffset(g, endAt)] ^= 1;
+    file[lsnToOffset(g, endAt)] = file[lsnToOffset(g, endAt)]! ^ 1;
     const { mtrs, end } = collect(scanLog(memoryLogSource(file), start));
     expect(mtrs).toHaveLength(5);
     expect(end.endLsn).toBe(lsn);
