@@ -112,3 +112,26 @@ describe('redo apply rebuilds what MariaDB wrote', () => {
     expect(r.applyStdout).toMatch(/deleted [1-9]/);
   });
 });
+
+describe('redo apply refuses what it cannot rebuild', () => {
+  it('[COMPRESSED] ROW_FORMAT=COMPRESSED is refused with a clear error and no partial success', async () => {
+    const { recordWorkload, runStrata } = await import('../support/redo-scenario.js');
+    const { removeTempDir } = await import('../support/mariadb.js');
+    const { join } = await import('node:path');
+    const rec = await recordWorkload({
+      name: 'zip',
+      setup: async (c) => {
+        await c.query('CREATE DATABASE z');
+        await c.query('CREATE TABLE z.t (id INT PRIMARY KEY, v VARCHAR(100)) ENGINE=InnoDB ROW_FORMAT=COMPRESSED KEY_BLOCK_SIZE=8');
+      },
+      workload: async (c) => {
+        await c.query('INSERT INTO z.t SELECT seq, REPEAT(\'z\', 50) FROM seq_1_to_2000');
+      },
+    });
+    cleanups.push(() => removeTempDir(rec.dir));
+    const r = await runStrata(['redo', 'apply', '--base', rec.base, '--log', join(rec.final, 'ib_logfile0'), '--out', join(rec.dir, 'out')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/UNSUPPORTED_PAGE.*ROW_FORMAT=COMPRESSED/);
+    expect(r.stdout).not.toMatch(/final LSN/);
+  });
+});
