@@ -70,6 +70,12 @@ describe('redo apply rebuilds what MariaDB wrote', () => {
       },
     });
     expectIdentical(r);
+    console.log(r.report);
+    // The workload must really exercise the B-tree and undo records it claims to.
+    for (const t of ['INSERT_HEAP_REDUNDANT', 'INSERT_HEAP_DYNAMIC', 'INSERT_REUSE_REDUNDANT', 'INSERT_REUSE_DYNAMIC', 'DELETE_ROW_FORMAT_REDUNDANT', 'DELETE_ROW_FORMAT_DYNAMIC', 'UNDO_INIT', 'UNDO_APPEND', 'INIT_ROW_FORMAT_REDUNDANT', 'INIT_ROW_FORMAT_DYNAMIC']) {
+      expect(r.recordTypes.get(`EXTENDED/${t}`) ?? 0, `${t} in ${r.report}`).toBeGreaterThan(0);
+    }
+    expect(r.recordTypes.get('FREE_PAGE') ?? 0).toBeGreaterThan(0);
   });
 
   it('[DDL] instant ADD COLUMN, ADD INDEX, OPTIMIZE, TRUNCATE, RENAME, DROP, CREATE and many tables', async () => {
@@ -111,6 +117,45 @@ describe('redo apply rebuilds what MariaDB wrote', () => {
     expect(r.applyStdout).toMatch(/tablespaces created [1-9]/);
     expect(r.applyStdout).toMatch(/deleted [1-9]/);
   });
+});
+
+/** A smaller DML mix for the server-configuration variants. */
+async function smallDml(c: Connection): Promise<void> {
+  await exec(
+    c,
+    'INSERT INTO v.t SELECT seq, seq % 13, REPEAT(CHAR(97 + seq % 26), seq % 300), IF(seq % 50 = 0, REPEAT(\'b\', 70000), NULL) FROM seq_1001_to_4000',
+    'UPDATE v.t SET v = CONCAT(v, \'!\') WHERE id % 3 = 0',
+    'DELETE FROM v.t WHERE id BETWEEN 1500 AND 2500',
+    'CREATE TABLE v.later (id INT PRIMARY KEY, v VARCHAR(50)) ENGINE=InnoDB',
+    'INSERT INTO v.later SELECT seq, \'later\' FROM seq_1_to_1000',
+  );
+}
+
+const smallSetup = async (c: Connection): Promise<void> => {
+  await exec(
+    c,
+    'CREATE DATABASE v',
+    'CREATE TABLE v.t (id INT PRIMARY KEY, k INT, v VARCHAR(400), b LONGBLOB, KEY (k)) ENGINE=InnoDB',
+    'INSERT INTO v.t SELECT seq, seq % 13, \'seed\', NULL FROM seq_1_to_1000',
+  );
+};
+
+describe('redo apply under other server configurations', () => {
+  it('[CHECKSUM] legacy crc32 tablespaces (innodb_checksum_algorithm=crc32) get the legacy checksum', async () => {
+    const r = await runRedoScenario({ name: 'crc32', server: { extraArgs: ['--innodb-checksum-algorithm=crc32'] }, setup: smallSetup, workload: smallDml });
+    expectIdentical(r);
+    const { listTablespaces } = await import('../support/datadir-compare.js');
+    const spaces = await listTablespaces(r.out);
+    expect(spaces.find((s) => s.path === 'v/t.ibd')?.fullCrc32).toBe(false);
+    expect(spaces.find((s) => s.path === 'v/later.ibd')?.fullCrc32).toBe(false);
+  });
+
+  for (const pageSize of [4096, 65536]) {
+    it(`[PAGESIZE] innodb_page_size=${pageSize / 1024}k`, async () => {
+      const r = await runRedoScenario({ name: `ps${pageSize}`, server: { pageSize }, setup: smallSetup, workload: smallDml });
+      expectIdentical(r);
+    });
+  }
 });
 
 describe('redo apply refuses what it cannot rebuild', () => {

@@ -7,6 +7,8 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Connection } from 'mysql2/promise';
+import { redo } from '@strata/core';
+import { openLogFile } from '../../apps/cli/src/datadir/log-reader.js';
 import { comparePages, copyDatadir, formatComparison, type PageComparison } from './datadir-compare.js';
 import {
   checkTables,
@@ -45,7 +47,26 @@ export interface ScenarioResult {
   readonly checksumsOut: Map<string, string>;
   readonly checkFailures: CheckTableFailure[];
   readonly report: string;
+  /** How many records of each type (EXTENDED by subtype) the replayed span held. */
+  readonly recordTypes: Map<string, number>;
   cleanup(): Promise<void>;
+}
+
+/** Count record types in the final log from `fromLsn`: proof of what a workload exercised. */
+export function countRecordTypes(logPath: string, fromLsn: bigint, pageSize = 16384): Map<string, number> {
+  const reader = openLogFile(logPath);
+  const counts = new Map<string, number>();
+  try {
+    for (const m of reader.mtrs(fromLsn, pageSize)) {
+      for (const r of m.records) {
+        const name = redo.recordTypeName(r);
+        counts.set(name, (counts.get(name) ?? 0) + 1);
+      }
+    }
+  } finally {
+    reader.close();
+  }
+  return counts;
 }
 
 export function runStrata(args: string[], timeoutMs = 300_000): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -106,7 +127,9 @@ export async function runRedoScenario(opts: ScenarioOptions): Promise<ScenarioRe
   }
   const baseCheckpoint = (await readLogCheckpoint(rec.base)).checkpointLsn;
   const finalCheckpoint = (await readLogCheckpoint(rec.final)).checkpointLsn;
-  const report = `${opts.name}: base ${baseCheckpoint} → final ${finalCheckpoint}\n${apply.stdout}${formatComparison(comparison)}`;
+  const recordTypes = countRecordTypes(join(rec.final, 'ib_logfile0'), (await readLogCheckpoint(rec.base)).endLsn, opts.server?.pageSize);
+  const types = [...recordTypes].sort().map(([k, v]) => `${k}=${v}`).join(' ');
+  const report = `${opts.name}: base ${baseCheckpoint} → final ${finalCheckpoint}\n${apply.stdout}${formatComparison(comparison)}\nrecords: ${types}`;
   return {
     ...rec,
     out,
@@ -117,6 +140,7 @@ export async function runRedoScenario(opts: ScenarioOptions): Promise<ScenarioRe
     checksumsOut,
     checkFailures,
     report,
+    recordTypes,
     cleanup: () => removeTempDir(rec.dir),
   };
 }
