@@ -115,7 +115,10 @@ export function perSecond(amount: number, ms: number): number {
  * baseline / ours: above 1 means Strata is faster.
  */
 export function ratioLine(prefix: string, ours: string, oursMs: number, theirs: string, theirsMs: number): string {
+  const head = `${prefix}: ${ours} ${seconds(oursMs)} vs ${theirs} ${seconds(theirsMs)}`;
+  // A baseline computed as a difference of two starts can drown in their noise on tiny runs.
+  if (!(theirsMs > 0) || !(oursMs > 0)) return `${head} → no ratio (below measurement noise)`;
   const ratio = theirsMs / oursMs;
   const who = ratio >= 1 ? 'Strata faster' : 'MariaDB faster';
-  return `${prefix}: ${ours} ${seconds(oursMs)} vs ${theirs} ${seconds(theirsMs)} → ${ratio.toFixed(2)}× (${who})`;
+  return `${head} → ${ratio.toFixed(2)}× (${who})`;
 }

@@ -178,5 +178,9 @@ describe('redo apply refuses what it cannot rebuild', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/UNSUPPORTED_PAGE.*ROW_FORMAT=COMPRESSED/);
     expect(r.stdout).not.toMatch(/final LSN/);
+    // Nothing half-built is left behind to be mistaken for a datadir.
+    const { existsSync, readdirSync } = await import('node:fs');
+    expect(existsSync(join(rec.dir, 'out'))).toBe(false);
+    expect(readdirSync(rec.dir).filter((n) => n.includes('partial'))).toEqual([]);
   });
 });

@@ -122,7 +122,29 @@ function defaultFlags(pageSize: number): redo.SpaceFlags {
 /** Pending page changes of one batch: space → page → changes in LSN order. */
 type Batch = Map<number, Map<number, redo.PageChange[]>>;
 
+/**
+ * Build the datadir in a sibling work directory and rename it into place at
+ * the end, so a failure (corrupt redo, unsupported tablespace, full disk)
+ * never leaves a half-replayed datadir that looks finished.
+ */
 export function applyRedoToDatadir(opts: RedoApplyOptions): RedoApplyResult {
+  if (existsSync(opts.outDir) && readdirSync(opts.outDir).length > 0) {
+    throw new Error(`output directory ${opts.outDir} is not empty`);
+  }
+  const workDir = `${opts.outDir.replace(/\/+$/, '')}.partial-${process.pid}`;
+  rmSync(workDir, { recursive: true, force: true });
+  try {
+    const result = replayInto({ ...opts, outDir: workDir });
+    rmSync(opts.outDir, { recursive: true, force: true });
+    renameSync(workDir, opts.outDir);
+    return result;
+  } catch (e) {
+    rmSync(workDir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+function replayInto(opts: RedoApplyOptions): RedoApplyResult {
   prepareOutDir(opts);
   const baseLog = join(opts.baseDir, 'ib_logfile0');
   if (!existsSync(baseLog)) throw new LsnOutOfRange(0n, `${baseLog} is missing: the base must be a datadir after a clean shutdown`);
@@ -207,9 +229,6 @@ export function applyRedoToDatadir(opts: RedoApplyOptions): RedoApplyResult {
 }
 
 function prepareOutDir(opts: RedoApplyOptions): void {
-  if (existsSync(opts.outDir) && readdirSync(opts.outDir).length > 0) {
-    throw new Error(`output directory ${opts.outDir} is not empty`);
-  }
   mkdirSync(opts.outDir, { recursive: true });
   for (const rel of listFiles(opts.baseDir)) {
     const name = rel.split('/').pop() ?? rel;

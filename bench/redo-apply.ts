@@ -1,0 +1,307 @@
+/**
+ * redo-apply: how fast Strata replays MariaDB's redo log, against MariaDB's own crash recovery
+ * of exactly the same span of the same log, on the same machine in the same run.
+ *
+ * 1. A private mariadbd (1 GiB redo log, 512 MiB buffer pool) is installed and seeded; after a
+ *    slow shutdown its datadir is the base. A workload then runs in rounds until ≥ --size-mb
+ *    MiB of redo (default 120) were written, and a slow shutdown gives the final datadir. The
+ *    log is far larger than the span, so it still holds everything since the base checkpoint.
+ * 2. Strata decode: every mtr of final/ib_logfile0 from the base checkpoint.
+ * 3. Strata apply: `applyRedoToDatadir` (`strata redo apply`) of base + final's log.
+ * 4. MariaDB: crash recovery of the same span (support/mariadb-recovery.ts), timed against
+ *    clean starts of the final datadir.
+ * 5. Strata's rebuilt datadir is booted and its CHECKSUM TABLEs compared with the final's, as
+ *    MariaDB's recovered one is: a fast wrong answer would not count.
+ */
+import * as fs from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { applyRedoToDatadir, type RedoApplyResult } from '../apps/cli/src/datadir/replay-datadir.js';
+import { openLogFile } from '../apps/cli/src/datadir/log-reader.js';
+import { checksumTables, type LogCheckpoint, readLogCheckpoint, removeTempDir, type StartOptions } from '../test/support/mariadb.js';
+import { withConnection } from '../test/support/redo-scenario.js';
+import {
+  type Bench,
+  type BenchOptions,
+  count,
+  describeMachine,
+  formatMachine,
+  type Machine,
+  MIB,
+  mib,
+  perSecond,
+  ratioLine,
+  seconds,
+} from './support/bench.js';
+import { replaceMarkedSection } from './support/docs-section.js';
+import { measureRecoveryBaseline, type RecoveryBaseline } from './support/mariadb-recovery.js';
+import { type RecordedWorkload, recordRedoWorkload, WORKLOAD_TABLES } from './support/redo-workload.js';
+import { timedStart } from './support/timed-start.js';
+
+const NAME = 'redo-apply';
+const DEFAULT_SIZE_MB = 120;
+/** Runs at least this big are the ones the issue asks for: they update the results and docs. */
+const RECORDED_SIZE_MB_MIN = 100;
+const PAGE_SIZE = 16384;
+const SERVER: StartOptions = { logFileSize: '1G', bufferPoolSize: '512M', startTimeoutMs: 1_800_000 };
+const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
+const RESULTS_JSON = join(REPO_ROOT, 'bench/results/redo-apply.json');
+const DOCS_MD = join(REPO_ROOT, 'docs/benchmarks.md');
+
+// ---------------------------------------------------------------------------------------------
+// Strata
+
+interface DecodeMeasure {
+  readonly ms: number;
+  readonly bytes: number;
+  readonly mtrs: number;
+  readonly records: number;
+  readonly endLsn: bigint;
+  readonly endReason: string;
+}
+
+function measureDecode(logPath: string, fromLsn: bigint): DecodeMeasure {
+  const reader = openLogFile(logPath);
+  try {
+    const t0 = performance.now();
+    const it = reader.mtrs(fromLsn, PAGE_SIZE);
+    let mtrs = 0;
+    let records = 0;
+    for (;;) {
+      const step = it.next();
+      if (step.done === true) {
+        const ms = performance.now() - t0;
+        const { endLsn, reason } = step.value;
+        return { ms, bytes: Number(endLsn - fromLsn), mtrs, records, endLsn, endReason: reason };
+      }
+      mtrs++;
+      records += step.value.records.length;
+    }
+  } finally {
+    reader.close();
+  }
+}
+
+interface ApplyMeasure {
+  readonly ms: number;
+  readonly result: RedoApplyResult;
+  readonly outDir: string;
+}
+
+function measureApply(rec: RecordedWorkload): ApplyMeasure {
+  const outDir = join(rec.dir, 'strata-out');
+  const t0 = performance.now();
+  const result = applyRedoToDatadir({ baseDir: rec.base, logPath: join(rec.final, 'ib_logfile0'), outDir, auxFrom: rec.final });
+  return { ms: performance.now() - t0, result, outDir };
+}
+
+/** Boots Strata's datadir (no recovery: its log is fresh) and compares CHECKSUM TABLE with the final's. */
+async function verifyStrataDatadir(rec: RecordedWorkload, outDir: string): Promise<void> {
+  const s = await timedStart(outDir, { ...SERVER, errorLogPath: join(rec.dir, 'strata-out-start.err') });
+  try {
+    const got = await withConnection(s.server, (c) => checksumTables(c, [...WORKLOAD_TABLES]));
+    for (const table of WORKLOAD_TABLES) {
+      if (got.get(table) !== rec.checksumsFinal.get(table)) {
+        throw new Error(`Strata's datadir: CHECKSUM TABLE ${table} is ${got.get(table)}, the final's is ${rec.checksumsFinal.get(table)}`);
+      }
+    }
+  } finally {
+    await s.server.kill();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+interface Measured {
+  readonly opts: BenchOptions;
+  readonly machine: Machine;
+  readonly targetMiB: number;
+  readonly rec: RecordedWorkload;
+  readonly base: LogCheckpoint;
+  readonly final: LogCheckpoint;
+  readonly decode: DecodeMeasure;
+  readonly apply: ApplyMeasure;
+  readonly maria: RecoveryBaseline;
+}
+
+const sec = (ms: number): number => Number((ms / 1000).toFixed(3));
+const fixed1 = (n: number): number => Number(n.toFixed(1));
+const ratio = (theirsMs: number, oursMs: number): number => Number((theirsMs / oursMs).toFixed(2));
+
+/** The JSON kept in bench/results/redo-apply.json: numbers in seconds and MiB. */
+function toResults(m: Measured): Record<string, unknown> {
+  const r = m.apply.result;
+  const redoMiB = mib(r.redoBytes);
+  const maria = m.maria;
+  return {
+    date: new Date().toISOString(),
+    command: m.opts.command,
+    machine: m.machine,
+    targetMiB: m.targetMiB,
+    workload: { rounds: m.rec.rounds, rowsPerRound: m.rec.rowsPerRound, seconds: sec(m.rec.workloadMs) },
+    redo: {
+      baseCheckpointLsn: m.base.checkpointLsn.toString(),
+      finalCheckpointLsn: m.final.checkpointLsn.toString(),
+      checkpointSpanMiB: fixed1(mib(m.final.checkpointLsn - m.base.checkpointLsn)),
+      appliedMiB: fixed1(redoMiB),
+      mtrs: r.mtrs,
+      records: r.records,
+    },
+    strata: {
+      decodeSeconds: sec(m.decode.ms),
+      decodeMiBPerSecond: fixed1(perSecond(mib(m.decode.bytes), m.decode.ms)),
+      decodeMtrsPerSecond: Math.round(perSecond(m.decode.mtrs, m.decode.ms)),
+      decodeRecordsPerSecond: Math.round(perSecond(m.decode.records, m.decode.ms)),
+      applySeconds: sec(m.apply.ms),
+      applyWithoutCopySeconds: sec(m.apply.ms - maria.copyMs),
+      applyMiBPerSecond: fixed1(perSecond(redoMiB, m.apply.ms)),
+      applyRecordsPerSecond: Math.round(perSecond(r.records, m.apply.ms)),
+      pagesWritten: r.pagesWritten,
+      pagesFreed: r.pagesFreed,
+      pagesWrittenPerSecond: Math.round(perSecond(r.pagesWritten, m.apply.ms)),
+    },
+    mariadb: {
+      baseCopySeconds: sec(maria.copyMs),
+      cleanStartSeconds: maria.cleanStarts.map((w) => sec(w.wallMs)),
+      recoveringStartSeconds: sec(maria.recovering.wallMs),
+      recoverySeconds: sec(maria.recoveryMs),
+      recoveryByErrorLogSeconds: sec(maria.recoveryByLogMs),
+      recoveryMiBPerSecond: fixed1(perSecond(redoMiB, maria.recoveryMs)),
+      pagesToRecover: maria.pagesToRecover,
+      batches: maria.batches,
+      multiBatch: maria.multiBatch,
+      dirtyPagesAfterRecovery: maria.dirtyPagesAfter,
+      recoveryLog: maria.recoveryLogLines,
+    },
+    ratios: {
+      applyVsRecovery: ratio(maria.recoveryMs, m.apply.ms),
+      applyWithoutCopyVsRecovery: ratio(maria.recoveryMs, m.apply.ms - maria.copyMs),
+      applyVsRecoveryByErrorLog: ratio(maria.recoveryByLogMs, m.apply.ms),
+      applyVsStartWithRecovery: ratio(maria.recovering.wallMs, m.apply.ms),
+      decodeVsRecovery: ratio(maria.recoveryMs, m.decode.ms),
+    },
+  };
+}
+
+function reportLines(m: Measured): string[] {
+  const p = NAME;
+  const { decode, apply, maria } = m;
+  const r = apply.result;
+  const redoMiB = mib(r.redoBytes);
+  const rate = (amount: number, ms: number): string => count(perSecond(amount, ms));
+  const mibRate = (ms: number): string => `${perSecond(redoMiB, ms).toFixed(1)} MiB/s`;
+  return [
+    ratioLine(p, 'Strata apply', apply.ms, 'MariaDB recovery', maria.recoveryMs),
+    ratioLine(p, 'Strata apply without copying the base', apply.ms - maria.copyMs, 'MariaDB recovery', maria.recoveryMs),
+    ratioLine(p, 'Strata apply', apply.ms, 'MariaDB recovery by its error log', maria.recoveryByLogMs),
+    ratioLine(p, 'Strata apply', apply.ms, 'MariaDB start with recovery', maria.recovering.wallMs),
+    ratioLine(p, 'Strata decode alone', decode.ms, 'MariaDB recovery', maria.recoveryMs),
+    `${p}: redo ${redoMiB.toFixed(1)} MiB (checkpoints ${m.base.checkpointLsn} → ${m.final.checkpointLsn}, ` +
+      `${mib(m.final.checkpointLsn - m.base.checkpointLsn).toFixed(1)} MiB apart): ${count(r.mtrs)} mtrs, ${count(r.records)} records`,
+    `${p}: Strata decode ${seconds(decode.ms)}: ${perSecond(mib(decode.bytes), decode.ms).toFixed(1)} MiB/s, ` +
+      `${rate(decode.mtrs, decode.ms)} mtrs/s, ${rate(decode.records, decode.ms)} records/s`,
+    `${p}: Strata apply ${seconds(apply.ms)} (copying the base ≈ ${seconds(maria.copyMs)}): ${mibRate(apply.ms)}, ` +
+      `${rate(r.records, apply.ms)} records/s, ${count(r.pagesWritten)} pages written (${rate(r.pagesWritten, apply.ms)}/s), ` +
+      `${count(r.pagesFreed)} freed`,
+    `${p}: MariaDB start with recovery ${seconds(maria.recovering.wallMs)}, clean start ${seconds(maria.cleanMedian.wallMs)} ` +
+      `(median of ${maria.cleanStarts.map((w) => seconds(w.wallMs)).join(', ')}) → recovery ≈ ${seconds(maria.recoveryMs)}, ` +
+      `${mibRate(maria.recoveryMs)}`,
+    `${p}: MariaDB error log, "buffer pool" → "rollback segments": ${seconds(maria.recovering.logWindowMs)} recovering, ` +
+      `${seconds(maria.cleanMedian.logWindowMs)} clean → recovery ≈ ${seconds(maria.recoveryByLogMs)}; crash recovery ` +
+      `starts ${seconds(maria.recoveryStartMs)} after spawn; ${count(maria.pagesToRecover)} pages to recover in ` +
+      `${maria.batches} batch(es)${maria.multiBatch ? ' (multi-batch)' : ''}; ${count(maria.dirtyPagesAfter)} dirty pages when ready`,
+    `${p}: workload ${m.rec.rounds} rounds × ${count(m.rec.rowsPerRound)} rows in ${seconds(m.rec.workloadMs)}`,
+    `${p}: verified: MariaDB recovered from the base checkpoint LSN ${maria.fromCheckpointLsn}; CHECKSUM TABLE of ` +
+      `${WORKLOAD_TABLES.join(', ')} equals the final datadir's after MariaDB's recovery and on Strata's datadir`,
+    `${p}: machine: ${formatMachine(m.machine)}`,
+  ];
+}
+
+function docsSection(m: Measured, lines: readonly string[]): string {
+  const { apply, decode, maria } = m;
+  const redoMiB = mib(apply.result.redoBytes);
+  const row = (what: string, oursMs: number, theirsMs: number): string =>
+    `| ${what} | ${seconds(oursMs)} | ${seconds(theirsMs)} | ${(theirsMs / oursMs).toFixed(2)}× |`;
+  const mc = m.machine;
+  return [
+    `Latest full run: ${new Date().toISOString().slice(0, 10)}, \`${m.opts.command}\`, ${redoMiB.toFixed(1)} MiB of redo, ` +
+      `on ${mc.cpus} × ${mc.cpuModel}, ${mc.memoryGiB} GiB RAM, Linux ${mc.kernel}, node ${mc.node}, mariadbd ${mc.mariadbd} ` +
+      `(load average ${mc.loadAverage.toFixed(2)} at start).`,
+    '',
+    '| Strata vs MariaDB | Strata | MariaDB | MariaDB time / Strata time |',
+    '| --- | --- | --- | --- |',
+    row('apply vs recovery (recovering start − clean start)', apply.ms, maria.recoveryMs),
+    row('apply without copying the base vs recovery', apply.ms - maria.copyMs, maria.recoveryMs),
+    row('apply vs recovery by its error log', apply.ms, maria.recoveryByLogMs),
+    row('apply vs whole start with recovery', apply.ms, maria.recovering.wallMs),
+    row('decode alone vs recovery', decode.ms, maria.recoveryMs),
+    '',
+    'Output of that run (`bench/results/redo-apply.json` has the same figures):',
+    '',
+    '```',
+    ...lines,
+    '```',
+  ].join('\n');
+}
+
+async function recordResults(m: Measured, lines: readonly string[]): Promise<void> {
+  await fs.mkdir(join(REPO_ROOT, 'bench/results'), { recursive: true });
+  await fs.writeFile(RESULTS_JSON, JSON.stringify(toResults(m), null, 2) + '\n');
+  replaceMarkedSection(DOCS_MD, 'redo-apply-results', docsSection(m, lines));
+  process.stdout.write(`${NAME}: results written to bench/results/redo-apply.json and docs/benchmarks.md\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function measure(opts: BenchOptions, machine: Machine, targetMiB: number, rec: RecordedWorkload): Promise<Measured> {
+  const base = await readLogCheckpoint(rec.base);
+  const final = await readLogCheckpoint(rec.final);
+  const spanBytes = final.checkpointLsn - base.checkpointLsn;
+  if (spanBytes < BigInt(targetMiB * MIB)) throw new Error(`redo span ${spanBytes} bytes is below the target ${targetMiB} MiB`);
+  process.stderr.write(`${NAME}: ${mib(spanBytes).toFixed(1)} MiB between the checkpoints; Strata decode\n`);
+  const decode = measureDecode(join(rec.final, 'ib_logfile0'), base.endLsn);
+  if (decode.endLsn < final.checkpointLsn) {
+    throw new Error(`decode stopped at ${decode.endLsn} (${decode.endReason}), before the final checkpoint ${final.checkpointLsn}`);
+  }
+  process.stderr.write(`${NAME}: Strata apply\n`);
+  const apply = measureApply(rec);
+  if (apply.result.endLsn !== decode.endLsn || apply.result.mtrs !== decode.mtrs) {
+    throw new Error(`apply ended at ${apply.result.endLsn} after ${apply.result.mtrs} mtrs, decode at ${decode.endLsn} after ${decode.mtrs}`);
+  }
+  process.stderr.write(`${NAME}: MariaDB clean starts and crash recovery\n`);
+  const maria = await measureRecoveryBaseline({
+    base: rec.base,
+    baseCheckpoint: base,
+    final: rec.final,
+    checksumsFinal: rec.checksumsFinal,
+    tables: WORKLOAD_TABLES,
+    workDir: rec.dir,
+    server: SERVER,
+  });
+  await verifyStrataDatadir(rec, apply.outDir);
+  return { opts, machine, targetMiB, rec, base, final, decode, apply, maria };
+}
+
+async function run(opts: BenchOptions): Promise<void> {
+  const targetMiB = opts.sizeMb ?? DEFAULT_SIZE_MB;
+  const machine = describeMachine();
+  process.stderr.write(`${NAME}: generating ≥ ${targetMiB} MiB of redo on a private mariadbd\n`);
+  const rec = await recordRedoWorkload(targetMiB * MIB, SERVER);
+  try {
+    const m = await measure(opts, machine, targetMiB, rec);
+    const lines = reportLines(m);
+    for (const line of lines) process.stdout.write(line + '\n');
+    if (targetMiB >= RECORDED_SIZE_MB_MIN) await recordResults(m, lines);
+    else process.stdout.write(`${NAME}: quick run (below ${RECORDED_SIZE_MB_MIN} MiB): results not recorded\n`);
+  } finally {
+    if (process.env['STRATA_KEEP_TEST_DIRS'] === undefined) await removeTempDir(rec.dir);
+    else process.stderr.write(`${NAME}: STRATA_KEEP_TEST_DIRS is set: keeping ${rec.dir}\n`);
+  }
+}
+
+export const bench: Bench = {
+  name: NAME,
+  description: 'Strata redo decode and apply vs MariaDB crash recovery of the same redo span',
+  run,
+};

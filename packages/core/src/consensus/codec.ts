@@ -1,0 +1,460 @@
+/**
+ * Binary wire format of the consensus messages.
+ *
+ * Frame: u32 length (of what follows), u8 tag, then the fields in declaration
+ * order, big-endian. bigint (Lsn, Term) as u64, NodeId and Generation as u32,
+ * booleans as u8 0/1, hex ids as u8 length + ASCII, byte strings as u32
+ * length + bytes, term histories as u32 count + (u64 term, u64 lsn)*,
+ * configurations as u32 generation, u16 count + u32 ids, u8 hasNew
+ * [, u16 count + u32 ids].
+ *
+ * Decoding trusts nothing: every read is bounds-checked and anything that
+ * is not exactly one well-formed message raises CorruptFrame.
+ */
+import { readU32, readU64, readU16, writeU16, writeU32, writeU64 } from '../bytes.js';
+import { assert } from '../assert.js';
+import { CorruptFrame } from '../errors.js';
+import { REJECT_REASONS, type Message, type MessageType, type RejectReason } from './messages.js';
+import type { Configuration, TermHistory, TermLsn } from './types.js';
+
+/** Largest frame body accepted (tag + fields): 16 MiB of WAL plus headers. */
+export const FRAME_BYTES_MAX = 16 * 1024 * 1024 + 4096;
+export const FRAME_HEADER_BYTES = 4;
+const ID_CHARS_MAX = 64;
+const MEMBERS_MAX = 64;
+const HISTORY_ENTRIES_MAX = 1_000_000;
+const U64_MAX = (1n << 64n) - 1n;
+
+const TAGS: Readonly<Record<MessageType, number>> = {
+  Greeting: 1,
+  VoteRequest: 2,
+  ProposerElected: 3,
+  AppendRequest: 4,
+  ReadWalRequest: 5,
+  MembershipSwitchRequest: 6,
+  TermBumpRequest: 7,
+  GreetingResponse: 65,
+  VoteResponse: 66,
+  AppendResponse: 67,
+  ReadWalResponse: 68,
+  MembershipSwitchResponse: 69,
+  TermBumpResponse: 70,
+  Reject: 71,
+};
+const TYPE_BY_TAG = new Map<number, MessageType>(
+  (Object.entries(TAGS) as [MessageType, number][]).map(([t, n]) => [n, t]),
+);
+
+class Writer {
+  private buf = new Uint8Array(256);
+  private len = FRAME_HEADER_BYTES;
+
+  private reserve(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < this.len + n) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
+  u8(v: number): void {
+    assert(Number.isInteger(v) && v >= 0 && v <= 0xff, `u8 out of range: ${v}`);
+    this.reserve(1);
+    this.buf[this.len++] = v;
+  }
+  u16(v: number): void {
+    assert(Number.isInteger(v) && v >= 0 && v <= 0xffff, `u16 out of range: ${v}`);
+    this.reserve(2);
+    writeU16(this.buf, this.len, v);
+    this.len += 2;
+  }
+  u32(v: number): void {
+    assert(Number.isInteger(v) && v >= 0 && v <= 0xffffffff, `u32 out of range: ${v}`);
+    this.reserve(4);
+    writeU32(this.buf, this.len, v);
+    this.len += 4;
+  }
+  u64(v: bigint): void {
+    assert(v >= 0n && v <= U64_MAX, `u64 out of range: ${v}`);
+    this.reserve(8);
+    writeU64(this.buf, this.len, v);
+    this.len += 8;
+  }
+  bool(v: boolean): void {
+    this.u8(v ? 1 : 0);
+  }
+  hexId(s: string): void {
+    assert(s.length <= ID_CHARS_MAX && /^[0-9a-f]*$/.test(s), `bad hex id: ${s}`);
+    this.u8(s.length);
+    this.reserve(s.length);
+    for (let i = 0; i < s.length; i++) this.buf[this.len++] = s.charCodeAt(i);
+  }
+  bytes(b: Uint8Array): void {
+    this.u32(b.length);
+    this.reserve(b.length);
+    this.buf.set(b, this.len);
+    this.len += b.length;
+  }
+  history(h: TermHistory): void {
+    this.u32(h.length);
+    for (const e of h) {
+      this.u64(e.term);
+      this.u64(e.lsn);
+    }
+  }
+  ids(ids: readonly number[]): void {
+    assert(ids.length <= MEMBERS_MAX, `too many members: ${ids.length}`);
+    this.u16(ids.length);
+    for (const id of ids) this.u32(id);
+  }
+  conf(c: Configuration): void {
+    this.u32(c.generation);
+    this.ids(c.members);
+    this.bool(c.newMembers !== undefined);
+    if (c.newMembers !== undefined) this.ids(c.newMembers);
+  }
+  finish(): Uint8Array {
+    const bodyLen = this.len - FRAME_HEADER_BYTES;
+    assert(bodyLen <= FRAME_BYTES_MAX, `frame too large: ${bodyLen}`);
+    writeU32(this.buf, 0, bodyLen);
+    return this.buf.slice(0, this.len);
+  }
+}
+
+class Reader {
+  private off: number;
+  constructor(
+    private readonly buf: Uint8Array,
+    start: number,
+    private readonly end: number,
+  ) {
+    this.off = start;
+  }
+  private need(n: number, what: string): void {
+    if (this.off + n > this.end) throw new CorruptFrame(`truncated reading ${what} at offset ${this.off}`);
+  }
+  u8(what: string): number {
+    this.need(1, what);
+    return this.buf[this.off++]!;
+  }
+  u16(what: string): number {
+    this.need(2, what);
+    const v = readU16(this.buf, this.off);
+    this.off += 2;
+    return v;
+  }
+  u32(what: string): number {
+    this.need(4, what);
+    const v = readU32(this.buf, this.off);
+    this.off += 4;
+    return v;
+  }
+  u64(what: string): bigint {
+    this.need(8, what);
+    const v = readU64(this.buf, this.off);
+    this.off += 8;
+    return v;
+  }
+  bool(what: string): boolean {
+    const v = this.u8(what);
+    if (v > 1) throw new CorruptFrame(`${what}: boolean byte ${v}`);
+    return v === 1;
+  }
+  hexId(what: string): string {
+    const n = this.u8(what);
+    if (n > ID_CHARS_MAX) throw new CorruptFrame(`${what}: id of ${n} characters`);
+    this.need(n, what);
+    let s = '';
+    for (let i = 0; i < n; i++) {
+      const c = this.buf[this.off++]!;
+      const isHex = (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66);
+      if (!isHex) throw new CorruptFrame(`${what}: non-hex byte ${c}`);
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
+  bytes(what: string): Uint8Array {
+    const n = this.u32(what);
+    this.need(n, what);
+    const b = this.buf.slice(this.off, this.off + n);
+    this.off += n;
+    return b;
+  }
+  history(what: string): TermHistory {
+    const n = this.u32(what);
+    if (n > HISTORY_ENTRIES_MAX) throw new CorruptFrame(`${what}: ${n} entries`);
+    this.need(n * 16, what);
+    const out: TermLsn[] = [];
+    for (let i = 0; i < n; i++) {
+      const term = this.u64(what);
+      const lsn = this.u64(what);
+      const prev = out[out.length - 1];
+      if (prev !== undefined && (term <= prev.term || lsn < prev.lsn)) {
+        throw new CorruptFrame(`${what}: entries not ascending at ${i}`);
+      }
+      out.push({ term, lsn });
+    }
+    return out;
+  }
+  ids(what: string): number[] {
+    const n = this.u16(what);
+    if (n > MEMBERS_MAX) throw new CorruptFrame(`${what}: ${n} members`);
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const id = this.u32(what);
+      if (out.includes(id)) throw new CorruptFrame(`${what}: duplicate member ${id}`);
+      out.push(id);
+    }
+    return out;
+  }
+  conf(what: string): Configuration {
+    const generation = this.u32(`${what}.generation`);
+    const members = this.ids(`${what}.members`);
+    const hasNew = this.bool(`${what}.hasNew`);
+    if (!hasNew) return { generation, members };
+    return { generation, members, newMembers: this.ids(`${what}.newMembers`) };
+  }
+  done(): void {
+    if (this.off !== this.end) throw new CorruptFrame(`${this.end - this.off} trailing bytes`);
+  }
+}
+
+/** Encode one message as a complete frame (length prefix included). */
+export function encodeMessage(m: Message): Uint8Array {
+  const w = new Writer();
+  w.u8(TAGS[m.type]);
+  w.hexId(m.tenantId);
+  w.hexId(m.timelineId);
+  w.u32(m.generation);
+  switch (m.type) {
+    case 'Greeting':
+      w.u32(m.proposerId);
+      w.bool(m.conf !== null);
+      if (m.conf !== null) w.conf(m.conf);
+      break;
+    case 'GreetingResponse':
+      w.u32(m.nodeId);
+      w.conf(m.conf);
+      w.u64(m.term);
+      break;
+    case 'VoteRequest':
+    case 'TermBumpRequest':
+      w.u64(m.term);
+      break;
+    case 'VoteResponse':
+      w.u32(m.nodeId);
+      w.u64(m.term);
+      w.bool(m.voteGiven);
+      w.u64(m.flushLsn);
+      w.history(m.termHistory);
+      w.u64(m.commitLsn);
+      break;
+    case 'ProposerElected':
+      w.u64(m.term);
+      w.u64(m.startStreamingAt);
+      w.history(m.termHistory);
+      break;
+    case 'AppendRequest':
+      assert(m.endLsn - m.beginLsn === BigInt(m.data.length), 'AppendRequest data length != endLsn - beginLsn');
+      w.u64(m.term);
+      w.u64(m.beginLsn);
+      w.u64(m.endLsn);
+      w.u64(m.commitLsn);
+      w.bytes(m.data);
+      break;
+    case 'AppendResponse':
+      w.u32(m.nodeId);
+      w.u64(m.term);
+      w.u64(m.flushLsn);
+      w.u64(m.commitLsn);
+      break;
+    case 'ReadWalRequest':
+      w.u64(m.term);
+      w.u64(m.beginLsn);
+      w.u64(m.endLsn);
+      break;
+    case 'ReadWalResponse':
+      w.u32(m.nodeId);
+      w.u64(m.term);
+      w.u64(m.beginLsn);
+      w.u64(m.endLsn);
+      w.bool(m.ok);
+      w.bytes(m.data);
+      break;
+    case 'MembershipSwitchRequest':
+      w.conf(m.conf);
+      break;
+    case 'MembershipSwitchResponse':
+      w.u32(m.nodeId);
+      w.conf(m.conf);
+      w.u64(m.term);
+      w.u64(m.lastLogTerm);
+      w.u64(m.flushLsn);
+      w.u64(m.commitLsn);
+      break;
+    case 'TermBumpResponse':
+      w.u32(m.nodeId);
+      w.u64(m.term);
+      break;
+    case 'Reject':
+      w.u32(m.nodeId);
+      w.u64(m.term);
+      w.u8(REJECT_REASONS.indexOf(m.reason));
+      w.u64(m.lsn);
+      break;
+  }
+  return w.finish();
+}
+
+/**
+ * Length of the complete frame starting at `offset`, or null when fewer than
+ * 4 bytes are available. Raises CorruptFrame for an empty or oversized
+ * length, so a stream reader never buffers a garbage length's worth of bytes.
+ */
+export function frameLength(buf: Uint8Array, offset = 0): number | null {
+  if (buf.length - offset < FRAME_HEADER_BYTES) return null;
+  const bodyLen = readU32(buf, offset);
+  if (bodyLen === 0) throw new CorruptFrame('empty frame');
+  if (bodyLen > FRAME_BYTES_MAX) throw new CorruptFrame(`frame of ${bodyLen} bytes exceeds ${FRAME_BYTES_MAX}`);
+  return FRAME_HEADER_BYTES + bodyLen;
+}
+
+/**
+ * Decode the next frame of a byte stream: the message and the offset after
+ * it, or null if the frame is not complete yet.
+ */
+export function readFrame(buf: Uint8Array, offset = 0): { message: Message; next: number } | null {
+  const total = frameLength(buf, offset);
+  if (total === null || buf.length - offset < total) return null;
+  return { message: decodeBody(buf, offset + FRAME_HEADER_BYTES, offset + total), next: offset + total };
+}
+
+/** Decode a buffer that must hold exactly one frame. */
+export function decodeMessage(frame: Uint8Array): Message {
+  const total = frameLength(frame, 0);
+  if (total === null) throw new CorruptFrame(`truncated length prefix (${frame.length} bytes)`);
+  if (frame.length < total) throw new CorruptFrame(`truncated frame: ${frame.length} of ${total} bytes`);
+  if (frame.length > total) throw new CorruptFrame(`${frame.length - total} bytes after the frame`);
+  return decodeBody(frame, FRAME_HEADER_BYTES, total);
+}
+
+function decodeBody(buf: Uint8Array, start: number, end: number): Message {
+  const r = new Reader(buf, start, end);
+  const tag = r.u8('tag');
+  const type = TYPE_BY_TAG.get(tag);
+  if (type === undefined) throw new CorruptFrame(`unknown message tag ${tag}`);
+  const tenantId = r.hexId('tenantId');
+  const timelineId = r.hexId('timelineId');
+  const generation = r.u32('generation');
+  const h = { tenantId, timelineId, generation };
+  let m: Message;
+  switch (type) {
+    case 'Greeting': {
+      const proposerId = r.u32('proposerId');
+      const conf = r.bool('hasConf') ? r.conf('conf') : null;
+      m = { type, ...h, proposerId, conf };
+      break;
+    }
+    case 'GreetingResponse':
+      m = { type, ...h, nodeId: r.u32('nodeId'), conf: r.conf('conf'), term: r.u64('term') };
+      break;
+    case 'VoteRequest':
+    case 'TermBumpRequest':
+      m = { type, ...h, term: r.u64('term') };
+      break;
+    case 'VoteResponse':
+      m = {
+        type,
+        ...h,
+        nodeId: r.u32('nodeId'),
+        term: r.u64('term'),
+        voteGiven: r.bool('voteGiven'),
+        flushLsn: r.u64('flushLsn'),
+        termHistory: r.history('termHistory'),
+        commitLsn: r.u64('commitLsn'),
+      };
+      break;
+    case 'ProposerElected':
+      m = {
+        type,
+        ...h,
+        term: r.u64('term'),
+        startStreamingAt: r.u64('startStreamingAt'),
+        termHistory: r.history('termHistory'),
+      };
+      break;
+    case 'AppendRequest': {
+      const term = r.u64('term');
+      const beginLsn = r.u64('beginLsn');
+      const endLsn = r.u64('endLsn');
+      const commitLsn = r.u64('commitLsn');
+      const data = r.bytes('data');
+      if (endLsn < beginLsn || endLsn - beginLsn !== BigInt(data.length)) {
+        throw new CorruptFrame(`AppendRequest [${beginLsn}, ${endLsn}) carries ${data.length} bytes`);
+      }
+      m = { type, ...h, term, beginLsn, endLsn, commitLsn, data };
+      break;
+    }
+    case 'AppendResponse':
+      m = {
+        type,
+        ...h,
+        nodeId: r.u32('nodeId'),
+        term: r.u64('term'),
+        flushLsn: r.u64('flushLsn'),
+        commitLsn: r.u64('commitLsn'),
+      };
+      break;
+    case 'ReadWalRequest': {
+      const term = r.u64('term');
+      const beginLsn = r.u64('beginLsn');
+      const endLsn = r.u64('endLsn');
+      if (endLsn < beginLsn) throw new CorruptFrame(`ReadWalRequest [${beginLsn}, ${endLsn}) is reversed`);
+      m = { type, ...h, term, beginLsn, endLsn };
+      break;
+    }
+    case 'ReadWalResponse': {
+      const nodeId = r.u32('nodeId');
+      const term = r.u64('term');
+      const beginLsn = r.u64('beginLsn');
+      const endLsn = r.u64('endLsn');
+      const ok = r.bool('ok');
+      const data = r.bytes('data');
+      const wantLen = ok ? endLsn - beginLsn : 0n;
+      if (endLsn < beginLsn || BigInt(data.length) !== wantLen) {
+        throw new CorruptFrame(`ReadWalResponse [${beginLsn}, ${endLsn}) ok=${ok} carries ${data.length} bytes`);
+      }
+      m = { type, ...h, nodeId, term, beginLsn, endLsn, ok, data };
+      break;
+    }
+    case 'MembershipSwitchRequest':
+      m = { type, ...h, conf: r.conf('conf') };
+      break;
+    case 'MembershipSwitchResponse':
+      m = {
+        type,
+        ...h,
+        nodeId: r.u32('nodeId'),
+        conf: r.conf('conf'),
+        term: r.u64('term'),
+        lastLogTerm: r.u64('lastLogTerm'),
+        flushLsn: r.u64('flushLsn'),
+        commitLsn: r.u64('commitLsn'),
+      };
+      break;
+    case 'TermBumpResponse':
+      m = { type, ...h, nodeId: r.u32('nodeId'), term: r.u64('term') };
+      break;
+    case 'Reject': {
+      const nodeId = r.u32('nodeId');
+      const term = r.u64('term');
+      const code = r.u8('reason');
+      const reason: RejectReason | undefined = REJECT_REASONS[code];
+      if (reason === undefined) throw new CorruptFrame(`unknown reject reason ${code}`);
+      m = { type, ...h, nodeId, term, reason, lsn: r.u64('lsn') };
+      break;
+    }
+  }
+  r.done();
+  return m;
+}

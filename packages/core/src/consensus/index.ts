@@ -1,0 +1,5 @@
+export * from './types.js';
+export * from './messages.js';
+export * from './codec.js';
+export * from './quorum.js';
+export * from './term-history.js';
