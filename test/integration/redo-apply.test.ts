@@ -150,6 +150,30 @@ describe('redo apply under other server configurations', () => {
     expect(spaces.find((s) => s.path === 'v/later.ibd')?.fullCrc32).toBe(false);
   });
 
+  it('[UNDO] separate undo tablespaces, truncated by purge (TRIM_PAGES)', async () => {
+    const undoArgs = ['--innodb-undo-tablespaces=2', '--innodb-undo-log-truncate=ON', '--innodb-max-undo-log-size=10M', '--innodb-purge-rseg-truncate-frequency=1'];
+    const r = await runRedoScenario({
+      name: 'undo',
+      server: { extraArgs: undoArgs, logFileSize: '512M' },
+      setup: smallSetup,
+      workload: async (c) => {
+        // Big transactions grow the undo tablespaces past 10M; purge then truncates them.
+        for (let round = 1; round <= 3; round++) {
+          await exec(
+            c,
+            `INSERT INTO v.t SELECT 100000 * ${round} + seq, seq, REPEAT('u', 380), NULL FROM seq_1_to_12000`,
+            `UPDATE v.t SET v = REPEAT(CHAR(65 + ${round}), 390) WHERE id > 100000 * ${round}`,
+            `DELETE FROM v.t WHERE id > 100000 * ${round}`,
+          );
+        }
+        await smallDml(c);
+      },
+    });
+    expectIdentical(r);
+    expect(r.recordTypes.get('EXTENDED/TRIM_PAGES') ?? 0, r.report).toBeGreaterThan(0);
+    expect(r.applyStdout).toMatch(/undo truncations [1-9]/);
+  });
+
   for (const pageSize of [4096, 65536]) {
     it(`[PAGESIZE] innodb_page_size=${pageSize / 1024}k`, async () => {
       const r = await runRedoScenario({ name: `ps${pageSize}`, server: { pageSize }, setup: smallSetup, workload: smallDml });

@@ -72,7 +72,7 @@ function cmdRedoApply(argv: string[]): number {
   });
   const secs = (performance.now() - t0) / 1000;
   out(`applied ${result.mtrs} mtrs, ${result.records} records, ${result.redoBytes} bytes of redo from LSN ${result.startLsn} in ${secs.toFixed(2)} s`);
-  out(`pages written ${result.pagesWritten}, freed ${result.pagesFreed}; tablespaces created ${result.spacesCreated}, renamed ${result.spacesRenamed}, deleted ${result.spacesDeleted}`);
+  out(`pages written ${result.pagesWritten}, freed ${result.pagesFreed}; tablespaces created ${result.spacesCreated}, renamed ${result.spacesRenamed}, deleted ${result.spacesDeleted}; undo truncations ${result.undoTruncations}`);
   out(`final LSN ${result.endLsn}`);
   return 0;
 }

@@ -61,6 +61,7 @@ export interface RedoApplyResult {
   readonly spacesCreated: number;
   readonly spacesRenamed: number;
   readonly spacesDeleted: number;
+  readonly undoTruncations: number;
   readonly redoBytes: bigint;
 }
 
@@ -165,7 +166,7 @@ function replayInto(opts: RedoApplyOptions): RedoApplyResult {
   // One map for the whole run, cleared in place: addMtr holds it across a mid-mtr flush.
   const batch: Batch = new Map();
   let pending = 0;
-  const stats = { mtrs: 0, records: 0, pagesWritten: 0, pagesFreed: 0, created: 0, renamed: 0, deleted: 0 };
+  const stats = { mtrs: 0, records: 0, pagesWritten: 0, pagesFreed: 0, created: 0, renamed: 0, deleted: 0, undoTrims: 0 };
   let endLsn = startLsn;
   let logEnd: { endLsn: bigint; reason: string } | undefined;
   let lastProgress = startLsn;
@@ -191,9 +192,10 @@ function replayInto(opts: RedoApplyOptions): RedoApplyResult {
       }
       stats.mtrs++;
       stats.records += m.records.length;
-      pending += addMtr(batch, m, spaces, (fileRec) => {
+      pending += addMtr(batch, m, spaces, (rec) => {
         flush();
-        fileOperation(fileRec, m.startLsn, spaces, opts.outDir, stats);
+        if (rec.type === 'EXTENDED') trimUndoSpace(rec, spaces, pageSize, stats);
+        else fileOperation(rec, m.startLsn, spaces, opts.outDir, stats);
       });
       endLsn = m.endLsn;
       if (pending >= batchMax) flush();
@@ -224,6 +226,7 @@ function replayInto(opts: RedoApplyOptions): RedoApplyResult {
     spacesCreated: stats.created,
     spacesRenamed: stats.renamed,
     spacesDeleted: stats.deleted,
+    undoTruncations: stats.undoTrims,
     redoBytes: endLsn - startLsn,
   };
 }
@@ -248,7 +251,10 @@ function copyInto(from: string, to: string, rel: string): void {
 }
 
 /** Add one mtr's page records to the batch; returns how many were added. */
-function addMtr(batch: Batch, m: redo.Mtr, spaces: SpaceFiles, onFileOp: (r: redo.FileRecord) => void): number {
+/** Records that change a tablespace as a whole: applied in log order between page batches. */
+type StructuralRecord = redo.FileRecord | redo.ExtendedRecord;
+
+function addMtr(batch: Batch, m: redo.Mtr, spaces: SpaceFiles, onStructural: (r: StructuralRecord) => void): number {
   let added = 0;
   let perPage: Map<string, { spaceId: number; pageNo: number; records: redo.PageRecord[] }> | undefined;
   for (const r of m.records) {
@@ -256,14 +262,17 @@ function addMtr(batch: Batch, m: redo.Mtr, spaces: SpaceFiles, onFileOp: (r: red
       if (r.type === 'FILE_CREATE' || r.type === 'FILE_RENAME' || r.type === 'FILE_DELETE') {
         if (perPage) added += commitPerPage(batch, perPage, m);
         perPage = undefined;
-        onFileOp(r);
+        onStructural(r);
       } else {
         spaces.map.apply(r, m.startLsn);
       }
       continue;
     }
     if (r.type === 'EXTENDED' && r.subtype === redo.ExtendedSubtype.TRIM_PAGES) {
-      throw new UnsupportedPage(r.spaceId, r.pageNo, 'undo tablespace truncation (TRIM_PAGES) is not replayed yet');
+      if (perPage) added += commitPerPage(batch, perPage, m);
+      perPage = undefined;
+      onStructural(r);
+      continue;
     }
     if (spaces.map.isDeleted(r.spaceId)) continue;
     if (!spaces.map.get(r.spaceId)) {
@@ -384,6 +393,19 @@ function fileOperation(
       return;
     }
   }
+}
+
+/**
+ * TRIM_PAGES (innodb_undo_log_truncate): the undo tablespace starts over with
+ * `pageNo` pages; everything logged for it before is void, and the same mtr
+ * re-initialises its header pages.
+ */
+function trimUndoSpace(r: redo.ExtendedRecord, spaces: SpaceFiles, pageSize: number, stats: { undoTrims: number }): void {
+  const space = spaces.get(r.spaceId);
+  if (!space) throw new CorruptRedo(0n, `TRIM_PAGES for unknown tablespace ${r.spaceId}`);
+  ftruncateSync(space.fd, 0);
+  ftruncateSync(space.fd, r.pageNo * pageSize);
+  stats.undoTrims++;
 }
 
 /** InnoDB extends files before logging the new FSP_SIZE; make the files as long as page 0 says. */
