@@ -204,3 +204,17 @@ describe('codec rejects bad frames with CorruptFrame', () => {
     expect(() => encodeMessage(m)).toThrow(/assertion failed/);
   });
 });
+
+describe('decodeFrames', () => {
+  it('round-trips several frames back to back and rejects a partial tail', async () => {
+    const { decodeFrames, encodeFrames } = await import('./codec.js');
+    const msgs = [
+      { type: 'VoteRequest' as const, tenantId: 'aa', timelineId: 'bb', generation: 1, term: 5n },
+      { type: 'VoteRequest' as const, tenantId: 'aa', timelineId: 'bb', generation: 1, term: 6n },
+    ];
+    const body = encodeFrames(msgs);
+    expect(decodeFrames(body)).toEqual(msgs);
+    expect(() => decodeFrames(body.subarray(0, body.length - 1))).toThrow(/truncated frame/);
+    expect(decodeFrames(new Uint8Array())).toEqual([]);
+  });
+});

@@ -458,3 +458,28 @@ function decodeBody(buf: Uint8Array, start: number, end: number): Message {
   r.done();
   return m;
 }
+
+/** Decode a body of whole frames, back to back (one HTTP exchange); a partial tail is corrupt. */
+export function decodeFrames(buf: Uint8Array): Message[] {
+  const out: Message[] = [];
+  let off = 0;
+  while (off < buf.length) {
+    const f = readFrame(buf, off);
+    if (f === null) throw new CorruptFrame(`truncated frame at byte ${off} of ${buf.length}`);
+    out.push(f.message);
+    off = f.next;
+  }
+  return out;
+}
+
+/** Concatenate encoded frames into one body. */
+export function encodeFrames(messages: readonly Message[]): Uint8Array {
+  const frames = messages.map(encodeMessage);
+  const body = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+  let off = 0;
+  for (const f of frames) {
+    body.set(f, off);
+    off += f.length;
+  }
+  return body;
+}

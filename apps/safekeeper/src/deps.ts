@@ -1,0 +1,43 @@
+import type { RemoteStorage } from '@strata/remote-storage';
+import type { TokenVerifier, Claims } from './auth.js';
+import type { Logger } from './log.js';
+import type { SafekeeperMetrics } from './metrics.js';
+import type { Timeline } from './storage/timeline.js';
+import type { TimelineRegistry } from './storage/timelines.js';
+
+export interface SafekeeperLimits {
+  /** Largest JSON body of the admin API. */
+  jsonBodyBytes: number;
+  /** Largest WAL response; readers continue from `X-Strata-End-Lsn`. */
+  walReadBytes: number;
+  /** Longest long-poll wait for a new commit. */
+  walWaitMsMax: number;
+}
+
+export const DEFAULT_LIMITS: SafekeeperLimits = {
+  jsonBodyBytes: 64 * 1024,
+  walReadBytes: 16 * 1024 * 1024,
+  walWaitMsMax: 30_000,
+};
+
+/** Everything createApp needs; main.ts builds it, tests build it over temp dirs. */
+export interface SafekeeperDeps {
+  nodeId: number;
+  version: string;
+  timelines: TimelineRegistry;
+  metrics: SafekeeperMetrics;
+  /** null: no key configured, every request is trusted (main.ts allows this on loopback only). */
+  verifier: TokenVerifier | null;
+  log: Logger;
+  remoteStorage?: RemoteStorage | undefined;
+  limits?: Partial<SafekeeperLimits>;
+  /**
+   * The end of WAL a reader may get from a timeline. Defaults to its commit
+   * LSN: only what a quorum has flushed leaves a safekeeper.
+   */
+  walReadBound?: (timeline: Timeline) => bigint;
+  /** Called with an assertion failure (a bug) after it was answered with 500; main.ts exits. */
+  onBug?: (error: Error) => void;
+}
+
+export type AppEnv = { Variables: { requestId: string; claims: Claims } };

@@ -1,0 +1,139 @@
+/**
+ * The safekeeper's configuration: command-line flags, falling back to
+ * environment variables, validated with zod at boot. Nothing else reads
+ * process.env.
+ *
+ *   --id N                    SAFEKEEPER_ID
+ *   --listen HOST:PORT        SAFEKEEPER_LISTEN              (default 127.0.0.1:7676)
+ *   --data DIR                SAFEKEEPER_DATA_DIR
+ *   --remote-storage URL      SAFEKEEPER_REMOTE_STORAGE      file:///abs or s3://bucket/prefix?endpoint=..&region=..
+ *   --auth-public-key FILE    STRATA_AUTH_PUBLIC_KEY_FILE    Ed25519 public key, PEM (SPKI)
+ *   --auth-hs256-secret-file FILE  STRATA_AUTH_HS256_SECRET_FILE
+ *   --tls-cert FILE           STRATA_TLS_CERT_FILE
+ *   --tls-key FILE            STRATA_TLS_KEY_FILE
+ *   --wal-segment-bytes N     SAFEKEEPER_WAL_SEGMENT_BYTES   (default 16 MiB)
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { parseRemoteStorageUrl, RemoteStorageError } from '@strata/remote-storage';
+
+const FLAGS = {
+  id: 'SAFEKEEPER_ID',
+  listen: 'SAFEKEEPER_LISTEN',
+  data: 'SAFEKEEPER_DATA_DIR',
+  'remote-storage': 'SAFEKEEPER_REMOTE_STORAGE',
+  'auth-public-key': 'STRATA_AUTH_PUBLIC_KEY_FILE',
+  'auth-hs256-secret-file': 'STRATA_AUTH_HS256_SECRET_FILE',
+  'tls-cert': 'STRATA_TLS_CERT_FILE',
+  'tls-key': 'STRATA_TLS_KEY_FILE',
+  'wal-segment-bytes': 'SAFEKEEPER_WAL_SEGMENT_BYTES',
+} as const;
+
+const listenSchema = z
+  .string()
+  .transform((s, ctx) => {
+    const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d{1,5})$/.exec(s);
+    const port = m ? Number(m[2]) : NaN;
+    if (!m || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: 'must be HOST:PORT (IPv6 as [::1]:PORT)' });
+      return z.NEVER;
+    }
+    return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+  });
+
+const configSchema = z
+  .object({
+    id: z.coerce.number().int().min(1).max(0xffff_ffff),
+    listen: listenSchema.default({ host: '127.0.0.1', port: 7676 }),
+    data: z.string().min(1),
+    'remote-storage': z
+      .string()
+      .optional()
+      .superRefine((url, ctx) => {
+        if (url === undefined) return;
+        try {
+          parseRemoteStorageUrl(url);
+        } catch (e) {
+          if (!(e instanceof RemoteStorageError)) throw e;
+          ctx.addIssue({ code: 'custom', message: e.message });
+        }
+      }),
+    'auth-public-key': z.string().min(1).optional(),
+    'auth-hs256-secret-file': z.string().min(1).optional(),
+    'tls-cert': z.string().min(1).optional(),
+    'tls-key': z.string().min(1).optional(),
+    'wal-segment-bytes': z.coerce
+      .number()
+      .int()
+      .min(1 << 16)
+      .max(1 << 30)
+      .refine((n) => (n & (n - 1)) === 0, 'must be a power of two')
+      .optional(),
+  })
+  .strict()
+  .refine((c) => !(c['auth-public-key'] && c['auth-hs256-secret-file']), 'configure one JWT key, not both')
+  .refine((c) => !!c['tls-cert'] === !!c['tls-key'], 'TLS needs both a certificate and a key');
+
+export interface SafekeeperConfig {
+  nodeId: number;
+  listen: { host: string; port: number };
+  dataDir: string;
+  remoteStorageUrl: string | undefined;
+  auth: { publicKeyFile: string | undefined; hs256SecretFile: string | undefined };
+  tls: { certFile: string; keyFile: string } | undefined;
+  walSegmentBytes: number | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, cwd: string): SafekeeperConfig {
+  let values: Record<string, string | undefined>;
+  try {
+    const parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: false,
+      strict: true,
+      options: Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: 'string' as const }])),
+    });
+    values = parsed.values as Record<string, string | undefined>;
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  const merged: Record<string, string> = {};
+  for (const [flag, envName] of Object.entries(FLAGS)) {
+    const v = values[flag] ?? env[envName];
+    if (v !== undefined && v !== '') merged[flag] = v;
+  }
+  const r = configSchema.safeParse(merged);
+  if (!r.success) {
+    const msg = r.error.issues
+      .map((i) => {
+        const flag = i.path[0];
+        return typeof flag === 'string' && flag in FLAGS
+          ? `--${flag} (${FLAGS[flag as keyof typeof FLAGS]}): ${i.message}`
+          : i.message;
+      })
+      .join('\n');
+    throw new ConfigError(msg);
+  }
+  const c = r.data;
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(cwd, p));
+  return {
+    nodeId: c.id,
+    listen: c.listen,
+    dataDir: abs(c.data),
+    remoteStorageUrl: c['remote-storage'],
+    auth: {
+      publicKeyFile: c['auth-public-key'] && abs(c['auth-public-key']),
+      hs256SecretFile: c['auth-hs256-secret-file'] && abs(c['auth-hs256-secret-file']),
+    },
+    tls: c['tls-cert'] && c['tls-key'] ? { certFile: abs(c['tls-cert']), keyFile: abs(c['tls-key']) } : undefined,
+    walSegmentBytes: c['wal-segment-bytes'],
+  };
+}

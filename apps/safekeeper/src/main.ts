@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+/**
+ * `safekeeper`: flags/env → deps → serve. `./strata safekeeper ...` runs `main`.
+ */
+import { readFile } from 'node:fs/promises';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { serve, type ServerType } from '@hono/node-server';
+import { openRemoteStorage } from '@strata/remote-storage';
+import { createApp } from './app.js';
+import { checkAuthPolicy, loadVerifier } from './auth.js';
+import type { SafekeeperDeps } from './deps.js';
+import { ConfigError, loadConfig, type SafekeeperConfig } from './env.js';
+import { jsonLogger, type Logger } from './log.js';
+import { SafekeeperMetrics } from './metrics.js';
+import { TimelineRegistry } from './storage/timelines.js';
+
+export const VERSION = '0.1.0';
+
+export interface RunningSafekeeper {
+  /** `http(s)://host:port` actually bound (port 0 resolves here). */
+  url: string;
+  port: number;
+  deps: SafekeeperDeps;
+  stop(): Promise<void>;
+}
+
+/** Builds the deps from a config and starts listening. */
+export async function startSafekeeper(config: SafekeeperConfig, log: Logger, onBug?: (e: Error) => void): Promise<RunningSafekeeper> {
+  const verifier = await loadVerifier(config.auth);
+  const warning = checkAuthPolicy(config.listen.host, verifier);
+  if (warning) log.warn(`!!!!! ${warning} !!!!!`);
+
+  const metrics = new SafekeeperMetrics();
+  const timelines = await TimelineRegistry.open({
+    dataDir: config.dataDir,
+    nodeId: config.nodeId,
+    metrics,
+    ...(config.walSegmentBytes !== undefined ? { segmentBytes: config.walSegmentBytes } : {}),
+  });
+  const remoteStorage = config.remoteStorageUrl ? openRemoteStorage(config.remoteStorageUrl) : undefined;
+  const deps: SafekeeperDeps = {
+    nodeId: config.nodeId,
+    version: VERSION,
+    timelines,
+    metrics,
+    verifier,
+    log,
+    remoteStorage,
+    ...(onBug ? { onBug } : {}),
+  };
+  const app = createApp(deps);
+
+  const tls = config.tls ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) } : undefined;
+  const server: ServerType = await new Promise((resolveServer, reject) => {
+    const s = serve(
+      {
+        fetch: app.fetch,
+        hostname: config.listen.host,
+        port: config.listen.port,
+        ...(tls ? { createServer: createHttpsServer, serverOptions: tls } : {}),
+      },
+      () => resolveServer(s),
+    );
+    s.once('error', reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
+  const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
+  log.info('safekeeper listening', { nodeId: config.nodeId, url, dataDir: config.dataDir, timelines: timelines.size, auth: verifier?.algorithm ?? 'none' });
+
+  return {
+    url,
+    port,
+    deps,
+    async stop() {
+      await new Promise<void>((r) => server.close(() => r()));
+      await timelines.close();
+      await remoteStorage?.close();
+    },
+  };
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const log = jsonLogger((line) => process.stderr.write(line), { service: 'safekeeper' });
+  let config: SafekeeperConfig;
+  try {
+    config = loadConfig(argv, process.env, process.cwd());
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`safekeeper: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const running = await startSafekeeper(config, log, () => {
+    // A failed assertion is a bug: stop rather than serve from a state we do not understand.
+    setImmediate(() => process.exit(70));
+  });
+  process.stdout.write(`safekeeper ${config.nodeId} listening on ${running.url}\n`);
+  await new Promise<void>((resolveSignal) => {
+    process.once('SIGTERM', resolveSignal);
+    process.once('SIGINT', resolveSignal);
+  });
+  log.info('stopping');
+  await running.stop();
+  return 0;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`safekeeper: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,53 @@
+/** Wire schemas shared by the routes. LSNs and terms are decimal strings in JSON. */
+import { z } from 'zod';
+import { configurationSchema } from './storage/control-file.js';
+import type { Timeline } from './storage/timeline.js';
+
+export const hexId = z.string().regex(/^[0-9a-f]{32}$/, 'must be 32 lowercase hex digits');
+export const lsnString = z
+  .string()
+  .regex(/^(0|[1-9][0-9]{0,19})$/, 'must be a decimal LSN')
+  .transform(BigInt)
+  .refine((v) => v < 1n << 64n, 'must fit in 64 bits');
+
+export const tenantParams = z.object({ tenant: hexId });
+export const timelineParams = z.object({ tenant: hexId, timeline: hexId });
+
+export const createTimelineBody = z
+  .object({
+    timelineId: hexId,
+    startLsn: lsnString,
+    conf: configurationSchema,
+  })
+  .strict();
+
+export function lsnJson(v: bigint): string {
+  return v.toString();
+}
+
+/** The status of one timeline as the admin API shows it. */
+export function timelineStatus(t: Timeline) {
+  const c = t.control;
+  return {
+    tenantId: c.tenantId,
+    timelineId: c.timelineId,
+    nodeId: c.nodeId,
+    term: c.term.toString(),
+    termHistory: c.termHistory.map((e) => ({ term: e.term.toString(), lsn: lsnJson(e.lsn) })),
+    conf: {
+      generation: c.conf.generation,
+      members: [...c.conf.members],
+      ...(c.conf.newMembers ? { newMembers: [...c.conf.newMembers] } : {}),
+    },
+    timelineStartLsn: lsnJson(c.timelineStartLsn),
+    oldestLsn: lsnJson(t.wal.oldestLsn),
+    flushLsn: lsnJson(t.flushLsn),
+    commitLsn: lsnJson(t.commitLsn),
+    backupLsn: lsnJson(c.backupLsn),
+    remoteConsistentLsn: lsnJson(c.remoteConsistentLsn),
+    peerHorizonLsn: lsnJson(c.peerHorizonLsn),
+    walBytesOnDisk: Number(t.wal.bytesOnDisk),
+    createdAt: c.createdAt,
+  };
+}
+export type TimelineStatus = ReturnType<typeof timelineStatus>;

@@ -1,0 +1,137 @@
+/**
+ * The per-timeline control file: everything an acceptor must remember across
+ * a restart, written atomically (temp file, fsync, rename, fsync directory) so
+ * that after a crash it holds the old state or the new one, never a mix.
+ *
+ * The consensus fields mirror `AcceptorControl` of @strata/core/consensus
+ * (nodeId, conf, term, termHistory, timelineStartLsn, commitLsn); the service
+ * adds the durable WAL end and the backup/remote-consistent horizons. LSNs
+ * and terms are decimal strings in the file, bigints in memory.
+ */
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ControlFileCorrupt } from '../errors.js';
+import { fsyncDir, isNotFound } from './fs-util.js';
+
+export const CONTROL_FILE_NAME = 'control.json';
+const CONTROL_TEMP_NAME = 'control.json.tmp';
+export const CONTROL_FORMAT_VERSION = 1;
+
+const decimal = z.string().regex(/^(0|[1-9][0-9]{0,19})$/, 'must be a decimal integer string');
+const u64 = decimal.transform(BigInt).refine((v) => v < 1n << 64n, 'must fit in 64 bits');
+const nodeId = z.number().int().min(1).max(0xffff_ffff);
+
+export const configurationSchema = z
+  .object({
+    generation: z.number().int().min(0).max(0xffff_ffff),
+    members: z.array(nodeId).min(1).max(64),
+    newMembers: z.array(nodeId).min(1).max(64).optional(),
+  })
+  .strict()
+  .refine((c) => new Set(c.members).size === c.members.length, 'members must be distinct')
+  .refine((c) => !c.newMembers || new Set(c.newMembers).size === c.newMembers.length, 'newMembers must be distinct');
+
+const termLsnSchema = z.object({ term: u64, lsn: u64 }).strict();
+
+export const controlFileSchema = z
+  .object({
+    formatVersion: z.literal(CONTROL_FORMAT_VERSION),
+    nodeId,
+    tenantId: z.string().regex(/^[0-9a-f]{32}$/),
+    timelineId: z.string().regex(/^[0-9a-f]{32}$/),
+    conf: configurationSchema,
+    term: u64,
+    termHistory: z.array(termLsnSchema).max(100_000),
+    timelineStartLsn: u64,
+    /** End of the WAL that was fsynced; recovery cuts the WAL files here. */
+    walFlushLsn: u64,
+    commitLsn: u64,
+    /** Everything below is in remote storage (WAL backup). */
+    backupLsn: u64,
+    /** Everything below is persisted by the page server in remote storage. */
+    remoteConsistentLsn: u64,
+    /** Everything below is on every member: the minimum of their flush LSNs as last known. */
+    peerHorizonLsn: u64,
+    createdAt: z.iso.datetime(),
+    /** Reserved for consensus state that does not fit the fields above; validated by its owner. */
+    consensus: z.unknown().optional(),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.walFlushLsn < c.timelineStartLsn) ctx.addIssue({ code: 'custom', message: 'walFlushLsn below timelineStartLsn' });
+    if (c.commitLsn > c.walFlushLsn) ctx.addIssue({ code: 'custom', message: 'commitLsn beyond walFlushLsn' });
+    if (c.commitLsn < c.timelineStartLsn) ctx.addIssue({ code: 'custom', message: 'commitLsn below timelineStartLsn' });
+    for (let i = 1; i < c.termHistory.length; i++) {
+      const [prev, cur] = [c.termHistory[i - 1]!, c.termHistory[i]!];
+      if (cur.term <= prev.term || cur.lsn < prev.lsn) {
+        ctx.addIssue({ code: 'custom', message: `termHistory not ascending at entry ${i}` });
+      }
+    }
+  });
+
+export type TimelineControl = z.output<typeof controlFileSchema>;
+
+/** The control state as JSON text, bigints as decimal strings, keys in schema order. */
+export function encodeControl(control: TimelineControl): string {
+  return (
+    JSON.stringify(control, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value), 2) + '\n'
+  );
+}
+
+export function decodeControl(path: string, text: string): TimelineControl {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ControlFileCorrupt(path, `not JSON: ${(e as Error).message}`);
+  }
+  const r = controlFileSchema.safeParse(json);
+  if (!r.success) {
+    throw new ControlFileCorrupt(path, r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
+  }
+  return r.data;
+}
+
+export interface WriteControlHooks {
+  /** Fault injection for tests: runs after the temp file is durable, before the rename. */
+  beforeRename?: () => void;
+}
+
+/** Writes the control file of the timeline in `dir` atomically and durably. */
+export async function writeControlFile(dir: string, control: TimelineControl, hooks: WriteControlHooks = {}): Promise<void> {
+  // Validate what we write exactly as we will validate what we read.
+  const text = encodeControl(control);
+  decodeControl(join(dir, CONTROL_FILE_NAME), text);
+  const tmp = join(dir, CONTROL_TEMP_NAME);
+  const fd = await open(tmp, 'w', 0o644);
+  try {
+    await fd.writeFile(text);
+    await fd.sync();
+  } finally {
+    await fd.close();
+  }
+  hooks.beforeRename?.();
+  await rename(tmp, join(dir, CONTROL_FILE_NAME));
+  await fsyncDir(dir);
+}
+
+/**
+ * Reads and validates the control file; a leftover temp file from a crash
+ * before its rename is discarded (the rename never happened, so the old file
+ * is the truth).
+ */
+export async function readControlFile(dir: string): Promise<TimelineControl> {
+  const path = join(dir, CONTROL_FILE_NAME);
+  await unlink(join(dir, CONTROL_TEMP_NAME)).catch((e: unknown) => {
+    if (!isNotFound(e)) throw e;
+  });
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if (isNotFound(e)) throw new ControlFileCorrupt(path, 'missing');
+    throw e;
+  }
+  return decodeControl(path, text);
+}

@@ -1,0 +1,225 @@
+/**
+ * The proposer's I/O shell: drives the pure proposer of
+ * `@strata/core/consensus` with a clock and HTTP. Each safekeeper gets at
+ * most one request in flight, carrying every queued frame, so messages to
+ * one acceptor arrive in order; a failed request is a dropped message, which
+ * the proposer's own retransmission and reconnect logic already handles.
+ */
+import { assert } from '@strata/core';
+import {
+  appendWal,
+  decodeFrames,
+  encodeFrames,
+  newProposer,
+  type AcceptorMessage,
+  type NodeId,
+  type ProposerEvent,
+  type ProposerMessage,
+  type ProposerState,
+  type ProposerStep,
+  stepProposer,
+  tickProposer,
+} from '@strata/core/consensus';
+
+export interface SafekeeperEndpoint {
+  readonly nodeId: NodeId;
+  /** e.g. http://127.0.0.1:7676 */
+  readonly baseUrl: string;
+}
+
+export interface ProposerDriverOptions {
+  readonly tenantId: string;
+  readonly timelineId: string;
+  readonly proposerId: NodeId;
+  readonly safekeepers: readonly SafekeeperEndpoint[];
+  readonly token?: string;
+  readonly tickMs?: number;
+  readonly heartbeatMs?: number;
+  readonly reconnectMs?: number;
+  readonly appendBytesMax?: number;
+  readonly inflightBytesMax?: number;
+  readonly requestTimeoutMs?: number;
+  readonly onEvent?: (e: ProposerEvent) => void;
+}
+
+export class ProposerFenced extends Error {
+  constructor(readonly reason: string) {
+    super(`proposer fenced: ${reason}`);
+    this.name = 'ProposerFenced';
+  }
+}
+
+interface Peer {
+  readonly endpoint: SafekeeperEndpoint;
+  queue: ProposerMessage[];
+  inFlight: boolean;
+  requestsFailed: number;
+  bytesSent: number;
+}
+
+type Waiter = { lsn: bigint; resolve: () => void; reject: (e: Error) => void };
+
+export class ProposerDriver {
+  private state: ProposerState;
+  private readonly peers = new Map<NodeId, Peer>();
+  private readonly timer: NodeJS.Timeout;
+  private readonly commitWaiters: Waiter[] = [];
+  private electedWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private stopped = false;
+  private readonly opts: ProposerDriverOptions;
+
+  constructor(opts: ProposerDriverOptions) {
+    this.opts = opts;
+    for (const e of opts.safekeepers) this.peers.set(e.nodeId, { endpoint: e, queue: [], inFlight: false, requestsFailed: 0, bytesSent: 0 });
+    const step = newProposer(
+      {
+        proposerId: opts.proposerId,
+        tenantId: opts.tenantId,
+        timelineId: opts.timelineId,
+        acceptors: opts.safekeepers.map((s) => s.nodeId),
+        conf: null,
+        heartbeatMs: opts.heartbeatMs ?? 250,
+        reconnectMs: opts.reconnectMs ?? 2000,
+        appendBytesMax: opts.appendBytesMax ?? 1 << 20,
+        inflightBytesMax: opts.inflightBytesMax ?? 16 << 20,
+      },
+      Date.now(),
+    );
+    this.state = step.state;
+    this.timer = setInterval(() => this.apply(tickProposer(this.state, Date.now())), opts.tickMs ?? 50);
+    this.apply(step);
+  }
+
+  get status(): ProposerState['status'] {
+    return this.state.status;
+  }
+  get commitLsn(): bigint {
+    return this.state.commitLsn;
+  }
+  get endLsn(): bigint {
+    return this.state.walEndLsn;
+  }
+  get epochStartLsn(): bigint {
+    return this.state.epochStartLsn;
+  }
+  get term(): bigint {
+    return this.state.term;
+  }
+  /** Per-safekeeper transport counters, for metrics and status output. */
+  peerStats(): Array<{ nodeId: NodeId; queued: number; failed: number; bytesSent: number }> {
+    return [...this.peers.values()].map((p) => ({ nodeId: p.endpoint.nodeId, queued: p.queue.length, failed: p.requestsFailed, bytesSent: p.bytesSent }));
+  }
+
+  waitElected(timeoutMs: number): Promise<void> {
+    if (this.state.status === 'elected') return Promise.resolve();
+    if (this.state.status === 'fenced') return Promise.reject(new ProposerFenced(this.state.fencedReason ?? 'fenced'));
+    return withTimeout(new Promise<void>((resolve, reject) => this.electedWaiters.push({ resolve, reject })), timeoutMs, 'election');
+  }
+
+  /** Hand over whole mtrs `[beginLsn, beginLsn + data.length)`, contiguous with what came before. */
+  append(beginLsn: bigint, data: Uint8Array): void {
+    if (this.state.status === 'fenced') throw new ProposerFenced(this.state.fencedReason ?? 'fenced');
+    assert(this.state.status === 'elected', `append while ${this.state.status}`);
+    this.apply(appendWal(this.state, beginLsn, data, Date.now()));
+  }
+
+  waitCommitted(lsn: bigint, timeoutMs: number): Promise<void> {
+    if (this.state.commitLsn >= lsn) return Promise.resolve();
+    if (this.state.status === 'fenced') return Promise.reject(new ProposerFenced(this.state.fencedReason ?? 'fenced'));
+    return withTimeout(
+      new Promise<void>((resolve, reject) => this.commitWaiters.push({ lsn, resolve, reject })),
+      timeoutMs,
+      `commit of LSN ${lsn} (committed ${this.state.commitLsn})`,
+    );
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    const err = new Error('proposer stopped');
+    for (const w of this.commitWaiters.splice(0)) w.reject(err);
+    for (const w of this.electedWaiters.splice(0)) w.reject(err);
+  }
+
+  private apply(step: ProposerStep): void {
+    this.state = step.state;
+    for (const send of step.sends) {
+      const peer = this.peers.get(send.to);
+      if (peer) peer.queue.push(send.message);
+    }
+    for (const e of step.events) this.onEvent(e);
+    for (const peer of this.peers.values()) this.flushPeer(peer);
+  }
+
+  private onEvent(e: ProposerEvent): void {
+    this.opts.onEvent?.(e);
+    if (e.kind === 'elected') {
+      for (const w of this.electedWaiters.splice(0)) w.resolve();
+    } else if (e.kind === 'committed') {
+      for (let i = this.commitWaiters.length - 1; i >= 0; i--) {
+        const w = this.commitWaiters[i]!;
+        if (w.lsn <= e.commitLsn) {
+          this.commitWaiters.splice(i, 1);
+          w.resolve();
+        }
+      }
+    } else {
+      const err = new ProposerFenced(e.reason);
+      for (const w of this.commitWaiters.splice(0)) w.reject(err);
+      for (const w of this.electedWaiters.splice(0)) w.reject(err);
+    }
+  }
+
+  private flushPeer(peer: Peer): void {
+    if (this.stopped || peer.inFlight || peer.queue.length === 0) return;
+    const batch = peer.queue.splice(0);
+    peer.inFlight = true;
+    void this.exchange(peer, batch).finally(() => {
+      peer.inFlight = false;
+      this.flushPeer(peer);
+    });
+  }
+
+  private async exchange(peer: Peer, batch: ProposerMessage[]): Promise<void> {
+    const body = encodeFrames(batch);
+    const size = body.length;
+    const { tenantId, timelineId } = this.opts;
+    let replies: AcceptorMessage[];
+    try {
+      const res = await fetch(`${peer.endpoint.baseUrl}/v1/tenants/${tenantId}/timelines/${timelineId}/consensus`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/octet-stream',
+          ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}),
+        },
+        body,
+        signal: AbortSignal.timeout(this.opts.requestTimeoutMs ?? 10_000),
+      });
+      if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+      replies = decodeFrames(new Uint8Array(await res.arrayBuffer())) as AcceptorMessage[];
+      peer.bytesSent += size;
+    } catch {
+      // A lost exchange is a dropped message: the proposer retransmits on its own schedule.
+      peer.requestsFailed++;
+      return;
+    }
+    if (this.stopped) return;
+    for (const m of replies) this.apply(stepProposer(this.state, peer.endpoint.nodeId, m, Date.now()));
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
