@@ -17,6 +17,7 @@ export const WORKLOAD_TABLES = ['test.orders', 'test.events', 'test.docs'] as co
 const ROUNDS_MAX = 1000;
 const SEED_ROWS = 20_000;
 const ROUND_ID_STRIDE = 1_000_000;
+const DOC_ID_STRIDE = 10_000;
 const BLOBS_PER_ROUND = 150;
 const POINT_UPDATES_PER_ROUND = 100;
 
@@ -60,6 +61,10 @@ async function setup(c: Connection): Promise<void> {
        id INT PRIMARY KEY, title VARCHAR(100) NOT NULL, body MEDIUMBLOB NOT NULL,
        KEY title (title)) ENGINE=InnoDB`,
     ordersInsert(0, SEED_ROWS),
+    // Seeded so that the workload's inserts are logged row by row: InnoDB bulk-loads an empty
+    // table with whole-page writes, a different (and rarer) kind of redo.
+    eventsInsert(0, SEED_ROWS),
+    `INSERT INTO test.docs SELECT seq, CONCAT('seed-', seq), REPEAT('s', 9000) FROM seq_1_to_10`,
   );
 }
 
@@ -70,18 +75,23 @@ function ordersInsert(lo: number, rows: number): string {
       FROM seq_1_to_${rows}`;
 }
 
+function eventsInsert(lo: number, rows: number): string {
+  return `INSERT INTO test.events (order_id, kind, payload)
+    SELECT ${lo} + seq, seq % 7, REPEAT(CHAR(65 + seq % 26), 40 + seq % 160) FROM seq_1_to_${rows}`;
+}
+
 /** One round: bulk inserts, in-place and growing updates, deletes of the previous round, BLOBs. */
 async function round(c: Connection, r: number, rows: number): Promise<void> {
   const lo = r * ROUND_ID_STRIDE;
   const inRound = `id BETWEEN ${lo + 1} AND ${lo + rows}`;
   const prevLo = (r - 1) * ROUND_ID_STRIDE;
   const inPrev = `BETWEEN ${prevLo + 1} AND ${prevLo + ROUND_ID_STRIDE}`;
-  const docLo = r * 10_000;
+  const docLo = r * DOC_ID_STRIDE;
+  const docsPrev = `id BETWEEN ${docLo - DOC_ID_STRIDE + 1} AND ${docLo - 1}`;
   await exec(
     c,
     ordersInsert(lo, rows),
-    `INSERT INTO test.events (order_id, kind, payload)
-       SELECT ${lo} + seq, seq % 7, REPEAT(CHAR(65 + seq % 26), 40 + seq % 160) FROM seq_1_to_${rows}`,
+    eventsInsert(lo, rows),
     // In place: a fixed-size column.
     `UPDATE test.orders SET amount = amount + 1 WHERE ${inRound} AND id % 3 = 0`,
     // Size-changing, and secondary keys moving.
@@ -92,8 +102,8 @@ async function round(c: Connection, r: number, rows: number): Promise<void> {
     // Off-page BLOBs: inserted, rewritten and deleted.
     `INSERT INTO test.docs SELECT ${docLo} + seq, CONCAT('doc-', ${r}, '-', seq),
        REPEAT(CHAR(65 + seq % 26), 4000 + seq * 150) FROM seq_1_to_${BLOBS_PER_ROUND}`,
-    `UPDATE test.docs SET body = REPEAT('z', 30000 + id % 1000) WHERE id ${inPrev} AND id % 3 = 0`,
-    `DELETE FROM test.docs WHERE id BETWEEN ${docLo - 10_000 + 1} AND ${docLo - 1} AND id % 5 = 0`,
+    `UPDATE test.docs SET body = REPEAT('z', 30000 + id % 1000) WHERE ${docsPrev} AND id % 3 = 0`,
+    `DELETE FROM test.docs WHERE ${docsPrev} AND id % 5 = 0`,
   );
   // Small transactions: one commit each, like point writes of an application.
   const points: string[] = [];
@@ -103,9 +113,13 @@ async function round(c: Connection, r: number, rows: number): Promise<void> {
   await exec(c, points.join(';\n'));
 }
 
-/** Rows per round: enough rounds (about 4 or more) for every statement kind to recur. */
+/**
+ * Rows per round so that the target takes about four rounds or more and every statement kind
+ * recurs. A round writes about 3.5 KB of redo per row (the growing updates make InnoDB
+ * reorganize pages, which it logs as whole-page writes, and the BLOBs are logged whole).
+ */
 export function rowsPerRoundFor(targetBytes: number): number {
-  const rows = Math.round(targetBytes / (4 * 400));
+  const rows = Math.round(targetBytes / (4 * 3500));
   return Math.min(40_000, Math.max(2_000, rows));
 }
 
