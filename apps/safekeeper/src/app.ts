@@ -14,6 +14,7 @@ import { DEFAULT_LIMITS, type AppEnv, type SafekeeperDeps } from './deps.js';
 import { PayloadTooLarge, RouteNotFound, ServiceError, type ServiceErrorCode } from './errors.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { statusRoutes } from './routes/status.js';
+import { consensusRoutes } from './routes/consensus.js';
 import { timelineRoutes } from './routes/timelines.js';
 import { walRoutes } from './routes/wal.js';
 
@@ -55,14 +56,14 @@ export function createApp(deps: SafekeeperDeps) {
     deps.metrics.httpRequests.inc({ method: c.req.method, route: c.req.routePath, status: String(c.res.status) });
   });
   app.use(authMiddleware(deps.verifier));
-  app.use(
-    bodyLimit({
-      maxSize: limits.jsonBodyBytes,
-      onError: () => {
-        throw new PayloadTooLarge(limits.jsonBodyBytes);
-      },
-    }),
-  );
+  const jsonLimit = bodyLimit({
+    maxSize: limits.jsonBodyBytes,
+    onError: () => {
+      throw new PayloadTooLarge(limits.jsonBodyBytes);
+    },
+  });
+  // The binary data path carries WAL and sets its own, larger limit.
+  app.use((c, next) => (c.req.path.endsWith('/consensus') ? next() : jsonLimit(c, next)));
 
   app.notFound((c) => {
     throw new RouteNotFound(c.req.method, c.req.path);
@@ -99,6 +100,7 @@ export function createApp(deps: SafekeeperDeps) {
     .route('/', statusRoutes(deps))
     .route('/', timelineRoutes(deps))
     .route('/', walRoutes(deps))
+    .route('/', consensusRoutes(deps))
     .route('/', metricsRoutes(deps));
 }
 

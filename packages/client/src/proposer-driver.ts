@@ -133,6 +133,27 @@ export class ProposerDriver {
     );
   }
 
+  /** Lowest flush LSN acknowledged in this term among the given members (0 for one not streaming yet). */
+  minFlushLsn(members: readonly NodeId[]): bigint {
+    let min: bigint | undefined;
+    for (const id of members) {
+      const p = this.state.peers.get(id);
+      const f = p && p.phase === 'streaming' ? p.flushLsn : 0n;
+      if (min === undefined || f < min) min = f;
+    }
+    return min ?? 0n;
+  }
+
+  /** Best effort: wait until every listed member has flushed `lsn` (a lagging one catching up), or the time runs out. */
+  async waitAllFlushed(members: readonly NodeId[], lsn: bigint, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && !this.stopped) {
+      if (this.minFlushLsn(members) >= lsn) return true;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return this.minFlushLsn(members) >= lsn;
+  }
+
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);

@@ -29,14 +29,15 @@ describe('Timeline and TimelineRegistry', () => {
   it('lays out DATA/tenants/<t>/timelines/<tl>/{control.json, wal/}', async () => {
     await registry.create({ tenantId: TENANT, timelineId: TIMELINE, startLsn: 1000n, conf });
     const dir = join(dataDir, 'tenants', TENANT, 'timelines', TIMELINE);
-    expect((await readdir(dir)).sort()).toEqual(['control.json', 'wal']);
+    expect((await readdir(dir)).sort()).toEqual(['control.json', 'wal', 'wal-flushed']);
     expect(await readdir(join(dataDir, 'tenants', TENANT, 'timelines'))).toEqual([TIMELINE]);
   });
 
-  it('append records the durable end in the control file; a restart recovers it and cuts the rest', async () => {
+  it('append records the durable end in the flush marker, not the control file; a restart recovers it and cuts the rest', async () => {
     const { timeline } = await registry.create({ tenantId: TENANT, timelineId: TIMELINE, startLsn: 1000n, conf });
     expect(await timeline.appendWal(1000n, bytes(600))).toBe(1600n);
-    expect((await readControlFile(timeline.dir)).walFlushLsn).toBe(1600n);
+    // One WAL fsync and one marker datasync per append: the control file keeps its older lower bound.
+    expect((await readControlFile(timeline.dir)).walFlushLsn).toBe(1000n);
     await expect(timeline.appendWal(1601n, bytes(1))).rejects.toBeInstanceOf(LsnGap);
     await timeline.updateConsensus({ commitLsn: 1500n, term: 2n, termHistory: [{ term: 2n, lsn: 1000n }] });
     await registry.close();
@@ -45,9 +46,24 @@ describe('Timeline and TimelineRegistry', () => {
     registry = await open();
     const t = registry.get(TENANT, TIMELINE);
     expect(t.flushLsn).toBe(1600n);
+    expect(t.control.walFlushLsn).toBe(1600n);
     expect(t.commitLsn).toBe(1500n);
     expect(t.control.term).toBe(2n);
     expect(await t.readWal(1000n, 1600n)).toEqual(bytes(600));
+  });
+
+  it('a torn write of one flush-marker slot falls back to the other slot', async () => {
+    const { timeline } = await registry.create({ tenantId: TENANT, timelineId: TIMELINE, startLsn: 1000n, conf });
+    await timeline.appendWal(1000n, bytes(100));
+    await timeline.appendWal(1100n, bytes(100));
+    await registry.close();
+    // The second append's slot (slot 0, sequence 2) is torn: the first append's end must survive.
+    const { open: openFile } = await import('node:fs/promises');
+    const fd = await openFile(join(timeline.dir, 'wal-flushed'), 'r+');
+    await fd.write(new Uint8Array([0xde, 0xad]), 0, 2, 0);
+    await fd.close();
+    registry = await open();
+    expect(registry.get(TENANT, TIMELINE).flushLsn).toBe(1100n);
   });
 
   it('truncate lowers the durable end first and never cuts committed WAL', async () => {

@@ -1,0 +1,51 @@
+/**
+ * The proposer ↔ acceptor data path: `POST .../consensus` with a body of
+ * binary frames (core's consensus codec), answered with the reply frames.
+ */
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { decodeFrames, encodeFrames, type AcceptorInput } from '@strata/core/consensus';
+import { CorruptFrame } from '@strata/core';
+import { POLICY, authorize } from '../auth.js';
+import { AcceptorHost } from '../data-path/acceptor-host.js';
+import type { AppEnv, SafekeeperDeps } from '../deps.js';
+import { PayloadTooLarge } from '../errors.js';
+import { timelineParams } from '../schemas.js';
+import type { Timeline } from '../storage/timeline.js';
+import { zv } from '../validate.js';
+
+export const CONSENSUS_BODY_BYTES_MAX = 64 * 1024 * 1024;
+const ACCEPTOR_INPUTS = new Set(['Greeting', 'VoteRequest', 'ProposerElected', 'AppendRequest', 'ReadWalRequest', 'MembershipSwitchRequest', 'TermBumpRequest']);
+
+export function consensusRoutes(deps: SafekeeperDeps) {
+  const hosts = new WeakMap<Timeline, AcceptorHost>();
+  const hostOf = (t: Timeline): AcceptorHost => {
+    let h = hosts.get(t);
+    if (!h) hosts.set(t, (h = new AcceptorHost(deps.nodeId, t)));
+    return h;
+  };
+  return new Hono<AppEnv>().post(
+    '/v1/tenants/:tenant/timelines/:timeline/consensus',
+    bodyLimit({
+      maxSize: CONSENSUS_BODY_BYTES_MAX,
+      onError: () => {
+        throw new PayloadTooLarge(CONSENSUS_BODY_BYTES_MAX);
+      },
+    }),
+    zv('param', timelineParams),
+    async (c) => {
+      const { tenant, timeline: timelineId } = c.req.valid('param');
+      authorize(c.var.claims, POLICY.tenantData, tenant);
+      const timeline = deps.timelines.get(tenant, timelineId);
+      const body = new Uint8Array(await c.req.arrayBuffer());
+      const messages = decodeFrames(body);
+      for (const m of messages) {
+        if (!ACCEPTOR_INPUTS.has(m.type)) throw new CorruptFrame(`${m.type} is not a message for an acceptor`);
+        if (m.tenantId !== tenant || m.timelineId !== timelineId) throw new CorruptFrame(`message for ${m.tenantId}/${m.timelineId} sent to ${tenant}/${timelineId}`);
+      }
+      const replies = await hostOf(timeline).handle(messages as AcceptorInput[]);
+      const out = encodeFrames(replies);
+      return c.body(out as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/octet-stream' });
+    },
+  );
+}
