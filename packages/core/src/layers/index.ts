@@ -1,0 +1,5 @@
+export * from './key.js';
+export * from './page-value.js';
+export * from './layer-file.js';
+export * from './layer-map.js';
+export * from './reconstruct.js';
