@@ -1,0 +1,5 @@
+export * from './timeline.js';
+export * from './timeline-meta.js';
+export * from './import-datadir.js';
+export * from './basebackup.js';
+export * from './errors.js';

@@ -1,0 +1,305 @@
+/**
+ * One timeline on the page server: its layer files on local disk, the open
+ * in-memory layer fed by WAL ingest, and GetPage@LSN over both.
+ *
+ * Durability: `diskConsistentLsn` (in index.json) is the LSN below which
+ * every change is in a layer file. After a restart ingest resumes there; the
+ * safekeepers keep WAL until the page server reports it persisted.
+ */
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { isAuxPath, listFiles } from '@strata/datadir';
+import { assert, redo } from '@strata/core';
+import {
+  encodeLayer,
+  KEY_MAX,
+  KEY_MIN,
+  type LayerDesc,
+  LayerMap,
+  layerFileName,
+  type PageKey,
+  type PageValue,
+  parseLayerFileName,
+  reconstructPage,
+} from '@strata/core/layers';
+import { LsnNotYetAvailable, PageNotFound } from './errors.js';
+import { InMemoryLayer } from './in-memory-layer.js';
+import { LayerReader } from './layer-reader.js';
+import { type TablespaceEvent, type TimelineMeta, readMeta, writeFileAtomic, writeMeta } from './timeline-meta.js';
+
+export interface TimelineOptions {
+  /** Freeze the open layer into a delta layer file once it holds this many bytes. */
+  readonly checkpointBytes?: number;
+  /** The ancestor, for reads below the branch point. */
+  readonly ancestor?: Timeline;
+}
+
+export interface PageResult {
+  readonly page: Uint8Array;
+  /** FIL_PAGE_LSN of the returned page. */
+  readonly lsn: bigint;
+}
+
+type Waiter = { lsn: bigint; resolve: () => void };
+
+export class Timeline {
+  private readonly map: LayerMap;
+  private readonly readers = new Map<string, LayerReader>();
+  private open: InMemoryLayer;
+  private lastRecord: bigint;
+  private waiters: Waiter[] = [];
+  private readonly flagsBySpace = new Map<number, redo.SpaceFlags>();
+
+  private constructor(
+    readonly dir: string,
+    private meta: TimelineMeta,
+    private readonly options: TimelineOptions,
+  ) {
+    const descs: LayerDesc[] = [];
+    for (const name of meta.layers) {
+      const d = parseLayerFileName(name);
+      assert(d !== undefined, `bad layer name ${name} in index`);
+      descs.push(d);
+    }
+    this.map = new LayerMap(descs);
+    this.open = new InMemoryLayer(meta.diskConsistentLsn);
+    this.lastRecord = meta.diskConsistentLsn;
+  }
+
+  static create(dir: string, meta: TimelineMeta, options: TimelineOptions = {}): Timeline {
+    mkdirSync(join(dir, 'layers'), { recursive: true });
+    writeMeta(dir, meta);
+    return Timeline.load(dir, options);
+  }
+
+  /** Reload from index.json; layer files not listed there (a crash before the index was written) are removed. */
+  static load(dir: string, options: TimelineOptions = {}): Timeline {
+    const meta = readMeta(dir);
+    const layersDir = join(dir, 'layers');
+    mkdirSync(layersDir, { recursive: true });
+    const listed = new Set(meta.layers);
+    for (const f of readdirSync(layersDir)) if (!listed.has(f)) rmSync(join(layersDir, f), { force: true });
+    return new Timeline(dir, meta, options);
+  }
+
+  get tenantId(): string {
+    return this.meta.tenantId;
+  }
+  get timelineId(): string {
+    return this.meta.timelineId;
+  }
+  get pageSize(): number {
+    return this.meta.pageSize;
+  }
+  get initLsn(): bigint {
+    return this.meta.initLsn;
+  }
+  get ancestorLsn(): bigint | undefined {
+    return this.meta.ancestor?.lsn;
+  }
+  get lastRecordLsn(): bigint {
+    return this.lastRecord;
+  }
+  get diskConsistentLsn(): bigint {
+    return this.meta.diskConsistentLsn;
+  }
+  get logFileSize(): bigint {
+    return this.meta.logFileSize;
+  }
+  get layers(): LayerDesc[] {
+    return this.map.all();
+  }
+  get openLayerBytes(): number {
+    return this.open.sizeBytes;
+  }
+  get metaSnapshot(): TimelineMeta {
+    return this.meta;
+  }
+
+  /** Store a whole layer built elsewhere (import, compaction) and list it in the index. */
+  addLayer(desc: LayerDesc, bytes: Uint8Array, patch: Partial<TimelineMeta> = {}): void {
+    const name = layerFileName(desc);
+    writeFileAtomic(join(this.dir, 'layers', name), bytes);
+    this.map.insert(desc);
+    this.meta = { ...this.meta, ...patch, layers: [...this.meta.layers.filter((n) => n !== name), name] };
+    writeMeta(this.dir, this.meta);
+  }
+
+  // ---- ingest ----
+
+  /** Fold one committed mtr in. mtrs must arrive in LSN order, starting at `lastRecordLsn`. */
+  ingest(m: redo.Mtr): void {
+    if (m.endLsn <= this.lastRecord) return; // already have it (a resumed stream)
+    assert(m.startLsn === this.lastRecord, `ingest gap: expected ${this.lastRecord}, got ${m.startLsn}`);
+    let perPage: Map<string, { key: PageKey; records: redo.PageRecord[] }> | undefined;
+    const events: TablespaceEvent[] = [];
+    for (const r of m.records) {
+      if (redo.isPageRecord(r)) {
+        perPage ??= new Map();
+        const k = `${r.spaceId}:${r.pageNo}`;
+        let e = perPage.get(k);
+        if (!e) perPage.set(k, (e = { key: { spaceId: r.spaceId, pageNo: r.pageNo }, records: [] }));
+        e.records.push(r);
+        if (r.pageNo === 0) this.flagsBySpace.delete(r.spaceId);
+      } else if (r.type === 'FILE_CREATE' || r.type === 'FILE_DELETE') {
+        events.push({ lsn: m.endLsn, kind: r.type === 'FILE_CREATE' ? 'create' : 'delete', spaceId: r.spaceId, path: redo.normalizeDatadirPath(r.path) });
+      } else if (r.type === 'FILE_RENAME') {
+        events.push({ lsn: m.endLsn, kind: 'rename', spaceId: r.spaceId, path: redo.normalizeDatadirPath(r.newPath) });
+      }
+    }
+    if (perPage) for (const { key, records } of perPage.values()) this.open.put(key, { startLsn: m.startLsn, endLsn: m.endLsn, records });
+    if (events.length) this.meta = { ...this.meta, tablespaces: [...this.meta.tablespaces, ...events] };
+    this.open.advance(m.endLsn);
+    this.lastRecord = m.endLsn;
+    this.wake();
+    if (this.open.sizeBytes >= (this.options.checkpointBytes ?? 64 << 20)) this.flush();
+  }
+
+  /** Freeze the open layer into a delta layer file and advance diskConsistentLsn. */
+  flush(): void {
+    const layer = this.open;
+    if (layer.endLsn === layer.startLsn) return;
+    const patch = { diskConsistentLsn: layer.endLsn, tablespaces: this.meta.tablespaces };
+    if (layer.entryCount > 0) {
+      const desc: LayerDesc = { kind: 'delta', keyStart: KEY_MIN, keyEnd: KEY_MAX, lsnStart: layer.startLsn, lsnEnd: layer.endLsn };
+      this.addLayer(desc, encodeLayer(desc, layer.sortedEntries()), patch);
+    } else {
+      this.meta = { ...this.meta, ...patch };
+      writeMeta(this.dir, this.meta);
+    }
+    this.open = new InMemoryLayer(layer.endLsn);
+  }
+
+  /** Resolve once `lsn` is ingested, or throw LsnNotYetAvailable after `timeoutMs`. */
+  async waitForLsn(lsn: bigint, timeoutMs: number): Promise<void> {
+    if (lsn <= this.lastRecord) return;
+    const t0 = Date.now();
+    await new Promise<void>((resolve) => {
+      const w: Waiter = { lsn, resolve };
+      this.waiters.push(w);
+      setTimeout(() => {
+        this.waiters = this.waiters.filter((x) => x !== w);
+        resolve();
+      }, timeoutMs).unref();
+    });
+    if (lsn > this.lastRecord) throw new LsnNotYetAvailable(lsn, this.lastRecord, Date.now() - t0);
+  }
+
+  private wake(): void {
+    if (this.waiters.length === 0) return;
+    const still: Waiter[] = [];
+    for (const w of this.waiters) (w.lsn <= this.lastRecord ? w.resolve() : still.push(w));
+    this.waiters = still;
+  }
+
+  // ---- reads ----
+
+  private reader(desc: LayerDesc): LayerReader {
+    const name = layerFileName(desc);
+    let r = this.readers.get(name);
+    if (!r) this.readers.set(name, (r = LayerReader.open(join(this.dir, 'layers', name))));
+    return r;
+  }
+
+  /**
+   * The page as of `lsn` (an mtr end LSN already ingested), or undefined if
+   * it does not exist then (never written, or freed).
+   */
+  getPageRaw(key: PageKey, lsn: bigint): PageResult | undefined {
+    if (lsn > this.lastRecord) throw new LsnNotYetAvailable(lsn, this.lastRecord, 0);
+    const plan = this.map.plan(key, lsn);
+    let image: { page: Uint8Array; lsn: bigint } | undefined;
+    if (plan.image) {
+      const v = this.reader(plan.image).read(key, plan.image.lsnStart, plan.image.lsnEnd)[0];
+      if (v?.kind === 'image') image = { page: v.page, lsn: v.lsn };
+    }
+    const floor = image?.lsn ?? this.meta.initLsn;
+    if (!image && this.options.ancestor && this.meta.ancestor) {
+      const base = this.options.ancestor.getPageRaw(key, this.meta.ancestor.lsn);
+      if (base) image = { page: base.page, lsn: this.meta.ancestor.lsn };
+    }
+    const values: PageValue[] = [];
+    for (const d of plan.deltas) values.push(...this.reader(d).read(key, floor, lsn));
+    if (this.open.startLsn < lsn) values.push(...this.open.read(key, floor > this.open.startLsn ? floor : this.open.startLsn, lsn));
+    const changes: redo.PageChange[] = [];
+    for (const v of values) if (v.kind === 'delta') changes.push(v.change);
+    changes.sort((a, b) => (a.startLsn < b.startLsn ? -1 : a.startLsn > b.startLsn ? 1 : 0));
+    const r = reconstructPage(image, changes, this.meta.pageSize, this.algorithmFor(key, lsn, image, changes));
+    return r.kind === 'page' ? { page: r.page, lsn: r.lsn } : undefined;
+  }
+
+  getPage(key: PageKey, lsn: bigint): PageResult {
+    const r = this.getPageRaw(key, lsn);
+    if (!r) throw new PageNotFound(key.spaceId, key.pageNo, lsn);
+    return r;
+  }
+
+  /** A space's checksum format, from its page 0 (flags rarely change; cached until page 0 is logged again). */
+  private algorithmFor(key: PageKey, lsn: bigint, image: { page: Uint8Array; lsn: bigint } | undefined, changes: redo.PageChange[]): redo.ChecksumAlgorithm {
+    const cached = this.flagsBySpace.get(key.spaceId);
+    if (cached) return cached.fullCrc32 ? 'full_crc32' : 'crc32';
+    let flags: redo.SpaceFlags | undefined;
+    if (key.pageNo === 0) {
+      // Rebuild page 0 unstamped to learn its own flags.
+      const probe = reconstructPage(image, changes, this.meta.pageSize, 'full_crc32');
+      if (probe.kind === 'page') flags = redo.decodeSpaceFlags(redo.readFspHeader(probe.page).flags);
+    } else {
+      const p0 = this.getPageRaw({ spaceId: key.spaceId, pageNo: 0 }, lsn);
+      if (p0) flags = redo.decodeSpaceFlags(redo.readFspHeader(p0.page).flags);
+    }
+    if (!flags) return 'full_crc32';
+    this.flagsBySpace.set(key.spaceId, flags);
+    return flags.fullCrc32 ? 'full_crc32' : 'crc32';
+  }
+
+  /** Tablespaces (space id → datadir path) as of `lsn`. */
+  tablespacesAt(lsn: bigint): Map<number, string> {
+    const out = new Map<number, string>();
+    for (const e of this.meta.tablespaces) {
+      if (e.lsn > lsn) continue;
+      if (e.kind === 'delete') out.delete(e.spaceId);
+      else out.set(e.spaceId, e.path);
+    }
+    return out;
+  }
+
+  /** The newest aux-file set at or below `lsn` (directory), from this timeline or its ancestor. */
+  auxDirAt(lsn: bigint): string | undefined {
+    let best: bigint | undefined;
+    for (const a of this.meta.auxSets) if (a <= lsn && (best === undefined || a > best)) best = a;
+    if (best !== undefined) return join(this.dir, 'aux', best.toString());
+    if (this.options.ancestor && this.meta.ancestor) return this.options.ancestor.auxDirAt(this.meta.ancestor.lsn);
+    return undefined;
+  }
+
+  /**
+   * Store a full set of aux files (everything in a datadir the redo log does
+   * not describe: .frm, Aria system tables, ...) as of `lsn`. The compute's
+   * shipper captures them; import stores the first set.
+   */
+  putAuxSet(lsn: bigint, fromDatadir: string): number {
+    const dest = join(this.dir, 'aux', lsn.toString());
+    rmSync(dest, { recursive: true, force: true });
+    let n = 0;
+    for (const rel of listFiles(fromDatadir)) {
+      if (!isAuxPath(rel)) continue;
+      mkdirSync(dirname(join(dest, rel)), { recursive: true });
+      copyFileSync(join(fromDatadir, rel), join(dest, rel));
+      n++;
+    }
+    if (!this.meta.auxSets.includes(lsn)) {
+      this.meta = { ...this.meta, auxSets: [...this.meta.auxSets, lsn].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) };
+      writeMeta(this.dir, this.meta);
+    }
+    return n;
+  }
+
+  close(): void {
+    for (const r of this.readers.values()) r.close();
+    this.readers.clear();
+  }
+
+  static exists(dir: string): boolean {
+    return existsSync(join(dir, 'index.json'));
+  }
+}

@@ -1,0 +1,3 @@
+export * from './tablespace-files.js';
+export * from './fresh-log.js';
+export * from './log-reader.js';

@@ -1,0 +1,46 @@
+/**
+ * An `ib_logfile0` on disk as a `LogSource`: positioned reads that follow the
+ * circular layout, without loading the file into memory.
+ */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { redo } from '@strata/core';
+
+export interface LogFileReader extends redo.LogSource {
+  readonly path: string;
+  mtrs(fromLsn: bigint, pageSize: number): Generator<redo.Mtr, redo.LogEnd>;
+  close(): void;
+}
+
+export function openLogFile(path: string): LogFileReader {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const headBytes = new Uint8Array(redo.LOG_START_OFFSET);
+    readSync(fd, headBytes, 0, headBytes.length, 0);
+    const head = redo.parseLogFileHead(headBytes, BigInt(size));
+    const g = redo.geometryOf(head);
+    const readAt = (lsn: bigint, length: number): Uint8Array => {
+      const out = new Uint8Array(length);
+      let off = redo.lsnToOffset(g, lsn);
+      let done = 0;
+      while (done < length) {
+        const n = Math.min(length - done, size - off);
+        readSync(fd, out, done, n, off);
+        done += n;
+        off = redo.LOG_START_OFFSET;
+      }
+      return out;
+    };
+    const reader: LogFileReader = {
+      head,
+      path,
+      readAt,
+      mtrs: (fromLsn, pageSize) => redo.scanLog(reader, fromLsn, pageSize),
+      close: () => closeSync(fd),
+    };
+    return reader;
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+}
