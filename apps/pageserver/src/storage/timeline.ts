@@ -188,7 +188,10 @@ export class Timeline {
   private wake(): void {
     if (this.waiters.length === 0) return;
     const still: Waiter[] = [];
-    for (const w of this.waiters) (w.lsn <= this.lastRecord ? w.resolve() : still.push(w));
+    for (const w of this.waiters) {
+      if (w.lsn <= this.lastRecord) w.resolve();
+      else still.push(w);
+    }
     this.waiters = still;
   }
 
