@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import type { Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLogFile } from '@strata/datadir';
-import { importDatadir, Timeline, writeBasebackup } from '../../apps/pageserver/src/storage/index.js';
+import { importDatadir, RemoteTimeline, restoreTimelineDir, Timeline, writeBasebackup } from '../../apps/pageserver/src/storage/index.js';
+import { openRemoteStorage } from '@strata/remote-storage';
+import { S3RVER_CREDENTIALS, startS3rver } from '../../packages/remote-storage/src/s3rver.test-util.js';
 import { comparePages, formatComparison } from '../support/datadir-compare.js';
 import { checksumTables, checkTables, removeTempDir, startMariadb } from '../support/mariadb.js';
 import { recordWorkload, runStrata, withConnection } from '../support/redo-scenario.js';
@@ -140,5 +142,50 @@ describe('page server storage', () => {
       expect(cmp.diffs, formatComparison(cmp)).toEqual([]);
     }
     tl.close();
+  });
+
+  it('[REMOTE] layers go to S3 (s3rver); evicted layers and a wiped disk come back from it alone', async () => {
+    const s3 = await startS3rver();
+    process.env['AWS_ACCESS_KEY_ID'] = S3RVER_CREDENTIALS.accessKeyId;
+    process.env['AWS_SECRET_ACCESS_KEY'] = S3RVER_CREDENTIALS.secretAccessKey;
+    const storage = openRemoteStorage(`s3://${s3.bucket}/ps?endpoint=${s3.endpoint}&region=us-east-1`);
+    try {
+      const ids = { ...IDS, timelineId: '55555555555555555555555555555555' };
+      const remote = () => new RemoteTimeline(storage, RemoteTimeline.prefixFor(ids.tenantId, ids.timelineId));
+      const dir = join(work, 'tl5');
+      const r1 = remote();
+      const imported = importDatadir(rec.base, dir, ids, undefined, { remote: r1 });
+      const tl = Timeline.load(dir, { checkpointBytes: 1 << 20, remote: r1 });
+      const end = ingestAll(tl, imported.lsn);
+      tl.flush();
+      tl.putAuxSet(end, rec.final);
+      await r1.drain();
+      expect(r1.snapshot().remoteConsistentLsn).toBe(end);
+      expect(r1.snapshot().failures).toBe(0);
+      // Evict everything local; reads download on demand.
+      const before = tl.getPageRaw({ spaceId: 0, pageNo: 5 }, end)!;
+      expect(tl.evictLayers(0).length).toBe(tl.metaSnapshot.layers.length);
+      expect(tl.localLayerBytes()).toBe(0);
+      const after = (await tl.getPageAsync({ spaceId: 0, pageNo: 5 }, end))!;
+      expect(Buffer.from(after.page).equals(Buffer.from(before.page))).toBe(true);
+      tl.close();
+      // Wipe the local disk entirely: the timeline comes back from remote storage alone.
+      rmSync(dir, { recursive: true, force: true });
+      const r2 = remote();
+      const meta = await restoreTimelineDir(r2, dir);
+      expect(meta?.diskConsistentLsn).toBe(end);
+      const back = Timeline.load(dir, { remote: r2 });
+      await back.ensureAllLocal();
+      const out = join(work, 'bb-remote');
+      writeBasebackup(back, end, out);
+      const cmp = await comparePages(rec.final, out);
+      expect(cmp.diffs, formatComparison(cmp)).toEqual([]);
+      const { sums } = await bootAndChecksum(out);
+      expect(Object.fromEntries(sums)).toEqual(Object.fromEntries(rec.checksumsFinal));
+      back.close();
+    } finally {
+      await storage.close();
+      await s3.stop();
+    }
   });
 });

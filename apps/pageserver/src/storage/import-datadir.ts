@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { CorruptRedo, redo } from '@strata/core';
 import { listTablespaceFiles, openLogFile } from '@strata/datadir';
 import { encodeLayer, encodePageValue, type LayerDesc, type LayerEntry } from '@strata/core/layers';
-import { Timeline } from './timeline.js';
+import { Timeline, type TimelineOptions } from './timeline.js';
 import type { TimelineMeta } from './timeline-meta.js';
 
 export interface ImportResult {
@@ -36,7 +36,13 @@ export function cleanShutdownLsn(logPath: string, pageSize: number): { lsn: bigi
   }
 }
 
-export function importDatadir(datadir: string, timelineDir: string, ids: { tenantId: string; timelineId: string }, onProgress?: (done: number, total: number) => void): ImportResult {
+export function importDatadir(
+  datadir: string,
+  timelineDir: string,
+  ids: { tenantId: string; timelineId: string },
+  onProgress?: (done: number, total: number) => void,
+  options: TimelineOptions = {},
+): ImportResult {
   const spaces = listTablespaceFiles(datadir);
   const system = spaces.find((s) => s.spaceId === 0);
   if (!system) throw new CorruptRedo(0n, `${datadir} has no system tablespace (ibdata1)`);
@@ -54,7 +60,7 @@ export function importDatadir(datadir: string, timelineDir: string, ids: { tenan
     tablespaces: spaces.map((s) => ({ lsn, kind: 'create' as const, spaceId: s.spaceId, path: s.path })),
     auxSets: [],
   };
-  const timeline = Timeline.create(timelineDir, meta);
+  const timeline = Timeline.create(timelineDir, meta, options);
   const total = spaces.reduce((n, s) => n + s.sizeBytes, 0);
   let done = 0;
   let pages = 0;

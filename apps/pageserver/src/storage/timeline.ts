@@ -6,7 +6,7 @@
  * every change is in a layer file. After a restart ingest resumes there; the
  * safekeepers keep WAL until the page server reports it persisted.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isAuxPath, listFiles } from '@strata/datadir';
 import { assert, redo } from '@strata/core';
@@ -25,13 +25,16 @@ import {
 import { LsnNotYetAvailable, PageNotFound } from './errors.js';
 import { InMemoryLayer } from './in-memory-layer.js';
 import { LayerReader } from './layer-reader.js';
-import { type TablespaceEvent, type TimelineMeta, readMeta, writeFileAtomic, writeMeta } from './timeline-meta.js';
+import type { RemoteTimeline } from './remote-timeline.js';
+import { encodeMeta, type TablespaceEvent, type TimelineMeta, readMeta, writeFileAtomic, writeMeta } from './timeline-meta.js';
 
 export interface TimelineOptions {
   /** Freeze the open layer into a delta layer file once it holds this many bytes. */
   readonly checkpointBytes?: number;
   /** The ancestor, for reads below the branch point. */
   readonly ancestor?: Timeline;
+  /** The timeline's copy in remote storage: every new layer and index is uploaded; evicted layers come back from here. */
+  readonly remote?: RemoteTimeline;
 }
 
 export interface PageResult {
@@ -116,13 +119,21 @@ export class Timeline {
     return this.meta;
   }
 
+  /** Write index.json locally, then queue it for remote storage behind the files it names. */
+  private persistMeta(): void {
+    writeMeta(this.dir, this.meta);
+    this.options.remote?.uploadIndex(this.meta, encodeMeta(this.meta));
+  }
+
   /** Store a whole layer built elsewhere (import, compaction) and list it in the index. */
   addLayer(desc: LayerDesc, bytes: Uint8Array, patch: Partial<TimelineMeta> = {}): void {
     const name = layerFileName(desc);
-    writeFileAtomic(join(this.dir, 'layers', name), bytes);
+    const path = join(this.dir, 'layers', name);
+    writeFileAtomic(path, bytes);
+    this.options.remote?.uploadFile(`layers/${name}`, path);
     this.map.insert(desc);
     this.meta = { ...this.meta, ...patch, layers: [...this.meta.layers.filter((n) => n !== name), name] };
-    writeMeta(this.dir, this.meta);
+    this.persistMeta();
   }
 
   // ---- ingest ----
@@ -165,7 +176,7 @@ export class Timeline {
       this.addLayer(desc, encodeLayer(desc, layer.sortedEntries()), patch);
     } else {
       this.meta = { ...this.meta, ...patch };
-      writeMeta(this.dir, this.meta);
+      this.persistMeta();
     }
     this.open = new InMemoryLayer(layer.endLsn);
   }
@@ -197,11 +208,86 @@ export class Timeline {
 
   // ---- reads ----
 
+  private accessClock = 0;
+  private readonly lastAccess = new Map<string, number>();
+
   private reader(desc: LayerDesc): LayerReader {
     const name = layerFileName(desc);
     let r = this.readers.get(name);
     if (!r) this.readers.set(name, (r = LayerReader.open(join(this.dir, 'layers', name))));
+    this.lastAccess.set(name, ++this.accessClock);
     return r;
+  }
+
+  /**
+   * Make sure every layer a read of `key` at `lsn` needs is on local disk,
+   * downloading evicted ones from remote storage (and the ancestor's, and
+   * page 0's for the checksum format). Then the synchronous read can run.
+   */
+  async prepareRead(key: PageKey, lsn: bigint): Promise<void> {
+    const keys = key.pageNo === 0 || this.flagsBySpace.has(key.spaceId) ? [key] : [key, { spaceId: key.spaceId, pageNo: 0 }];
+    for (const k of keys) {
+      const plan = this.map.plan(k, lsn);
+      for (const d of plan.image ? [plan.image, ...plan.deltas] : plan.deltas) await this.ensureLocal(layerFileName(d));
+      if (!plan.image && this.options.ancestor && this.meta.ancestor) await this.options.ancestor.prepareRead(k, this.meta.ancestor.lsn);
+    }
+  }
+
+  private async ensureLocal(name: string): Promise<void> {
+    const path = join(this.dir, 'layers', name);
+    if (this.readers.has(name) || existsSync(path)) return;
+    if (!this.options.remote) throw new PageNotFound(-1, -1, 0n);
+    await this.options.remote.download(`layers/${name}`, path);
+  }
+
+  /** Download every layer of this timeline (and its ancestors) that is not on local disk. */
+  async ensureAllLocal(): Promise<void> {
+    for (const name of this.meta.layers) await this.ensureLocal(name);
+    await this.options.ancestor?.ensureAllLocal();
+  }
+
+  /** GetPage@LSN that may wait for remote downloads. */
+  async getPageAsync(key: PageKey, lsn: bigint): Promise<PageResult | undefined> {
+    await this.prepareRead(key, lsn);
+    return this.getPageRaw(key, lsn);
+  }
+
+  /** Bytes of layer files on local disk. */
+  localLayerBytes(): number {
+    let n = 0;
+    for (const name of this.meta.layers) {
+      try {
+        n += statSync(join(this.dir, 'layers', name)).size;
+      } catch {
+        // evicted
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Evict least recently used layer files that are safely in remote storage
+   * until local layers fit `budgetBytes`. Returns the names evicted.
+   */
+  evictLayers(budgetBytes: number): string[] {
+    const remote = this.options.remote;
+    if (!remote) return [];
+    let total = this.localLayerBytes();
+    const candidates = this.meta.layers
+      .filter((n) => remote.isUploaded(n) && existsSync(join(this.dir, 'layers', n)))
+      .sort((a, b) => (this.lastAccess.get(a) ?? 0) - (this.lastAccess.get(b) ?? 0));
+    const evicted: string[] = [];
+    for (const name of candidates) {
+      if (total <= budgetBytes) break;
+      const path = join(this.dir, 'layers', name);
+      const size = statSync(path).size;
+      this.readers.get(name)?.close();
+      this.readers.delete(name);
+      rmSync(path, { force: true });
+      total -= size;
+      evicted.push(name);
+    }
+    return evicted;
   }
 
   /**
@@ -288,11 +374,12 @@ export class Timeline {
       if (!isAuxPath(rel)) continue;
       mkdirSync(dirname(join(dest, rel)), { recursive: true });
       copyFileSync(join(fromDatadir, rel), join(dest, rel));
+      this.options.remote?.uploadFile(`aux/${lsn}/${rel}`, join(dest, rel));
       n++;
     }
     if (!this.meta.auxSets.includes(lsn)) {
       this.meta = { ...this.meta, auxSets: [...this.meta.auxSets, lsn].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) };
-      writeMeta(this.dir, this.meta);
+      this.persistMeta();
     }
     return n;
   }
