@@ -7,12 +7,15 @@
  *    MiB of redo (default 120) were written, and a slow shutdown gives the final datadir. The
  *    log is far larger than the span, so it still holds everything since the base checkpoint.
  * 2. Strata decode: every mtr of final/ib_logfile0 from the base checkpoint.
- * 3. Strata apply: `applyRedoToDatadir` (`strata redo apply`) of base + final's log.
+ * 3. Strata apply: the `./strata redo apply` command of base + final's log, timed from spawn
+ *    to exit (what users run: the launcher, its bundle build check, node's start); then the
+ *    same engine in this process (`applyRedoToDatadir`, under tsx), reported beside it.
  * 4. MariaDB: crash recovery of the same span (support/mariadb-recovery.ts), timed against
  *    clean starts of the final datadir.
  * 5. Strata's rebuilt datadir is booted and its CHECKSUM TABLEs compared with the final's, as
  *    MariaDB's recovered one is: a fast wrong answer would not count.
  */
+import { execFile } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,7 +67,8 @@ function measureDecode(logPath: string, fromLsn: bigint): DecodeMeasure {
   const reader = openLogFile(logPath);
   try {
     const t0 = performance.now();
-    const it = reader.mtrs(fromLsn, PAGE_SIZE);
+    // As apply reads it: each mtr is dropped before the next, so one read buffer is reused.
+    const it = reader.mtrs(fromLsn, PAGE_SIZE, { reuseBuffer: true });
     let mtrs = 0;
     let records = 0;
     for (;;) {
@@ -89,10 +93,39 @@ interface ApplyMeasure {
 }
 
 function measureApply(rec: RecordedWorkload): ApplyMeasure {
-  const outDir = join(rec.dir, 'strata-out');
+  const outDir = join(rec.dir, 'strata-out-in-process');
   const t0 = performance.now();
   const result = applyRedoToDatadir({ baseDir: rec.base, logPath: join(rec.final, 'ib_logfile0'), outDir, auxFrom: rec.final });
   return { ms: performance.now() - t0, result, outDir };
+}
+
+interface CliMeasure {
+  readonly ms: number;
+  readonly mtrs: number;
+  readonly endLsn: bigint;
+  readonly outDir: string;
+}
+
+/** `./strata redo apply`, as a user runs it; its summary line gives the mtrs and the final LSN to check. */
+async function measureCli(rec: RecordedWorkload): Promise<CliMeasure> {
+  const outDir = join(rec.dir, 'strata-out');
+  const args = ['redo', 'apply', '--base', rec.base, '--log', join(rec.final, 'ib_logfile0'), '--out', outDir, '--aux-from', rec.final];
+  const strata = (argv: string[]): Promise<string> =>
+    new Promise<string>((resolve, reject) => {
+      execFile(join(REPO_ROOT, 'strata'), argv, { cwd: REPO_ROOT, maxBuffer: 16 << 20 }, (err, out, errOut) => {
+        if (err) reject(new Error(`./strata ${argv.slice(0, 2).join(' ')} failed: ${err.message}\n${errOut}`));
+        else resolve(out);
+      });
+    });
+  // Untimed: rebuilds dist/strata.mjs if a source changed since the last run (once per change, not per apply).
+  await strata(['redo', '--help']).catch(() => undefined);
+  const t0 = performance.now();
+  const stdout = await strata(args);
+  const ms = performance.now() - t0;
+  const applied = /^applied (\d+) mtrs,/m.exec(stdout);
+  const final = /^final LSN (\d+)$/m.exec(stdout);
+  if (!applied || !final) throw new Error(`unexpected output of ./strata redo apply:\n${stdout}`);
+  return { ms, mtrs: Number(applied[1]), endLsn: BigInt(final[1]!), outDir };
 }
 
 /** Boots Strata's datadir (no recovery: its log is fresh) and compares CHECKSUM TABLE with the final's. */
@@ -123,6 +156,9 @@ interface Measured {
   /** The first decode, reading the log from the disk; `decode` is the second, from the page cache. */
   readonly decodeCold: DecodeMeasure;
   readonly decode: DecodeMeasure;
+  /** The `./strata redo apply` command: the headline. */
+  readonly cli: CliMeasure;
+  /** `applyRedoToDatadir` in this process (tsx). */
   readonly apply: ApplyMeasure;
   readonly maria: RecoveryBaseline;
   /** Records per type in the span (an untimed extra pass), most frequent first. */
@@ -159,13 +195,14 @@ function toResults(m: Measured): Record<string, unknown> {
       decodeMiBPerSecond: fixed1(perSecond(mib(m.decode.bytes), m.decode.ms)),
       decodeMtrsPerSecond: Math.round(perSecond(m.decode.mtrs, m.decode.ms)),
       decodeRecordsPerSecond: Math.round(perSecond(m.decode.records, m.decode.ms)),
-      applySeconds: sec(m.apply.ms),
-      applyWithoutCopySeconds: sec(m.apply.ms - maria.copyMs),
-      applyMiBPerSecond: fixed1(perSecond(redoMiB, m.apply.ms)),
-      applyRecordsPerSecond: Math.round(perSecond(r.records, m.apply.ms)),
+      applySeconds: sec(m.cli.ms),
+      applyInProcessSeconds: sec(m.apply.ms),
+      applyWithoutCopySeconds: sec(m.cli.ms - maria.copyMs),
+      applyMiBPerSecond: fixed1(perSecond(redoMiB, m.cli.ms)),
+      applyRecordsPerSecond: Math.round(perSecond(r.records, m.cli.ms)),
       pagesWritten: r.pagesWritten,
       pagesFreed: r.pagesFreed,
-      pagesWrittenPerSecond: Math.round(perSecond(r.pagesWritten, m.apply.ms)),
+      pagesWrittenPerSecond: Math.round(perSecond(r.pagesWritten, m.cli.ms)),
     },
     mariadb: {
       baseCopySeconds: sec(maria.copyMs),
@@ -181,10 +218,11 @@ function toResults(m: Measured): Record<string, unknown> {
       recoveryLog: maria.recoveryLogLines,
     },
     ratios: {
-      applyVsRecovery: ratio(maria.recoveryMs, m.apply.ms),
-      applyWithoutCopyVsRecovery: ratio(maria.recoveryMs, m.apply.ms - maria.copyMs),
-      applyVsRecoveryByErrorLog: ratio(maria.recoveryByLogMs, m.apply.ms),
-      applyVsStartWithRecovery: ratio(maria.recovering.wallMs, m.apply.ms),
+      applyVsRecovery: ratio(maria.recoveryMs, m.cli.ms),
+      applyInProcessVsRecovery: ratio(maria.recoveryMs, m.apply.ms),
+      applyWithoutCopyVsRecovery: ratio(maria.recoveryMs, m.cli.ms - maria.copyMs),
+      applyVsRecoveryByErrorLog: ratio(maria.recoveryByLogMs, m.cli.ms),
+      applyVsStartWithRecovery: ratio(maria.recovering.wallMs, m.cli.ms),
       decodeVsRecovery: ratio(maria.recoveryMs, m.decode.ms),
     },
   };
@@ -192,16 +230,17 @@ function toResults(m: Measured): Record<string, unknown> {
 
 function reportLines(m: Measured): string[] {
   const p = NAME;
-  const { decode, apply, maria } = m;
+  const { decode, cli, apply, maria } = m;
   const r = apply.result;
   const redoMiB = mib(r.redoBytes);
   const rate = (amount: number, ms: number): string => count(perSecond(amount, ms));
   const mibRate = (ms: number): string => `${perSecond(redoMiB, ms).toFixed(1)} MiB/s`;
   return [
-    ratioLine(p, 'Strata apply', apply.ms, 'MariaDB recovery', maria.recoveryMs),
-    ratioLine(p, 'Strata apply without copying the base', apply.ms - maria.copyMs, 'MariaDB recovery', maria.recoveryMs),
-    ratioLine(p, 'Strata apply', apply.ms, 'MariaDB recovery by its error log', maria.recoveryByLogMs),
-    ratioLine(p, 'Strata apply', apply.ms, 'MariaDB start with recovery', maria.recovering.wallMs),
+    ratioLine(p, 'Strata apply', cli.ms, 'MariaDB recovery', maria.recoveryMs),
+    ratioLine(p, 'Strata apply without copying the base', cli.ms - maria.copyMs, 'MariaDB recovery', maria.recoveryMs),
+    ratioLine(p, 'Strata apply', cli.ms, 'MariaDB recovery by its error log', maria.recoveryByLogMs),
+    ratioLine(p, 'Strata apply', cli.ms, 'MariaDB start with recovery', maria.recovering.wallMs),
+    ratioLine(p, 'Strata apply in process (tsx)', apply.ms, 'MariaDB recovery', maria.recoveryMs),
     ratioLine(p, 'Strata decode alone', decode.ms, 'MariaDB recovery', maria.recoveryMs),
     `${p}: redo ${redoMiB.toFixed(1)} MiB (checkpoints ${m.base.checkpointLsn} → ${m.final.checkpointLsn}, ` +
       `${mib(m.final.checkpointLsn - m.base.checkpointLsn).toFixed(1)} MiB apart): ${count(r.mtrs)} mtrs, ${count(r.records)} records`,
@@ -210,9 +249,9 @@ function reportLines(m: Measured): string[] {
     `${p}: Strata decode ${seconds(decode.ms)}: ${perSecond(mib(decode.bytes), decode.ms).toFixed(1)} MiB/s, ` +
       `${rate(decode.mtrs, decode.ms)} mtrs/s, ${rate(decode.records, decode.ms)} records/s ` +
       `(first read of the log from the disk: ${seconds(m.decodeCold.ms)})`,
-    `${p}: Strata apply ${seconds(apply.ms)} (copying the base ≈ ${seconds(maria.copyMs)}): ${mibRate(apply.ms)}, ` +
-      `${rate(r.records, apply.ms)} records/s, ${count(r.pagesWritten)} pages written (${rate(r.pagesWritten, apply.ms)}/s), ` +
-      `${count(r.pagesFreed)} freed`,
+    `${p}: Strata apply (./strata redo apply, spawn to exit) ${seconds(cli.ms)} (copying the base ≈ ${seconds(maria.copyMs)}): ` +
+      `${mibRate(cli.ms)}, ${rate(r.records, cli.ms)} records/s, ${count(r.pagesWritten)} pages written (${rate(r.pagesWritten, cli.ms)}/s), ` +
+      `${count(r.pagesFreed)} freed; in this process under tsx (applyRedoToDatadir) ${seconds(apply.ms)}`,
     `${p}: MariaDB start with recovery ${seconds(maria.recovering.wallMs)}, clean start ${seconds(maria.cleanMedian.wallMs)} ` +
       `(median of ${maria.cleanStarts.map((w) => seconds(w.wallMs)).join(', ')}) → recovery ≈ ${seconds(maria.recoveryMs)}, ` +
       `${mibRate(maria.recoveryMs)}`,
@@ -228,7 +267,7 @@ function reportLines(m: Measured): string[] {
 }
 
 function docsSection(m: Measured, lines: readonly string[]): string {
-  const { apply, decode, maria } = m;
+  const { cli, apply, decode, maria } = m;
   const redoMiB = mib(apply.result.redoBytes);
   const row = (what: string, oursMs: number, theirsMs: number): string =>
     `| ${what} | ${seconds(oursMs)} | ${seconds(theirsMs)} | ${(theirsMs / oursMs).toFixed(2)}× |`;
@@ -240,10 +279,11 @@ function docsSection(m: Measured, lines: readonly string[]): string {
     '',
     '| Strata vs MariaDB | Strata | MariaDB | MariaDB time / Strata time |',
     '| --- | --- | --- | --- |',
-    row('apply vs recovery (recovering start − clean start)', apply.ms, maria.recoveryMs),
-    row('apply without copying the base vs recovery', apply.ms - maria.copyMs, maria.recoveryMs),
-    row('apply vs recovery by its error log', apply.ms, maria.recoveryByLogMs),
-    row('apply vs whole start with recovery', apply.ms, maria.recovering.wallMs),
+    row('apply vs recovery (recovering start − clean start)', cli.ms, maria.recoveryMs),
+    row('apply without copying the base vs recovery', cli.ms - maria.copyMs, maria.recoveryMs),
+    row('apply vs recovery by its error log', cli.ms, maria.recoveryByLogMs),
+    row('apply vs whole start with recovery', cli.ms, maria.recovering.wallMs),
+    row('apply in process (tsx) vs recovery', apply.ms, maria.recoveryMs),
     row('decode alone vs recovery', decode.ms, maria.recoveryMs),
     '',
     'Output of that run (`bench/results/redo-apply.json` has the same figures):',
@@ -276,11 +316,17 @@ async function measure(opts: BenchOptions, machine: Machine, targetMiB: number, 
   if (decode.endLsn < final.checkpointLsn) {
     throw new Error(`decode stopped at ${decode.endLsn} (${decode.endReason}), before the final checkpoint ${final.checkpointLsn}`);
   }
-  process.stderr.write(`${NAME}: Strata apply\n`);
+  process.stderr.write(`${NAME}: Strata apply (./strata redo apply)\n`);
+  const cli = await measureCli(rec);
+  if (cli.endLsn !== decode.endLsn || cli.mtrs !== decode.mtrs) {
+    throw new Error(`./strata redo apply ended at ${cli.endLsn} after ${cli.mtrs} mtrs, decode at ${decode.endLsn} after ${decode.mtrs}`);
+  }
+  process.stderr.write(`${NAME}: Strata apply (in this process)\n`);
   const apply = measureApply(rec);
   if (apply.result.endLsn !== decode.endLsn || apply.result.mtrs !== decode.mtrs) {
     throw new Error(`apply ended at ${apply.result.endLsn} after ${apply.result.mtrs} mtrs, decode at ${decode.endLsn} after ${decode.mtrs}`);
   }
+  await fs.rm(apply.outDir, { recursive: true, force: true });
   process.stderr.write(`${NAME}: MariaDB clean starts and crash recovery\n`);
   const maria = await measureRecoveryBaseline({
     base: rec.base,
@@ -291,9 +337,9 @@ async function measure(opts: BenchOptions, machine: Machine, targetMiB: number, 
     workDir: rec.dir,
     server: SERVER,
   });
-  await verifyStrataDatadir(rec, apply.outDir);
+  await verifyStrataDatadir(rec, cli.outDir);
   const recordTypes = [...countRecordTypes(join(rec.final, 'ib_logfile0'), base.endLsn, PAGE_SIZE)].sort((a, b) => b[1] - a[1]);
-  return { opts, machine, targetMiB, rec, base, final, decodeCold, decode, apply, maria, recordTypes };
+  return { opts, machine, targetMiB, rec, base, final, decodeCold, decode, cli, apply, maria, recordTypes };
 }
 
 async function run(opts: BenchOptions): Promise<void> {

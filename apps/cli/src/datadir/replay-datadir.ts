@@ -4,10 +4,12 @@
  * fresh `ib_logfile0` checkpoint is the final LSN, so stock mariadbd starts
  * on it without recovery.
  *
- * Records are gathered per page in memory and applied in batches (each page
- * read and written once per batch); a tablespace create, rename or delete
- * first applies the pending batch, so file operations and page writes happen
- * in log order.
+ * Records are applied as they are decoded to page images held in memory,
+ * the way recovery works in the buffer pool: each page is read on first use
+ * and written back when the cache is flushed (when it is full, at the end,
+ * and before a tablespace create, rename, delete or undo truncation, so file
+ * operations and page writes happen in log order). No record outlives its
+ * mtr, so memory is bounded by the cache.
  */
 import {
   closeSync,
@@ -37,8 +39,8 @@ export interface RedoApplyOptions {
   readonly untilLsn?: bigint;
   /** Take the non-InnoDB files (.frm, Aria tables, ...) from here instead of the base. */
   readonly auxFrom?: string;
-  /** Pending page records before a batch is applied. */
-  readonly batchRecordsMax?: number;
+  /** Bytes of page images held in memory before they are written back (default 128 MiB). */
+  readonly pageCacheBytesMax?: number;
   readonly onProgress?: (p: RedoApplyProgress) => void;
 }
 
@@ -120,8 +122,8 @@ function defaultFlags(pageSize: number): redo.SpaceFlags {
   return { raw: 0, fullCrc32: true, pageSize, zipSize: 0, pageCompressed: false };
 }
 
-/** Pending page changes of one batch: space → page → changes in LSN order. */
-type Batch = Map<number, Map<number, redo.PageChange[]>>;
+const PAGE_CACHE_BYTES_MAX_DEFAULT = 128 << 20;
+const PAGE_SLAB_PAGES = 64;
 
 /**
  * Build the datadir in a sibling work directory and rename it into place at
@@ -162,23 +164,15 @@ function replayInto(opts: RedoApplyOptions): RedoApplyResult {
 
   const reader = openLogFile(opts.logPath);
   const logCheckpoint = reader.head.checkpoint.endLsn;
-  const batchMax = opts.batchRecordsMax ?? 2_000_000;
-  // One map for the whole run, cleared in place: addMtr holds it across a mid-mtr flush.
-  const batch: Batch = new Map();
-  let pending = 0;
   const stats = { mtrs: 0, records: 0, pagesWritten: 0, pagesFreed: 0, created: 0, renamed: 0, deleted: 0, undoTrims: 0 };
+  const cache = new PageCache(spaces, pageSize, opts.pageCacheBytesMax ?? PAGE_CACHE_BYTES_MAX_DEFAULT, stats);
   let endLsn = startLsn;
   let logEnd: { endLsn: bigint; reason: string } | undefined;
   let lastProgress = startLsn;
 
-  const flush = (): void => {
-    applyBatch(batch, spaces, pageSize, stats);
-    batch.clear();
-    pending = 0;
-  };
-
   try {
-    const it = reader.mtrs(startLsn, pageSize);
+    // Each mtr is applied before the next is decoded: the log is read into one reused buffer.
+    const it = reader.mtrs(startLsn, pageSize, { reuseBuffer: true });
     for (;;) {
       const step = it.next();
       if (step.done) {
@@ -192,19 +186,15 @@ function replayInto(opts: RedoApplyOptions): RedoApplyResult {
       }
       stats.mtrs++;
       stats.records += m.records.length;
-      pending += addMtr(batch, m, spaces, (rec) => {
-        flush();
-        if (rec.type === 'EXTENDED') trimUndoSpace(rec, spaces, pageSize, stats);
-        else fileOperation(rec, m.startLsn, spaces, opts.outDir, stats);
-      });
+      applyMtr(cache, m, spaces, opts.outDir, pageSize, stats);
       endLsn = m.endLsn;
-      if (pending >= batchMax) flush();
+      if (cache.full()) cache.flush();
       if (opts.onProgress && endLsn - lastProgress >= 16n << 20n) {
         lastProgress = endLsn;
         opts.onProgress({ lsn: endLsn, startLsn, endLsnHint: logCheckpoint, mtrs: stats.mtrs, records: stats.records });
       }
     }
-    flush();
+    cache.flush();
     // The log must at least reach its own checkpoint; stopping earlier means the span from the base was overwritten.
     if (opts.untilLsn === undefined && endLsn < logCheckpoint) {
       throw new CorruptRedo(endLsn, `log ends (${logEnd?.reason}) before its own checkpoint ${logCheckpoint}: the redo since the base at ${startLsn} is no longer in ${opts.logPath}`);
@@ -250,98 +240,149 @@ function copyInto(from: string, to: string, rel: string): void {
   copyFileSync(join(from, rel), join(to, rel));
 }
 
-/** Add one mtr's page records to the batch; returns how many were added. */
-/** Records that change a tablespace as a whole: applied in log order between page batches. */
-type StructuralRecord = redo.FileRecord | redo.ExtendedRecord;
+type Stats = { mtrs: number; records: number; pagesWritten: number; pagesFreed: number; created: number; renamed: number; deleted: number; undoTrims: number };
 
-function addMtr(batch: Batch, m: redo.Mtr, spaces: SpaceFiles, onStructural: (r: StructuralRecord) => void): number {
-  let added = 0;
-  let perPage: Map<string, { spaceId: number; pageNo: number; records: redo.PageRecord[] }> | undefined;
+/** Apply one mtr: its page records to the cached pages, its file records to the tablespaces. */
+function applyMtr(cache: PageCache, m: redo.Mtr, spaces: SpaceFiles, dir: string, pageSize: number, stats: Stats): void {
   for (const r of m.records) {
     if (!redo.isPageRecord(r)) {
       if (r.type === 'FILE_CREATE' || r.type === 'FILE_RENAME' || r.type === 'FILE_DELETE') {
-        if (perPage) added += commitPerPage(batch, perPage, m);
-        perPage = undefined;
-        onStructural(r);
+        cache.flush();
+        fileOperation(r, m.startLsn, spaces, dir, stats);
       } else {
         spaces.map.apply(r, m.startLsn);
       }
       continue;
     }
     if (r.type === 'EXTENDED' && r.subtype === redo.ExtendedSubtype.TRIM_PAGES) {
-      if (perPage) added += commitPerPage(batch, perPage, m);
-      perPage = undefined;
-      onStructural(r);
+      cache.flush();
+      trimUndoSpace(r, spaces, pageSize, stats);
       continue;
     }
-    if (spaces.map.isDeleted(r.spaceId)) continue;
-    if (!spaces.map.get(r.spaceId)) {
-      throw new CorruptRedo(m.startLsn, `record for page ${r.spaceId}:${r.pageNo} of a tablespace that is neither in the base nor created by the log`);
-    }
-    perPage ??= new Map();
-    const key = `${r.spaceId}:${r.pageNo}`;
-    let entry = perPage.get(key);
-    if (!entry) perPage.set(key, (entry = { spaceId: r.spaceId, pageNo: r.pageNo, records: [] }));
-    entry.records.push(r);
+    cache.apply(r, m);
   }
-  if (perPage) added += commitPerPage(batch, perPage, m);
-  return added;
 }
 
-function commitPerPage(
-  batch: Batch,
-  perPage: Map<string, { spaceId: number; pageNo: number; records: redo.PageRecord[] }>,
-  m: redo.Mtr,
-): number {
-  let n = 0;
-  for (const { spaceId, pageNo, records } of perPage.values()) {
-    let pages = batch.get(spaceId);
-    if (!pages) batch.set(spaceId, (pages = new Map()));
-    let changes = pages.get(pageNo);
-    if (!changes) pages.set(pageNo, (changes = []));
-    changes.push({ startLsn: m.startLsn, endLsn: m.endLsn, records });
-    n += records.length;
-  }
-  return n;
+/** A page image being replayed, from its first record since the last flush until the next. */
+interface CachedPage {
+  readonly space: OpenSpace;
+  readonly pageNo: number;
+  readonly replay: redo.PageReplay;
+  /** The mtr whose records are being applied, and whether the page already holds it. */
+  mtr: redo.Mtr | undefined;
+  applying: boolean;
 }
 
-function applyBatch(
-  batch: Batch,
-  spaces: SpaceFiles,
-  pageSize: number,
-  stats: { pagesWritten: number; pagesFreed: number },
-): void {
-  const page = new Uint8Array(pageSize);
-  for (const [spaceId, pages] of batch) {
-    const space = spaces.get(spaceId);
-    if (!space) throw new CorruptRedo(0n, `tablespace ${spaceId} (${spaces.map.get(spaceId)?.path}) is missing from the datadir`);
-    // Page 0 first: it carries the flags that decide every other page's checksum.
-    const order = [...pages.keys()].sort((a, b) => a - b);
-    for (const pageNo of order) {
-      const changes = pages.get(pageNo)!;
-      const firstIsInit = changes[0]?.records[0]?.type === 'INIT_PAGE';
-      page.fill(0);
-      if (!firstIsInit) readSync(space.fd, page, 0, pageSize, pageNo * pageSize);
-      if (pageNo === 0 && !firstIsInit) space.flags = flagsOf(page, space.flags);
-      checkSupported(space, pageNo);
-      // The checksum format is the space's, which page 0 may itself be changing now.
-      const algorithm: redo.ChecksumAlgorithm = space.flags.fullCrc32 ? 'full_crc32' : 'crc32';
-      const result = redo.replayPage(page, changes, algorithm);
-      if (pageNo === 0) {
-        const after = flagsOf(page, space.flags);
-        if (after.raw !== space.flags.raw) {
-          space.flags = after;
-          if (!result.freed && result.applied > 0) redo.stampPage(page, result.lsn, after.fullCrc32 ? 'full_crc32' : 'crc32');
+/**
+ * The pages changed since the last flush, each read once and written once;
+ * the buffers are reused from one flush to the next.
+ */
+class PageCache {
+  /** space → page → image; spaces in the order of their first record. */
+  private readonly bySpace = new Map<number, Map<number, CachedPage>>();
+  private count = 0;
+  private last: CachedPage | undefined;
+  private readonly free: Uint8Array[] = [];
+  private readonly pagesMax: number;
+
+  constructor(
+    private readonly spaces: SpaceFiles,
+    private readonly pageSize: number,
+    bytesMax: number,
+    private readonly stats: { pagesWritten: number; pagesFreed: number },
+  ) {
+    this.pagesMax = Math.max(1, Math.floor(bytesMax / pageSize));
+  }
+
+  full(): boolean {
+    return this.count >= this.pagesMax;
+  }
+
+  apply(r: redo.PageRecord, m: redo.Mtr): void {
+    let page = this.last;
+    if (page === undefined || page.pageNo !== r.pageNo || page.space.spaceId !== r.spaceId) {
+      page = this.bySpace.get(r.spaceId)?.get(r.pageNo);
+      if (page === undefined) {
+        // Deleted spaces were flushed before their delete; their later records are void.
+        if (this.spaces.map.isDeleted(r.spaceId)) return;
+        if (!this.spaces.map.get(r.spaceId)) {
+          throw new CorruptRedo(m.startLsn, `record for page ${r.spaceId}:${r.pageNo} of a tablespace that is neither in the base nor created by the log`);
         }
+        page = this.load(r);
       }
-      if (result.freed) {
-        stats.pagesFreed++;
-        continue;
-      }
-      if (result.applied === 0) continue;
-      writeSync(space.fd, page, 0, pageSize, pageNo * pageSize);
-      stats.pagesWritten++;
+      this.last = page;
     }
+    if (page.mtr !== m) {
+      page.mtr = m;
+      page.applying = page.replay.beginMtr(m.startLsn, m.endLsn);
+    }
+    if (page.applying) page.replay.apply(r, m.startLsn);
+  }
+
+  /** Reads the page its first record `r` is for (unless that record initialises it). */
+  private load(r: redo.PageRecord): CachedPage {
+    const space = this.spaces.get(r.spaceId);
+    if (!space) throw new CorruptRedo(0n, `tablespace ${r.spaceId} (${this.spaces.map.get(r.spaceId)?.path}) is missing from the datadir`);
+    const pageNo = r.pageNo;
+    const buf = this.free.pop() ?? this.allocate();
+    buf.fill(0);
+    const init = r.type === 'INIT_PAGE';
+    if (!init) readSync(space.fd, buf, 0, this.pageSize, pageNo * this.pageSize);
+    if (pageNo === 0 && !init) space.flags = flagsOf(buf, space.flags);
+    let pages = this.bySpace.get(space.spaceId);
+    if (!pages) this.bySpace.set(space.spaceId, (pages = new Map()));
+    // Refuse unsupported formats before applying anything, with page 0's flags as changed so far.
+    const page0 = pageNo === 0 ? undefined : pages.get(0);
+    checkSupported(page0 ? { ...space, flags: flagsOf(page0.replay.page, space.flags) } : space, pageNo);
+    const page: CachedPage = { space, pageNo, replay: new redo.PageReplay(buf), mtr: undefined, applying: false };
+    pages.set(pageNo, page);
+    this.count++;
+    return page;
+  }
+
+  /** Page buffers come in slabs: one 16 KiB typed array at a time costs far more to allocate. */
+  private allocate(): Uint8Array {
+    const slab = new Uint8Array(this.pageSize * PAGE_SLAB_PAGES);
+    for (let i = PAGE_SLAB_PAGES - 1; i > 0; i--) this.free.push(slab.subarray(i * this.pageSize, (i + 1) * this.pageSize));
+    return slab.subarray(0, this.pageSize);
+  }
+
+  /** Stamps and writes every cached page; page 0 of each space first, as it carries the flags that decide the checksums. */
+  flush(): void {
+    for (const pages of this.bySpace.values()) {
+      const order = [...pages.keys()].sort((a, b) => a - b);
+      for (const pageNo of order) {
+        const page = pages.get(pageNo)!;
+        this.writeBack(page);
+        this.free.push(page.replay.page);
+      }
+    }
+    this.bySpace.clear();
+    this.count = 0;
+    this.last = undefined;
+  }
+
+  private writeBack(cached: CachedPage): void {
+    const { space, pageNo } = cached;
+    const page = cached.replay.page;
+    checkSupported(space, pageNo);
+    // The checksum format is the space's, which page 0 may itself be changing now.
+    const algorithm: redo.ChecksumAlgorithm = space.flags.fullCrc32 ? 'full_crc32' : 'crc32';
+    const result = cached.replay.finish(algorithm);
+    if (pageNo === 0) {
+      const after = flagsOf(page, space.flags);
+      if (after.raw !== space.flags.raw) {
+        space.flags = after;
+        if (!result.freed && result.applied > 0) redo.stampPage(page, result.lsn, after.fullCrc32 ? 'full_crc32' : 'crc32');
+      }
+    }
+    if (result.freed) {
+      this.stats.pagesFreed++;
+      return;
+    }
+    if (result.applied === 0) return;
+    writeSync(space.fd, page, 0, this.pageSize, pageNo * this.pageSize);
+    this.stats.pagesWritten++;
   }
 }
 

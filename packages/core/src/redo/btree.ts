@@ -176,6 +176,11 @@ class PageView {
   }
 }
 
+/** The corruption error of a `what` record on the page of `p`: a module function, not a closure per call. */
+function failIn(p: PageView, what: string, why: string): CorruptPage {
+  return p.corrupt(`${what}: ${why}`);
+}
+
 /** ROW_FORMAT=REDUNDANT field count and header size of the record at `rec`. */
 function oldNFields(b: Uint8Array, rec: number): number {
   return (readU16(b, rec - 4) & 0x7fe) >>> 1;
@@ -319,7 +324,6 @@ export function applyInsertDynamic(page: Uint8Array, payload: Uint8Array, reuse:
 }
 
 function insertDynamic(p: PageView, rec: DynamicInsert, reuse: boolean, what: string): void {
-  const fail = (why: string): CorruptPage => p.corrupt(`${what}: ${why}`);
   const nSlots = p.u16(PAGE_N_DIR_SLOTS);
   let h = p.u16(PAGE_N_HEAP);
   const hdrL = rec.encHdrL >>> 3;
@@ -333,39 +337,39 @@ function insertDynamic(p: PageView, rec: DynamicInsert, reuse: boolean, what: st
     ((rec.encHdrL & REC_STATUS_INSTANT) !== 0 && !p.isLeaf()) ||
     hdrL > rec.data.length
   ) {
-    throw fail('page header inconsistent with the record');
+    throw failIn(p, what, 'page header inconsistent with the record');
   }
-  const pos = findInsertPosition(p, rec.prev, true, fail);
+  const pos = findInsertPosition(p, rec.prev, true, what);
 
   const heapTop = p.u16(PAGE_HEAP_TOP);
   const extraSize = REC_N_NEW_EXTRA_BYTES + rec.hdrC + hdrL;
   const dataSize = rec.dataC + rec.data.length - hdrL;
   // The server would read outside the frame here; we refuse before changing anything.
   if (pos.prevRec - REC_N_NEW_EXTRA_BYTES - rec.hdrC < 0 || pos.prevRec + rec.dataC > p.size) {
-    throw fail('shared prefix reaches outside the page');
+    throw failIn(p, what, 'shared prefix reaches outside the page');
   }
 
   let buf: number;
   if (reuse) {
     const freeRec = p.u16(PAGE_FREE);
     if (PAGE_NEW_SUPREMUM_END + REC_N_NEW_EXTRA_BYTES > freeRec || freeRec > heapTop) {
-      throw fail('PAGE_FREE out of range');
+      throw failIn(p, what, 'PAGE_FREE out of range');
     }
     buf = freeRec - extraSize;
     buf += rec.shift & 1 ? -(rec.shift >>> 1) : rec.shift >>> 1;
-    if (PAGE_NEW_SUPREMUM_END > buf || buf + extraSize + dataSize > heapTop) throw fail('record does not fit in the free space');
+    if (PAGE_NEW_SUPREMUM_END > buf || buf + extraSize + dataSize > heapTop) throw failIn(p, what, 'record does not fit in the free space');
     const garbage = p.u16(PAGE_GARBAGE);
-    if (garbage < extraSize + dataSize) throw fail('PAGE_GARBAGE smaller than the record');
+    if (garbage < extraSize + dataSize) throw failIn(p, what, 'PAGE_GARBAGE smaller than the record');
     let n = p.u16(freeRec - REC_NEXT);
     if (n !== 0) {
       n = (n + freeRec) & 0xffff;
-      if (n < PAGE_NEW_SUPREMUM_END + REC_N_NEW_EXTRA_BYTES || heapTop < n) throw fail('free list link out of range');
+      if (n < PAGE_NEW_SUPREMUM_END + REC_N_NEW_EXTRA_BYTES || heapTop < n) throw failIn(p, what, 'free list link out of range');
     }
     p.set16(PAGE_FREE, n);
     p.set16(PAGE_GARBAGE, garbage - (extraSize + dataSize));
     h = p.heapNo(freeRec, true);
   } else {
-    if (heapTop + extraSize + dataSize > p.slot(nSlots - 1)) throw fail('record does not fit in the heap');
+    if (heapTop + extraSize + dataSize > p.slot(nSlots - 1)) throw failIn(p, what, 'record does not fit in the heap');
     p.set16(PAGE_N_HEAP, h + 1);
     h &= 0x7fff;
     p.set16(PAGE_HEAP_TOP, heapTop + extraSize + dataSize);
@@ -389,7 +393,7 @@ function insertDynamic(p: PageView, rec: DynamicInsert, reuse: boolean, what: st
   p.move(buf, pos.prevRec, rec.dataC);
   p.put(buf + rec.dataC, rec.data.subarray(hdrL));
 
-  finishInsert(p, pos, lastInsert, true, fail);
+  finishInsert(p, pos, lastInsert, true, what);
 }
 
 /**
@@ -401,7 +405,7 @@ function findInsertPosition(
   p: PageView,
   prev: number,
   comp: boolean,
-  fail: (why: string) => CorruptPage,
+  what: string,
 ): InsertPosition {
   const lastSlot = p.slot(p.u16(PAGE_N_DIR_SLOTS) - 1);
   const heapTop = p.u16(PAGE_HEAP_TOP);
@@ -409,51 +413,58 @@ function findInsertPosition(
   const infimum = comp ? PAGE_NEW_INFIMUM : PAGE_OLD_INFIMUM;
   const supremum = comp ? PAGE_NEW_SUPREMUM : PAGE_OLD_SUPREMUM;
   const extraBytes = comp ? REC_N_NEW_EXTRA_BYTES : REC_N_OLD_EXTRA_BYTES;
-  if (heapBottom > heapTop || heapTop > lastSlot) throw fail('PAGE_HEAP_TOP out of range');
-  if (p.u16(lastSlot) !== supremum) throw fail('last directory slot does not point to the supremum');
-  if (p.u16(p.slot(0)) !== infimum) throw fail('first directory slot does not point to the infimum');
+  if (heapBottom > heapTop || heapTop > lastSlot) throw failIn(p, what, 'PAGE_HEAP_TOP out of range');
+  if (p.u16(lastSlot) !== supremum) throw failIn(p, what, 'last directory slot does not point to the supremum');
+  if (p.u16(p.slot(0)) !== infimum) throw failIn(p, what, 'first directory slot does not point to the infimum');
 
   // COMPACT offsets wrap at 16 bits like the server's uint16_t arithmetic.
   const prevRec = comp ? (infimum + prev) & 0xffff : infimum + prev;
   const prevLow = comp ? heapBottom + REC_N_NEW_EXTRA_BYTES : heapBottom + REC_N_OLD_EXTRA_BYTES + 1;
-  if (prev !== 0 && (prevLow > prevRec || prevRec > heapTop)) throw fail(`prev record ${prevRec} out of range`);
-  if (!comp) checkRedundantPrev(p, prevRec, heapTop, fail);
+  if (prev !== 0 && (prevLow > prevRec || prevRec > heapTop)) throw failIn(p, what, `prev record ${prevRec} out of range`);
+  if (!comp) checkRedundantPrev(p, prevRec, heapTop, what);
 
-  const link = (rec: number): number => (comp ? (rec + p.u16(rec - REC_NEXT)) & 0xffff : p.u16(rec - REC_NEXT));
-  const inHeap = (rec: number): boolean => rec === supremum || (heapBottom + extraBytes <= rec && rec <= heapTop);
-
-  const nextRec = link(prevRec);
-  if (!inHeap(nextRec)) throw fail(`next record ${nextRec} out of range`);
+  const nextRec = link(p, prevRec, comp);
+  if (!inHeap(nextRec, supremum, heapBottom + extraBytes, heapTop)) throw failIn(p, what, `next record ${nextRec} out of range`);
 
   let ownerRec = nextRec;
   let nOwned: number;
   for (let ns = PAGE_DIR_SLOT_MAX_N_OWNED; (nOwned = p.nOwned(ownerRec, comp)) === 0; ) {
-    ownerRec = link(ownerRec);
-    if (!inHeap(ownerRec)) throw fail(`record ${ownerRec} in the list out of range`);
-    if (ns-- === 0) throw fail('no owner within 9 records (cyclic record list?)');
+    ownerRec = link(p, ownerRec, comp);
+    if (!inHeap(ownerRec, supremum, heapBottom + extraBytes, heapTop)) throw failIn(p, what, `record ${ownerRec} in the list out of range`);
+    if (ns-- === 0) throw failIn(p, what, 'no owner within 9 records (cyclic record list?)');
   }
-  if (nOwned > PAGE_DIR_SLOT_MAX_N_OWNED) throw fail(`record ${ownerRec} owns ${nOwned} records`);
+  if (nOwned > PAGE_DIR_SLOT_MAX_N_OWNED) throw failIn(p, what, `record ${ownerRec} owns ${nOwned} records`);
 
-  const ownerSlot = findSlot(p, lastSlot, ownerRec, fail);
+  const ownerSlot = findSlot(p, lastSlot, ownerRec, what);
   return { prevRec, nextRec, ownerRec, ownerSlot, nOwned };
 }
 
+/** The successor of `rec` as the next-record field says, without range checks. */
+function link(p: PageView, rec: number, comp: boolean): number {
+  return comp ? (rec + p.u16(rec - REC_NEXT)) & 0xffff : p.u16(rec - REC_NEXT);
+}
+
+/** `rec` is the supremum or a user record origin within [low, heapTop]. */
+function inHeap(rec: number, supremum: number, low: number, heapTop: number): boolean {
+  return rec === supremum || (low <= rec && rec <= heapTop);
+}
+
 /** The REDUNDANT-only checks on the predecessor's header and data. */
-function checkRedundantPrev(p: PageView, prevRec: number, heapTop: number, fail: (why: string) => CorruptPage): void {
+function checkRedundantPrev(p: PageView, prevRec: number, heapTop: number, what: string): void {
   const nFields = oldNFields(p.b, prevRec);
-  if (nFields === 0 || nFields > REC_MAX_N_FIELDS) throw fail('prev record has no fields');
+  if (nFields === 0 || nFields > REC_MAX_N_FIELDS) throw failIn(p, what, 'prev record has no fields');
   const extra = oldExtraSize(nFields, oldIsShort(p.b, prevRec));
-  if (prevRec !== PAGE_OLD_INFIMUM && prevRec - extra < PAGE_OLD_SUPREMUM_END) throw fail('prev record header out of range');
-  if (prevRec + pageOldDataSize(p, prevRec) > heapTop) throw fail('prev record data past PAGE_HEAP_TOP');
+  if (prevRec !== PAGE_OLD_INFIMUM && prevRec - extra < PAGE_OLD_SUPREMUM_END) throw failIn(p, what, 'prev record header out of range');
+  if (prevRec + pageOldDataSize(p, prevRec) > heapTop) throw failIn(p, what, 'prev record data past PAGE_HEAP_TOP');
 }
 
 /** The directory slot, at or above `lastSlot` and below slot 0, that points to `rec`. */
-function findSlot(p: PageView, lastSlot: number, rec: number, fail: (why: string) => CorruptPage): number {
+function findSlot(p: PageView, lastSlot: number, rec: number, what: string): number {
   const firstSlot = p.slot(0);
   let slot = lastSlot;
   while (p.u16(slot) !== rec) {
     slot += PAGE_DIR_SLOT_SIZE;
-    if (slot === firstSlot) throw fail(`no directory slot points to record ${rec}`);
+    if (slot === firstSlot) throw failIn(p, what, `no directory slot points to record ${rec}`);
   }
   return slot;
 }
@@ -464,32 +475,33 @@ function finishInsert(
   pos: InsertPosition,
   lastInsert: number,
   comp: boolean,
-  fail: (why: string) => CorruptPage,
+  what: string,
 ): void {
   p.setNOwned(pos.ownerRec, pos.nOwned + 1, comp);
 
   // R-tree pages keep no insert direction; only the low byte of the type is compared.
   if (p.u8(FIL_PAGE_TYPE + 1) !== (FIL_PAGE_RTREE & 0xff)) {
     const dir = p.u8(PAGE_DIRECTION_B);
-    const setDirection = (d: number, count: boolean): void => {
-      p.set8(PAGE_DIRECTION_B, (dir & ~7) | d);
-      p.set16(PAGE_N_DIRECTION, count ? p.u16(PAGE_N_DIRECTION) + 1 : 0);
-    };
-    if (lastInsert === 0) setDirection(PAGE_NO_DIRECTION, false);
-    else if (lastInsert === pos.prevRec && (dir & 7) !== PAGE_LEFT) setDirection(PAGE_RIGHT, true);
-    else if (lastInsert === pos.nextRec && (dir & 7) !== PAGE_RIGHT) setDirection(PAGE_LEFT, true);
-    else setDirection(PAGE_NO_DIRECTION, false);
+    if (lastInsert === 0) setDirection(p, dir, PAGE_NO_DIRECTION, false);
+    else if (lastInsert === pos.prevRec && (dir & 7) !== PAGE_LEFT) setDirection(p, dir, PAGE_RIGHT, true);
+    else if (lastInsert === pos.nextRec && (dir & 7) !== PAGE_RIGHT) setDirection(p, dir, PAGE_LEFT, true);
+    else setDirection(p, dir, PAGE_NO_DIRECTION, false);
   }
 
   p.set16(PAGE_N_RECS, p.u16(PAGE_N_RECS) + 1);
-  if (pos.nOwned === PAGE_DIR_SLOT_MAX_N_OWNED) splitSlot(p, pos.ownerSlot, fail);
+  if (pos.nOwned === PAGE_DIR_SLOT_MAX_N_OWNED) splitSlot(p, pos.ownerSlot, what);
+}
+
+function setDirection(p: PageView, dir: number, d: number, count: boolean): void {
+  p.set8(PAGE_DIRECTION_B, (dir & ~7) | d);
+  p.set16(PAGE_N_DIRECTION, count ? p.u16(PAGE_N_DIRECTION) + 1 : 0);
 }
 
 /**
  * The slot at `slot` owns 9 records: give its first 4 to itself and the
  * last 5 to a new slot inserted just below it (page_dir_split_slot).
  */
-function splitSlot(p: PageView, slot: number, fail: (why: string) => CorruptPage): void {
+function splitSlot(p: PageView, slot: number, what: string): void {
   const nOwned = PAGE_DIR_SLOT_MAX_N_OWNED + 1;
   const half = nOwned >>> 1;
   const comp = p.isComp();
@@ -501,11 +513,11 @@ function splitSlot(p: PageView, slot: number, fail: (why: string) => CorruptPage
     if (rec === null) break;
     rec = p.nextRec(rec, comp);
   }
-  if (rec === null) throw fail('record list broken while splitting a directory slot');
+  if (rec === null) throw failIn(p, what, 'record list broken while splitting a directory slot');
 
   const nSlots = p.u16(PAGE_N_DIR_SLOTS);
   const newSlot = p.slot(nSlots);
-  if (slot < newSlot) throw fail('directory slot below the directory');
+  if (slot < newSlot) throw failIn(p, what, 'directory slot below the directory');
   p.move(newSlot, newSlot + PAGE_DIR_SLOT_SIZE, slot - newSlot);
   p.set16(PAGE_N_DIR_SLOTS, nSlots + 1);
   p.set16(slot, rec);
@@ -567,7 +579,6 @@ export function applyInsertRedundant(page: Uint8Array, payload: Uint8Array, reus
 }
 
 function insertRedundant(p: PageView, rec: RedundantInsert, reuse: boolean, what: string): void {
-  const fail = (why: string): CorruptPage => p.corrupt(`${what}: ${why}`);
   const nSlots = p.u16(PAGE_N_DIR_SLOTS);
   const h = p.u16(PAGE_N_HEAP);
   if (
@@ -578,18 +589,18 @@ function insertRedundant(p: PageView, rec: RedundantInsert, reuse: boolean, what
     !p.isIndex() ||
     p.u16(PAGE_OLD_SUPREMUM - REC_NEXT) !== 0
   ) {
-    throw fail('page header inconsistent with the record');
+    throw failIn(p, what, 'page header inconsistent with the record');
   }
-  const pos = findInsertPositionRedundant(p, rec, fail);
+  const pos = findInsertPositionRedundant(p, rec, what);
 
   const isShort = (rec.encHdr >>> 2) & 1;
   const nFields = (rec.encHdr >>> 3) + 1;
-  if (nFields > REC_MAX_N_FIELDS) throw fail(`${nFields} fields`);
+  if (nFields > REC_MAX_N_FIELDS) throw failIn(p, what, `${nFields} fields`);
   const extraSize = oldExtraSize(nFields, isShort !== 0);
   const hdrC = rec.hdrC + REC_N_OLD_EXTRA_BYTES;
-  if (hdrC > extraSize) throw fail('more shared header bytes than the header has');
+  if (hdrC > extraSize) throw failIn(p, what, 'more shared header bytes than the header has');
   const hdrL = extraSize - hdrC;
-  if (hdrL > rec.data.length) throw fail('payload shorter than the record header');
+  if (hdrL > rec.data.length) throw failIn(p, what, 'payload shorter than the record header');
 
   // Build the header off-page so that nothing changes before all checks pass.
   const header = new Uint8Array(extraSize);
@@ -601,33 +612,33 @@ function insertRedundant(p: PageView, rec: RedundantInsert, reuse: boolean, what
   writeU16(header, o - 4, (readU16(header, o - 4) & ~0x7fe) | (nFields << 1));
   header[o - 6] = header[o - 6]! & 0xf0; // n_owned = 0
   const dataSize = oldDataSize(header, o);
-  if (rec.dataC > dataSize) throw fail('more shared data bytes than the record has');
-  if (hdrL + dataSize - rec.dataC !== rec.data.length) throw fail('payload length does not match the record');
-  if (pos.prevRec + rec.dataC > p.size) throw fail('shared prefix reaches outside the page');
+  if (rec.dataC > dataSize) throw failIn(p, what, 'more shared data bytes than the record has');
+  if (hdrL + dataSize - rec.dataC !== rec.data.length) throw failIn(p, what, 'payload length does not match the record');
+  if (pos.prevRec + rec.dataC > p.size) throw failIn(p, what, 'shared prefix reaches outside the page');
 
   const heapTop = p.u16(PAGE_HEAP_TOP);
   let buf: number;
   let heapNo: number;
   if (reuse) {
     const freeRec = p.u16(PAGE_FREE);
-    if (PAGE_OLD_SUPREMUM_END + REC_N_OLD_EXTRA_BYTES > freeRec || freeRec > heapTop) throw fail('PAGE_FREE out of range');
+    if (PAGE_OLD_SUPREMUM_END + REC_N_OLD_EXTRA_BYTES > freeRec || freeRec > heapTop) throw failIn(p, what, 'PAGE_FREE out of range');
     const fExtra = oldExtraSize(oldNFields(p.b, freeRec), oldIsShort(p.b, freeRec));
-    if (freeRec - fExtra < PAGE_OLD_SUPREMUM_END) throw fail('free record header out of range');
+    if (freeRec - fExtra < PAGE_OLD_SUPREMUM_END) throw failIn(p, what, 'free record header out of range');
     const fSize = fExtra + oldDataSize(p.b, freeRec);
-    if (freeRec - fExtra + fSize > heapTop) throw fail('free record data past PAGE_HEAP_TOP');
-    if (extraSize + dataSize > fSize) throw fail('record larger than the free record');
+    if (freeRec - fExtra + fSize > heapTop) throw failIn(p, what, 'free record data past PAGE_HEAP_TOP');
+    if (extraSize + dataSize > fSize) throw failIn(p, what, 'record larger than the free record');
     const garbage = p.u16(PAGE_GARBAGE);
-    if (garbage < fSize) throw fail('PAGE_GARBAGE smaller than the free record');
+    if (garbage < fSize) throw failIn(p, what, 'PAGE_GARBAGE smaller than the free record');
     buf = freeRec - fExtra;
     const nextFree = p.u16(freeRec - REC_NEXT);
     if (nextFree !== 0 && (nextFree < PAGE_OLD_SUPREMUM_END + REC_N_OLD_EXTRA_BYTES + 1 || heapTop < nextFree)) {
-      throw fail('free list link out of range');
+      throw failIn(p, what, 'free list link out of range');
     }
     p.set16(PAGE_GARBAGE, garbage - extraSize - dataSize);
     heapNo = p.heapNo(freeRec, false);
     p.set16(PAGE_FREE, nextFree);
   } else {
-    if (heapTop + extraSize + dataSize > p.slot(nSlots - 1)) throw fail('record does not fit in the heap');
+    if (heapTop + extraSize + dataSize > p.slot(nSlots - 1)) throw failIn(p, what, 'record does not fit in the heap');
     heapNo = h;
     p.set16(PAGE_N_HEAP, h + 1);
     p.set16(PAGE_HEAP_TOP, heapTop + extraSize + dataSize);
@@ -644,16 +655,16 @@ function insertRedundant(p: PageView, rec: RedundantInsert, reuse: boolean, what
   p.move(buf, pos.prevRec, rec.dataC);
   p.put(buf + rec.dataC, rec.data.subarray(hdrL));
 
-  finishInsert(p, pos, lastInsert, false, fail);
+  finishInsert(p, pos, lastInsert, false, what);
 }
 
 function findInsertPositionRedundant(
   p: PageView,
   rec: RedundantInsert,
-  fail: (why: string) => CorruptPage,
+  what: string,
 ): InsertPosition {
-  const pos = findInsertPosition(p, rec.prev, false, fail);
-  if (rec.hdrC !== 0 && pos.prevRec - rec.hdrC < PAGE_OLD_SUPREMUM_END) throw fail('shared header bytes out of range');
+  const pos = findInsertPosition(p, rec.prev, false, what);
+  if (rec.hdrC !== 0 && pos.prevRec - rec.hdrC < PAGE_OLD_SUPREMUM_END) throw failIn(p, what, 'shared header bytes out of range');
   return pos;
 }
 
@@ -696,31 +707,29 @@ interface LoggedSizes {
  */
 function deleteRecord(p: PageView, prev: number, logged: LoggedSizes | null, what: string): void {
   const comp = logged !== null;
-  const fail = (why: string): CorruptPage => p.corrupt(`${what}: ${why}`);
   const nSlots = p.u16(PAGE_N_DIR_SLOTS);
   const nRecs = p.u16(PAGE_N_RECS);
   const supremum = comp ? PAGE_NEW_SUPREMUM : PAGE_OLD_SUPREMUM;
   const heapBottom = comp ? PAGE_NEW_SUPREMUM_END : PAGE_OLD_SUPREMUM_END;
   const extraBytes = comp ? REC_N_NEW_EXTRA_BYTES : REC_N_OLD_EXTRA_BYTES;
   if (nRecs === 0 || nSlots < 2 || !p.isIndex() || p.u16(supremum - REC_NEXT) !== 0 || p.isComp() !== comp) {
-    throw fail('page header inconsistent with the record');
+    throw failIn(p, what, 'page header inconsistent with the record');
   }
 
   let slot = p.slot(nSlots - 1);
   const prevRec = comp ? (PAGE_NEW_INFIMUM + prev) & 0xffff : PAGE_OLD_INFIMUM + prev;
-  if (prevRec > slot) throw fail(`prev record ${prevRec} past the directory`);
-  const link = (r: number): number => (comp ? (r + p.u16(r - REC_NEXT)) & 0xffff : p.u16(r - REC_NEXT));
-  const rec = link(prevRec);
-  if (rec < heapBottom + extraBytes || slot < rec) throw fail(`record ${rec} out of range`);
+  if (prevRec > slot) throw failIn(p, what, `prev record ${prevRec} past the directory`);
+  const rec = link(p, prevRec, comp);
+  if (rec < heapBottom + extraBytes || slot < rec) throw failIn(p, what, `record ${rec} out of range`);
   const extraSize = logged
     ? REC_N_NEW_EXTRA_BYTES + logged.hdrSize
     : oldExtraSize(oldNFields(p.b, rec), oldIsShort(p.b, rec));
-  if (rec < heapBottom + extraSize) throw fail(`record ${rec} header out of range`);
+  if (rec < heapBottom + extraSize) throw failIn(p, what, `record ${rec} header out of range`);
   // A REDUNDANT record's data size is read from its header, now known to lie inside the heap.
   const dataSize = logged ? logged.dataSize : oldDataSize(p.b, rec);
-  if (slot < rec + dataSize) throw fail(`record ${rec} data past the directory`);
-  const next = link(rec);
-  if (next !== supremum && (next < heapBottom + extraBytes || slot < next)) throw fail(`next record ${next} out of range`);
+  if (slot < rec + dataSize) throw failIn(p, what, `record ${rec} data past the directory`);
+  const next = link(p, rec, comp);
+  if (next !== supremum && (next < heapBottom + extraBytes || slot < next)) throw failIn(p, what, `next record ${next} out of range`);
 
   // Find the owner of the deleted record; the walk is bounded by PAGE_N_RECS.
   let s = rec;
@@ -728,15 +737,15 @@ function deleteRecord(p: PageView, prev: number, logged: LoggedSizes | null, wha
   for (let i = nRecs; (slotOwned = p.nOwned(s, comp)) === 0; ) {
     if (comp) {
       const rel = p.u16(s - REC_NEXT);
-      if (rel < REC_N_NEW_EXTRA_BYTES || rel > 0x10000 - REC_N_NEW_EXTRA_BYTES) throw fail('record link out of range');
+      if (rel < REC_N_NEW_EXTRA_BYTES || rel > 0x10000 - REC_N_NEW_EXTRA_BYTES) throw failIn(p, what, 'record link out of range');
     }
-    s = link(s);
-    if (s !== supremum && (s < heapBottom + extraBytes || slot < s)) throw fail(`record ${s} in the list out of range`);
-    if (i-- === 0) throw fail('no owner found (cyclic record list?)');
+    s = link(p, s, comp);
+    if (s !== supremum && (s < heapBottom + extraBytes || slot < s)) throw failIn(p, what, `record ${s} in the list out of range`);
+    if (i-- === 0) throw failIn(p, what, 'no owner found (cyclic record list?)');
   }
   slotOwned--;
 
-  slot = findSlot(p, slot, s, fail);
+  slot = findSlot(p, slot, s, what);
   if (rec === s) {
     s = prevRec;
     p.set16(slot, s);

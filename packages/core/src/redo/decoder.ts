@@ -6,7 +6,7 @@
 import { assert } from '../assert.js';
 import { CorruptRedo } from '../errors.js';
 import { type LogGeometry, logCapacity } from './log-file.js';
-import { frameMtr, type Mtr, MTR_SIZE_MAX, parseMtrRecords } from './mtr.js';
+import { FRAME_INCOMPLETE, frameCrcMatches, frameEndReason, type Mtr, MTR_SIZE_MAX, MTR_TAIL_LENGTH, parseMtrRecords, scanFrame } from './mtr.js';
 
 export interface DecoderOptions {
   /** LSN of the first byte that will be pushed. */
@@ -16,24 +16,46 @@ export interface DecoderOptions {
   readonly geometry?: LogGeometry;
 }
 
+/** LSNs are kept as numbers on the hot path; a log would need 8 PiB of writes to leave that range. */
+const LSN_NUMBER_MAX = Number.MAX_SAFE_INTEGER;
+const BUFFER_BYTES_MIN = 64 * 1024;
+
+/**
+ * Returned mtrs are views into the buffer they were decoded from. A buffer
+ * is only ever appended to past its `tail`, never rewritten: when a push does
+ * not fit, the partial tail moves to a fresh buffer and the old one stays as
+ * it is for as long as some mtr still refers to it.
+ */
 export class MtrDecoder {
-  private buf = new Uint8Array(64 * 1024);
+  private buf: Uint8Array = new Uint8Array(0);
   private head = 0;
   private tail = 0;
-  private nextLsn: bigint;
+  /** LSN of `buf[head]`, as a number. */
+  private headLsn: number;
+  /** The LSN where the next mtr starts, or undefined until `lsn` or `next` needs it. */
+  private nextLsnBig: bigint | undefined;
   private readonly pageSize: number;
   private readonly geometry: LogGeometry | undefined;
+  /** Expected end byte of mtrs whose end byte lies below `passEndLsn`; -1 before the first use. */
+  private seqBit = -1;
+  private passEndLsn = 0;
+  private readonly capacity: number;
+  private readonly firstLsn: number;
   private endReasonValue: string | undefined;
 
   constructor(opts: DecoderOptions) {
-    this.nextLsn = opts.startLsn;
+    assert(opts.startLsn >= 0n && opts.startLsn <= BigInt(LSN_NUMBER_MAX), `start LSN ${opts.startLsn} beyond 2^53`);
+    this.headLsn = Number(opts.startLsn);
+    this.nextLsnBig = opts.startLsn;
     this.pageSize = opts.pageSize ?? 16384;
     this.geometry = opts.geometry;
+    this.capacity = opts.geometry ? Number(logCapacity(opts.geometry)) : 0;
+    this.firstLsn = opts.geometry ? Number(opts.geometry.firstLsn) : 0;
   }
 
   /** LSN where the next mtr starts. */
   get lsn(): bigint {
-    return this.nextLsn;
+    return (this.nextLsnBig ??= BigInt(this.headLsn));
   }
 
   get pendingBytes(): number {
@@ -47,16 +69,42 @@ export class MtrDecoder {
 
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
-    if (this.tail + chunk.length > this.buf.length) this.makeRoom(chunk.length);
+    const live = this.tail - this.head;
+    assert(this.headLsn + live + chunk.length <= LSN_NUMBER_MAX, 'LSN beyond 2^53');
+    if (this.tail + chunk.length > this.buf.length) {
+      // A fresh buffer: the old one may still back mtrs handed out.
+      const needed = live + chunk.length;
+      const grown = new Uint8Array(Math.max(needed, BUFFER_BYTES_MIN, 2 * live));
+      grown.set(this.buf.subarray(this.head, this.tail));
+      this.buf = grown;
+      this.head = 0;
+      this.tail = live;
+    }
     this.buf.set(chunk, this.tail);
     this.tail += chunk.length;
     this.endReasonValue = undefined;
   }
 
+  /**
+   * Like `push`, but the decoder keeps `chunk` itself instead of copying it
+   * when nothing is pending: the caller hands it over and must not change it.
+   */
+  pushOwned(chunk: Uint8Array): void {
+    if (this.head !== this.tail || chunk.length === 0) {
+      this.push(chunk);
+      return;
+    }
+    assert(this.headLsn + chunk.length <= LSN_NUMBER_MAX, 'LSN beyond 2^53');
+    this.buf = chunk;
+    this.head = 0;
+    this.tail = chunk.length;
+    this.endReasonValue = undefined;
+  }
+
   /** Forget buffered bytes past the last returned mtr (the caller re-reads them from its source). */
   discardPending(): void {
-    this.head = 0;
-    this.tail = 0;
+    // Appending continues past the old tail: returned mtrs keep their bytes.
+    this.head = this.tail;
     this.endReasonValue = undefined;
   }
 
@@ -66,63 +114,60 @@ export class MtrDecoder {
    * that cannot be parsed raise `CorruptRedo`.
    */
   next(): Mtr | undefined {
-    if (this.head === this.tail) return undefined;
-    const startLsn = this.nextLsn;
-    const framed = frameMtr(this.buf, this.head, this.tail, this.seqBitFn(startLsn));
-    if (framed.status === 'incomplete') {
-      if (this.tail - this.head > MTR_SIZE_MAX + 16) {
-        this.endReasonValue = 'mtr exceeds 1 MiB';
-      }
+    const buf = this.buf;
+    const head = this.head;
+    const tail = this.tail;
+    if (head === tail) return undefined;
+    const endByte = scanFrame(buf, head, tail);
+    if (endByte < 0) {
+      if (endByte !== FRAME_INCOMPLETE) this.endReasonValue = frameEndReason(endByte, buf, head);
+      else if (tail - head > MTR_SIZE_MAX + 16) this.endReasonValue = 'mtr exceeds 1 MiB';
       return undefined;
     }
-    if (framed.status === 'end') {
-      this.endReasonValue = framed.reason;
+    if (this.geometry && buf[endByte] !== this.expectedSeqBit(endByte - head)) {
+      this.endReasonValue = 'sequence bit mismatch';
       return undefined;
     }
-    // Copy so the mtr outlives this decoder's buffer.
-    const bytes = this.buf.slice(this.head, this.head + framed.length);
+    if (endByte + MTR_TAIL_LENGTH > tail) {
+      if (tail - head > MTR_SIZE_MAX + 16) this.endReasonValue = 'mtr exceeds 1 MiB';
+      return undefined;
+    }
+    if (!frameCrcMatches(buf, head, endByte)) {
+      this.endReasonValue = 'CRC-32C mismatch';
+      return undefined;
+    }
+    const length = endByte + MTR_TAIL_LENGTH - head;
+    // A view: this buffer is never written again below `tail`.
+    const bytes = buf.subarray(head, head + length);
+    const startLsn = this.lsn;
     const records = parseMtrRecords(bytes, startLsn, { pageSize: this.pageSize });
-    this.head += framed.length;
-    this.nextLsn = startLsn + BigInt(framed.length);
-    if (this.head === this.tail) {
-      this.head = 0;
-      this.tail = 0;
-    }
-    return { startLsn, endLsn: this.nextLsn, bytes, records };
+    this.head = head + length;
+    this.headLsn += length;
+    const endLsn = BigInt(this.headLsn);
+    this.nextLsnBig = endLsn;
+    return { startLsn, endLsn, bytes, records };
   }
 
   /** Like `next`, but a log end within the buffered bytes is an error: for streams that must hold only whole valid mtrs. */
   nextStrict(): Mtr | undefined {
     const m = this.next();
-    if (!m && this.endReasonValue) throw new CorruptRedo(this.nextLsn, this.endReasonValue);
+    if (!m && this.endReasonValue) throw new CorruptRedo(this.lsn, this.endReasonValue);
     return m;
   }
 
-  private seqBitFn(startLsn: bigint): ((distance: number) => number) | undefined {
-    const g = this.geometry;
-    if (!g) return undefined;
-    const capacity = logCapacity(g);
-    const pass = (startLsn - g.firstLsn) / capacity;
-    const passEnd = g.firstLsn + (pass + 1n) * capacity;
-    const bitHere = pass % 2n === 0n ? 1 : 0;
-    const toPassEnd = passEnd - startLsn;
-    return (distance) => (BigInt(distance) < toPassEnd ? bitHere : bitHere ^ 1);
-  }
-
-  private makeRoom(extra: number): void {
-    const live = this.tail - this.head;
-    const needed = live + extra;
-    if (needed <= this.buf.length && this.head > 0) {
-      this.buf.copyWithin(0, this.head, this.tail);
-    } else {
-      let size = this.buf.length;
-      while (size < needed) size *= 2;
-      const grown = new Uint8Array(size);
-      grown.set(this.buf.subarray(this.head, this.tail));
-      this.buf = grown;
+  /** The end byte expected `distance` bytes after the next mtr's start: it flips at each pass over the file. */
+  private expectedSeqBit(distance: number): number {
+    const lsn = this.headLsn;
+    if (this.seqBit < 0 || lsn >= this.passEndLsn || lsn < this.passEndLsn - this.capacity) {
+      const offset = lsn - this.firstLsn;
+      assert(offset >= 0, `LSN ${lsn} below the log's first LSN ${this.firstLsn}`);
+      // Exact integer division: the products stay below 2^53.
+      let pass = Math.floor(offset / this.capacity);
+      if (pass * this.capacity > offset) pass--;
+      else if ((pass + 1) * this.capacity <= offset) pass++;
+      this.passEndLsn = this.firstLsn + (pass + 1) * this.capacity;
+      this.seqBit = pass % 2 === 0 ? 1 : 0;
     }
-    this.head = 0;
-    this.tail = live;
-    assert(this.tail <= this.buf.length, 'decoder buffer overflow');
+    return lsn + distance < this.passEndLsn ? this.seqBit : this.seqBit ^ 1;
   }
 }

@@ -6,12 +6,27 @@
 import { LsnOutOfRange } from '../errors.js';
 import { MtrDecoder } from './decoder.js';
 import { type LogFileHead, type LogGeometry, logCapacity, parseLogFileHead, readCircular } from './log-file.js';
-import type { Mtr } from './mtr.js';
+import { type Mtr, MTR_SIZE_MAX } from './mtr.js';
 
 export interface LogSource {
   readonly head: LogFileHead;
-  /** `length` bytes of the circular area starting at `lsn` (wrap-around handled by the source). */
+  /**
+   * `length` bytes of the circular area starting at `lsn` (wrap-around handled by the source),
+   * in a fresh array: `scanLog` keeps it, and the mtrs it yields are views into it.
+   */
   readAt(lsn: bigint, length: number): Uint8Array;
+  /** Like `readAt`, into `out` (all of it): lets `scanLog` reuse one buffer. */
+  readInto?(lsn: bigint, out: Uint8Array): void;
+}
+
+export interface ScanOptions {
+  /**
+   * Read every chunk into the same buffer: a yielded mtr (its bytes and record
+   * payloads) is only valid until the generator is resumed. Fresh memory is
+   * expensive to fault in; a caller that is done with each mtr before asking
+   * for the next should set this.
+   */
+  readonly reuseBuffer?: boolean;
 }
 
 export interface LogEnd {
@@ -31,7 +46,7 @@ export function geometryOf(head: LogFileHead): LogGeometry {
  * checkpoint (replaying from an older base) as long as the file can still
  * hold it: within one capacity of the checkpoint.
  */
-export function* scanLog(source: LogSource, fromLsn: bigint, pageSize = 16384): Generator<Mtr, LogEnd> {
+export function* scanLog(source: LogSource, fromLsn: bigint, pageSize = 16384, options: ScanOptions = {}): Generator<Mtr, LogEnd> {
   const g = geometryOf(source.head);
   const capacity = logCapacity(g);
   if (fromLsn < g.firstLsn || fromLsn + capacity < source.head.checkpoint.endLsn) {
@@ -40,12 +55,26 @@ export function* scanLog(source: LogSource, fromLsn: bigint, pageSize = 16384): 
   const decoder = new MtrDecoder({ startLsn: fromLsn, pageSize, geometry: g });
   const limit = fromLsn + capacity;
   let fed = fromLsn;
+  // Room for a chunk and the partial mtr before it (the decoder gives up on more than 1 MiB + 16).
+  const reused = options.reuseBuffer === true ? new Uint8Array(CHUNK_BYTES + MTR_SIZE_MAX + 16) : undefined;
   for (;;) {
     for (let m = decoder.next(); m; m = decoder.next()) yield m;
     if (decoder.endReason !== undefined) return { endLsn: decoder.lsn, reason: decoder.endReason };
     if (fed >= limit) return { endLsn: decoder.lsn, reason: 'read one full capacity of log' };
     const n = Number(limit - fed < BigInt(CHUNK_BYTES) ? limit - fed : BigInt(CHUNK_BYTES));
-    decoder.push(source.readAt(fed, n));
+    // Read the partial mtr at the end of the last chunk again with the next one (at most 1 MiB):
+    // the decoder then keeps the fresh buffer as it is instead of copying it.
+    const pending = decoder.pendingBytes;
+    const from = fed - BigInt(pending);
+    decoder.discardPending();
+    if (reused && pending + n <= reused.length) {
+      const chunk = reused.subarray(0, pending + n);
+      if (source.readInto) source.readInto(from, chunk);
+      else chunk.set(source.readAt(from, pending + n));
+      decoder.pushOwned(chunk);
+    } else {
+      decoder.pushOwned(source.readAt(from, pending + n));
+    }
     fed += BigInt(n);
   }
 }

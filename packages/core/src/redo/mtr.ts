@@ -27,6 +27,65 @@ export type FrameResult =
   /** This is not (yet) an mtr: the log ends here. */
   | { readonly status: 'end'; readonly reason: string };
 
+/** `scanFrame` results below zero: the bytes so far are a valid prefix, or why this is not an mtr. */
+export const FRAME_INCOMPLETE = -1;
+const FRAME_TOO_LONG = -2;
+const FRAME_BAD_LENGTH = -3;
+const FRAME_LENGTH_RANGE = -4;
+const FRAME_BAD_START = -5;
+
+/**
+ * Walk the record lengths of the mtr at `buf[pos, end)` to its end byte.
+ * Returns the end byte's position, or a negative `FRAME_*` code; allocates
+ * nothing, so the decoder's hot loop can use it directly.
+ */
+export function scanFrame(buf: Uint8Array, pos: number, end: number): number {
+  if (pos >= end) return FRAME_INCOMPLETE;
+  if (buf[pos]! <= 1) return FRAME_BAD_START;
+  let p = pos;
+  for (;;) {
+    if (p - pos >= MTR_SIZE_MAX) return FRAME_TOO_LONG;
+    if (p >= end) return FRAME_INCOMPLETE;
+    const b = buf[p]!;
+    if (b <= 1) return p;
+    let rlen = b & 0xf;
+    p++;
+    if (rlen === 0) {
+      if (p >= end) return FRAME_INCOMPLETE;
+      const lenlen = varintLength(buf[p]!);
+      if (lenlen === 0) return FRAME_BAD_LENGTH;
+      if (p + lenlen > end) return FRAME_INCOMPLETE;
+      const add = readVarint(buf, p, end);
+      if (add < 0 || add >= MTR_SIZE_MAX) return FRAME_LENGTH_RANGE;
+      rlen = add + 15;
+    }
+    p += rlen;
+  }
+}
+
+/** Why `scanFrame` returned `code` (< -1) for the mtr starting at `buf[pos]`. */
+export function frameEndReason(code: number, buf: Uint8Array, pos: number): string {
+  switch (code) {
+    case FRAME_TOO_LONG:
+      return 'mtr exceeds 1 MiB';
+    case FRAME_BAD_LENGTH:
+      return 'malformed record length';
+    case FRAME_LENGTH_RANGE:
+      return 'record length out of range';
+    case FRAME_BAD_START:
+      return `byte 0x0${buf[pos]} cannot start an mtr`;
+    default:
+      throw new Error(`no end reason for frame code ${code}`);
+  }
+}
+
+/** The CRC-32C stored after the end byte at `buf[endByte]` matches the mtr from `pos`; needs 5 bytes after `endByte`. */
+export function frameCrcMatches(buf: Uint8Array, pos: number, endByte: number): boolean {
+  const p = endByte;
+  const stored = ((buf[p + 1]! << 24) | (buf[p + 2]! << 16) | (buf[p + 3]! << 8) | buf[p + 4]!) >>> 0;
+  return crc32c(buf, pos, p) === stored;
+}
+
 /**
  * Frame the mtr at `buf[pos, end)`. `seqBitAt(lsnOffset)` gives the expected
  * end byte for the end byte's distance from `pos`; pass `undefined` to accept
@@ -38,38 +97,24 @@ export function frameMtr(
   end: number,
   seqBitAt?: (distance: number) => number,
 ): FrameResult {
-  if (pos >= end) return { status: 'incomplete' };
-  if (buf[pos]! <= 1) return { status: 'end', reason: `byte 0x0${buf[pos]} cannot start an mtr` };
-  let p = pos;
-  for (;;) {
-    if (p - pos >= MTR_SIZE_MAX) return { status: 'end', reason: 'mtr exceeds 1 MiB' };
-    if (p >= end) return { status: 'incomplete' };
-    const b = buf[p]!;
-    if (b <= 1) break;
-    let rlen = b & 0xf;
-    p++;
-    if (rlen === 0) {
-      if (p >= end) return { status: 'incomplete' };
-      const lenlen = varintLength(buf[p]!);
-      if (lenlen === 0) return { status: 'end', reason: 'malformed record length' };
-      if (p + lenlen > end) return { status: 'incomplete' };
-      const add = readVarint(buf, p, end);
-      if (add < 0 || add >= MTR_SIZE_MAX) return { status: 'end', reason: 'record length out of range' };
-      rlen = add + 15;
-    }
-    p += rlen;
-  }
+  const p = scanFrame(buf, pos, end);
+  if (p === FRAME_INCOMPLETE) return { status: 'incomplete' };
+  if (p < 0) return { status: 'end', reason: frameEndReason(p, buf, pos) };
   const endByte = buf[p]!;
   if (seqBitAt && endByte !== seqBitAt(p - pos)) return { status: 'end', reason: 'sequence bit mismatch' };
   if (p + MTR_TAIL_BYTES > end) return { status: 'incomplete' };
-  const stored = ((buf[p + 1]! << 24) | (buf[p + 2]! << 16) | (buf[p + 3]! << 8) | buf[p + 4]!) >>> 0;
-  if (crc32c(buf, pos, p) !== stored) return { status: 'end', reason: 'CRC-32C mismatch' };
+  if (!frameCrcMatches(buf, pos, p)) return { status: 'end', reason: 'CRC-32C mismatch' };
   return { status: 'ok', length: p + MTR_TAIL_BYTES - pos };
 }
 
 export interface ParseOptions {
   /** innodb_page_size of the server that wrote the log; offsets are checked against it. */
   readonly pageSize: number;
+}
+
+/** The error for a malformed record `at` bytes into the mtr that starts at `startLsn`. */
+function corruptAt(startLsn: bigint, at: number, reason: string): CorruptRedo {
+  return new CorruptRedo(startLsn + BigInt(at), reason);
 }
 
 const PAGE_TYPE_NAMES = ['FREE_PAGE', 'INIT_PAGE', 'EXTENDED', 'WRITE', 'MEMSET', 'MEMMOVE', 'RESERVED', 'OPTION'];
@@ -87,9 +132,6 @@ export function parseMtrRecords(bytes: Uint8Array, startLsn: bigint, opts: Parse
   let cursor = 0;
   let gotPageOp = false;
   let p = 0;
-  const fail = (reason: string): never => {
-    throw new CorruptRedo(startLsn + BigInt(p), reason);
-  };
   while (p < bodyEnd) {
     const recStart = p;
     const b = bytes[p]!;
@@ -97,18 +139,18 @@ export function parseMtrRecords(bytes: Uint8Array, startLsn: bigint, opts: Parse
     p++;
     if (rlen === 0) {
       const add = readVarint(bytes, p, bodyEnd);
-      if (add < 0) fail('malformed record length');
+      if (add < 0) throw corruptAt(startLsn, p, 'malformed record length');
       const lenlen = varintLength(bytes[p]!);
       rlen = add + 15 - lenlen;
       p += lenlen;
     }
     const recEnd = p + rlen;
-    if (recEnd > bodyEnd) fail('record extends past the end of its mtr');
+    if (recEnd > bodyEnd) throw corruptAt(startLsn, p, 'record extends past the end of its mtr');
     const kind = b & 0x70;
-    if (kind === 0x60) fail('unknown record type RESERVED (0x60)');
+    if (kind === 0x60) throw corruptAt(startLsn, p, 'unknown record type RESERVED (0x60)');
     const samePage = (b & 0x80) !== 0 && gotPageOp;
     if (samePage) {
-      if (kind <= 0x10) fail(`${PAGE_TYPE_NAMES[kind >> 4]} record cannot use the same_page flag`);
+      if (kind <= 0x10) throw corruptAt(startLsn, p, `${PAGE_TYPE_NAMES[kind >> 4]} record cannot use the same_page flag`);
     } else {
       cursor = 0;
       const idStart = p;
@@ -118,13 +160,13 @@ export function parseMtrRecords(bytes: Uint8Array, startLsn: bigint, opts: Parse
           p = recEnd;
           continue; // one-byte FILE_CHECKPOINT padding
         }
-        fail('corrupted page identifier (space id)');
+        throw corruptAt(startLsn, p, 'corrupted page identifier (space id)');
       }
       p += varintLength(bytes[p]!);
       pageNo = readVarint(bytes, p, recEnd);
-      if (pageNo < 0) fail('corrupted page identifier (page number)');
+      if (pageNo < 0) throw corruptAt(startLsn, p, 'corrupted page identifier (page number)');
       p += varintLength(bytes[p]!);
-      if (p - idStart > rlen) fail('corrupted page identifier');
+      if (p - idStart > rlen) throw corruptAt(startLsn, p, 'corrupted page identifier');
       gotPageOp = (b & 0x80) === 0;
       if (!gotPageOp) {
         records.push(parseFileRecord(bytes, b, spaceId, pageNo, p, recEnd, startLsn + BigInt(recStart)));
@@ -132,21 +174,21 @@ export function parseMtrRecords(bytes: Uint8Array, startLsn: bigint, opts: Parse
         continue;
       }
     }
-    if (recEnd - recStart > pageSize) fail('record longer than a page');
+    if (recEnd - recStart > pageSize) throw corruptAt(startLsn, p, 'record longer than a page');
     const payloadLen = recEnd - p;
     switch (kind) {
       case 0x00:
       case 0x10:
-        if (payloadLen !== 0) fail(`${PAGE_TYPE_NAMES[kind >> 4]} record carries a payload`);
+        if (payloadLen !== 0) throw corruptAt(startLsn, p, `${PAGE_TYPE_NAMES[kind >> 4]} record carries a payload`);
         records.push({ type: kind === 0 ? 'FREE_PAGE' : 'INIT_PAGE', spaceId, pageNo });
         cursor = kind === 0 ? NO_SAME_PAGE : FIL_PAGE_TYPE;
         break;
       case 0x20: {
-        if (payloadLen === 0) fail('EXTENDED record without a subtype');
+        if (payloadLen === 0) throw corruptAt(startLsn, p, 'EXTENDED record without a subtype');
         const subtype = bytes[p]!;
-        if (subtype > X.TRIM_PAGES) fail(`unknown EXTENDED subtype ${subtype}`);
+        if (subtype > X.TRIM_PAGES) throw corruptAt(startLsn, p, `unknown EXTENDED subtype ${subtype}`);
         if (subtype === X.TRIM_PAGES) {
-          if (payloadLen !== 1) fail('TRIM_PAGES carries a payload');
+          if (payloadLen !== 1) throw corruptAt(startLsn, p, 'TRIM_PAGES carries a payload');
           cursor = NO_SAME_PAGE;
         } else {
           cursor = FIL_PAGE_TYPE;
@@ -164,7 +206,7 @@ export function parseMtrRecords(bytes: Uint8Array, startLsn: bigint, opts: Parse
         records.push({ type: 'OPTION', spaceId, pageNo, payload: bytes.subarray(p, recEnd) });
         break;
       default:
-        cursor = parseWriteLike(bytes, kind, spaceId, pageNo, p, recEnd, cursor, pageSize, records, fail);
+        cursor = parseWriteLike(bytes, kind, spaceId, pageNo, p, recEnd, cursor, pageSize, records, startLsn);
     }
     p = recEnd;
   }
@@ -181,40 +223,39 @@ function parseWriteLike(
   cursorIn: number,
   pageSize: number,
   out: PageRecord[] | RedoRecord[],
-  fail: (reason: string) => never,
+  startLsn: bigint,
 ): number {
-  const name = PAGE_TYPE_NAMES[kind >> 4]!;
-  if (recEnd === start || cursorIn === NO_SAME_PAGE) fail(`malformed ${name} record`);
+  if (recEnd === start || cursorIn === NO_SAME_PAGE) throw corruptAt(startLsn, start, `malformed ${PAGE_TYPE_NAMES[kind >> 4]} record`);
   let p = start;
   const olen = varintLength(bytes[p]!);
-  if (olen === 0 || olen >= recEnd - p || olen > 3) fail(`malformed ${name} offset`);
+  if (olen === 0 || olen >= recEnd - p || olen > 3) throw corruptAt(startLsn, start, `malformed ${PAGE_TYPE_NAMES[kind >> 4]} offset`);
   const rel = readVarint(bytes, p, recEnd);
-  if (rel >= pageSize) fail(`${name} offset ${rel} beyond the page`);
+  if (rel >= pageSize) throw corruptAt(startLsn, start, `${PAGE_TYPE_NAMES[kind >> 4]} offset ${rel} beyond the page`);
   const offset = cursorIn + rel;
-  if (offset < 8 || offset >= pageSize) fail(`${name} target offset ${offset} out of range`);
+  if (offset < 8 || offset >= pageSize) throw corruptAt(startLsn, start, `${PAGE_TYPE_NAMES[kind >> 4]} target offset ${offset} out of range`);
   p += olen;
   if (kind === 0x30) {
     const len = recEnd - p;
-    if (offset + len > pageSize) fail(`WRITE of ${len} bytes at ${offset} overruns the page`);
+    if (offset + len > pageSize) throw corruptAt(startLsn, start, `WRITE of ${len} bytes at ${offset} overruns the page`);
     (out as RedoRecord[]).push({ type: 'WRITE', spaceId, pageNo, offset, data: bytes.subarray(p, recEnd) });
     return offset + len;
   }
   const llen = varintLength(bytes[p]!);
-  if (llen === 0 || llen > recEnd - p || llen > 3) fail(`malformed ${name} length`);
+  if (llen === 0 || llen > recEnd - p || llen > 3) throw corruptAt(startLsn, start, `malformed ${PAGE_TYPE_NAMES[kind >> 4]} length`);
   const length = readVarint(bytes, p, recEnd);
-  if (length < 0 || offset + length > pageSize) fail(`${name} of ${length} bytes at ${offset} overruns the page`);
+  if (length < 0 || offset + length > pageSize) throw corruptAt(startLsn, start, `${PAGE_TYPE_NAMES[kind >> 4]} of ${length} bytes at ${offset} overruns the page`);
   p += llen;
   if (kind === 0x40) {
     const fillLen = recEnd - p;
-    if (fillLen === 0 || fillLen > length) fail('malformed MEMSET fill');
+    if (fillLen === 0 || fillLen > length) throw corruptAt(startLsn, start, 'malformed MEMSET fill');
     (out as RedoRecord[]).push({ type: 'MEMSET', spaceId, pageNo, offset, length, fill: bytes.subarray(p, recEnd) });
     return offset + length;
   }
   const slen = varintLength(bytes[p]!);
-  if (slen === 0 || slen !== recEnd - p || slen > 3) fail('malformed MEMMOVE source');
+  if (slen === 0 || slen !== recEnd - p || slen > 3) throw corruptAt(startLsn, start, 'malformed MEMMOVE source');
   const s = readVarint(bytes, p, recEnd);
   const source = s & 1 ? offset - (s >>> 1) - 1 : offset + (s >>> 1) + 1;
-  if (source < 8 || source + length > pageSize) fail(`MEMMOVE source ${source} out of range`);
+  if (source < 8 || source + length > pageSize) throw corruptAt(startLsn, start, `MEMMOVE source ${source} out of range`);
   (out as RedoRecord[]).push({ type: 'MEMMOVE', spaceId, pageNo, offset, length, source });
   return offset + length;
 }
@@ -234,28 +275,25 @@ function parseFileRecord(
   recEnd: number,
   lsn: bigint,
 ): RedoRecord {
-  const fail = (reason: string): never => {
-    throw new CorruptRedo(lsn, reason);
-  };
   const len = recEnd - p;
   const kind = b & 0xf0;
   if (len === 0) {
     if (spaceId === 0 && pageNo === 0 && b === 0xf2) return { type: 'FILE_CHECKPOINT', checkpointLsn: 0n };
-    fail('file record without a payload');
+    throw new CorruptRedo(lsn, 'file record without a payload');
   }
-  if (pageNo !== 0) fail('file record with a nonzero page number');
+  if (pageNo !== 0) throw new CorruptRedo(lsn, 'file record with a nonzero page number');
   if (kind === 0xf0) {
-    if (spaceId !== 0) fail('FILE_CHECKPOINT with a nonzero space id');
-    if (bytes[recEnd]! > 1) fail('FILE_CHECKPOINT is not the last record of its mtr');
+    if (spaceId !== 0) throw new CorruptRedo(lsn, 'FILE_CHECKPOINT with a nonzero space id');
+    if (bytes[recEnd]! > 1) throw new CorruptRedo(lsn, 'FILE_CHECKPOINT is not the last record of its mtr');
     if (len !== 8) {
-      for (let i = p; i < recEnd; i++) if (bytes[i] !== 0) fail('malformed FILE_CHECKPOINT');
+      for (let i = p; i < recEnd; i++) if (bytes[i] !== 0) throw new CorruptRedo(lsn, 'malformed FILE_CHECKPOINT');
       return { type: 'FILE_CHECKPOINT', checkpointLsn: 0n };
     }
     return { type: 'FILE_CHECKPOINT', checkpointLsn: readU64(bytes, p) };
   }
   const type = kind === 0x80 ? 'FILE_CREATE' : kind === 0x90 ? 'FILE_DELETE' : kind === 0xa0 ? 'FILE_RENAME' : kind === 0xb0 ? 'FILE_MODIFY' : undefined;
-  if (!type) return fail(`unknown file record type 0x${kind.toString(16)}`);
-  if (spaceId === 0) fail(`${type} for the system tablespace`);
+  if (!type) throw new CorruptRedo(lsn, `unknown file record type 0x${kind.toString(16)}`);
+  if (spaceId === 0) throw new CorruptRedo(lsn, `${type} for the system tablespace`);
   let nul = -1;
   for (let i = p; i < recEnd; i++) {
     if (bytes[i] === 0) {
@@ -263,13 +301,13 @@ function parseFileRecord(
       break;
     }
   }
-  if ((nul >= 0) !== (type === 'FILE_RENAME')) fail(`malformed ${type} file name`);
+  if ((nul >= 0) !== (type === 'FILE_RENAME')) throw new CorruptRedo(lsn, `malformed ${type} file name`);
   const nameEnd = nul >= 0 ? nul : recEnd;
   const path = decodeAscii(bytes, p, nameEnd);
-  if (!path.endsWith('.ibd')) fail(`${type} name does not end in .ibd: ${path}`);
+  if (!path.endsWith('.ibd')) throw new CorruptRedo(lsn, `${type} name does not end in .ibd: ${path}`);
   if (type === 'FILE_RENAME') {
     const newPath = decodeAscii(bytes, nameEnd + 1, recEnd);
-    if (newPath.includes('\0') || !newPath.endsWith('.ibd')) fail(`malformed FILE_RENAME target ${newPath}`);
+    if (newPath.includes('\0') || !newPath.endsWith('.ibd')) throw new CorruptRedo(lsn, `malformed FILE_RENAME target ${newPath}`);
     return { type, spaceId, path, newPath };
   }
   return { type, spaceId, path };

@@ -25,29 +25,56 @@ export interface ReplayResult {
 }
 
 /**
+ * The replay of one page fed an mtr at a time, for callers that apply the
+ * log as they read it: `beginMtr` once per mtr that touches the page, then
+ * `apply` for each of that mtr's records for it, `finish` at the end.
+ * `replayPage` is this over a list of changes.
+ */
+export class PageReplay {
+  /** The stored page's LSN: mtrs that start below it are already in the page. */
+  readonly startPageLsn: bigint;
+  private lsn: bigint;
+  private applied = 0;
+  private skipped = 0;
+  private freed = false;
+
+  constructor(readonly page: Uint8Array) {
+    this.startPageLsn = pageLsn(page);
+    this.lsn = this.startPageLsn;
+  }
+
+  /** Starts the mtr `[startLsn, endLsn)`; false when the page already holds it (skip its records). */
+  beginMtr(startLsn: bigint, endLsn: bigint): boolean {
+    if (startLsn < this.startPageLsn) {
+      this.skipped++;
+      return false;
+    }
+    this.applied++;
+    this.lsn = endLsn;
+    return true;
+  }
+
+  apply(r: PageRecord, mtrStartLsn: bigint): void {
+    if (applyRecord(this.page, r, mtrStartLsn) === 'freed') this.freed = true;
+    else if (r.type === 'INIT_PAGE') this.freed = false;
+  }
+
+  /** Stamps the page (LSN, checksum) if anything was applied and it does not end freed. */
+  finish(algorithm: ChecksumAlgorithm): ReplayResult {
+    if (this.applied > 0 && !this.freed) stampPage(this.page, this.lsn, algorithm);
+    return { lsn: this.lsn, applied: this.applied, skipped: this.skipped, freed: this.freed };
+  }
+}
+
+/**
  * Apply `changes` (ascending LSN) to `page` in place and stamp it.
  * `page` is the stored image (all zeros if it was never written).
  */
 export function replayPage(page: Uint8Array, changes: readonly PageChange[], algorithm: ChecksumAlgorithm): ReplayResult {
-  const startPageLsn = pageLsn(page);
-  let lsn = startPageLsn;
-  let applied = 0;
-  let skipped = 0;
-  let freed = false;
-  let touched = false;
+  const replay = new PageReplay(page);
   for (const change of changes) {
-    if (change.startLsn < startPageLsn) {
-      skipped++;
-      continue;
-    }
-    for (const r of change.records) {
-      if (applyRecord(page, r, change.startLsn) === 'freed') freed = true;
-      else if (r.type === 'INIT_PAGE') freed = false;
-    }
-    applied++;
-    lsn = change.endLsn;
-    touched = true;
+    if (!replay.beginMtr(change.startLsn, change.endLsn)) continue;
+    for (const r of change.records) replay.apply(r, change.startLsn);
   }
-  if (touched && !freed) stampPage(page, lsn, algorithm);
-  return { lsn, applied, skipped, freed };
+  return replay.finish(algorithm);
 }
