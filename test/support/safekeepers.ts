@@ -26,7 +26,8 @@ process.on('exit', () => {
   for (const p of live) p.kill('SIGKILL');
 });
 
-export async function safekeeper(id: number, baseDir: string): Promise<SafekeeperProcess> {
+/** `extraArgs` go after the required flags, e.g. `--remote-storage file:///...`. */
+export async function safekeeper(id: number, baseDir: string, extraArgs: readonly string[] = []): Promise<SafekeeperProcess> {
   const port = await freePort();
   const dataDir = join(baseDir, `sk${id}`);
   await mkdir(dataDir, { recursive: true });
@@ -42,7 +43,7 @@ export async function safekeeper(id: number, baseDir: string): Promise<Safekeepe
       return child !== undefined && child.exitCode === null && child.signalCode === null;
     },
     async start() {
-      const c = spawn(join(REPO_ROOT, 'strata'), ['safekeeper', '--id', String(id), '--listen', `127.0.0.1:${port}`, '--data', dataDir], {
+      const c = spawn(join(REPO_ROOT, 'strata'), ['safekeeper', '--id', String(id), '--listen', `127.0.0.1:${port}`, '--data', dataDir, ...extraArgs], {
         cwd: REPO_ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -4,9 +4,12 @@
  */
 import { parseArgs } from 'node:util';
 import { StrataError } from '@strata/core';
+import { MembershipChangeFailed } from '@strata/client';
 import { redoDump } from './commands/redo-dump.js';
+import { MembershipArgsError, safekeeperMembership } from './commands/safekeeper-membership.js';
 import { walPush, WalPushError } from './commands/wal-push.js';
 import { walRead, WalReadError } from './commands/wal-read.js';
+import { basebackup, branchCreate, pageGet, PageserverCommandError, tenantImport, waitLsn } from './commands/pageserver-client.js';
 import { applyRedoToDatadir } from './datadir/replay-datadir.js';
 
 const USAGE = `usage: strata <command>
@@ -14,10 +17,24 @@ const USAGE = `usage: strata <command>
   up                                   start a local cluster (not built yet)
   safekeeper --id N --listen H:P --data DIR [--remote-storage URL]
                                        run one safekeeper in the foreground
-  wal push --safekeepers H:P,H:P,H:P --tenant T --timeline TL --log FILE [--from LSN]
+  safekeeper membership --safekeepers H:P,... --tenant T --timeline TL --members N,N,N [--timeout-ms MS]
+                                       change a timeline's safekeepers (addresses of old and new members)
+  wal push --safekeepers H:P,H:P,H:P --tenant T --timeline TL --log FILE [--from LSN] [--max-mib-per-sec N]
                                        append a redo log's mtrs to the safekeeper quorum
   wal read --safekeeper H:P --tenant T --timeline TL --from LSN [--to LSN] --out FILE
                                        write committed redo bytes of a range to a file
+  pageserver --listen H:P --data DIR --safekeepers H:P,H:P,H:P [--remote-storage URL]
+                                       run the page server in the foreground
+  tenant import --pageserver H:P --datadir DIR [--tenant T]
+                                       store a cleanly shut down datadir as a new tenant
+  wait-lsn --pageserver H:P --tenant T --timeline TL --lsn L [--timeout-ms MS]
+                                       return once the page server has ingested L
+  page get --pageserver H:P --tenant T --timeline TL --space S --page P --lsn L --out FILE [--wait-ms MS]
+                                       write one page as of an LSN to a file
+  basebackup --pageserver H:P --tenant T --timeline TL [--lsn L] --out DIR [--wait-ms MS]
+                                       unpack a datadir at an LSN (default: the last ingested)
+  branch create --pageserver H:P --tenant T --from TL (--lsn L | --at ISO-TIME) [--timeline NEW]
+                                       branch a timeline at an LSN
   redo dump <ib_logfile0> [--from LSN] [--json] [--page-size N]
                                        print every mini-transaction of a redo log
   redo apply --base DIR --log FILE --out DIR [--until-lsn N] [--aux-from DIR]
@@ -101,17 +118,27 @@ async function cmdWalPush(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { safekeepers: { type: 'string' }, tenant: { type: 'string' }, timeline: { type: 'string' }, log: { type: 'string' }, from: { type: 'string' } },
+    options: {
+      safekeepers: { type: 'string' },
+      tenant: { type: 'string' },
+      timeline: { type: 'string' },
+      log: { type: 'string' },
+      from: { type: 'string' },
+      'max-mib-per-sec': { type: 'string' },
+    },
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
   if (!values.safekeepers || !values.log) throw new UsageError('wal push needs --safekeepers, --tenant, --timeline and --log');
   const fromLsn = parseLsn(values.from, '--from');
+  const rate = values['max-mib-per-sec'];
+  if (rate !== undefined && !(/^\d+(\.\d+)?$/.test(rate) && Number(rate) > 0)) throw new UsageError(`--max-mib-per-sec takes a positive number, got "${rate}"`);
   const committed = await walPush({
     safekeepers: values.safekeepers,
     tenantId: hexId(values.tenant, '--tenant'),
     timelineId: hexId(values.timeline, '--timeline'),
     logPath: values.log,
     ...(fromLsn !== undefined ? { fromLsn } : {}),
+    ...(rate !== undefined ? { maxBytesPerSec: Number(rate) * 1024 * 1024 } : {}),
     ...(token() ? { token: token()! } : {}),
     log: (line) => process.stderr.write(line + '\n'),
   });
@@ -142,9 +169,172 @@ async function cmdWalRead(argv: string[]): Promise<number> {
   return 0;
 }
 
+async function cmdMembership(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { safekeepers: { type: 'string' }, tenant: { type: 'string' }, timeline: { type: 'string' }, members: { type: 'string' }, 'timeout-ms': { type: 'string' } },
+  });
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  if (!values.safekeepers || !values.members) throw new UsageError('safekeeper membership needs --safekeepers, --tenant, --timeline and --members');
+  const timeout = values['timeout-ms'];
+  if (timeout !== undefined && !/^[1-9]\d*$/.test(timeout)) throw new UsageError(`--timeout-ms takes milliseconds, got "${timeout}"`);
+  const r = await safekeeperMembership({
+    safekeepers: values.safekeepers,
+    tenantId: hexId(values.tenant, '--tenant'),
+    timelineId: hexId(values.timeline, '--timeline'),
+    members: values.members,
+    ...(timeout !== undefined ? { timeoutMs: Number(timeout) } : {}),
+    ...(token() ? { token: token()! } : {}),
+    log: (line) => process.stderr.write(line + '\n'),
+  });
+  out(`generation ${r.generation} members ${r.members.join(',')}${r.changed ? '' : ' (unchanged)'}`);
+  return 0;
+}
+
 async function cmdSafekeeper(argv: string[]): Promise<number> {
   const { main: safekeeperMain } = await import('@strata/safekeeper/main');
   return safekeeperMain(argv);
+}
+
+function positiveInt(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) > 0xffff_ffff) throw new UsageError(`${flag} takes a non-negative integer, got "${v}"`);
+  return Number(v);
+}
+
+function required<T>(v: T | undefined, flag: string, cmd: string): T {
+  if (v === undefined || v === '') throw new UsageError(`${cmd} needs ${flag}`);
+  return v;
+}
+
+async function cmdPageserver(argv: string[]): Promise<number> {
+  const { main: pageserverMain } = await import('@strata/pageserver/main');
+  return pageserverMain(argv);
+}
+
+async function cmdTenantImport(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { pageserver: { type: 'string' }, datadir: { type: 'string' }, tenant: { type: 'string' } } });
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  const r = await tenantImport({
+    pageserver: required(values.pageserver, '--pageserver', 'tenant import'),
+    datadir: required(values.datadir, '--datadir', 'tenant import'),
+    tenantId: values.tenant === undefined ? undefined : hexId(values.tenant, '--tenant'),
+    token: token(),
+    cwd: process.cwd(),
+  });
+  process.stderr.write(`imported ${r.pages} pages of ${r.tablespaces} tablespaces and ${r.auxFiles} aux files\n`);
+  out(`tenant ${r.tenantId} timeline ${r.timelineId} lsn ${r.lsn}`);
+  return 0;
+}
+
+async function cmdWaitLsn(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { pageserver: { type: 'string' }, tenant: { type: 'string' }, timeline: { type: 'string' }, lsn: { type: 'string' }, 'timeout-ms': { type: 'string' } },
+  });
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  const lsn = required(parseLsn(values.lsn, '--lsn'), '--lsn', 'wait-lsn');
+  const t0 = performance.now();
+  const last = await waitLsn({
+    pageserver: required(values.pageserver, '--pageserver', 'wait-lsn'),
+    tenantId: hexId(values.tenant, '--tenant'),
+    timelineId: hexId(values.timeline, '--timeline'),
+    lsn,
+    timeoutMs: positiveInt(values['timeout-ms'], '--timeout-ms') ?? 300_000,
+    token: token(),
+  });
+  out(`lsn ${lsn} ingested (last record LSN ${last}) after ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+  return 0;
+}
+
+async function cmdPageGet(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      pageserver: { type: 'string' },
+      tenant: { type: 'string' },
+      timeline: { type: 'string' },
+      space: { type: 'string' },
+      page: { type: 'string' },
+      lsn: { type: 'string' },
+      out: { type: 'string' },
+      'wait-ms': { type: 'string' },
+    },
+  });
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  const spaceId = required(positiveInt(values.space, '--space'), '--space', 'page get');
+  const pageNo = required(positiveInt(values.page, '--page'), '--page', 'page get');
+  const lsn = required(parseLsn(values.lsn, '--lsn'), '--lsn', 'page get');
+  const outPath = required(values.out, '--out', 'page get');
+  const waitMs = positiveInt(values['wait-ms'], '--wait-ms');
+  const r = await pageGet({
+    pageserver: required(values.pageserver, '--pageserver', 'page get'),
+    tenantId: hexId(values.tenant, '--tenant'),
+    timelineId: hexId(values.timeline, '--timeline'),
+    spaceId,
+    pageNo,
+    lsn,
+    out: outPath,
+    ...(waitMs !== undefined ? { waitMs } : {}),
+    token: token(),
+  });
+  out(`page ${spaceId}:${pageNo} at LSN ${lsn}: page LSN ${r.pageLsn}, ${r.bytes} bytes written to ${outPath}`);
+  return 0;
+}
+
+async function cmdBasebackup(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { pageserver: { type: 'string' }, tenant: { type: 'string' }, timeline: { type: 'string' }, lsn: { type: 'string' }, out: { type: 'string' }, 'wait-ms': { type: 'string' } },
+  });
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  const outDir = required(values.out, '--out', 'basebackup');
+  const waitMs = positiveInt(values['wait-ms'], '--wait-ms');
+  const t0 = performance.now();
+  const r = await basebackup({
+    pageserver: required(values.pageserver, '--pageserver', 'basebackup'),
+    tenantId: hexId(values.tenant, '--tenant'),
+    timelineId: hexId(values.timeline, '--timeline'),
+    lsn: parseLsn(values.lsn, '--lsn'),
+    out: outDir,
+    ...(waitMs !== undefined ? { waitMs } : {}),
+    token: token(),
+    onProgress: (p) => {
+      const pct = p.totalBytes > 0 ? ` (${Math.min(100, (100 * p.bytes) / p.totalBytes).toFixed(0)}%)` : '';
+      process.stderr.write(`progress: ${(p.bytes / 1048576).toFixed(1)} of ${(p.totalBytes / 1048576).toFixed(1)} MiB${pct}, ${p.files} files\n`);
+    },
+  });
+  out(`basebackup at LSN ${r.lsn}: ${r.files} files, ${r.bytes} bytes of tar in ${((performance.now() - t0) / 1000).toFixed(2)} s, unpacked into ${outDir}`);
+  return 0;
+}
+
+async function cmdBranchCreate(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { pageserver: { type: 'string' }, tenant: { type: 'string' }, from: { type: 'string' }, lsn: { type: 'string' }, at: { type: 'string' }, timeline: { type: 'string' } },
+  });
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  if ((values.lsn === undefined) === (values.at === undefined)) throw new UsageError('branch create needs exactly one of --lsn or --at');
+  if (values.at !== undefined) {
+    if (Number.isNaN(Date.parse(values.at))) throw new UsageError(`--at takes an ISO time, got "${values.at}"`);
+    // The shipper's time stamps are not stored yet, so there is no LSN ↔ time map to look a time up in.
+    throw new PageserverCommandError('branch create --at: the page server has no LSN-by-time map yet (it comes with the compute\'s shipper time stamps); use --lsn');
+  }
+  const r = await branchCreate({
+    pageserver: required(values.pageserver, '--pageserver', 'branch create'),
+    tenantId: hexId(values.tenant, '--tenant'),
+    fromTimelineId: hexId(values.from, '--from'),
+    lsn: required(parseLsn(values.lsn, '--lsn'), '--lsn', 'branch create'),
+    newTimelineId: values.timeline === undefined ? undefined : hexId(values.timeline, '--timeline'),
+    token: token(),
+  });
+  out(`timeline ${r.timelineId} lsn ${r.initLsn}`);
+  return 0;
 }
 
 function cmdUp(): number {
@@ -165,16 +355,27 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === 'up') return cmdUp();
     if (cmd === 'redo' && sub === 'dump') return cmdRedoDump(rest);
     if (cmd === 'redo' && sub === 'apply') return cmdRedoApply(rest);
+    if (cmd === 'safekeeper' && sub === 'membership') return await cmdMembership(rest);
     if (cmd === 'safekeeper') return await cmdSafekeeper(argv.slice(1));
     if (cmd === 'wal' && sub === 'push') return await cmdWalPush(rest);
     if (cmd === 'wal' && sub === 'read') return await cmdWalRead(rest);
+    if (cmd === 'pageserver') return await cmdPageserver(argv.slice(1));
+    if (cmd === 'tenant' && sub === 'import') return await cmdTenantImport(rest);
+    if (cmd === 'wait-lsn') return await cmdWaitLsn(argv.slice(1));
+    if (cmd === 'page' && sub === 'get') return await cmdPageGet(rest);
+    if (cmd === 'basebackup') return await cmdBasebackup(argv.slice(1));
+    if (cmd === 'branch' && sub === 'create') return await cmdBranchCreate(rest);
     throw new UsageError(`unknown command: ${[cmd, sub].filter(Boolean).join(' ')}`);
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`strata: ${e.message}\n\n${USAGE}`);
       return 64;
     }
-    if (e instanceof WalPushError || e instanceof WalReadError) {
+    if (e instanceof MembershipArgsError) {
+      process.stderr.write(`strata: ${e.message}\n\n${USAGE}`);
+      return 64;
+    }
+    if (e instanceof WalPushError || e instanceof WalReadError || e instanceof MembershipChangeFailed || e instanceof PageserverCommandError) {
       process.stderr.write(`strata: ${e.message}\n`);
       return 1;
     }

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { RemoteStorage } from '@strata/remote-storage';
 import { SignJWT, exportSPKI, generateKeyPair, type CryptoKey } from 'jose';
 import { createApp } from './app.js';
 import { createVerifier, type TokenVerifier } from './auth.js';
@@ -46,26 +47,34 @@ export interface TestApp {
 }
 
 export async function testApp(
-  options: { verifier?: TokenVerifier | null; limits?: Partial<SafekeeperLimits>; segmentBytes?: number; dataDir?: string } = {},
+  options: {
+    verifier?: TokenVerifier | null;
+    limits?: Partial<SafekeeperLimits>;
+    segmentBytes?: number;
+    dataDir?: string;
+    nodeId?: number;
+    remoteStorage?: RemoteStorage;
+  } = {},
 ): Promise<TestApp> {
   const tmp = options.dataDir ? undefined : await tempDir();
   const dataDir = options.dataDir ?? tmp!.dir;
   const metrics = new SafekeeperMetrics();
   const timelines = await TimelineRegistry.open({
     dataDir,
-    nodeId: 1,
+    nodeId: options.nodeId ?? 1,
     metrics,
     segmentBytes: options.segmentBytes ?? 1024,
     now: () => new Date('2026-01-02T03:04:05.000Z'),
   });
   const deps: SafekeeperDeps = {
-    nodeId: 1,
+    nodeId: options.nodeId ?? 1,
     version: 'test',
     timelines,
     metrics,
     verifier: options.verifier ?? null,
     log: memoryLogger(),
     ...(options.limits ? { limits: options.limits } : {}),
+    ...(options.remoteStorage ? { remoteStorage: options.remoteStorage } : {}),
   };
   const app = createApp(deps);
   return {

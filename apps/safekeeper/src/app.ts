@@ -15,6 +15,8 @@ import { PayloadTooLarge, RouteNotFound, ServiceError, type ServiceErrorCode } f
 import { metricsRoutes } from './routes/metrics.js';
 import { statusRoutes } from './routes/status.js';
 import { consensusRoutes } from './routes/consensus.js';
+import { horizonRoutes } from './routes/horizons.js';
+import { pullRoutes } from './routes/pull.js';
 import { timelineRoutes } from './routes/timelines.js';
 import { walRoutes } from './routes/wal.js';
 
@@ -38,6 +40,9 @@ const STATUS: Record<StrataErrorCode | ServiceErrorCode, ContentfulStatusCode> =
   LSN_GAP: 409,
   TIMELINE_NOT_FOUND: 404,
   NOT_A_MEMBER: 403,
+  PEER_FAILED: 502,
+  PULL_CONFLICT: 409,
+  BAD_ZSTD: 400,
 };
 
 export interface ErrorReply {
@@ -101,6 +106,8 @@ export function createApp(deps: SafekeeperDeps) {
     .route('/', timelineRoutes(deps))
     .route('/', walRoutes(deps))
     .route('/', consensusRoutes(deps))
+    .route('/', horizonRoutes(deps))
+    .route('/', pullRoutes(deps))
     .route('/', metricsRoutes(deps));
 }
 

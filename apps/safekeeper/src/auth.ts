@@ -4,7 +4,8 @@
  * `scope` claim:
  *   - `admin`: operators and the console, everything;
  *   - `safekeeperdata`: peers and the page server, every tenant's data;
- *   - `tenant` with `tenant_id`: a compute, its own tenant's timelines only.
+ *   - `tenant` with `tenant_id`: a compute, its own tenant's timelines only;
+ *   - `pageserverapi`: the page server reporting what it persisted.
  */
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
@@ -13,7 +14,7 @@ import { importSPKI, jwtVerify, errors as joseErrors, type CryptoKey } from 'jos
 import { z } from 'zod';
 import { Forbidden, Unauthenticated } from './errors.js';
 
-export const SCOPES = ['admin', 'safekeeperdata', 'tenant'] as const;
+export const SCOPES = ['admin', 'safekeeperdata', 'tenant', 'pageserverapi'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export interface Claims {
@@ -130,6 +131,8 @@ export const POLICY = {
   tenantData: ['admin', 'safekeeperdata', 'tenant'],
   /** Destructive or cross-tenant operations. */
   operator: ['admin', 'safekeeperdata'],
+  /** The page server's reports (remote_consistent_lsn). */
+  pageserver: ['admin', 'pageserverapi'],
   /** Anyone with a valid token. */
-  any: ['admin', 'safekeeperdata', 'tenant'],
+  any: ['admin', 'safekeeperdata', 'tenant', 'pageserverapi'],
 } as const satisfies Record<string, readonly Scope[]>;

@@ -11,7 +11,10 @@ export type ServiceErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'TIMELINE_EXISTS'
   | 'CONTROL_FILE_CORRUPT'
-  | 'WAL_CORRUPT';
+  | 'WAL_CORRUPT'
+  | 'PEER_FAILED'
+  | 'PULL_CONFLICT'
+  | 'BAD_ZSTD';
 
 export abstract class ServiceError extends Error {
   abstract readonly code: ServiceErrorCode;
@@ -92,5 +95,43 @@ export class WalCorrupt extends ServiceError {
   ) {
     super(`WAL in ${dir} is corrupt: ${reason}`);
     this.name = 'WalCorrupt';
+  }
+}
+
+/** A peer safekeeper we depend on (the source of a pull) failed or answered something unusable. */
+export class PeerFailed extends ServiceError {
+  readonly code = 'PEER_FAILED' as const;
+  constructor(
+    readonly peer: string,
+    reason: string,
+  ) {
+    super(`peer ${peer}: ${reason}`);
+    this.name = 'PeerFailed';
+  }
+}
+
+/**
+ * A pull could not take a consistent copy of the source timeline: its log
+ * changed under the copy every time, or it no longer holds the WAL from the
+ * timeline start.
+ */
+export class PullConflict extends ServiceError {
+  readonly code = 'PULL_CONFLICT' as const;
+  constructor(
+    readonly tenantId: string,
+    readonly timelineId: string,
+    reason: string,
+  ) {
+    super(`cannot pull timeline ${tenantId}/${timelineId}: ${reason}`);
+    this.name = 'PullConflict';
+  }
+}
+
+/** A request body sent with `content-encoding: zstd` that is not valid zstd (or decompresses past the limit). */
+export class BadZstd extends ServiceError {
+  readonly code = 'BAD_ZSTD' as const;
+  constructor(reason: string) {
+    super(`request body is not valid zstd: ${reason}`);
+    this.name = 'BadZstd';
   }
 }

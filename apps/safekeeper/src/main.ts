@@ -15,6 +15,7 @@ import { ConfigError, loadConfig, type SafekeeperConfig } from './env.js';
 import { jsonLogger, type Logger } from './log.js';
 import { SafekeeperMetrics } from './metrics.js';
 import { TimelineRegistry } from './storage/timelines.js';
+import { WalBackup } from './backup/wal-backup.js';
 
 export const VERSION = '0.1.0';
 
@@ -23,6 +24,8 @@ export interface RunningSafekeeper {
   url: string;
   port: number;
   deps: SafekeeperDeps;
+  /** The WAL backup loop, when remote storage is configured. */
+  walBackup: WalBackup | undefined;
   stop(): Promise<void>;
 }
 
@@ -51,6 +54,7 @@ export async function startSafekeeper(config: SafekeeperConfig, log: Logger, onB
     ...(onBug ? { onBug } : {}),
   };
   const app = createApp(deps);
+  const walBackup = remoteStorage ? new WalBackup({ timelines, storage: remoteStorage, nodeId: config.nodeId, metrics, log }) : undefined;
 
   const tls = config.tls ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) } : undefined;
   const server: ServerType = await new Promise((resolveServer, reject) => {
@@ -68,14 +72,17 @@ export async function startSafekeeper(config: SafekeeperConfig, log: Logger, onB
   const port = (server.address() as AddressInfo).port;
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
   const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
+  walBackup?.start();
   log.info('safekeeper listening', { nodeId: config.nodeId, url, dataDir: config.dataDir, timelines: timelines.size, auth: verifier?.algorithm ?? 'none' });
 
   return {
     url,
     port,
     deps,
+    walBackup,
     async stop() {
       await new Promise<void>((r) => server.close(() => r()));
+      await walBackup?.stop();
       await timelines.close();
       await remoteStorage?.close();
     },

@@ -1,1 +1,3 @@
 export * from './proposer-driver.js';
+export * from './membership-driver.js';
+export * from './wire-zstd.js';

@@ -6,11 +6,13 @@
  * the proposer's own retransmission and reconnect logic already handles.
  */
 import { assert } from '@strata/core';
+import { ACCEPT_ZSTD, consensusReplyBytes, encodeBody } from './wire-zstd.js';
 import {
   appendWal,
   decodeFrames,
   encodeFrames,
   newProposer,
+  proposerMembers,
   type AcceptorMessage,
   type NodeId,
   type ProposerEvent,
@@ -39,14 +41,38 @@ export interface ProposerDriverOptions {
   readonly appendBytesMax?: number;
   readonly inflightBytesMax?: number;
   readonly requestTimeoutMs?: number;
+  /**
+   * zstd for request bodies that carry WAL (AppendRequest) and for replies.
+   * Off by default until measured: on loopback the compression may cost more
+   * than the bytes it saves.
+   */
+  readonly compression?: 'zstd' | 'none';
   readonly onEvent?: (e: ProposerEvent) => void;
 }
 
+/**
+ * Why a proposer stopped: `term` — another proposer holds a higher term
+ * (two writers: the compute must stop); `generation` — the timeline moved to
+ * a newer membership configuration, so this proposer's quorums are stale
+ * while nobody else necessarily writes: a new proposer may take over.
+ */
+export type FenceCause = 'term' | 'generation';
+
 export class ProposerFenced extends Error {
-  constructor(readonly reason: string) {
+  constructor(
+    readonly reason: string,
+    readonly fencedBy: FenceCause = 'term',
+  ) {
     super(`proposer fenced: ${reason}`);
     this.name = 'ProposerFenced';
   }
+}
+
+/** Does `m` tell a proposer at generation `generation` of a newer configuration? */
+function announcesNewerConfiguration(m: AcceptorMessage, generation: number): boolean {
+  if (m.type === 'Reject' && m.reason === 'lowerGeneration') return true;
+  if (m.type === 'GreetingResponse') return m.conf.generation > generation;
+  return m.generation > generation;
 }
 
 interface Peer {
@@ -67,6 +93,10 @@ export class ProposerDriver {
   private electedWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private stopped = false;
   private readonly opts: ProposerDriverOptions;
+  /** Set when the proposer is fenced: what fenced it. */
+  private fenceCause: FenceCause = 'term';
+  /** The cause to record if the message being stepped fences the proposer. */
+  private stepCause: FenceCause = 'term';
 
   constructor(opts: ProposerDriverOptions) {
     this.opts = opts;
@@ -105,6 +135,21 @@ export class ProposerDriver {
   get term(): bigint {
     return this.state.term;
   }
+  /** Generation of the configuration the proposer works in (0 before it learned one). */
+  get generation(): number {
+    return this.state.conf?.generation ?? 0;
+  }
+  /** Members of the configuration (old and new while joint); the given safekeepers until one is learned. */
+  get members(): NodeId[] {
+    return proposerMembers(this.state);
+  }
+  /** Why the proposer is fenced, or null while it is not. */
+  get fence(): ProposerFenced | null {
+    return this.state.status === 'fenced' ? this.fenced() : null;
+  }
+  private fenced(): ProposerFenced {
+    return new ProposerFenced(this.state.fencedReason ?? 'fenced', this.fenceCause);
+  }
   /** Per-safekeeper transport counters, for metrics and status output. */
   peerStats(): Array<{ nodeId: NodeId; queued: number; failed: number; bytesSent: number }> {
     return [...this.peers.values()].map((p) => ({ nodeId: p.endpoint.nodeId, queued: p.queue.length, failed: p.requestsFailed, bytesSent: p.bytesSent }));
@@ -112,20 +157,20 @@ export class ProposerDriver {
 
   waitElected(timeoutMs: number): Promise<void> {
     if (this.state.status === 'elected') return Promise.resolve();
-    if (this.state.status === 'fenced') return Promise.reject(new ProposerFenced(this.state.fencedReason ?? 'fenced'));
+    if (this.state.status === 'fenced') return Promise.reject(this.fenced());
     return withTimeout(new Promise<void>((resolve, reject) => this.electedWaiters.push({ resolve, reject })), timeoutMs, 'election');
   }
 
   /** Hand over whole mtrs `[beginLsn, beginLsn + data.length)`, contiguous with what came before. */
   append(beginLsn: bigint, data: Uint8Array): void {
-    if (this.state.status === 'fenced') throw new ProposerFenced(this.state.fencedReason ?? 'fenced');
+    if (this.state.status === 'fenced') throw this.fenced();
     assert(this.state.status === 'elected', `append while ${this.state.status}`);
     this.apply(appendWal(this.state, beginLsn, data, Date.now()));
   }
 
   waitCommitted(lsn: bigint, timeoutMs: number): Promise<void> {
     if (this.state.commitLsn >= lsn) return Promise.resolve();
-    if (this.state.status === 'fenced') return Promise.reject(new ProposerFenced(this.state.fencedReason ?? 'fenced'));
+    if (this.state.status === 'fenced') return Promise.reject(this.fenced());
     return withTimeout(
       new Promise<void>((resolve, reject) => this.commitWaiters.push({ lsn, resolve, reject })),
       timeoutMs,
@@ -147,7 +192,8 @@ export class ProposerDriver {
   /** Best effort: wait until every listed member has flushed `lsn` (a lagging one catching up), or the time runs out. */
   async waitAllFlushed(members: readonly NodeId[], lsn: bigint, timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && !this.stopped) {
+    // A fenced proposer hears no more acknowledgements: nothing to wait for.
+    while (Date.now() < deadline && !this.stopped && this.state.status !== 'fenced') {
       if (this.minFlushLsn(members) >= lsn) return true;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -185,7 +231,8 @@ export class ProposerDriver {
         }
       }
     } else {
-      const err = new ProposerFenced(e.reason);
+      this.fenceCause = this.stepCause;
+      const err = this.fenced();
       for (const w of this.commitWaiters.splice(0)) w.reject(err);
       for (const w of this.electedWaiters.splice(0)) w.reject(err);
     }
@@ -202,7 +249,9 @@ export class ProposerDriver {
   }
 
   private async exchange(peer: Peer, batch: ProposerMessage[]): Promise<void> {
-    const body = encodeFrames(batch);
+    // Only WAL is worth compressing; the other messages are a few dozen bytes.
+    const zstd = this.opts.compression === 'zstd';
+    const { body, headers: encoding } = encodeBody(encodeFrames(batch), zstd && batch.some((m) => m.type === 'AppendRequest'));
     const size = body.length;
     const { tenantId, timelineId } = this.opts;
     let replies: AcceptorMessage[];
@@ -211,13 +260,15 @@ export class ProposerDriver {
         method: 'POST',
         headers: {
           'content-type': 'application/octet-stream',
+          ...encoding,
+          ...(zstd ? ACCEPT_ZSTD : {}),
           ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}),
         },
         body,
         signal: AbortSignal.timeout(this.opts.requestTimeoutMs ?? 10_000),
       });
       if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
-      replies = decodeFrames(new Uint8Array(await res.arrayBuffer())) as AcceptorMessage[];
+      replies = decodeFrames(await consensusReplyBytes(res, REPLY_BYTES_MAX)) as AcceptorMessage[];
       peer.bytesSent += size;
     } catch {
       // A lost exchange is a dropped message: the proposer retransmits on its own schedule.
@@ -225,9 +276,16 @@ export class ProposerDriver {
       return;
     }
     if (this.stopped) return;
-    for (const m of replies) this.apply(stepProposer(this.state, peer.endpoint.nodeId, m, Date.now()));
+    for (const m of replies) {
+      this.stepCause = announcesNewerConfiguration(m, this.generation) ? 'generation' : 'term';
+      this.apply(stepProposer(this.state, peer.endpoint.nodeId, m, Date.now()));
+      this.stepCause = 'term';
+    }
   }
 }
+
+/** Largest reply accepted once decompressed: a few frames of at most FRAME_BYTES_MAX each. */
+const REPLY_BYTES_MAX = 64 * 1024 * 1024;
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {

@@ -2,7 +2,12 @@
  * `strata wal read`: fetch the committed redo bytes of an LSN range from one safekeeper.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { ACCEPT_ZSTD, walReplyBytes } from '@strata/client';
+import { ZstdError } from '@strata/zstd';
 import { authHeaders, parseHostPorts } from './safekeeper-endpoints.js';
+
+/** Larger than any one answer of a safekeeper (16 MiB by default). */
+const WAL_READ_BYTES_MAX = 1n << 30n;
 
 export interface WalReadArgs {
   readonly safekeeper: string;
@@ -27,10 +32,18 @@ export async function walRead(args: WalReadArgs): Promise<bigint> {
     for (;;) {
       if (target !== undefined && at >= target) return at;
       const q = `?from=${at}${target !== undefined ? `&to=${target}` : ''}`;
-      const res = await fetch(url + q, { headers: authHeaders(args.token), signal: AbortSignal.timeout(60_000) });
+      // Redo compresses well and a read is up to 16 MiB: ask for zstd.
+      const res = await fetch(url + q, { headers: { ...authHeaders(args.token), ...ACCEPT_ZSTD }, signal: AbortSignal.timeout(60_000) });
       if (!res.ok) throw new WalReadError(`${base}: HTTP ${res.status}: ${await res.text()}`);
-      const bytes = new Uint8Array(await res.arrayBuffer());
       const end = BigInt(res.headers.get('x-strata-end-lsn') ?? '0');
+      if (end < at || end - at > WAL_READ_BYTES_MAX) throw new WalReadError(`${base}: answered the range ${at}..${end}`);
+      let bytes: Uint8Array;
+      try {
+        bytes = await walReplyBytes(res, Number(end - at));
+      } catch (e) {
+        if (e instanceof ZstdError) throw new WalReadError(`${base}: ${e.message}`);
+        throw e;
+      }
       const commit = BigInt(res.headers.get('x-strata-commit-lsn') ?? '0');
       target ??= commit;
       if (bytes.length > 0) writeSync(fd, bytes);

@@ -6,10 +6,11 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { decodeFrames, encodeFrames, type AcceptorInput } from '@strata/core/consensus';
 import { CorruptFrame } from '@strata/core';
+import { ZSTD_CODING, ZstdError, acceptsZstd, zstdCompress, zstdDecompress } from '@strata/zstd';
 import { POLICY, authorize } from '../auth.js';
 import { AcceptorHost } from '../data-path/acceptor-host.js';
 import type { AppEnv, SafekeeperDeps } from '../deps.js';
-import { PayloadTooLarge } from '../errors.js';
+import { BadRequest, BadZstd, PayloadTooLarge } from '../errors.js';
 import { timelineParams } from '../schemas.js';
 import type { Timeline } from '../storage/timeline.js';
 import { zv } from '../validate.js';
@@ -37,7 +38,7 @@ export function consensusRoutes(deps: SafekeeperDeps) {
       const { tenant, timeline: timelineId } = c.req.valid('param');
       authorize(c.var.claims, POLICY.tenantData, tenant);
       const timeline = deps.timelines.get(tenant, timelineId);
-      const body = new Uint8Array(await c.req.arrayBuffer());
+      const body = decodeBody(c.req.header('content-encoding'), new Uint8Array(await c.req.arrayBuffer()));
       const messages = decodeFrames(body);
       for (const m of messages) {
         if (!ACCEPTOR_INPUTS.has(m.type)) throw new CorruptFrame(`${m.type} is not a message for an acceptor`);
@@ -45,7 +46,29 @@ export function consensusRoutes(deps: SafekeeperDeps) {
       }
       const replies = await hostOf(timeline).handle(messages as AcceptorInput[]);
       const out = encodeFrames(replies);
-      return c.body(out as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/octet-stream' });
+      const zstd = acceptsZstd(c.req.header('accept-encoding'));
+      return c.body((zstd ? zstdCompress(out) : out) as Uint8Array<ArrayBuffer>, 200, {
+        'content-type': 'application/octet-stream',
+        vary: 'accept-encoding',
+        ...(zstd ? { 'content-encoding': ZSTD_CODING } : {}),
+      });
     },
   );
+}
+
+/**
+ * The request body as frames: identity, or zstd when the proposer says so.
+ * The decompressed size has the same limit as a plain body; bad zstd is
+ * BAD_ZSTD before anything is decoded, so nothing is stored.
+ */
+function decodeBody(encoding: string | undefined, body: Uint8Array): Uint8Array {
+  const coding = encoding?.trim().toLowerCase();
+  if (!coding || coding === 'identity') return body;
+  if (coding !== ZSTD_CODING) throw new BadRequest(`content-encoding "${encoding}" is not supported; use zstd or none`);
+  try {
+    return zstdDecompress(body, CONSENSUS_BODY_BYTES_MAX);
+  } catch (e) {
+    if (e instanceof ZstdError) throw new BadZstd(e.message);
+    throw e;
+  }
 }

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { LsnOutOfRange } from '@strata/core';
+import { ZSTD_CODING, acceptsZstd, zstdCompress } from '@strata/zstd';
 import { POLICY, authorize } from '../auth.js';
 import { DEFAULT_LIMITS, type AppEnv, type SafekeeperDeps } from '../deps.js';
 import { lsnString, timelineParams } from '../schemas.js';
@@ -48,8 +49,13 @@ export function walRoutes(deps: SafekeeperDeps) {
       if (end < from) end = from;
       const bytes = end === from ? new Uint8Array(0) : await timeline.readWal(from, end);
       deps.metrics.walBytesSent.inc(timeline.labels(), bytes.length);
-      return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
+      // zstd only when the reader asks; the headers keep naming uncompressed LSNs.
+      const zstd = acceptsZstd(c.req.header('accept-encoding'));
+      const body = zstd ? zstdCompress(bytes) : bytes;
+      return c.body(body as Uint8Array<ArrayBuffer>, 200, {
         'content-type': 'application/octet-stream',
+        vary: 'accept-encoding',
+        ...(zstd ? { 'content-encoding': ZSTD_CODING } : {}),
         'x-strata-begin-lsn': from.toString(),
         'x-strata-end-lsn': end.toString(),
         'x-strata-commit-lsn': timeline.commitLsn.toString(),

@@ -137,10 +137,16 @@ export class Timeline {
     });
   }
 
-  /** Records the backup and remote-consistent horizons, then drops local WAL both cover. */
+  /**
+   * Records the backup and remote-consistent horizons, then drops local WAL
+   * both cover. Horizons only rise: a late or repeated report of a lower one
+   * (concurrent requests, retries) changes nothing.
+   */
   updateHorizons(patch: { backupLsn?: bigint; remoteConsistentLsn?: bigint }): Promise<bigint> {
     return this.serial(async () => {
-      const next = { ...this.controlState, ...patch };
+      const cur = this.controlState;
+      const max = (a: bigint, b: bigint | undefined) => (b !== undefined && b > a ? b : a);
+      const next = { ...cur, backupLsn: max(cur.backupLsn, patch.backupLsn), remoteConsistentLsn: max(cur.remoteConsistentLsn, patch.remoteConsistentLsn) };
       assert(next.backupLsn <= this.wal.flushLsn && next.remoteConsistentLsn <= this.wal.flushLsn, 'horizon beyond WAL end');
       await this.persist(next);
       const removable = next.backupLsn < next.remoteConsistentLsn ? next.backupLsn : next.remoteConsistentLsn;

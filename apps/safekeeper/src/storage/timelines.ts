@@ -14,6 +14,7 @@ import type { SafekeeperMetrics } from '../metrics.js';
 import { CONTROL_FORMAT_VERSION, type TimelineControl } from './control-file.js';
 import { fsyncDir, isNotFound } from './fs-util.js';
 import { Timeline } from './timeline.js';
+import { DEFAULT_SEGMENT_BYTES } from './wal-store.js';
 
 export const HEX_ID = /^[0-9a-f]{32}$/;
 
@@ -80,6 +81,11 @@ export class TimelineRegistry {
     return this.options.nodeId;
   }
 
+  /** Size of the WAL segment files of every timeline here. */
+  get segmentBytes(): number {
+    return this.options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+  }
+
   get size(): number {
     return this.timelines.size;
   }
@@ -130,41 +136,71 @@ export class TimelineRegistry {
         }
         return { timeline: existing, created: false };
       }
-      const timelinesDir = join(this.options.dataDir, 'tenants', params.tenantId, 'timelines');
-      await mkdir(timelinesDir, { recursive: true });
-      const staging = join(timelinesDir, `.creating-${params.timelineId}-${randomBytes(4).toString('hex')}`);
-      await mkdir(join(staging, 'wal'), { recursive: true });
-      const control: TimelineControl = {
-        formatVersion: CONTROL_FORMAT_VERSION,
-        nodeId: this.options.nodeId,
-        tenantId: params.tenantId,
-        timelineId: params.timelineId,
-        conf: params.conf,
-        term: 0n,
-        termHistory: [],
-        timelineStartLsn: params.startLsn,
-        walFlushLsn: params.startLsn,
-        commitLsn: params.startLsn,
-        backupLsn: params.startLsn,
-        remoteConsistentLsn: params.startLsn,
-        peerHorizonLsn: params.startLsn,
-        createdAt: (this.options.now?.() ?? new Date()).toISOString(),
-      };
-      const dir = join(timelinesDir, params.timelineId);
-      try {
-        const probe = await Timeline.create(staging, control, this.timelineOptions());
-        await probe.close();
-        await fsyncDir(staging);
-        await rename(staging, dir);
-        await fsyncDir(timelinesDir);
-      } catch (e) {
-        await rm(staging, { recursive: true, force: true });
-        throw e;
-      }
-      const timeline = await Timeline.load(dir, this.timelineOptions());
-      this.timelines.set(key, timeline);
-      return { timeline, created: true };
+      return { timeline: await this.build(params), created: true };
     });
+  }
+
+  /**
+   * Creates a timeline from a copy of another safekeeper's (a pull): the new
+   * timeline starts empty at `startLsn` in a staging directory, `fill`
+   * writes its WAL and consensus state there, and only a complete copy is
+   * renamed into place. If `fill` throws, nothing is left behind. A timeline
+   * that already exists is returned as it is (`created: false`): pulling
+   * twice is not an error.
+   */
+  createFrom(params: NewTimelineParams, fill: (staging: Timeline) => Promise<void>): Promise<{ timeline: Timeline; created: boolean }> {
+    const key = `${params.tenantId}/${params.timelineId}`;
+    return this.exclusive(key, async () => {
+      const existing = this.timelines.get(key);
+      if (existing) return { timeline: existing, created: false };
+      return { timeline: await this.build(params, fill), created: true };
+    });
+  }
+
+  /** Builds a timeline under a staging name, fills it, renames it into place and registers it. */
+  private async build(params: NewTimelineParams, fill?: (staging: Timeline) => Promise<void>): Promise<Timeline> {
+    const key = `${params.tenantId}/${params.timelineId}`;
+    const timelinesDir = join(this.options.dataDir, 'tenants', params.tenantId, 'timelines');
+    await mkdir(timelinesDir, { recursive: true });
+    const staging = join(timelinesDir, `.creating-${params.timelineId}-${randomBytes(4).toString('hex')}`);
+    await mkdir(join(staging, 'wal'), { recursive: true });
+    const control: TimelineControl = {
+      formatVersion: CONTROL_FORMAT_VERSION,
+      nodeId: this.options.nodeId,
+      tenantId: params.tenantId,
+      timelineId: params.timelineId,
+      conf: params.conf,
+      term: 0n,
+      termHistory: [],
+      timelineStartLsn: params.startLsn,
+      walFlushLsn: params.startLsn,
+      commitLsn: params.startLsn,
+      backupLsn: params.startLsn,
+      remoteConsistentLsn: params.startLsn,
+      peerHorizonLsn: params.startLsn,
+      createdAt: (this.options.now?.() ?? new Date()).toISOString(),
+    };
+    const dir = join(timelinesDir, params.timelineId);
+    try {
+      const probe = await Timeline.create(staging, control, this.timelineOptions());
+      try {
+        await fill?.(probe);
+      } finally {
+        await probe.close();
+      }
+      // The control file's walFlushLsn is only a lower bound (see timeline.ts);
+      // the flush marker inside the directory carries the exact end along.
+      await fsyncDir(join(staging, 'wal'));
+      await fsyncDir(staging);
+      await rename(staging, dir);
+      await fsyncDir(timelinesDir);
+    } catch (e) {
+      await rm(staging, { recursive: true, force: true });
+      throw e;
+    }
+    const timeline = await Timeline.load(dir, this.timelineOptions());
+    this.timelines.set(key, timeline);
+    return timeline;
   }
 
   /** Removes the timeline and its WAL from this safekeeper. */

@@ -1,0 +1,65 @@
+/**
+ * `strata safekeeper membership`: change the members of a timeline's
+ * safekeeper set (joint configuration, pull into new members, final
+ * configuration; see MembershipDriver in @strata/client).
+ */
+import { changeMembership, type MembershipChangeResult, type MembershipProgress } from '@strata/client';
+import { parseHostPorts, resolveSafekeepers } from './safekeeper-endpoints.js';
+
+export interface MembershipArgs {
+  /** Addresses of the current and the new members. */
+  readonly safekeepers: string;
+  readonly tenantId: string;
+  readonly timelineId: string;
+  /** Comma-separated node ids of the desired members. */
+  readonly members: string;
+  readonly token?: string;
+  readonly timeoutMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+export class MembershipArgsError extends Error {}
+
+export function parseMembers(list: string): number[] {
+  const ids = list.split(',').map((s) => s.trim()).filter(Boolean);
+  if (ids.length === 0) throw new MembershipArgsError('--members needs at least one node id');
+  const out = ids.map((s) => {
+    if (!/^[1-9][0-9]{0,9}$/.test(s)) throw new MembershipArgsError(`--members: "${s}" is not a node id`);
+    return Number(s);
+  });
+  if (new Set(out).size !== out.length) throw new MembershipArgsError('--members lists a node twice');
+  return out;
+}
+
+function describe(p: MembershipProgress): string {
+  switch (p.kind) {
+    case 'start':
+      return `change: generation ${p.from.generation} [${p.from.members.join(',')}] → joint ${p.joint.generation} → final ${p.final.generation} [${p.final.members.join(',')}]`;
+    case 'phase':
+      return `phase: ${p.phase}`;
+    case 'pulling':
+      return `pulling the timeline into ${p.nodeId} from ${p.from}`;
+    case 'pulled':
+      return `pulled the timeline into ${p.nodeId} from ${p.from}`;
+    case 'pullFailed':
+      return `pull into ${p.nodeId} from ${p.from} failed (will retry): ${p.error}`;
+    case 'removedNotified':
+      return `removed member ${p.nodeId} ${p.ok ? 'switched to the final configuration' : 'did not answer (it is no longer counted anyway)'}`;
+  }
+}
+
+export async function safekeeperMembership(args: MembershipArgs): Promise<MembershipChangeResult> {
+  const members = parseMembers(args.members);
+  const urls = parseHostPorts(args.safekeepers, '--safekeepers');
+  const { endpoints, unreachable } = await resolveSafekeepers(urls, args.token);
+  if (unreachable.length > 0) args.log?.(`unreachable: ${unreachable.join(', ')}`);
+  return changeMembership({
+    tenantId: args.tenantId,
+    timelineId: args.timelineId,
+    safekeepers: endpoints,
+    members,
+    ...(args.token ? { token: args.token } : {}),
+    ...(args.timeoutMs !== undefined ? { timeoutMs: args.timeoutMs } : {}),
+    onProgress: (p) => args.log?.(describe(p)),
+  });
+}

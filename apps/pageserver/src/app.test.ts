@@ -1,0 +1,206 @@
+/**
+ * The page server app over a real data directory: a synthetic tablespace
+ * stored as an image layer, served through the admin API, GetPage and
+ * basebackup; branches, deletes, restarts, auth and bad input.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateKeyPair, SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeLayer, encodePageValue, type LayerDesc, type LayerEntry } from '@strata/core/layers';
+import { createVerifier, memoryLogger, type TokenVerifier } from '@strata/service-kit';
+import { createApp } from './app.js';
+import { decodeGetPageResponse, encodeGetPageRequests, GetPageStatus, type GetPageRequest } from './data-path/getpage-codec.js';
+import { TarParser } from './data-path/tar.js';
+import type { PageserverDeps } from './deps.js';
+import { PageserverMetrics } from './metrics.js';
+import { Timeline, type TimelineMeta } from './storage/index.js';
+import { TenantManager } from './tenant-manager.js';
+
+const TENANT = '0123456789abcdef0123456789abcdef';
+const OTHER = 'fedcba9876543210fedcba9876543210';
+const ROOT = '00000000000000000000000000000001';
+const PAGE = 16384;
+const SPACE = 5;
+const PAGES = 4;
+const LSN = 100_000n;
+
+/** A page the engine serves as stored: page 0 carries the FSP header (size, flags 0 = crc32, 16 KiB). */
+function page(no: number): Uint8Array {
+  const p = new Uint8Array(PAGE).fill(no + 1, 100, PAGE - 8);
+  const v = new DataView(p.buffer);
+  v.setUint32(4, no);
+  v.setUint32(34, SPACE);
+  if (no === 0) {
+    v.setUint32(38 + 8, PAGES);
+    v.setUint32(38 + 16, 0);
+  }
+  return p;
+}
+
+function seedTimeline(dataDir: string): void {
+  const meta: TimelineMeta = {
+    version: 1,
+    tenantId: TENANT,
+    timelineId: ROOT,
+    pageSize: PAGE,
+    logFileSize: 4n << 20n,
+    ancestor: null,
+    initLsn: LSN,
+    diskConsistentLsn: LSN,
+    layers: [],
+    tablespaces: [{ lsn: LSN, kind: 'create', spaceId: SPACE, path: 'db/t.ibd' }],
+    auxSets: [],
+  };
+  const tl = Timeline.create(join(dataDir, 'tenants', TENANT, 'timelines', ROOT), meta);
+  // Page 2 is never written: it must come back as NOT_FOUND, and as zeros in a basebackup.
+  const entries: LayerEntry[] = [0, 1, 3].map((no) => ({ key: { spaceId: SPACE, pageNo: no }, lsn: LSN, value: encodePageValue({ kind: 'image', lsn: 5000n + BigInt(no), page: page(no) }) }));
+  const desc: LayerDesc = { kind: 'image', keyStart: { spaceId: SPACE, pageNo: 0 }, keyEnd: { spaceId: SPACE + 1, pageNo: 0 }, lsnStart: LSN, lsnEnd: LSN + 1n };
+  tl.addLayer(desc, encodeLayer(desc, entries));
+  tl.close();
+}
+
+function build(dataDir: string, verifier: TokenVerifier | null = null) {
+  const tenants = TenantManager.open({ dataDir, log: memoryLogger() });
+  const deps: PageserverDeps = { version: 'test', tenants, metrics: new PageserverMetrics(), verifier, log: memoryLogger() };
+  return { app: createApp(deps), tenants };
+}
+
+const base = `/v1/tenants/${TENANT}/timelines`;
+const post = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+describe('page server app', () => {
+  let dataDir: string;
+  let t: ReturnType<typeof build>;
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'strata-ps-app-'));
+    seedTimeline(dataDir);
+    t = build(dataDir);
+  });
+  afterAll(() => {
+    t.tenants.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  async function getpage(path: string, reqs: GetPageRequest[]) {
+    const res = await t.app.request(`${path}/getpage`, { method: 'POST', body: encodeGetPageRequests(reqs) as Uint8Array<ArrayBuffer> });
+    expect(res.status).toBe(200);
+    return decodeGetPageResponse(new Uint8Array(await res.arrayBuffer()), reqs.length, Number(res.headers.get('x-strata-page-size')));
+  }
+
+  it('lists tenants and timelines with their LSNs and layers', async () => {
+    expect(await (await t.app.request('/v1/tenants')).json()).toEqual({ tenants: [{ tenantId: TENANT, timelines: 1 }] });
+    const info = (await (await t.app.request(`${base}/${ROOT}`)).json()) as Record<string, unknown>;
+    expect(info).toMatchObject({ timelineId: ROOT, ancestor: null, initLsn: String(LSN), lastRecordLsn: String(LSN), diskConsistentLsn: String(LSN), layers: 1, children: [] });
+    expect(info['layerBytes']).toBeGreaterThan(3 * PAGE);
+    expect((await t.app.request(`/v1/tenants/${OTHER}/timelines`)).status).toBe(404);
+    expect((await (await t.app.request(`${base}/${'9'.repeat(32)}`)).json()) as { code: string }).toMatchObject({ code: 'TIMELINE_NOT_FOUND' });
+  });
+
+  it('GetPage answers a batch with a status per page', async () => {
+    const items = await getpage(`${base}/${ROOT}`, [
+      { spaceId: SPACE, pageNo: 1, lsn: LSN },
+      { spaceId: SPACE, pageNo: 2, lsn: LSN },
+      { spaceId: SPACE, pageNo: 1, lsn: LSN + 10n },
+      { spaceId: SPACE, pageNo: 1, lsn: LSN - 1n },
+    ]);
+    expect(items[0]).toEqual({ status: GetPageStatus.OK, lsn: 5001n, page: page(1) });
+    expect(items[1]?.status).toBe(GetPageStatus.NOT_FOUND);
+    expect(items[2]).toEqual({ status: GetPageStatus.NOT_YET_AVAILABLE, lsn: LSN });
+    expect(items[3]?.status).toBe(GetPageStatus.LSN_OUT_OF_RANGE);
+  });
+
+  it('GetPage refuses malformed batches with a typed error', async () => {
+    const res = await t.app.request(`${base}/${ROOT}/getpage`, { method: 'POST', body: new Uint8Array(15) });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { code: string }).code).toBe('CORRUPT_FRAME');
+    expect((await t.app.request(`${base}/${ROOT}/getpage?waitMs=abc`, { method: 'POST', body: new Uint8Array(16) })).status).toBe(400);
+  });
+
+  it('wait_lsn returns at once for an ingested LSN and answers 503 after its timeout', async () => {
+    expect((await t.app.request(`${base}/${ROOT}/wait_lsn?lsn=${LSN}`)).status).toBe(200);
+    const res = await t.app.request(`${base}/${ROOT}/wait_lsn?lsn=${LSN + 1n}&timeoutMs=50`);
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { code: string }).code).toBe('LSN_NOT_YET_AVAILABLE');
+  });
+
+  it('basebackup streams a tar that GNU tar reads: the tablespace at the LSN (zeros where unwritten) and a fresh log', async () => {
+    const res = await t.app.request(`${base}/${ROOT}/basebackup`);
+    expect(res.status).toBe(200);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    expect(bytes.length).toBe(Number(res.headers.get('x-strata-basebackup-bytes')));
+    expect(res.headers.get('x-strata-lsn')).toBe(String(LSN));
+    const files = new Map<string, Uint8Array>();
+    let cur = new Uint8Array(0);
+    const p = new TarParser({ entry: (e) => void (cur = new Uint8Array(e.size)), data: (b, o) => cur.set(b, o), end: (e) => void files.set(e.path, cur) });
+    p.push(bytes);
+    expect(p.finished).toBe(true);
+    expect([...files.keys()]).toEqual(['db/t.ibd', 'ib_logfile0']);
+    const ibd = files.get('db/t.ibd')!;
+    expect(ibd.length).toBe(PAGES * PAGE);
+    expect(Buffer.from(ibd.subarray(PAGE, 2 * PAGE)).equals(Buffer.from(page(1)))).toBe(true);
+    expect(ibd.subarray(2 * PAGE, 3 * PAGE).every((b) => b === 0)).toBe(true);
+    expect(files.get('ib_logfile0')!.length).toBe(4 << 20);
+    const tarFile = join(dataDir, 'bb.tar');
+    writeFileSync(tarFile, bytes);
+    expect(execFileSync('tar', ['-tf', tarFile], { encoding: 'utf8' }).trim().split('\n')).toEqual(['db/t.ibd', 'ib_logfile0']);
+  });
+
+  it('branches in O(1), reads through to the ancestor, refuses bad LSNs, survives a restart, and deletes children first', async () => {
+    const child = '00000000000000000000000000000002';
+    expect((await t.app.request(`${base}/${ROOT}/branch`, post({ lsn: String(LSN + 1n) }))).status).toBe(400);
+    expect((await t.app.request(`${base}/${ROOT}/branch`, post({ lsn: String(LSN - 1n) }))).status).toBe(400);
+    const res = await t.app.request(`${base}/${ROOT}/branch`, post({ lsn: String(LSN), newTimelineId: child }));
+    expect(res.status).toBe(201);
+    expect(await res.json()).toMatchObject({ timelineId: child, ancestor: { timelineId: ROOT, lsn: String(LSN) }, initLsn: String(LSN), layers: 0 });
+    expect((await t.app.request(`${base}/${ROOT}/branch`, post({ lsn: String(LSN), newTimelineId: child }))).status).toBe(409);
+    const [viaChild] = await getpage(`${base}/${child}`, [{ spaceId: SPACE, pageNo: 3, lsn: LSN }]);
+    expect(viaChild).toEqual({ status: GetPageStatus.OK, lsn: LSN, page: page(3) });
+
+    // A restart loads the branch after its ancestor and wires it to it.
+    t.tenants.close();
+    t = build(dataDir);
+    const [again] = await getpage(`${base}/${child}`, [{ spaceId: SPACE, pageNo: 3, lsn: LSN }]);
+    expect(again?.status).toBe(GetPageStatus.OK);
+
+    const refused = await t.app.request(`${base}/${ROOT}`, { method: 'DELETE' });
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as { code: string }).code).toBe('TIMELINE_HAS_CHILDREN');
+    expect((await t.app.request(`${base}/${child}`, { method: 'DELETE' })).status).toBe(200);
+    expect((await t.app.request(`${base}/${child}`)).status).toBe(404);
+  });
+
+  it('validates import input', async () => {
+    expect((await t.app.request('/v1/tenants/import', post({ datadir: 'relative/path' }))).status).toBe(400);
+    const missing = await t.app.request('/v1/tenants/import', post({ datadir: '/nonexistent/datadir' }));
+    expect(((await missing.json()) as { code: string }).code).toBe('INVALID_DATADIR');
+    const taken = await t.app.request(`/v1/tenants/${TENANT}/import`, post({ datadir: dataDir }));
+    expect(taken.status).toBe(400); // no ib_logfile0 there; a tenant with timelines would be 409
+  });
+
+  it('with a key: tenant tokens read their own tenant only and cannot administer', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('EdDSA');
+    const token = (claims: Record<string, unknown>) => new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA' }).setExpirationTime('1h').sign(privateKey);
+    const secured = build(dataDir, createVerifier(publicKey, 'EdDSA'));
+    try {
+      const auth = (tok: string) => ({ headers: { authorization: `Bearer ${tok}` } });
+      expect((await secured.app.request(`${base}/${ROOT}`)).status).toBe(401);
+      const mine = await token({ scope: 'tenant', tenant_id: TENANT });
+      const other = await token({ scope: 'tenant', tenant_id: OTHER });
+      expect((await secured.app.request(`${base}/${ROOT}`, auth(mine))).status).toBe(200);
+      expect((await secured.app.request(`${base}/${ROOT}`, auth(other))).status).toBe(403);
+      expect((await secured.app.request('/v1/tenants', auth(mine))).status).toBe(403);
+      expect((await secured.app.request('/v1/tenants', auth(await token({ scope: 'pageserverapi' })))).status).toBe(200);
+    } finally {
+      secured.tenants.close();
+    }
+  });
+
+  it('exposes Prometheus metrics', async () => {
+    const text = await (await t.app.request('/metrics')).text();
+    expect(text).toContain('pageserver_getpage_batch_size_bucket');
+    expect(text).toMatch(new RegExp(`pageserver_last_record_lsn\\{tenant_id="${TENANT}",timeline_id="${ROOT}"\\} ${LSN}`));
+  });
+});

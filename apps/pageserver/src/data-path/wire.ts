@@ -1,0 +1,3 @@
+/** The page server's binary wire formats, for its clients (CLI, compute, tests). */
+export * from './getpage-codec.js';
+export * from './tar.js';

@@ -1,0 +1,152 @@
+/**
+ * The page server's configuration: command-line flags, falling back to
+ * environment variables, validated with zod at boot. Nothing else reads
+ * process.env.
+ *
+ *   --listen HOST:PORT        PAGESERVER_LISTEN             (default 127.0.0.1:9898)
+ *   --data DIR                PAGESERVER_DATA_DIR
+ *   --safekeepers H:P,...     PAGESERVER_SAFEKEEPERS        where committed WAL is streamed from
+ *   --remote-storage URL      PAGESERVER_REMOTE_STORAGE     file:///abs or s3://bucket/prefix?endpoint=..
+ *   --auth-public-key FILE    STRATA_AUTH_PUBLIC_KEY_FILE   Ed25519 public key, PEM (SPKI)
+ *   --auth-hs256-secret-file FILE  STRATA_AUTH_HS256_SECRET_FILE
+ *   --tls-cert FILE           STRATA_TLS_CERT_FILE
+ *   --tls-key FILE            STRATA_TLS_KEY_FILE
+ *   --token-file FILE         PAGESERVER_TOKEN_FILE          JWT presented to the safekeepers
+ *   --checkpoint-bytes N      PAGESERVER_CHECKPOINT_BYTES    freeze the open layer at this size (default 64 MiB)
+ *   --checkpoint-timeout-ms N PAGESERVER_CHECKPOINT_TIMEOUT_MS  ... or when it is this old (default 10 s)
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { parseRemoteStorageUrl, RemoteStorageError } from '@strata/remote-storage';
+import { parseListen } from '@strata/service-kit';
+
+const FLAGS = {
+  listen: 'PAGESERVER_LISTEN',
+  data: 'PAGESERVER_DATA_DIR',
+  safekeepers: 'PAGESERVER_SAFEKEEPERS',
+  'remote-storage': 'PAGESERVER_REMOTE_STORAGE',
+  'auth-public-key': 'STRATA_AUTH_PUBLIC_KEY_FILE',
+  'auth-hs256-secret-file': 'STRATA_AUTH_HS256_SECRET_FILE',
+  'tls-cert': 'STRATA_TLS_CERT_FILE',
+  'tls-key': 'STRATA_TLS_KEY_FILE',
+  'token-file': 'PAGESERVER_TOKEN_FILE',
+  'checkpoint-bytes': 'PAGESERVER_CHECKPOINT_BYTES',
+  'checkpoint-timeout-ms': 'PAGESERVER_CHECKPOINT_TIMEOUT_MS',
+} as const;
+
+const listenSchema = z.string().transform((s, ctx) => {
+  const l = parseListen(s);
+  if (!l) {
+    ctx.addIssue({ code: 'custom', message: 'must be HOST:PORT (IPv6 as [::1]:PORT)' });
+    return z.NEVER;
+  }
+  return l;
+});
+
+const safekeepersSchema = z.string().transform((s, ctx) => {
+  const items = s.split(',').map((x) => x.trim()).filter(Boolean);
+  const urls: string[] = [];
+  for (const i of items) {
+    if (/^https?:\/\/[^/\s]+\/?$/.test(i)) urls.push(i.replace(/\/+$/, ''));
+    else if (parseListen(i)) urls.push(`http://${i}`);
+    else ctx.addIssue({ code: 'custom', message: `"${i}" is not HOST:PORT` });
+  }
+  if (items.length === 0) ctx.addIssue({ code: 'custom', message: 'needs at least one HOST:PORT' });
+  return urls;
+});
+
+const configSchema = z
+  .object({
+    listen: listenSchema.default({ host: '127.0.0.1', port: 9898 }),
+    data: z.string().min(1),
+    safekeepers: safekeepersSchema,
+    'remote-storage': z
+      .string()
+      .optional()
+      .superRefine((url, ctx) => {
+        if (url === undefined) return;
+        try {
+          parseRemoteStorageUrl(url);
+        } catch (e) {
+          if (!(e instanceof RemoteStorageError)) throw e;
+          ctx.addIssue({ code: 'custom', message: e.message });
+        }
+      }),
+    'auth-public-key': z.string().min(1).optional(),
+    'auth-hs256-secret-file': z.string().min(1).optional(),
+    'tls-cert': z.string().min(1).optional(),
+    'tls-key': z.string().min(1).optional(),
+    'token-file': z.string().min(1).optional(),
+    'checkpoint-bytes': z.coerce.number().int().min(64 * 1024).max(1 << 30).optional(),
+    'checkpoint-timeout-ms': z.coerce.number().int().min(100).max(3_600_000).optional(),
+  })
+  .strict()
+  .refine((c) => !(c['auth-public-key'] && c['auth-hs256-secret-file']), 'configure one JWT key, not both')
+  .refine((c) => !!c['tls-cert'] === !!c['tls-key'], 'TLS needs both a certificate and a key');
+
+export interface PageserverConfig {
+  listen: { host: string; port: number };
+  dataDir: string;
+  /** Safekeeper base URLs. */
+  safekeepers: string[];
+  remoteStorageUrl: string | undefined;
+  auth: { publicKeyFile: string | undefined; hs256SecretFile: string | undefined };
+  tls: { certFile: string; keyFile: string } | undefined;
+  tokenFile: string | undefined;
+  checkpointBytes: number | undefined;
+  checkpointTimeoutMs: number | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, cwd: string): PageserverConfig {
+  let values: Record<string, string | undefined>;
+  try {
+    const parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: false,
+      strict: true,
+      options: Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: 'string' as const }])),
+    });
+    values = parsed.values as Record<string, string | undefined>;
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+  const merged: Record<string, string> = {};
+  for (const [flag, envName] of Object.entries(FLAGS)) {
+    const v = values[flag] ?? env[envName];
+    if (v !== undefined && v !== '') merged[flag] = v;
+  }
+  const r = configSchema.safeParse(merged);
+  if (!r.success) {
+    const msg = r.error.issues
+      .map((i) => {
+        const flag = i.path[0];
+        return typeof flag === 'string' && flag in FLAGS ? `--${flag} (${FLAGS[flag as keyof typeof FLAGS]}): ${i.message}` : i.message;
+      })
+      .join('\n');
+    throw new ConfigError(msg);
+  }
+  const c = r.data;
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(cwd, p));
+  return {
+    listen: c.listen,
+    dataDir: abs(c.data),
+    safekeepers: c.safekeepers,
+    remoteStorageUrl: c['remote-storage'],
+    auth: {
+      publicKeyFile: c['auth-public-key'] && abs(c['auth-public-key']),
+      hs256SecretFile: c['auth-hs256-secret-file'] && abs(c['auth-hs256-secret-file']),
+    },
+    tls: c['tls-cert'] && c['tls-key'] ? { certFile: abs(c['tls-cert']), keyFile: abs(c['tls-key']) } : undefined,
+    tokenFile: c['token-file'] && abs(c['token-file']),
+    checkpointBytes: c['checkpoint-bytes'],
+    checkpointTimeoutMs: c['checkpoint-timeout-ms'],
+  };
+}

@@ -1,0 +1,270 @@
+/**
+ * One timeline's WAL receiver: streams committed redo from a safekeeper into
+ * the timeline, as Neon's walreceiver does.
+ *
+ * - Picks the safekeeper with the highest commit LSN (their status route),
+ *   and picks again on any failure and now and then while idle, so a
+ *   safekeeper that falls behind or dies is left.
+ * - Long-polls `GET .../wal?from=<next byte>&waitMs=N`. Safekeepers send
+ *   committed bytes only, which are whole mtrs, but a response may end in
+ *   the middle of one (size limit): the decoder keeps the partial tail
+ *   across responses of one stream.
+ * - Flushes the open layer after `checkpointTimeoutMs` without a flush, and
+ *   reports the disk-consistent LSN to every safekeeper (best-effort) so they
+ *   can drop WAL that the page server no longer needs.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AssertionError, CorruptRedo, redo } from '@strata/core';
+import type { Logger } from '@strata/service-kit';
+import { z } from 'zod';
+import type { PageserverMetrics } from '../metrics.js';
+import type { Timeline } from '../storage/index.js';
+
+export interface WalReceiverOptions {
+  readonly timeline: Timeline;
+  /** Safekeeper base URLs (`http://host:port`). */
+  readonly safekeepers: readonly string[];
+  readonly token?: string | undefined;
+  readonly metrics: PageserverMetrics;
+  readonly log: Logger;
+  /** Long-poll wait per WAL request. */
+  readonly pollWaitMs?: number;
+  /** Flush the open layer when it is older than this. */
+  readonly checkpointTimeoutMs?: number;
+  /** A failed assertion while ingesting is a bug: main.ts stops the process. */
+  readonly onBug?: ((e: Error) => void) | undefined;
+}
+
+const statusSchema = z.object({ commitLsn: z.string().regex(/^\d+$/) }).passthrough();
+
+/** Pick again after this long without new WAL: another safekeeper may be ahead. */
+const IDLE_REPICK_MS = 30_000;
+const BACKOFF_MIN_MS = 200;
+const BACKOFF_MAX_MS = 5_000;
+/** Yield to the event loop after this many mtrs: GetPage must not starve behind a large response. */
+const MTRS_PER_SLICE = 2_000;
+
+export class ReceiverError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReceiverError';
+  }
+}
+
+export interface ReceiverStatus {
+  readonly safekeeper: string | null;
+  readonly commitLsn: bigint | null;
+  readonly state: 'idle' | 'connecting' | 'streaming' | 'backoff' | 'stopped' | 'failed';
+}
+
+export class WalReceiver {
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | undefined;
+  private current: string | null = null;
+  private commitLsn: bigint | null = null;
+  private state: ReceiverStatus['state'] = 'idle';
+  private lastFlushAt = Date.now();
+  private reportedLsn: bigint;
+  private readonly labels: Record<string, string>;
+  private readonly pollWaitMs: number;
+  private readonly checkpointTimeoutMs: number;
+
+  constructor(private readonly o: WalReceiverOptions) {
+    this.reportedLsn = o.timeline.initLsn;
+    this.labels = { tenant_id: o.timeline.tenantId, timeline_id: o.timeline.timelineId };
+    this.pollWaitMs = o.pollWaitMs ?? 5_000;
+    this.checkpointTimeoutMs = o.checkpointTimeoutMs ?? 10_000;
+  }
+
+  get status(): ReceiverStatus {
+    return { safekeeper: this.current, commitLsn: this.commitLsn, state: this.state };
+  }
+
+  start(): void {
+    if (this.loop) return;
+    this.loop = this.run();
+  }
+
+  /** Ends the stream; the in-flight response is abandoned (its bytes come again after a restart). */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.loop;
+    this.state = 'stopped';
+  }
+
+  private get stopped(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  private headers(): Record<string, string> {
+    return this.o.token ? { authorization: `Bearer ${this.o.token}` } : {};
+  }
+
+  private path(): string {
+    return `/v1/tenants/${this.o.timeline.tenantId}/timelines/${this.o.timeline.timelineId}`;
+  }
+
+  private async run(): Promise<void> {
+    let backoffMs = BACKOFF_MIN_MS;
+    let lastProblem = '';
+    while (!this.stopped) {
+      this.state = 'connecting';
+      try {
+        const pick = await this.pickSafekeeper();
+        if (!pick) throw new ReceiverError('no safekeeper has this timeline');
+        this.current = pick.url;
+        this.o.metrics.receiverConnects.inc(this.labels);
+        const progressed = await this.stream(pick.url);
+        if (progressed) backoffMs = BACKOFF_MIN_MS;
+        lastProblem = '';
+        continue;
+      } catch (e) {
+        if (this.stopped) break;
+        if (e instanceof AssertionError) {
+          // An ingest gap or an impossible record: the timeline's state is not what we think.
+          this.state = 'failed';
+          this.o.log.error('bug: WAL ingest assertion failed; receiver stopped', { ...this.labels, error: e });
+          this.o.onBug?.(e);
+          return;
+        }
+        this.o.metrics.receiverErrors.inc(this.labels);
+        const problem = e instanceof Error ? e.message : String(e);
+        // A timeline nobody writes yet (a fresh branch) fails the same way every time: say it once.
+        if (problem !== lastProblem) this.o.log.warn('WAL receiver: retrying', { ...this.labels, safekeeper: this.current, error: problem });
+        lastProblem = problem;
+      }
+      this.state = 'backoff';
+      this.current = null;
+      this.maybeFlush();
+      await this.report();
+      await sleep(backoffMs, undefined, { signal: this.abort.signal }).catch(() => undefined);
+      backoffMs = Math.min(BACKOFF_MAX_MS, backoffMs * 2);
+    }
+    this.state = 'stopped';
+  }
+
+  /** The safekeeper with the highest commit LSN among those that answer. */
+  private async pickSafekeeper(): Promise<{ url: string; commitLsn: bigint } | undefined> {
+    const answers = await Promise.all(
+      this.o.safekeepers.map(async (url) => {
+        try {
+          const res = await fetch(`${url}${this.path()}`, { headers: this.headers(), signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(5_000)]) });
+          if (res.status !== 200) {
+            await res.body?.cancel();
+            return undefined;
+          }
+          const s = statusSchema.parse(await res.json());
+          return { url, commitLsn: BigInt(s.commitLsn) };
+        } catch {
+          return undefined;
+        }
+      }),
+    );
+    let best: { url: string; commitLsn: bigint } | undefined;
+    for (const a of answers) if (a && (!best || a.commitLsn > best.commitLsn)) best = a;
+    return best;
+  }
+
+  /** Streams until an idle re-pick is due (returns) or a failure (throws). True when WAL was ingested. */
+  private async stream(url: string): Promise<boolean> {
+    const tl = this.o.timeline;
+    const decoder = new redo.MtrDecoder({ startLsn: tl.lastRecordLsn, pageSize: tl.pageSize });
+    let from = tl.lastRecordLsn;
+    let lastDataAt = Date.now();
+    let progressed = false;
+    this.state = 'streaming';
+    while (!this.stopped) {
+      const res = await fetch(`${url}${this.path()}/wal?from=${from}&waitMs=${this.pollWaitMs}`, {
+        headers: this.headers(),
+        signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.pollWaitMs + 30_000)]),
+      });
+      if (res.status !== 200) throw new ReceiverError(`${url}: HTTP ${res.status}: ${(await res.text()).slice(0, 300)}`);
+      const endHeader = res.headers.get('x-strata-end-lsn');
+      const commitHeader = res.headers.get('x-strata-commit-lsn');
+      if (!endHeader || !/^\d+$/.test(endHeader) || !commitHeader || !/^\d+$/.test(commitHeader)) throw new ReceiverError(`${url}: WAL response without LSN headers`);
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      const end = BigInt(endHeader);
+      if (end - from !== BigInt(bytes.length)) throw new ReceiverError(`${url}: WAL response of ${bytes.length} bytes for ${from}..${end}`);
+      this.commitLsn = BigInt(commitHeader);
+      if (bytes.length > 0) {
+        this.o.metrics.ingestBytes.inc(this.labels, bytes.length);
+        decoder.pushOwned(bytes);
+        from = end;
+        await this.ingestDecoded(decoder);
+        lastDataAt = Date.now();
+        progressed = true;
+      }
+      const lag = this.commitLsn - tl.lastRecordLsn;
+      this.o.metrics.ingestLagBytes.set(lag > 0n ? lag : 0n, this.labels);
+      this.maybeFlush();
+      await this.report();
+      if (bytes.length === 0 && Date.now() - lastDataAt > IDLE_REPICK_MS) return progressed;
+    }
+    return progressed;
+  }
+
+  private async ingestDecoded(decoder: redo.MtrDecoder): Promise<void> {
+    const tl = this.o.timeline;
+    let mtrs = 0;
+    let records = 0;
+    for (;;) {
+      let m: redo.Mtr | undefined;
+      try {
+        m = decoder.nextStrict();
+      } catch (e) {
+        if (e instanceof CorruptRedo) throw new ReceiverError(`corrupt WAL from ${this.current}: ${e.message}`);
+        throw e;
+      }
+      if (!m) break;
+      const before = tl.diskConsistentLsn;
+      tl.ingest(m);
+      if (tl.diskConsistentLsn !== before) this.flushed('size');
+      mtrs++;
+      records += m.records.length;
+      if (mtrs % MTRS_PER_SLICE === 0) await new Promise((r) => setImmediate(r));
+    }
+    this.o.metrics.ingestMtrs.inc(this.labels, mtrs);
+    this.o.metrics.ingestRecords.inc(this.labels, records);
+  }
+
+  private flushed(reason: string): void {
+    this.lastFlushAt = Date.now();
+    this.o.metrics.layerFlushes.inc({ ...this.labels, reason });
+  }
+
+  private maybeFlush(): void {
+    const tl = this.o.timeline;
+    if (tl.lastRecordLsn > tl.diskConsistentLsn && Date.now() - this.lastFlushAt >= this.checkpointTimeoutMs) {
+      tl.flush();
+      this.flushed('timeout');
+    }
+  }
+
+  /**
+   * Tell the safekeepers what is durable here. Best-effort: a safekeeper
+   * that is down, lags (the LSN is beyond its commit) or has no such route
+   * is skipped, and hears about it with the next flush.
+   */
+  async report(): Promise<void> {
+    const lsn = this.o.timeline.diskConsistentLsn;
+    if (lsn <= this.reportedLsn) return;
+    let ok = 0;
+    await Promise.all(
+      this.o.safekeepers.map(async (url) => {
+        try {
+          const res = await fetch(`${url}${this.path()}/remote_consistent_lsn`, {
+            method: 'POST',
+            headers: { ...this.headers(), 'content-type': 'application/json' },
+            body: JSON.stringify({ lsn: lsn.toString() }),
+            signal: AbortSignal.timeout(5_000),
+          });
+          await res.body?.cancel();
+          if (res.ok) ok++;
+        } catch {
+          // down: see above
+        }
+      }),
+    );
+    if (ok > 0) this.reportedLsn = lsn;
+  }
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+/**
+ * `pageserver`: flags/env → deps → serve. `./strata pageserver ...` runs `main`.
+ *
+ * Shutdown (SIGTERM/SIGINT): stop the WAL receivers, stop serving, freeze
+ * every open layer into a layer file (index written), report the durable
+ * LSNs to the safekeepers, exit. After kill -9 instead, a restart resumes
+ * ingest at each timeline's disk-consistent LSN.
+ */
+import { readFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
+import { checkAuthPolicy, jsonLogger, listen, loadVerifier, type Logger } from '@strata/service-kit';
+import { createApp } from './app.js';
+import type { PageserverDeps } from './deps.js';
+import { ConfigError, loadConfig, type PageserverConfig } from './env.js';
+import { WalReceivers } from './ingest/receivers.js';
+import { PageserverMetrics } from './metrics.js';
+import { TenantManager } from './tenant-manager.js';
+
+export const VERSION = '0.1.0';
+
+export interface RunningPageserver {
+  /** `http(s)://host:port` actually bound (port 0 resolves here). */
+  url: string;
+  port: number;
+  deps: PageserverDeps;
+  receivers: WalReceivers;
+  stop(): Promise<void>;
+}
+
+export async function startPageserver(config: PageserverConfig, log: Logger, onBug?: (e: Error) => void): Promise<RunningPageserver> {
+  const verifier = await loadVerifier(config.auth);
+  const warning = checkAuthPolicy(config.listen.host, verifier);
+  if (warning) log.warn(`!!!!! ${warning} !!!!!`);
+  const token = config.tokenFile ? (await readFile(config.tokenFile, 'utf8')).trim() : undefined;
+  if (config.remoteStorageUrl) log.warn('remote storage is configured but not used yet: layers stay on local disk only', { remoteStorage: config.remoteStorageUrl });
+
+  const metrics = new PageserverMetrics();
+  const t0 = performance.now();
+  const tenants = TenantManager.open({ dataDir: config.dataDir, log, checkpointBytes: config.checkpointBytes });
+  log.info('timelines loaded', { timelines: tenants.all().length, ms: Math.round(performance.now() - t0) });
+  const receivers = new WalReceivers({
+    safekeepers: config.safekeepers,
+    token,
+    metrics,
+    log,
+    ...(config.checkpointTimeoutMs !== undefined ? { checkpointTimeoutMs: config.checkpointTimeoutMs } : {}),
+    onBug,
+  });
+  const deps: PageserverDeps = {
+    version: VERSION,
+    tenants,
+    metrics,
+    verifier,
+    log,
+    receivers,
+    safekeepers: config.safekeepers,
+    remoteStorage: config.remoteStorageUrl,
+    ...(onBug ? { onBug } : {}),
+  };
+  const app = createApp(deps);
+  const tls = config.tls ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) } : undefined;
+  const listening = await listen(app.fetch, { host: config.listen.host, port: config.listen.port, tls });
+  receivers.attach(tenants);
+  log.info('pageserver listening', { url: listening.url, dataDir: config.dataDir, safekeepers: config.safekeepers, auth: verifier?.algorithm ?? 'none' });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url: listening.url,
+    port: listening.port,
+    deps,
+    receivers,
+    stop() {
+      stopping ??= (async () => {
+        await receivers.stopAll();
+        await listening.close();
+        tenants.flushAll();
+        await receivers.reportAll();
+        tenants.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const log = jsonLogger((line) => process.stderr.write(line), { service: 'pageserver' });
+  let config: PageserverConfig;
+  try {
+    config = loadConfig(argv, process.env, process.cwd());
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`pageserver: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  const running = await startPageserver(config, log, () => {
+    // A failed assertion is a bug: stop rather than serve from a state we do not understand.
+    setImmediate(() => process.exit(70));
+  });
+  process.stdout.write(`pageserver listening on ${running.url}\n`);
+  await new Promise<void>((resolveSignal) => {
+    process.once('SIGTERM', resolveSignal);
+    process.once('SIGINT', resolveSignal);
+  });
+  log.info('stopping');
+  await running.stop();
+  log.info('stopped: open layers flushed');
+  return 0;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`pageserver: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,71 @@
+/**
+ * Timelines: list, details, branch, delete, wait for an LSN, and store an
+ * aux-file set. All JSON; LSNs as decimal strings.
+ */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { LsnOutOfRange } from '@strata/core';
+import { authorize, zv } from '@strata/service-kit';
+import { DEFAULT_LIMITS, type AppEnv, type PageserverDeps } from '../deps.js';
+import { hexId, lsnString, POLICY, tenantParams, timelineInfo, timelineParams } from '../schemas.js';
+import type { Timeline } from '../storage/index.js';
+
+const branchBody = z.object({ newTimelineId: hexId.optional(), lsn: lsnString }).strict();
+const waitQuery = z.object({ lsn: lsnString, timeoutMs: z.coerce.number().int().min(0).optional() }).strict();
+const auxBody = z
+  .object({ lsn: lsnString, datadir: z.string().min(1).refine((p) => p.startsWith('/'), 'must be an absolute path on the page server') })
+  .strict();
+
+export function timelineRoutes(deps: PageserverDeps) {
+  const limits = { ...DEFAULT_LIMITS, ...deps.limits };
+  const info = (t: Timeline) => {
+    const r = deps.receivers?.status(t);
+    return {
+      ...timelineInfo(t, deps.tenants.layerBytes(t)),
+      children: deps.tenants.children(t).map((c) => c.timelineId),
+      walReceiver: r ? { state: r.state, safekeeper: r.safekeeper, commitLsn: r.commitLsn?.toString() ?? null } : null,
+    };
+  };
+  return new Hono<AppEnv>()
+    .get('/v1/tenants/:tenant/timelines', zv('param', tenantParams), (c) => {
+      const { tenant } = c.req.valid('param');
+      authorize(c.var.claims, POLICY.tenantRead, tenant);
+      return c.json({ timelines: deps.tenants.list(tenant).map(info) });
+    })
+    .get('/v1/tenants/:tenant/timelines/:timeline', zv('param', timelineParams), (c) => {
+      const { tenant, timeline } = c.req.valid('param');
+      authorize(c.var.claims, POLICY.tenantRead, tenant);
+      return c.json(info(deps.tenants.get(tenant, timeline)));
+    })
+    .post('/v1/tenants/:tenant/timelines/:timeline/branch', zv('param', timelineParams), zv('json', branchBody), (c) => {
+      const { tenant, timeline } = c.req.valid('param');
+      authorize(c.var.claims, POLICY.operator, tenant);
+      const body = c.req.valid('json');
+      const t = deps.tenants.branch(deps.tenants.get(tenant, timeline), body.lsn, body.newTimelineId);
+      return c.json(info(t), 201);
+    })
+    .delete('/v1/tenants/:tenant/timelines/:timeline', zv('param', timelineParams), async (c) => {
+      const { tenant, timeline } = c.req.valid('param');
+      authorize(c.var.claims, POLICY.operator, tenant);
+      await deps.tenants.delete(deps.tenants.get(tenant, timeline));
+      return c.json({ deleted: true });
+    })
+    .get('/v1/tenants/:tenant/timelines/:timeline/wait_lsn', zv('param', timelineParams), zv('query', waitQuery), async (c) => {
+      const { tenant, timeline } = c.req.valid('param');
+      authorize(c.var.claims, POLICY.tenantRead, tenant);
+      const { lsn, timeoutMs } = c.req.valid('query');
+      const t = deps.tenants.get(tenant, timeline);
+      await t.waitForLsn(lsn, Math.min(timeoutMs ?? 0, limits.waitMsMax));
+      return c.json({ lsn: lsn.toString(), lastRecordLsn: t.lastRecordLsn.toString() });
+    })
+    .post('/v1/tenants/:tenant/timelines/:timeline/aux', zv('param', timelineParams), zv('json', auxBody), (c) => {
+      // Until the compute's shipper captures aux files (.frm, Aria system tables), an operator or a test stores a set from a local datadir.
+      const { tenant, timeline } = c.req.valid('param');
+      authorize(c.var.claims, POLICY.operator, tenant);
+      const { lsn, datadir } = c.req.valid('json');
+      const t = deps.tenants.get(tenant, timeline);
+      if (lsn < t.initLsn || lsn > t.lastRecordLsn) throw new LsnOutOfRange(lsn, `outside timeline ${timeline}'s ${t.initLsn}..${t.lastRecordLsn}`);
+      const files = t.putAuxSet(lsn, datadir);
+      return c.json({ lsn: lsn.toString(), files }, 201);
+    });
+}

@@ -1,0 +1,260 @@
+/**
+ * Tenants and their timelines on local disk:
+ * `DATA/tenants/<tenant>/timelines/<timeline>/` (index.json + layers/ +
+ * aux/). Loads every timeline at start, ancestors before their branches, and
+ * owns creation (import, branch) and deletion. New timelines are built in a
+ * temporary directory and renamed into place, so a crash never leaves half
+ * a timeline that a restart would load.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { assert, LsnOutOfRange, TimelineNotFound } from '@strata/core';
+import type { Logger } from '@strata/service-kit';
+import { importDatadir, readMeta, Timeline, type TimelineMeta, type TimelineOptions } from './storage/index.js';
+import { AlreadyExists, InvalidDatadir, TenantNotFound, TimelineHasChildren } from './errors.js';
+
+const HEX_ID = /^[0-9a-f]{32}$/;
+/** Directories being built or removed carry this; a restart removes them. */
+const TEMP_SUFFIX = '.tmp';
+
+export interface TenantManagerOptions {
+  readonly dataDir: string;
+  readonly log: Logger;
+  /** Freeze an open layer into a delta layer file at this size. */
+  readonly checkpointBytes?: number | undefined;
+}
+
+export interface TimelineListener {
+  added(t: Timeline): void;
+  /** Before a timeline goes away: stop using it. */
+  removing(t: Timeline): Promise<void>;
+}
+
+export interface ImportedTimeline {
+  readonly timeline: Timeline;
+  readonly lsn: bigint;
+  readonly pages: number;
+  readonly tablespaces: number;
+  readonly auxFiles: number;
+}
+
+export function newId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+export class TenantManager {
+  /** tenant → timeline id → timeline. */
+  private readonly tenants = new Map<string, Map<string, Timeline>>();
+  private readonly listeners: TimelineListener[] = [];
+
+  private constructor(private readonly opts: TenantManagerOptions) {}
+
+  /** Opens every timeline under `DATA/tenants`. A timeline whose ancestor is missing is logged and skipped. */
+  static open(opts: TenantManagerOptions): TenantManager {
+    const m = new TenantManager(opts);
+    const root = join(opts.dataDir, 'tenants');
+    mkdirSync(root, { recursive: true });
+    for (const tenantId of readdirSync(root)) {
+      if (!HEX_ID.test(tenantId)) continue;
+      const tlRoot = join(root, tenantId, 'timelines');
+      if (!existsSync(tlRoot)) continue;
+      const metas: TimelineMeta[] = [];
+      for (const name of readdirSync(tlRoot)) {
+        if (name.endsWith(TEMP_SUFFIX)) {
+          rmSync(join(tlRoot, name), { recursive: true, force: true });
+          continue;
+        }
+        if (HEX_ID.test(name) && Timeline.exists(join(tlRoot, name))) metas.push(readMeta(join(tlRoot, name)));
+      }
+      const loaded = new Map<string, Timeline>();
+      m.tenants.set(tenantId, loaded);
+      // Ancestors first: a branch holds its ancestor's Timeline object for reads below the branch point.
+      let pending = metas;
+      while (pending.length > 0) {
+        const next = pending.filter((meta) => meta.ancestor !== null && !loaded.has(meta.ancestor.timelineId));
+        for (const meta of pending) {
+          if (next.includes(meta)) continue;
+          const ancestor = meta.ancestor ? loaded.get(meta.ancestor.timelineId) : undefined;
+          loaded.set(meta.timelineId, Timeline.load(m.timelineDir(tenantId, meta.timelineId), m.timelineOptions(ancestor)));
+        }
+        if (next.length === pending.length) {
+          for (const meta of next) opts.log.error('timeline skipped: its ancestor is missing', { tenantId, timelineId: meta.timelineId, ancestor: meta.ancestor });
+          break;
+        }
+        pending = next;
+      }
+    }
+    return m;
+  }
+
+  subscribe(l: TimelineListener): void {
+    this.listeners.push(l);
+  }
+
+  private timelineOptions(ancestor: Timeline | undefined): TimelineOptions {
+    return {
+      ...(this.opts.checkpointBytes !== undefined ? { checkpointBytes: this.opts.checkpointBytes } : {}),
+      ...(ancestor ? { ancestor } : {}),
+    };
+  }
+
+  private timelineDir(tenantId: string, timelineId: string): string {
+    return join(this.opts.dataDir, 'tenants', tenantId, 'timelines', timelineId);
+  }
+
+  tenantIds(): string[] {
+    return [...this.tenants.keys()].sort();
+  }
+
+  all(): Timeline[] {
+    return [...this.tenants.values()].flatMap((m) => [...m.values()]);
+  }
+
+  list(tenantId: string): Timeline[] {
+    const m = this.tenants.get(tenantId);
+    if (!m) throw new TenantNotFound(tenantId);
+    return [...m.values()].sort((a, b) => a.timelineId.localeCompare(b.timelineId));
+  }
+
+  get(tenantId: string, timelineId: string): Timeline {
+    const t = this.tenants.get(tenantId)?.get(timelineId);
+    if (!t) throw new TimelineNotFound(tenantId, timelineId);
+    return t;
+  }
+
+  children(t: Timeline): Timeline[] {
+    return this.list(t.tenantId).filter((c) => c.metaSnapshot.ancestor?.timelineId === t.timelineId);
+  }
+
+  /**
+   * The timeline that holds `lsn` for reads: a branch below its branch point
+   * reads from its ancestor at the same LSN. Below a root timeline's start
+   * there is nothing.
+   */
+  resolveRead(t: Timeline, lsn: bigint): Timeline {
+    let cur = t;
+    for (let depth = 0; lsn < cur.initLsn; depth++) {
+      assert(depth < 1000, 'ancestor chain too deep');
+      const a = cur.metaSnapshot.ancestor;
+      if (!a) throw new LsnOutOfRange(lsn, `before the start of timeline ${t.timelineId} (${cur.initLsn})`);
+      cur = this.get(cur.tenantId, a.timelineId);
+    }
+    return cur;
+  }
+
+  /** Size of a timeline's layer files on local disk. */
+  layerBytes(t: Timeline): number {
+    const dir = join(t.dir, 'layers');
+    let n = 0;
+    for (const f of readdirSync(dir)) {
+      try {
+        n += statSync(join(dir, f)).size;
+      } catch {
+        // removed under us (a crash leftover being cleaned): not part of the timeline
+      }
+    }
+    return n;
+  }
+
+  /** `tenant import`: a clean datadir becomes a new root timeline. */
+  importDatadir(datadir: string, ids: { tenantId?: string | undefined; timelineId?: string | undefined }): ImportedTimeline {
+    let st;
+    try {
+      st = statSync(datadir);
+    } catch {
+      throw new InvalidDatadir(datadir, 'no such directory on the page server');
+    }
+    if (!st.isDirectory()) throw new InvalidDatadir(datadir, 'not a directory');
+    if (!existsSync(join(datadir, 'ib_logfile0'))) throw new InvalidDatadir(datadir, 'no ib_logfile0');
+    const tenantId = ids.tenantId ?? newId();
+    const timelineId = ids.timelineId ?? newId();
+    const existing = this.tenants.get(tenantId);
+    // One tenant is one datadir lineage: its other timelines are branches.
+    if (existing && existing.size > 0) throw new AlreadyExists(`tenant ${tenantId}`);
+    const dir = this.timelineDir(tenantId, timelineId);
+    const tmp = dir + TEMP_SUFFIX;
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(join(this.opts.dataDir, 'tenants', tenantId, 'timelines'), { recursive: true });
+    let r;
+    try {
+      r = importDatadir(datadir, tmp, { tenantId, timelineId });
+      r.timeline.close();
+    } catch (e) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    }
+    renameSync(tmp, dir);
+    const timeline = Timeline.load(dir, this.timelineOptions(undefined));
+    this.register(timeline);
+    this.opts.log.info('tenant imported', { tenantId, timelineId, lsn: r.lsn, pages: r.pages, tablespaces: r.tablespaces, auxFiles: r.auxFiles });
+    return { timeline, lsn: r.lsn, pages: r.pages, tablespaces: r.tablespaces, auxFiles: r.auxFiles };
+  }
+
+  /**
+   * A branch of `parent` at `lsn`, in O(1): a new index with the ancestor
+   * and the tablespace map as of `lsn`; no page is copied. The parent is
+   * flushed up to the branch point first, so that the branch's reads below
+   * it survive a restart of the page server before the parent re-ingests.
+   */
+  branch(parent: Timeline, lsn: bigint, newTimelineId?: string): Timeline {
+    if (lsn > parent.lastRecordLsn) throw new LsnOutOfRange(lsn, `beyond the last record LSN ${parent.lastRecordLsn} of timeline ${parent.timelineId}`);
+    if (lsn < parent.initLsn) throw new LsnOutOfRange(lsn, `before the start ${parent.initLsn} of timeline ${parent.timelineId}`);
+    const timelineId = newTimelineId ?? newId();
+    if (this.tenants.get(parent.tenantId)?.has(timelineId)) throw new AlreadyExists(`timeline ${parent.tenantId}/${timelineId}`);
+    if (parent.diskConsistentLsn < lsn) parent.flush();
+    const pm = parent.metaSnapshot;
+    const meta: TimelineMeta = {
+      version: 1,
+      tenantId: parent.tenantId,
+      timelineId,
+      pageSize: pm.pageSize,
+      logFileSize: pm.logFileSize,
+      ancestor: { timelineId: parent.timelineId, lsn },
+      initLsn: lsn,
+      diskConsistentLsn: lsn,
+      layers: [],
+      tablespaces: pm.tablespaces.filter((e) => e.lsn <= lsn),
+      auxSets: [],
+    };
+    const dir = this.timelineDir(parent.tenantId, timelineId);
+    const tmp = dir + TEMP_SUFFIX;
+    rmSync(tmp, { recursive: true, force: true });
+    Timeline.create(tmp, meta).close();
+    renameSync(tmp, dir);
+    const t = Timeline.load(dir, this.timelineOptions(parent));
+    this.register(t);
+    this.opts.log.info('timeline branched', { tenantId: t.tenantId, timelineId, ancestor: parent.timelineId, lsn });
+    return t;
+  }
+
+  async delete(t: Timeline): Promise<void> {
+    const children = this.children(t);
+    if (children.length > 0) throw new TimelineHasChildren(t.timelineId, children.map((c) => c.timelineId));
+    for (const l of this.listeners) await l.removing(t);
+    const m = this.tenants.get(t.tenantId);
+    m?.delete(t.timelineId);
+    t.close();
+    // Renamed first: a crash half way through the removal leaves a temp dir, not a broken timeline.
+    const tmp = t.dir + TEMP_SUFFIX;
+    renameSync(t.dir, tmp);
+    rmSync(tmp, { recursive: true, force: true });
+    this.opts.log.info('timeline deleted', { tenantId: t.tenantId, timelineId: t.timelineId });
+  }
+
+  private register(t: Timeline): void {
+    let m = this.tenants.get(t.tenantId);
+    if (!m) this.tenants.set(t.tenantId, (m = new Map()));
+    m.set(t.timelineId, t);
+    for (const l of this.listeners) l.added(t);
+  }
+
+  /** Freeze every open layer to disk (shutdown). */
+  flushAll(): void {
+    for (const t of this.all()) t.flush();
+  }
+
+  close(): void {
+    for (const t of this.all()) t.close();
+  }
+}

@@ -1,0 +1,95 @@
+import { Hono } from 'hono';
+import { requestId } from 'hono/request-id';
+import { generateKeyPair, SignJWT } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { assert, TimelineNotFound } from '@strata/core';
+import { authMiddleware, authorize, checkAuthPolicy, type Claims, createVerifier } from './auth.js';
+import { BadRequest, SERVICE_ERROR_STATUS } from './errors.js';
+import { createErrorHandler, parseListen } from './http.js';
+import { memoryLogger } from './log.js';
+import { Counter, Gauge, Histogram, Registry } from './metrics.js';
+
+type Env = { Variables: { requestId: string; claims: Claims } };
+
+describe('service kit', () => {
+  it('maps typed errors to {code, message, requestId}; a failed assertion is a logged 500 and reported as a bug', async () => {
+    const log = memoryLogger();
+    const bugs: Error[] = [];
+    const app = new Hono<Env>()
+      .use(requestId())
+      .get('/bad', () => {
+        throw new BadRequest('nope');
+      })
+      .get('/missing', () => {
+        throw new TimelineNotFound('a', 'b');
+      })
+      .get('/bug', () => {
+        assert(false, 'impossible');
+        return new Response();
+      });
+    app.onError(createErrorHandler<Env>({ statusByCode: { ...SERVICE_ERROR_STATUS, TIMELINE_NOT_FOUND: 404 }, log, onBug: (e) => bugs.push(e) }));
+    const bad = await app.request('/bad');
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ code: 'BAD_REQUEST', message: 'nope', requestId: expect.any(String) });
+    expect((await app.request('/missing')).status).toBe(404);
+    const bug = await app.request('/bug');
+    expect(bug.status).toBe(500);
+    expect(((await bug.json()) as { code: string }).code).toBe('INTERNAL');
+    expect(bugs).toHaveLength(1);
+    expect(log.lines.map((l) => l.msg)).toEqual(['bug: assertion failed']);
+  });
+
+  it('verifies JWT scopes, including pageserverapi, and tenant tokens per tenant', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('EdDSA');
+    const sign = (claims: Record<string, unknown>) => new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA' }).setExpirationTime('1h').sign(privateKey);
+    const app = new Hono<Env>().use(requestId()).use(authMiddleware(createVerifier(publicKey, 'EdDSA'))).get('/t/:tenant', (c) => {
+      authorize(c.var.claims, ['admin', 'pageserverapi', 'tenant'], c.req.param('tenant'));
+      return c.text('ok');
+    });
+    app.onError(createErrorHandler<Env>({ statusByCode: SERVICE_ERROR_STATUS, log: memoryLogger() }));
+    const t = 'a'.repeat(32);
+    const call = async (token?: string) => (await app.request(`/t/${t}`, token ? { headers: { authorization: `Bearer ${token}` } } : {})).status;
+    expect(await call()).toBe(401);
+    expect(await call(await sign({ scope: 'pageserverapi' }))).toBe(200);
+    expect(await call(await sign({ scope: 'tenant', tenant_id: t }))).toBe(200);
+    expect(await call(await sign({ scope: 'tenant', tenant_id: 'b'.repeat(32) }))).toBe(403);
+    expect(await call(await sign({ scope: 'safekeeperdata' }))).toBe(403);
+    expect(() => checkAuthPolicy('0.0.0.0', null)).toThrow(/refusing/);
+    expect(checkAuthPolicy('127.0.0.1', null)).toMatch(/AUTH IS DISABLED/);
+  });
+
+  it('renders counters, gauges and histograms in the Prometheus text format', () => {
+    const r = new Registry();
+    r.register(new Counter('c_total', 'a counter')).inc({ a: 'x"y' }, 2);
+    const g = r.register(new Gauge('g', 'a gauge'));
+    g.set(5n, { t: '1' });
+    g.set(7, { t: '2' });
+    g.remove({ t: '2' });
+    r.register(new Histogram('h_seconds', 'a histogram', [0.1, 1])).observe(0.5);
+    expect(r.render()).toBe(
+      [
+        '# HELP c_total a counter',
+        '# TYPE c_total counter',
+        'c_total{a="x\\"y"} 2',
+        '# HELP g a gauge',
+        '# TYPE g gauge',
+        'g{t="1"} 5',
+        '# HELP h_seconds a histogram',
+        '# TYPE h_seconds histogram',
+        'h_seconds_bucket{le="0.1"} 0',
+        'h_seconds_bucket{le="1"} 1',
+        'h_seconds_bucket{le="+Inf"} 1',
+        'h_seconds_sum 0.5',
+        'h_seconds_count 1',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('parses listen addresses', () => {
+    expect(parseListen('127.0.0.1:80')).toEqual({ host: '127.0.0.1', port: 80 });
+    expect(parseListen('[::1]:9898')).toEqual({ host: '::1', port: 9898 });
+    expect(parseListen('host:99999')).toBeUndefined();
+    expect(parseListen('nohost')).toBeUndefined();
+  });
+});
