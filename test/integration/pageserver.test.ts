@@ -8,6 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLogFile } from '@strata/datadir';
@@ -111,7 +112,7 @@ beforeAll(async () => {
     sks.push(s);
   }
   // Small layers: a kill -9 then lands between flushes, and restarts resume from a layer boundary.
-  ps = await pageserver(dir, sks.map((s) => s.hostPort), ['--checkpoint-bytes', String(1 << 20), '--checkpoint-timeout-ms', '1000']);
+  ps = await pageserver(dir, sks.map((s) => s.hostPort), ['--checkpoint-bytes', String(1 << 20), '--checkpoint-timeout-ms', '1000', '--remote-storage', `file://${join(dir, 'remote')}`]);
   await ps.start();
 }, 600_000);
 
@@ -194,6 +195,28 @@ describe('page server (real processes: 3 safekeepers, page server, mariadbd)', (
     const info = await timelineInfo();
     expect(info.diskConsistentLsn).toBe(endLsn);
     expect(info.lastRecordLsn).toBe(endLsn);
+  });
+
+  it('[WIPE] a page server whose local disk is wiped comes back from remote storage alone', async () => {
+    expect(await ps.stop()).toBe(0);
+    await rm(ps.dataDir, { recursive: true, force: true });
+    await mkdir(ps.dataDir, { recursive: true });
+    await ps.start();
+    expect(ps.output()).toContain('restored from remote storage');
+    const info = await timelineInfo();
+    expect(info.diskConsistentLsn).toBe(endLsn);
+    const out = join(dir, 'bb-wiped');
+    await basebackup(out, timeline, endLsn);
+    const cmp = await comparePages(rec.final, out);
+    expect(cmp.diffs, formatComparison(cmp)).toEqual([]);
+    expect(cmp.missingInActual, formatComparison(cmp)).toEqual([]);
+    const server = await startMariadb(out);
+    try {
+      const sums = await withConnection(server, (c) => checksumTables(c));
+      expect(Object.fromEntries(sums)).toEqual(Object.fromEntries(rec.checksumsFinal));
+    } finally {
+      await server.shutdown();
+    }
   });
 
   it('[BRANCH] a branch at a mid-workload LSN: its basebackup equals `redo apply --until-lsn`; its parent cannot be deleted', async () => {

@@ -7,6 +7,7 @@
  * LSNs to the safekeepers, exit. After kill -9 instead, a restart resumes
  * ingest at each timeline's disk-consistent LSN.
  */
+import { openRemoteStorage } from '@strata/remote-storage';
 import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { checkAuthPolicy, jsonLogger, listen, loadVerifier, type Logger } from '@strata/service-kit';
@@ -33,11 +34,14 @@ export async function startPageserver(config: PageserverConfig, log: Logger, onB
   const warning = checkAuthPolicy(config.listen.host, verifier);
   if (warning) log.warn(`!!!!! ${warning} !!!!!`);
   const token = config.tokenFile ? (await readFile(config.tokenFile, 'utf8')).trim() : undefined;
-  if (config.remoteStorageUrl) log.warn('remote storage is configured but not used yet: layers stay on local disk only', { remoteStorage: config.remoteStorageUrl });
+  const remote = config.remoteStorageUrl ? openRemoteStorage(config.remoteStorageUrl) : undefined;
 
   const metrics = new PageserverMetrics();
   const t0 = performance.now();
-  const tenants = TenantManager.open({ dataDir: config.dataDir, log, checkpointBytes: config.checkpointBytes });
+  const restored = await TenantManager.restoreFromRemote({ dataDir: config.dataDir, log, remote });
+  const tenants = TenantManager.open({ dataDir: config.dataDir, log, checkpointBytes: config.checkpointBytes, remote });
+  await tenants.syncRemote();
+  if (restored > 0) log.info('restored from remote storage', { timelines: restored });
   log.info('timelines loaded', { timelines: tenants.all().length, ms: Math.round(performance.now() - t0) });
   const receivers = new WalReceivers({
     safekeepers: config.safekeepers,
@@ -75,6 +79,7 @@ export async function startPageserver(config: PageserverConfig, log: Logger, onB
         await receivers.stopAll();
         await listening.close();
         tenants.flushAll();
+        await tenants.drainUploads();
         await receivers.reportAll();
         tenants.close();
       })();

@@ -11,7 +11,8 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { join } from 'node:path';
 import { assert, LsnOutOfRange, TimelineNotFound } from '@strata/core';
 import type { Logger } from '@strata/service-kit';
-import { importDatadir, readMeta, Timeline, type TimelineMeta, type TimelineOptions } from './storage/index.js';
+import type { RemoteStorage } from '@strata/remote-storage';
+import { importDatadir, readMeta, RemoteTimeline, restoreTimelineDir, Timeline, type TimelineMeta, type TimelineOptions } from './storage/index.js';
 import { AlreadyExists, InvalidDatadir, TenantNotFound, TimelineHasChildren } from './errors.js';
 
 const HEX_ID = /^[0-9a-f]{32}$/;
@@ -21,6 +22,8 @@ const TEMP_SUFFIX = '.tmp';
 export interface TenantManagerOptions {
   readonly dataDir: string;
   readonly log: Logger;
+  /** Remote storage: every timeline is mirrored there, and restored from it when the local disk lost it. */
+  readonly remote?: RemoteStorage | undefined;
   /** Freeze an open layer into a delta layer file at this size. */
   readonly checkpointBytes?: number | undefined;
 }
@@ -50,6 +53,33 @@ export class TenantManager {
 
   private constructor(private readonly opts: TenantManagerOptions) {}
 
+  /**
+   * Timelines that remote storage has and the local disk does not (a wiped or
+   * new disk) come back from remote storage alone: index and aux files now,
+   * layers on first read.
+   */
+  static async restoreFromRemote(opts: TenantManagerOptions): Promise<number> {
+    if (!opts.remote) return 0;
+    let restored = 0;
+    const seen = new Set<string>();
+    for (const key of await opts.remote.list('tenants/')) {
+      const m = /^tenants\/([0-9a-f]{32})\/timelines\/([0-9a-f]{32})\/index\.json$/.exec(key);
+      if (!m || seen.has(key)) continue;
+      seen.add(key);
+      const [, tenantId, timelineId] = m as unknown as [string, string, string];
+      const dir = join(opts.dataDir, 'tenants', tenantId, 'timelines', timelineId);
+      if (Timeline.exists(dir)) continue;
+      const tmp = dir + TEMP_SUFFIX;
+      rmSync(tmp, { recursive: true, force: true });
+      mkdirSync(tmp, { recursive: true });
+      await restoreTimelineDir(new RemoteTimeline(opts.remote, RemoteTimeline.prefixFor(tenantId, timelineId)), tmp);
+      renameSync(tmp, dir);
+      opts.log.info('timeline restored from remote storage', { tenantId, timelineId });
+      restored++;
+    }
+    return restored;
+  }
+
   /** Opens every timeline under `DATA/tenants`. A timeline whose ancestor is missing is logged and skipped. */
   static open(opts: TenantManagerOptions): TenantManager {
     const m = new TenantManager(opts);
@@ -76,7 +106,7 @@ export class TenantManager {
         for (const meta of pending) {
           if (next.includes(meta)) continue;
           const ancestor = meta.ancestor ? loaded.get(meta.ancestor.timelineId) : undefined;
-          loaded.set(meta.timelineId, Timeline.load(m.timelineDir(tenantId, meta.timelineId), m.timelineOptions(ancestor)));
+          loaded.set(meta.timelineId, Timeline.load(m.timelineDir(tenantId, meta.timelineId), m.timelineOptions(ancestor, tenantId, meta.timelineId)));
         }
         if (next.length === pending.length) {
           for (const meta of next) opts.log.error('timeline skipped: its ancestor is missing', { tenantId, timelineId: meta.timelineId, ancestor: meta.ancestor });
@@ -92,11 +122,34 @@ export class TenantManager {
     this.listeners.push(l);
   }
 
-  private timelineOptions(ancestor: Timeline | undefined): TimelineOptions {
+  private timelineOptions(ancestor: Timeline | undefined, tenantId: string, timelineId: string): TimelineOptions {
+    const remote = this.opts.remote;
+    const rt = remote ? new RemoteTimeline(remote, RemoteTimeline.prefixFor(tenantId, timelineId)) : undefined;
     return {
       ...(this.opts.checkpointBytes !== undefined ? { checkpointBytes: this.opts.checkpointBytes } : {}),
       ...(ancestor ? { ancestor } : {}),
+      ...(rt ? { remote: rt } : {}),
     };
+  }
+
+  /**
+   * After a restart: learn from each remote index what is already uploaded,
+   * then queue whatever local layers and index the remote copy lacks (a crash
+   * between a local write and its upload).
+   */
+  async syncRemote(): Promise<void> {
+    for (const t of this.all()) {
+      const rt = t.remote;
+      if (!rt) continue;
+      const remoteMeta = await rt.downloadIndex().catch(() => undefined);
+      if (remoteMeta) rt.markUploaded(remoteMeta.layers.map((n) => `layers/${n}`), remoteMeta.diskConsistentLsn);
+      t.scheduleFullUpload();
+    }
+  }
+
+  /** Wait for every timeline's uploads (shutdown: "uploads finished, index written"). */
+  async drainUploads(): Promise<void> {
+    await Promise.all(this.all().map((t) => t.remote?.drain()));
   }
 
   private timelineDir(tenantId: string, timelineId: string): string {
@@ -185,7 +238,8 @@ export class TenantManager {
       throw e;
     }
     renameSync(tmp, dir);
-    const timeline = Timeline.load(dir, this.timelineOptions(undefined));
+    const timeline = Timeline.load(dir, this.timelineOptions(undefined, tenantId, timelineId));
+    timeline.scheduleFullUpload();
     this.register(timeline);
     this.opts.log.info('tenant imported', { tenantId, timelineId, lsn: r.lsn, pages: r.pages, tablespaces: r.tablespaces, auxFiles: r.auxFiles });
     return { timeline, lsn: r.lsn, pages: r.pages, tablespaces: r.tablespaces, auxFiles: r.auxFiles };
@@ -222,7 +276,8 @@ export class TenantManager {
     rmSync(tmp, { recursive: true, force: true });
     Timeline.create(tmp, meta).close();
     renameSync(tmp, dir);
-    const t = Timeline.load(dir, this.timelineOptions(parent));
+    const t = Timeline.load(dir, this.timelineOptions(parent, parent.tenantId, timelineId));
+    t.scheduleFullUpload();
     this.register(t);
     this.opts.log.info('timeline branched', { tenantId: t.tenantId, timelineId, ancestor: parent.timelineId, lsn });
     return t;

@@ -246,7 +246,8 @@ export class WalReceiver {
    * is skipped, and hears about it with the next flush.
    */
   async report(): Promise<void> {
-    const lsn = this.o.timeline.diskConsistentLsn;
+    // What the safekeepers may drop: with remote storage, only what is uploaded.
+    const lsn = this.o.timeline.remoteConsistentLsn;
     if (lsn <= this.reportedLsn) return;
     let ok = 0;
     await Promise.all(

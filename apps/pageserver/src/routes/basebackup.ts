@@ -23,6 +23,8 @@ export function basebackupRoutes(deps: PageserverDeps) {
     const lsn = q.lsn ?? t.lastRecordLsn;
     if (lsn < t.initLsn) throw new LsnOutOfRange(lsn, `before the start ${t.initLsn} of timeline ${timeline}: take the basebackup from its ancestor`);
     await t.waitForLsn(lsn, Math.min(q.waitMs ?? 0, limits.waitMsMax));
+    // A basebackup reads every page: bring evicted layers back from remote storage first.
+    await t.ensureAllLocal();
     const plan = planBasebackup(t, lsn);
     const chunks = basebackupChunks(t, plan);
     const labels = { tenant_id: tenant, timeline_id: timeline };

@@ -39,6 +39,11 @@ export function getpageRoutes(deps: PageserverDeps) {
       });
       deps.metrics.getpageSeconds.observe((performance.now() - t0) / 1000, { stage: 'wait' });
     }
+    // Layers evicted to remote storage come back before the synchronous reconstruction (a no-op when all are local).
+    for (const r of reqs) {
+      if (r.lsn > t.lastRecordLsn) continue;
+      await deps.tenants.resolveRead(t, r.lsn).prepareRead({ spaceId: r.spaceId, pageNo: r.pageNo }, r.lsn).catch(() => undefined);
+    }
     const items: GetPageItem[] = reqs.map((r) => {
       const t0 = performance.now();
       let item: GetPageItem;

@@ -225,6 +225,7 @@ export class Timeline {
    * page 0's for the checksum format). Then the synchronous read can run.
    */
   async prepareRead(key: PageKey, lsn: bigint): Promise<void> {
+    if (this.isAllLocal()) return;
     const keys = key.pageNo === 0 || this.flagsBySpace.has(key.spaceId) ? [key] : [key, { spaceId: key.spaceId, pageNo: 0 }];
     for (const k of keys) {
       const plan = this.map.plan(k, lsn);
@@ -236,13 +237,54 @@ export class Timeline {
   private async ensureLocal(name: string): Promise<void> {
     const path = join(this.dir, 'layers', name);
     if (this.readers.has(name) || existsSync(path)) return;
-    if (!this.options.remote) throw new PageNotFound(-1, -1, 0n);
+    if (!this.options.remote) throw new Error(`layer ${name} of ${this.timelineId} is missing locally and there is no remote storage`);
     await this.options.remote.download(`layers/${name}`, path);
+    this.missingLocal = null;
+  }
+
+  /**
+   * Queue every local file of this timeline (layers, aux files) and then its
+   * index for upload: after an import or branch built in a temporary
+   * directory, or to re-seed an empty bucket.
+   */
+  scheduleFullUpload(): void {
+    const remote = this.options.remote;
+    if (!remote) return;
+    for (const name of this.meta.layers) {
+      const path = join(this.dir, 'layers', name);
+      if (existsSync(path) && !remote.isUploaded(name)) remote.uploadFile(`layers/${name}`, path);
+    }
+    for (const lsn of this.meta.auxSets) {
+      const base = join(this.dir, 'aux', lsn.toString());
+      for (const rel of listFiles(base)) remote.uploadFile(`aux/${lsn}/${rel}`, join(base, rel));
+    }
+    remote.uploadIndex(this.meta, encodeMeta(this.meta));
+  }
+
+  /** The LSN below which everything is in remote storage (the disk-consistent LSN without remote storage). */
+  get remoteConsistentLsn(): bigint {
+    return this.options.remote ? this.options.remote.remoteConsistentLsn : this.meta.diskConsistentLsn;
+  }
+
+  get remote(): RemoteTimeline | undefined {
+    return this.options.remote;
+  }
+
+  /** Layers not on local disk (evicted, or a timeline restored from remote storage); null: not counted yet. */
+  private missingLocal: number | null = null;
+
+  /** Every layer of this timeline and its ancestors is on local disk: reads need no download check. */
+  isAllLocal(): boolean {
+    if (this.missingLocal === null) {
+      this.missingLocal = this.meta.layers.filter((n) => !existsSync(join(this.dir, 'layers', n))).length;
+    }
+    return this.missingLocal === 0 && (this.options.ancestor?.isAllLocal() ?? true);
   }
 
   /** Download every layer of this timeline (and its ancestors) that is not on local disk. */
   async ensureAllLocal(): Promise<void> {
     for (const name of this.meta.layers) await this.ensureLocal(name);
+    this.missingLocal = 0;
     await this.options.ancestor?.ensureAllLocal();
   }
 
@@ -286,6 +328,7 @@ export class Timeline {
       rmSync(path, { force: true });
       total -= size;
       evicted.push(name);
+      this.missingLocal = null;
     }
     return evicted;
   }
