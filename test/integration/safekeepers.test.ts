@@ -28,8 +28,13 @@ function sourceBytes(from: bigint, to: bigint): Uint8Array {
   }
 }
 
-function pushInBackground(timeline: string): { done: Promise<{ code: number; stdout: string; stderr: string }> } {
-  const child = spawn(join(REPO_ROOT, 'strata'), ['wal', 'push', '--safekeepers', sks.map((s) => s.hostPort).join(','), '--tenant', TENANT, '--timeline', timeline, '--log', logPath, '--from', String(fromLsn)], { cwd: REPO_ROOT });
+/** A push paced to a few MiB/s, so that kills land while it is still running on any machine. */
+function pushInBackground(timeline: string, mibPerSec = 4): { done: Promise<{ code: number; stdout: string; stderr: string }> } {
+  const child = spawn(
+    join(REPO_ROOT, 'strata'),
+    ['wal', 'push', '--safekeepers', sks.map((s) => s.hostPort).join(','), '--tenant', TENANT, '--timeline', timeline, '--log', logPath, '--from', String(fromLsn), '--max-mib-per-sec', String(mibPerSec)],
+    { cwd: REPO_ROOT },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -116,6 +121,8 @@ describe('safekeepers (three real processes)', () => {
     await until('the push under way', async () => (await commitLsn(sks[0]!, timeline)) > fromLsn + (1n << 20n));
     await sks[1]!.kill9();
     await sks[2]!.kill9();
+    // The pace guarantees the push is mid-way: there is WAL left that no quorum has.
+    expect(await flushLsn(sks[0]!, timeline)).toBeLessThan(fromLsn + (20n << 20n));
     try {
       // What two of them flushed before dying may still get committed; after that, nothing.
       await new Promise((r) => setTimeout(r, 3000));
