@@ -20,7 +20,7 @@ import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { applyRedoToDatadir, type RedoApplyResult } from '../apps/cli/src/datadir/replay-datadir.js';
-import { openLogFile } from '../apps/cli/src/datadir/log-reader.js';
+import { openLogFile } from '@strata/datadir';
 import { checksumTables, type LogCheckpoint, readLogCheckpoint, removeTempDir, type StartOptions } from '../test/support/mariadb.js';
 import { countRecordTypes, withConnection } from '../test/support/redo-scenario.js';
 import {

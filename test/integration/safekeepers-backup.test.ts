@@ -14,7 +14,7 @@ import { openRemoteStorage, type RemoteStorage } from '@strata/remote-storage';
 import { zstdDecompress } from '@strata/zstd';
 import { listBackedUpSegments, readIndex, segmentEnd, segmentKey } from '../../apps/safekeeper/src/backup/remote-layout.js';
 import { uploaderOf } from '../../apps/safekeeper/src/backup/wal-backup.js';
-import { openLogFile } from '../../apps/cli/src/datadir/log-reader.js';
+import { openLogFile } from '@strata/datadir';
 import { makeTempDir, readLogCheckpoint, removeTempDir } from '../support/mariadb.js';
 import { recordWorkload, runStrata } from '../support/redo-scenario.js';
 import { safekeeper, type SafekeeperProcess, timelineStatus } from '../support/safekeepers.js';

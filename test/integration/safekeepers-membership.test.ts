@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openLogFile } from '../../apps/cli/src/datadir/log-reader.js';
+import { openLogFile } from '@strata/datadir';
 import { makeTempDir, readLogCheckpoint, removeTempDir, startMariadb } from '../support/mariadb.js';
 import { recordWorkload, REPO_ROOT, runStrata, withConnection } from '../support/redo-scenario.js';
 import { safekeeper, type SafekeeperProcess, timelineStatus } from '../support/safekeepers.js';

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProposerDriver, ProposerFenced } from '@strata/client';
-import { openLogFile } from '../../apps/cli/src/datadir/log-reader.js';
+import { openLogFile } from '@strata/datadir';
 import { makeTempDir, readLogCheckpoint, removeTempDir } from '../support/mariadb.js';
 import { recordWorkload, REPO_ROOT, runStrata } from '../support/redo-scenario.js';
 import { safekeeper, type SafekeeperProcess, timelineStatus } from '../support/safekeepers.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Connection } from 'mysql2/promise';
 import { redo } from '@strata/core';
-import { openLogFile } from '../../apps/cli/src/datadir/log-reader.js';
+import { openLogFile } from '@strata/datadir';
 import { comparePages, copyDatadir, formatComparison, type PageComparison } from './datadir-compare.js';
 import {
   checkTables,

@@ -7,7 +7,7 @@ import { redo } from '@strata/core';
 
 export interface LogFileReader extends redo.LogSource {
   readonly path: string;
-  mtrs(fromLsn: bigint, pageSize: number): Generator<redo.Mtr, redo.LogEnd>;
+  mtrs(fromLsn: bigint, pageSize: number, options?: redo.ScanOptions): Generator<redo.Mtr, redo.LogEnd>;
   close(): void;
 }
 
@@ -19,23 +19,27 @@ export function openLogFile(path: string): LogFileReader {
     readSync(fd, headBytes, 0, headBytes.length, 0);
     const head = redo.parseLogFileHead(headBytes, BigInt(size));
     const g = redo.geometryOf(head);
-    const readAt = (lsn: bigint, length: number): Uint8Array => {
-      const out = new Uint8Array(length);
+    const readInto = (lsn: bigint, out: Uint8Array): void => {
       let off = redo.lsnToOffset(g, lsn);
       let done = 0;
-      while (done < length) {
-        const n = Math.min(length - done, size - off);
+      while (done < out.length) {
+        const n = Math.min(out.length - done, size - off);
         readSync(fd, out, done, n, off);
         done += n;
         off = redo.LOG_START_OFFSET;
       }
+    };
+    const readAt = (lsn: bigint, length: number): Uint8Array => {
+      const out = new Uint8Array(length);
+      readInto(lsn, out);
       return out;
     };
     const reader: LogFileReader = {
       head,
       path,
       readAt,
-      mtrs: (fromLsn, pageSize) => redo.scanLog(reader, fromLsn, pageSize),
+      readInto,
+      mtrs: (fromLsn, pageSize, options) => redo.scanLog(reader, fromLsn, pageSize, options),
       close: () => closeSync(fd),
     };
     return reader;

@@ -1,5 +1,5 @@
 import { redo } from '@strata/core';
-import { openLogFile } from '../datadir/log-reader.js';
+import { openLogFile } from '@strata/datadir';
 
 export interface RedoDumpArgs {
   readonly logPath: string;

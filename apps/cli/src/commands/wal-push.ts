@@ -4,7 +4,7 @@
  */
 import { ProposerDriver, ProposerFenced, type SafekeeperEndpoint } from '@strata/client';
 import { z } from 'zod';
-import { openLogFile, type LogFileReader } from '../datadir/log-reader.js';
+import { openLogFile, type LogFileReader } from '@strata/datadir';
 import { fetchJson, parseHostPorts, resolveSafekeepers } from './safekeeper-endpoints.js';
 
 export interface WalPushArgs {

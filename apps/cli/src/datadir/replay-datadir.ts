@@ -28,8 +28,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CorruptRedo, LsnOutOfRange, redo, UnsupportedPage } from '@strata/core';
-import { isAuxPath, isTablespacePath, listFiles, listTablespaceFiles } from './tablespace-files.js';
-import { openLogFile } from './log-reader.js';
+import { isAuxPath, isTablespacePath, listFiles, listTablespaceFiles, openLogFile, writeFreshLog } from '@strata/datadir';
 
 export interface RedoApplyOptions {
   readonly baseDir: string;
@@ -460,14 +459,3 @@ function extendToFspSize(spaces: SpaceFiles, pageSize: number): void {
   }
 }
 
-function writeFreshLog(path: string, lsn: bigint, fileSize: bigint): void {
-  rmSync(path, { force: true });
-  const head = redo.buildFreshLogHead({ lsn, fileSize });
-  const fd = openSync(path, 'w');
-  try {
-    writeSync(fd, head, 0, head.length, 0);
-    ftruncateSync(fd, Number(fileSize));
-  } finally {
-    closeSync(fd);
-  }
-}
