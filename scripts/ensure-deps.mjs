@@ -3,7 +3,8 @@
 // (npm ci from the lock file) and Debian packages (mariadb-server) when we
 // are root. Fails with a message that says what to do otherwise.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,18 +24,54 @@ function has(cmd) {
     || existsSync(`/usr/sbin/${cmd}`);
 }
 
+// What node_modules was installed from: the hash of package-lock.json, recorded after a
+// successful `npm ci`. Content, not mtimes: a lock file rewritten with the same content (or
+// touched by an editor) must not wipe node_modules under running processes.
+const STAMP = join(root, 'node_modules', '.strata-lock-sha256');
+
+function lockHash() {
+  return createHash('sha256').update(readFileSync(join(root, 'package-lock.json'))).digest('hex');
+}
+
 function npmDepsCurrent() {
-  const lock = join(root, 'package-lock.json');
-  const marker = join(root, 'node_modules', '.package-lock.json');
-  if (!existsSync(marker)) return false;
-  return statSync(marker).mtimeMs >= statSync(lock).mtimeMs;
+  if (!existsSync(join(root, 'node_modules', '.package-lock.json'))) return false;
+  if (existsSync(STAMP)) return readFileSync(STAMP, 'utf8').trim() === lockHash();
+  // Installed by hand (npm install/ci without us): trust it if it is not older than the lock.
+  return statSync(join(root, 'node_modules', '.package-lock.json')).mtimeMs >= statSync(join(root, 'package-lock.json')).mtimeMs;
+}
+
+/** One install at a time: concurrent `./strata` runs wait for the first instead of racing npm ci. */
+function withInstallLock(fn) {
+  const lockDir = join(root, '.strata-install.lock');
+  for (let i = 0; ; i++) {
+    try {
+      mkdirSync(lockDir);
+      break;
+    } catch {
+      if (i > 600) fail(`${lockDir} has been held for 10 minutes; remove it if no install is running`);
+      execFileSync('sleep', ['1']);
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(lockDir, { recursive: true, force: true });
+  }
 }
 
 export function ensureNpm() {
-  if (npmDepsCurrent()) return;
-  log('installing npm dependencies (npm ci)…');
-  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
-  if (r.status !== 0) fail('npm ci failed; see the output above (is the npm registry reachable?)');
+  if (npmDepsCurrent()) {
+    if (!existsSync(STAMP)) writeFileSync(STAMP, lockHash() + '\n');
+    return;
+  }
+  withInstallLock(() => {
+    if (npmDepsCurrent()) return; // another run installed while we waited
+    log('installing npm dependencies (npm ci)…');
+    const hash = lockHash();
+    const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+    if (r.status !== 0) fail('npm ci failed; see the output above (is the npm registry reachable?)');
+    writeFileSync(STAMP, hash + '\n');
+  });
 }
 
 function apt(packages) {
