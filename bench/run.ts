@@ -14,7 +14,8 @@ const USAGE = `usage: npm run bench -- [NAME...] [--size-mb N]
 
   NAME         run only the benchmarks whose name contains NAME (default: all)
   --size-mb N  amount of work in MiB (redo-apply: MiB of redo to generate, default 120;
-               runs below 100 MiB are quick runs and do not update docs/benchmarks.md)
+               runs below 100 MiB are quick runs and do not update docs/benchmarks.md;
+               safekeeper: MiB of redo to generate, default 24, below 20 a quick run)
 `;
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));

@@ -16,7 +16,7 @@ import { decodeGetPageResponse, encodeGetPageRequests, GetPageStatus, type GetPa
 import { TarParser } from './data-path/tar.js';
 import type { PageserverDeps } from './deps.js';
 import { PageserverMetrics } from './metrics.js';
-import { Timeline, type TimelineMeta } from './storage/index.js';
+import { Timeline, type NewTimelineMeta } from './storage/index.js';
 import { TenantManager } from './tenant-manager.js';
 
 const TENANT = '0123456789abcdef0123456789abcdef';
@@ -41,7 +41,7 @@ function page(no: number): Uint8Array {
 }
 
 function seedTimeline(dataDir: string): void {
-  const meta: TimelineMeta = {
+  const meta: NewTimelineMeta = {
     version: 1,
     tenantId: TENANT,
     timelineId: ROOT,

@@ -9,16 +9,20 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { StrataErrorCode } from '@strata/core';
 import { authMiddleware, createErrorHandler, PayloadTooLarge, RouteNotFound, SERVICE_ERROR_STATUS } from '@strata/service-kit';
 import { DEFAULT_LIMITS, type AppEnv, type PageserverDeps } from './deps.js';
-import type { AlreadyExists, InvalidDatadir, TenantNotFound, TimelineHasChildren } from './errors.js';
+import type { AlreadyExists, InvalidDatadir, NoLsnAtTime, SnapshotNotFound, TenantNotFound, TimelineHasChildren } from './errors.js';
+import { StorageMaintenance } from './maintenance.js';
 import { basebackupRoutes } from './routes/basebackup.js';
 import { getpageRoutes } from './routes/getpage.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { snapshotRoutes } from './routes/snapshots.js';
 import { statusRoutes } from './routes/status.js';
 import { tenantRoutes } from './routes/tenants.js';
+import { tierRoutes } from './routes/tiers.js';
+import { storageRoutes } from './routes/storage.js';
 import { timelineRoutes } from './routes/timelines.js';
-import { LsnNotYetAvailable, PageNotFound } from './storage/index.js';
+import { LsnBeforeGcHorizon, LsnNotYetAvailable, PageNotFound } from './storage/index.js';
 
-type PageserverErrorCode = (TenantNotFound | AlreadyExists | TimelineHasChildren | InvalidDatadir)['code'] | keyof typeof SERVICE_ERROR_STATUS;
+type PageserverErrorCode = (TenantNotFound | AlreadyExists | TimelineHasChildren | InvalidDatadir | SnapshotNotFound | NoLsnAtTime)['code'] | keyof typeof SERVICE_ERROR_STATUS;
 
 const STATUS: Record<StrataErrorCode | PageserverErrorCode, ContentfulStatusCode> = {
   ...SERVICE_ERROR_STATUS,
@@ -26,6 +30,8 @@ const STATUS: Record<StrataErrorCode | PageserverErrorCode, ContentfulStatusCode
   ALREADY_EXISTS: 409,
   TIMELINE_HAS_CHILDREN: 409,
   INVALID_DATADIR: 400,
+  SNAPSHOT_NOT_FOUND: 404,
+  NO_LSN_AT_TIME: 404,
   CORRUPT_REDO: 400,
   UNSUPPORTED_REDO_FORMAT: 400,
   LSN_OUT_OF_RANGE: 400,
@@ -71,18 +77,25 @@ export function createApp(deps: PageserverDeps) {
       classify: (err) =>
         err instanceof LsnNotYetAvailable
           ? { status: 503, code: 'LSN_NOT_YET_AVAILABLE' }
+          : // Gone for good: the layers below the horizon may be deleted (410, not a retryable 503).
+            err instanceof LsnBeforeGcHorizon
+            ? { status: 410, code: 'LSN_BEFORE_GC_HORIZON' }
           : err instanceof PageNotFound
             ? { status: 404, code: err.code }
             : undefined,
     }),
   );
 
+  const maintenance = deps.maintenance ?? new StorageMaintenance({ tenants: deps.tenants, metrics: deps.metrics, log: deps.log });
   return app
     .route('/', statusRoutes(deps))
     .route('/', tenantRoutes(deps))
     .route('/', timelineRoutes(deps))
     .route('/', getpageRoutes(deps))
     .route('/', basebackupRoutes(deps))
+    .route('/', storageRoutes(deps, maintenance))
+    .route('/', snapshotRoutes(deps))
+    .route('/', tierRoutes(deps))
     .route('/', metricsRoutes(deps));
 }
 

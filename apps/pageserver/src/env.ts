@@ -14,6 +14,10 @@
  *   --token-file FILE         PAGESERVER_TOKEN_FILE          JWT presented to the safekeepers
  *   --checkpoint-bytes N      PAGESERVER_CHECKPOINT_BYTES    freeze the open layer at this size (default 64 MiB)
  *   --checkpoint-timeout-ms N PAGESERVER_CHECKPOINT_TIMEOUT_MS  ... or when it is this old (default 10 s)
+ *   --pitr-ms N               PAGESERVER_PITR_MS             history GC keeps readable (default 7 days)
+ *   --gc-period-ms N          PAGESERVER_GC_PERIOD_MS        background GC period (default 10 min; 0: off)
+ *   --compaction-period-ms N  PAGESERVER_COMPACTION_PERIOD_MS  background compaction period (default 20 s; 0: off)
+ *   --page-cache-bytes N      PAGESERVER_PAGE_CACHE_BYTES    memory page cache size (default 256 MiB; 0 turns it off)
  */
 import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,7 +37,13 @@ const FLAGS = {
   'token-file': 'PAGESERVER_TOKEN_FILE',
   'checkpoint-bytes': 'PAGESERVER_CHECKPOINT_BYTES',
   'checkpoint-timeout-ms': 'PAGESERVER_CHECKPOINT_TIMEOUT_MS',
+  'pitr-ms': 'PAGESERVER_PITR_MS',
+  'gc-period-ms': 'PAGESERVER_GC_PERIOD_MS',
+  'compaction-period-ms': 'PAGESERVER_COMPACTION_PERIOD_MS',
+  'page-cache-bytes': 'PAGESERVER_PAGE_CACHE_BYTES',
 } as const;
+
+export const DEFAULT_PAGE_CACHE_BYTES = 256 << 20;
 
 const listenSchema = z.string().transform((s, ctx) => {
   const l = parseListen(s);
@@ -80,6 +90,10 @@ const configSchema = z
     'token-file': z.string().min(1).optional(),
     'checkpoint-bytes': z.coerce.number().int().min(64 * 1024).max(1 << 30).optional(),
     'checkpoint-timeout-ms': z.coerce.number().int().min(100).max(3_600_000).optional(),
+    'pitr-ms': z.coerce.number().int().min(0).max(10 * 365 * 86_400_000).default(7 * 86_400_000),
+    'gc-period-ms': z.coerce.number().int().min(0).max(86_400_000).default(600_000),
+    'compaction-period-ms': z.coerce.number().int().min(0).max(86_400_000).default(20_000),
+    'page-cache-bytes': z.coerce.number().int().min(0).max(2 ** 40).default(DEFAULT_PAGE_CACHE_BYTES),
   })
   .strict()
   .refine((c) => !(c['auth-public-key'] && c['auth-hs256-secret-file']), 'configure one JWT key, not both')
@@ -96,6 +110,12 @@ export interface PageserverConfig {
   tokenFile: string | undefined;
   checkpointBytes: number | undefined;
   checkpointTimeoutMs: number | undefined;
+  /** History GC keeps readable, and how often GC and compaction run in the background (0: not at all). Optional: configs built in code may leave them to the defaults. */
+  pitrMs?: number | undefined;
+  gcPeriodMs?: number | undefined;
+  compactionPeriodMs?: number | undefined;
+  /** Bytes of the memory page cache; 0: off. */
+  pageCacheBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -148,5 +168,9 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     tokenFile: c['token-file'] && abs(c['token-file']),
     checkpointBytes: c['checkpoint-bytes'],
     checkpointTimeoutMs: c['checkpoint-timeout-ms'],
+    pitrMs: c['pitr-ms'],
+    gcPeriodMs: c['gc-period-ms'],
+    compactionPeriodMs: c['compaction-period-ms'],
+    pageCacheBytes: c['page-cache-bytes'],
   };
 }

@@ -45,3 +45,26 @@ export class InvalidDatadir extends ServiceError {
     this.name = 'InvalidDatadir';
   }
 }
+
+export class SnapshotNotFound extends ServiceError {
+  readonly code = 'SNAPSHOT_NOT_FOUND' as const;
+  constructor(
+    readonly tenantId: string,
+    readonly snapshotName: string,
+  ) {
+    super(`snapshot ${snapshotName} of tenant ${tenantId} not found`);
+    this.name = 'SnapshotNotFound';
+  }
+}
+
+/** `lsn_by_timestamp` for a time before every point of the timeline's LSN ↔ time map. */
+export class NoLsnAtTime extends ServiceError {
+  readonly code = 'NO_LSN_AT_TIME' as const;
+  constructor(
+    readonly timelineId: string,
+    readonly at: string,
+  ) {
+    super(`timeline ${timelineId} knows no LSN committed at or before ${at}`);
+    this.name = 'NoLsnAtTime';
+  }
+}

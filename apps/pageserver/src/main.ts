@@ -12,10 +12,13 @@ import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { checkAuthPolicy, jsonLogger, listen, loadVerifier, type Logger } from '@strata/service-kit';
 import { createApp } from './app.js';
-import type { PageserverDeps } from './deps.js';
+import { attachGetPageStream } from './data-path/getpage-stream.js';
+import { DEFAULT_LIMITS, type PageserverDeps } from './deps.js';
 import { ConfigError, loadConfig, type PageserverConfig } from './env.js';
 import { WalReceivers } from './ingest/receivers.js';
+import { DEFAULT_COMPACTION_PERIOD_MS, DEFAULT_GC_PERIOD_MS, DEFAULT_PITR_MS, StorageMaintenance } from './maintenance.js';
 import { PageserverMetrics } from './metrics.js';
+import { PageCache } from './storage/page-cache.js';
 import { TenantManager } from './tenant-manager.js';
 
 export const VERSION = '0.1.0';
@@ -43,6 +46,15 @@ export async function startPageserver(config: PageserverConfig, log: Logger, onB
   await tenants.syncRemote();
   if (restored > 0) log.info('restored from remote storage', { timelines: restored });
   log.info('timelines loaded', { timelines: tenants.all().length, ms: Math.round(performance.now() - t0) });
+  const maintenance = new StorageMaintenance({
+    tenants,
+    metrics,
+    log,
+    pitrMs: config.pitrMs ?? DEFAULT_PITR_MS,
+    gcPeriodMs: config.gcPeriodMs ?? DEFAULT_GC_PERIOD_MS,
+    compactionPeriodMs: config.compactionPeriodMs ?? DEFAULT_COMPACTION_PERIOD_MS,
+  });
+  tenants.subscribe(maintenance);
   const receivers = new WalReceivers({
     safekeepers: config.safekeepers,
     token,
@@ -50,6 +62,15 @@ export async function startPageserver(config: PageserverConfig, log: Logger, onB
     log,
     ...(config.checkpointTimeoutMs !== undefined ? { checkpointTimeoutMs: config.checkpointTimeoutMs } : {}),
     onBug,
+    backpressure: (t) => maintenance.backpressure(t),
+  });
+  const pageCache = new PageCache(config.pageCacheBytes);
+  tenants.subscribe({
+    added: () => undefined,
+    removing: (t) => {
+      pageCache.dropTimeline(t);
+      return Promise.resolve();
+    },
   });
   const deps: PageserverDeps = {
     version: VERSION,
@@ -57,16 +78,29 @@ export async function startPageserver(config: PageserverConfig, log: Logger, onB
     metrics,
     verifier,
     log,
+    pageCache,
     receivers,
     safekeepers: config.safekeepers,
     remoteStorage: config.remoteStorageUrl,
+    maintenance,
     ...(onBug ? { onBug } : {}),
   };
   const app = createApp(deps);
   const tls = config.tls ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) } : undefined;
   const listening = await listen(app.fetch, { host: config.listen.host, port: config.listen.port, tls });
+  const streams = attachGetPageStream(listening.server, {
+    tenants,
+    metrics,
+    log,
+    verifier,
+    pageCache,
+    batchMax: DEFAULT_LIMITS.getpageBatchMax,
+    waitMsMax: DEFAULT_LIMITS.waitMsMax,
+    onBug,
+  });
   receivers.attach(tenants);
-  log.info('pageserver listening', { url: listening.url, dataDir: config.dataDir, safekeepers: config.safekeepers, auth: verifier?.algorithm ?? 'none' });
+  maintenance.start();
+  log.info('pageserver listening', { url: listening.url, pageCacheBytes: config.pageCacheBytes, dataDir: config.dataDir, safekeepers: config.safekeepers, auth: verifier?.algorithm ?? 'none' });
 
   let stopping: Promise<void> | undefined;
   return {
@@ -77,6 +111,8 @@ export async function startPageserver(config: PageserverConfig, log: Logger, onB
     stop() {
       stopping ??= (async () => {
         await receivers.stopAll();
+        await maintenance.stop();
+        streams.closeAll();
         await listening.close();
         tenants.flushAll();
         await tenants.drainUploads();

@@ -254,6 +254,8 @@ export class TenantManager {
   branch(parent: Timeline, lsn: bigint, newTimelineId?: string): Timeline {
     if (lsn > parent.lastRecordLsn) throw new LsnOutOfRange(lsn, `beyond the last record LSN ${parent.lastRecordLsn} of timeline ${parent.timelineId}`);
     if (lsn < parent.initLsn) throw new LsnOutOfRange(lsn, `before the start ${parent.initLsn} of timeline ${parent.timelineId}`);
+    // Below the GC horizon the layers may be gone; branch points and snapshots there stay readable.
+    parent.checkReadable(lsn);
     const timelineId = newTimelineId ?? newId();
     if (this.tenants.get(parent.tenantId)?.has(timelineId)) throw new AlreadyExists(`timeline ${parent.tenantId}/${timelineId}`);
     if (parent.diskConsistentLsn < lsn) parent.flush();
@@ -270,6 +272,9 @@ export class TenantManager {
       layers: [],
       tablespaces: pm.tablespaces.filter((e) => e.lsn <= lsn),
       auxSets: [],
+      snapshots: [],
+      lsnTimes: [],
+      gc: null,
     };
     const dir = this.timelineDir(parent.tenantId, timelineId);
     const tmp = dir + TEMP_SUFFIX;

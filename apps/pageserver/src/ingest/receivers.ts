@@ -13,6 +13,7 @@ export interface ReceiversOptions {
   readonly pollWaitMs?: number;
   readonly checkpointTimeoutMs?: number;
   readonly onBug?: ((e: Error) => void) | undefined;
+  readonly backpressure?: ((t: Timeline) => Promise<void>) | undefined;
 }
 
 export class WalReceivers implements TimelineListener {

@@ -15,6 +15,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AssertionError, CorruptRedo, redo } from '@strata/core';
+import { LSN_TIME_POINTS_MAX, mergeLsnTimes } from '@strata/core/layers';
 import type { Logger } from '@strata/service-kit';
 import { z } from 'zod';
 import type { PageserverMetrics } from '../metrics.js';
@@ -33,6 +34,8 @@ export interface WalReceiverOptions {
   readonly checkpointTimeoutMs?: number;
   /** A failed assertion while ingesting is a bug: main.ts stops the process. */
   readonly onBug?: ((e: Error) => void) | undefined;
+  /** Awaited before each request for more WAL: resolves when ingest may go on (compaction caught up). */
+  readonly backpressure?: ((t: Timeline) => Promise<void>) | undefined;
 }
 
 const statusSchema = z.object({ commitLsn: z.string().regex(/^\d+$/) }).passthrough();
@@ -43,6 +46,8 @@ const BACKOFF_MIN_MS = 200;
 const BACKOFF_MAX_MS = 5_000;
 /** Yield to the event loop after this many mtrs: GetPage must not starve behind a large response. */
 const MTRS_PER_SLICE = 2_000;
+/** At most one ingest-time point per this long in the LSN ↔ time map (the shipper's commit times are finer). */
+const INGEST_TIME_POINT_MS = 1_000;
 
 export class ReceiverError extends Error {
   constructor(message: string) {
@@ -65,6 +70,7 @@ export class WalReceiver {
   private state: ReceiverStatus['state'] = 'idle';
   private lastFlushAt = Date.now();
   private reportedLsn: bigint;
+  private lastTimePointMs = 0;
   private readonly labels: Record<string, string>;
   private readonly pollWaitMs: number;
   private readonly checkpointTimeoutMs: number;
@@ -174,6 +180,7 @@ export class WalReceiver {
     let progressed = false;
     this.state = 'streaming';
     while (!this.stopped) {
+      await this.o.backpressure?.(tl);
       const res = await fetch(`${url}${this.path()}/wal?from=${from}&waitMs=${this.pollWaitMs}`, {
         headers: this.headers(),
         signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.pollWaitMs + 30_000)]),
@@ -192,6 +199,7 @@ export class WalReceiver {
         from = end;
         await this.ingestDecoded(decoder);
         lastDataAt = Date.now();
+        this.noteIngestTime(lastDataAt);
         progressed = true;
       }
       const lag = this.commitLsn - tl.lastRecordLsn;
@@ -225,6 +233,17 @@ export class WalReceiver {
     }
     this.o.metrics.ingestMtrs.inc(this.labels, mtrs);
     this.o.metrics.ingestRecords.inc(this.labels, records);
+  }
+
+  /**
+   * The fallback LSN ↔ time point: everything up to the last ingested record
+   * was committed by now. Persisted with the next flush of the index.
+   */
+  private noteIngestTime(nowMs: number): void {
+    if (nowMs - this.lastTimePointMs < INGEST_TIME_POINT_MS) return;
+    this.lastTimePointMs = nowMs;
+    const tl = this.o.timeline;
+    tl.patchMeta({ lsnTimes: mergeLsnTimes(tl.metaSnapshot.lsnTimes, [{ lsn: tl.lastRecordLsn, timeMs: nowMs }], LSN_TIME_POINTS_MAX) }, false);
   }
 
   private flushed(reason: string): void {

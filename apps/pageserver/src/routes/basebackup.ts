@@ -22,6 +22,7 @@ export function basebackupRoutes(deps: PageserverDeps) {
     const t = deps.tenants.get(tenant, timeline);
     const lsn = q.lsn ?? t.lastRecordLsn;
     if (lsn < t.initLsn) throw new LsnOutOfRange(lsn, `before the start ${t.initLsn} of timeline ${timeline}: take the basebackup from its ancestor`);
+    t.checkReadable(lsn);
     await t.waitForLsn(lsn, Math.min(q.waitMs ?? 0, limits.waitMsMax));
     // A basebackup reads every page: bring evicted layers back from remote storage first.
     await t.ensureAllLocal();

@@ -1,8 +1,9 @@
 import { Hono } from 'hono';
 import { authorize, CollectedGauge, PROMETHEUS_CONTENT_TYPE } from '@strata/service-kit';
 import type { AppEnv, PageserverDeps } from '../deps.js';
+import { CollectedCounter } from '../metrics.js';
 import { POLICY } from '../schemas.js';
-import type { Timeline } from '../storage/index.js';
+import { sizedLayers, type Timeline } from '../storage/index.js';
 
 function labels(t: Timeline): Record<string, string> {
   return { tenant_id: t.tenantId, timeline_id: t.timelineId };
@@ -20,10 +21,33 @@ export function metricsRoutes(deps: PageserverDeps) {
       deps.tenants.all().flatMap((t) => (['image', 'delta'] as const).map((kind) => [{ ...labels(t), kind }, t.layers.filter((l) => l.kind === kind).length] as [Record<string, string>, number])),
     ),
     perTimeline('pageserver_layer_bytes', 'Bytes of layer files on local disk.', (t) => deps.tenants.layerBytes(t)),
+    new CollectedGauge('pageserver_layer_kind_bytes', 'Bytes of layer files on local disk per timeline and kind.', () =>
+      deps.tenants.all().flatMap((t) => {
+        const bytes = { image: 0, delta: 0 };
+        for (const { desc, bytes: n } of sizedLayers(t)) if (n !== Number.MAX_SAFE_INTEGER) bytes[desc.kind] += n;
+        return (['image', 'delta'] as const).map((kind) => [{ ...labels(t), kind }, bytes[kind]] as [Record<string, string>, number]);
+      }),
+    ),
+    perTimeline('pageserver_gc_horizon_lsn', 'Reads below this LSN (other than branch points and snapshots) fail with LSN_BEFORE_GC_HORIZON.', (t) => t.metaSnapshot.gc?.horizon ?? 0n),
   ];
+  // The memory tier keeps plain numbers (no label work on the hot path); they become series here.
+  const cache = deps.pageCache;
+  const memory = { tier: 'memory' };
+  const cacheMetrics = cache
+    ? [
+        new CollectedCounter('pageserver_page_cache_hits_total', 'GetPage lookups answered by the memory page cache.', () => [[memory, cache.hits]]),
+        new CollectedCounter('pageserver_page_cache_misses_total', 'GetPage lookups the memory page cache could not answer (the page was reconstructed).', () => [[memory, cache.misses]]),
+        new CollectedCounter('pageserver_page_cache_inserts_total', 'Page versions stored in the memory page cache.', () => [[memory, cache.inserts]]),
+        new CollectedCounter('pageserver_page_cache_evictions_total', 'Page versions evicted from the memory page cache to stay within its byte budget.', () => [[memory, cache.evictions]]),
+        new CollectedCounter('pageserver_page_cache_closed_by_ingest_total', 'Cached versions whose validity ended because ingest changed their page.', () => [[memory, cache.closedByIngest]]),
+        new CollectedGauge('pageserver_page_cache_bytes', 'Bytes held by the memory page cache (pages and bookkeeping).', () => [[memory, cache.bytes]]),
+        new CollectedGauge('pageserver_page_cache_capacity_bytes', 'Byte budget of the memory page cache (--page-cache-bytes).', () => [[memory, cache.capacityBytes]]),
+        new CollectedGauge('pageserver_page_cache_entries', 'Page versions in the memory page cache.', () => [[memory, cache.entries]]),
+      ]
+    : [];
   return new Hono<AppEnv>().get('/metrics', (c) => {
     authorize(c.var.claims, POLICY.operator);
-    const text = deps.metrics.registry.render() + gauges.flatMap((g) => g.render()).join('\n') + '\n';
+    const text = deps.metrics.registry.render() + [...gauges, ...cacheMetrics].flatMap((g) => g.render()).join('\n') + '\n';
     return c.body(text, 200, { 'content-type': PROMETHEUS_CONTENT_TYPE });
   });
 }

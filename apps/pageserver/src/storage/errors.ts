@@ -15,3 +15,14 @@ export class PageNotFound extends Error {
     this.name = 'PageNotFound';
   }
 }
+
+/**
+ * A read below the timeline's GC horizon (and not at a retained branch point
+ * or snapshot): the layers it would need may be gone.
+ */
+export class LsnBeforeGcHorizon extends LsnOutOfRange {
+  constructor(lsn: bigint, horizon: bigint) {
+    super(lsn, `below the GC horizon ${horizon} (only branch points and snapshots stay readable below it)`);
+    this.name = 'LsnBeforeGcHorizon';
+  }
+}

@@ -59,6 +59,9 @@ export function importDatadir(
     layers: [],
     tablespaces: spaces.map((s) => ({ lsn, kind: 'create' as const, spaceId: s.spaceId, path: s.path })),
     auxSets: [],
+    snapshots: [],
+    lsnTimes: [],
+    gc: null,
   };
   const timeline = Timeline.create(timelineDir, meta, options);
   const total = spaces.reduce((n, s) => n + s.sizeBytes, 0);

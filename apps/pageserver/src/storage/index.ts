@@ -4,3 +4,6 @@ export * from './import-datadir.js';
 export * from './basebackup.js';
 export * from './errors.js';
 export * from './remote-timeline.js';
+export * from './page-cache.js';
+export * from './compaction.js';
+export * from './gc.js';

@@ -17,16 +17,17 @@ export interface RemoteTimelineStats {
   readonly uploadedFiles: number;
   readonly downloadedBytes: number;
   readonly downloadedFiles: number;
+  readonly deletedFiles: number;
   readonly failures: number;
   readonly remoteConsistentLsn: bigint;
 }
 
-type Task = { kind: 'file'; key: string; localPath: string } | { kind: 'index'; text: string; lsn: bigint };
+type Task = { kind: 'file'; key: string; localPath: string } | { kind: 'index'; text: string; lsn: bigint } | { kind: 'delete'; key: string };
 
 export class RemoteTimeline {
   private queue: Task[] = [];
   private running: Promise<void> | null = null;
-  private stats = { uploadedBytes: 0, uploadedFiles: 0, downloadedBytes: 0, downloadedFiles: 0, failures: 0 };
+  private stats = { uploadedBytes: 0, uploadedFiles: 0, downloadedBytes: 0, downloadedFiles: 0, deletedFiles: 0, failures: 0 };
   private remoteConsistent = 0n;
   private readonly uploaded = new Set<string>();
   private idle: Array<() => void> = [];
@@ -66,9 +67,26 @@ export class RemoteTimeline {
   }
 
   uploadIndex(meta: TimelineMeta, text: string): void {
-    // Only the newest index matters: drop older queued ones.
-    this.queue = this.queue.filter((t) => t.kind !== 'index');
+    // Only the newest index matters: drop older queued ones, but never one
+    // queued before a delete: that index is what stops naming the deleted
+    // file, and it must be in remote storage before the file goes.
+    let lastDelete = -1;
+    this.queue.forEach((t, i) => {
+      if (t.kind === 'delete') lastDelete = i;
+    });
+    this.queue = this.queue.filter((t, i) => t.kind !== 'index' || i < lastDelete || (i === 0 && this.running !== null));
     this.queue.push({ kind: 'index', text, lsn: meta.diskConsistentLsn });
+    this.kick();
+  }
+
+  /**
+   * Delete a file (a layer GC or compaction replaced) from remote storage,
+   * after every index queued so far: the index that no longer names it goes
+   * up first, so the remote index never names a missing file.
+   */
+  deleteFile(relKey: string): void {
+    this.uploaded.delete(relKey);
+    this.queue.push({ kind: 'delete', key: relKey });
     this.kick();
   }
 
@@ -97,6 +115,9 @@ export class RemoteTimeline {
           this.uploaded.add(t.key);
           this.stats.uploadedBytes += bytes.length;
           this.stats.uploadedFiles++;
+        } else if (t.kind === 'delete') {
+          await this.storage.delete(`${this.prefix}/${t.key}`);
+          this.stats.deletedFiles++;
         } else {
           const bytes = new TextEncoder().encode(t.text);
           await this.storage.put(`${this.prefix}/index.json`, bytes);

@@ -18,6 +18,17 @@ export const tablespaceEventSchema = z.object({
   path: z.string().min(1),
 });
 
+export const snapshotSchema = z.object({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/),
+  lsn,
+  createdAtMs: z.number().int().nonnegative(),
+});
+
+export const lsnTimePointSchema = z.object({ lsn, timeMs: z.number().int().nonnegative() });
+
+/** What the last GC left readable below the newest records: every LSN ≥ horizon, and the retained points below it. */
+export const gcStateSchema = z.object({ horizon: lsn, retained: z.array(lsn) });
+
 export const timelineMetaSchema = z.object({
   version: z.literal(1),
   tenantId: hexId,
@@ -33,10 +44,19 @@ export const timelineMetaSchema = z.object({
   tablespaces: z.array(tablespaceEventSchema),
   /** LSNs at which a full set of aux files was stored (`aux/<lsn>/`). */
   auxSets: z.array(lsn),
+  // Added after the first indexes were written: the defaults let those load.
+  /** Named, GC-protected LSNs of this timeline. */
+  snapshots: z.array(snapshotSchema).default([]),
+  /** The LSN ↔ time map (see @strata/core/layers lsn-time.ts), sorted by LSN. */
+  lsnTimes: z.array(lsnTimePointSchema).default([]),
+  /** null until the first GC removed anything. */
+  gc: gcStateSchema.nullable().default(null),
 });
 
 export type TimelineMeta = z.output<typeof timelineMetaSchema>;
 export type TablespaceEvent = z.output<typeof tablespaceEventSchema>;
+export type Snapshot = z.output<typeof snapshotSchema>;
+export type GcState = z.output<typeof gcStateSchema>;
 
 export const META_FILE = 'index.json';
 

@@ -22,11 +22,15 @@ import {
   parseLayerFileName,
   reconstructPage,
 } from '@strata/core/layers';
-import { LsnNotYetAvailable, PageNotFound } from './errors.js';
+import { LsnBeforeGcHorizon, LsnNotYetAvailable, PageNotFound } from './errors.js';
 import { InMemoryLayer } from './in-memory-layer.js';
 import { LayerReader } from './layer-reader.js';
 import type { RemoteTimeline } from './remote-timeline.js';
 import { encodeMeta, type TablespaceEvent, type TimelineMeta, readMeta, writeFileAtomic, writeMeta } from './timeline-meta.js';
+
+/** The parts of the index that admin routes and background work (snapshots, LSN ↔ time, GC) change. */
+export type TimelineMetaPatch = Partial<Pick<TimelineMeta, 'snapshots' | 'lsnTimes' | 'gc'>>;
+export type NewTimelineMeta = Omit<TimelineMeta, keyof TimelineMetaPatch> & TimelineMetaPatch;
 
 export interface TimelineOptions {
   /** Freeze the open layer into a delta layer file once it holds this many bytes. */
@@ -45,6 +49,9 @@ export interface PageResult {
 
 type Waiter = { lsn: bigint; resolve: () => void };
 
+/** Told of every page an ingested mtr changes, with the mtr's start LSN (the memory page cache closes its open versions). */
+export type PageChangeListener = (spaceId: number, pageNo: number, startLsn: bigint) => void;
+
 export class Timeline {
   private readonly map: LayerMap;
   private readonly readers = new Map<string, LayerReader>();
@@ -52,6 +59,10 @@ export class Timeline {
   private lastRecord: bigint;
   private waiters: Waiter[] = [];
   private readonly flagsBySpace = new Map<number, redo.SpaceFlags>();
+  /** From meta.gc, kept as fields because getPageRaw checks them on every read. */
+  private gcHorizon = 0n;
+  private gcRetained = new Set<bigint>();
+  private pageChangeListeners: PageChangeListener[] = [];
 
   private constructor(
     readonly dir: string,
@@ -67,11 +78,18 @@ export class Timeline {
     this.map = new LayerMap(descs);
     this.open = new InMemoryLayer(meta.diskConsistentLsn);
     this.lastRecord = meta.diskConsistentLsn;
+    this.applyGcState();
   }
 
-  static create(dir: string, meta: TimelineMeta, options: TimelineOptions = {}): Timeline {
+  private applyGcState(): void {
+    this.gcHorizon = this.meta.gc?.horizon ?? 0n;
+    this.gcRetained = new Set(this.meta.gc?.retained ?? []);
+  }
+
+  /** A new timeline directory; fields added to the index later (snapshots, LSN ↔ time, GC) may be left out. */
+  static create(dir: string, meta: NewTimelineMeta, options: TimelineOptions = {}): Timeline {
     mkdirSync(join(dir, 'layers'), { recursive: true });
-    writeMeta(dir, meta);
+    writeMeta(dir, { snapshots: [], lsnTimes: [], gc: null, ...meta });
     return Timeline.load(dir, options);
   }
 
@@ -125,6 +143,57 @@ export class Timeline {
     this.options.remote?.uploadIndex(this.meta, encodeMeta(this.meta));
   }
 
+  /** Change snapshots, the LSN ↔ time map or the GC state, and persist the index (locally and to remote storage) unless `persist` is false. */
+  patchMeta(patch: TimelineMetaPatch, persist = true): void {
+    this.meta = { ...this.meta, ...patch };
+    if (patch.gc !== undefined) this.applyGcState();
+    if (persist) this.persistMeta();
+  }
+
+  /** Throw LsnBeforeGcHorizon unless a read at `lsn` is still possible after GC. */
+  checkReadable(lsn: bigint): void {
+    if (lsn < this.gcHorizon && !this.gcRetained.has(lsn)) throw new LsnBeforeGcHorizon(lsn, this.gcHorizon);
+  }
+
+  /**
+   * Swap layers in one step (compaction, GC): write the new files, then one
+   * index that lists the new and not the old, then delete the old files
+   * (locally now, remotely after that index is uploaded). A crash before the
+   * index leaves unlisted new files, which load() removes; after it, old
+   * files that load() removes too.
+   */
+  replaceLayers(removed: readonly LayerDesc[], added: ReadonlyArray<{ desc: LayerDesc; bytes: Uint8Array }>): void {
+    const removedNames = removed.map(layerFileName);
+    const addedNames = added.map((a) => layerFileName(a.desc));
+    for (const n of removedNames) assert(this.meta.layers.includes(n), `replacing ${n}, which is not in the index`);
+    for (const n of addedNames) assert(!removedNames.includes(n) && !this.meta.layers.includes(n), `layer ${n} added twice`);
+    for (const a of added) {
+      const name = layerFileName(a.desc);
+      const path = join(this.dir, 'layers', name);
+      writeFileAtomic(path, a.bytes);
+      this.options.remote?.uploadFile(`layers/${name}`, path);
+    }
+    for (const d of removed) this.map.remove(d);
+    for (const a of added) this.map.insert(a.desc);
+    const gone = new Set(removedNames);
+    this.meta = { ...this.meta, layers: [...this.meta.layers.filter((n) => !gone.has(n)), ...addedNames] };
+    this.persistMeta();
+    for (const name of removedNames) {
+      this.readers.get(name)?.close();
+      this.readers.delete(name);
+      this.lastAccess.delete(name);
+      rmSync(join(this.dir, 'layers', name), { force: true });
+      this.options.remote?.deleteFile(`layers/${name}`);
+    }
+    this.missingLocal = null;
+  }
+
+  /** A layer file of this timeline, downloaded first if it was evicted (compaction reads whole layers). */
+  async openLayer(desc: LayerDesc): Promise<LayerReader> {
+    await this.ensureLocal(layerFileName(desc));
+    return this.reader(desc);
+  }
+
   /** Store a whole layer built elsewhere (import, compaction) and list it in the index. */
   addLayer(desc: LayerDesc, bytes: Uint8Array, patch: Partial<TimelineMeta> = {}): void {
     const name = layerFileName(desc);
@@ -158,7 +227,12 @@ export class Timeline {
         events.push({ lsn: m.endLsn, kind: 'rename', spaceId: r.spaceId, path: redo.normalizeDatadirPath(r.newPath) });
       }
     }
-    if (perPage) for (const { key, records } of perPage.values()) this.open.put(key, { startLsn: m.startLsn, endLsn: m.endLsn, records });
+    if (perPage) {
+      for (const { key, records } of perPage.values()) {
+        this.open.put(key, { startLsn: m.startLsn, endLsn: m.endLsn, records });
+        for (const l of this.pageChangeListeners) l(key.spaceId, key.pageNo, m.startLsn);
+      }
+    }
     if (events.length) this.meta = { ...this.meta, tablespaces: [...this.meta.tablespaces, ...events] };
     this.open.advance(m.endLsn);
     this.lastRecord = m.endLsn;
@@ -204,6 +278,14 @@ export class Timeline {
       else still.push(w);
     }
     this.waiters = still;
+  }
+
+  /** Subscribe to the pages ingest changes (synchronously, before `lastRecordLsn` moves); returns the unsubscribe. */
+  onPageChange(listener: PageChangeListener): () => void {
+    this.pageChangeListeners = [...this.pageChangeListeners, listener];
+    return () => {
+      this.pageChangeListeners = this.pageChangeListeners.filter((l) => l !== listener);
+    };
   }
 
   // ---- reads ----
@@ -264,6 +346,11 @@ export class Timeline {
   /** The LSN below which everything is in remote storage (the disk-consistent LSN without remote storage). */
   get remoteConsistentLsn(): bigint {
     return this.options.remote ? this.options.remote.remoteConsistentLsn : this.meta.diskConsistentLsn;
+  }
+
+  /** The timeline this one branched from, for reads below the branch point. */
+  get ancestorTimeline(): Timeline | undefined {
+    return this.options.ancestor;
   }
 
   get remote(): RemoteTimeline | undefined {
@@ -339,14 +426,19 @@ export class Timeline {
    */
   getPageRaw(key: PageKey, lsn: bigint): PageResult | undefined {
     if (lsn > this.lastRecord) throw new LsnNotYetAvailable(lsn, this.lastRecord, 0);
+    if (lsn < this.gcHorizon) this.checkReadable(lsn);
     const plan = this.map.plan(key, lsn);
     let image: { page: Uint8Array; lsn: bigint } | undefined;
     if (plan.image) {
       const v = this.reader(plan.image).read(key, plan.image.lsnStart, plan.image.lsnEnd)[0];
       if (v?.kind === 'image') image = { page: v.page, lsn: v.lsn };
     }
-    const floor = image?.lsn ?? this.meta.initLsn;
-    if (!image && this.options.ancestor && this.meta.ancestor) {
+    // An image layer holds every page of its key range as of its LSN, so the
+    // deltas to apply start at the layer's LSN (a merged delta may reach
+    // below it), and a page the layer lacks did not exist then: no fall
+    // through to the ancestor.
+    const floor = plan.image ? plan.image.lsnStart : this.meta.initLsn;
+    if (!plan.image && this.options.ancestor && this.meta.ancestor) {
       const base = this.options.ancestor.getPageRaw(key, this.meta.ancestor.lsn);
       if (base) image = { page: base.page, lsn: this.meta.ancestor.lsn };
     }

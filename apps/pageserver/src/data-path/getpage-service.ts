@@ -1,0 +1,207 @@
+/**
+ * Serving one GetPage batch, shared by the HTTP route (`POST .../getpage`)
+ * and the pipelined stream (data-path/getpage-stream.ts): requests are read
+ * straight from the wire bytes, each page comes from the memory cache or is
+ * reconstructed (and cached), and the reply is written into one buffer sized
+ * up front. The only allocations per batch are that buffer and the bigint
+ * LSNs; per page, only reconstructions allocate.
+ *
+ * Stages are timed alone (neon #10075: queueing folded into latency
+ * misleads): "wait" and "download" only when they happen, "lookup" is the
+ * synchronous pass minus its reconstructions, "encode" the reply.
+ */
+import { assert, LsnOutOfRange, StrataError } from '@strata/core';
+import type { Logger } from '@strata/service-kit';
+import type { PageserverMetrics } from '../metrics.js';
+import type { PageCache } from '../storage/page-cache.js';
+import { LsnNotYetAvailable, type Timeline } from '../storage/index.js';
+import type { TenantManager } from '../tenant-manager.js';
+import { GETPAGE_ITEM_HEAD_BYTES, GETPAGE_REQUEST_BYTES, GetPageStatus } from './getpage-codec.js';
+
+export interface GetPageServiceDeps {
+  readonly tenants: TenantManager;
+  readonly metrics: PageserverMetrics;
+  readonly log: Logger;
+  readonly pageCache?: PageCache | undefined;
+  /** Longest wait for an LSN to be ingested, per batch. */
+  readonly waitMsMax: number;
+}
+
+const STATUS_COUNT = GetPageStatus.ERROR + 1;
+const STATUS_LABELS = Array.from({ length: STATUS_COUNT }, (_, i) => ({ status: String(i) }));
+const SECONDS_PER_MS = 1e-3;
+
+export class GetPageService {
+  // Scratch of the synchronous pass, reused by every batch: that pass never yields, so batches cannot interleave in it.
+  private statuses = new Uint8Array(64);
+  private lsns = new BigUint64Array(64);
+  private pages: (Uint8Array | undefined)[] = [];
+  private readonly statusCounts = new Array<number>(STATUS_COUNT).fill(0);
+
+  constructor(private readonly deps: GetPageServiceDeps) {}
+
+  /**
+   * Answer the batch in `req` (N × 16 bytes, already validated as whole
+   * items, N ≥ 1) for timeline `t`. The reply starts `headBytes` into the
+   * returned buffer, so a framing layer can put its header there without
+   * another copy.
+   */
+  async serve(t: Timeline, req: Uint8Array, waitMs: number | undefined, headBytes = 0): Promise<Buffer> {
+    const { metrics } = this.deps;
+    const n = req.length / GETPAGE_REQUEST_BYTES;
+    const v = new DataView(req.buffer, req.byteOffset, req.byteLength);
+    metrics.getpageBatchSize.observe(n);
+    if (waitMs) {
+      let maxLsn = 0n;
+      for (let i = 0; i < n; i++) {
+        const lsn = v.getBigUint64(i * GETPAGE_REQUEST_BYTES + 8);
+        if (lsn > maxLsn) maxLsn = lsn;
+      }
+      if (maxLsn > t.lastRecordLsn) {
+        const t0 = performance.now();
+        // Not ingested in time: the pages beyond say so one by one below.
+        await t.waitForLsn(maxLsn, Math.min(waitMs, this.deps.waitMsMax)).catch((e: unknown) => {
+          if (!(e instanceof LsnNotYetAvailable)) throw e;
+        });
+        metrics.getpageSeconds.observe((performance.now() - t0) * SECONDS_PER_MS, { stage: 'wait' });
+      }
+    }
+    const downloaded = await this.downloadMissing(t, v, n);
+    return this.answer(t, v, n, headBytes, downloaded);
+  }
+
+  /**
+   * Bring back from remote storage the layers the batch's reconstructions
+   * need (a no-op when every layer is local; pages the cache holds need none).
+   * Returns whether anything had to be checked remotely.
+   */
+  private async downloadMissing(t: Timeline, v: DataView, n: number): Promise<boolean> {
+    const { tenants, pageCache } = this.deps;
+    let t0 = -1;
+    for (let i = 0; i < n; i++) {
+      const o = i * GETPAGE_REQUEST_BYTES;
+      const lsn = v.getBigUint64(o + 8);
+      if (lsn > t.lastRecordLsn) continue;
+      let rt: Timeline;
+      try {
+        rt = tenants.resolveRead(t, lsn);
+      } catch (e) {
+        if (e instanceof LsnOutOfRange) continue;
+        throw e;
+      }
+      if (rt.isAllLocal()) continue;
+      const spaceId = v.getUint32(o);
+      const pageNo = v.getUint32(o + 4);
+      if (pageCache?.has(rt, spaceId, pageNo, lsn)) continue;
+      if (t0 < 0) t0 = performance.now();
+      // A failed download fails the batch in the synchronous pass (the layer file is missing), as before the stream existed.
+      await rt.prepareRead({ spaceId, pageNo }, lsn).catch(() => undefined);
+    }
+    if (t0 >= 0) this.deps.metrics.getpageSeconds.observe((performance.now() - t0) * SECONDS_PER_MS, { stage: 'download' });
+    return t0 >= 0;
+  }
+
+  private ensureScratch(n: number): void {
+    if (this.statuses.length >= n) return;
+    let size = this.statuses.length;
+    while (size < n) size *= 2;
+    this.statuses = new Uint8Array(size);
+    this.lsns = new BigUint64Array(size);
+  }
+
+  /** The synchronous pass: resolve every page, then encode. Must not await. */
+  private answer(t: Timeline, v: DataView, n: number, headBytes: number, downloaded: boolean): Buffer {
+    const { tenants, metrics, pageCache } = this.deps;
+    this.ensureScratch(n);
+    const statuses = this.statuses;
+    const lsns = this.lsns;
+    const pages = this.pages;
+    const counts = this.statusCounts;
+    counts.fill(0);
+    const pageSize = t.pageSize;
+    const tStart = performance.now();
+    let reconstructMs = 0;
+    let fromMemory = 0;
+    let reconstructed = 0;
+    let size = headBytes;
+    for (let i = 0; i < n; i++) {
+      const o = i * GETPAGE_REQUEST_BYTES;
+      const spaceId = v.getUint32(o);
+      const pageNo = v.getUint32(o + 4);
+      const lsn = v.getBigUint64(o + 8);
+      let status: GetPageStatus = GetPageStatus.OK;
+      let page: Uint8Array | undefined;
+      let pageLsn = 0n;
+      if (lsn > t.lastRecordLsn) {
+        status = GetPageStatus.NOT_YET_AVAILABLE;
+        pageLsn = t.lastRecordLsn;
+      } else {
+        try {
+          const rt = tenants.resolveRead(t, lsn);
+          // Before the cache: a version cached earlier must not outlive GC of its LSN.
+          rt.checkReadable(lsn);
+          const hit = pageCache?.get(rt, spaceId, pageNo, lsn);
+          if (hit) {
+            page = hit.page;
+            pageLsn = hit.lsn;
+            fromMemory++;
+          } else {
+            const r0 = performance.now();
+            const r = rt.getPageRaw({ spaceId, pageNo }, lsn);
+            const ms = performance.now() - r0;
+            reconstructMs += ms;
+            reconstructed++;
+            metrics.getpageSeconds.observe(ms * SECONDS_PER_MS, { stage: 'reconstruct' });
+            if (r) {
+              page = r.page;
+              pageLsn = r.lsn;
+              pageCache?.put(rt, spaceId, pageNo, lsn, r.page, r.lsn);
+            } else status = GetPageStatus.NOT_FOUND;
+          }
+        } catch (e) {
+          if (e instanceof LsnNotYetAvailable) {
+            status = GetPageStatus.NOT_YET_AVAILABLE;
+            pageLsn = t.lastRecordLsn;
+          } else if (e instanceof LsnOutOfRange) status = GetPageStatus.LSN_OUT_OF_RANGE;
+          else if (e instanceof StrataError) {
+            // A corrupt layer or an unsupported page: this page fails, the batch goes on; logged here where it is handled.
+            this.deps.log.error('GetPage failed', { tenantId: t.tenantId, timelineId: t.timelineId, spaceId, pageNo, lsn, error: e });
+            status = GetPageStatus.ERROR;
+          } else throw e;
+        }
+      }
+      if (status === GetPageStatus.OK && page) {
+        assert(page.length === pageSize, `page ${spaceId}:${pageNo} of ${page.length} bytes, page size ${pageSize}`);
+        size += pageSize;
+      }
+      statuses[i] = status;
+      lsns[i] = pageLsn;
+      pages[i] = page;
+      counts[status]!++;
+      size += GETPAGE_ITEM_HEAD_BYTES;
+    }
+    const tEncode = performance.now();
+    metrics.getpageSeconds.observe((tEncode - tStart - reconstructMs) * SECONDS_PER_MS, { stage: 'lookup' });
+    // allocUnsafe: every byte after the head is written below.
+    const out = Buffer.allocUnsafe(size);
+    let o = headBytes;
+    for (let i = 0; i < n; i++) {
+      const status = statuses[i]!;
+      out[o] = status;
+      out.writeBigUInt64BE(lsns[i]!, o + 1);
+      o += GETPAGE_ITEM_HEAD_BYTES;
+      const page = pages[i];
+      if (status === GetPageStatus.OK && page) {
+        out.set(page, o);
+        o += pageSize;
+      }
+      pages[i] = undefined;
+    }
+    assert(o === size, `GetPage reply: wrote ${o} of ${size} bytes`);
+    metrics.getpageSeconds.observe((performance.now() - tEncode) * SECONDS_PER_MS, { stage: 'encode' });
+    for (let s = 0; s < STATUS_COUNT; s++) if (counts[s]! > 0) metrics.getpagePages.inc(STATUS_LABELS[s], counts[s]);
+    if (fromMemory > 0) metrics.getpageTierPages.inc({ tier: 'memory' }, fromMemory);
+    if (reconstructed > 0) metrics.getpageTierPages.inc({ tier: downloaded ? 'remote' : 'local' }, reconstructed);
+    return out;
+  }
+}

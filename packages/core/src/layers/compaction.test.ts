@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { imageChunks, mergedDeltaDesc, newestFullImageLsn, planDeltaMerges, planImageLayers, spaceKeyRange } from './compaction.js';
+import { KEY_MAX, KEY_MIN, type PageKey } from './key.js';
+import type { LayerDesc } from './layer-file.js';
+import { lsnAtTime, mergeLsnTimes, trimLsnTimes } from './lsn-time.js';
+
+const k = (spaceId: number, pageNo = 0): PageKey => ({ spaceId, pageNo });
+const img = (lsn: bigint, keyStart = KEY_MIN, keyEnd = KEY_MAX): LayerDesc => ({ kind: 'image', keyStart, keyEnd, lsnStart: lsn, lsnEnd: lsn + 1n });
+const delta = (a: bigint, b: bigint): LayerDesc => ({ kind: 'delta', keyStart: KEY_MIN, keyEnd: KEY_MAX, lsnStart: a, lsnEnd: b });
+const sized = (desc: LayerDesc, bytes: number) => ({ desc, bytes });
+
+describe('planDeltaMerges', () => {
+  it('merges consecutive small deltas up to the target size', () => {
+    const layers = [sized(img(0n), 9999), sized(delta(0n, 10n), 10), sized(delta(10n, 20n), 10), sized(delta(20n, 30n), 10), sized(delta(30n, 40n), 10)];
+    expect(planDeltaMerges(layers, { targetBytes: 30, minLayers: 2 })).toEqual([[delta(0n, 10n), delta(10n, 20n), delta(20n, 30n)]]);
+  });
+  it('leaves big deltas alone and does not merge runs shorter than minLayers', () => {
+    const layers = [sized(delta(0n, 10n), 10), sized(delta(10n, 20n), 100), sized(delta(20n, 30n), 10), sized(delta(30n, 40n), 10)];
+    expect(planDeltaMerges(layers, { targetBytes: 50, minLayers: 2 })).toEqual([[delta(20n, 30n), delta(30n, 40n)]]);
+    expect(planDeltaMerges(layers, { targetBytes: 50, minLayers: 3 })).toEqual([]);
+  });
+  it('never merges across an image layer or a gap', () => {
+    const layers = [sized(delta(0n, 10n), 1), sized(delta(10n, 20n), 1), sized(img(20n), 1), sized(delta(20n, 30n), 1), sized(delta(30n, 40n), 1), sized(delta(45n, 50n), 1)];
+    expect(planDeltaMerges(layers, { targetBytes: 100, minLayers: 2 })).toEqual([
+      [delta(0n, 10n), delta(10n, 20n)],
+      [delta(20n, 30n), delta(30n, 40n)],
+    ]);
+  });
+  it('the merged layer spans the run', () => {
+    expect(mergedDeltaDesc([delta(0n, 10n), delta(10n, 20n)])).toEqual(delta(0n, 20n));
+    expect(() => mergedDeltaDesc([delta(0n, 10n), delta(11n, 20n)])).toThrow(/contiguous/);
+  });
+});
+
+describe('planImageLayers', () => {
+  const spaces = new Map<string, Set<number>>();
+  const spacesOf = (d: LayerDesc) => spaces.get(`${d.lsnStart}`) ?? new Set<number>();
+  spaces.set('0', new Set([1, 2]));
+  spaces.set('10', new Set([1]));
+  spaces.set('20', new Set([1, 3]));
+  const layers = [img(0n, spaceKeyRange(1).keyStart, spaceKeyRange(1).keyEnd), img(0n, spaceKeyRange(2).keyStart, spaceKeyRange(2).keyEnd), delta(0n, 10n), delta(10n, 20n), delta(20n, 30n)];
+  it('picks spaces with at least `threshold` deltas holding their changes above their newest image', () => {
+    expect(planImageLayers({ layers, spacesOf, threshold: 3, atLsn: 30n }).map((n) => n.spaceId)).toEqual([1]);
+    expect(planImageLayers({ layers, spacesOf, threshold: 1, atLsn: 30n }).map((n) => [n.spaceId, n.deltas])).toEqual([
+      [1, 3],
+      [2, 1],
+      [3, 1],
+    ]);
+  });
+  it('an image of the space at the LSN already there means nothing to do', () => {
+    const withImage = [...layers, img(30n, spaceKeyRange(1).keyStart, spaceKeyRange(1).keyEnd)];
+    expect(planImageLayers({ layers: withImage, spacesOf, threshold: 1, atLsn: 30n }).map((n) => n.spaceId)).toEqual([2, 3]);
+  });
+  it('the newest full image of a space must cover all of it', () => {
+    const partial = [img(5n, k(1), k(1, 10)), img(3n, k(1), k(2))];
+    expect(newestFullImageLsn(partial, 1)).toBe(3n);
+    expect(newestFullImageLsn([img(7n)], 4)).toBe(7n);
+    expect(newestFullImageLsn(partial, 2)).toBeUndefined();
+  });
+});
+
+describe('imageChunks', () => {
+  it('tiles the whole space without gaps, at most maxPages keys each', () => {
+    const keys = [0, 1, 2, 5, 9].map((p) => k(7, p));
+    const chunks = imageChunks(7, keys, 2);
+    expect(chunks.map((c) => [c.keyStart, c.keyEnd, c.keys.length])).toEqual([
+      [k(7, 0), k(7, 2), 2],
+      [k(7, 2), k(7, 9), 2],
+      [k(7, 9), k(8, 0), 1],
+    ]);
+    expect(imageChunks(7, [], 2)).toEqual([{ keyStart: k(7), keyEnd: k(8), keys: [] }]);
+  });
+});
+
+describe('LSN ↔ time map', () => {
+  it('answers the highest LSN committed at or before a time', () => {
+    const pts = mergeLsnTimes([], [{ lsn: 100n, timeMs: 1000 }, { lsn: 200n, timeMs: 2000 }, { lsn: 300n, timeMs: 3000 }], 100);
+    expect(lsnAtTime(pts, 999)).toBeUndefined();
+    expect(lsnAtTime(pts, 1000)).toBe(100n);
+    expect(lsnAtTime(pts, 2999)).toBe(200n);
+    expect(lsnAtTime(pts, 1e13)).toBe(300n);
+  });
+  it('a later point bounds the times of earlier LSNs, and one LSN keeps its earliest time', () => {
+    const pts = mergeLsnTimes([{ lsn: 100n, timeMs: 5000 }], [{ lsn: 200n, timeMs: 4000 }, { lsn: 200n, timeMs: 4500 }], 100);
+    expect(pts).toEqual([{ lsn: 100n, timeMs: 4000 }, { lsn: 200n, timeMs: 4000 }]);
+  });
+  it('keeps at most maxPoints (the newest) and trims below an LSN keeping one point', () => {
+    const pts = mergeLsnTimes([], [1, 2, 3, 4].map((i) => ({ lsn: BigInt(i), timeMs: i })), 3);
+    expect(pts.map((p) => p.lsn)).toEqual([2n, 3n, 4n]);
+    expect(trimLsnTimes(pts, 4n).map((p) => p.lsn)).toEqual([3n, 4n]);
+    expect(trimLsnTimes(pts, 9n).map((p) => p.lsn)).toEqual([4n]);
+  });
+});
