@@ -3,85 +3,16 @@
  * integration tests: start, kill -9, SIGTERM, restart on the same data
  * directory.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort } from './mariadb.js';
-import { REPO_ROOT } from './redo-scenario.js';
+import { serviceProcess, type ServiceProcess } from './service-process.js';
 
-export interface PageserverProcess {
-  readonly port: number;
-  readonly dataDir: string;
-  readonly hostPort: string;
-  readonly url: string;
-  readonly running: boolean;
-  start(): Promise<void>;
-  kill9(): Promise<void>;
-  /** SIGTERM; resolves with the exit code. */
-  stop(): Promise<number | null>;
-  output(): string;
-}
+export type PageserverProcess = ServiceProcess;
 
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const p of live) p.kill('SIGKILL');
-});
-
-export async function pageserver(baseDir: string, safekeepers: string[], extraArgs: string[] = []): Promise<PageserverProcess> {
-  const port = await freePort();
+export function pageserver(baseDir: string, safekeepers: string[], extraArgs: string[] = []): Promise<PageserverProcess> {
   const dataDir = join(baseDir, 'ps');
-  await mkdir(dataDir, { recursive: true });
-  let child: ChildProcess | undefined;
-  let log = '';
-  const ps: PageserverProcess = {
-    port,
+  return serviceProcess({
+    name: 'page server',
     dataDir,
-    hostPort: `127.0.0.1:${port}`,
-    url: `http://127.0.0.1:${port}`,
-    get running() {
-      return child !== undefined && child.exitCode === null && child.signalCode === null;
-    },
-    async start() {
-      const c = spawn(join(REPO_ROOT, 'strata'), ['pageserver', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--safekeepers', safekeepers.join(','), ...extraArgs], {
-        cwd: REPO_ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      child = c;
-      live.add(c);
-      c.once('exit', () => live.delete(c));
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`page server did not start:\n${log}`)), 30_000);
-        c.stdout?.on('data', (d: Buffer) => {
-          log += d.toString();
-          if (log.includes('listening on')) {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-        c.stderr?.on('data', (d: Buffer) => {
-          log += d.toString();
-        });
-        c.once('exit', (code) => {
-          clearTimeout(timer);
-          reject(new Error(`page server exited with ${code}:\n${log}`));
-        });
-      });
-    },
-    async kill9() {
-      if (!child || !ps.running) return;
-      const c = child;
-      const exited = new Promise((r) => c.once('exit', r));
-      c.kill('SIGKILL');
-      await exited;
-    },
-    async stop() {
-      if (!child || !ps.running) return child?.exitCode ?? null;
-      const c = child;
-      const exited = new Promise<number | null>((r) => c.once('exit', (code) => r(code)));
-      c.kill('SIGTERM');
-      return exited;
-    },
-    output: () => log,
-  };
-  return ps;
+    args: (port) => ['pageserver', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--safekeepers', safekeepers.join(','), ...extraArgs],
+  });
 }

@@ -1,96 +1,60 @@
 /**
  * Real safekeeper processes (`./strata safekeeper`) on loopback for
- * integration tests: start, kill -9, restart on the same data directory.
+ * integration tests: start, kill -9, restart on the same data directory,
+ * and the few HTTP calls the tests make to them.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { freePort } from './mariadb.js';
-import { REPO_ROOT } from './redo-scenario.js';
+import { serviceProcess, type ServiceProcess } from './service-process.js';
 
-export interface SafekeeperProcess {
+export interface SafekeeperProcess extends ServiceProcess {
   readonly id: number;
-  readonly port: number;
-  readonly dataDir: string;
-  readonly hostPort: string;
-  readonly url: string;
-  readonly running: boolean;
-  start(): Promise<void>;
-  kill9(): Promise<void>;
-  stop(): Promise<void>;
-  output(): string;
 }
-
-const live = new Set<ChildProcess>();
-process.on('exit', () => {
-  for (const p of live) p.kill('SIGKILL');
-});
 
 /** `extraArgs` go after the required flags, e.g. `--remote-storage file:///...`. */
 export async function safekeeper(id: number, baseDir: string, extraArgs: readonly string[] = []): Promise<SafekeeperProcess> {
-  const port = await freePort();
   const dataDir = join(baseDir, `sk${id}`);
-  await mkdir(dataDir, { recursive: true });
-  let child: ChildProcess | undefined;
-  let log = '';
-  const sk: SafekeeperProcess = {
-    id,
-    port,
+  const p = await serviceProcess({
+    name: `safekeeper ${id}`,
     dataDir,
-    hostPort: `127.0.0.1:${port}`,
-    url: `http://127.0.0.1:${port}`,
-    get running() {
-      return child !== undefined && child.exitCode === null && child.signalCode === null;
-    },
-    async start() {
-      const c = spawn(join(REPO_ROOT, 'strata'), ['safekeeper', '--id', String(id), '--listen', `127.0.0.1:${port}`, '--data', dataDir, ...extraArgs], {
-        cwd: REPO_ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      child = c;
-      live.add(c);
-      c.once('exit', () => live.delete(c));
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`safekeeper ${id} did not start:\n${log}`)), 30_000);
-        const onData = (d: Buffer) => {
-          log += d.toString();
-          if (log.includes('listening on')) {
-            clearTimeout(timer);
-            resolve();
-          }
-        };
-        c.stdout?.on('data', onData);
-        c.stderr?.on('data', (d: Buffer) => {
-          log += d.toString();
-        });
-        c.once('exit', (code) => {
-          clearTimeout(timer);
-          reject(new Error(`safekeeper ${id} exited with ${code}:\n${log}`));
-        });
-      });
-    },
-    async kill9() {
-      if (!child || !sk.running) return;
-      const c = child;
-      const exited = new Promise((r) => c.once('exit', r));
-      c.kill('SIGKILL');
-      await exited;
-    },
-    async stop() {
-      if (!child || !sk.running) return;
-      const c = child;
-      const exited = new Promise((r) => c.once('exit', r));
-      c.kill('SIGTERM');
-      await exited;
-    },
-    output: () => log,
-  };
-  return sk;
+    args: (port) => ['safekeeper', '--id', String(id), '--listen', `127.0.0.1:${port}`, '--data', dataDir, ...extraArgs],
+  });
+  return Object.assign(p, { id });
 }
+
+/** Starts one safekeeper per id, one after the other. */
+export async function startSafekeepers(ids: readonly number[], baseDir: string, extraArgs: readonly string[] = []): Promise<SafekeeperProcess[]> {
+  const sks: SafekeeperProcess[] = [];
+  for (const id of ids) {
+    const s = await safekeeper(id, baseDir, extraArgs);
+    await s.start();
+    sks.push(s);
+  }
+  return sks;
+}
+
+/** The `hostPort`s of `sks`, comma-separated, as `--safekeepers` takes them. */
+export const hostPorts = (sks: readonly SafekeeperProcess[]): string => sks.map((s) => s.hostPort).join(',');
 
 /** GET a timeline's status from one safekeeper. */
 export async function timelineStatus(sk: SafekeeperProcess, tenant: string, timeline: string): Promise<Record<string, unknown>> {
   const res = await fetch(`${sk.url}/v1/tenants/${tenant}/timelines/${timeline}`);
   if (!res.ok) throw new Error(`status of ${sk.id}: HTTP ${res.status} ${await res.text()}`);
   return (await res.json()) as Record<string, unknown>;
+}
+
+export type LsnField = 'oldestLsn' | 'flushLsn' | 'commitLsn' | 'backupLsn' | 'remoteConsistentLsn';
+
+/** One LSN of a timeline's status (decimal strings in JSON). */
+export async function timelineLsn(sk: SafekeeperProcess, tenant: string, timeline: string, field: LsnField): Promise<bigint> {
+  return BigInt(String((await timelineStatus(sk, tenant, timeline))[field]));
+}
+
+/** POST a JSON body to a safekeeper; the caller checks the answer. */
+export function post(url: string, body: unknown): Promise<Response> {
+  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+/** Creates a timeline on one safekeeper; the caller checks the answer (201). */
+export function createTimeline(sk: SafekeeperProcess, tenant: string, body: { timelineId: string; startLsn: bigint; conf: { generation: number; members: number[] } }): Promise<Response> {
+  return post(`${sk.url}/v1/tenants/${tenant}/timelines`, { ...body, startLsn: String(body.startLsn) });
 }

@@ -9,8 +9,9 @@ import { redoDump } from './commands/redo-dump.js';
 import { MembershipArgsError, safekeeperMembership } from './commands/safekeeper-membership.js';
 import { walPush, WalPushError } from './commands/wal-push.js';
 import { walRead, WalReadError } from './commands/wal-read.js';
-import { basebackup, branchCreate, pageGet, PageserverCommandError, tenantImport, waitLsn } from './commands/pageserver-client.js';
+import { basebackup, branchCreate, lsnByTimestamp, pageGet, PageserverCommandError, tenantImport, waitLsn } from './commands/pageserver-client.js';
 import { applyRedoToDatadir } from './datadir/replay-datadir.js';
+import { ComputeCommandError, ComputeError, computeList, computeStart, computeStop } from './commands/compute.js';
 
 const USAGE = `usage: strata <command>
 
@@ -35,6 +36,12 @@ const USAGE = `usage: strata <command>
                                        unpack a datadir at an LSN (default: the last ingested)
   branch create --pageserver H:P --tenant T --from TL (--lsn L | --at ISO-TIME) [--timeline NEW]
                                        branch a timeline at an LSN
+  compute start --pageserver H:P --safekeepers H:P,H:P,H:P --tenant T --timeline TL [--port P] [--data DIR] [--name N]
+                [--read-only [--lsn L]] [--control-port P]
+                                       run a MariaDB compute on a timeline in the foreground (SIGTERM = clean stop);
+                                       prints "compute NAME mysql://USER:PASSWORD@127.0.0.1:PORT/" once it takes queries
+  compute list                         computes recorded under STRATA_HOME (default .strata)
+  compute stop --name N                clean stop of a compute recorded under STRATA_HOME
   redo dump <ib_logfile0> [--from LSN] [--json] [--page-size N]
                                        print every mini-transaction of a redo log
   redo apply --base DIR --log FILE --out DIR [--until-lsn N] [--aux-from DIR]
@@ -320,20 +327,74 @@ async function cmdBranchCreate(argv: string[]): Promise<number> {
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
   if ((values.lsn === undefined) === (values.at === undefined)) throw new UsageError('branch create needs exactly one of --lsn or --at');
+  const pageserver = required(values.pageserver, '--pageserver', 'branch create');
+  const tenantId = hexId(values.tenant, '--tenant');
+  const fromTimelineId = hexId(values.from, '--from');
+  let lsn: bigint;
   if (values.at !== undefined) {
     if (Number.isNaN(Date.parse(values.at))) throw new UsageError(`--at takes an ISO time, got "${values.at}"`);
-    // The shipper's time stamps are not stored yet, so there is no LSN ↔ time map to look a time up in.
-    throw new PageserverCommandError('branch create --at: the page server has no LSN-by-time map yet (it comes with the compute\'s shipper time stamps); use --lsn');
+    // The page server's LSN ↔ time map (the shipper's commit times, ingest times as a fallback) turns the time into the last LSN committed by then.
+    lsn = await lsnByTimestamp({ pageserver, tenantId, timelineId: fromTimelineId, at: new Date(values.at), token: token() });
+  } else {
+    lsn = required(parseLsn(values.lsn, '--lsn'), '--lsn', 'branch create');
   }
   const r = await branchCreate({
-    pageserver: required(values.pageserver, '--pageserver', 'branch create'),
-    tenantId: hexId(values.tenant, '--tenant'),
-    fromTimelineId: hexId(values.from, '--from'),
-    lsn: required(parseLsn(values.lsn, '--lsn'), '--lsn', 'branch create'),
+    pageserver,
+    tenantId,
+    fromTimelineId,
+    lsn,
     newTimelineId: values.timeline === undefined ? undefined : hexId(values.timeline, '--timeline'),
     token: token(),
   });
   out(`timeline ${r.timelineId} lsn ${r.initLsn}`);
+  return 0;
+}
+
+async function cmdComputeStart(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      pageserver: { type: 'string' },
+      safekeepers: { type: 'string' },
+      tenant: { type: 'string' },
+      timeline: { type: 'string' },
+      port: { type: 'string' },
+      data: { type: 'string' },
+      name: { type: 'string' },
+      'read-only': { type: 'boolean', default: false },
+      lsn: { type: 'string' },
+      'control-port': { type: 'string' },
+    },
+  });
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  const readOnly = values['read-only'] ?? false;
+  if (values.lsn !== undefined && !readOnly) throw new UsageError('--lsn needs --read-only (a read-write compute starts at the end of its timeline)');
+  if (!readOnly && !values.safekeepers) throw new UsageError('compute start needs --safekeepers (or --read-only)');
+  if (values.name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(values.name)) throw new UsageError(`--name: "${values.name}" is not a simple name`);
+  return computeStart({
+    pageserver: required(values.pageserver, '--pageserver', 'compute start'),
+    safekeepers: values.safekeepers,
+    tenantId: hexId(values.tenant, '--tenant'),
+    timelineId: hexId(values.timeline, '--timeline'),
+    port: positiveInt(values.port, '--port'),
+    dataDir: values.data,
+    readOnly,
+    lsn: parseLsn(values.lsn, '--lsn'),
+    name: values.name,
+    controlPort: positiveInt(values['control-port'], '--control-port'),
+    token: token(),
+    out,
+    log: (line) => process.stderr.write(`${new Date().toISOString()} [compute] ${line}\n`),
+  });
+}
+
+async function cmdComputeStop(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { name: { type: 'string' } } });
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  const name = required(values.name, '--name', 'compute stop');
+  await computeStop(name);
+  out(`compute ${name} stopped`);
   return 0;
 }
 
@@ -365,6 +426,13 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === 'page' && sub === 'get') return await cmdPageGet(rest);
     if (cmd === 'basebackup') return await cmdBasebackup(argv.slice(1));
     if (cmd === 'branch' && sub === 'create') return await cmdBranchCreate(rest);
+    if (cmd === 'compute' && sub === 'start') return await cmdComputeStart(rest);
+    if (cmd === 'compute' && sub === 'stop') return await cmdComputeStop(rest);
+    if (cmd === 'compute' && sub === 'list') {
+      if (rest.length) throw new UsageError(`unexpected argument ${rest[0]}`);
+      await computeList(out);
+      return 0;
+    }
     throw new UsageError(`unknown command: ${[cmd, sub].filter(Boolean).join(' ')}`);
   } catch (e) {
     if (e instanceof UsageError) {
@@ -375,7 +443,11 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`strata: ${e.message}\n\n${USAGE}`);
       return 64;
     }
-    if (e instanceof WalPushError || e instanceof WalReadError || e instanceof MembershipChangeFailed || e instanceof PageserverCommandError) {
+    if (e instanceof ComputeError) {
+      process.stderr.write(`strata: ${e.code}: ${e.message}\n`);
+      return 1;
+    }
+    if (e instanceof WalPushError || e instanceof ComputeCommandError || e instanceof WalReadError || e instanceof MembershipChangeFailed || e instanceof PageserverCommandError) {
       process.stderr.write(`strata: ${e.message}\n`);
       return 1;
     }

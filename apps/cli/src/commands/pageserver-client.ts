@@ -208,6 +208,14 @@ export async function basebackup(args: PageserverTarget & { tenantId: string; ti
 
 // ---- branch create ----
 
+const byTimeReply = z.object({ lsn, at: z.string() });
+
+/** The last LSN of a timeline committed at or before `at` (the page server's LSN ↔ time map). */
+export async function lsnByTimestamp(args: PageserverTarget & { tenantId: string; timelineId: string; at: Date }): Promise<bigint> {
+  const q = new URLSearchParams({ at: args.at.toISOString() });
+  return (await json(args, `/v1/tenants/${args.tenantId}/timelines/${args.timelineId}/lsn_by_timestamp?${q}`, byTimeReply, `LSN at ${args.at.toISOString()}`)).lsn;
+}
+
 const timelineReply = z.object({ timelineId: z.string(), initLsn: lsn }).passthrough();
 
 export async function branchCreate(args: PageserverTarget & { tenantId: string; fromTimelineId: string; lsn: bigint; newTimelineId?: string | undefined }) {

@@ -1,0 +1,488 @@
+/**
+ * The compute controller (Neon's compute_ctl + walproposer, for MariaDB):
+ *
+ * read-write: elect a proposer on the timeline's safekeepers to learn the
+ * committed end E → wait for the page server to ingest E → basebackup at E
+ * into a fresh datadir (its ib_logfile0 starts at E) → start stock mariadbd
+ * → ship its redo from E with the same proposer, store aux-file sets as
+ * they change. Exactly one writer: a proposer fenced by a higher term
+ * SIGKILLs mariadbd at once.
+ *
+ * read-only at L: basebackup at L, `--read-only --innodb-read-only`, no
+ * shipper; the datadir is removed on stop.
+ */
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ProposerDriver, type SafekeeperEndpoint } from '@strata/client';
+import { redo } from '@strata/core';
+import { writeFreshLog } from '@strata/datadir';
+import { CollectedGauge, Counter, Histogram, Registry } from '@strata/service-kit';
+import { auxSnapshot, type AuxSnapshot, sameSnapshot } from './aux-watcher.js';
+import { ComputeError } from './errors.js';
+import { describeExit, Mariadbd } from './mariadbd.js';
+import { fetchBasebackup, pageserverUrl, type PageserverTarget, postLsnTimes, putAuxSet, timelineDetails, waitLsn } from './pageserver-client.js';
+import { ensureTimeline, parseSafekeeperList, resolveSafekeepers } from './safekeepers.js';
+import { type LsnStamp, RedoShipper, type ShipperStats } from './shipper.js';
+
+export interface ComputeOptions {
+  readonly tenantId: string;
+  readonly timelineId: string;
+  /** `H:P,H:P,H:P` or a list of them (read-write only). */
+  readonly safekeepers?: string | readonly string[];
+  /** `H:P` of the page server. */
+  readonly pageserver: string;
+  /** The compute's own directory: datadir, socket, error log, state file. */
+  readonly dataDir: string;
+  readonly port: number;
+  readonly readOnly?: boolean;
+  /** Read-only computes: the LSN to serve (default: what the page server has ingested). */
+  readonly lsn?: bigint;
+  readonly name?: string;
+  readonly token?: string;
+  readonly bufferPoolSize?: string;
+  /**
+   * Smallest redo log for a read-write compute. The shipper's worst lag must
+   * fit in it (the server overwrites redo below its checkpoint), so a
+   * basebackup's smaller log is replaced by an equivalent larger one.
+   */
+  readonly logFileSizeMinBytes?: bigint;
+  readonly auxPollMs?: number;
+  readonly shipperPollMs?: number;
+  readonly startTimeoutMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+export type ComputeState = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+export interface ComputeStatus {
+  readonly name: string;
+  readonly mode: 'read-write' | 'read-only';
+  readonly state: ComputeState;
+  readonly tenantId: string;
+  readonly timelineId: string;
+  readonly port: number;
+  readonly controllerPid: number;
+  readonly mariadbdPid: number;
+  readonly startLsn: string;
+  readonly term: string | null;
+  readonly shipper: Record<keyof ShipperStats, string | number> | null;
+  readonly auxSetsStored: number;
+  readonly lastAuxLsn: string | null;
+  readonly error: { code: string; message: string } | null;
+}
+
+export interface ComputeExit {
+  /** Undefined after a clean stop. */
+  readonly error?: ComputeError;
+  /** What the quorum holds at the end (read-write), or the served LSN (read-only). */
+  readonly lsn: bigint;
+}
+
+export interface Compute {
+  readonly name: string;
+  readonly port: number;
+  readonly mariadbdPid: number;
+  readonly startLsn: bigint;
+  readonly connectionUrl: string;
+  readonly datadir: string;
+  readonly metrics: Registry;
+  status(): ComputeStatus;
+  stamps(): readonly LsnStamp[];
+  /** Clean stop: shutdown, final ship and commit, final aux set. */
+  stop(): Promise<ComputeExit>;
+  /** Resolves when the compute has ended, for whatever reason. */
+  readonly done: Promise<ComputeExit>;
+}
+
+const MIB = 1024n * 1024n;
+const GENERATION_RESTARTS_MAX = 5;
+const DRAIN_TIMEOUT_MS = 120_000;
+const INGEST_TIMEOUT_MS = 120_000;
+
+export async function startCompute(opts: ComputeOptions): Promise<Compute> {
+  return opts.readOnly ? startReadOnly(opts) : startReadWrite(opts);
+}
+
+function stateFile(dataDir: string): string {
+  return join(dataDir, 'compute.json');
+}
+
+/** Where a compute records itself for `strata compute list/stop`. */
+export interface ComputeStateFile {
+  readonly name: string;
+  readonly controllerPid: number;
+  readonly mariadbdPid: number;
+  readonly port: number;
+  readonly mode: 'read-write' | 'read-only';
+  readonly tenantId: string;
+  readonly timelineId: string;
+  readonly startLsn: string;
+  readonly connectionUrl: string;
+  readonly controlUrl?: string;
+}
+
+export function writeStateFile(dataDir: string, s: ComputeStateFile): void {
+  writeFileSync(stateFile(dataDir), JSON.stringify(s, null, 2) + '\n');
+}
+
+export function readStateFile(dataDir: string): ComputeStateFile | undefined {
+  try {
+    return JSON.parse(readFileSync(stateFile(dataDir), 'utf8')) as ComputeStateFile;
+  } catch {
+    return undefined;
+  }
+}
+
+function prepareDirs(dataDir: string): { datadir: string; runDir: string } {
+  const root = resolve(dataDir);
+  const datadir = join(root, 'datadir');
+  const runDir = join(root, 'run');
+  // The datadir is disposable: everything durable is in the safekeepers and the page server.
+  rmSync(datadir, { recursive: true, force: true });
+  mkdirSync(runDir, { recursive: true });
+  return { datadir, runDir };
+}
+
+function connectionUrl(port: number): string {
+  // The imported datadir's root (mariadb-install-db --auth-root-authentication-method=normal) has no password; mariadbd binds 127.0.0.1 only.
+  return `mysql://root:@127.0.0.1:${port}/`;
+}
+
+function readLogHead(path: string): redo.LogFileHead {
+  const fd = openSync(path, 'r');
+  try {
+    const head = new Uint8Array(redo.LOG_START_OFFSET);
+    readSync(fd, head, 0, head.length, 0);
+    return redo.parseLogFileHead(head, BigInt(statSync(path).size));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function logSizeOf(datadir: string): bigint {
+  return BigInt(statSync(join(datadir, 'ib_logfile0')).size);
+}
+
+async function startReadOnly(opts: ComputeOptions): Promise<Compute> {
+  const log = opts.log ?? (() => {});
+  const ps: PageserverTarget = { url: pageserverUrl(opts.pageserver), token: opts.token };
+  const tl = await timelineDetails(ps, opts.tenantId, opts.timelineId);
+  const lsn = opts.lsn ?? tl.lastRecordLsn;
+  await waitLsn(ps, opts.tenantId, opts.timelineId, lsn, INGEST_TIMEOUT_MS);
+  const { datadir, runDir } = prepareDirs(opts.dataDir);
+  const bb = await fetchBasebackup(ps, opts.tenantId, opts.timelineId, lsn, datadir);
+  log(`basebackup at LSN ${lsn}: ${bb.files} files, ${bb.bytes} bytes`);
+  const m = new Mariadbd({ datadir, runDir, port: opts.port, logFileSizeBytes: logSizeOf(datadir), pageSize: tl.pageSize, bufferPoolSize: opts.bufferPoolSize ?? '64M', readOnly: true });
+  try {
+    await m.waitReady(opts.startTimeoutMs ?? 120_000);
+  } catch (e) {
+    m.kill();
+    await m.exited;
+    rmSync(datadir, { recursive: true, force: true });
+    throw e;
+  }
+  const name = opts.name ?? `ro-${opts.timelineId.slice(0, 8)}`;
+  let state: ComputeState = 'running';
+  let error: ComputeError | undefined;
+  let finishing: Promise<ComputeExit> | undefined;
+  const finish = (err?: ComputeError): Promise<ComputeExit> =>
+    (finishing ??= (async () => {
+      state = 'stopping';
+      await m.shutdown(60_000);
+      rmSync(datadir, { recursive: true, force: true });
+      error = err;
+      state = err ? 'failed' : 'stopped';
+      return err ? { error: err, lsn } : { lsn };
+    })());
+  void m.exited.then((s) => {
+    if (!finishing) void finish(new ComputeError('MariadbExited', `mariadbd ${describeExit(s)}:\n${m.errorLogTail()}`));
+  });
+  const metrics = new Registry();
+  const done = m.exited.then(() => finish());
+  return {
+    name,
+    port: opts.port,
+    mariadbdPid: m.pid,
+    startLsn: lsn,
+    connectionUrl: connectionUrl(opts.port),
+    datadir,
+    metrics,
+    stamps: () => [],
+    status: () => ({
+      name,
+      mode: 'read-only',
+      state,
+      tenantId: opts.tenantId,
+      timelineId: opts.timelineId,
+      port: opts.port,
+      controllerPid: process.pid,
+      mariadbdPid: m.pid,
+      startLsn: lsn.toString(),
+      term: null,
+      shipper: null,
+      auxSetsStored: 0,
+      lastAuxLsn: null,
+      error: error ? { code: error.code, message: error.message } : null,
+    }),
+    stop: () => finish(),
+    done,
+  };
+}
+
+function newDriver(opts: ComputeOptions, endpoints: SafekeeperEndpoint[], onFenced: () => void, log: (line: string) => void): ProposerDriver {
+  return new ProposerDriver({
+    tenantId: opts.tenantId,
+    timelineId: opts.timelineId,
+    proposerId: (process.pid * 1000 + Math.floor(Math.random() * 1000)) >>> 0,
+    safekeepers: endpoints,
+    ...(opts.token ? { token: opts.token } : {}),
+    // Twice the shipper's batch: an AppendRequest then never cuts an mtr, so the quorum's end is always an mtr end.
+    appendBytesMax: 4 << 20,
+    onEvent: (e) => {
+      if (e.kind === 'elected') log(`proposer elected: term ${e.term}, epoch start ${e.epochStartLsn}, donor ${e.donor}`);
+      if (e.kind === 'fenced') onFenced();
+    },
+  });
+}
+
+async function startReadWrite(opts: ComputeOptions): Promise<Compute> {
+  const log = opts.log ?? (() => {});
+  if (!opts.safekeepers) throw new ComputeError('ComputeStartFailed', 'a read-write compute needs the safekeepers');
+  if (opts.lsn !== undefined) throw new ComputeError('ComputeStartFailed', 'a read-write compute starts at the end of its timeline; --lsn is for read-only computes (or branch at the LSN first)');
+  const urls = typeof opts.safekeepers === 'string' ? parseSafekeeperList(opts.safekeepers) : parseSafekeeperList(opts.safekeepers.join(','));
+  const ps: PageserverTarget = { url: pageserverUrl(opts.pageserver), token: opts.token };
+  const tl = await timelineDetails(ps, opts.tenantId, opts.timelineId);
+  const endpoints = await resolveSafekeepers(urls, opts.token);
+  await ensureTimeline(endpoints, opts.tenantId, opts.timelineId, tl.initLsn, opts.token);
+
+  // Fencing is decided after the driver has recorded the cause: look at it on the next turn.
+  let onFenced: () => void = () => {};
+  let driver = newDriver(opts, endpoints, () => setImmediate(() => onFenced()), log);
+  let startLsn: bigint;
+  try {
+    await driver.waitElected(30_000);
+    startLsn = driver.epochStartLsn;
+    // The epoch start is committed once a quorum has it in our term: only then is it the timeline's end for everyone.
+    await driver.waitCommitted(startLsn, 60_000);
+    if (startLsn < tl.initLsn) throw new ComputeError('ComputeStartFailed', `the safekeepers end at ${startLsn}, before the timeline's start ${tl.initLsn}`);
+    log(`timeline ends at ${startLsn}: waiting for the page server`);
+    await waitLsn(ps, opts.tenantId, opts.timelineId, startLsn, INGEST_TIMEOUT_MS);
+  } catch (e) {
+    driver.stop();
+    throw e;
+  }
+
+  const { datadir, runDir } = prepareDirs(opts.dataDir);
+  let m: Mariadbd;
+  let shipper: RedoShipper;
+  let onShipperFatal: (e: ComputeError) => void = () => {};
+  try {
+    const bb = await fetchBasebackup(ps, opts.tenantId, opts.timelineId, startLsn, datadir);
+    log(`basebackup at LSN ${startLsn}: ${bb.files} files, ${bb.bytes} bytes`);
+    const logPath = join(datadir, 'ib_logfile0');
+    const minSize = opts.logFileSizeMinBytes ?? 256n * MIB;
+    if (logSizeOf(datadir) < minSize) writeFreshLog(logPath, startLsn, minSize);
+    const parsed = readLogHead(logPath);
+    if (parsed.checkpoint.endLsn !== startLsn) throw new ComputeError('ComputeStartFailed', `the basebackup's log checkpoint is ${parsed.checkpoint.endLsn}, not ${startLsn}`);
+    shipper = new RedoShipper({
+      logPath,
+      startLsn,
+      pageSize: tl.pageSize,
+      proposer: driver,
+      pollMs: opts.shipperPollMs ?? 5,
+      onFatal: (e) => onShipperFatal(e),
+    });
+    m = new Mariadbd({ datadir, runDir, port: opts.port, logFileSizeBytes: logSizeOf(datadir), pageSize: tl.pageSize, bufferPoolSize: opts.bufferPoolSize ?? '128M', readOnly: false });
+  } catch (e) {
+    driver.stop();
+    throw e;
+  }
+  const baseline = auxSnapshot(datadir);
+  // Redo written while the server starts is shipped like any other.
+  shipper.start();
+
+  const name = opts.name ?? opts.timelineId.slice(0, 8);
+  let state: ComputeState = 'starting';
+  let error: ComputeError | undefined;
+  let finishing: Promise<ComputeExit> | undefined;
+  let auxStored = 0;
+  let lastAuxLsn: bigint | undefined;
+  let lastAux: AuxSnapshot = baseline;
+  let auxBusy: Promise<void> | undefined;
+  let generationRestarts = 0;
+  let resolveDone: (e: ComputeExit) => void = () => {};
+  const done = new Promise<ComputeExit>((r) => {
+    resolveDone = r;
+  });
+
+  const metrics = new Registry();
+  const labels = { compute: name, tenant_id: opts.tenantId, timeline_id: opts.timelineId };
+  const commitLag = metrics.register(new Histogram('strata_compute_commit_lag_seconds', 'From an mtr batch appearing in ib_logfile0 to its quorum commit', [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10]));
+  shipper.onCommitLag = (ms) => commitLag.observe(ms / 1000, labels);
+  const auxCounter = metrics.register(new Counter('strata_compute_aux_sets_stored_total', 'Aux-file sets stored at the page server'));
+  const gauge = (metric: string, help: string, f: (s: ShipperStats) => number | bigint) =>
+    metrics.register(new CollectedGauge(metric, help, () => [[labels, f(shipper.stats())]]));
+  gauge('strata_compute_shipped_lsn', 'End of the redo handed to the proposer', (s) => s.shippedLsn);
+  gauge('strata_compute_commit_lsn', 'End of the redo the safekeeper quorum committed', (s) => s.commitLsn);
+  gauge('strata_compute_lag_bytes', 'Redo found in the file and not yet committed by the quorum', (s) => s.lagBytes);
+  gauge('strata_compute_lag_ms', 'Age of the oldest uncommitted redo batch', (s) => s.lagMs);
+  gauge('strata_compute_checkpoint_lsn', "MariaDB's last checkpoint LSN", (s) => s.checkpointLsn);
+  gauge('strata_compute_shipped_mtrs', 'Mini-transactions shipped since start', (s) => s.mtrs);
+
+  /** Store the datadir's aux files as of the redo shipped now, if they changed since the last stored set. */
+  const storeAux = async (at?: bigint): Promise<void> => {
+    const snap = auxSnapshot(datadir);
+    if (sameSnapshot(snap, lastAux)) return;
+    const lsn = at ?? shipper.shipNow();
+    await driver.waitCommitted(lsn, DRAIN_TIMEOUT_MS);
+    // The page server takes a set only at an LSN it has ingested.
+    await waitLsn(ps, opts.tenantId, opts.timelineId, lsn, INGEST_TIMEOUT_MS);
+    const files = await putAuxSet(ps, opts.tenantId, opts.timelineId, lsn, datadir);
+    lastAux = snap;
+    lastAuxLsn = lsn;
+    auxStored++;
+    auxCounter.inc();
+    log(`aux set stored at LSN ${lsn}: ${files} files`);
+  };
+  const auxTimer = setInterval(() => {
+    if (auxBusy || finishing) return;
+    auxBusy = storeAux()
+      .catch((e: unknown) => log(`aux set not stored (retrying): ${e instanceof Error ? e.message : String(e)}`))
+      .finally(() => {
+        auxBusy = undefined;
+      });
+  }, opts.auxPollMs ?? 500);
+
+  // The shipper's time stamps of committed redo go to the page server's LSN ↔ time map (branch --at).
+  let stampsPostedLsn = startLsn;
+  let stampsBusy = false;
+  let stampsRoute = true;
+  const postStamps = async (): Promise<void> => {
+    const commit = driver.commitLsn;
+    const points = shipper.stamps().filter((p) => p.lsn > stampsPostedLsn && p.lsn <= commit).slice(-10_000);
+    const last = points.at(-1);
+    if (!last) return;
+    stampsRoute = await postLsnTimes(ps, opts.tenantId, opts.timelineId, points);
+    if (!stampsRoute) log('the page server keeps no LSN times (no lsn_times route): not reporting them');
+    stampsPostedLsn = last.lsn;
+  };
+  const stampsTimer = setInterval(() => {
+    if (stampsBusy || !stampsRoute || finishing) return;
+    stampsBusy = true;
+    postStamps()
+      .catch((e: unknown) => log(`LSN times not reported (retrying): ${e instanceof Error ? e.message : String(e)}`))
+      .finally(() => {
+        stampsBusy = false;
+      });
+  }, 1000);
+
+  const finish = (err?: ComputeError): Promise<ComputeExit> =>
+    (finishing ??= (async () => {
+      state = 'stopping';
+      clearInterval(auxTimer);
+      clearInterval(stampsTimer);
+      const fenced = err?.code === 'ProposerFencedByTerm';
+      if (fenced || err?.code === 'CheckpointOvertookShipper' || err?.code === 'RedoLogChanged') m.kill();
+      else await m.shutdown(120_000);
+      await auxBusy;
+      let end = driver.commitLsn;
+      if (!fenced && !shipper.failed) {
+        try {
+          // Everything mariadbd wrote (after a clean shutdown or a crash) goes to the quorum before we go.
+          end = await shipper.drain(DRAIN_TIMEOUT_MS);
+          await storeAux(end);
+          if (stampsRoute) await postStamps().catch((e: unknown) => log(`LSN times not reported: ${e instanceof Error ? e.message : String(e)}`));
+        } catch (e) {
+          const ce = e instanceof ComputeError ? e : new ComputeError('ShipperStalled', `final ship: ${e instanceof Error ? e.message : String(e)}`);
+          log(`final ship failed: ${ce.message}`);
+          err ??= ce;
+          end = driver.commitLsn;
+        }
+      }
+      shipper.close();
+      driver.stop();
+      error = err;
+      state = err ? 'failed' : 'stopped';
+      const st = shipper.stats();
+      log(`shipper: ${st.mtrs} mtrs, ${st.bytes} bytes; commit lag p50 ${st.commitLagP50Ms} ms, p99 ${st.commitLagP99Ms} ms`);
+      log(err ? `compute stopped (${err.code}); everything up to LSN ${end} is committed` : `compute stopped cleanly at LSN ${end}`);
+      const result = err ? { error: err, lsn: end } : { lsn: end };
+      resolveDone(result);
+      return result;
+    })());
+
+  onShipperFatal = (e) => {
+    log(`shipper: ${e.message}`);
+    void finish(e);
+  };
+  onFenced = () => {
+    const f = driver.fence;
+    if (!f || finishing) return;
+    if (f.fencedBy === 'term' || generationRestarts >= GENERATION_RESTARTS_MAX) {
+      // Another compute owns the timeline: not one more write may reach a client as committed.
+      m.kill();
+      void finish(new ComputeError('ProposerFencedByTerm', `${f.message}: another compute took timeline ${opts.timelineId}; mariadbd killed`));
+      return;
+    }
+    generationRestarts++;
+    log(`configuration changed (${f.reason}): restarting the proposer`);
+    shipper.pause();
+    const old = driver;
+    old.stop();
+    driver = newDriver(opts, endpoints, () => setImmediate(() => onFenced()), log);
+    const next = driver;
+    next
+      .waitElected(30_000)
+      .then(() => shipper.replaceProposer(next, next.epochStartLsn))
+      .catch((e: unknown) => {
+        m.kill();
+        void finish(new ComputeError('ProposerFencedByTerm', `no new proposer after a configuration change: ${e instanceof Error ? e.message : String(e)}`));
+      });
+  };
+  void m.exited.then((s) => {
+    if (!finishing) void finish(new ComputeError('MariadbExited', `mariadbd ${describeExit(s)} unexpectedly; the last lines of its error log:\n${m.errorLogTail(3)}`));
+  });
+
+  try {
+    await m.waitReady(opts.startTimeoutMs ?? 120_000);
+  } catch (e) {
+    const ce = e instanceof ComputeError ? e : new ComputeError('ComputeStartFailed', String(e));
+    await finish(ce);
+    throw ce;
+  }
+  if (!finishing) state = 'running';
+  log(`mariadbd ready on port ${opts.port} (pid ${m.pid}), shipping redo from LSN ${startLsn}`);
+
+  return {
+    name,
+    port: opts.port,
+    mariadbdPid: m.pid,
+    startLsn,
+    connectionUrl: connectionUrl(opts.port),
+    datadir,
+    metrics,
+    stamps: () => shipper.stamps(),
+    status: () => {
+      const s = shipper.stats();
+      return {
+        name,
+        mode: 'read-write',
+        state,
+        tenantId: opts.tenantId,
+        timelineId: opts.timelineId,
+        port: opts.port,
+        controllerPid: process.pid,
+        mariadbdPid: m.pid,
+        startLsn: startLsn.toString(),
+        term: driver.term.toString(),
+        shipper: Object.fromEntries(Object.entries(s).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v])) as Record<keyof ShipperStats, string | number>,
+        auxSetsStored: auxStored,
+        lastAuxLsn: lastAuxLsn?.toString() ?? null,
+        error: error ? { code: error.code, message: error.message } : null,
+      };
+    },
+    stop: () => finish(),
+    done,
+  };
+}
+

@@ -1,0 +1,24 @@
+/**
+ * Why a compute did not start or stopped. Each carries a stable `code` so
+ * the CLI and a future control plane can tell them apart without parsing
+ * messages.
+ */
+export type ComputeErrorCode =
+  | 'ComputeStartFailed'
+  | 'PageserverRequestFailed'
+  | 'SafekeepersUnavailable'
+  | 'CheckpointOvertookShipper'
+  | 'RedoLogChanged'
+  | 'ProposerFencedByTerm'
+  | 'MariadbExited'
+  | 'ShipperStalled';
+
+export class ComputeError extends Error {
+  constructor(
+    readonly code: ComputeErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ComputeError';
+  }
+}

@@ -1,0 +1,6 @@
+export * from './compute.js';
+export * from './errors.js';
+export * from './shipper.js';
+export * from './aux-watcher.js';
+export * from './app.js';
+export { mariadbdArgs, MARIADBD_PATH } from './mariadbd.js';
