@@ -18,6 +18,9 @@ import { checksumTables, checkTables, makeTempDir, readLogCheckpoint, removeTemp
 import { pageserver, type PageserverProcess } from '../support/pageserver.js';
 import { recordWorkload, REPO_ROOT, runStrata, withConnection } from '../support/redo-scenario.js';
 import { safekeeper, type SafekeeperProcess, timelineStatus } from '../support/safekeepers.js';
+import { type RunningS3rver, S3RVER_CREDENTIALS, startS3rver } from '../../packages/remote-storage/src/s3rver.test-util.js';
+
+let s3: RunningS3rver | undefined;
 
 let dir: string;
 let rec: Awaited<ReturnType<typeof recordWorkload>>;
@@ -112,12 +115,23 @@ beforeAll(async () => {
     sks.push(s);
   }
   // Small layers: a kill -9 then lands between flushes, and restarts resume from a layer boundary.
-  ps = await pageserver(dir, sks.map((s) => s.hostPort), ['--checkpoint-bytes', String(1 << 20), '--checkpoint-timeout-ms', '1000', '--remote-storage', `file://${join(dir, 'remote')}`]);
+  // Remote storage is a real S3 protocol server; a small disk budget keeps evicting layers to it,
+  // so later reads also exercise download on demand.
+  s3 = await startS3rver();
+  process.env['AWS_ACCESS_KEY_ID'] = S3RVER_CREDENTIALS.accessKeyId;
+  process.env['AWS_SECRET_ACCESS_KEY'] = S3RVER_CREDENTIALS.secretAccessKey;
+  ps = await pageserver(dir, sks.map((s) => s.hostPort), [
+    '--checkpoint-bytes', String(1 << 20),
+    '--checkpoint-timeout-ms', '1000',
+    '--remote-storage', `s3://${s3.bucket}/ps?endpoint=${s3.endpoint}&region=us-east-1`,
+    '--disk-budget-bytes', String(4 << 20),
+  ]);
   await ps.start();
 }, 600_000);
 
 afterAll(async () => {
   await ps?.stop().catch(() => undefined);
+  await s3?.stop().catch(() => undefined);
   for (const s of sks) await s.stop().catch(() => undefined);
   await removeTempDir(dir);
   if (rec) await removeTempDir(rec.dir);
@@ -288,5 +302,9 @@ describe('page server (real processes: 3 safekeepers, page server, mariadbd)', (
     const [late] = await getPages(timeline, [{ spaceId: 0, pageNo: 0, lsn: endLsn + 1_000_000n }]);
     expect(late?.status).toBe(GetPageStatus.NOT_YET_AVAILABLE);
     expect(late?.lsn).toBe(endLsn);
+    // The disk budget evicted layers to S3 along the way, and reads brought them back.
+    const metrics = await (await fetch(`${ps.url}/metrics`)).text();
+    const evictions = /^pageserver_layer_evictions_total\{[^}]*\} (\d+)/m.exec(metrics);
+    expect(Number(evictions?.[1] ?? 0)).toBeGreaterThan(0);
   });
 });

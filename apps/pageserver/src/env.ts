@@ -18,6 +18,7 @@
  *   --gc-period-ms N          PAGESERVER_GC_PERIOD_MS        background GC period (default 10 min; 0: off)
  *   --compaction-period-ms N  PAGESERVER_COMPACTION_PERIOD_MS  background compaction period (default 20 s; 0: off)
  *   --page-cache-bytes N      PAGESERVER_PAGE_CACHE_BYTES    memory page cache size (default 256 MiB; 0 turns it off)
+ *   --disk-budget-bytes N     PAGESERVER_DISK_BUDGET_BYTES   local layer files beyond this are evicted to remote storage (default: no budget)
  */
 import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -41,6 +42,7 @@ const FLAGS = {
   'gc-period-ms': 'PAGESERVER_GC_PERIOD_MS',
   'compaction-period-ms': 'PAGESERVER_COMPACTION_PERIOD_MS',
   'page-cache-bytes': 'PAGESERVER_PAGE_CACHE_BYTES',
+  'disk-budget-bytes': 'PAGESERVER_DISK_BUDGET_BYTES',
 } as const;
 
 export const DEFAULT_PAGE_CACHE_BYTES = 256 << 20;
@@ -94,6 +96,7 @@ const configSchema = z
     'gc-period-ms': z.coerce.number().int().min(0).max(86_400_000).default(600_000),
     'compaction-period-ms': z.coerce.number().int().min(0).max(86_400_000).default(20_000),
     'page-cache-bytes': z.coerce.number().int().min(0).max(2 ** 40).default(DEFAULT_PAGE_CACHE_BYTES),
+    'disk-budget-bytes': z.coerce.number().int().min(0).max(2 ** 50).optional(),
   })
   .strict()
   .refine((c) => !(c['auth-public-key'] && c['auth-hs256-secret-file']), 'configure one JWT key, not both')
@@ -116,6 +119,8 @@ export interface PageserverConfig {
   compactionPeriodMs?: number | undefined;
   /** Bytes of the memory page cache; 0: off. */
   pageCacheBytes: number;
+  /** Local layer bytes kept before eviction to remote storage (needs remote storage). */
+  diskBudgetBytes?: number | undefined;
 }
 
 export class ConfigError extends Error {
@@ -172,5 +177,6 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     gcPeriodMs: c['gc-period-ms'],
     compactionPeriodMs: c['compaction-period-ms'],
     pageCacheBytes: c['page-cache-bytes'],
+    diskBudgetBytes: c['disk-budget-bytes'],
   };
 }

@@ -53,7 +53,10 @@ export async function startPageserver(config: PageserverConfig, log: Logger, onB
     pitrMs: config.pitrMs ?? DEFAULT_PITR_MS,
     gcPeriodMs: config.gcPeriodMs ?? DEFAULT_GC_PERIOD_MS,
     compactionPeriodMs: config.compactionPeriodMs ?? DEFAULT_COMPACTION_PERIOD_MS,
+    // Eviction needs somewhere to evict to.
+    diskBudgetBytes: remote ? config.diskBudgetBytes : undefined,
   });
+  if (config.diskBudgetBytes && !remote) log.warn('--disk-budget-bytes needs --remote-storage: no layer is evicted');
   tenants.subscribe(maintenance);
   const receivers = new WalReceivers({
     safekeepers: config.safekeepers,

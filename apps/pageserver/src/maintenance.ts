@@ -34,6 +34,10 @@ export interface MaintenanceOptions {
   readonly l0DeltasMax?: number;
   /** Injected clock for the PITR window (tests). */
   readonly nowMs?: () => number;
+  /** Local layer files beyond this many bytes are evicted (least recently used, uploaded ones only). 0/undefined: no budget. */
+  readonly diskBudgetBytes?: number | undefined;
+  /** How often the disk budget is checked. */
+  readonly evictionPeriodMs?: number;
 }
 
 export const DEFAULT_PITR_MS = 7 * 24 * 3600 * 1000;
@@ -200,7 +204,34 @@ export class StorageMaintenance implements TimelineListener {
       this.timers.push(timer);
     };
     every(this.o.compactionPeriodMs, (t) => this.compact(t, 'background'), 'compaction');
+    if (this.o.diskBudgetBytes) {
+      const timer = setInterval(() => this.enforceDiskBudget(), this.o.evictionPeriodMs ?? 5_000);
+      timer.unref();
+      this.timers.push(timer);
+    }
     every(this.o.gcPeriodMs, (t) => this.gc(t, {}, 'background'), 'gc');
+  }
+
+  /**
+   * Keep local layer files within the disk budget: evict from the timelines
+   * holding the most bytes first, each least recently used first; only layers
+   * already in remote storage go, and they come back on demand.
+   */
+  enforceDiskBudget(): number {
+    const budget = this.o.diskBudgetBytes ?? 0;
+    if (!budget) return 0;
+    const sizes = this.o.tenants.all().map((t) => ({ t, bytes: t.localLayerBytes() }));
+    let total = sizes.reduce((n, x) => n + x.bytes, 0);
+    let evicted = 0;
+    for (const { t, bytes } of sizes.sort((a, b) => b.bytes - a.bytes)) {
+      if (total <= budget) break;
+      const names = t.evictLayers(Math.max(0, bytes - (total - budget)));
+      const after = t.localLayerBytes();
+      total -= bytes - after;
+      evicted += names.length;
+      if (names.length) this.o.metrics.evictions.inc({ tenant_id: t.tenantId, timeline_id: t.timelineId }, names.length);
+    }
+    return evicted;
   }
 
   /** Stop the loops and wait for work under way (shutdown, before the final flush). */

@@ -37,6 +37,7 @@ export class PageserverMetrics {
   );
   readonly getpageBatchSize = this.registry.register(new Histogram('pageserver_getpage_batch_size', 'Pages per GetPage request.', BATCH_SIZE_BUCKETS));
   readonly getpagePages = this.registry.register(new Counter('pageserver_getpage_pages_total', 'Pages asked for, by result status.'));
+  readonly evictions = this.registry.register(new Counter('pageserver_layer_evictions_total', 'Local layer files evicted to keep within the disk budget (they stay in remote storage).'));
   readonly compactionRuns = this.registry.register(new Counter('pageserver_compaction_runs_total', 'Compaction passes, by trigger (background, admin) and result (ok, error).'));
   readonly compactionSeconds = this.registry.register(new Histogram('pageserver_compaction_seconds', 'Duration of one compaction pass.', MAINTENANCE_BUCKETS_SECONDS));
   readonly compactionLayers = this.registry.register(new Counter('pageserver_compaction_layers_written_total', 'Layer files written by compaction, by kind (delta: merged, image: materialized).'));

@@ -66,8 +66,14 @@ export class GetPageService {
         metrics.getpageSeconds.observe((performance.now() - t0) * SECONDS_PER_MS, { stage: 'wait' });
       }
     }
-    const downloaded = await this.downloadMissing(t, v, n);
-    return this.answer(t, v, n, headBytes, downloaded);
+    // Layers downloaded for this batch must still be there for the synchronous pass.
+    const unpin = t.pin();
+    try {
+      const downloaded = await this.downloadMissing(t, v, n);
+      return this.answer(t, v, n, headBytes, downloaded);
+    } finally {
+      unpin();
+    }
   }
 
   /**

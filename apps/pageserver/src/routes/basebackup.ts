@@ -24,9 +24,17 @@ export function basebackupRoutes(deps: PageserverDeps) {
     if (lsn < t.initLsn) throw new LsnOutOfRange(lsn, `before the start ${t.initLsn} of timeline ${timeline}: take the basebackup from its ancestor`);
     t.checkReadable(lsn);
     await t.waitForLsn(lsn, Math.min(q.waitMs ?? 0, limits.waitMsMax));
-    // A basebackup reads every page: bring evicted layers back from remote storage first.
-    await t.ensureAllLocal();
-    const plan = planBasebackup(t, lsn);
+    // A basebackup reads every page: bring evicted layers back from remote storage first, and keep
+    // them (no eviction) until the stream ends.
+    const unpin = t.pin();
+    let plan;
+    try {
+      await t.ensureAllLocal();
+      plan = planBasebackup(t, lsn);
+    } catch (e) {
+      unpin();
+      throw e;
+    }
     const chunks = basebackupChunks(t, plan);
     const labels = { tenant_id: tenant, timeline_id: timeline };
     const log = deps.log;
@@ -35,6 +43,7 @@ export function basebackupRoutes(deps: PageserverDeps) {
         try {
           const r = chunks.next();
           if (r.done) {
+            unpin();
             controller.close();
             return;
           }
@@ -43,10 +52,12 @@ export function basebackupRoutes(deps: PageserverDeps) {
         } catch (e) {
           // Headers are gone already: the client sees a short stream (its size check fails); the cause is logged here.
           log.error('basebackup stream failed', { ...labels, lsn, error: e });
+          unpin();
           controller.error(e);
         }
       },
       cancel() {
+        unpin();
         chunks.return(undefined);
       },
     });

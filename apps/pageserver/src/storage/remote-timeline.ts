@@ -24,6 +24,8 @@ export interface RemoteTimelineStats {
 
 type Task = { kind: 'file'; key: string; localPath: string } | { kind: 'index'; text: string; lsn: bigint } | { kind: 'delete'; key: string };
 
+let downloadSeq = 0;
+
 export class RemoteTimeline {
   private queue: Task[] = [];
   private running: Promise<void> | null = null;
@@ -144,7 +146,8 @@ export class RemoteTimeline {
     const bytes = await this.storage.get(`${this.prefix}/${relKey}`);
     if (!bytes) throw new Error(`remote storage has no ${this.prefix}/${relKey}`);
     mkdirSync(dirname(localPath), { recursive: true });
-    const tmp = `${localPath}.download`;
+    // Unique per download: two readers fetching the same layer must not rename each other's file.
+    const tmp = `${localPath}.download-${process.pid}-${++downloadSeq}`;
     writeFileSync(tmp, bytes);
     const { renameSync } = await import('node:fs');
     renameSync(tmp, localPath);

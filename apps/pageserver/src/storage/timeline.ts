@@ -357,6 +357,26 @@ export class Timeline {
     return this.options.remote;
   }
 
+  private pins = 0;
+
+  /**
+   * Keep every local layer of this timeline (and its ancestors) on disk until
+   * the returned function is called: a read that downloaded what it needs and
+   * then reads synchronously, or a basebackup stream, must not lose a layer
+   * to eviction in between.
+   */
+  pin(): () => void {
+    this.pins++;
+    const ancestorUnpin = this.options.ancestor?.pin();
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.pins--;
+      ancestorUnpin?.();
+    };
+  }
+
   /** Layers not on local disk (evicted, or a timeline restored from remote storage); null: not counted yet. */
   private missingLocal: number | null = null;
 
@@ -400,7 +420,7 @@ export class Timeline {
    */
   evictLayers(budgetBytes: number): string[] {
     const remote = this.options.remote;
-    if (!remote) return [];
+    if (!remote || this.pins > 0) return [];
     let total = this.localLayerBytes();
     const candidates = this.meta.layers
       .filter((n) => remote.isUploaded(n) && existsSync(join(this.dir, 'layers', n)))
