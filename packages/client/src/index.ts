@@ -1,3 +1,4 @@
 export * from './proposer-driver.js';
 export * from './membership-driver.js';
 export * from './wire-zstd.js';
+export * from './pageserver-client.js';

@@ -4,6 +4,14 @@
  * most one request in flight, carrying every queued frame, so messages to
  * one acceptor arrive in order; a failed request is a dropped message, which
  * the proposer's own retransmission and reconnect logic already handles.
+ *
+ * The proposer resends unacknowledged WAL once an acceptor has been silent for
+ * two heartbeats; it does not know that the WAL is still in the request in
+ * flight (a large batch on a busy machine takes longer than that). Such a
+ * resend of a range the request in flight or the queue already carries is
+ * dropped, so that a slow request does not make the next one carry the same
+ * WAL again (and be slower still). Dropping is always safe, as a lost message
+ * is: if the request in flight fails, the proposer resends later.
  */
 import { assert } from '@strata/core';
 import { ACCEPT_ZSTD, consensusReplyBytes, encodeBody } from './wire-zstd.js';
@@ -75,12 +83,50 @@ function announcesNewerConfiguration(m: AcceptorMessage, generation: number): bo
   return m.generation > generation;
 }
 
+/** A contiguous LSN range of WAL that AppendRequests of one term and generation carry. */
+interface WalCover {
+  readonly term: bigint;
+  readonly generation: number;
+  readonly beginLsn: bigint;
+  endLsn: bigint;
+}
+
 interface Peer {
   readonly endpoint: SafekeeperEndpoint;
   queue: ProposerMessage[];
   inFlight: boolean;
+  /** WAL the request in flight and the queue carry, as far as it is contiguous. */
+  cover: WalCover | null;
   requestsFailed: number;
   bytesSent: number;
+  /** Resends dropped because the request in flight or the queue already carried that WAL. */
+  resendsDropped: number;
+}
+
+/**
+ * Queues `m` for `peer` unless it is WAL that `peer.cover` already holds;
+ * extends the cover with WAL that continues it, or starts a new one.
+ */
+function enqueue(peer: Peer, m: ProposerMessage): void {
+  if (m.type === 'AppendRequest' && m.data.length > 0) {
+    const c = peer.cover;
+    const same = c !== null && c.term === m.term && c.generation === m.generation && m.beginLsn >= c.beginLsn && m.beginLsn <= c.endLsn;
+    if (same && m.endLsn <= c.endLsn) {
+      peer.resendsDropped++;
+      return;
+    }
+    if (same) c.endLsn = m.endLsn;
+    else peer.cover = { term: m.term, generation: m.generation, beginLsn: m.beginLsn, endLsn: m.endLsn };
+  }
+  peer.queue.push(m);
+}
+
+/** The cover of what is queued alone (the request in flight is over). */
+function recover(peer: Peer): void {
+  const queued = peer.queue;
+  peer.queue = [];
+  peer.cover = null;
+  for (const m of queued) enqueue(peer, m);
 }
 
 type Waiter = { lsn: bigint; resolve: () => void; reject: (e: Error) => void };
@@ -100,7 +146,9 @@ export class ProposerDriver {
 
   constructor(opts: ProposerDriverOptions) {
     this.opts = opts;
-    for (const e of opts.safekeepers) this.peers.set(e.nodeId, { endpoint: e, queue: [], inFlight: false, requestsFailed: 0, bytesSent: 0 });
+    for (const e of opts.safekeepers) {
+      this.peers.set(e.nodeId, { endpoint: e, queue: [], inFlight: false, cover: null, requestsFailed: 0, bytesSent: 0, resendsDropped: 0 });
+    }
     const step = newProposer(
       {
         proposerId: opts.proposerId,
@@ -151,8 +199,14 @@ export class ProposerDriver {
     return new ProposerFenced(this.state.fencedReason ?? 'fenced', this.fenceCause);
   }
   /** Per-safekeeper transport counters, for metrics and status output. */
-  peerStats(): Array<{ nodeId: NodeId; queued: number; failed: number; bytesSent: number }> {
-    return [...this.peers.values()].map((p) => ({ nodeId: p.endpoint.nodeId, queued: p.queue.length, failed: p.requestsFailed, bytesSent: p.bytesSent }));
+  peerStats(): Array<{ nodeId: NodeId; queued: number; failed: number; bytesSent: number; resendsDropped: number }> {
+    return [...this.peers.values()].map((p) => ({
+      nodeId: p.endpoint.nodeId,
+      queued: p.queue.length,
+      failed: p.requestsFailed,
+      bytesSent: p.bytesSent,
+      resendsDropped: p.resendsDropped,
+    }));
   }
 
   waitElected(timeoutMs: number): Promise<void> {
@@ -212,7 +266,7 @@ export class ProposerDriver {
     this.state = step.state;
     for (const send of step.sends) {
       const peer = this.peers.get(send.to);
-      if (peer) peer.queue.push(send.message);
+      if (peer) enqueue(peer, send.message);
     }
     for (const e of step.events) this.onEvent(e);
     for (const peer of this.peers.values()) this.flushPeer(peer);
@@ -273,8 +327,11 @@ export class ProposerDriver {
     } catch {
       // A lost exchange is a dropped message: the proposer retransmits on its own schedule.
       peer.requestsFailed++;
+      recover(peer);
       return;
     }
+    // Before the replies are stepped: what they make the proposer resend must go out.
+    recover(peer);
     if (this.stopped) return;
     for (const m of replies) {
       this.stepCause = announcesNewerConfiguration(m, this.generation) ? 'generation' : 'term';

@@ -1,0 +1,174 @@
+/**
+ * The GetPage client against a real page server (startPageserver: the app,
+ * the stream on its port, the memory cache) listening on loopback, over a
+ * timeline holding a synthetic tablespace: batches over the stream and over
+ * HTTP, many batches in flight, the cache across ingest, waits, errors.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type redo } from '@strata/core';
+import { encodeLayer, encodePageValue, type LayerDesc, type LayerEntry } from '@strata/core/layers';
+import { loadConfig } from '@strata/pageserver/env';
+import { startPageserver, type RunningPageserver } from '@strata/pageserver/main';
+import { Timeline, type TimelineMeta } from '@strata/pageserver/storage';
+import { GetPageStatus, type GetPageItem } from '@strata/pageserver/wire';
+import { memoryLogger } from '@strata/service-kit';
+import { PageserverClient, PageserverClientError } from './pageserver-client.js';
+
+const TENANT = '0123456789abcdef0123456789abcdef';
+const ROOT = '00000000000000000000000000000001';
+const PAGE = 16384;
+const SPACE = 5;
+const PAGES = 4;
+const LSN = 100_000n;
+
+function page(no: number): Uint8Array {
+  const p = new Uint8Array(PAGE).fill(no + 1, 100, PAGE - 8);
+  const v = new DataView(p.buffer);
+  v.setUint32(4, no);
+  v.setUint32(34, SPACE);
+  if (no === 0) v.setUint32(38 + 8, PAGES);
+  return p;
+}
+
+function seed(dataDir: string): void {
+  const meta: TimelineMeta = {
+    version: 1,
+    tenantId: TENANT,
+    timelineId: ROOT,
+    pageSize: PAGE,
+    logFileSize: 4n << 20n,
+    ancestor: null,
+    initLsn: LSN,
+    diskConsistentLsn: LSN,
+    layers: [],
+    tablespaces: [{ lsn: LSN, kind: 'create', spaceId: SPACE, path: 'db/t.ibd' }],
+    auxSets: [],
+    snapshots: [],
+    lsnTimes: [],
+    gc: null,
+  };
+  const tl = Timeline.create(join(dataDir, 'tenants', TENANT, 'timelines', ROOT), meta);
+  const entries: LayerEntry[] = [0, 1, 3].map((no) => ({ key: { spaceId: SPACE, pageNo: no }, lsn: LSN, value: encodePageValue({ kind: 'image', lsn: 5000n + BigInt(no), page: page(no) }) }));
+  const desc: LayerDesc = { kind: 'image', keyStart: { spaceId: SPACE, pageNo: 0 }, keyEnd: { spaceId: SPACE + 1, pageNo: 0 }, lsnStart: LSN, lsnEnd: LSN + 1n };
+  tl.addLayer(desc, encodeLayer(desc, entries));
+  tl.close();
+}
+
+/** One mtr writing `byte` at offset 200 of page `pageNo`. */
+function writeMtr(startLsn: bigint, endLsn: bigint, pageNo: number, byte: number): redo.Mtr {
+  return { startLsn, endLsn, bytes: new Uint8Array(0), records: [{ type: 'WRITE', spaceId: SPACE, pageNo, offset: 200, data: new Uint8Array([byte]) }] };
+}
+
+const okPage = (item: GetPageItem | undefined): Uint8Array => {
+  if (item?.status !== GetPageStatus.OK) throw new Error(`not OK: ${JSON.stringify(item, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`);
+  return item.page;
+};
+
+describe('PageserverClient over a listening page server', () => {
+  let dataDir: string;
+  let ps: RunningPageserver;
+  let client: PageserverClient;
+  const timeline = () => ps.deps.tenants.get(TENANT, ROOT);
+  const cache = () => {
+    const c = ps.deps.pageCache;
+    if (!c) throw new Error('no page cache');
+    return c;
+  };
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'strata-ps-client-'));
+    seed(dataDir);
+    // Through the flag parser, so the test keeps up with new settings and their defaults.
+    // Nothing listens on port 9: the WAL receiver backs off; the test ingests by hand.
+    const config = loadConfig(['--listen', '127.0.0.1:0', '--data', dataDir, '--safekeepers', '127.0.0.1:9', '--page-cache-bytes', String(1 << 20)], {}, dataDir);
+    ps = await startPageserver(config, memoryLogger());
+    client = await PageserverClient.connect({ url: ps.url, tenantId: TENANT, timelineId: ROOT });
+  });
+  afterAll(async () => {
+    client.close();
+    await ps.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('answers a batch over the stream with a status per page, as over HTTP', async () => {
+    expect(client.pageSize).toBe(PAGE);
+    const batch = [
+      { spaceId: SPACE, pageNo: 1, lsn: LSN },
+      { spaceId: SPACE, pageNo: 2, lsn: LSN },
+      { spaceId: SPACE, pageNo: 1, lsn: LSN + 10n },
+      { spaceId: SPACE, pageNo: 1, lsn: LSN - 1n },
+    ];
+    const items = await client.getPages(batch);
+    expect(items[0]).toEqual({ status: GetPageStatus.OK, lsn: 5001n, page: page(1) });
+    expect(items[1]?.status).toBe(GetPageStatus.NOT_FOUND);
+    expect(items[2]).toEqual({ status: GetPageStatus.NOT_YET_AVAILABLE, lsn: LSN });
+    expect(items[3]?.status).toBe(GetPageStatus.LSN_OUT_OF_RANGE);
+    expect(await client.getPagesHttp(batch)).toEqual(items);
+  });
+
+  it('keeps many batches in flight on one connection and answers them in order', async () => {
+    const calls = Array.from({ length: 200 }, (_, i) => client.getPages([{ spaceId: SPACE, pageNo: [0, 1, 3][i % 3]!, lsn: LSN }]));
+    expect(client.inFlight).toBeGreaterThan(1);
+    const replies = await Promise.all(calls);
+    replies.forEach((items, i) => expect(new DataView(okPage(items[0]).buffer, okPage(items[0]).byteOffset).getUint32(4)).toBe([0, 1, 3][i % 3]));
+  });
+
+  it('serves repeated reads from the memory cache and never a cached version after its page changed', async () => {
+    const t = timeline();
+    const hits0 = cache().hits;
+    const before = okPage((await client.getPages([{ spaceId: SPACE, pageNo: 3, lsn: LSN }]))[0]);
+    expect(before[200]).toBe(4);
+    await client.getPages([{ spaceId: SPACE, pageNo: 3, lsn: LSN }]);
+    expect(cache().hits).toBeGreaterThan(hits0);
+
+    // Page 3 changes at [LSN, LSN + 100); page 1 does not.
+    t.ingest(writeMtr(LSN, LSN + 100n, 3, 0xab));
+    const [after, old, other] = await client.getPages([
+      { spaceId: SPACE, pageNo: 3, lsn: LSN + 100n },
+      { spaceId: SPACE, pageNo: 3, lsn: LSN },
+      { spaceId: SPACE, pageNo: 1, lsn: LSN + 100n },
+    ]);
+    expect(okPage(after)[200]).toBe(0xab);
+    expect(after?.lsn).toBe(LSN + 100n);
+    expect(okPage(old)[200]).toBe(4);
+    expect(okPage(other)).toEqual(page(1));
+
+    // A second change: the version cached at LSN + 100 (the last record LSN then) must not answer LSN + 200.
+    t.ingest(writeMtr(LSN + 100n, LSN + 200n, 3, 0xcd));
+    const [newest, middle] = await client.getPages([
+      { spaceId: SPACE, pageNo: 3, lsn: LSN + 200n },
+      { spaceId: SPACE, pageNo: 3, lsn: LSN + 100n },
+    ]);
+    expect(okPage(newest)[200]).toBe(0xcd);
+    expect(okPage(middle)[200]).toBe(0xab);
+    expect(cache().closedByIngest).toBeGreaterThan(0);
+  });
+
+  it('waits for an LSN inside the stream while later batches queue behind it', async () => {
+    const t = timeline();
+    const end = t.lastRecordLsn;
+    const waiting = client.getPages([{ spaceId: SPACE, pageNo: 1, lsn: end + 50n }], { waitMs: 5000 });
+    const behind = client.getPages([{ spaceId: SPACE, pageNo: 0, lsn: end }]);
+    setTimeout(() => t.ingest(writeMtr(end, end + 50n, 1, 0x11)), 50);
+    expect(okPage((await waiting)[0])[200]).toBe(0x11);
+    expect(okPage((await behind)[0])).toBeDefined();
+  });
+
+  it('refuses a stream of an unknown timeline with its error code', async () => {
+    await expect(PageserverClient.connect({ url: ps.url, tenantId: TENANT, timelineId: '9'.repeat(32) })).rejects.toMatchObject({ code: 'TIMELINE_NOT_FOUND' });
+    await expect(PageserverClient.connect({ url: ps.url, tenantId: TENANT, timelineId: '9'.repeat(32) })).rejects.toBeInstanceOf(PageserverClientError);
+  });
+
+  it('shows the memory tier and the stages in /metrics', async () => {
+    const text = await (await fetch(`${ps.url}/metrics`)).text();
+    expect(text).toMatch(/pageserver_page_cache_hits_total\{tier="memory"\} [1-9]/);
+    expect(text).toMatch(/pageserver_getpage_seconds_count\{stage="lookup"\} [1-9]/);
+    expect(text).toMatch(/pageserver_getpage_seconds_count\{stage="reconstruct"\} [1-9]/);
+    expect(text).toMatch(/pageserver_getpage_tier_pages_total\{tier="memory"\} [1-9]/);
+    const stats = (await (await fetch(`${ps.url}/v1/page_cache`)).json()) as { hits: number; capacityBytes: number };
+    expect(stats.capacityBytes).toBe(1 << 20);
+  });
+});
