@@ -14,10 +14,11 @@ import { openRemoteStorage, type RemoteStorage } from '@strata/remote-storage';
 import { zstdDecompress } from '@strata/zstd';
 import { listBackedUpSegments, readIndex, segmentEnd, segmentKey } from '../../apps/safekeeper/src/backup/remote-layout.js';
 import { uploaderOf } from '../../apps/safekeeper/src/backup/wal-backup.js';
-import { openLogFile } from '@strata/datadir';
-import { makeTempDir, readLogCheckpoint, removeTempDir } from '../support/mariadb.js';
-import { recordWorkload, runStrata } from '../support/redo-scenario.js';
-import { safekeeper, type SafekeeperProcess, timelineStatus } from '../support/safekeepers.js';
+import { makeTempDir, removeTempDir } from '../support/mariadb.js';
+import { runStrata } from '../support/redo-scenario.js';
+import { hostPorts, post, startSafekeepers, timelineStatus, type SafekeeperProcess } from '../support/safekeepers.js';
+import { until } from '../support/until.js';
+import { committedLsn, recordWalSource, sourceBytes, type WalSource } from '../support/wal-source.js';
 
 const TENANT = '0123456789abcdef0123456789abcdef';
 const TIMELINE = 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb1';
@@ -26,21 +27,12 @@ const CONF = { generation: 1, members: [1, 2, 3] };
 const SEGMENT_BYTES = 4 << 20;
 
 let dir: string;
-let recDir: string | undefined;
+let src: WalSource | undefined;
 let remoteRoot: string;
 let remote: RemoteStorage;
 let logPath: string;
 let fromLsn: bigint;
-const sks: SafekeeperProcess[] = [];
-
-function sourceBytes(from: bigint, to: bigint): Uint8Array {
-  const r = openLogFile(logPath);
-  try {
-    return r.readAt(from, Number(to - from));
-  } finally {
-    r.close();
-  }
-}
+let sks: SafekeeperProcess[] = [];
 
 async function status(sk: SafekeeperProcess) {
   const s = await timelineStatus(sk, TENANT, TIMELINE);
@@ -48,61 +40,28 @@ async function status(sk: SafekeeperProcess) {
   return { oldest: lsn('oldestLsn'), flush: lsn('flushLsn'), commit: lsn('commitLsn'), backup: lsn('backupLsn'), rcl: lsn('remoteConsistentLsn') };
 }
 
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await fn().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-async function post(url: string, body: unknown): Promise<Response> {
-  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-}
-
 beforeAll(async () => {
   dir = await makeTempDir('strata-skb-');
   remoteRoot = join(dir, 'remote');
   await mkdir(remoteRoot);
   remote = openRemoteStorage(`file://${remoteRoot}`);
-  const rec = await recordWorkload({
-    name: 'skb',
-    server: { logFileSize: '256M' },
-    setup: async (c) => {
-      await c.query('CREATE DATABASE s');
-      await c.query('CREATE TABLE s.t (id INT PRIMARY KEY, k INT, v VARCHAR(300), KEY (k)) ENGINE=InnoDB');
-    },
-    workload: async (c) => {
-      for (let i = 0; i < 4; i++) {
-        await c.query(`INSERT INTO s.t SELECT ${i} * 100000 + seq, seq % 1000, REPEAT(CHAR(97 + seq % 26), 250) FROM seq_1_to_40000`);
-      }
-    },
-  });
-  recDir = rec.dir;
-  logPath = join(rec.final, 'ib_logfile0');
-  fromLsn = (await readLogCheckpoint(rec.base)).endLsn;
-  const end = (await readLogCheckpoint(rec.final)).endLsn;
-  expect(end - fromLsn).toBeGreaterThan(20n << 20n);
-  for (const id of CONF.members) {
-    const s = await safekeeper(id, dir, ['--remote-storage', `file://${remoteRoot}`, '--wal-segment-bytes', String(SEGMENT_BYTES)]);
-    await s.start();
-    sks.push(s);
-  }
+  src = await recordWalSource('skb');
+  ({ logPath, fromLsn } = src);
+  sks = await startSafekeepers(CONF.members, dir, ['--remote-storage', `file://${remoteRoot}`, '--wal-segment-bytes', String(SEGMENT_BYTES)]);
 }, 600_000);
 
 afterAll(async () => {
   for (const s of sks) await s.stop().catch(() => undefined);
   await remote?.close();
   await removeTempDir(dir);
-  if (recDir) await removeTempDir(recDir);
+  if (src) await removeTempDir(src.dir);
 });
 
 describe('safekeeper WAL backup (three real processes, file:// remote storage)', () => {
   it('[BACKUP][RESTORE] uploads finished segments, removes WAL once persisted, restores a wiped safekeeper', async () => {
-    const push = await runStrata(['wal', 'push', '--safekeepers', sks.map((s) => s.hostPort).join(','), '--tenant', TENANT, '--timeline', TIMELINE, '--log', logPath, '--from', String(fromLsn)]);
+    const push = await runStrata(['wal', 'push', '--safekeepers', hostPorts(sks), '--tenant', TENANT, '--timeline', TIMELINE, '--log', logPath, '--from', String(fromLsn)]);
     expect(push.code, push.stderr).toBe(0);
-    const committed = BigInt(/^committed (\d+)$/m.exec(push.stdout)?.[1] ?? '0');
+    const committed = committedLsn(push.stdout);
     expect(committed).toBeGreaterThan(fromLsn + (20n << 20n));
 
     // Every full segment below the commit LSN gets backed up, by exactly one of them.
@@ -123,7 +82,7 @@ describe('safekeeper WAL backup (three real processes, file:// remote storage)',
       const z = (await remote.get(segmentKey(TENANT, TIMELINE, start)))!;
       compressedTotal += z.length;
       const bytes = zstdDecompress(z, SEGMENT_BYTES);
-      expect(Buffer.from(bytes).equals(Buffer.from(sourceBytes(start, end))), `segment ${start} equals the source log`).toBe(true);
+      expect(Buffer.from(bytes).equals(Buffer.from(sourceBytes(logPath, start, end))), `segment ${start} equals the source log`).toBe(true);
       at = end;
     }
     expect(at).toBe(lastSegmentStart);
@@ -162,6 +121,6 @@ describe('safekeeper WAL backup (three real processes, file:// remote storage)',
     const out = join(dir, 'restored.bin');
     const read = await runStrata(['wal', 'read', '--safekeeper', victim.hostPort, '--tenant', TENANT, '--timeline', TIMELINE, '--from', String(fromLsn), '--to', String(committed), '--out', out]);
     expect(read.code, read.stderr).toBe(0);
-    expect(Buffer.from(readFileSync(out)).equals(Buffer.from(sourceBytes(fromLsn, committed))), 'restored WAL equals the source log').toBe(true);
+    expect(Buffer.from(readFileSync(out)).equals(Buffer.from(sourceBytes(logPath, fromLsn, committed))), 'restored WAL equals the source log').toBe(true);
   });
 });

@@ -5,61 +5,31 @@
  * the end 1, 2 and 4 hold the source log byte for byte, 3 is out, and a
  * later push commits with 3 stopped.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openLogFile } from '@strata/datadir';
 import { makeTempDir, readLogCheckpoint, removeTempDir, startMariadb } from '../support/mariadb.js';
-import { recordWorkload, REPO_ROOT, runStrata, withConnection } from '../support/redo-scenario.js';
-import { safekeeper, type SafekeeperProcess, timelineStatus } from '../support/safekeepers.js';
+import { runStrata, withConnection } from '../support/redo-scenario.js';
+import { createTimeline, hostPorts, startSafekeepers, timelineLsn, timelineStatus, type SafekeeperProcess } from '../support/safekeepers.js';
+import { until } from '../support/until.js';
+import { committedLsn, pushInBackground, recordWalSource, sourceBytes, type WalSource } from '../support/wal-source.js';
 
 const TENANT = '0123456789abcdef0123456789abcdef';
 const TIMELINE = 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb1';
 let dir: string;
+let src: WalSource | undefined;
 let finalDir: string;
 let logPath: string;
 let fromLsn: bigint;
-const sks: SafekeeperProcess[] = [];
-const dirs: string[] = [];
+let sks: SafekeeperProcess[] = [];
 
 const sk = (id: number): SafekeeperProcess => sks.find((s) => s.id === id)!;
-const all = (): string => sks.map((s) => s.hostPort).join(',');
-
-function sourceBytes(from: bigint, to: bigint): Uint8Array {
-  const r = openLogFile(logPath);
-  try {
-    return r.readAt(from, Number(to - from));
-  } finally {
-    r.close();
-  }
-}
-
-function pushInBackground(): { done: Promise<{ code: number; stdout: string; stderr: string }> } {
-  const child = spawn(join(REPO_ROOT, 'strata'), ['wal', 'push', '--safekeepers', all(), '--tenant', TENANT, '--timeline', TIMELINE, '--log', logPath, '--from', String(fromLsn), '--max-mib-per-sec', '6'], { cwd: REPO_ROOT });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return { done: new Promise((resolve) => child.once('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }))) };
-}
-
-async function lsnField(s: SafekeeperProcess, field: 'flushLsn' | 'commitLsn'): Promise<bigint> {
-  return BigInt(String((await timelineStatus(s, TENANT, TIMELINE))[field]));
-}
-
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await fn().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const all = (): string => hostPorts(sks);
+const lsnField = (s: SafekeeperProcess, field: 'flushLsn' | 'commitLsn') => timelineLsn(s, TENANT, TIMELINE, field);
 
 /** Every listed safekeeper holds the source log over [fromLsn, to), read back with `wal read`. */
 async function expectSourceLog(ids: number[], to: bigint, context: string): Promise<void> {
-  const expected = Buffer.from(sourceBytes(fromLsn, to));
+  const expected = Buffer.from(sourceBytes(logPath, fromLsn, to));
   for (const id of ids) {
     await until(`safekeeper ${id} to hold and know committed ${to}\n${context}`, async () => (await lsnField(sk(id), 'commitLsn')) >= to, 30_000);
     const out = join(dir, `wal-${id}.bin`);
@@ -71,37 +41,15 @@ async function expectSourceLog(ids: number[], to: bigint, context: string): Prom
 
 beforeAll(async () => {
   dir = await makeTempDir('strata-skm-');
-  // ≥ 20 MB of real MariaDB redo.
-  const rec = await recordWorkload({
-    name: 'skm',
-    server: { logFileSize: '256M' },
-    setup: async (c) => {
-      await c.query('CREATE DATABASE s');
-      await c.query('CREATE TABLE s.t (id INT PRIMARY KEY, k INT, v VARCHAR(300), KEY (k)) ENGINE=InnoDB');
-    },
-    workload: async (c) => {
-      for (let i = 0; i < 4; i++) {
-        await c.query(`INSERT INTO s.t SELECT ${i} * 100000 + seq, seq % 1000, REPEAT(CHAR(97 + seq % 26), 250) FROM seq_1_to_40000`);
-      }
-    },
-  });
-  dirs.push(rec.dir);
-  finalDir = rec.final;
-  logPath = join(rec.final, 'ib_logfile0');
-  fromLsn = (await readLogCheckpoint(rec.base)).endLsn;
-  const end = (await readLogCheckpoint(rec.final)).endLsn;
-  expect(end - fromLsn).toBeGreaterThan(20n << 20n);
-  for (const id of [1, 2, 3, 4]) {
-    const s = await safekeeper(id, dir);
-    await s.start();
-    sks.push(s);
-  }
+  src = await recordWalSource('skm');
+  ({ final: finalDir, logPath, fromLsn } = src);
+  sks = await startSafekeepers([1, 2, 3, 4], dir);
 }, 600_000);
 
 afterAll(async () => {
   for (const s of sks) await s.stop().catch(() => undefined);
   await removeTempDir(dir);
-  for (const d of dirs) await removeTempDir(d);
+  if (src) await removeTempDir(src.dir);
 });
 
 describe('safekeeper membership change (four real processes)', () => {
@@ -110,17 +58,13 @@ describe('safekeeper membership change (four real processes)', () => {
   it('[MEMBERSHIP] {1,2,3} → {1,2,4} during a 20 MB push: the push completes and nothing is lost', async () => {
     // The timeline lives on 1, 2, 3; 4 is running but empty.
     for (const id of [1, 2, 3]) {
-      const res = await fetch(`${sk(id).url}/v1/tenants/${TENANT}/timelines`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ timelineId: TIMELINE, startLsn: String(fromLsn), conf: { generation: 1, members: [1, 2, 3] } }),
-      });
+      const res = await createTimeline(sk(id), TENANT, { timelineId: TIMELINE, startLsn: fromLsn, conf: { generation: 1, members: [1, 2, 3] } });
       expect(res.status).toBe(201);
     }
     // The push knows all four addresses; it learns who the members are from
     // the safekeepers. It runs at 6 MiB/s (a busy compute), so the change,
     // which starts after 2 MiB, happens well inside it.
-    const push = pushInBackground();
+    const push = pushInBackground({ safekeepers: all(), tenant: TENANT, timeline: TIMELINE, logPath, fromLsn, mibPerSec: 6 });
     await until('the push under way', async () => (await lsnField(sk(1), 'commitLsn')) > fromLsn + (2n << 20n));
     const change = await runStrata(['safekeeper', 'membership', '--safekeepers', all(), '--tenant', TENANT, '--timeline', TIMELINE, '--members', '1,2,4']);
     expect(change.code, change.stderr).toBe(0);
@@ -132,7 +76,7 @@ describe('safekeeper membership change (four real processes)', () => {
     expect(r.code, r.stderr).toBe(0);
     // The change really happened under load: the push was fenced by it and went on in the new configuration.
     expect(r.stderr).toMatch(/configuration changed .*restarting the proposer/);
-    committed = BigInt(/^committed (\d+)$/m.exec(r.stdout)?.[1] ?? '0');
+    committed = committedLsn(r.stdout);
     expect(committed).toBeGreaterThan(fromLsn + (20n << 20n));
     // ... and the change was over while most of the log was still to come.
     expect(commitAfterChange).toBeLessThan(committed - (10n << 20n));
@@ -159,7 +103,7 @@ describe('safekeeper membership change (four real processes)', () => {
 
     const r = await runStrata(['wal', 'push', '--safekeepers', all(), '--tenant', TENANT, '--timeline', TIMELINE, '--log', logPath, '--from', String(fromLsn)]);
     expect(r.code, r.stderr).toBe(0);
-    const again = BigInt(/^committed (\d+)$/m.exec(r.stdout)?.[1] ?? '0');
+    const again = committedLsn(r.stdout);
     expect(again).toBeGreaterThan(committed + (1n << 20n));
     await expectSourceLog([1, 2, 4], again, r.stderr);
     // 3 got nothing of it.

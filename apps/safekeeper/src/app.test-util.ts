@@ -3,10 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RemoteStorage } from '@strata/remote-storage';
 import { SignJWT, exportSPKI, generateKeyPair, type CryptoKey } from 'jose';
+import { createVerifier, memoryLogger, type TokenVerifier } from '@strata/service-kit';
 import { createApp } from './app.js';
-import { createVerifier, type TokenVerifier } from './auth.js';
 import type { SafekeeperDeps, SafekeeperLimits } from './deps.js';
-import { memoryLogger } from './log.js';
 import { SafekeeperMetrics } from './metrics.js';
 import { TimelineRegistry } from './storage/timelines.js';
 

@@ -4,14 +4,13 @@
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { AssertionError, StrataError, type StrataErrorCode } from '@strata/core';
+import type { StrataErrorCode } from '@strata/core';
 import { RemoteStorageError } from '@strata/remote-storage';
-import { authMiddleware } from './auth.js';
+import { authMiddleware, createErrorHandler, PayloadTooLarge, RouteNotFound, SERVICE_ERROR_STATUS } from '@strata/service-kit';
 import { DEFAULT_LIMITS, type AppEnv, type SafekeeperDeps } from './deps.js';
-import { PayloadTooLarge, RouteNotFound, ServiceError, type ServiceErrorCode } from './errors.js';
+import type { SafekeeperErrorCode } from './errors.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { statusRoutes } from './routes/status.js';
 import { consensusRoutes } from './routes/consensus.js';
@@ -20,12 +19,8 @@ import { pullRoutes } from './routes/pull.js';
 import { timelineRoutes } from './routes/timelines.js';
 import { walRoutes } from './routes/wal.js';
 
-const STATUS: Record<StrataErrorCode | ServiceErrorCode, ContentfulStatusCode> = {
-  BAD_REQUEST: 400,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  PAYLOAD_TOO_LARGE: 413,
+const STATUS: Record<StrataErrorCode | SafekeeperErrorCode | keyof typeof SERVICE_ERROR_STATUS, ContentfulStatusCode> = {
+  ...SERVICE_ERROR_STATUS,
   TIMELINE_EXISTS: 409,
   CONTROL_FILE_CORRUPT: 500,
   WAL_CORRUPT: 500,
@@ -44,12 +39,6 @@ const STATUS: Record<StrataErrorCode | ServiceErrorCode, ContentfulStatusCode> =
   PULL_CONFLICT: 409,
   BAD_ZSTD: 400,
 };
-
-export interface ErrorReply {
-  code: string;
-  message: string;
-  requestId: string;
-}
 
 export function createApp(deps: SafekeeperDeps) {
   const limits = { ...DEFAULT_LIMITS, ...deps.limits };
@@ -74,32 +63,15 @@ export function createApp(deps: SafekeeperDeps) {
     throw new RouteNotFound(c.req.method, c.req.path);
   });
 
-  app.onError((err, c) => {
-    const reply = (status: ContentfulStatusCode, code: string, message: string) =>
-      c.json<ErrorReply>({ code, message, requestId: c.var.requestId }, status);
-    if (err instanceof StrataError || err instanceof ServiceError) {
-      const status = STATUS[err.code];
-      if (status >= 500) deps.log.error('request failed', { requestId: c.var.requestId, path: c.req.path, error: err });
-      return reply(status, err.code, err.message);
-    }
-    if (err instanceof RemoteStorageError) {
-      deps.log.error('remote storage failed', { requestId: c.var.requestId, path: c.req.path, error: err });
-      return reply(502, err.code, err.message);
-    }
-    if (err instanceof HTTPException && err.status < 500) {
-      // Hono's own input checks: malformed JSON, wrong content type.
-      return reply(err.status as ContentfulStatusCode, 'BAD_REQUEST', err.message);
-    }
-    deps.log.error(err instanceof AssertionError ? 'bug: assertion failed' : 'unexpected error', {
-      requestId: c.var.requestId,
-      path: c.req.path,
-      error: err,
-    });
-    const res = reply(500, 'INTERNAL', 'internal error');
-    // An assertion failure is a bug: answer, then let main.ts stop the process.
-    if (err instanceof AssertionError) deps.onBug?.(err);
-    return res;
-  });
+  app.onError(
+    createErrorHandler<AppEnv>({
+      statusByCode: STATUS,
+      log: deps.log,
+      onBug: deps.onBug,
+      // Remote storage (WAL backup, restore on pull) failing is an upstream failure: 502 with its own code.
+      classify: (err) => (err instanceof RemoteStorageError ? { status: 502, code: err.code, logAs: 'remote storage failed' } : undefined),
+    }),
+  );
 
   return app
     .route('/', statusRoutes(deps))

@@ -2,8 +2,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkAuthPolicy, isLoopbackHost, loadVerifier } from '@strata/service-kit';
 import { TENANT, OTHER_TENANT, TIMELINE, createBody, ed25519Keys, json, tempDir, testApp, type Keys, type TestApp } from './app.test-util.js';
-import { checkAuthPolicy, isLoopbackHost, loadVerifier } from './auth.js';
 
 const timelines = `/v1/tenants/${TENANT}/timelines`;
 const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });

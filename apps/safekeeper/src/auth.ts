@@ -1,131 +1,9 @@
 /**
- * JWT auth, as in Neon: every request carries `Authorization: Bearer <jwt>`
- * signed by the cluster's key (Ed25519 "EdDSA", or an HS256 secret), with a
- * `scope` claim:
- *   - `admin`: operators and the console, everything;
- *   - `safekeeperdata`: peers and the page server, every tenant's data;
- *   - `tenant` with `tenant_id`: a compute, its own tenant's timelines only;
- *   - `pageserverapi`: the page server reporting what it persisted.
+ * Who may do what on the safekeeper: the scopes of @strata/service-kit's JWT
+ * auth, named per kind of route. Routes call `authorize(claims, POLICY.x)`.
  */
-import { readFile } from 'node:fs/promises';
-import { isIP } from 'node:net';
-import { createMiddleware } from 'hono/factory';
-import { importSPKI, jwtVerify, errors as joseErrors, type CryptoKey } from 'jose';
-import { z } from 'zod';
-import { Forbidden, Unauthenticated } from './errors.js';
+import type { Policy } from '@strata/service-kit';
 
-export const SCOPES = ['admin', 'safekeeperdata', 'tenant', 'pageserverapi'] as const;
-export type Scope = (typeof SCOPES)[number];
-
-export interface Claims {
-  scope: Scope;
-  /** Set for `tenant` scope: the only tenant it may touch. */
-  tenantId: string | undefined;
-  /** True when the service runs without a key (loopback only): every request is trusted. */
-  unauthenticated: boolean;
-}
-
-const claimsSchema = z
-  .object({
-    scope: z.enum(SCOPES),
-    tenant_id: z.string().regex(/^[0-9a-f]{32}$/, 'tenant_id must be 32 lowercase hex digits').optional(),
-  })
-  .refine((c) => c.scope !== 'tenant' || c.tenant_id !== undefined, 'a tenant token needs a tenant_id claim');
-
-export interface TokenVerifier {
-  readonly algorithm: 'EdDSA' | 'HS256';
-  verify(token: string): Promise<Claims>;
-}
-
-export function createVerifier(key: CryptoKey | Uint8Array, algorithm: 'EdDSA' | 'HS256'): TokenVerifier {
-  return {
-    algorithm,
-    async verify(token) {
-      let payload: unknown;
-      try {
-        ({ payload } = await jwtVerify(token, key, { algorithms: [algorithm] }));
-      } catch (e) {
-        const reason = e instanceof joseErrors.JWTExpired ? 'token expired' : 'token signature or format invalid';
-        throw new Unauthenticated(reason);
-      }
-      const r = claimsSchema.safeParse(payload);
-      if (!r.success) throw new Unauthenticated(`token claims invalid: ${r.error.issues.map((i) => i.message).join('; ')}`);
-      return { scope: r.data.scope, tenantId: r.data.tenant_id, unauthenticated: false };
-    },
-  };
-}
-
-/** Loads the verifier from an Ed25519 public key (PEM, SPKI) or an HS256 secret file. */
-export async function loadVerifier(source: { publicKeyFile?: string | undefined; hs256SecretFile?: string | undefined }): Promise<TokenVerifier | null> {
-  if (source.publicKeyFile) {
-    const pem = await readFile(source.publicKeyFile, 'utf8');
-    return createVerifier(await importSPKI(pem, 'EdDSA'), 'EdDSA');
-  }
-  if (source.hs256SecretFile) {
-    const secret = (await readFile(source.hs256SecretFile, 'utf8')).trim();
-    if (secret.length < 32) throw new Error(`HS256 secret in ${source.hs256SecretFile} is shorter than 32 characters`);
-    return createVerifier(new TextEncoder().encode(secret), 'HS256');
-  }
-  return null;
-}
-
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '');
-  if (h === 'localhost') return true;
-  if (isIP(h) === 4) return h.startsWith('127.');
-  if (isIP(h) === 6) return h === '::1' || h.toLowerCase().startsWith('::ffff:127.');
-  return false;
-}
-
-/**
- * The rule for running without a key: allowed on a loopback listener only.
- * Returns the warning to log loudly, or throws for any other address.
- */
-export function checkAuthPolicy(listenHost: string, verifier: TokenVerifier | null): string | undefined {
-  if (verifier) return undefined;
-  if (!isLoopbackHost(listenHost)) {
-    throw new Error(
-      `refusing to listen on ${listenHost} without auth: configure a JWT key (--auth-public-key or --auth-hs256-secret-file) or listen on a loopback address`,
-    );
-  }
-  return `AUTH IS DISABLED: no JWT key configured; serving unauthenticated requests on loopback ${listenHost} only`;
-}
-
-export type AuthEnv = { Variables: { claims: Claims } };
-
-const UNAUTHENTICATED: Claims = { scope: 'admin', tenantId: undefined, unauthenticated: true };
-
-/** Verifies the bearer token of every request and stores its claims. */
-export function authMiddleware(verifier: TokenVerifier | null) {
-  return createMiddleware<AuthEnv>(async (c, next) => {
-    if (!verifier) {
-      c.set('claims', UNAUTHENTICATED);
-      return next();
-    }
-    const header = c.req.header('authorization');
-    if (!header) throw new Unauthenticated('missing Authorization header');
-    const m = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!m) throw new Unauthenticated('Authorization header is not "Bearer <token>"');
-    c.set('claims', await verifier.verify(m[1]!));
-    return next();
-  });
-}
-
-/**
- * Throws Forbidden unless the claims carry one of `scopes`; a `tenant` token
- * passes only for its own tenant.
- */
-export function authorize(claims: Claims, scopes: readonly Scope[], tenantId?: string): void {
-  if (claims.unauthenticated) return;
-  if (!scopes.includes(claims.scope)) {
-    throw new Forbidden(`scope "${claims.scope}" may not do this; needs one of ${scopes.join(', ')}`);
-  }
-  if (claims.scope === 'tenant' && claims.tenantId !== tenantId) {
-    throw new Forbidden(`a token for tenant ${claims.tenantId} may not touch tenant ${tenantId ?? '(none)'}`);
-  }
-}
-
-/** Who may do what. */
 export const POLICY = {
   /** Read or write one tenant's timelines and WAL. */
   tenantData: ['admin', 'safekeeperdata', 'tenant'],
@@ -135,4 +13,4 @@ export const POLICY = {
   pageserver: ['admin', 'pageserverapi'],
   /** Anyone with a valid token. */
   any: ['admin', 'safekeeperdata', 'tenant', 'pageserverapi'],
-} as const satisfies Record<string, readonly Scope[]>;
+} as const satisfies Policy;

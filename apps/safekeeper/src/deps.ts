@@ -1,6 +1,5 @@
 import type { RemoteStorage } from '@strata/remote-storage';
-import type { TokenVerifier, Claims } from './auth.js';
-import type { Logger } from './log.js';
+import type { Claims, Logger, TokenVerifier } from '@strata/service-kit';
 import type { SafekeeperMetrics } from './metrics.js';
 import type { Timeline } from './storage/timeline.js';
 import type { TimelineRegistry } from './storage/timelines.js';

@@ -14,9 +14,9 @@
  *   --wal-segment-bytes N     SAFEKEEPER_WAL_SEGMENT_BYTES   (default 16 MiB)
  */
 import { isAbsolute, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { parseRemoteStorageUrl, RemoteStorageError } from '@strata/remote-storage';
+import { listenSchema, loadFlags } from '@strata/service-kit';
 
 const FLAGS = {
   id: 'SAFEKEEPER_ID',
@@ -29,18 +29,6 @@ const FLAGS = {
   'tls-key': 'STRATA_TLS_KEY_FILE',
   'wal-segment-bytes': 'SAFEKEEPER_WAL_SEGMENT_BYTES',
 } as const;
-
-const listenSchema = z
-  .string()
-  .transform((s, ctx) => {
-    const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):(\d{1,5})$/.exec(s);
-    const port = m ? Number(m[2]) : NaN;
-    if (!m || port > 65535) {
-      ctx.addIssue({ code: 'custom', message: 'must be HOST:PORT (IPv6 as [::1]:PORT)' });
-      return z.NEVER;
-    }
-    return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
-  });
 
 const configSchema = z
   .object({
@@ -85,44 +73,8 @@ export interface SafekeeperConfig {
   walSegmentBytes: number | undefined;
 }
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
-
 export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, cwd: string): SafekeeperConfig {
-  let values: Record<string, string | undefined>;
-  try {
-    const parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: false,
-      strict: true,
-      options: Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: 'string' as const }])),
-    });
-    values = parsed.values as Record<string, string | undefined>;
-  } catch (e) {
-    throw new ConfigError((e as Error).message);
-  }
-  const merged: Record<string, string> = {};
-  for (const [flag, envName] of Object.entries(FLAGS)) {
-    const v = values[flag] ?? env[envName];
-    if (v !== undefined && v !== '') merged[flag] = v;
-  }
-  const r = configSchema.safeParse(merged);
-  if (!r.success) {
-    const msg = r.error.issues
-      .map((i) => {
-        const flag = i.path[0];
-        return typeof flag === 'string' && flag in FLAGS
-          ? `--${flag} (${FLAGS[flag as keyof typeof FLAGS]}): ${i.message}`
-          : i.message;
-      })
-      .join('\n');
-    throw new ConfigError(msg);
-  }
-  const c = r.data;
+  const c = loadFlags(FLAGS, configSchema, argv, env);
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(cwd, p));
   return {
     nodeId: c.id,

@@ -1,65 +1,9 @@
 /**
- * Errors the safekeeper service adds to the domain errors of @strata/core.
- * Each has a stable `code`; `app.ts` maps every error to an HTTP status in one
- * place. (Candidates to move into packages/core/src/errors.ts once stable.)
+ * Errors the safekeeper service adds to the domain errors of @strata/core and
+ * the shared ones of @strata/service-kit. Each has a stable `code`; `app.ts`
+ * maps every code to an HTTP status in one place.
  */
-export type ServiceErrorCode =
-  | 'BAD_REQUEST'
-  | 'UNAUTHENTICATED'
-  | 'FORBIDDEN'
-  | 'NOT_FOUND'
-  | 'PAYLOAD_TOO_LARGE'
-  | 'TIMELINE_EXISTS'
-  | 'CONTROL_FILE_CORRUPT'
-  | 'WAL_CORRUPT'
-  | 'PEER_FAILED'
-  | 'PULL_CONFLICT'
-  | 'BAD_ZSTD';
-
-export abstract class ServiceError extends Error {
-  abstract readonly code: ServiceErrorCode;
-}
-
-/** Input that fails validation: zod issues, malformed JSON, bad LSN strings. */
-export class BadRequest extends ServiceError {
-  readonly code = 'BAD_REQUEST' as const;
-  constructor(message: string) {
-    super(message);
-    this.name = 'BadRequest';
-  }
-}
-
-export class Unauthenticated extends ServiceError {
-  readonly code = 'UNAUTHENTICATED' as const;
-  constructor(message: string) {
-    super(message);
-    this.name = 'Unauthenticated';
-  }
-}
-
-export class Forbidden extends ServiceError {
-  readonly code = 'FORBIDDEN' as const;
-  constructor(message: string) {
-    super(message);
-    this.name = 'Forbidden';
-  }
-}
-
-export class RouteNotFound extends ServiceError {
-  readonly code = 'NOT_FOUND' as const;
-  constructor(method: string, path: string) {
-    super(`no route ${method} ${path}`);
-    this.name = 'RouteNotFound';
-  }
-}
-
-export class PayloadTooLarge extends ServiceError {
-  readonly code = 'PAYLOAD_TOO_LARGE' as const;
-  constructor(readonly maxBytes: number) {
-    super(`request body larger than ${maxBytes} bytes`);
-    this.name = 'PayloadTooLarge';
-  }
-}
+import { ServiceError } from '@strata/service-kit';
 
 /** Creating a timeline that exists with a different start LSN or configuration. */
 export class TimelineExists extends ServiceError {
@@ -135,3 +79,5 @@ export class BadZstd extends ServiceError {
     this.name = 'BadZstd';
   }
 }
+
+export type SafekeeperErrorCode = (TimelineExists | ControlFileCorrupt | WalCorrupt | PeerFailed | PullConflict | BadZstd)['code'];

@@ -3,9 +3,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, memoryLogger } from '@strata/service-kit';
 import { TENANT, TIMELINE, createBody, ed25519Keys, tempDir } from './app.test-util.js';
-import { ConfigError, loadConfig } from './env.js';
-import { memoryLogger } from './log.js';
+import { loadConfig } from './env.js';
 import { startSafekeeper, type RunningSafekeeper } from './main.js';
 
 describe('loadConfig', () => {

@@ -3,16 +3,12 @@
  * `safekeeper`: flags/env → deps → serve. `./strata safekeeper ...` runs `main`.
  */
 import { readFile } from 'node:fs/promises';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
-import { serve, type ServerType } from '@hono/node-server';
 import { openRemoteStorage } from '@strata/remote-storage';
+import { checkAuthPolicy, ConfigError, jsonLogger, listen, loadVerifier, type Logger } from '@strata/service-kit';
 import { createApp } from './app.js';
-import { checkAuthPolicy, loadVerifier } from './auth.js';
 import type { SafekeeperDeps } from './deps.js';
-import { ConfigError, loadConfig, type SafekeeperConfig } from './env.js';
-import { jsonLogger, type Logger } from './log.js';
+import { loadConfig, type SafekeeperConfig } from './env.js';
 import { SafekeeperMetrics } from './metrics.js';
 import { TimelineRegistry } from './storage/timelines.js';
 import { WalBackup } from './backup/wal-backup.js';
@@ -57,21 +53,8 @@ export async function startSafekeeper(config: SafekeeperConfig, log: Logger, onB
   const walBackup = remoteStorage ? new WalBackup({ timelines, storage: remoteStorage, nodeId: config.nodeId, metrics, log }) : undefined;
 
   const tls = config.tls ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) } : undefined;
-  const server: ServerType = await new Promise((resolveServer, reject) => {
-    const s = serve(
-      {
-        fetch: app.fetch,
-        hostname: config.listen.host,
-        port: config.listen.port,
-        ...(tls ? { createServer: createHttpsServer, serverOptions: tls } : {}),
-      },
-      () => resolveServer(s),
-    );
-    s.once('error', reject);
-  });
-  const port = (server.address() as AddressInfo).port;
-  const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host;
-  const url = `${tls ? 'https' : 'http'}://${host}:${port}`;
+  const listening = await listen(app.fetch, { host: config.listen.host, port: config.listen.port, tls });
+  const { url, port } = listening;
   walBackup?.start();
   log.info('safekeeper listening', { nodeId: config.nodeId, url, dataDir: config.dataDir, timelines: timelines.size, auth: verifier?.algorithm ?? 'none' });
 
@@ -81,7 +64,8 @@ export async function startSafekeeper(config: SafekeeperConfig, log: Logger, onB
     deps,
     walBackup,
     async stop() {
-      await new Promise<void>((r) => server.close(() => r()));
+      // server.close() alone, not listening.close(): in-flight requests (WAL appends) finish before the timelines close, rather than being cut after 2 s.
+      await new Promise<void>((r) => listening.server.close(() => r()));
       await walBackup?.stop();
       await timelines.close();
       await remoteStorage?.close();

@@ -26,9 +26,10 @@ export interface ErrorHandlerOptions {
   /**
    * The service's own mapping, checked before the table: errors of other
    * families (remote storage: 502), or a domain error the service answers
-   * with a more precise code.
+   * with a more precise code. `logAs` names the log line of a server error
+   * (default "request failed").
    */
-  readonly classify?: (err: Error) => { status: ContentfulStatusCode; code: string } | undefined;
+  readonly classify?: (err: Error) => { status: ContentfulStatusCode; code: string; logAs?: string } | undefined;
   /** Called with an assertion failure (a bug) after it was answered; main.ts exits. */
   readonly onBug?: ((error: Error) => void) | undefined;
 }
@@ -42,7 +43,9 @@ export function createErrorHandler<E extends Env>(opts: ErrorHandlerOptions) {
     // The service's own view first: it may refine a domain error's code.
     const classified = opts.classify?.(err);
     if (classified) {
-      if (classified.status >= 500 && classified.status !== 503) opts.log.error('request failed', { requestId, path: c.req.path, error: err });
+      if (classified.status >= 500 && classified.status !== 503) {
+        opts.log.error(classified.logAs ?? 'request failed', { requestId, path: c.req.path, error: err });
+      }
       return reply(classified.status, classified.code, err.message);
     }
     if (err instanceof StrataError || err instanceof ServiceError) {

@@ -1,4 +1,5 @@
 export * from './auth.js';
+export * from './config.js';
 export * from './errors.js';
 export * from './http.js';
 export * from './log.js';

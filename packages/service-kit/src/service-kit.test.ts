@@ -3,7 +3,9 @@ import { requestId } from 'hono/request-id';
 import { generateKeyPair, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { assert, TimelineNotFound } from '@strata/core';
+import { z } from 'zod';
 import { authMiddleware, authorize, checkAuthPolicy, type Claims, createVerifier } from './auth.js';
+import { ConfigError, listenSchema, loadFlags } from './config.js';
 import { BadRequest, SERVICE_ERROR_STATUS } from './errors.js';
 import { createErrorHandler, parseListen } from './http.js';
 import { memoryLogger } from './log.js';
@@ -91,5 +93,14 @@ describe('service kit', () => {
     expect(parseListen('[::1]:9898')).toEqual({ host: '::1', port: 9898 });
     expect(parseListen('host:99999')).toBeUndefined();
     expect(parseListen('nohost')).toBeUndefined();
+  });
+
+  it('loads flags over environment variables and names the flag and variable of every issue', () => {
+    const flags = { listen: 'X_LISTEN', id: 'X_ID' } as const;
+    const schema = z.object({ listen: listenSchema, id: z.coerce.number().int().optional() }).strict();
+    expect(loadFlags(flags, schema, ['--listen', '[::1]:1'], { X_LISTEN: 'a:2', X_ID: '7' })).toEqual({ listen: { host: '::1', port: 1 }, id: 7 });
+    expect(loadFlags(flags, schema, [], { X_LISTEN: 'a:2', X_ID: '' })).toEqual({ listen: { host: 'a', port: 2 } });
+    expect(() => loadFlags(flags, schema, ['--listen', 'nope'], {})).toThrow(/--listen \(X_LISTEN\): must be HOST:PORT/);
+    expect(() => loadFlags(flags, schema, ['--nope', '1'], {})).toThrow(ConfigError);
   });
 });

@@ -152,8 +152,9 @@ async function pushOnce(args: WalPushArgs, endpoints: SafekeeperEndpoint[], read
     let chunkBegin = start;
     let chunkBytes = 0;
     let skipped = 0;
-    const startedMs = Date.now();
-    let sentBytes = 0;
+    // Pacing never catches up after a stall (a slow election, a loaded machine): the pace is a
+    // steady rate from whenever the previous chunk went out, like a compute producing redo.
+    let nextDueMs = Date.now();
     const sendChunk = async (): Promise<void> => {
       if (chunkBytes === 0) return;
       const data = new Uint8Array(chunkBytes);
@@ -163,14 +164,14 @@ async function pushOnce(args: WalPushArgs, endpoints: SafekeeperEndpoint[], read
         off += part.length;
       }
       driver.append(chunkBegin, data);
-      sentBytes += chunkBytes;
+      const sentBytes = chunkBytes;
       chunkBegin += BigInt(chunkBytes);
       chunk = [];
       chunkBytes = 0;
       if (driver.endLsn - driver.commitLsn > windowBytes) await driver.waitCommitted(driver.endLsn - windowBytes / 2n, 120_000);
       if (args.maxBytesPerSec !== undefined) {
-        const dueMs = startedMs + (sentBytes * 1000) / args.maxBytesPerSec;
-        if (dueMs > Date.now()) await new Promise((r) => setTimeout(r, dueMs - Date.now()));
+        nextDueMs = Math.max(nextDueMs, Date.now()) + (sentBytes * 1000) / args.maxBytesPerSec;
+        if (nextDueMs > Date.now()) await new Promise((r) => setTimeout(r, nextDueMs - Date.now()));
       }
     };
     for (const m of reader.mtrs(from, args.pageSize ?? 16384)) {

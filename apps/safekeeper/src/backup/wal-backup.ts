@@ -22,8 +22,8 @@
 import { createHash } from 'node:crypto';
 import type { RemoteStorage } from '@strata/remote-storage';
 import { zstdCompress } from '@strata/zstd';
-import type { Logger } from '../log.js';
-import { CollectedGauge, Counter, Histogram, type SafekeeperMetrics } from '../metrics.js';
+import { CollectedGauge, Counter, Histogram, type Logger } from '@strata/service-kit';
+import type { SafekeeperMetrics } from '../metrics.js';
 import type { TimelineControl } from '../storage/control-file.js';
 import type { Timeline } from '../storage/timeline.js';
 import type { TimelineRegistry } from '../storage/timelines.js';

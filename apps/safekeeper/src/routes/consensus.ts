@@ -7,13 +7,13 @@ import { bodyLimit } from 'hono/body-limit';
 import { decodeFrames, encodeFrames, type AcceptorInput } from '@strata/core/consensus';
 import { CorruptFrame } from '@strata/core';
 import { ZSTD_CODING, ZstdError, acceptsZstd, zstdCompress, zstdDecompress } from '@strata/zstd';
-import { POLICY, authorize } from '../auth.js';
+import { authorize, BadRequest, PayloadTooLarge, zv } from '@strata/service-kit';
+import { POLICY } from '../auth.js';
 import { AcceptorHost } from '../data-path/acceptor-host.js';
 import type { AppEnv, SafekeeperDeps } from '../deps.js';
-import { BadRequest, BadZstd, PayloadTooLarge } from '../errors.js';
+import { BadZstd } from '../errors.js';
 import { timelineParams } from '../schemas.js';
 import type { Timeline } from '../storage/timeline.js';
-import { zv } from '../validate.js';
 
 export const CONSENSUS_BODY_BYTES_MAX = 64 * 1024 * 1024;
 const ACCEPTOR_INPUTS = new Set(['Greeting', 'VoteRequest', 'ProposerElected', 'AppendRequest', 'ReadWalRequest', 'MembershipSwitchRequest', 'TermBumpRequest']);

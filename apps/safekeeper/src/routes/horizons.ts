@@ -6,10 +6,10 @@
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { POLICY, authorize } from '../auth.js';
+import { authorize, zv } from '@strata/service-kit';
+import { POLICY } from '../auth.js';
 import type { AppEnv, SafekeeperDeps } from '../deps.js';
 import { lsnJson, lsnString, timelineParams } from '../schemas.js';
-import { zv } from '../validate.js';
 
 const remoteConsistentBody = z.object({ lsn: lsnString }).strict();
 

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
-import { POLICY, authorize } from '../auth.js';
+import { authorize, CollectedGauge, PROMETHEUS_CONTENT_TYPE } from '@strata/service-kit';
+import { POLICY } from '../auth.js';
 import type { AppEnv, SafekeeperDeps } from '../deps.js';
-import { CollectedGauge, PROMETHEUS_CONTENT_TYPE } from '../metrics.js';
 import type { Timeline } from '../storage/timeline.js';
 
 function perTimeline(deps: SafekeeperDeps, name: string, help: string, value: (t: Timeline) => bigint | number) {

@@ -22,14 +22,14 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { LsnOutOfRange } from '@strata/core';
 import { historyUpTo, type TermHistory } from '@strata/core/consensus';
-import { POLICY, authorize } from '../auth.js';
+import { authorize, zv } from '@strata/service-kit';
+import { POLICY } from '../auth.js';
 import { appendFromBackup } from '../backup/restore.js';
 import { DEFAULT_LIMITS, type AppEnv, type SafekeeperDeps } from '../deps.js';
 import { PeerFailed, PullConflict } from '../errors.js';
 import { configurationSchema } from '../storage/control-file.js';
 import type { Timeline } from '../storage/timeline.js';
 import { lsnString, timelineParams, timelineStatus } from '../schemas.js';
-import { zv } from '../validate.js';
 
 const snapshotWalQuery = z.object({ from: lsnString, to: lsnString.optional() }).strict();
 

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
-import { POLICY, authorize } from '../auth.js';
+import { authorize } from '@strata/service-kit';
+import { POLICY } from '../auth.js';
 import type { AppEnv, SafekeeperDeps } from '../deps.js';
 
 export function statusRoutes(deps: SafekeeperDeps) {

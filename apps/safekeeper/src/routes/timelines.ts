@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
-import { POLICY, authorize } from '../auth.js';
+import { authorize, zv } from '@strata/service-kit';
+import { POLICY } from '../auth.js';
 import type { AppEnv, SafekeeperDeps } from '../deps.js';
 import { createTimelineBody, tenantParams, timelineParams, timelineStatus } from '../schemas.js';
-import { zv } from '../validate.js';
 
 /** Admin API of timelines: create, list, status, delete. */
 export function timelineRoutes(deps: SafekeeperDeps) {

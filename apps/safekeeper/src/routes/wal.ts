@@ -2,11 +2,11 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { LsnOutOfRange } from '@strata/core';
 import { ZSTD_CODING, acceptsZstd, zstdCompress } from '@strata/zstd';
-import { POLICY, authorize } from '../auth.js';
+import { authorize, zv } from '@strata/service-kit';
+import { POLICY } from '../auth.js';
 import { DEFAULT_LIMITS, type AppEnv, type SafekeeperDeps } from '../deps.js';
 import { lsnString, timelineParams } from '../schemas.js';
 import type { Timeline } from '../storage/timeline.js';
-import { zv } from '../validate.js';
 
 const walQuery = z
   .object({
