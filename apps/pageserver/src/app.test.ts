@@ -97,6 +97,10 @@ describe('page server app', () => {
     expect(info['layerBytes']).toBeGreaterThan(3 * PAGE);
     expect((await t.app.request(`/v1/tenants/${OTHER}/timelines`)).status).toBe(404);
     expect((await (await t.app.request(`${base}/${'9'.repeat(32)}`)).json()) as { code: string }).toMatchObject({ code: 'TIMELINE_NOT_FOUND' });
+    const layers = (await (await t.app.request(`${base}/${ROOT}/layers`)).json()) as { layers: Array<Record<string, unknown>> };
+    expect(layers.layers).toHaveLength(1);
+    expect(layers.layers[0]).toMatchObject({ kind: 'image', lsnStart: String(LSN), local: true, uploaded: false });
+    expect(layers.layers[0]!['sizeBytes']).toBeGreaterThan(3 * PAGE);
   });
 
   it('GetPage answers a batch with a status per page', async () => {
@@ -202,5 +206,8 @@ describe('page server app', () => {
     const text = await (await t.app.request('/metrics')).text();
     expect(text).toContain('pageserver_getpage_batch_size_bucket');
     expect(text).toMatch(new RegExp(`pageserver_last_record_lsn\\{tenant_id="${TENANT}",timeline_id="${ROOT}"\\} ${LSN}`));
+    // Without remote storage the remote-consistent LSN is the disk-consistent one, and nothing is queued.
+    expect(text).toMatch(new RegExp(`pageserver_remote_consistent_lsn\\{tenant_id="${TENANT}",timeline_id="${ROOT}"\\} ${LSN}`));
+    expect(text).toMatch(new RegExp(`pageserver_remote_upload_queue\\{tenant_id="${TENANT}",timeline_id="${ROOT}"\\} 0`));
   });
 });

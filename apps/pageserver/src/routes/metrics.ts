@@ -28,6 +28,13 @@ export function metricsRoutes(deps: PageserverDeps) {
         return (['image', 'delta'] as const).map((kind) => [{ ...labels(t), kind }, bytes[kind]] as [Record<string, string>, number]);
       }),
     ),
+    // The remote tier: what is uploaded, what is queued, what came back.
+    perTimeline('pageserver_remote_consistent_lsn', 'Everything below this LSN is in remote storage (reported to the safekeepers).', (t) => t.remoteConsistentLsn),
+    perTimeline('pageserver_remote_upload_queue', 'Files and index writes waiting for upload to remote storage.', (t) => t.remote?.snapshot().queued ?? 0),
+    perTimeline('pageserver_remote_uploaded_bytes', 'Bytes uploaded to remote storage since start.', (t) => t.remote?.snapshot().uploadedBytes ?? 0),
+    perTimeline('pageserver_remote_downloaded_bytes', 'Bytes of layer files downloaded back from remote storage since start (promotions to the local tier).', (t) => t.remote?.snapshot().downloadedBytes ?? 0),
+    perTimeline('pageserver_remote_downloads', 'Layer files downloaded back from remote storage since start.', (t) => t.remote?.snapshot().downloadedFiles ?? 0),
+    perTimeline('pageserver_remote_upload_failures', 'Failed remote storage uploads since start (retried).', (t) => t.remote?.snapshot().failures ?? 0),
     perTimeline('pageserver_gc_horizon_lsn', 'Reads below this LSN (other than branch points and snapshots) fail with LSN_BEFORE_GC_HORIZON.', (t) => t.metaSnapshot.gc?.horizon ?? 0n),
   ];
   // The memory tier keeps plain numbers (no label work on the hot path); they become series here.

@@ -2,6 +2,8 @@
  * Timelines: list, details, branch, delete, wait for an LSN, and store an
  * aux-file set. All JSON; LSNs as decimal strings.
  */
+import { layerFileName } from '@strata/core/layers';
+import { sizedLayers } from '../storage/index.js';
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { LsnOutOfRange } from '@strata/core';
@@ -36,6 +38,24 @@ export function timelineRoutes(deps: PageserverDeps) {
       const { tenant, timeline } = c.req.valid('param');
       authorize(c.var.claims, POLICY.tenantRead, tenant);
       return c.json(info(deps.tenants.get(tenant, timeline)));
+    })
+    /** Every layer of the timeline: key and LSN ranges, and whether it is on local disk (else only in remote storage). */
+    .get('/v1/tenants/:tenant/timelines/:timeline/layers', zv('param', timelineParams), (c) => {
+      const { tenant, timeline } = c.req.valid('param');
+      authorize(c.var.claims, POLICY.tenantRead, tenant);
+      const t = deps.tenants.get(tenant, timeline);
+      const layers = sizedLayers(t).map(({ desc, bytes }) => ({
+        name: layerFileName(desc),
+        kind: desc.kind,
+        keyStart: desc.keyStart,
+        keyEnd: desc.keyEnd,
+        lsnStart: desc.lsnStart.toString(),
+        lsnEnd: desc.lsnEnd.toString(),
+        local: bytes !== Number.MAX_SAFE_INTEGER,
+        ...(bytes !== Number.MAX_SAFE_INTEGER ? { sizeBytes: bytes } : {}),
+        uploaded: t.remote ? t.remote.isUploaded(layerFileName(desc)) : false,
+      }));
+      return c.json({ tenantId: tenant, timelineId: timeline, layers });
     })
     .post('/v1/tenants/:tenant/timelines/:timeline/branch', zv('param', timelineParams), zv('json', branchBody), (c) => {
       const { tenant, timeline } = c.req.valid('param');
