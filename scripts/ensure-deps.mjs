@@ -98,6 +98,8 @@ function apt(packages) {
 export function ensureSystem() {
   const missing = [];
   if (!has('mariadbd') || !has('mariadb-install-db')) missing.push('mariadb-server');
+  // Tests import datadirs prepared by mariabackup, as operators bring existing databases.
+  if (!has('mariadb-backup')) missing.push('mariadb-backup');
   if (missing.length) apt(missing);
 }
 

@@ -189,3 +189,47 @@ describe('page server storage', () => {
     }
   });
 });
+
+describe('import of an existing database', () => {
+  it('[MARIABACKUP] a datadir prepared by `mariabackup --prepare` imports, and its basebackup boots with the same checksums', async () => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const run = promisify(execFile);
+    const { installDatadir, startMariadb: start, makeTempDir: mk } = await import('../support/mariadb.js');
+    const d = await mk('strata-mbk-');
+    try {
+      const live = join(d, 'live');
+      await installDatadir(live, { logFileSize: '64M' });
+      const server = await start(live, { logFileSize: '64M' });
+      let sums: Map<string, string>;
+      try {
+        // The backup is taken from a running server with committed and uncommitted work in flight.
+        sums = await withConnection(server, async (c) => {
+          await exec(c, 'CREATE DATABASE m', 'CREATE TABLE m.t (id INT PRIMARY KEY, v VARCHAR(100)) ENGINE=InnoDB', 'INSERT INTO m.t SELECT seq, CONCAT(\'v\', seq) FROM seq_1_to_20000');
+          return checksumTables(c);
+        });
+        const open = await server.connect({ database: 'test' });
+        await open.beginTransaction();
+        await open.query('INSERT INTO m.t SELECT 100000 + seq, \'uncommitted\' FROM seq_1_to_500');
+        const target = join(d, 'backup');
+        await run('mariadb-backup', ['--backup', `--target-dir=${target}`, '--user=root', '--host=127.0.0.1', `--port=${server.port}`, `--datadir=${live}`], { maxBuffer: 64 << 20 });
+        await open.rollback();
+        await open.end();
+        await run('mariadb-backup', ['--prepare', `--target-dir=${target}`], { maxBuffer: 64 << 20 });
+      } finally {
+        await server.shutdown();
+      }
+      const tl = join(d, 'tl');
+      const imported = importDatadir(join(d, 'backup'), tl, { ...IDS, timelineId: '66666666666666666666666666666666' });
+      const timeline = Timeline.load(tl);
+      const out = join(d, 'bb');
+      writeBasebackup(timeline, imported.lsn, out);
+      timeline.close();
+      const booted = await bootAndChecksum(out);
+      expect(booted.failures).toEqual([]);
+      expect(Object.fromEntries(booted.sums)).toEqual(Object.fromEntries(sums));
+    } finally {
+      await removeTempDir(d);
+    }
+  });
+});

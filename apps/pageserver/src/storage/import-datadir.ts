@@ -19,6 +19,10 @@ export interface ImportResult {
   readonly auxFiles: number;
 }
 
+/** MariaDB's minimum and default innodb_log_file_size. */
+const LOG_FILE_SIZE_FLOOR = 4n << 20n;
+const LOG_FILE_SIZE_DEFAULT = 96n << 20n;
+
 /** The LSN a clean datadir ends at: its log holds nothing after the checkpoint but FILE_CHECKPOINT mtrs. */
 export function cleanShutdownLsn(logPath: string, pageSize: number): { lsn: bigint; logFileSize: bigint } {
   const reader = openLogFile(logPath);
@@ -30,7 +34,9 @@ export function cleanShutdownLsn(logPath: string, pageSize: number): { lsn: bigi
       }
       end = m.endLsn;
     }
-    return { lsn: end, logFileSize: reader.head.fileSize };
+    // mariabackup --prepare leaves a log of just 12304 bytes; computes get MariaDB's default size instead.
+    const logFileSize = reader.head.fileSize < LOG_FILE_SIZE_FLOOR ? LOG_FILE_SIZE_DEFAULT : reader.head.fileSize;
+    return { lsn: end, logFileSize };
   } finally {
     reader.close();
   }

@@ -130,6 +130,19 @@ describe('reading a wrapped log', () => {
   });
 });
 
+describe('the smallest logs', () => {
+  it('reads the 12304-byte log that mariabackup --prepare leaves (head + one FILE_CHECKPOINT mtr)', () => {
+    const lsn = 123456n;
+    const full = buildFreshLogHead({ lsn, fileSize: 1n << 20n });
+    const file = full.slice(0, LOG_START_OFFSET + 16);
+    const source = memoryLogSource(file);
+    const { mtrs, end } = collect(scanLog(source, lsn));
+    expect(mtrs.map((m) => m.records)).toEqual([[{ type: 'FILE_CHECKPOINT', checkpointLsn: lsn }]]);
+    expect(end.endLsn).toBe(lsn + 16n);
+    expect(() => parseLogFileHead(file.slice(0, LOG_START_OFFSET + 15), BigInt(LOG_START_OFFSET + 15))).toThrow(/too small/);
+  });
+});
+
 describe('fresh log file', () => {
   it('holds a checkpoint at its LSN and exactly one FILE_CHECKPOINT mtr', () => {
     const lsn = 987654321n;

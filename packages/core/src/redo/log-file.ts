@@ -19,8 +19,14 @@ const OLD_FORMATS = new Set([0, 1, 103, 104, FORMAT_10_5]);
 const CREATOR_OFFSET = 16;
 const CREATOR_END = 48;
 const HEADER_CRC_OFFSET = 508;
-/** MariaDB refuses log files below 4 MiB in production, but tests cut smaller ones. */
+/** The smallest log Strata writes (MariaDB itself wants 4 MiB in production; tests cut smaller ones). */
 export const LOG_FILE_SIZE_MIN = LOG_START_OFFSET + 4096;
+/**
+ * The smallest log Strata reads: the head plus one 16-byte FILE_CHECKPOINT
+ * mtr, which is exactly what `mariabackup --prepare` leaves (MariaDB accepts
+ * it the same way: START_OFFSET + SIZE_OF_FILE_CHECKPOINT).
+ */
+export const LOG_FILE_SIZE_READ_MIN = LOG_START_OFFSET + 16;
 
 export interface LogHeader {
   readonly format: number;
@@ -89,7 +95,7 @@ function parseCheckpointBlock(head: Uint8Array, blockOffset: number, firstLsn: b
 
 /** Parse the first 12 KiB of `ib_logfile0`: header plus the newest valid checkpoint. */
 export function parseLogFileHead(head: Uint8Array, fileSize: bigint): LogFileHead {
-  if (fileSize < BigInt(LOG_FILE_SIZE_MIN)) throw new CorruptRedo(0n, `log file too small: ${fileSize} bytes`);
+  if (fileSize < BigInt(LOG_FILE_SIZE_READ_MIN)) throw new CorruptRedo(0n, `log file too small: ${fileSize} bytes`);
   if (head.length < LOG_START_OFFSET) throw new CorruptRedo(0n, `log head truncated: ${head.length} bytes`);
   const header = parseLogHeader(head);
   const c1 = parseCheckpointBlock(head, CHECKPOINT_1_OFFSET, header.firstLsn);
