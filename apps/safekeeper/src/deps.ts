@@ -1,5 +1,6 @@
 import type { RemoteStorage } from '@strata/remote-storage';
 import type { Claims, Logger, TokenVerifier } from '@strata/service-kit';
+import type { AcceptorHosts } from './data-path/hosts.js';
 import type { SafekeeperMetrics } from './metrics.js';
 import type { Timeline } from './storage/timeline.js';
 import type { TimelineRegistry } from './storage/timelines.js';
@@ -29,6 +30,8 @@ export interface SafekeeperDeps {
   verifier: TokenVerifier | null;
   log: Logger;
   remoteStorage?: RemoteStorage | undefined;
+  /** The per-timeline acceptor hosts; shared with peer recovery (main.ts). The consensus route makes its own when absent. */
+  hosts?: AcceptorHosts;
   limits?: Partial<SafekeeperLimits>;
   /**
    * The end of WAL a reader may get from a timeline. Defaults to its commit

@@ -12,6 +12,8 @@
  *   --tls-cert FILE           STRATA_TLS_CERT_FILE
  *   --tls-key FILE            STRATA_TLS_KEY_FILE
  *   --wal-segment-bytes N     SAFEKEEPER_WAL_SEGMENT_BYTES   (default 16 MiB)
+ *   --peers ID=URL,...        SAFEKEEPER_PEERS               e.g. 1=http://10.0.0.1:7676,2=http://10.0.0.2:7676;
+ *                                                            enables peer recovery (its own entry is ignored)
  */
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
@@ -28,7 +30,29 @@ const FLAGS = {
   'tls-cert': 'STRATA_TLS_CERT_FILE',
   'tls-key': 'STRATA_TLS_KEY_FILE',
   'wal-segment-bytes': 'SAFEKEEPER_WAL_SEGMENT_BYTES',
+  peers: 'SAFEKEEPER_PEERS',
 } as const;
+
+const peerEntry = z
+  .string()
+  .trim()
+  .regex(/^[0-9]+=\S+$/, 'a peer is ID=URL, e.g. 2=http://127.0.0.1:7677')
+  .transform((e) => {
+    const at = e.indexOf('=');
+    return { id: Number(e.slice(0, at)), url: e.slice(at + 1) };
+  })
+  .pipe(
+    z.object({
+      id: z.number().int().min(1).max(0xffff_ffff),
+      url: z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, '')),
+    }),
+  );
+
+const peersSchema = z
+  .string()
+  .transform((s) => s.split(',').filter((e) => e.trim() !== ''))
+  .pipe(z.array(peerEntry).min(1, 'list at least one peer'))
+  .refine((peers) => new Set(peers.map((p) => p.id)).size === peers.length, 'a peer ID is listed twice');
 
 const configSchema = z
   .object({
@@ -58,6 +82,7 @@ const configSchema = z
       .max(1 << 30)
       .refine((n) => (n & (n - 1)) === 0, 'must be a power of two')
       .optional(),
+    peers: peersSchema.optional(),
   })
   .strict()
   .refine((c) => !(c['auth-public-key'] && c['auth-hs256-secret-file']), 'configure one JWT key, not both')
@@ -71,6 +96,8 @@ export interface SafekeeperConfig {
   auth: { publicKeyFile: string | undefined; hs256SecretFile: string | undefined };
   tls: { certFile: string; keyFile: string } | undefined;
   walSegmentBytes: number | undefined;
+  /** Other safekeepers by node ID (this node's own entry dropped); peer recovery runs only when set. */
+  peers: ReadonlyMap<number, string> | undefined;
 }
 
 export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, cwd: string): SafekeeperConfig {
@@ -87,5 +114,6 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     },
     tls: c['tls-cert'] && c['tls-key'] ? { certFile: abs(c['tls-cert']), keyFile: abs(c['tls-key']) } : undefined,
     walSegmentBytes: c['wal-segment-bytes'],
+    peers: c.peers && new Map(c.peers.filter((p) => p.id !== c.id).map((p) => [p.id, p.url])),
   };
 }

@@ -19,8 +19,18 @@ describe('loadConfig', () => {
       auth: { publicKeyFile: undefined, hs256SecretFile: undefined },
       tls: undefined,
       walSegmentBytes: undefined,
+      peers: undefined,
     });
     expect(loadConfig([], { SAFEKEEPER_ID: '1', SAFEKEEPER_DATA_DIR: '/d' }, '/').listen).toEqual({ host: '127.0.0.1', port: 7676 });
+  });
+
+  it('parses --peers (SAFEKEEPER_PEERS) and drops its own entry', () => {
+    const c = loadConfig(['--id', '2', '--data', '/d', '--peers', '1=http://127.0.0.1:7001/,2=http://127.0.0.1:7002,3=https://sk3:7003'], {}, '/');
+    expect([...c.peers!]).toEqual([
+      [1, 'http://127.0.0.1:7001'],
+      [3, 'https://sk3:7003'],
+    ]);
+    expect([...loadConfig([], { SAFEKEEPER_ID: '1', SAFEKEEPER_DATA_DIR: '/d', SAFEKEEPER_PEERS: '2=http://h:1' }, '/').peers!]).toEqual([[2, 'http://h:1']]);
   });
 
   it.each([
@@ -31,6 +41,9 @@ describe('loadConfig', () => {
     [['--id', '1', '--data', '/d', '--tls-cert', '/c'], /both a certificate and a key/],
     [['--id', '1', '--data', '/d', '--wal-segment-bytes', '1000000'], /power of two/],
     [['--id', '1', '--data', '/d', '--bogus', 'x'], /Unknown option '--bogus'/],
+    [['--id', '1', '--data', '/d', '--peers', 'http://h:1'], /--peers.*ID=URL/],
+    [['--id', '1', '--data', '/d', '--peers', '2=ftp://h:1'], /--peers/],
+    [['--id', '1', '--data', '/d', '--peers', '2=http://a:1,2=http://b:1'], /listed twice/],
   ])('rejects %j', (argv, message) => {
     expect(() => loadConfig(argv, {}, '/')).toThrow(ConfigError);
     expect(() => loadConfig(argv, {}, '/')).toThrow(message);

@@ -12,6 +12,8 @@ import { loadConfig, type SafekeeperConfig } from './env.js';
 import { SafekeeperMetrics } from './metrics.js';
 import { TimelineRegistry } from './storage/timelines.js';
 import { WalBackup } from './backup/wal-backup.js';
+import { AcceptorHosts } from './data-path/hosts.js';
+import { PeerRecovery } from './peer-recovery.js';
 
 export const VERSION = '0.1.0';
 
@@ -22,6 +24,8 @@ export interface RunningSafekeeper {
   deps: SafekeeperDeps;
   /** The WAL backup loop, when remote storage is configured. */
   walBackup: WalBackup | undefined;
+  /** The peer recovery loop, when `--peers` is given. */
+  peerRecovery: PeerRecovery | undefined;
   stop(): Promise<void>;
 }
 
@@ -39,6 +43,7 @@ export async function startSafekeeper(config: SafekeeperConfig, log: Logger, onB
     ...(config.walSegmentBytes !== undefined ? { segmentBytes: config.walSegmentBytes } : {}),
   });
   const remoteStorage = config.remoteStorageUrl ? openRemoteStorage(config.remoteStorageUrl) : undefined;
+  const hosts = new AcceptorHosts(config.nodeId);
   const deps: SafekeeperDeps = {
     nodeId: config.nodeId,
     version: VERSION,
@@ -47,25 +52,31 @@ export async function startSafekeeper(config: SafekeeperConfig, log: Logger, onB
     verifier,
     log,
     remoteStorage,
+    hosts,
     ...(onBug ? { onBug } : {}),
   };
   const app = createApp(deps);
   const walBackup = remoteStorage ? new WalBackup({ timelines, storage: remoteStorage, nodeId: config.nodeId, metrics, log }) : undefined;
 
+  const peerRecovery = config.peers ? new PeerRecovery({ nodeId: config.nodeId, peers: config.peers, timelines, hosts, metrics, log }) : undefined;
+
   const tls = config.tls ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) } : undefined;
   const listening = await listen(app.fetch, { host: config.listen.host, port: config.listen.port, tls });
   const { url, port } = listening;
   walBackup?.start();
-  log.info('safekeeper listening', { nodeId: config.nodeId, url, dataDir: config.dataDir, timelines: timelines.size, auth: verifier?.algorithm ?? 'none' });
+  peerRecovery?.start();
+  log.info('safekeeper listening', { nodeId: config.nodeId, url, dataDir: config.dataDir, timelines: timelines.size, peers: config.peers?.size ?? 0, auth: verifier?.algorithm ?? 'none' });
 
   return {
     url,
     port,
     deps,
     walBackup,
+    peerRecovery,
     async stop() {
       // server.close() alone, not listening.close(): in-flight requests (WAL appends) finish before the timelines close, rather than being cut after 2 s.
       await new Promise<void>((r) => listening.server.close(() => r()));
+      await peerRecovery?.stop();
       await walBackup?.stop();
       await timelines.close();
       await remoteStorage?.close();

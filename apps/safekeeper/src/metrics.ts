@@ -15,6 +15,12 @@ export class SafekeeperMetrics {
   readonly walBytesSent = this.registry.register(
     new Counter('safekeeper_wal_bytes_sent_total', 'WAL bytes sent to readers.'),
   );
+  readonly peerRecoveryBytes = this.registry.register(
+    new Counter('safekeeper_peer_recovery_bytes_total', 'WAL bytes this safekeeper copied from peers by peer recovery.'),
+  );
+  readonly peerRecoveryRuns = this.registry.register(
+    new Counter('safekeeper_peer_recovery_runs_total', 'Peer recovery runs that copied WAL from a peer.'),
+  );
   readonly httpRequests = this.registry.register(
     new Counter('safekeeper_http_requests_total', 'HTTP requests by route and status.'),
   );

@@ -10,17 +10,11 @@
  * peer had. Each segment is checked on the way in (zstd checksum and exact
  * length, remote-layout.ts `downloadSegment`).
  *
- * Peer recovery (a lagging safekeeper pulling missing WAL from a peer by
- * itself, as neon's `recovery.rs` does) is deliberately not built: here the
- * proposer already brings every laggard up to date. On election it reads the
- * missing WAL from the donor (ReadWalRequest) and streams it to every member
- * behind it, and it keeps streaming to a member that falls behind. A
- * safekeeper that lags with no proposer alive holds nothing anyone is
- * waiting for: the next proposer's election syncs it before any new commit,
- * and a quorum already holds every committed byte. Peer recovery would
- * become worth it when computes stay down for long with one member far
- * behind (two copies instead of three in the meantime), which is a
- * durability-margin question, not a correctness one.
+ * A safekeeper that kept its disk but lags (it was down while a proposer
+ * ran) needs neither: peer recovery (src/peer-recovery.ts, `--peers`) copies
+ * the WAL it misses from a peer with the same term history once no proposer
+ * is talking to it, so a long-idle timeline does not stay on two copies
+ * until the next election.
  */
 import type { RemoteStorage } from '@strata/remote-storage';
 import { PullConflict } from '../errors.js';

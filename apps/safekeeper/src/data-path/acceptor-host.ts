@@ -12,14 +12,21 @@ import {
   type AcceptorMessage,
   type AcceptorState,
   controlOf,
+  peerRecoveryRange,
   restoreAcceptor,
+  type TermHistory,
   stepAcceptor,
 } from '@strata/core/consensus';
 import type { Timeline } from '../storage/timeline.js';
 
+/** Largest WAL copied from a peer in one `recoverFromPeer` call. */
+export const PEER_RECOVERY_CHUNK_BYTES = 16 * 1024 * 1024;
+
 export class AcceptorHost {
   private state: AcceptorState;
   private queue: Promise<unknown> = Promise.resolve();
+  /** `Date.now()` of the last proposer request handled (0: none since this host was made). */
+  lastProposerMessageAt = 0;
 
   constructor(
     private readonly nodeId: number,
@@ -34,7 +41,35 @@ export class AcceptorHost {
 
   /** Step every message in order, make its effects durable, and return the replies. */
   handle(messages: readonly AcceptorInput[]): Promise<AcceptorMessage[]> {
-    const run = this.queue.then(() => this.handleNow(messages));
+    this.lastProposerMessageAt = Date.now();
+    return this.serialize(() => this.handleNow(messages));
+  }
+
+  /**
+   * Peer recovery (core `peerRecoveryRange`): appends the WAL a peer with the
+   * same term history holds beyond this acceptor's flush LSN, at most
+   * PEER_RECOVERY_CHUNK_BYTES per call. The range is computed against the
+   * state at the time the call runs (after any proposer request queued
+   * before it); only the flush LSN moves. Returns the bytes appended (0 when
+   * the peer's WAL is not ours to take, or no longer ahead).
+   */
+  recoverFromPeer(peerTermHistory: TermHistory, peerFlushLsn: bigint, fetch: (from: bigint, to: bigint) => Promise<Uint8Array>): Promise<number> {
+    return this.serialize(async () => {
+      const range = peerRecoveryRange(this.state, { termHistory: peerTermHistory, flushLsn: peerFlushLsn });
+      if (!range) return 0;
+      const to = range.to - range.from > BigInt(PEER_RECOVERY_CHUNK_BYTES) ? range.from + BigInt(PEER_RECOVERY_CHUNK_BYTES) : range.to;
+      const bytes = await fetch(range.from, to);
+      if (bytes.length === 0) return 0;
+      assert(BigInt(bytes.length) <= to - range.from, `peer recovery fetched ${bytes.length} bytes for ${range.from}..${to}`);
+      const flushLsn = await this.timeline.appendWal(range.from, bytes);
+      this.state = { ...this.state, flushLsn };
+      assert(this.timeline.flushLsn === this.state.flushLsn, `storage flush ${this.timeline.flushLsn} != acceptor flush ${this.state.flushLsn}`);
+      return bytes.length;
+    });
+  }
+
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn);
     this.queue = run.catch(() => undefined);
     return run;
   }

@@ -9,22 +9,16 @@ import { CorruptFrame } from '@strata/core';
 import { ZSTD_CODING, ZstdError, acceptsZstd, zstdCompress, zstdDecompress } from '@strata/zstd';
 import { authorize, BadRequest, PayloadTooLarge, zv } from '@strata/service-kit';
 import { POLICY } from '../auth.js';
-import { AcceptorHost } from '../data-path/acceptor-host.js';
+import { AcceptorHosts } from '../data-path/hosts.js';
 import type { AppEnv, SafekeeperDeps } from '../deps.js';
 import { BadZstd } from '../errors.js';
 import { timelineParams } from '../schemas.js';
-import type { Timeline } from '../storage/timeline.js';
 
 export const CONSENSUS_BODY_BYTES_MAX = 64 * 1024 * 1024;
 const ACCEPTOR_INPUTS = new Set(['Greeting', 'VoteRequest', 'ProposerElected', 'AppendRequest', 'ReadWalRequest', 'MembershipSwitchRequest', 'TermBumpRequest']);
 
 export function consensusRoutes(deps: SafekeeperDeps) {
-  const hosts = new WeakMap<Timeline, AcceptorHost>();
-  const hostOf = (t: Timeline): AcceptorHost => {
-    let h = hosts.get(t);
-    if (!h) hosts.set(t, (h = new AcceptorHost(deps.nodeId, t)));
-    return h;
-  };
+  const hosts = deps.hosts ?? new AcceptorHosts(deps.nodeId);
   return new Hono<AppEnv>().post(
     '/v1/tenants/:tenant/timelines/:timeline/consensus',
     bodyLimit({
@@ -44,7 +38,7 @@ export function consensusRoutes(deps: SafekeeperDeps) {
         if (!ACCEPTOR_INPUTS.has(m.type)) throw new CorruptFrame(`${m.type} is not a message for an acceptor`);
         if (m.tenantId !== tenant || m.timelineId !== timelineId) throw new CorruptFrame(`message for ${m.tenantId}/${m.timelineId} sent to ${tenant}/${timelineId}`);
       }
-      const replies = await hostOf(timeline).handle(messages as AcceptorInput[]);
+      const replies = await hosts.of(timeline).handle(messages as AcceptorInput[]);
       const out = encodeFrames(replies);
       const zstd = acceptsZstd(c.req.header('accept-encoding'));
       return c.body((zstd ? zstdCompress(out) : out) as Uint8Array<ArrayBuffer>, 200, {

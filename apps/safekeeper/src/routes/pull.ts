@@ -142,12 +142,12 @@ async function pullOnce(deps: SafekeeperDeps, peer: Peer) {
   );
 }
 
-function sameHistory(a: TermHistory, b: TermHistory): boolean {
+export function sameHistory(a: TermHistory, b: TermHistory): boolean {
   return a.length === b.length && a.every((e, i) => e.term === b[i]!.term && e.lsn === b[i]!.lsn);
 }
 
-/** The source safekeeper of a pull; every failure to talk to it is PeerFailed. */
-class Peer {
+/** The source safekeeper of a pull (or of peer recovery); every failure to talk to it is PeerFailed. */
+export class Peer {
   constructor(
     readonly base: string,
     readonly tenantId: string,

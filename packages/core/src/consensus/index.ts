@@ -6,3 +6,4 @@ export * from './term-history.js';
 export * from './acceptor.js';
 export * from './proposer.js';
 export * from './coordinator.js';
+export * from './peer-recovery.js';
