@@ -12,6 +12,7 @@
  *   --tls-cert FILE           STRATA_TLS_CERT_FILE
  *   --tls-key FILE            STRATA_TLS_KEY_FILE
  *   --wal-segment-bytes N     SAFEKEEPER_WAL_SEGMENT_BYTES   (default 16 MiB)
+ *   --token-file FILE         SAFEKEEPER_TOKEN_FILE          token presented to peers (peer recovery with auth on)
  *   --peers ID=URL,...        SAFEKEEPER_PEERS               e.g. 1=http://10.0.0.1:7676,2=http://10.0.0.2:7676;
  *                                                            enables peer recovery (its own entry is ignored)
  */
@@ -31,6 +32,7 @@ const FLAGS = {
   'tls-key': 'STRATA_TLS_KEY_FILE',
   'wal-segment-bytes': 'SAFEKEEPER_WAL_SEGMENT_BYTES',
   peers: 'SAFEKEEPER_PEERS',
+  'token-file': 'SAFEKEEPER_TOKEN_FILE',
 } as const;
 
 const peerEntry = z
@@ -83,6 +85,7 @@ const configSchema = z
       .refine((n) => (n & (n - 1)) === 0, 'must be a power of two')
       .optional(),
     peers: peersSchema.optional(),
+    'token-file': z.string().min(1).optional(),
   })
   .strict()
   .refine((c) => !(c['auth-public-key'] && c['auth-hs256-secret-file']), 'configure one JWT key, not both')
@@ -98,6 +101,8 @@ export interface SafekeeperConfig {
   walSegmentBytes: number | undefined;
   /** Other safekeepers by node ID (this node's own entry dropped); peer recovery runs only when set. */
   peers: ReadonlyMap<number, string> | undefined;
+  /** A token (scope safekeeperdata or admin) this safekeeper presents to its peers, for peer recovery on clusters with auth. */
+  tokenFile?: string | undefined;
 }
 
 export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, cwd: string): SafekeeperConfig {
@@ -115,5 +120,6 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     tls: c['tls-cert'] && c['tls-key'] ? { certFile: abs(c['tls-cert']), keyFile: abs(c['tls-key']) } : undefined,
     walSegmentBytes: c['wal-segment-bytes'],
     peers: c.peers && new Map(c.peers.filter((p) => p.id !== c.id).map((p) => [p.id, p.url])),
+    tokenFile: c['token-file'] && abs(c['token-file']),
   };
 }

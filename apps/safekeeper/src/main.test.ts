@@ -31,6 +31,8 @@ describe('loadConfig', () => {
       [3, 'https://sk3:7003'],
     ]);
     expect([...loadConfig([], { SAFEKEEPER_ID: '1', SAFEKEEPER_DATA_DIR: '/d', SAFEKEEPER_PEERS: '2=http://h:1' }, '/').peers!]).toEqual([[2, 'http://h:1']]);
+    // The token it shows its peers on a cluster with auth, resolved against the working directory.
+    expect(loadConfig(['--id', '1', '--data', '/d', '--token-file', 'sk.token'], {}, '/etc/strata').tokenFile).toBe('/etc/strata/sk.token');
   });
 
   it.each([

@@ -58,7 +58,11 @@ export async function startSafekeeper(config: SafekeeperConfig, log: Logger, onB
   const app = createApp(deps);
   const walBackup = remoteStorage ? new WalBackup({ timelines, storage: remoteStorage, nodeId: config.nodeId, metrics, log }) : undefined;
 
-  const peerRecovery = config.peers ? new PeerRecovery({ nodeId: config.nodeId, peers: config.peers, timelines, hosts, metrics, log }) : undefined;
+  const peerToken = config.tokenFile ? (await readFile(config.tokenFile, 'utf8')).trim() : undefined;
+  const peerRecovery = config.peers
+    ? new PeerRecovery({ nodeId: config.nodeId, peers: config.peers, timelines, hosts, metrics, log, ...(peerToken ? { authorization: `Bearer ${peerToken}` } : {}) })
+    : undefined;
+  if (config.peers && verifier && !peerToken) log.warn('--peers without --token-file on a safekeeper with auth: peers will refuse peer recovery');
 
   const tls = config.tls ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) } : undefined;
   const listening = await listen(app.fetch, { host: config.listen.host, port: config.listen.port, tls });
