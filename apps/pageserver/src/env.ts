@@ -21,10 +21,9 @@
  *   --disk-budget-bytes N     PAGESERVER_DISK_BUDGET_BYTES   local layer files beyond this are evicted to remote storage (default: no budget)
  */
 import { isAbsolute, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { parseRemoteStorageUrl, RemoteStorageError } from '@strata/remote-storage';
-import { parseListen } from '@strata/service-kit';
+import { ConfigError, listenSchema, loadFlags, parseListen } from '@strata/service-kit';
 
 const FLAGS = {
   listen: 'PAGESERVER_LISTEN',
@@ -46,15 +45,6 @@ const FLAGS = {
 } as const;
 
 export const DEFAULT_PAGE_CACHE_BYTES = 256 << 20;
-
-const listenSchema = z.string().transform((s, ctx) => {
-  const l = parseListen(s);
-  if (!l) {
-    ctx.addIssue({ code: 'custom', message: 'must be HOST:PORT (IPv6 as [::1]:PORT)' });
-    return z.NEVER;
-  }
-  return l;
-});
 
 const safekeepersSchema = z.string().transform((s, ctx) => {
   const items = s.split(',').map((x) => x.trim()).filter(Boolean);
@@ -123,42 +113,10 @@ export interface PageserverConfig {
   diskBudgetBytes?: number | undefined;
 }
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, cwd: string): PageserverConfig {
-  let values: Record<string, string | undefined>;
-  try {
-    const parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: false,
-      strict: true,
-      options: Object.fromEntries(Object.keys(FLAGS).map((k) => [k, { type: 'string' as const }])),
-    });
-    values = parsed.values as Record<string, string | undefined>;
-  } catch (e) {
-    throw new ConfigError((e as Error).message);
-  }
-  const merged: Record<string, string> = {};
-  for (const [flag, envName] of Object.entries(FLAGS)) {
-    const v = values[flag] ?? env[envName];
-    if (v !== undefined && v !== '') merged[flag] = v;
-  }
-  const r = configSchema.safeParse(merged);
-  if (!r.success) {
-    const msg = r.error.issues
-      .map((i) => {
-        const flag = i.path[0];
-        return typeof flag === 'string' && flag in FLAGS ? `--${flag} (${FLAGS[flag as keyof typeof FLAGS]}): ${i.message}` : i.message;
-      })
-      .join('\n');
-    throw new ConfigError(msg);
-  }
-  const c = r.data;
+  const c = loadFlags(FLAGS, configSchema, argv, env);
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(cwd, p));
   return {
     listen: c.listen,
