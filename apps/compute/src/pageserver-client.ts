@@ -3,9 +3,9 @@
  * LSN to be ingested, a basebackup unpacked into a directory, and storing an
  * aux-file set.
  */
-import { closeSync, ftruncateSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { type TarEntry, TarParser } from '@strata/pageserver/wire';
+import { mkdirSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { TarDirSink, TarParser } from '@strata/pageserver/wire';
 import { z } from 'zod';
 import { ComputeError } from './errors.js';
 
@@ -81,49 +81,13 @@ export async function putAuxSet(t: PageserverTarget, tenantId: string, timelineI
   return body.files;
 }
 
-/** Writes tar entries into a directory; all-zero chunks become holes (the fresh ib_logfile0 is mostly zeros). */
-class DirSink {
-  private fd = -1;
-  files = 0;
-  constructor(private readonly root: string) {}
-  entry(e: TarEntry): void {
-    const path = join(this.root, e.path);
-    if (e.type === 'dir') {
-      mkdirSync(path, { recursive: true });
-      return;
-    }
-    mkdirSync(dirname(path), { recursive: true });
-    this.fd = openSync(path, 'w', 0o640);
-    this.files++;
-  }
-  data(bytes: Uint8Array, offset: number): void {
-    if (isZero(bytes)) return;
-    writeSync(this.fd, bytes, 0, bytes.length, offset);
-  }
-  end(e: TarEntry): void {
-    if (e.type === 'dir' || this.fd < 0) return;
-    ftruncateSync(this.fd, e.size);
-    closeSync(this.fd);
-    this.fd = -1;
-  }
-  close(): void {
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
-  }
-}
-
-function isZero(b: Uint8Array): boolean {
-  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
-  return true;
-}
-
 /** Unpack the basebackup at `at` into `out` (which must not exist or be empty). */
 export async function fetchBasebackup(t: PageserverTarget, tenantId: string, timelineId: string, at: bigint, out: string): Promise<{ files: number; bytes: number }> {
   const res = await request(t, `/v1/tenants/${tenantId}/timelines/${timelineId}/basebackup?lsn=${at}`, { timeoutMs: 600_000 });
   if (!res.ok || !res.body) throw await failure(res, `basebackup at LSN ${at}`);
   const total = Number(res.headers.get('x-strata-basebackup-bytes') ?? '0');
   mkdirSync(out, { recursive: true });
-  const sink = new DirSink(out);
+  const sink = new TarDirSink(out);
   const parser = new TarParser(sink);
   let bytes = 0;
   try {

@@ -3,9 +3,9 @@
  * basebackup, branch create. Thin HTTP clients of the page server's API;
  * the binary formats come from @strata/pageserver/wire.
  */
-import { closeSync, existsSync, ftruncateSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { decodeGetPageResponse, encodeGetPageRequests, getPageStatusName, GetPageStatus, type TarEntry, TarParser } from '@strata/pageserver/wire';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { decodeGetPageResponse, encodeGetPageRequests, getPageStatusName, GetPageStatus, TarDirSink, TarParser } from '@strata/pageserver/wire';
 import { z } from 'zod';
 import { authHeaders } from './safekeeper-endpoints.js';
 
@@ -110,52 +110,6 @@ export async function pageGet(args: PageserverTarget & { tenantId: string; timel
 
 // ---- basebackup ----
 
-/**
- * Writes tar entries into a directory. All-zero stretches are skipped (seek
- * and truncate), so the mostly empty fresh ib_logfile0 and unused extents
- * become sparse files instead of gigabytes of zeros.
- */
-class DirSink {
-  private fd = -1;
-  files = 0;
-  constructor(private readonly root: string) {}
-  entry(e: TarEntry): void {
-    const path = join(this.root, e.path);
-    if (e.type === 'dir') {
-      mkdirSync(path, { recursive: true });
-      return;
-    }
-    mkdirSync(dirname(path), { recursive: true });
-    this.fd = openSync(path, 'w', e.mode & 0o777 ? e.mode & 0o777 : 0o640);
-    this.files++;
-  }
-  data(bytes: Uint8Array, offset: number): void {
-    if (isZero(bytes)) return;
-    writeSync(this.fd, bytes, 0, bytes.length, offset);
-  }
-  end(e: TarEntry): void {
-    if (e.type === 'dir' || this.fd < 0) return;
-    ftruncateSync(this.fd, e.size);
-    closeSync(this.fd);
-    this.fd = -1;
-  }
-  close(): void {
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
-  }
-}
-
-function isZero(b: Uint8Array): boolean {
-  // Word-wise when aligned: this runs over every byte of the basebackup.
-  if (b.byteOffset % 4 === 0 && b.length % 4 === 0) {
-    const w = new Uint32Array(b.buffer, b.byteOffset, b.length / 4);
-    for (let i = 0; i < w.length; i++) if (w[i] !== 0) return false;
-    return true;
-  }
-  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
-  return true;
-}
-
 export interface BasebackupProgress {
   readonly bytes: number;
   readonly totalBytes: number;
@@ -180,7 +134,7 @@ export async function basebackup(args: PageserverTarget & { tenantId: string; ti
   const tmp = `${out}.partial-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  const sink = new DirSink(tmp);
+  const sink = new TarDirSink(tmp);
   const parser = new TarParser(sink);
   let bytes = 0;
   let lastReport = 0;
