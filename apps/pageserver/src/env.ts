@@ -22,7 +22,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { parseRemoteStorageUrl, RemoteStorageError } from '@strata/remote-storage';
+import { remoteStorageUrlFlag } from '@strata/remote-storage';
 import { ConfigError, listenSchema, loadFlags, parseListen } from '@strata/service-kit';
 
 const FLAGS = {
@@ -63,18 +63,7 @@ const configSchema = z
     listen: listenSchema.default({ host: '127.0.0.1', port: 9898 }),
     data: z.string().min(1),
     safekeepers: safekeepersSchema,
-    'remote-storage': z
-      .string()
-      .optional()
-      .superRefine((url, ctx) => {
-        if (url === undefined) return;
-        try {
-          parseRemoteStorageUrl(url);
-        } catch (e) {
-          if (!(e instanceof RemoteStorageError)) throw e;
-          ctx.addIssue({ code: 'custom', message: e.message });
-        }
-      }),
+    'remote-storage': remoteStorageUrlFlag,
     'auth-public-key': z.string().min(1).optional(),
     'auth-hs256-secret-file': z.string().min(1).optional(),
     'tls-cert': z.string().min(1).optional(),

@@ -18,7 +18,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import { parseRemoteStorageUrl, RemoteStorageError } from '@strata/remote-storage';
+import { remoteStorageUrlFlag } from '@strata/remote-storage';
 import { listenSchema, loadFlags } from '@strata/service-kit';
 
 const FLAGS = {
@@ -61,18 +61,7 @@ const configSchema = z
     id: z.coerce.number().int().min(1).max(0xffff_ffff),
     listen: listenSchema.default({ host: '127.0.0.1', port: 7676 }),
     data: z.string().min(1),
-    'remote-storage': z
-      .string()
-      .optional()
-      .superRefine((url, ctx) => {
-        if (url === undefined) return;
-        try {
-          parseRemoteStorageUrl(url);
-        } catch (e) {
-          if (!(e instanceof RemoteStorageError)) throw e;
-          ctx.addIssue({ code: 'custom', message: e.message });
-        }
-      }),
+    'remote-storage': remoteStorageUrlFlag,
     'auth-public-key': z.string().min(1).optional(),
     'auth-hs256-secret-file': z.string().min(1).optional(),
     'tls-cert': z.string().min(1).optional(),

@@ -86,3 +86,17 @@ export function parseRemoteStorageUrl(url: string): RemoteStorageConfig {
   }
   throw new InvalidRemoteStorageUrl(url, `unknown scheme "${parsed.protocol}"; expected file: or s3:`);
 }
+
+/** A `--remote-storage` flag value: optional, and when given it must parse (zod, for the services' config schemas). */
+export const remoteStorageUrlFlag = z
+  .string()
+  .optional()
+  .superRefine((url, ctx) => {
+    if (url === undefined) return;
+    try {
+      parseRemoteStorageUrl(url);
+    } catch (e) {
+      if (!(e instanceof InvalidRemoteStorageUrl)) throw e;
+      ctx.addIssue({ code: 'custom', message: e.message });
+    }
+  });
