@@ -12,10 +12,28 @@ import { walRead, WalReadError } from './commands/wal-read.js';
 import { basebackup, branchCreate, lsnByTimestamp, pageGet, PageserverCommandError, tenantImport, waitLsn } from './commands/pageserver-client.js';
 import { applyRedoToDatadir } from './datadir/replay-datadir.js';
 import { ComputeCommandError, ComputeError, computeList, computeStart, computeStop } from './commands/compute.js';
+import { adminToken, type ClusterState, findBranch, LocalClusterError, readCluster, requireCluster, safekeeperHostPorts, strataHome } from './local/state.js';
+import { DaemonError } from './local/daemon.js';
+import { type BranchPoint, branchLine, createBranch, deleteBranch } from './local/branches.js';
+import { branchOfTimeline, createSnapshot, deleteSnapshot, listSnapshots, restoreSnapshot } from './local/snapshots.js';
+import { startLocalCompute, stopLocalCompute } from './local/computes.js';
+import { up } from './local/up.js';
+import { down } from './local/down.js';
+import { status } from './local/status.js';
 
 const USAGE = `usage: strata <command>
 
-  up                                   start a local cluster (not built yet)
+  up [--s3]                            start (or resume) the local cluster in STRATA_HOME (default .strata) in the background
+  down                                 stop every process of the local cluster (data stays)
+  status                               every node, term, LSNs and lag of the local cluster
+  branch create --from NAME --name NEW (--lsn L | --at ISO-TIME)
+                                       branch the local cluster; prints "branch NEW timeline <id> lsn <L>"
+  branch list | branch delete NAME
+  snapshot create --branch NAME --name SNAP [--lsn L] | snapshot list | snapshot delete SNAP
+  snapshot restore SNAP --name NEWBRANCH
+  compute start --branch NAME [--read-only [--lsn L | --at ISO-TIME]]
+                                       a compute on a local branch, in the background
+  compute stop --branch NAME | --name N
   safekeeper --id N --listen H:P --data DIR [--remote-storage URL]
                                        run one safekeeper in the foreground
   safekeeper membership --safekeepers H:P,... --tenant T --timeline TL --members N,N,N [--timeout-ms MS]
@@ -35,7 +53,7 @@ const USAGE = `usage: strata <command>
   basebackup --pageserver H:P --tenant T --timeline TL [--lsn L] --out DIR [--wait-ms MS]
                                        unpack a datadir at an LSN (default: the last ingested)
   branch create --pageserver H:P --tenant T --from TL (--lsn L | --at ISO-TIME) [--timeline NEW]
-                                       branch a timeline at an LSN
+                                       branch a timeline at an LSN of any page server
   compute start --pageserver H:P --safekeepers H:P,H:P,H:P --tenant T --timeline TL [--port P] [--data DIR] [--name N]
                 [--read-only [--lsn L]] [--control-port P]
                                        run a MariaDB compute on a timeline in the foreground (SIGTERM = clean stop);
@@ -117,8 +135,27 @@ function hexId(v: string | undefined, flag: string): string {
   return v;
 }
 
+/** STRATA_TOKEN, else the local cluster's admin token (when there is one). */
 function token(): string | undefined {
-  return process.env['STRATA_TOKEN'] || undefined;
+  if (process.env['STRATA_TOKEN']) return process.env['STRATA_TOKEN'];
+  const c = readCluster();
+  return c ? adminToken(c) : undefined;
+}
+
+/** The flag's value, else the local cluster's (commands act on it when no address is given). */
+function orLocal(v: string | undefined, pick: (c: ClusterState) => string): string | undefined {
+  if (v !== undefined) return v;
+  const c = readCluster();
+  return c ? pick(c) : undefined;
+}
+
+const localPageserver = (v: string | undefined) => orLocal(v, (c) => `127.0.0.1:${c.pageserver.port}`);
+const localSafekeepers = (v: string | undefined) => orLocal(v, safekeeperHostPorts);
+const localTenant = (v: string | undefined) => orLocal(v, (c) => c.tenantId);
+/** --timeline, else --branch of the local cluster. */
+function timelineOrBranch(values: { timeline?: string | undefined; branch?: string | undefined }): string {
+  if (values.timeline === undefined && values.branch !== undefined) return findBranch(requireCluster(), values.branch).timelineId;
+  return hexId(values.timeline, '--timeline (or --branch)');
 }
 
 async function cmdWalPush(argv: string[]): Promise<number> {
@@ -129,20 +166,22 @@ async function cmdWalPush(argv: string[]): Promise<number> {
       safekeepers: { type: 'string' },
       tenant: { type: 'string' },
       timeline: { type: 'string' },
+      branch: { type: 'string' },
       log: { type: 'string' },
       from: { type: 'string' },
       'max-mib-per-sec': { type: 'string' },
     },
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
-  if (!values.safekeepers || !values.log) throw new UsageError('wal push needs --safekeepers, --tenant, --timeline and --log');
+  const safekeepers = localSafekeepers(values.safekeepers);
+  if (!safekeepers || !values.log) throw new UsageError('wal push needs --safekeepers, --tenant, --timeline and --log');
   const fromLsn = parseLsn(values.from, '--from');
   const rate = values['max-mib-per-sec'];
   if (rate !== undefined && !(/^\d+(\.\d+)?$/.test(rate) && Number(rate) > 0)) throw new UsageError(`--max-mib-per-sec takes a positive number, got "${rate}"`);
   const committed = await walPush({
-    safekeepers: values.safekeepers,
-    tenantId: hexId(values.tenant, '--tenant'),
-    timelineId: hexId(values.timeline, '--timeline'),
+    safekeepers,
+    tenantId: hexId(localTenant(values.tenant), '--tenant'),
+    timelineId: timelineOrBranch(values),
     logPath: values.log,
     ...(fromLsn !== undefined ? { fromLsn } : {}),
     ...(rate !== undefined ? { maxBytesPerSec: Number(rate) * 1024 * 1024 } : {}),
@@ -157,7 +196,7 @@ async function cmdWalRead(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { safekeeper: { type: 'string' }, tenant: { type: 'string' }, timeline: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, out: { type: 'string' } },
+    options: { safekeeper: { type: 'string' }, tenant: { type: 'string' }, timeline: { type: 'string' }, branch: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, out: { type: 'string' } },
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const fromLsn = parseLsn(values.from, '--from');
@@ -165,8 +204,8 @@ async function cmdWalRead(argv: string[]): Promise<number> {
   const toLsn = parseLsn(values.to, '--to');
   const end = await walRead({
     safekeeper: values.safekeeper,
-    tenantId: hexId(values.tenant, '--tenant'),
-    timelineId: hexId(values.timeline, '--timeline'),
+    tenantId: hexId(localTenant(values.tenant), '--tenant'),
+    timelineId: timelineOrBranch(values),
     fromLsn,
     ...(toLsn !== undefined ? { toLsn } : {}),
     outPath: values.out,
@@ -180,16 +219,17 @@ async function cmdMembership(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { safekeepers: { type: 'string' }, tenant: { type: 'string' }, timeline: { type: 'string' }, members: { type: 'string' }, 'timeout-ms': { type: 'string' } },
+    options: { safekeepers: { type: 'string' }, tenant: { type: 'string' }, timeline: { type: 'string' }, branch: { type: 'string' }, members: { type: 'string' }, 'timeout-ms': { type: 'string' } },
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
-  if (!values.safekeepers || !values.members) throw new UsageError('safekeeper membership needs --safekeepers, --tenant, --timeline and --members');
+  const safekeepers = localSafekeepers(values.safekeepers);
+  if (!safekeepers || !values.members) throw new UsageError('safekeeper membership needs --safekeepers, --tenant, --timeline and --members');
   const timeout = values['timeout-ms'];
   if (timeout !== undefined && !/^[1-9]\d*$/.test(timeout)) throw new UsageError(`--timeout-ms takes milliseconds, got "${timeout}"`);
   const r = await safekeeperMembership({
-    safekeepers: values.safekeepers,
-    tenantId: hexId(values.tenant, '--tenant'),
-    timelineId: hexId(values.timeline, '--timeline'),
+    safekeepers,
+    tenantId: hexId(localTenant(values.tenant), '--tenant'),
+    timelineId: timelineOrBranch(values),
     members: values.members,
     ...(timeout !== undefined ? { timeoutMs: Number(timeout) } : {}),
     ...(token() ? { token: token()! } : {}),
@@ -239,15 +279,15 @@ async function cmdWaitLsn(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { pageserver: { type: 'string' }, tenant: { type: 'string' }, timeline: { type: 'string' }, lsn: { type: 'string' }, 'timeout-ms': { type: 'string' } },
+    options: { pageserver: { type: 'string' }, tenant: { type: 'string' }, timeline: { type: 'string' }, branch: { type: 'string' }, lsn: { type: 'string' }, 'timeout-ms': { type: 'string' } },
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const lsn = required(parseLsn(values.lsn, '--lsn'), '--lsn', 'wait-lsn');
   const t0 = performance.now();
   const last = await waitLsn({
-    pageserver: required(values.pageserver, '--pageserver', 'wait-lsn'),
-    tenantId: hexId(values.tenant, '--tenant'),
-    timelineId: hexId(values.timeline, '--timeline'),
+    pageserver: required(localPageserver(values.pageserver), '--pageserver', 'wait-lsn'),
+    tenantId: hexId(localTenant(values.tenant), '--tenant'),
+    timelineId: timelineOrBranch(values),
     lsn,
     timeoutMs: positiveInt(values['timeout-ms'], '--timeout-ms') ?? 300_000,
     token: token(),
@@ -264,6 +304,7 @@ async function cmdPageGet(argv: string[]): Promise<number> {
       pageserver: { type: 'string' },
       tenant: { type: 'string' },
       timeline: { type: 'string' },
+      branch: { type: 'string' },
       space: { type: 'string' },
       page: { type: 'string' },
       lsn: { type: 'string' },
@@ -278,9 +319,9 @@ async function cmdPageGet(argv: string[]): Promise<number> {
   const outPath = required(values.out, '--out', 'page get');
   const waitMs = positiveInt(values['wait-ms'], '--wait-ms');
   const r = await pageGet({
-    pageserver: required(values.pageserver, '--pageserver', 'page get'),
-    tenantId: hexId(values.tenant, '--tenant'),
-    timelineId: hexId(values.timeline, '--timeline'),
+    pageserver: required(localPageserver(values.pageserver), '--pageserver', 'page get'),
+    tenantId: hexId(localTenant(values.tenant), '--tenant'),
+    timelineId: timelineOrBranch(values),
     spaceId,
     pageNo,
     lsn,
@@ -296,16 +337,16 @@ async function cmdBasebackup(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { pageserver: { type: 'string' }, tenant: { type: 'string' }, timeline: { type: 'string' }, lsn: { type: 'string' }, out: { type: 'string' }, 'wait-ms': { type: 'string' } },
+    options: { pageserver: { type: 'string' }, tenant: { type: 'string' }, timeline: { type: 'string' }, branch: { type: 'string' }, lsn: { type: 'string' }, out: { type: 'string' }, 'wait-ms': { type: 'string' } },
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const outDir = required(values.out, '--out', 'basebackup');
   const waitMs = positiveInt(values['wait-ms'], '--wait-ms');
   const t0 = performance.now();
   const r = await basebackup({
-    pageserver: required(values.pageserver, '--pageserver', 'basebackup'),
-    tenantId: hexId(values.tenant, '--tenant'),
-    timelineId: hexId(values.timeline, '--timeline'),
+    pageserver: required(localPageserver(values.pageserver), '--pageserver', 'basebackup'),
+    tenantId: hexId(localTenant(values.tenant), '--tenant'),
+    timelineId: timelineOrBranch(values),
     lsn: parseLsn(values.lsn, '--lsn'),
     out: outDir,
     ...(waitMs !== undefined ? { waitMs } : {}),
@@ -319,25 +360,35 @@ async function cmdBasebackup(argv: string[]): Promise<number> {
   return 0;
 }
 
+function branchPoint(values: { lsn?: string | undefined; at?: string | undefined }): BranchPoint {
+  if ((values.lsn === undefined) === (values.at === undefined)) throw new UsageError('give exactly one of --lsn or --at');
+  if (values.at !== undefined) {
+    if (Number.isNaN(Date.parse(values.at))) throw new UsageError(`--at takes an ISO time, got "${values.at}"`);
+    return { at: new Date(values.at) };
+  }
+  return { lsn: parseLsn(values.lsn, '--lsn')! };
+}
+
 async function cmdBranchCreate(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { pageserver: { type: 'string' }, tenant: { type: 'string' }, from: { type: 'string' }, lsn: { type: 'string' }, at: { type: 'string' }, timeline: { type: 'string' } },
+    options: { pageserver: { type: 'string' }, tenant: { type: 'string' }, from: { type: 'string' }, lsn: { type: 'string' }, at: { type: 'string' }, timeline: { type: 'string' }, name: { type: 'string' } },
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
-  if ((values.lsn === undefined) === (values.at === undefined)) throw new UsageError('branch create needs exactly one of --lsn or --at');
-  const pageserver = required(values.pageserver, '--pageserver', 'branch create');
-  const tenantId = hexId(values.tenant, '--tenant');
-  const fromTimelineId = hexId(values.from, '--from');
-  let lsn: bigint;
-  if (values.at !== undefined) {
-    if (Number.isNaN(Date.parse(values.at))) throw new UsageError(`--at takes an ISO time, got "${values.at}"`);
-    // The page server's LSN ↔ time map (the shipper's commit times, ingest times as a fallback) turns the time into the last LSN committed by then.
-    lsn = await lsnByTimestamp({ pageserver, tenantId, timelineId: fromTimelineId, at: new Date(values.at), token: token() });
-  } else {
-    lsn = required(parseLsn(values.lsn, '--lsn'), '--lsn', 'branch create');
+  const point = branchPoint(values);
+  if (values.pageserver === undefined) {
+    // The local cluster: branches by name.
+    if (values.name === undefined) throw new UsageError('branch create needs --name NEW (and --from NAME)');
+    const b = await createBranch(requireCluster(), required(values.from, '--from', 'branch create'), values.name, point);
+    out(`branch ${b.name} timeline ${b.timelineId} lsn ${b.lsn}`);
+    return 0;
   }
+  const pageserver = values.pageserver;
+  const tenantId = hexId(localTenant(values.tenant), '--tenant');
+  const fromTimelineId = hexId(values.from, '--from');
+  // The page server's LSN ↔ time map (the shipper's commit times, ingest times as a fallback) turns the time into the last LSN committed by then.
+  const lsn = 'lsn' in point ? point.lsn : await lsnByTimestamp({ pageserver, tenantId, timelineId: fromTimelineId, at: point.at, token: token() });
   const r = await branchCreate({
     pageserver,
     tenantId,
@@ -348,6 +399,49 @@ async function cmdBranchCreate(argv: string[]): Promise<number> {
   });
   out(`timeline ${r.timelineId} lsn ${r.initLsn}`);
   return 0;
+}
+
+async function cmdBranchList(argv: string[]): Promise<number> {
+  if (argv.length) throw new UsageError(`unexpected argument ${argv[0]}`);
+  for (const b of requireCluster().branches) out(branchLine(b));
+  return 0;
+}
+
+async function cmdBranchDelete(argv: string[]): Promise<number> {
+  const { positionals } = parseArgs({ args: argv, allowPositionals: true, options: {} });
+  const name = positionals[0];
+  if (!name || positionals.length > 1) throw new UsageError('branch delete takes one branch name');
+  await deleteBranch(requireCluster(), name);
+  out(`branch ${name} deleted`);
+  return 0;
+}
+
+async function cmdSnapshot(sub: string | undefined, argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { branch: { type: 'string' }, name: { type: 'string' }, lsn: { type: 'string' } } });
+  const state = requireCluster();
+  if (sub === 'create') {
+    if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+    const snap = await createSnapshot(state, required(values.branch, '--branch', 'snapshot create'), required(values.name, '--name', 'snapshot create'), parseLsn(values.lsn, '--lsn'));
+    out(`snapshot ${snap.name} branch ${branchOfTimeline(state, snap.timelineId)} lsn ${snap.lsn}`);
+    return 0;
+  }
+  if (sub === 'list') {
+    for (const snap of await listSnapshots(state)) out(`snapshot ${snap.name} branch ${branchOfTimeline(state, snap.timelineId)} lsn ${snap.lsn} created ${snap.createdAt}`);
+    return 0;
+  }
+  const snapName = positionals[0];
+  if (!snapName || positionals.length > 1) throw new UsageError(`snapshot ${sub ?? ''} takes one snapshot name`);
+  if (sub === 'restore') {
+    const b = await restoreSnapshot(state, snapName, required(values.name, '--name', 'snapshot restore'));
+    out(`branch ${b.name} timeline ${b.timelineId} lsn ${b.lsn}`);
+    return 0;
+  }
+  if (sub === 'delete') {
+    await deleteSnapshot(state, snapName);
+    out(`snapshot ${snapName} deleted`);
+    return 0;
+  }
+  throw new UsageError(`unknown command: snapshot ${sub ?? ''}`);
 }
 
 async function cmdComputeStart(argv: string[]): Promise<number> {
@@ -365,17 +459,35 @@ async function cmdComputeStart(argv: string[]): Promise<number> {
       'read-only': { type: 'boolean', default: false },
       lsn: { type: 'string' },
       'control-port': { type: 'string' },
+      branch: { type: 'string' },
+      at: { type: 'string' },
     },
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const readOnly = values['read-only'] ?? false;
+  if (values.branch !== undefined && values.pageserver === undefined) {
+    // The local cluster: the compute runs in the background; this returns once it takes queries.
+    if (!readOnly && (values.lsn !== undefined || values.at !== undefined)) throw new UsageError('--lsn/--at need --read-only (a read-write compute starts at the end of its branch)');
+    const state = requireCluster();
+    let lsn = parseLsn(values.lsn, '--lsn');
+    if (values.at !== undefined) {
+      if (lsn !== undefined) throw new UsageError('give one of --lsn or --at');
+      if (Number.isNaN(Date.parse(values.at))) throw new UsageError(`--at takes an ISO time, got "${values.at}"`);
+      const b = findBranch(state, values.branch);
+      lsn = await lsnByTimestamp({ pageserver: `127.0.0.1:${state.pageserver.port}`, tenantId: state.tenantId, timelineId: b.timelineId, at: new Date(values.at), token: adminToken(state) });
+    }
+    const c = await startLocalCompute(state, { branch: values.branch, readOnly, lsn });
+    out(`compute ${c.name} ${c.connectionUrl}`);
+    return 0;
+  }
   if (values.lsn !== undefined && !readOnly) throw new UsageError('--lsn needs --read-only (a read-write compute starts at the end of its timeline)');
-  if (!readOnly && !values.safekeepers) throw new UsageError('compute start needs --safekeepers (or --read-only)');
+  const safekeepers = localSafekeepers(values.safekeepers);
+  if (!readOnly && !safekeepers) throw new UsageError('compute start needs --safekeepers (or --read-only)');
   if (values.name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(values.name)) throw new UsageError(`--name: "${values.name}" is not a simple name`);
   return computeStart({
-    pageserver: required(values.pageserver, '--pageserver', 'compute start'),
-    safekeepers: values.safekeepers,
-    tenantId: hexId(values.tenant, '--tenant'),
+    pageserver: required(localPageserver(values.pageserver), '--pageserver', 'compute start'),
+    safekeepers,
+    tenantId: hexId(localTenant(values.tenant), '--tenant'),
     timelineId: hexId(values.timeline, '--timeline'),
     port: positiveInt(values.port, '--port'),
     dataDir: values.data,
@@ -384,26 +496,64 @@ async function cmdComputeStart(argv: string[]): Promise<number> {
     name: values.name,
     controlPort: positiveInt(values['control-port'], '--control-port'),
     token: token(),
+    dbUser: process.env['STRATA_DB_USER'] || undefined,
+    dbPassword: process.env['STRATA_DB_PASSWORD'] || undefined,
     out,
     log: (line) => process.stderr.write(`${new Date().toISOString()} [compute] ${line}\n`),
   });
 }
 
 async function cmdComputeStop(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { name: { type: 'string' } } });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { name: { type: 'string' }, branch: { type: 'string' } } });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
-  const name = required(values.name, '--name', 'compute stop');
-  await computeStop(name);
+  if ((values.name === undefined) === (values.branch === undefined)) throw new UsageError('compute stop needs one of --branch NAME or --name N');
+  const name = values.branch ?? values.name!;
+  if (values.branch !== undefined && readCluster() === undefined) throw new LocalClusterError('compute stop --branch needs the local cluster (run ./strata up)');
+  if (readCluster() !== undefined) {
+    if (!(await stopLocalCompute(name))) throw new ComputeCommandError(`no running compute named ${name}`);
+  } else {
+    await computeStop(name);
+  }
   out(`compute ${name} stopped`);
   return 0;
 }
 
-function cmdUp(): number {
-  process.stderr.write(
-    'strata up: not built yet. The redo engine (strata redo dump / redo apply) works today;\n' +
-      'safekeepers, page server, compute and console come with their issues.\n',
-  );
-  return 2;
+async function cmdUp(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { s3: { type: 'boolean', default: false } } });
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  const t0 = performance.now();
+  const r = await up({ s3: values.s3 ?? false, log: (line) => process.stderr.write(`[up] ${line}\n`) });
+  for (const line of r.lines) out(line);
+  process.stderr.write(`[up] ready in ${((performance.now() - t0) / 1000).toFixed(1)} s; state and logs in ${strataHome()}; ./strata down stops it\n`);
+  return 0;
+}
+
+async function cmdDown(argv: string[]): Promise<number> {
+  if (argv.length) throw new UsageError(`unexpected argument ${argv[0]}`);
+  await down(out);
+  return 0;
+}
+
+async function cmdStatus(argv: string[]): Promise<number> {
+  if (argv.length) throw new UsageError(`unexpected argument ${argv[0]}`);
+  await status(requireCluster(), out);
+  return 0;
+}
+
+async function cmdS3Server(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { listen: { type: 'string' }, dir: { type: 'string' }, bucket: { type: 'string' } } });
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  const m = /^127\.0\.0\.1:(\d{1,5})$/.exec(required(values.listen, '--listen', 's3-server'));
+  if (!m) throw new UsageError('s3-server listens on 127.0.0.1:PORT only');
+  const { runS3Server } = await import('@strata/remote-storage/s3-server');
+  const server = await runS3Server({ directory: required(values.dir, '--dir', 's3-server'), port: Number(m[1]), bucket: values.bucket ?? 'strata' });
+  out(`s3 server listening on ${server.endpoint}`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => resolve());
+    process.once('SIGINT', () => resolve());
+  });
+  await server.close();
+  return 0;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -413,7 +563,13 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(USAGE);
       return cmd ? 0 : 1;
     }
-    if (cmd === 'up') return cmdUp();
+    if (cmd === 'up') return await cmdUp(argv.slice(1));
+    if (cmd === 'down') return await cmdDown(argv.slice(1));
+    if (cmd === 'status') return await cmdStatus(argv.slice(1));
+    if (cmd === 's3-server') return await cmdS3Server(argv.slice(1));
+    if (cmd === 'branch' && sub === 'list') return await cmdBranchList(rest);
+    if (cmd === 'branch' && sub === 'delete') return await cmdBranchDelete(rest);
+    if (cmd === 'snapshot') return await cmdSnapshot(sub, rest);
     if (cmd === 'redo' && sub === 'dump') return cmdRedoDump(rest);
     if (cmd === 'redo' && sub === 'apply') return cmdRedoApply(rest);
     if (cmd === 'safekeeper' && sub === 'membership') return await cmdMembership(rest);
@@ -430,7 +586,7 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === 'compute' && sub === 'stop') return await cmdComputeStop(rest);
     if (cmd === 'compute' && sub === 'list') {
       if (rest.length) throw new UsageError(`unexpected argument ${rest[0]}`);
-      await computeList(out);
+      await computeList(out, (timelineId) => readCluster()?.branches.find((b) => b.timelineId === timelineId)?.name);
       return 0;
     }
     throw new UsageError(`unknown command: ${[cmd, sub].filter(Boolean).join(' ')}`);
@@ -447,7 +603,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`strata: ${e.code}: ${e.message}\n`);
       return 1;
     }
-    if (e instanceof WalPushError || e instanceof ComputeCommandError || e instanceof WalReadError || e instanceof MembershipChangeFailed || e instanceof PageserverCommandError) {
+    if (e instanceof LocalClusterError || e instanceof DaemonError || e instanceof WalPushError || e instanceof ComputeCommandError || e instanceof WalReadError || e instanceof MembershipChangeFailed || e instanceof PageserverCommandError) {
       process.stderr.write(`strata: ${e.message}\n`);
       return 1;
     }

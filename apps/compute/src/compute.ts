@@ -39,6 +39,9 @@ export interface ComputeOptions {
   readonly lsn?: bigint;
   readonly name?: string;
   readonly token?: string;
+  /** The account the printed connection URL names (default root with no password, as mariadb-install-db leaves it). */
+  readonly dbUser?: string;
+  readonly dbPassword?: string;
   readonly bufferPoolSize?: string;
   /**
    * Smallest redo log for a read-write compute. The shipper's worst lag must
@@ -143,9 +146,10 @@ function prepareDirs(dataDir: string): { datadir: string; runDir: string } {
   return { datadir, runDir };
 }
 
-function connectionUrl(port: number): string {
-  // The imported datadir's root (mariadb-install-db --auth-root-authentication-method=normal) has no password; mariadbd binds 127.0.0.1 only.
-  return `mysql://root:@127.0.0.1:${port}/`;
+function connectionUrl(opts: ComputeOptions): string {
+  // mariadbd binds 127.0.0.1 only.
+  const user = encodeURIComponent(opts.dbUser ?? 'root');
+  return `mysql://${user}:${encodeURIComponent(opts.dbPassword ?? '')}@127.0.0.1:${opts.port}/`;
 }
 
 function readLogHead(path: string): redo.LogFileHead {
@@ -204,7 +208,7 @@ async function startReadOnly(opts: ComputeOptions): Promise<Compute> {
     port: opts.port,
     mariadbdPid: m.pid,
     startLsn: lsn,
-    connectionUrl: connectionUrl(opts.port),
+    connectionUrl: connectionUrl(opts),
     datadir,
     metrics,
     stamps: () => [],
@@ -458,7 +462,7 @@ async function startReadWrite(opts: ComputeOptions): Promise<Compute> {
     port: opts.port,
     mariadbdPid: m.pid,
     startLsn,
-    connectionUrl: connectionUrl(opts.port),
+    connectionUrl: connectionUrl(opts),
     datadir,
     metrics,
     stamps: () => shipper.stamps(),

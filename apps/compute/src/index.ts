@@ -4,3 +4,4 @@ export * from './shipper.js';
 export * from './aux-watcher.js';
 export * from './app.js';
 export { mariadbdArgs, MARIADBD_PATH } from './mariadbd.js';
+export * from './bootstrap.js';

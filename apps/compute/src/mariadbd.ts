@@ -15,6 +15,7 @@ export const MARIADBD_PATH = process.env['STRATA_MARIADBD'] ?? '/usr/sbin/mariad
  * mariadbd dies too instead of acknowledging commits nobody ships.
  */
 const SETPRIV_PATH = '/usr/bin/setpriv';
+const ER_ACCESS_DENIED = 1045;
 
 export interface MariadbdOptions {
   readonly datadir: string;
@@ -119,7 +120,7 @@ export class Mariadbd {
     }
   }
 
-  /** Resolves once root can run a query over TCP; throws with the error log if mariadbd exits first. */
+  /** Resolves once the server answers a login over TCP; throws with the error log if mariadbd exits first. */
   async waitReady(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -134,8 +135,9 @@ export class Mariadbd {
           c.destroy();
         }
         return;
-      } catch {
-        // not accepting connections yet
+      } catch (e) {
+        // Access denied is an answer: the server takes connections (root has a password the controller need not know).
+        if (e instanceof Error && 'errno' in e && e.errno === ER_ACCESS_DENIED) return;
       }
       if (Date.now() > deadline) {
         this.kill();

@@ -7,6 +7,8 @@ import type { Policy } from '@strata/service-kit';
 export const POLICY = {
   /** Read or write one tenant's timelines and WAL. */
   tenantData: ['admin', 'safekeeperdata', 'tenant'],
+  /** Read one tenant's timelines and committed WAL: also the page server, which ingests it. */
+  walRead: ['admin', 'safekeeperdata', 'tenant', 'pageserverapi'],
   /** Destructive or cross-tenant operations. */
   operator: ['admin', 'safekeeperdata'],
   /** The page server's reports (remote_consistent_lsn). */

@@ -12,7 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { createMiddleware } from 'hono/factory';
-import { importSPKI, jwtVerify, errors as joseErrors, type CryptoKey } from 'jose';
+import { importPKCS8, importSPKI, jwtVerify, SignJWT, errors as joseErrors, type CryptoKey } from 'jose';
 import { z } from 'zod';
 import { Forbidden, Unauthenticated } from './errors.js';
 
@@ -115,17 +115,34 @@ export function authMiddleware(verifier: TokenVerifier | null) {
 
 /**
  * Throws Forbidden unless the claims carry one of `scopes`; a `tenant` token
- * passes only for its own tenant.
+ * passes a tenant's route only for its own tenant.
  */
 export function authorize(claims: Claims, scopes: readonly Scope[], tenantId?: string): void {
   if (claims.unauthenticated) return;
   if (!scopes.includes(claims.scope)) {
     throw new Forbidden(`scope "${claims.scope}" may not do this; needs one of ${scopes.join(', ')}`);
   }
-  if (claims.scope === 'tenant' && claims.tenantId !== tenantId) {
+  // Routes about no tenant (status) that admit `tenant` tokens admit any tenant's; tenant routes only the token's own.
+  if (claims.scope === 'tenant' && tenantId !== undefined && claims.tenantId !== tenantId) {
     throw new Forbidden(`a token for tenant ${claims.tenantId} may not touch tenant ${tenantId ?? '(none)'}`);
   }
 }
 
 /** A service's table of who may do what: named lists of scopes. */
 export type Policy = Record<string, readonly Scope[]>;
+
+/** The claims of a token to sign: a scope, and the tenant for `tenant` tokens. */
+export type TokenClaims = { scope: Exclude<Scope, 'tenant'> } | { scope: 'tenant'; tenantId: string };
+
+/**
+ * Signs a token with an Ed25519 private key (PEM, PKCS#8): how a local
+ * cluster's CLI makes the tokens of its services and computes. No expiry
+ * unless `expiresIn` is given: the key never leaves the cluster's home.
+ */
+export async function signToken(privateKeyPem: string, claims: TokenClaims, expiresIn?: string): Promise<string> {
+  const key = await importPKCS8(privateKeyPem, 'EdDSA');
+  const payload = claims.scope === 'tenant' ? { scope: claims.scope, tenant_id: claims.tenantId } : { scope: claims.scope };
+  const jwt = new SignJWT(payload).setProtectedHeader({ alg: 'EdDSA' }).setIssuedAt();
+  if (expiresIn !== undefined) jwt.setExpirationTime(expiresIn);
+  return jwt.sign(key);
+}

@@ -44,6 +44,8 @@ export interface ComputeStartArgs {
   readonly name?: string | undefined;
   readonly controlPort?: number | undefined;
   readonly token?: string | undefined;
+  readonly dbUser?: string | undefined;
+  readonly dbPassword?: string | undefined;
   readonly out: (line: string) => void;
   readonly log: (line: string) => void;
 }
@@ -79,6 +81,8 @@ export async function computeStart(args: ComputeStartArgs): Promise<number> {
       ...(args.lsn !== undefined ? { lsn: args.lsn } : {}),
       name,
       ...(args.token ? { token: args.token } : {}),
+      ...(args.dbUser ? { dbUser: args.dbUser } : {}),
+      ...(args.dbPassword ? { dbPassword: args.dbPassword } : {}),
       log: args.log,
     });
   } catch (e) {
@@ -123,7 +127,7 @@ function alive(pid: number): boolean {
 }
 
 /** One line per compute recorded under STRATA_HOME: name, timeline, port, pids, shipper lag. */
-export async function computeList(out: (line: string) => void): Promise<void> {
+export async function computeList(out: (line: string) => void, branchOf: (timelineId: string) => string | undefined = () => undefined): Promise<void> {
   const dir = computesDir();
   if (!existsSync(dir)) return;
   for (const entry of readdirSync(dir).sort()) {
@@ -135,7 +139,7 @@ export async function computeList(out: (line: string) => void): Promise<void> {
       const body = r?.ok ? ((await r.json()) as { shipper?: { lagBytes?: string; lagMs?: number } | null }) : undefined;
       if (body?.shipper) lag = `${body.shipper.lagBytes ?? '?'}B/${body.shipper.lagMs ?? '?'}ms`;
     }
-    out(`compute ${s.name} timeline ${s.timelineId} ${s.mode} port ${s.port} pid ${s.controllerPid} mariadbd ${s.mariadbdPid} lag ${lag} ${s.connectionUrl}`);
+    out(`compute ${s.name} branch ${branchOf(s.timelineId) ?? '-'} timeline ${s.timelineId} ${s.mode} port ${s.port} pid ${s.controllerPid} mariadbd ${s.mariadbdPid} lag ${lag} ${s.connectionUrl}`);
   }
 }
 

@@ -22,12 +22,12 @@ export function timelineRoutes(deps: SafekeeperDeps) {
     })
     .get('/v1/tenants/:tenant/timelines', zv('param', tenantParams), (c) => {
       const { tenant } = c.req.valid('param');
-      authorize(c.var.claims, POLICY.tenantData, tenant);
+      authorize(c.var.claims, POLICY.walRead, tenant);
       return c.json({ timelines: deps.timelines.list(tenant).map(timelineStatus) });
     })
     .get('/v1/tenants/:tenant/timelines/:timeline', zv('param', timelineParams), (c) => {
       const { tenant, timeline } = c.req.valid('param');
-      authorize(c.var.claims, POLICY.tenantData, tenant);
+      authorize(c.var.claims, POLICY.walRead, tenant);
       return c.json(timelineStatus(deps.timelines.get(tenant, timeline)));
     })
     .delete('/v1/tenants/:tenant/timelines/:timeline', zv('param', timelineParams), async (c) => {

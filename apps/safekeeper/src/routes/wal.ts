@@ -32,7 +32,7 @@ export function walRoutes(deps: SafekeeperDeps) {
     zv('query', walQuery),
     async (c) => {
       const { tenant, timeline: timelineId } = c.req.valid('param');
-      authorize(c.var.claims, POLICY.tenantData, tenant);
+      authorize(c.var.claims, POLICY.walRead, tenant);
       const { from, to, waitMs } = c.req.valid('query');
       const timeline = deps.timelines.get(tenant, timelineId);
       if (to !== undefined && to < from) throw new LsnOutOfRange(to, `"to" is below "from" ${from}`);

@@ -1,0 +1,56 @@
+/**
+ * `strata status`: every node of the local cluster with its health, and per
+ * branch the safekeepers' term and LSNs, the page server's ingest and upload
+ * progress, and the computes with their shipper lag.
+ */
+import { z } from 'zod';
+import { authHeaders } from '../commands/safekeeper-endpoints.js';
+import { runningComputes } from './computes.js';
+import { adminToken, type ClusterState } from './state.js';
+
+const skTimeline = z.object({ term: z.string(), flushLsn: z.string(), commitLsn: z.string(), backupLsn: z.string(), remoteConsistentLsn: z.string(), conf: z.object({ generation: z.number(), members: z.array(z.number()) }) }).passthrough();
+const psTimeline = z.object({ lastRecordLsn: z.string(), diskConsistentLsn: z.string() }).passthrough();
+const computeStatus = z.object({ state: z.string(), shipper: z.object({ commitLsn: z.string(), lagBytes: z.string(), lagMs: z.number() }).passthrough().nullable() }).passthrough();
+
+async function getJson<T>(url: string, token: string, schema: z.ZodType<T>): Promise<T | string> {
+  try {
+    const r = await fetch(url, { headers: authHeaders(token), signal: AbortSignal.timeout(3000) });
+    const text = await r.text();
+    if (!r.ok) return `HTTP ${r.status}`;
+    return schema.parse(JSON.parse(text));
+  } catch (e) {
+    return e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
+  }
+}
+
+export async function status(state: ClusterState, out: (line: string) => void): Promise<void> {
+  const token = adminToken(state);
+  out(`tenant ${state.tenantId} remote ${state.remoteStorage}`);
+  for (const sk of state.safekeepers) {
+    const s = await getJson(`${sk.url}/v1/status`, token, z.unknown());
+    out(`safekeeper ${sk.id} ${sk.url} ${typeof s === 'string' ? `DOWN (${s})` : 'up'}`);
+  }
+  const ps = await getJson(`${state.pageserver.url}/v1/status`, token, z.unknown());
+  out(`pageserver ${state.pageserver.url} ${typeof ps === 'string' ? `DOWN (${ps})` : 'up'}`);
+  for (const b of state.branches) {
+    const t = await getJson(`${state.pageserver.url}/v1/tenants/${state.tenantId}/timelines/${b.timelineId}`, token, psTimeline);
+    const ingest = typeof t === 'string' ? `pageserver ${t}` : `ingested ${t.lastRecordLsn} on-disk ${t.diskConsistentLsn}`;
+    out(`branch ${b.name} timeline ${b.timelineId} parent ${b.parent ?? '-'} lsn ${b.lsn ?? '-'} ${ingest}`);
+    let commit = 0n;
+    for (const sk of state.safekeepers) {
+      const st = await getJson(`${sk.url}/v1/tenants/${state.tenantId}/timelines/${b.timelineId}`, token, skTimeline);
+      if (typeof st === 'string') {
+        out(`  safekeeper ${sk.id}: ${st === 'HTTP 404' ? 'no WAL yet (no compute has written to this branch)' : st}`);
+        continue;
+      }
+      if (BigInt(st.commitLsn) > commit) commit = BigInt(st.commitLsn);
+      out(`  safekeeper ${sk.id}: term ${st.term} flush ${st.flushLsn} commit ${st.commitLsn} backup ${st.backupLsn} remote-consistent ${st.remoteConsistentLsn} generation ${st.conf.generation} members ${st.conf.members.join(',')}`);
+    }
+    if (typeof t !== 'string' && commit > 0n) out(`  ingest lag ${commit > BigInt(t.lastRecordLsn) ? commit - BigInt(t.lastRecordLsn) : 0n} bytes`);
+  }
+  for (const c of runningComputes()) {
+    const s = c.controlUrl ? await getJson(`${c.controlUrl}/v1/status`, token, computeStatus) : 'no control URL';
+    const detail = typeof s === 'string' ? s : `${s.state}${s.shipper ? ` shipped-commit ${s.shipper.commitLsn} lag ${s.shipper.lagBytes}B/${s.shipper.lagMs}ms` : ''}`;
+    out(`compute ${c.name} ${c.mode} ${c.connectionUrl} pid ${c.controllerPid} ${detail}`);
+  }
+}

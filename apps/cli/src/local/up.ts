@@ -1,0 +1,157 @@
+/**
+ * `strata up`: a whole local cluster in the background — three safekeepers,
+ * a page server, remote storage (a directory, or an S3 protocol server with
+ * --s3), a tenant imported from a fresh mariadb-install-db, and a
+ * read-write compute on its `main` branch. Auth is always on. A second `up`
+ * resumes the same cluster with all its data.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { initDatadir } from '@strata/compute';
+import { freePort } from '../commands/compute.js';
+import { tenantImport } from '../commands/pageserver-client.js';
+import { authHeaders } from '../commands/safekeeper-endpoints.js';
+import { startLocalCompute } from './computes.js';
+import { daemonPid, logFile, type StartedDaemon, startDaemon, waitReady } from './daemon.js';
+import { ensureKeys } from './keys.js';
+import { type ClusterState, LocalClusterError, readCluster, strataHome, writeCluster } from './state.js';
+
+const S3_BUCKET = 'strata';
+const SERVICE_START_TIMEOUT_MS = 60_000;
+
+export interface UpOptions {
+  readonly s3: boolean;
+  readonly log: (line: string) => void;
+}
+
+export interface UpResult {
+  readonly state: ClusterState;
+  readonly lines: string[];
+}
+
+async function distinctFreePorts(n: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < n) ports.add(await freePort());
+  return [...ports];
+}
+
+async function newCluster(home: string, s3: boolean): Promise<Omit<ClusterState, 'tenantId'>> {
+  const keys = await ensureKeys(home);
+  const [p1, p2, p3, pps, ps3] = await distinctFreePorts(5);
+  const s3Server = s3 ? { port: ps3!, bucket: S3_BUCKET } : null;
+  return {
+    version: 1,
+    s3,
+    s3Server,
+    remoteStorage: s3Server
+      ? `s3://${S3_BUCKET}/cluster?endpoint=http://127.0.0.1:${s3Server.port}&region=us-east-1`
+      : pathToFileURL(join(home, 'remote')).href,
+    safekeepers: [p1!, p2!, p3!].map((port, i) => ({ id: i + 1, port, url: `http://127.0.0.1:${port}` })),
+    pageserver: { port: pps!, url: `http://127.0.0.1:${pps!}` },
+    computePorts: {},
+    auth: { publicKeyFile: keys.publicKeyFile, privateKeyFile: keys.privateKeyFile, adminTokenFile: keys.adminTokenFile },
+    // Hex: safe in a URL and in a shell without quoting.
+    db: { user: 'root', password: randomBytes(12).toString('hex') },
+    branches: [],
+    consolePort: null,
+  };
+}
+
+type Services = Omit<ClusterState, 'tenantId'>;
+
+function s3Env(c: Services): Record<string, string> {
+  return c.s3 ? { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' } : {};
+}
+
+async function httpOk(url: string, token: string): Promise<boolean> {
+  const r = await fetch(url, { headers: authHeaders(token), signal: AbortSignal.timeout(2000) });
+  await r.body?.cancel();
+  return r.ok;
+}
+
+/** Starts a daemon unless it runs already; then waits for `probe`. */
+async function ensureDaemon(home: string, name: string, what: string, args: string[], env: Record<string, string>, probe: () => Promise<boolean>, log: (l: string) => void): Promise<void> {
+  const pid = daemonPid(home, name);
+  let d: StartedDaemon;
+  if (pid !== undefined) {
+    d = { pid, logFile: logFile(home, name), logOffset: 0 };
+  } else {
+    log(`starting ${what}`);
+    d = startDaemon(home, name, args, env);
+  }
+  await waitReady(what, d, probe, SERVICE_START_TIMEOUT_MS);
+}
+
+async function startServices(home: string, c: Services, log: (l: string) => void): Promise<void> {
+  const keys = await ensureKeys(home);
+  const admin = readFileSync(keys.adminTokenFile, 'utf8').trim();
+  const env = s3Env(c);
+  if (c.s3Server) {
+    const { port, bucket } = c.s3Server;
+    await ensureDaemon(home, 's3', 'the S3 server', ['s3-server', '--listen', `127.0.0.1:${port}`, '--dir', join(home, 's3'), '--bucket', bucket], {}, async () => {
+      const r = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) });
+      await r.body?.cancel();
+      return r.status < 500;
+    }, log);
+  }
+  const peers = c.safekeepers.map((s) => `${s.id}=${s.url}`).join(',');
+  for (const sk of c.safekeepers) {
+    const args = [
+      'safekeeper', '--id', String(sk.id), '--listen', `127.0.0.1:${sk.port}`, '--data', join(home, 'safekeepers', String(sk.id)),
+      '--remote-storage', c.remoteStorage, '--peers', peers, '--auth-public-key', keys.publicKeyFile, '--token-file', keys.safekeeperTokenFile,
+    ];
+    await ensureDaemon(home, `safekeeper-${sk.id}`, `safekeeper ${sk.id}`, args, env, () => httpOk(`${sk.url}/v1/status`, admin), log);
+  }
+  const psArgs = [
+    'pageserver', '--listen', `127.0.0.1:${c.pageserver.port}`, '--data', join(home, 'pageserver'),
+    '--safekeepers', c.safekeepers.map((s) => `127.0.0.1:${s.port}`).join(','), '--remote-storage', c.remoteStorage,
+    '--auth-public-key', keys.publicKeyFile, '--token-file', keys.pageserverTokenFile,
+  ];
+  await ensureDaemon(home, 'pageserver', 'the page server', psArgs, env, () => httpOk(`${c.pageserver.url}/v1/status`, admin), log);
+}
+
+/** The first tenant: a fresh datadir with a root password, stored by the page server. */
+async function importFreshTenant(home: string, c: Services, log: (l: string) => void): Promise<ClusterState> {
+  const boot = join(home, 'bootstrap');
+  log('creating the database (mariadb-install-db) and importing it as the tenant');
+  await initDatadir({ datadir: join(boot, 'datadir'), runDir: join(boot, 'run'), rootPassword: c.db.password });
+  const admin = readFileSync(c.auth.adminTokenFile, 'utf8').trim();
+  const r = await tenantImport({ pageserver: `127.0.0.1:${c.pageserver.port}`, token: admin, datadir: join(boot, 'datadir'), cwd: home });
+  rmSync(boot, { recursive: true, force: true });
+  log(`tenant ${r.tenantId}: ${r.pages} pages, ${r.auxFiles} aux files at LSN ${r.lsn}`);
+  return { ...c, tenantId: r.tenantId, branches: [{ name: 'main', timelineId: r.timelineId, parent: null, lsn: null, createdAt: new Date().toISOString() }] };
+}
+
+export function endpointLines(state: ClusterState, computeUrl: string | undefined): string[] {
+  return [
+    ...(state.s3Server ? [`s3 http://127.0.0.1:${state.s3Server.port}`] : []),
+    ...state.safekeepers.map((s) => `safekeeper ${s.id} ${s.url}`),
+    `pageserver ${state.pageserver.url}`,
+    ...(computeUrl ? [`compute main ${computeUrl}`] : []),
+  ];
+}
+
+export async function up(opts: UpOptions, home = strataHome()): Promise<UpResult> {
+  mkdirSync(home, { recursive: true });
+  let state = readCluster(home);
+  if (state && opts.s3 !== state.s3) {
+    throw new LocalClusterError(`the cluster in ${home} was created with ${state.s3 ? 'an S3 server (--s3)' : 'a local directory'} as remote storage; run up ${state.s3 ? 'with' : 'without'} --s3 (or use another STRATA_HOME)`);
+  }
+  if (!state) {
+    // Nothing registered: leftovers of an interrupted first `up` hold nothing anyone can name.
+    for (const d of ['safekeepers', 'pageserver', 'remote', 's3', 'bootstrap', 'computes']) {
+      if (existsSync(join(home, d))) rmSync(join(home, d), { recursive: true, force: true });
+    }
+    const services = await newCluster(home, opts.s3);
+    await startServices(home, services, opts.log);
+    state = await importFreshTenant(home, services, opts.log);
+    writeCluster(state, home);
+  } else {
+    await startServices(home, state, opts.log);
+  }
+  opts.log('starting the compute on branch main');
+  const compute = await startLocalCompute(state, { branch: 'main', readOnly: false }, home);
+  return { state: readCluster(home) ?? state, lines: endpointLines(state, compute.connectionUrl) };
+}
