@@ -338,9 +338,8 @@ async function startReadWrite(opts: ComputeOptions): Promise<Compute> {
     const snap = auxSnapshot(datadir);
     if (sameSnapshot(snap, lastAux)) return;
     const lsn = at ?? shipper.shipNow();
+    // Only committed redo may have aux files: a set at an LSN the quorum may still lose would outlive it.
     await driver.waitCommitted(lsn, DRAIN_TIMEOUT_MS);
-    // The page server takes a set only at an LSN it has ingested.
-    await waitLsn(ps, opts.tenantId, opts.timelineId, lsn, INGEST_TIMEOUT_MS);
     const files = await putAuxSet(ps, opts.tenantId, opts.timelineId, lsn, datadir);
     lastAux = snap;
     lastAuxLsn = lsn;
@@ -355,7 +354,7 @@ async function startReadWrite(opts: ComputeOptions): Promise<Compute> {
       .finally(() => {
         auxBusy = undefined;
       });
-  }, opts.auxPollMs ?? 500);
+  }, opts.auxPollMs ?? 100);
 
   // The shipper's time stamps of committed redo go to the page server's LSN ↔ time map (branch --at).
   let stampsPostedLsn = startLsn;

@@ -17,6 +17,8 @@ export const timelineParams = z.object({ tenant: hexId, timeline: hexId });
 export const POLICY = {
   /** Read one tenant's pages and timelines: its computes, operators and the control plane. */
   tenantRead: ['admin', 'pageserverapi', 'tenant'],
+  /** What a compute writes for its own tenant: aux-file sets, LSN times. */
+  computeWrite: ['admin', 'pageserverapi', 'tenant'],
   /** Create, branch, delete, import: the control plane and operators. */
   operator: ['admin', 'pageserverapi'],
   /** Anyone with a valid token. */

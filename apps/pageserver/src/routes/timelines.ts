@@ -79,12 +79,14 @@ export function timelineRoutes(deps: PageserverDeps) {
       return c.json({ lsn: lsn.toString(), lastRecordLsn: t.lastRecordLsn.toString() });
     })
     .post('/v1/tenants/:tenant/timelines/:timeline/aux', zv('param', timelineParams), zv('json', auxBody), (c) => {
-      // Until the compute's shipper captures aux files (.frm, Aria system tables), an operator or a test stores a set from a local datadir.
+      // The compute stores the aux files (.frm, Aria system tables) of its datadir as of a committed LSN.
       const { tenant, timeline } = c.req.valid('param');
-      authorize(c.var.claims, POLICY.operator, tenant);
+      authorize(c.var.claims, POLICY.computeWrite, tenant);
       const { lsn, datadir } = c.req.valid('json');
       const t = deps.tenants.get(tenant, timeline);
-      if (lsn < t.initLsn || lsn > t.lastRecordLsn) throw new LsnOutOfRange(lsn, `outside timeline ${timeline}'s ${t.initLsn}..${t.lastRecordLsn}`);
+      // A set may run ahead of ingest: the compute stores it once the quorum committed its LSN, and a crash
+      // right after a DDL must not lose the .frm while the page server catches up.
+      if (lsn < t.initLsn) throw new LsnOutOfRange(lsn, `below timeline ${timeline}'s start ${t.initLsn}`);
       const files = t.putAuxSet(lsn, datadir);
       return c.json({ lsn: lsn.toString(), files }, 201);
     });

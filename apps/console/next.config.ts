@@ -1,0 +1,13 @@
+import type { NextConfig } from 'next';
+
+const config: NextConfig = {
+  // Workspace packages ship TypeScript sources.
+  transpilePackages: ['@strata/db'],
+  // Native or Node-only modules stay outside the server bundle.
+  serverExternalPackages: ['@node-rs/argon2', 'mysql2', 'pg', '@prisma/client', '@prisma/adapter-pg'],
+  poweredByHeader: false,
+  // The launcher decides where the build goes (a per-home cache keyed by a source hash).
+  distDir: process.env.CONSOLE_DIST_DIR ?? '.next',
+};
+
+export default config;

@@ -1,0 +1,87 @@
+'use client';
+import Link from 'next/link';
+import { usePathname } from 'next/navigation';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useState, type ReactNode } from 'react';
+import { useTRPC } from '../lib/trpc';
+import { ErrorBox } from './ui';
+
+const PAGES = [
+  ['/', 'Overview'],
+  ['/tenants', 'Tenants'],
+  ['/branches', 'Branches'],
+  ['/snapshots', 'Snapshots'],
+  ['/computes', 'Computes'],
+  ['/time-travel', 'Time travel'],
+  ['/safekeepers', 'Safekeepers'],
+  ['/pageservers', 'Page servers'],
+  ['/metrics', 'Metrics'],
+  ['/operations', 'Operations'],
+  ['/operators', 'Operators'],
+] as const;
+
+/** Navigation and the sign-in gate: nothing but the form shows until a session exists. */
+export function Shell({ children }: { children: ReactNode }) {
+  const trpc = useTRPC();
+  const qc = useQueryClient();
+  const path = usePathname();
+  const me = useQuery(trpc.operators.me.queryOptions());
+  const signOut = useMutation(trpc.operators.signOut.mutationOptions({ onSuccess: () => qc.clear() }));
+  if (me.isPending) return <main>Loading…</main>;
+  if (!me.data) return <SignIn />;
+  return (
+    <div className="shell">
+      <nav className="side">
+        <div className="who" data-testid="who">
+          {me.data.username} ({me.data.role})
+        </div>
+        {PAGES.map(([href, title]) => (
+          <Link key={href} href={href} className={path === href ? 'active' : ''}>
+            {title}
+          </Link>
+        ))}
+        <div className="who">
+          <button className="secondary" onClick={() => signOut.mutate({})}>
+            Sign out
+          </button>
+        </div>
+      </nav>
+      <main>{children}</main>
+    </div>
+  );
+}
+
+function SignIn() {
+  const trpc = useTRPC();
+  const qc = useQueryClient();
+  const [username, setUsername] = useState('');
+  const [password, setPassword] = useState('');
+  const signIn = useMutation(trpc.operators.signIn.mutationOptions({ onSuccess: () => qc.invalidateQueries() }));
+  return (
+    <main style={{ maxWidth: 360, margin: '80px auto' }}>
+      <h1>Strata console</h1>
+      <form
+        className="card"
+        onSubmit={(e) => {
+          e.preventDefault();
+          signIn.mutate({ username, password });
+        }}
+      >
+        <label>
+          Username
+          <input name="username" value={username} onChange={(e) => setUsername(e.target.value)} autoComplete="username" />
+        </label>
+        <label>
+          Password
+          <input name="password" type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="current-password" />
+        </label>
+        <p>
+          <button type="submit" disabled={signIn.isPending}>
+            Sign in
+          </button>
+        </p>
+        <ErrorBox error={signIn.error} />
+      </form>
+    </main>
+  );
+}

@@ -1,0 +1,21 @@
+import { z } from 'zod';
+import { getOperation, listOperations } from '@strata/db';
+import { retryOperation } from '../services/operations';
+import { refreshLocalCluster } from '../services/registry';
+import { adminProcedure, router, viewerProcedure } from '../trpc';
+import { operationOut, showOperation } from './shapes';
+
+export const operationsRouter = router({
+  list: viewerProcedure
+    .input(z.object({ status: z.enum(['scheduled', 'running', 'finished', 'failed']).optional(), limit: z.number().int().min(1).max(200).default(50) }).optional())
+    .output(z.array(operationOut))
+    .query(async ({ ctx, input }) => (await listOperations(ctx.deps.db, { limit: input?.limit ?? 50, ...(input?.status ? { status: input.status } : {}) })).map(showOperation)),
+  get: viewerProcedure
+    .input(z.object({ id: z.string().uuid() }))
+    .output(operationOut)
+    .query(async ({ ctx, input }) => showOperation(await getOperation(ctx.deps.db, input.id))),
+  retry: adminProcedure
+    .input(z.object({ id: z.string().uuid() }))
+    .output(operationOut)
+    .mutation(async ({ ctx, input }) => showOperation(await retryOperation(ctx.deps, await refreshLocalCluster(ctx.deps), input.id, ctx.session.operator.id))),
+});

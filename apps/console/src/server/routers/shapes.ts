@@ -1,0 +1,58 @@
+/** Output schemas shared by routers. Dates cross the wire as ISO strings, LSNs as decimal strings. */
+import { z } from 'zod';
+
+export const iso = z.string();
+export const toIso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export const operationStepOut = z.object({
+  position: z.number(),
+  name: z.string(),
+  status: z.enum(['scheduled', 'running', 'finished', 'failed']),
+  detail: z.string().nullable(),
+  startedAt: iso.nullable(),
+  finishedAt: iso.nullable(),
+});
+
+export const operationOut = z.object({
+  id: z.string(),
+  kind: z.string(),
+  status: z.enum(['scheduled', 'running', 'finished', 'failed']),
+  actor: z.string().nullable(),
+  input: z.unknown(),
+  result: z.unknown(),
+  errorCode: z.string().nullable(),
+  errorMessage: z.string().nullable(),
+  attempt: z.number(),
+  retryOfId: z.string().nullable(),
+  createdAt: iso,
+  startedAt: iso.nullable(),
+  finishedAt: iso.nullable(),
+  steps: z.array(operationStepOut),
+});
+export type OperationOut = z.infer<typeof operationOut>;
+
+export function showOperation(op: {
+  id: string;
+  kind: string;
+  status: 'scheduled' | 'running' | 'finished' | 'failed';
+  actor: { username: string } | null;
+  input: unknown;
+  result: unknown;
+  errorCode: string | null;
+  errorMessage: string | null;
+  attempt: number;
+  retryOfId: string | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  steps: { position: number; name: string; status: 'scheduled' | 'running' | 'finished' | 'failed'; detail: string | null; startedAt: Date | null; finishedAt: Date | null }[];
+}): OperationOut {
+  return {
+    ...op,
+    actor: op.actor?.username ?? null,
+    createdAt: op.createdAt.toISOString(),
+    startedAt: toIso(op.startedAt),
+    finishedAt: toIso(op.finishedAt),
+    steps: op.steps.map((s) => ({ ...s, startedAt: toIso(s.startedAt), finishedAt: toIso(s.finishedAt) })),
+  };
+}

@@ -1,0 +1,148 @@
+/** Branch mutations of the local cluster, through its CLI, as recorded operations. */
+import { z } from 'zod';
+import { listBranches } from '@strata/db';
+import type { ConsoleDeps } from '../deps';
+import { parseBranchLine, runCli } from './cli';
+import { conflict, invalid, notFound } from './errors';
+import { defineOperation, type StepContext } from './operations';
+import { refreshLocalCluster, type LocalCluster } from './registry';
+import { computeNames, stopComputeIfRunning } from './computes';
+import { branchName, isoTime, lsnInput } from './inputs';
+import { callService } from './http';
+import { pageserverTimeline } from './schemas';
+import { pageserverTarget } from './cluster';
+
+const lsn = lsnInput;
+
+export const createBranchInput = z
+  .object({
+    from: branchName,
+    name: branchName,
+    lsn: lsn.optional(),
+    at: isoTime.optional(),
+  })
+  .refine((v) => !(v.lsn && v.at), 'give an LSN or a time, not both');
+
+export async function listBranchTree(deps: ConsoleDeps) {
+  const c = await refreshLocalCluster(deps);
+  const rows = await listBranches(deps.db, c.tenant.id);
+  return { cluster: c, branches: rows };
+}
+
+function requireBranch(c: LocalCluster, name: string) {
+  const b = c.registry.branches.find((x) => x.name === name);
+  if (!b) throw notFound(`branch ${name}`);
+  return b;
+}
+
+/** The head of a branch: the last LSN the page server ingested (what can be branched from now). */
+async function headLsn(ctx: StepContext, branch: string): Promise<string> {
+  const c = await refreshLocalCluster(ctx.deps);
+  const b = requireBranch(c, branch);
+  const t = await callService(pageserverTarget(c), `/v1/tenants/${c.registry.tenantId}/timelines/${b.timelineId}`, pageserverTimeline);
+  return t.lastRecordLsn;
+}
+
+/** `branch create` at head, at an LSN or at a time. */
+async function cliBranchCreate(ctx: StepContext, input: { from: string; name: string; lsn?: string | undefined; at?: string | undefined }, detail: (t: string) => void) {
+  const args = ['branch', 'create', '--from', input.from, '--name', input.name];
+  if (input.lsn) args.push('--lsn', input.lsn);
+  else if (input.at) args.push('--at', new Date(input.at).toISOString());
+  else args.push('--lsn', await headLsn(ctx, input.from));
+  const { stdout } = await runCli(ctx.deps, args);
+  const b = parseBranchLine(stdout, 'branch create');
+  detail(`timeline ${b.timelineId} at LSN ${b.lsn}`);
+  return b;
+}
+
+export const branchCreate = defineOperation({
+  kind: 'branch.create',
+  input: createBranchInput,
+  steps: () => ['create the timeline (strata branch create)', 'refresh the registry'],
+  async run(ctx, input) {
+    const c = await refreshLocalCluster(ctx.deps);
+    requireBranch(c, input.from);
+    if (c.registry.branches.some((b) => b.name === input.name)) throw conflict(`branch ${input.name} already exists`);
+    const b = await ctx.step(0, (detail) => cliBranchCreate(ctx, input, detail));
+    await ctx.step(1, () => refreshLocalCluster(ctx.deps));
+    return b;
+  },
+});
+
+export const branchDelete = defineOperation({
+  kind: 'branch.delete',
+  input: z.object({ name: branchName }),
+  steps: () => ['check for children', 'stop its computes', 'delete (strata branch delete)', 'refresh the registry'],
+  async run(ctx, input) {
+    await ctx.step(0, async () => {
+      const c = await refreshLocalCluster(ctx.deps);
+      const b = requireBranch(c, input.name);
+      if (b.parent === null) throw conflict(`branch ${input.name} is the root branch`);
+      const children = c.registry.branches.filter((x) => x.parent === input.name).map((x) => x.name);
+      if (children.length) throw conflict(`branch ${input.name} has children: ${children.join(', ')}; delete them first`);
+    });
+    await ctx.step(1, (detail) => stopBranchComputes(ctx, input.name, detail));
+    await ctx.step(2, () => runCli(ctx.deps, ['branch', 'delete', input.name]));
+    await ctx.step(3, () => refreshLocalCluster(ctx.deps));
+    return { deleted: input.name };
+  },
+});
+
+async function stopBranchComputes(ctx: StepContext, branch: string, detail: (t: string) => void) {
+  const names = computeNames(ctx.deps).filter((n) => n === branch || n.startsWith(`${branch}-ro-`));
+  for (const n of names) await stopComputeIfRunning(ctx.deps, n);
+  detail(names.length ? `stopped ${names.join(', ')}` : 'none running');
+}
+
+/**
+ * Reset to the parent's head: the branch is re-created from its parent's current head under the
+ * same name (its own changes are dropped, as in Neon's "reset from parent").
+ */
+export const branchReset = defineOperation({
+  kind: 'branch.reset',
+  input: z.object({ name: branchName }),
+  steps: () => ['check the branch', 'stop its computes', 'delete the old timeline', 'branch again from the parent head', 'refresh the registry'],
+  async run(ctx, input) {
+    const parent = await ctx.step(0, async () => {
+      const c = await refreshLocalCluster(ctx.deps);
+      const b = requireBranch(c, input.name);
+      if (!b.parent) throw invalid(`branch ${input.name} has no parent to reset to`);
+      const children = c.registry.branches.filter((x) => x.parent === input.name).map((x) => x.name);
+      if (children.length) throw conflict(`branch ${input.name} has children: ${children.join(', ')}`);
+      return b.parent;
+    });
+    await ctx.step(1, (detail) => stopBranchComputes(ctx, input.name, detail));
+    await ctx.step(2, () => runCli(ctx.deps, ['branch', 'delete', input.name]));
+    const b = await ctx.step(3, (detail) => cliBranchCreate(ctx, { from: parent, name: input.name }, detail));
+    await ctx.step(4, () => refreshLocalCluster(ctx.deps));
+    return b;
+  },
+});
+
+/**
+ * Restore a branch to a point in time, keeping its current state as a backup branch: the backup
+ * is branched at the current head first, then the branch is re-created from the backup at the
+ * point in time, so nothing of the old state is lost.
+ */
+export const branchRestore = defineOperation({
+  kind: 'branch.restore',
+  input: z
+    .object({ name: branchName, backupName: branchName, lsn: lsn.optional(), at: isoTime.optional() })
+    .refine((v) => (v.lsn === undefined) !== (v.at === undefined), 'give an LSN or a time'),
+  steps: () => ['check the branch', 'keep the current state as the backup branch', 'stop its computes', 'delete the old timeline', 'branch from the backup at the point in time', 'refresh the registry'],
+  async run(ctx, input) {
+    await ctx.step(0, async () => {
+      const c = await refreshLocalCluster(ctx.deps);
+      requireBranch(c, input.name);
+      if (c.registry.branches.some((b) => b.name === input.backupName)) throw conflict(`branch ${input.backupName} already exists`);
+      const children = c.registry.branches.filter((x) => x.parent === input.name).map((x) => x.name);
+      if (children.length) throw conflict(`branch ${input.name} has children: ${children.join(', ')}`);
+    });
+    await ctx.step(1, (detail) => cliBranchCreate(ctx, { from: input.name, name: input.backupName }, detail));
+    await ctx.step(2, (detail) => stopBranchComputes(ctx, input.name, detail));
+    await ctx.step(3, () => runCli(ctx.deps, ['branch', 'delete', input.name]));
+    const b = await ctx.step(4, (detail) => cliBranchCreate(ctx, { from: input.backupName, name: input.name, lsn: input.lsn, at: input.at }, detail));
+    await ctx.step(5, () => refreshLocalCluster(ctx.deps));
+    return { ...b, backup: input.backupName };
+  },
+});

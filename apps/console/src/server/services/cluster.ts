@@ -1,0 +1,113 @@
+/**
+ * The live view of the local cluster: every node's status fetched in
+ * parallel (a node that does not answer is "down", never an error for the
+ * page), recorded as node health, plus the alerts derived from it.
+ */
+import { recordNodeHealth, type NodeRow } from '@strata/db';
+import type { ConsoleDeps } from '../deps';
+import { callService, type ServiceTarget } from './http';
+import { errorMessage } from './errors';
+import { readComputeFiles, refreshLocalCluster, type LocalCluster } from './registry';
+import { computeStatus, pageCache, pageserverStatus, pageserverTimelines, safekeeperStatus, safekeeperTimelines } from './schemas';
+import type { z } from 'zod';
+
+export function targetOf(cluster: LocalCluster, node: Pick<NodeRow, 'kind' | 'name' | 'url'>): ServiceTarget {
+  const label = node.kind === 'pageserver' ? 'pageserver' : `${node.kind} ${node.name}`;
+  return { label, url: node.url, token: cluster.token };
+}
+
+export function pageserverTarget(cluster: LocalCluster): ServiceTarget {
+  return { label: 'pageserver', url: cluster.registry.pageserver.url, token: cluster.token };
+}
+
+export function safekeeperTargets(cluster: LocalCluster): (ServiceTarget & { id: number })[] {
+  return cluster.registry.safekeepers.map((s) => ({ id: s.id, label: `safekeeper ${s.id}`, url: s.url, token: cluster.token }));
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: string };
+async function settle<T>(p: Promise<T>): Promise<Settled<T>> {
+  try {
+    return { ok: true, value: await p };
+  } catch (e) {
+    return { ok: false, error: errorMessage(e) };
+  }
+}
+
+export interface NodeView {
+  kind: 'safekeeper' | 'pageserver' | 'compute';
+  name: string;
+  url: string;
+  healthy: boolean;
+  version: string | null;
+  error: string | null;
+}
+
+export interface ClusterView {
+  nodes: NodeView[];
+  safekeeperTimelines: { nodeId: number; timelines: z.infer<typeof safekeeperTimelines>['timelines'] }[];
+  pageserverTimelines: z.infer<typeof pageserverTimelines>['timelines'];
+  pageCache: z.infer<typeof pageCache> | null;
+  computes: (z.infer<typeof computeStatus> & { connectionUrl: string | null; healthy: boolean; error: string | null })[];
+  alerts: { severity: 'critical' | 'warning'; message: string }[];
+}
+
+/** Ingest lag above this many bytes is an alert; it should drain within a scrape or two. */
+export const LAG_BYTES_ALERT = 16n << 20n;
+
+export async function clusterView(deps: ConsoleDeps, cluster?: LocalCluster): Promise<ClusterView> {
+  const c = cluster ?? (await refreshLocalCluster(deps));
+  const tenant = c.registry.tenantId;
+  const sks = safekeeperTargets(c);
+  const ps = pageserverTarget(c);
+  const computeFiles = readComputeFiles(deps.home);
+  const [skStatus, skTimelines, psStatus, psTimelines, cache, computes] = await Promise.all([
+    Promise.all(sks.map((t) => settle(callService(t, '/v1/status', safekeeperStatus, { timeoutMs: 2_000 })))),
+    Promise.all(sks.map((t) => settle(callService(t, `/v1/tenants/${tenant}/timelines`, safekeeperTimelines, { timeoutMs: 2_000 })))),
+    settle(callService(ps, '/v1/status', pageserverStatus, { timeoutMs: 2_000 })),
+    settle(callService(ps, `/v1/tenants/${tenant}/timelines`, pageserverTimelines, { timeoutMs: 2_000 })),
+    settle(callService(ps, '/v1/page_cache', pageCache, { timeoutMs: 2_000 })),
+    Promise.all(computeFiles.map((f) => settle(callService({ label: `compute ${f.name}`, url: f.controlUrl, token: c.token }, '/v1/status', computeStatus, { timeoutMs: 2_000 })))),
+  ]);
+
+  const nodes: NodeView[] = [];
+  sks.forEach((t, i) => {
+    const s = skStatus[i]!;
+    nodes.push({ kind: 'safekeeper', name: String(t.id), url: t.url, healthy: s.ok, version: s.ok ? s.value.version : null, error: s.ok ? null : s.error });
+  });
+  nodes.push({ kind: 'pageserver', name: 'pageserver', url: ps.url, healthy: psStatus.ok, version: psStatus.ok ? psStatus.value.version : null, error: psStatus.ok ? null : psStatus.error });
+  const computeViews: ClusterView['computes'] = [];
+  computeFiles.forEach((f, i) => {
+    const s = computes[i]!;
+    // A compute whose controller is gone stays on disk; only running ones are shown.
+    if (!s.ok) return;
+    computeViews.push({ ...s.value, connectionUrl: f.connectionUrl ?? null, healthy: s.value.state === 'running', error: s.value.error ?? null });
+    nodes.push({ kind: 'compute', name: f.name, url: f.controlUrl, healthy: s.value.state === 'running', version: null, error: s.value.error ?? null });
+  });
+
+  // Health is recorded so the overview can say since when a node is down.
+  const at = deps.now();
+  for (const row of c.nodes) {
+    const v = nodes.find((n) => n.kind === row.kind && n.name === row.name);
+    if (v) await recordNodeHealth(deps.db, row.id, { healthy: v.healthy, version: v.version, lastError: v.error, at });
+  }
+
+  const alerts: ClusterView['alerts'] = [];
+  for (const n of nodes) if (!n.healthy) alerts.push({ severity: 'critical', message: `${n.kind} ${n.name} is down: ${n.error ?? 'no answer'}` });
+  const timelines = psTimelines.ok ? psTimelines.value.timelines : [];
+  const skTl = sks.map((t, i) => ({ nodeId: t.id, timelines: skTimelines[i]!.ok ? (skTimelines[i] as { ok: true; value: z.infer<typeof safekeeperTimelines> }).value.timelines : [] }));
+  for (const tl of timelines) {
+    const branch = c.registry.branches.find((b) => b.timelineId === tl.timelineId)?.name ?? tl.timelineId;
+    const commit = skTl.flatMap((s) => s.timelines.filter((x) => x.timelineId === tl.timelineId).map((x) => BigInt(x.commitLsn))).reduce((a, b) => (b > a ? b : a), 0n);
+    const lag = commit - BigInt(tl.lastRecordLsn);
+    if (lag > LAG_BYTES_ALERT) alerts.push({ severity: 'warning', message: `branch ${branch}: page server ingest is ${lag} bytes behind the safekeepers` });
+    const uploadLag = BigInt(tl.lastRecordLsn) - BigInt(tl.diskConsistentLsn);
+    if (uploadLag > LAG_BYTES_ALERT) alerts.push({ severity: 'warning', message: `branch ${branch}: ${uploadLag} bytes not yet in a layer file (upload backlog)` });
+  }
+  if (cache.ok && cache.value.capacityBytes > 0 && cache.value.bytes / cache.value.capacityBytes > 0.95) {
+    alerts.push({ severity: 'warning', message: `page cache is ${Math.round((100 * cache.value.bytes) / cache.value.capacityBytes)}% of its budget` });
+  }
+  for (const cv of computeViews) {
+    if (cv.shipper && cv.shipper.lagMs > 5_000) alerts.push({ severity: 'warning', message: `compute ${cv.name}: shipper lag ${cv.shipper.lagMs} ms (RPO window)` });
+  }
+  return { nodes, safekeeperTimelines: skTl, pageserverTimelines: timelines, pageCache: cache.ok ? cache.value : null, computes: computeViews, alerts };
+}

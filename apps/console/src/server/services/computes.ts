@@ -1,0 +1,63 @@
+/** Computes of the local cluster: start/stop through the CLI, as recorded operations. */
+import { z } from 'zod';
+import type { ConsoleDeps } from '../deps';
+import { parseComputeLine, runCli } from './cli';
+import { defineOperation } from './operations';
+import { readComputeFiles, refreshLocalCluster } from './registry';
+import { branchName, isoTime, lsnInput } from './inputs';
+
+const lsn = lsnInput;
+
+export function computeNames(deps: Pick<ConsoleDeps, 'home'>): string[] {
+  return readComputeFiles(deps.home).map((c) => c.name);
+}
+
+/** Stops a compute by name; a compute that is not running is not an error. */
+export async function stopComputeIfRunning(deps: ConsoleDeps, name: string): Promise<boolean> {
+  try {
+    await runCli(deps, ['compute', 'stop', '--name', name], { timeoutMs: 240_000 });
+    return true;
+  } catch (e) {
+    if (e instanceof Error && /no running compute/.test(e.message)) return false;
+    throw e;
+  }
+}
+
+export async function cliComputeStart(deps: ConsoleDeps, input: { branch: string; readOnly: boolean; lsn?: string | undefined; at?: string | undefined }) {
+  const args = ['compute', 'start', '--branch', input.branch];
+  if (input.readOnly) {
+    args.push('--read-only');
+    if (input.lsn) args.push('--lsn', input.lsn);
+    else if (input.at) args.push('--at', new Date(input.at).toISOString());
+  }
+  const { stdout } = await runCli(deps, args, { timeoutMs: 300_000 });
+  return parseComputeLine(stdout, 'compute start');
+}
+
+export const computeStart = defineOperation({
+  kind: 'compute.start',
+  input: z
+    .object({ branch: branchName, readOnly: z.boolean().default(false), lsn: lsn.optional(), at: isoTime.optional() })
+    .refine((v) => v.readOnly || (v.lsn === undefined && v.at === undefined), 'an LSN or time needs a read-only compute'),
+  steps: () => ['start the compute (strata compute start)', 'refresh the registry'],
+  async run(ctx, input) {
+    const started = await ctx.step(0, async (detail) => {
+      const r = await cliComputeStart(ctx.deps, input);
+      detail(`${r.name} ready`);
+      return r;
+    });
+    await ctx.step(1, () => refreshLocalCluster(ctx.deps));
+    return started;
+  },
+});
+
+export const computeStop = defineOperation({
+  kind: 'compute.stop',
+  input: z.object({ name: z.string().min(1).max(200) }),
+  steps: () => ['stop the compute (strata compute stop)', 'refresh the registry'],
+  async run(ctx, input) {
+    await ctx.step(0, () => runCli(ctx.deps, ['compute', 'stop', '--name', input.name], { timeoutMs: 240_000 }));
+    await ctx.step(1, () => refreshLocalCluster(ctx.deps));
+    return { stopped: input.name };
+  },
+});

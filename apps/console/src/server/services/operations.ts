@@ -1,0 +1,135 @@
+/**
+ * Every admin action is an Operation with named steps, recorded in Postgres
+ * as it runs (scheduled → running → finished | failed). A kind's handler is
+ * registered once; `retry` re-runs a failed operation's kind with its input
+ * as a new attempt.
+ */
+import type { z } from 'zod';
+import {
+  createOperation,
+  getOperation,
+  markOperationFailed,
+  markOperationFinished,
+  markOperationRunning,
+  markStep,
+  type OperationRow,
+} from '@strata/db';
+import type { ConsoleDeps } from '../deps';
+import { ConsoleError, conflict, errorMessage } from './errors';
+import type { LocalCluster } from './registry';
+
+export interface StepContext {
+  deps: ConsoleDeps;
+  cluster: LocalCluster;
+  /** Runs step `position` (of the kind's declared steps), recording its start, end, detail or failure. */
+  step<T>(position: number, fn: (detail: (text: string) => void) => Promise<T>): Promise<T>;
+  /** For one long action that reports several steps itself (a membership change): set a step's state directly. */
+  mark(position: number, status: 'running' | 'finished' | 'failed', detail?: string): Promise<void>;
+}
+
+export interface OperationKind<S extends z.ZodType> {
+  kind: string;
+  input: S;
+  steps: (input: z.infer<S>) => string[];
+  run: (ctx: StepContext, input: z.infer<S>) => Promise<Record<string, unknown>>;
+}
+
+/** A kind with its input type erased: each call parses the input with the kind's own schema first. */
+interface AnyKind {
+  kind: string;
+  parse: (input: unknown) => unknown;
+  steps: (input: unknown) => string[];
+  run: (ctx: StepContext, input: unknown) => Promise<Record<string, unknown>>;
+}
+const kinds = new Map<string, AnyKind>();
+
+function erase<S extends z.ZodType>(def: OperationKind<S>): AnyKind {
+  return {
+    kind: def.kind,
+    parse: (i) => def.input.parse(i),
+    steps: (i) => def.steps(def.input.parse(i)),
+    run: (ctx, i) => def.run(ctx, def.input.parse(i)),
+  };
+}
+
+export function defineOperation<S extends z.ZodType>(def: OperationKind<S>): OperationKind<S> {
+  kinds.set(def.kind, erase(def));
+  return def;
+}
+
+const DETAIL_CHARS_MAX = 2_000;
+
+async function execute(deps: ConsoleDeps, cluster: LocalCluster, def: AnyKind, op: OperationRow, input: unknown): Promise<void> {
+  await markOperationRunning(deps.db, op.id, deps.now());
+  try {
+    const ctx: StepContext = {
+      deps,
+      cluster,
+      async mark(position, status, detail) {
+        await markStep(deps.db, op.id, position, { status, ...(detail !== undefined ? { detail: detail.slice(0, DETAIL_CHARS_MAX) } : {}), at: deps.now() });
+      },
+      async step(position, fn) {
+        let detail: string | null = null;
+        let lastWrite = Promise.resolve();
+        const setDetail = (text: string) => {
+          detail = text.slice(0, DETAIL_CHARS_MAX);
+          // Progress lines are written as they come so the browser sees them while the step runs.
+          lastWrite = lastWrite.then(() => markStep(deps.db, op.id, position, { status: 'running', detail, at: deps.now() })).catch(() => undefined);
+        };
+        await markStep(deps.db, op.id, position, { status: 'running', at: deps.now() });
+        try {
+          const r = await fn(setDetail);
+          await lastWrite;
+          await markStep(deps.db, op.id, position, { status: 'finished', detail, at: deps.now() });
+          return r;
+        } catch (e) {
+          await lastWrite;
+          await markStep(deps.db, op.id, position, { status: 'failed', detail: errorMessage(e).slice(0, DETAIL_CHARS_MAX), at: deps.now() });
+          throw e;
+        }
+      },
+    };
+    const result = await def.run(ctx, input);
+    await markOperationFinished(deps.db, op.id, JSON.parse(JSON.stringify(result)), deps.now());
+  } catch (e) {
+    const code = e instanceof ConsoleError ? (e.details.serviceCode ?? e.code) : 'INTERNAL';
+    await markOperationFailed(deps.db, op.id, { code, message: errorMessage(e) }, deps.now());
+  }
+}
+
+/**
+ * Records the operation and starts it in the background; the returned row is `scheduled`.
+ * The browser follows it through `operations.get`.
+ */
+export async function startOperation<S extends z.ZodType>(
+  deps: ConsoleDeps,
+  cluster: LocalCluster,
+  def: OperationKind<S>,
+  input: z.infer<S>,
+  actorId: string | null,
+  retry?: { of: OperationRow },
+): Promise<OperationRow> {
+  return startErased(deps, cluster, erase(def), input, actorId, retry);
+}
+
+async function startErased(deps: ConsoleDeps, cluster: LocalCluster, def: AnyKind, input: unknown, actorId: string | null, retry?: { of: OperationRow }): Promise<OperationRow> {
+  const parsed = def.parse(input);
+  const op = await createOperation(deps.db, {
+    clusterId: cluster.cluster.id,
+    kind: def.kind,
+    actorId,
+    input: JSON.parse(JSON.stringify(parsed)) as object,
+    steps: def.steps(parsed),
+    ...(retry ? { retryOfId: retry.of.id, attempt: retry.of.attempt + 1 } : {}),
+  });
+  deps.background.run(() => execute(deps, cluster, def, op, parsed));
+  return op;
+}
+
+export async function retryOperation(deps: ConsoleDeps, cluster: LocalCluster, id: string, actorId: string | null): Promise<OperationRow> {
+  const op = await getOperation(deps.db, id);
+  if (op.status !== 'failed') throw conflict(`operation ${id} is ${op.status}; only failed operations can be retried`);
+  const def = kinds.get(op.kind);
+  if (!def) throw new ConsoleError('INVALID', `operation kind ${op.kind} cannot be retried by this console`);
+  return startErased(deps, cluster, def, op.input, actorId, { of: op });
+}

@@ -1,0 +1,110 @@
+/** The page server: tenants, timelines and layers, the three storage tiers, GC and compaction. */
+import { z } from 'zod';
+import type { ConsoleDeps } from '../deps';
+import { callService, callServiceText } from './http';
+import { hexId } from './inputs';
+import { defineOperation } from './operations';
+import { refreshLocalCluster } from './registry';
+import { pageCache, pageserverStatus, pageserverTenants, pageserverTimelines } from './schemas';
+import { pageserverTarget } from './cluster';
+import { parsePrometheus, sumWhere } from './prometheus';
+import { tierRatios } from './metrics';
+
+export async function pageserverOverview(deps: ConsoleDeps) {
+  const c = await refreshLocalCluster(deps);
+  const ps = pageserverTarget(c);
+  const [status, tenants, timelines, cache, metricsText] = await Promise.all([
+    callService(ps, '/v1/status', pageserverStatus),
+    callService(ps, '/v1/tenants', pageserverTenants),
+    callService(ps, `/v1/tenants/${c.registry.tenantId}/timelines`, pageserverTimelines),
+    callService(ps, '/v1/page_cache', pageCache),
+    callServiceText(ps, '/metrics'),
+  ]);
+  const samples = parsePrometheus(metricsText);
+  const ratios = Object.fromEntries(tierRatios(samples));
+  const served = (tier: string) => sumWhere(samples, 'pageserver_getpage_tier_pages_total', { tier });
+  const localBytes = sumWhere(samples, 'pageserver_layer_bytes');
+  return {
+    url: ps.url,
+    version: status.version,
+    remoteStorage: status.remoteStorage ?? null,
+    tenants: tenants.tenants,
+    timelines: timelines.timelines.map((t) => ({
+      timelineId: t.timelineId,
+      branch: c.registry.branches.find((b) => b.timelineId === t.timelineId)?.name ?? null,
+      ancestorTimelineId: t.ancestor?.timelineId ?? null,
+      ancestorLsn: t.ancestor?.lsn ?? null,
+      lastRecordLsn: t.lastRecordLsn,
+      diskConsistentLsn: t.diskConsistentLsn,
+      layers: t.layers,
+      layerBytes: t.layerBytes,
+      openLayerBytes: t.openLayerBytes,
+      gcHorizonLsn: String(sumWhere(samples, 'pageserver_gc_horizon_lsn', { timeline_id: t.timelineId })),
+    })),
+    tiers: [
+      {
+        tier: 'memory',
+        sizeBytes: cache.bytes,
+        capacityBytes: cache.capacityBytes,
+        hitRatio: ratios['tier_ratio_memory'] ?? null,
+        pagesServed: served('memory'),
+        promotions: cache.inserts,
+        evictions: cache.evictions,
+      },
+      {
+        tier: 'local disk',
+        sizeBytes: localBytes,
+        capacityBytes: null,
+        hitRatio: ratios['tier_ratio_local'] ?? null,
+        pagesServed: served('local'),
+        promotions: sumWhere(samples, 'pageserver_remote_downloads'),
+        evictions: null,
+      },
+      {
+        tier: 'remote storage',
+        sizeBytes: sumWhere(samples, 'pageserver_remote_uploaded_bytes'),
+        capacityBytes: null,
+        hitRatio: ratios['tier_ratio_remote'] ?? null,
+        pagesServed: served('remote'),
+        promotions: null,
+        evictions: null,
+      },
+    ],
+    uploadQueue: sumWhere(samples, 'pageserver_remote_upload_queue'),
+  };
+}
+
+export const pageserverGc = defineOperation({
+  kind: 'pageserver.gc',
+  input: z.object({ timelineId: hexId, pitrMs: z.number().int().min(0).max(365 * 86_400_000).optional() }),
+  steps: () => ['garbage-collect layers (page server API)'],
+  async run(ctx, input) {
+    const ps = pageserverTarget(ctx.cluster);
+    return ctx.step(0, async (detail) => {
+      const r = await callService(ps, `/v1/tenants/${ctx.cluster.registry.tenantId}/timelines/${input.timelineId}/gc`, z.looseObject({ horizon: z.string(), layersBefore: z.number(), layersAfter: z.number() }), {
+        method: 'POST',
+        body: input.pitrMs !== undefined ? { pitrMs: input.pitrMs } : {},
+        timeoutMs: 120_000,
+      });
+      detail(`horizon ${r.horizon}: ${r.layersBefore} → ${r.layersAfter} layers`);
+      return r;
+    });
+  },
+});
+
+export const pageserverCompact = defineOperation({
+  kind: 'pageserver.compact',
+  input: z.object({ timelineId: hexId, force: z.boolean().default(false) }),
+  steps: () => ['compact layers (page server API)'],
+  async run(ctx, input) {
+    const ps = pageserverTarget(ctx.cluster);
+    return ctx.step(0, async (detail) => {
+      const r = await callService(ps, `/v1/tenants/${ctx.cluster.registry.tenantId}/timelines/${input.timelineId}/compact?force=${input.force}`, z.looseObject({ layers: z.number() }), {
+        method: 'POST',
+        timeoutMs: 300_000,
+      });
+      detail(`${r.layers} layers after compaction`);
+      return r;
+    });
+  },
+});

@@ -1,0 +1,111 @@
+/**
+ * The local cluster's registry, `$STRATA_HOME/cluster.json`, written by the
+ * CLI (`./strata up`, `branch create`, …). Read with our own schema that
+ * tolerates fields we do not use, and mirrored into Postgres (cluster, nodes,
+ * tenant, branches) on every refresh.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { listNodes, syncBranches, syncNodes, upsertCluster, upsertTenant, type ClusterRow, type NodeRow, type TenantRow } from '@strata/db';
+import type { ConsoleDeps } from '../deps';
+import { ConsoleError, errorMessage } from './errors';
+
+const hex32 = z.string().regex(/^[0-9a-f]{32}$/);
+
+export const registrySchema = z.looseObject({
+  version: z.literal(1),
+  tenantId: hex32,
+  remoteStorage: z.string().optional(),
+  safekeepers: z.array(z.looseObject({ id: z.number().int().positive(), url: z.string() })),
+  pageserver: z.looseObject({ url: z.string() }),
+  auth: z.looseObject({ adminTokenFile: z.string() }).optional(),
+  db: z.looseObject({ user: z.string(), password: z.string() }).optional(),
+  branches: z.array(
+    z.looseObject({
+      name: z.string(),
+      timelineId: hex32,
+      parent: z.string().nullable(),
+      lsn: z.string().nullable(),
+      createdAt: z.string(),
+    }),
+  ),
+  snapshots: z.array(z.looseObject({ name: z.string(), branch: z.string(), lsn: z.string(), createdAt: z.string() })).optional(),
+});
+export type Registry = z.infer<typeof registrySchema>;
+
+const computeFileSchema = z.looseObject({
+  name: z.string(),
+  mode: z.string(),
+  timelineId: z.string(),
+  controlUrl: z.string(),
+  connectionUrl: z.string().optional(),
+  port: z.number().optional(),
+});
+export type ComputeFile = z.infer<typeof computeFileSchema>;
+
+export const LOCAL_CLUSTER_NAME = 'local';
+
+export function readRegistry(home: string): Registry {
+  const file = join(home, 'cluster.json');
+  if (!existsSync(file)) throw new ConsoleError('NO_CLUSTER', `no local cluster in ${home} (run ./strata up)`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new ConsoleError('NO_CLUSTER', `${file} is not JSON: ${errorMessage(e)}`);
+  }
+  const r = registrySchema.safeParse(raw);
+  if (!r.success) throw new ConsoleError('NO_CLUSTER', `${file} is not a Strata cluster registry: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return r.data;
+}
+
+/** The admin token the services expect as `Authorization: Bearer …` (none on a cluster without auth). */
+export function adminToken(home: string, registry: Registry): string | undefined {
+  const file = registry.auth?.adminTokenFile;
+  if (!file || !existsSync(file)) return undefined;
+  return readFileSync(file, 'utf8').trim();
+}
+
+/** Computes recorded under the home (`computes/<name>/compute.json`); a running check is the caller's. */
+export function readComputeFiles(home: string): ComputeFile[] {
+  const dir = join(home, 'computes');
+  if (!existsSync(dir)) return [];
+  const out: ComputeFile[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const file = join(dir, name, 'compute.json');
+    if (!existsSync(file)) continue;
+    try {
+      const r = computeFileSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+      if (r.success) out.push(r.data);
+    } catch {
+      // A compute being written right now: the next refresh sees it.
+    }
+  }
+  return out;
+}
+
+export interface LocalCluster {
+  cluster: ClusterRow;
+  tenant: TenantRow;
+  registry: Registry;
+  nodes: NodeRow[];
+  token: string | undefined;
+}
+
+/** Reads cluster.json and mirrors it into Postgres; every read of the console starts here. */
+export async function refreshLocalCluster(deps: ConsoleDeps): Promise<LocalCluster> {
+  const registry = readRegistry(deps.home);
+  const now = deps.now();
+  const cluster = await upsertCluster(deps.db, { name: LOCAL_CLUSTER_NAME, home: deps.home, registry: JSON.parse(JSON.stringify(registry)), now });
+  await syncNodes(deps.db, cluster.id, 'safekeeper', registry.safekeepers.map((s) => ({ name: String(s.id), url: s.url })));
+  await syncNodes(deps.db, cluster.id, 'pageserver', [{ name: 'pageserver', url: registry.pageserver.url }]);
+  await syncNodes(deps.db, cluster.id, 'compute', readComputeFiles(deps.home).map((c) => ({ name: c.name, url: c.controlUrl })));
+  const tenant = await upsertTenant(deps.db, { clusterId: cluster.id, tenantId: registry.tenantId, name: 'main' });
+  await syncBranches(
+    deps.db,
+    tenant.id,
+    registry.branches.map((b) => ({ name: b.name, timelineId: b.timelineId, parentName: b.parent, lsn: b.lsn, createdAt: new Date(b.createdAt) })),
+  );
+  return { cluster, tenant, registry, nodes: await listNodes(deps.db, cluster.id), token: adminToken(deps.home, registry) };
+}

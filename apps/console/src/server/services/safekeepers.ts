@@ -1,0 +1,111 @@
+/** Safekeepers: per-timeline consensus state of every member, and membership changes through the CLI. */
+import { z } from 'zod';
+import type { ConsoleDeps } from '../deps';
+import { runCli } from './cli';
+import { ConsoleError, invalid, notFound } from './errors';
+import { hexId } from './inputs';
+import { callService } from './http';
+import { defineOperation } from './operations';
+import { refreshLocalCluster } from './registry';
+import { safekeeperTimelines } from './schemas';
+import { safekeeperTargets } from './cluster';
+import { errorMessage } from './errors';
+
+export async function safekeeperOverview(deps: ConsoleDeps) {
+  const c = await refreshLocalCluster(deps);
+  const targets = safekeeperTargets(c);
+  const per = await Promise.all(
+    targets.map(async (t) => {
+      try {
+        const r = await callService(t, `/v1/tenants/${c.registry.tenantId}/timelines`, safekeeperTimelines, { timeoutMs: 2_000 });
+        return { id: t.id, url: t.url, healthy: true, error: null, timelines: r.timelines };
+      } catch (e) {
+        return { id: t.id, url: t.url, healthy: false, error: errorMessage(e), timelines: [] };
+      }
+    }),
+  );
+  const timelineIds = [...new Set(per.flatMap((p) => p.timelines.map((t) => t.timelineId)))];
+  const branchOf = (tl: string) => c.registry.branches.find((b) => b.timelineId === tl)?.name ?? null;
+  return {
+    nodes: per.map((p) => ({ id: p.id, url: p.url, healthy: p.healthy, error: p.error })),
+    timelines: timelineIds.map((timelineId) => ({
+      timelineId,
+      branch: branchOf(timelineId),
+      members: per.flatMap((p) => {
+        const t = p.timelines.find((x) => x.timelineId === timelineId);
+        return t
+          ? [{
+              nodeId: p.id,
+              term: t.term,
+              generation: t.conf.generation,
+              members: t.conf.members,
+              newMembers: t.conf.newMembers ?? null,
+              flushLsn: t.flushLsn,
+              commitLsn: t.commitLsn,
+              backupLsn: t.backupLsn,
+              remoteConsistentLsn: t.remoteConsistentLsn,
+            }]
+          : [];
+      }),
+    })),
+  };
+}
+
+/** The joint-consensus steps as the CLI reports them (`phase: …`). */
+const MEMBERSHIP_STEPS = ['plan the change', 'joint configuration (old and new)', 'pull the timeline into new members', 'bump the term', 'new members catch up', 'final configuration', 'done'] as const;
+const PHASE_STEP: Record<string, number> = { joint: 1, pull: 2, bump: 3, catchup: 4, final: 5, done: 6 };
+
+export const membershipChange = defineOperation({
+  kind: 'safekeepers.membership',
+  input: z.object({
+    timelineId: hexId,
+    members: z.array(z.number().int().positive()).min(1).max(15).refine((m) => new Set(m).size === m.length, 'a node is listed twice'),
+  }),
+  steps: () => [...MEMBERSHIP_STEPS],
+  async run(ctx, input) {
+    const c = await refreshLocalCluster(ctx.deps);
+    const known = new Set(c.registry.safekeepers.map((s) => s.id));
+    const unknown = input.members.filter((m) => !known.has(m));
+    if (unknown.length) throw invalid(`safekeeper ${unknown.join(', ')} is not in the cluster registry`);
+    if (!c.registry.branches.some((b) => b.timelineId === input.timelineId)) throw notFound(`timeline ${input.timelineId}`);
+    const hostPorts = c.registry.safekeepers.map((s) => new URL(s.url).host).join(',');
+    let current = 0;
+    await ctx.mark(0, 'running');
+    const advance = async (to: number, detail?: string) => {
+      if (to <= current) {
+        if (detail) await ctx.mark(current, 'running', detail);
+        return;
+      }
+      for (let i = current; i < to; i++) await ctx.mark(i, 'finished');
+      current = to;
+      await ctx.mark(current, 'running', detail);
+    };
+    // Progress lines arrive faster than their writes: keep them in order.
+    let chain = Promise.resolve();
+    let out: string;
+    try {
+      const r = await runCli(
+        ctx.deps,
+        ['safekeeper', 'membership', '--safekeepers', hostPorts, '--tenant', c.registry.tenantId, '--timeline', input.timelineId, '--members', input.members.join(',')],
+        {
+          timeoutMs: 300_000,
+          env: c.token ? { STRATA_TOKEN: c.token } : {},
+          onLine: (line) => {
+            const phase = line.match(/^phase: (\w+)/)?.[1];
+            chain = chain.then(() => (phase && PHASE_STEP[phase] !== undefined ? advance(PHASE_STEP[phase]!, line) : advance(current, line))).catch(() => undefined);
+          },
+        },
+      );
+      out = r.stdout;
+    } catch (e) {
+      await chain;
+      await ctx.mark(current, 'failed', errorMessage(e));
+      throw e;
+    }
+    await chain;
+    const m = out.match(/generation (\d+) members ([\d,]+)/);
+    if (!m) throw new ConsoleError('CLI_FAILED', `strata safekeeper membership: unexpected output ${JSON.stringify(out.slice(0, 200))}`);
+    for (let i = current; i < MEMBERSHIP_STEPS.length; i++) await ctx.mark(i, 'finished', i === MEMBERSHIP_STEPS.length - 1 ? m[0] : undefined);
+    return { generation: Number(m[1]), members: m[2]!.split(',').map(Number) };
+  },
+});
