@@ -1,10 +1,11 @@
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
-import { generateKeyPair, SignJWT } from 'jose';
+import { generateKeyPair, importSPKI, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { assert, TimelineNotFound } from '@strata/core';
 import { z } from 'zod';
-import { authMiddleware, authorize, checkAuthPolicy, type Claims, createVerifier } from './auth.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { authMiddleware, authorize, checkAuthPolicy, type Claims, createVerifier, signToken } from './auth.js';
 import { ConfigError, listenSchema, loadFlags } from './config.js';
 import { BadRequest, SERVICE_ERROR_STATUS } from './errors.js';
 import { createErrorHandler, parseListen } from './http.js';
@@ -58,6 +59,21 @@ describe('service kit', () => {
     expect(await call(await sign({ scope: 'safekeeperdata' }))).toBe(403);
     expect(() => checkAuthPolicy('0.0.0.0', null)).toThrow(/refusing/);
     expect(checkAuthPolicy('127.0.0.1', null)).toMatch(/AUTH IS DISABLED/);
+  });
+
+  it('signs tokens a verifier of the same key accepts, with the tenant claim; a tenant token passes tenant-less routes of its scope', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+    const verifier = createVerifier(await importSPKI(publicKey.export({ type: 'spki', format: 'pem' }).toString(), 'EdDSA'), 'EdDSA');
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const tenant = 'ab'.repeat(16);
+    const claims = await verifier.verify(await signToken(pem, { scope: 'tenant', tenantId: tenant }));
+    expect(claims).toEqual({ scope: 'tenant', tenantId: tenant, unauthenticated: false });
+    expect(() => authorize(claims, ['tenant'])).not.toThrow();
+    expect(() => authorize(claims, ['tenant'], tenant)).not.toThrow();
+    expect(() => authorize(claims, ['tenant'], 'cd'.repeat(16))).toThrow(/may not touch/);
+    expect((await verifier.verify(await signToken(pem, { scope: 'admin' }))).scope).toBe('admin');
+    const other = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    await expect(verifier.verify(await signToken(other, { scope: 'admin' }))).rejects.toThrow(/signature/);
   });
 
   it('renders counters, gauges and histograms in the Prometheus text format', () => {

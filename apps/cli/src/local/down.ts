@@ -13,8 +13,8 @@ export async function down(out: (line: string) => void, home = strataHome()): Pr
   }
   const state = readCluster(home);
   if (await stopDaemon(home, 'pageserver', 60_000)) out('stopped pageserver');
-  for (const sk of state?.safekeepers ?? [1, 2, 3].map((id) => ({ id }))) {
-    if (await stopDaemon(home, `safekeeper-${sk.id}`, 30_000)) out(`stopped safekeeper ${sk.id}`);
-  }
+  const sks = state?.safekeepers ?? [1, 2, 3].map((id) => ({ id }));
+  const stopped = await Promise.all(sks.map((sk) => stopDaemon(home, `safekeeper-${sk.id}`, 30_000)));
+  sks.forEach((sk, i) => stopped[i] && out(`stopped safekeeper ${sk.id}`));
   if (await stopDaemon(home, 's3', 10_000)) out('stopped s3');
 }

@@ -24,7 +24,7 @@ export function ErrorBox({ error }: { error: ErrorLike | null | undefined }) {
 const DONE = new Set(['finished', 'failed']);
 
 /** Follows an operation until it ends, step by step. */
-export function OperationProgress({ id, onDone }: { id: string; onDone?: (op: OperationOut) => void }) {
+export function OperationProgress({ id, onDone }: { id: string; onDone?: (op: { id: string; status: OperationOut['status'] }) => void }) {
   const trpc = useTRPC();
   const qc = useQueryClient();
   const q = useQuery({
@@ -65,7 +65,7 @@ export function OperationProgress({ id, onDone }: { id: string; onDone?: (op: Op
 }
 
 /** A mutation that starts an operation, and the progress of the last one started. */
-export function useOperation<I>(options: { mutationFn: (input: I) => Promise<OperationOut> }) {
+export function useOperation<I>(options: { mutationFn: (input: I) => Promise<{ id: string }> }) {
   const [current, setCurrent] = useState<string | null>(null);
   const m = useMutation({ mutationFn: options.mutationFn, onSuccess: (op) => setCurrent(op.id) });
   return {

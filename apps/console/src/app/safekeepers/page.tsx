@@ -1,0 +1,45 @@
+'use client';
+import { useQuery } from '@tanstack/react-query';
+import { useState } from 'react';
+import { useTRPC, useTRPCClient } from '../../lib/trpc';
+import { ErrorBox, Lsn, useOperation } from '../../components/ui';
+
+export default function SafekeepersPage() {
+  const trpc = useTRPC();
+  const client = useTRPCClient();
+  const q = useQuery({ ...trpc.safekeepers.overview.queryOptions(), refetchInterval: 3_000 });
+  const [members, setMembers] = useState<Record<string, string>>({});
+  const op = useOperation({ mutationFn: (i: { timelineId: string; members: number[] }) => client.safekeepers.changeMembership.mutate(i) });
+  return (
+    <>
+      <h1>Safekeepers</h1>
+      <ErrorBox error={q.error} />
+      <table>
+        <thead><tr><th>Node</th><th>URL</th><th>Health</th></tr></thead>
+        <tbody>{(q.data?.nodes ?? []).map((n) => <tr key={n.id}><td>{n.id}</td><td className="mono">{n.url}</td><td className={n.healthy ? 'ok' : 'bad'}>{n.healthy ? 'up' : n.error}</td></tr>)}</tbody>
+      </table>
+      {(q.data?.timelines ?? []).map((t) => (
+        <div className="card" key={t.timelineId} data-testid={`timeline-${t.branch ?? t.timelineId}`}>
+          <h2>Branch {t.branch ?? '?'} <span className="mono">{t.timelineId}</span></h2>
+          <table>
+            <thead><tr><th>Member</th><th>Term</th><th>Generation</th><th>Configuration</th><th>Flush</th><th>Commit</th><th>Backup</th><th>Remote consistent</th></tr></thead>
+            <tbody>
+              {t.members.map((m) => (
+                <tr key={m.nodeId}>
+                  <td>{m.nodeId}</td><td>{m.term}</td><td>{m.generation}</td>
+                  <td>[{m.members.join(',')}]{m.newMembers ? ` → [${m.newMembers.join(',')}] (joint)` : ''}</td>
+                  <td><Lsn value={m.flushLsn} /></td><td><Lsn value={m.commitLsn} /></td><td><Lsn value={m.backupLsn} /></td><td><Lsn value={m.remoteConsistentLsn} /></td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <form className="inline" onSubmit={(e) => { e.preventDefault(); op.start({ timelineId: t.timelineId, members: (members[t.timelineId] ?? '').split(',').map((s) => Number(s.trim())).filter((n) => n > 0) }); }}>
+            <label>New members (node ids)<input name="members" placeholder="1,2,3" value={members[t.timelineId] ?? ''} onChange={(e) => setMembers({ ...members, [t.timelineId]: e.target.value })} /></label>
+            <button type="submit" disabled={op.pending}>Change membership</button>
+          </form>
+        </div>
+      ))}
+      {op.view}
+    </>
+  );
+}

@@ -1,0 +1,51 @@
+'use client';
+import { useQuery } from '@tanstack/react-query';
+import { useState } from 'react';
+import { useTRPC, useTRPCClient } from '../../lib/trpc';
+import { ErrorBox, Lsn, useOperation } from '../../components/ui';
+
+export default function SnapshotsPage() {
+  const trpc = useTRPC();
+  const client = useTRPCClient();
+  const snapshots = useQuery(trpc.snapshots.list.queryOptions());
+  const branches = useQuery(trpc.branches.list.queryOptions());
+  const [branch, setBranch] = useState('main');
+  const [name, setName] = useState('');
+  const [lsn, setLsn] = useState('');
+  const op = useOperation({
+    mutationFn: (a: { kind: 'create' } | { kind: 'restore'; name: string; branch: string } | { kind: 'delete'; name: string }) =>
+      a.kind === 'create'
+        ? client.snapshots.create.mutate({ branch, name, ...(lsn ? { lsn } : {}) })
+        : a.kind === 'restore'
+          ? client.snapshots.restore.mutate({ name: a.name, branch: a.branch })
+          : client.snapshots.delete.mutate({ name: a.name }),
+  });
+  return (
+    <>
+      <h1>Snapshots</h1>
+      <ErrorBox error={snapshots.error} />
+      <table data-testid="snapshots">
+        <thead><tr><th>Name</th><th>Branch</th><th>LSN</th><th>Created</th><th /></tr></thead>
+        <tbody>
+          {(snapshots.data ?? []).map((s) => (
+            <tr key={s.name}>
+              <td>{s.name}</td><td>{s.branch}</td><td><Lsn value={s.lsn} /></td><td>{new Date(s.createdAt).toLocaleString()}</td>
+              <td>
+                <button className="secondary" onClick={() => { const b = prompt('New branch name', `${s.name}-restored`); if (b) op.start({ kind: 'restore', name: s.name, branch: b }); }}>restore as branch…</button>{' '}
+                <button className="secondary" onClick={() => op.start({ kind: 'delete', name: s.name })}>delete</button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <h2>Take a snapshot</h2>
+      <form className="inline" onSubmit={(e) => { e.preventDefault(); op.start({ kind: 'create' }); }}>
+        <label>Branch<select name="branch" value={branch} onChange={(e) => setBranch(e.target.value)}>{(branches.data ?? []).map((b) => <option key={b.name}>{b.name}</option>)}</select></label>
+        <label>Name<input name="name" value={name} onChange={(e) => setName(e.target.value)} /></label>
+        <label>LSN (optional)<input name="lsn" value={lsn} onChange={(e) => setLsn(e.target.value)} /></label>
+        <button type="submit" disabled={op.pending}>Take snapshot</button>
+      </form>
+      {op.view}
+    </>
+  );
+}
