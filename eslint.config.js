@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '**/dist/**', '**/.next/**', '**/.turbo/**', '.strata/**', 'fixtures/**'] },
+  { ignores: ['**/node_modules/**', '**/dist/**', '**/.next/**', '**/.turbo/**', '.strata/**', 'fixtures/**', 'packages/db/src/generated/**', 'apps/console/next-env.d.ts', 'e2e/artifacts/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

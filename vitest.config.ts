@@ -7,6 +7,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts'],
+          // The console and its database run against a real Postgres: their own project.
+          exclude: ['packages/db/**', 'apps/console/**', '**/node_modules/**'],
           testTimeout: 60_000,
         },
       },
@@ -17,6 +19,15 @@ export default defineConfig({
           // Each file boots its own mariadbd; two cores cannot take many at once.
           fileParallelism: false,
           testTimeout: 600_000,
+          hookTimeout: 300_000,
+        },
+      },
+      {
+        test: {
+          name: 'console',
+          // Each file gets its own Postgres database (packages/db/src/testing.ts).
+          include: ['packages/db/src/**/*.test.ts', 'apps/console/src/**/*.test.ts', 'apps/console/launcher/**/*.test.ts'],
+          testTimeout: 120_000,
           hookTimeout: 300_000,
         },
       },

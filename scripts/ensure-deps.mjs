@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Installs what Strata needs and is missing, idempotently: npm dependencies
-// (npm ci from the lock file) and Debian packages (mariadb-server) when we
-// are root. Fails with a message that says what to do otherwise.
+// (npm ci from the lock file), the console's generated Prisma client, and
+// Debian packages (mariadb-server, postgresql for the console's tests,
+// chromium for its browser tests) when we are root. Fails with a message that
+// says what to do otherwise.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -100,12 +102,29 @@ export function ensureSystem() {
   if (!has('mariadbd') || !has('mariadb-install-db')) missing.push('mariadb-server');
   // Tests import datadirs prepared by mariabackup, as operators bring existing databases.
   if (!has('mariadb-backup')) missing.push('mariadb-backup');
+  // The console's tests create their own databases on a real Postgres (a private cluster via initdb
+  // when none is running); its browser tests drive Debian's Chromium, never a downloaded one.
+  if (!has('initdb') && !existsSync('/usr/lib/postgresql')) missing.push('postgresql');
+  if (!has('chromium')) missing.push('chromium');
   if (missing.length) apt(missing);
+}
+
+/** The console's Prisma client is generated code (not committed): make it match prisma/schema.prisma. */
+async function ensureDbClient() {
+  const script = join(root, 'packages', 'db', 'scripts', 'generate.mjs');
+  if (!existsSync(script)) return;
+  const { generateDbClient } = await import(script);
+  try {
+    generateDbClient({ quiet });
+  } catch (e) {
+    fail(`${e instanceof Error ? e.message : String(e)}; run: node packages/db/scripts/generate.mjs`);
+  }
 }
 
 const major = Number(process.versions.node.split('.')[0]);
 if (major < 20) fail(`Node ${process.versions.node} is too old: Strata needs Node 20 or newer`);
 if (!npmOnly) ensureSystem();
 ensureNpm();
+await ensureDbClient();
 if (!quiet) log('dependencies present');
 
