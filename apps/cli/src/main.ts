@@ -17,7 +17,7 @@ import { DaemonError } from './local/daemon.js';
 import { type BranchPoint, branchLine, createBranch, deleteBranch } from './local/branches.js';
 import { branchOfTimeline, createSnapshot, deleteSnapshot, listSnapshots, restoreSnapshot } from './local/snapshots.js';
 import { startLocalCompute, stopLocalCompute } from './local/computes.js';
-import { up } from './local/up.js';
+import { addSafekeeper, up } from './local/up.js';
 import { down } from './local/down.js';
 import { status } from './local/status.js';
 
@@ -37,7 +37,9 @@ const USAGE = `usage: strata <command>
   safekeeper --id N --listen H:P --data DIR [--remote-storage URL]
                                        run one safekeeper in the foreground
   safekeeper membership --safekeepers H:P,... --tenant T --timeline TL --members N,N,N [--timeout-ms MS]
-                                       change a timeline's safekeepers (addresses of old and new members)
+                                       change a timeline's safekeepers (addresses of old and new members;
+                                       on the local cluster: --branch NAME --members N,N,N)
+  safekeeper add                       a new safekeeper node for the local cluster; prints "safekeeper N URL"
   wal push --safekeepers H:P,H:P,H:P --tenant T --timeline TL --log FILE [--from LSN] [--max-mib-per-sec N]
                                        append a redo log's mtrs to the safekeeper quorum
   wal read --safekeeper H:P --tenant T --timeline TL --from LSN [--to LSN] --out FILE
@@ -55,7 +57,7 @@ const USAGE = `usage: strata <command>
   branch create --pageserver H:P --tenant T --from TL (--lsn L | --at ISO-TIME) [--timeline NEW]
                                        branch a timeline at an LSN of any page server
   compute start --pageserver H:P --safekeepers H:P,H:P,H:P --tenant T --timeline TL [--port P] [--data DIR] [--name N]
-                [--read-only [--lsn L]] [--control-port P]
+                [--read-only [--lsn L]] [--control-port P] [--safekeeper-directory H:P,...|@FILE]
                                        run a MariaDB compute on a timeline in the foreground (SIGTERM = clean stop);
                                        prints "compute NAME mysql://USER:PASSWORD@127.0.0.1:PORT/" once it takes queries
   compute list                         computes recorded under STRATA_HOME (default .strata)
@@ -451,6 +453,7 @@ async function cmdComputeStart(argv: string[]): Promise<number> {
     options: {
       pageserver: { type: 'string' },
       safekeepers: { type: 'string' },
+      'safekeeper-directory': { type: 'string' },
       tenant: { type: 'string' },
       timeline: { type: 'string' },
       port: { type: 'string' },
@@ -487,6 +490,7 @@ async function cmdComputeStart(argv: string[]): Promise<number> {
   return computeStart({
     pageserver: required(localPageserver(values.pageserver), '--pageserver', 'compute start'),
     safekeepers,
+    safekeeperDirectory: values['safekeeper-directory'],
     tenantId: hexId(localTenant(values.tenant), '--tenant'),
     timelineId: hexId(values.timeline, '--timeline'),
     port: positiveInt(values.port, '--port'),
@@ -573,6 +577,12 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === 'redo' && sub === 'dump') return cmdRedoDump(rest);
     if (cmd === 'redo' && sub === 'apply') return cmdRedoApply(rest);
     if (cmd === 'safekeeper' && sub === 'membership') return await cmdMembership(rest);
+    if (cmd === 'safekeeper' && sub === 'add') {
+      if (rest.length) throw new UsageError(`unexpected argument ${rest[0]}`);
+      const sk = await addSafekeeper((line) => process.stderr.write(`[safekeeper add] ${line}\n`));
+      out(`safekeeper ${sk.id} ${sk.url}`);
+      return 0;
+    }
     if (cmd === 'safekeeper') return await cmdSafekeeper(argv.slice(1));
     if (cmd === 'wal' && sub === 'push') return await cmdWalPush(rest);
     if (cmd === 'wal' && sub === 'read') return await cmdWalRead(rest);

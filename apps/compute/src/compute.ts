@@ -21,7 +21,7 @@ import { auxSnapshot, type AuxSnapshot, sameSnapshot } from './aux-watcher.js';
 import { ComputeError } from './errors.js';
 import { describeExit, Mariadbd } from './mariadbd.js';
 import { fetchBasebackup, pageserverUrl, type PageserverTarget, postLsnTimes, putAuxSet, timelineDetails, waitLsn } from './pageserver-client.js';
-import { ensureTimeline, parseSafekeeperList, resolveSafekeepers } from './safekeepers.js';
+import { endpointsOfCurrentConf, ensureTimeline, parseSafekeeperList, resolveSafekeepers } from './safekeepers.js';
 import { type LsnStamp, RedoShipper, type ShipperStats } from './shipper.js';
 
 export interface ComputeOptions {
@@ -29,6 +29,13 @@ export interface ComputeOptions {
   readonly timelineId: string;
   /** `H:P,H:P,H:P` or a list of them (read-write only). */
   readonly safekeepers?: string | readonly string[];
+  /**
+   * Every safekeeper address the compute may need after a membership change
+   * moves its timeline to other nodes (default: `safekeepers`): a list, or a
+   * file of `H:P` (comma or newline separated) read again at each change, so
+   * nodes added after the start are found.
+   */
+  readonly safekeeperDirectory?: readonly string[] | { readonly file: string };
   /** `H:P` of the page server. */
   readonly pageserver: string;
   /** The compute's own directory: datadir, socket, error log, state file. */
@@ -256,7 +263,12 @@ async function startReadWrite(opts: ComputeOptions): Promise<Compute> {
   const urls = typeof opts.safekeepers === 'string' ? parseSafekeeperList(opts.safekeepers) : parseSafekeeperList(opts.safekeepers.join(','));
   const ps: PageserverTarget = { url: pageserverUrl(opts.pageserver), token: opts.token };
   const tl = await timelineDetails(ps, opts.tenantId, opts.timelineId);
-  const endpoints = await resolveSafekeepers(urls, opts.token);
+  let endpoints = await resolveSafekeepers(urls, opts.token);
+  const directory = (): string[] => {
+    const d = opts.safekeeperDirectory;
+    const listed = d === undefined ? [] : 'file' in d ? readFileSync(d.file, 'utf8').split(/[\s,]+/).filter(Boolean) : [...d];
+    return [...new Set([...urls, ...(listed.length ? parseSafekeeperList(listed.join(',')) : [])])];
+  };
   await ensureTimeline(endpoints, opts.tenantId, opts.timelineId, tl.initLsn, opts.token);
 
   // Fencing is decided after the driver has recorded the cause: look at it on the next turn.
@@ -432,11 +444,21 @@ async function startReadWrite(opts: ComputeOptions): Promise<Compute> {
     shipper.pause();
     const old = driver;
     old.stop();
-    driver = newDriver(opts, endpoints, () => setImmediate(() => onFenced()), log);
-    const next = driver;
-    next
-      .waitElected(30_000)
-      .then(() => shipper.replaceProposer(next, next.epochStartLsn))
+    // The new configuration may name other nodes: find them among the addresses we know.
+    void Promise.resolve()
+      .then(() => endpointsOfCurrentConf(directory(), opts.tenantId, opts.timelineId, opts.token))
+      .then((found) => {
+        endpoints = found;
+        log(`proposer restarts on safekeepers ${found.map((e) => e.nodeId).join(',')}`);
+        driver = newDriver(opts, endpoints, () => setImmediate(() => onFenced()), log);
+        return driver;
+      })
+      .then((next) => next.waitElected(30_000).then(() => next))
+      .then((next) => {
+        shipper.replaceProposer(next, next.epochStartLsn);
+        // Only changes in quick succession that never settle count against the limit.
+        generationRestarts = 0;
+      })
       .catch((e: unknown) => {
         m.kill();
         void finish(new ComputeError('ProposerFencedByTerm', `no new proposer after a configuration change: ${e instanceof Error ? e.message : String(e)}`));

@@ -48,6 +48,8 @@ export async function resolveSafekeepers(urls: string[], token: string | undefin
   return endpoints;
 }
 
+const jointConfSchema = z.object({ conf: z.object({ generation: z.number().int(), members: z.array(z.number().int()), newMembers: z.array(z.number().int()).optional() }).passthrough() }).passthrough();
+
 const confSchema = z.object({ conf: z.object({ generation: z.number().int(), members: z.array(z.number().int()) }).passthrough() }).passthrough();
 
 /**
@@ -87,4 +89,30 @@ export async function ensureTimeline(endpoints: SafekeeperEndpoint[], tenantId: 
   if (ok * 2 <= conf.members.length) {
     throw new ComputeError('SafekeepersUnavailable', `timeline ${timelineId} is on ${ok} of its ${conf.members.length} safekeepers only: ${failures.join('; ')}`);
   }
+}
+
+/**
+ * After a membership change: the endpoints of the timeline's newest
+ * configuration (members and, in the joint phase, new members), found among
+ * `directory` (every safekeeper address the compute knows).
+ */
+export async function endpointsOfCurrentConf(directory: string[], tenantId: string, timelineId: string, token: string | undefined): Promise<SafekeeperEndpoint[]> {
+  const all = await Promise.all(
+    directory.map(async (baseUrl) => {
+      const st = await getJson(`${baseUrl}/v1/status`, token).catch(() => undefined);
+      const id = st?.status === 200 ? statusSchema.safeParse(st.body) : undefined;
+      if (!id?.success) return undefined;
+      const tl = await getJson(`${baseUrl}/v1/tenants/${tenantId}/timelines/${timelineId}`, token).catch(() => undefined);
+      const conf = tl?.status === 200 ? jointConfSchema.safeParse(tl.body) : undefined;
+      return { endpoint: { nodeId: id.data.nodeId, baseUrl }, conf: conf?.success ? conf.data.conf : undefined };
+    }),
+  );
+  let newest: z.infer<typeof jointConfSchema>['conf'] | undefined;
+  for (const a of all) if (a?.conf && (!newest || a.conf.generation > newest.generation)) newest = a.conf;
+  if (!newest) throw new ComputeError('SafekeepersUnavailable', `no safekeeper among ${directory.join(', ')} answers for timeline ${timelineId}`);
+  const ids = new Set([...newest.members, ...(newest.newMembers ?? [])]);
+  const endpoints = all.flatMap((a) => (a && ids.has(a.endpoint.nodeId) ? [a.endpoint] : [])).sort((x, y) => x.nodeId - y.nodeId);
+  const unknown = [...ids].filter((id) => !endpoints.some((e) => e.nodeId === id));
+  if (unknown.length) throw new ComputeError('SafekeepersUnavailable', `generation ${newest.generation} names safekeepers ${unknown.join(', ')} whose addresses this compute does not know (give them with --safekeeper-directory)`);
+  return endpoints;
 }

@@ -35,6 +35,7 @@ export function freePort(): Promise<number> {
 export interface ComputeStartArgs {
   readonly pageserver: string;
   readonly safekeepers?: string | undefined;
+  readonly safekeeperDirectory?: string | undefined;
   readonly tenantId: string;
   readonly timelineId: string;
   readonly port?: number | undefined;
@@ -75,6 +76,9 @@ export async function computeStart(args: ComputeStartArgs): Promise<number> {
       timelineId: args.timelineId,
       pageserver: args.pageserver,
       ...(args.safekeepers ? { safekeepers: args.safekeepers } : {}),
+      ...(args.safekeeperDirectory
+        ? { safekeeperDirectory: args.safekeeperDirectory.startsWith('@') ? { file: resolve(args.safekeeperDirectory.slice(1)) } : args.safekeeperDirectory.split(',') }
+        : {}),
       dataDir,
       port,
       readOnly: args.readOnly,

@@ -10,7 +10,9 @@ import { readStateFile, type ComputeStateFile } from '@strata/compute';
 import { freePort } from '../commands/compute.js';
 import { daemonPid, isOurProcess, startDaemon, waitExit, waitReady } from './daemon.js';
 import { mintToken } from './keys.js';
-import { type ClusterState, findBranch, LocalClusterError, safekeeperHostPorts, strataHome, writeCluster } from './state.js';
+import { z } from 'zod';
+import { authHeaders } from '../commands/safekeeper-endpoints.js';
+import { adminToken, type Branch, writeSafekeeperDirectory, type ClusterState, findBranch, LocalClusterError, strataHome, writeCluster } from './state.js';
 
 export function computesDir(home = strataHome()): string {
   return join(home, 'computes');
@@ -28,6 +30,40 @@ export function runningComputes(home = strataHome()): ComputeStateFile[] {
     .sort()
     .map((e) => readStateFile(join(dir, e)))
     .filter((s): s is ComputeStateFile => s !== undefined && isOurProcess(s.controllerPid));
+}
+
+const confReply = z.object({ conf: z.object({ generation: z.number(), members: z.array(z.number()), newMembers: z.array(z.number()).optional() }) }).passthrough();
+
+/** The highest-generation configuration any registered safekeeper holds for a timeline. */
+async function timelineConf(state: ClusterState, timelineId: string): Promise<{ generation: number; members: number[]; newMembers?: number[] | undefined } | undefined> {
+  const token = adminToken(state);
+  let best: z.infer<typeof confReply>['conf'] | undefined;
+  for (const sk of state.safekeepers) {
+    const r = await fetch(`${sk.url}/v1/tenants/${state.tenantId}/timelines/${timelineId}`, { headers: authHeaders(token), signal: AbortSignal.timeout(3000) }).catch(() => undefined);
+    if (!r?.ok) {
+      await r?.body?.cancel();
+      continue;
+    }
+    const p = confReply.safeParse(await r.json());
+    if (p.success && (!best || p.data.conf.generation > best.generation)) best = p.data.conf;
+  }
+  return best;
+}
+
+/**
+ * The safekeepers a branch's compute talks to: the members of its timeline
+ * (both sets during a joint change); for a branch no compute has written to
+ * yet, its parent's, so a new branch lands on the same nodes.
+ */
+export async function branchSafekeepers(state: ClusterState, branchName: string): Promise<string> {
+  for (let b: Branch | undefined = findBranch(state, branchName); b; b = b.parent === null ? undefined : findBranch(state, b.parent)) {
+    const conf = await timelineConf(state, b.timelineId);
+    if (!conf) continue;
+    const ids = new Set([...conf.members, ...(conf.newMembers ?? [])]);
+    const members = state.safekeepers.filter((s) => ids.has(s.id));
+    if (members.length) return members.map((s) => `127.0.0.1:${s.port}`).join(',');
+  }
+  return state.safekeepers.slice(0, 3).map((s) => `127.0.0.1:${s.port}`).join(',');
 }
 
 export interface LocalComputeRequest {
@@ -56,7 +92,9 @@ export async function startLocalCompute(state: ClusterState, req: LocalComputeRe
   const args = [
     'compute', 'start',
     '--pageserver', `127.0.0.1:${state.pageserver.port}`,
-    '--safekeepers', safekeeperHostPorts(state),
+    '--safekeepers', await branchSafekeepers(state, branch.name),
+    // A membership change may move the branch to any registered node.
+    '--safekeeper-directory', `@${writeSafekeeperDirectory(state, home)}`,
     '--tenant', state.tenantId,
     '--timeline', branch.timelineId,
     '--name', name,

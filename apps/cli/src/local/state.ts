@@ -72,12 +72,23 @@ export function requireCluster(home = strataHome()): ClusterState {
   return c;
 }
 
-export function writeCluster(state: ClusterState, home = strataHome()): void {
-  const file = clusterFile(home);
+function writeAtomically(file: string, text: string, mode: number): void {
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(clusterSchema.parse(state), null, 2) + '\n', { mode: 0o600 });
+  writeFileSync(tmp, text, { mode });
   renameSync(tmp, file);
+}
+
+export function writeCluster(state: ClusterState, home = strataHome()): void {
+  writeAtomically(clusterFile(home), JSON.stringify(clusterSchema.parse(state), null, 2) + '\n', 0o600);
+  writeSafekeeperDirectory(state, home);
+}
+
+/** Every registered safekeeper's H:P, one per line: computes re-read it when a membership change moves their timeline. */
+export function writeSafekeeperDirectory(state: ClusterState, home = strataHome()): string {
+  const file = join(home, 'safekeepers.list');
+  writeAtomically(file, state.safekeepers.map((s) => `127.0.0.1:${s.port}`).join('\n') + '\n', 0o644);
+  return file;
 }
 
 export function findBranch(state: ClusterState, name: string): Branch {

@@ -14,8 +14,8 @@ import { freePort } from '../commands/compute.js';
 import { tenantImport } from '../commands/pageserver-client.js';
 import { authHeaders } from '../commands/safekeeper-endpoints.js';
 import { startLocalCompute } from './computes.js';
-import { daemonPid, logFile, type StartedDaemon, startDaemon, waitReady } from './daemon.js';
-import { ensureKeys } from './keys.js';
+import { daemonPid, logFile, type StartedDaemon, startDaemon, stopDaemon, waitReady } from './daemon.js';
+import { type ClusterKeys, ensureKeys } from './keys.js';
 import { type ClusterState, LocalClusterError, readCluster, strataHome, writeCluster } from './state.js';
 
 const S3_BUCKET = 'strata';
@@ -84,6 +84,23 @@ async function ensureDaemon(home: string, name: string, what: string, args: stri
   await waitReady(what, d, probe, SERVICE_START_TIMEOUT_MS);
 }
 
+function safekeeperArgs(home: string, c: Services, sk: { id: number; port: number }, keys: ClusterKeys): string[] {
+  const peers = c.safekeepers.map((s) => `${s.id}=${s.url}`).join(',');
+  return [
+    'safekeeper', '--id', String(sk.id), '--listen', `127.0.0.1:${sk.port}`, '--data', join(home, 'safekeepers', String(sk.id)),
+    '--remote-storage', c.remoteStorage, '--peers', peers, '--auth-public-key', keys.publicKeyFile, '--token-file', keys.safekeeperTokenFile,
+  ];
+}
+
+function pageserverArgs(home: string, c: Services, keys: ClusterKeys): string[] {
+  return [
+    'pageserver', '--listen', `127.0.0.1:${c.pageserver.port}`, '--data', join(home, 'pageserver'),
+    // Every registered safekeeper: the page server follows whichever members hold a timeline now.
+    '--safekeepers', c.safekeepers.map((s) => `127.0.0.1:${s.port}`).join(','), '--remote-storage', c.remoteStorage,
+    '--auth-public-key', keys.publicKeyFile, '--token-file', keys.pageserverTokenFile,
+  ];
+}
+
 async function startServices(home: string, c: Services, log: (l: string) => void): Promise<void> {
   const keys = await ensureKeys(home);
   const admin = readFileSync(keys.adminTokenFile, 'utf8').trim();
@@ -96,20 +113,10 @@ async function startServices(home: string, c: Services, log: (l: string) => void
       return r.status < 500;
     }, log);
   }
-  const peers = c.safekeepers.map((s) => `${s.id}=${s.url}`).join(',');
   for (const sk of c.safekeepers) {
-    const args = [
-      'safekeeper', '--id', String(sk.id), '--listen', `127.0.0.1:${sk.port}`, '--data', join(home, 'safekeepers', String(sk.id)),
-      '--remote-storage', c.remoteStorage, '--peers', peers, '--auth-public-key', keys.publicKeyFile, '--token-file', keys.safekeeperTokenFile,
-    ];
-    await ensureDaemon(home, `safekeeper-${sk.id}`, `safekeeper ${sk.id}`, args, env, () => httpOk(`${sk.url}/v1/status`, admin), log);
+    await ensureDaemon(home, `safekeeper-${sk.id}`, `safekeeper ${sk.id}`, safekeeperArgs(home, c, sk, keys), env, () => httpOk(`${sk.url}/v1/status`, admin), log);
   }
-  const psArgs = [
-    'pageserver', '--listen', `127.0.0.1:${c.pageserver.port}`, '--data', join(home, 'pageserver'),
-    '--safekeepers', c.safekeepers.map((s) => `127.0.0.1:${s.port}`).join(','), '--remote-storage', c.remoteStorage,
-    '--auth-public-key', keys.publicKeyFile, '--token-file', keys.pageserverTokenFile,
-  ];
-  await ensureDaemon(home, 'pageserver', 'the page server', psArgs, env, () => httpOk(`${c.pageserver.url}/v1/status`, admin), log);
+  await ensureDaemon(home, 'pageserver', 'the page server', pageserverArgs(home, c, keys), env, () => httpOk(`${c.pageserver.url}/v1/status`, admin), log);
 }
 
 /** The first tenant: a fresh datadir with a root password, stored by the page server. */
@@ -154,4 +161,27 @@ export async function up(opts: UpOptions, home = strataHome()): Promise<UpResult
   opts.log('starting the compute on branch main');
   const compute = await startLocalCompute(state, { branch: 'main', readOnly: false }, home);
   return { state: readCluster(home) ?? state, lines: endpointLines(state, compute.connectionUrl) };
+}
+
+/**
+ * A new safekeeper node for the local cluster (the next id), started and
+ * registered; the page server restarts to follow it too. It holds no
+ * timeline until a membership change adds it (`safekeeper membership`).
+ */
+export async function addSafekeeper(log: (l: string) => void, home = strataHome()): Promise<{ id: number; url: string }> {
+  const state = readCluster(home);
+  if (!state) throw new LocalClusterError(`no local cluster in ${home}: run ./strata up first`);
+  const taken = new Set([...state.safekeepers.map((s) => s.port), state.pageserver.port, ...Object.values(state.computePorts)]);
+  let port = await freePort();
+  while (taken.has(port)) port = await freePort();
+  const id = Math.max(...state.safekeepers.map((s) => s.id)) + 1;
+  const sk = { id, port, url: `http://127.0.0.1:${port}` };
+  const next: ClusterState = { ...state, safekeepers: [...state.safekeepers, sk] };
+  writeCluster(next, home);
+  await startServices(home, next, log);
+  // Peers lists and the page server's safekeeper list are command-line flags: restart those that run with the old list.
+  log('restarting the page server to follow the new safekeeper');
+  await stopDaemon(home, 'pageserver', 60_000);
+  await startServices(home, next, log);
+  return sk;
 }

@@ -18,7 +18,7 @@ function Chart({ title, unit, series }: { title: string; unit: string; series: {
   return (
     <div className="card" data-testid="chart" data-points={all.length}>
       <b>{title}</b> <span className="detail">({unit}, max {vMax.toPrecision(3)})</span>
-      <svg width={w} height={h} role="img" aria-label={title}>
+      <svg viewBox={`0 0 ${w} ${h}`} width="100%" height={h} role="img" aria-label={title}>
         <line x1={0} y1={h - 18} x2={w} y2={h - 18} stroke="#ccc" />
         {series.map((s, i) =>
           s.points.length > 1 ? (
