@@ -38,7 +38,7 @@ afterAll(async () => {
 
 describe('local cluster on S3 (./strata up --s3)', () => {
   it('[UP --s3] remote storage is an S3 server; the cluster resumes after down; the storage kind cannot change', async () => {
-    const first = await cli(['up', '--s3']);
+    const first = await cli(['up', '--s3', '--no-console']);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/^s3 http:\/\/127\.0\.0\.1:\d+$/m);
     const url = computeLine(first.stdout, 'main').url;
@@ -57,10 +57,10 @@ describe('local cluster on S3 (./strata up --s3)', () => {
     expect(status.stdout).toMatch(/remote s3:\/\/strata\//);
 
     expect((await cli(['down'])).stdout).toMatch(/^stopped s3$/m);
-    const wrongKind = await cli(['up']);
+    const wrongKind = await cli(['up', '--no-console']);
     expect(wrongKind.code).not.toBe(0);
     expect(wrongKind.stderr).toMatch(/--s3/);
-    const again = await cli(['up', '--s3']);
+    const again = await cli(['up', '--s3', '--no-console']);
     expect(again.code, again.stderr).toBe(0);
     await withUrl(computeLine(again.stdout, 'main').url, async (c) => expect(await fingerprint(c, 'app.t')).toBe(fp));
   });

@@ -101,7 +101,7 @@ afterAll(async () => {
 
 describe('local cluster (./strata up, real processes)', () => {
   it('[UP] prints its endpoints; SQL with DDL and grants on main; services refuse requests without a token', async () => {
-    const out = await ok(['up']);
+    const out = await ok(['up', '--no-console']);
     mainUrl = computeLine(out, 'main').url;
     expect(out).toMatch(/^pageserver http:\/\/127\.0\.0\.1:\d+$/m);
     expect(out.match(/^safekeeper \d http:\/\/127\.0\.0\.1:\d+$/gm)).toHaveLength(3);
@@ -295,7 +295,7 @@ describe('local cluster (./strata up, real processes)', () => {
     });
     await waitShipped('main', lsn);
     // `up` brings back what is missing and leaves what runs alone.
-    await ok(['up']);
+    await ok(['up', '--no-console']);
     const waited = await ok(['wait-lsn', '--branch', 'main', '--lsn', lsn.toString(), '--timeout-ms', '120000']);
     expect(waited).toMatch(/ingested/);
     const status = await ok(['status']);
@@ -316,7 +316,7 @@ describe('local cluster (./strata up, real processes)', () => {
     expect(out).toMatch(/^stopped compute main$/m);
     for (const pid of [...pids, main.controllerPid, main.mariadbdPid]) expect(alive(pid)).toBe(false);
     expect(existsSync(join(home, 'cluster.json'))).toBe(true);
-    const again = await ok(['up']);
+    const again = await ok(['up', '--no-console']);
     expect(computeLine(again, 'main').url).toBe(mainUrl);
     await withUrl(mainUrl, async (c) => expect(await fingerprint(c, 'app.load')).toBe(seen.fpMain));
   });

@@ -23,7 +23,7 @@ import { status } from './local/status.js';
 
 const USAGE = `usage: strata <command>
 
-  up [--s3]                            start (or resume) the local cluster in STRATA_HOME (default .strata) in the background
+  up [--s3] [--no-console]             start (or resume) the local cluster in STRATA_HOME (default .strata) in the background
   down                                 stop every process of the local cluster (data stays)
   status                               every node, term, LSNs and lag of the local cluster
   branch create --from NAME --name NEW (--lsn L | --at ISO-TIME)
@@ -523,10 +523,10 @@ async function cmdComputeStop(argv: string[]): Promise<number> {
 }
 
 async function cmdUp(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { s3: { type: 'boolean', default: false } } });
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { s3: { type: 'boolean', default: false }, 'no-console': { type: 'boolean', default: false } } });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const t0 = performance.now();
-  const r = await up({ s3: values.s3 ?? false, log: (line) => process.stderr.write(`[up] ${line}\n`) });
+  const r = await up({ s3: values.s3 ?? false, console: !(values['no-console'] ?? false), log: (line) => process.stderr.write(`[up] ${line}\n`) });
   for (const line of r.lines) out(line);
   process.stderr.write(`[up] ready in ${((performance.now() - t0) / 1000).toFixed(1)} s; state and logs in ${strataHome()}; ./strata down stops it\n`);
   return 0;

@@ -23,11 +23,11 @@ function pidFile(home: string, name: string): string {
   return join(home, 'run', `${name}.pid`);
 }
 
-/** True when `pid` runs our CLI (not merely some process that got the number). */
+/** True when `pid` runs our CLI or another script of this repository (not merely some process that got the number). */
 export function isOurProcess(pid: number): boolean {
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.includes(CLI_MAIN);
+    return cmdline.includes(CLI_MAIN) || cmdline.includes(`${REPO_ROOT}/apps/`);
   } catch {
     return false;
   }
@@ -47,16 +47,16 @@ export interface StartedDaemon {
   readonly logOffset: number;
 }
 
-/** Starts `strata ...args` in the background, detached from this process. */
-export function startDaemon(home: string, name: string, args: readonly string[], env: Record<string, string> = {}): StartedDaemon {
+/** Starts `strata ...args` (or another TypeScript entry point of the repository) in the background, detached from this process. */
+export function startDaemon(home: string, name: string, args: readonly string[], env: Record<string, string> = {}, script = CLI_MAIN): StartedDaemon {
   const log = logFile(home, name);
   mkdirSync(dirname(log), { recursive: true });
   mkdirSync(join(home, 'run'), { recursive: true });
   const logOffset = existsSync(log) ? statSync(log).size : 0;
   const fd = openSync(log, 'a');
   try {
-    writeFileSync(fd, `\n==== ${new Date().toISOString()} strata ${args.join(' ')}\n`);
-    const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI_MAIN, ...args], {
+    writeFileSync(fd, `\n==== ${new Date().toISOString()} ${script === CLI_MAIN ? 'strata' : script} ${args.join(' ')}\n`);
+    const child = spawn(process.execPath, ['--import', TSX_LOADER, script, ...args], {
       cwd: REPO_ROOT,
       detached: true,
       stdio: ['ignore', fd, fd],
@@ -68,6 +68,24 @@ export function startDaemon(home: string, name: string, args: readonly string[],
     return { pid: child.pid, logFile: log, logOffset };
   } finally {
     closeSync(fd);
+  }
+}
+
+/** What a daemon wrote to its log since `from`. */
+export function logSince(file: string, from: number): string {
+  try {
+    const size = statSync(file).size;
+    if (size <= from) return '';
+    const buf = Buffer.alloc(size - from);
+    const fd = openSync(file, 'r');
+    try {
+      readSync(fd, buf, 0, buf.length, from);
+    } finally {
+      closeSync(fd);
+    }
+    return buf.toString('utf8');
+  } catch {
+    return '';
   }
 }
 

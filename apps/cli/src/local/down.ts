@@ -8,6 +8,7 @@ import { stopDaemon } from './daemon.js';
 import { readCluster, strataHome } from './state.js';
 
 export async function down(out: (line: string) => void, home = strataHome()): Promise<void> {
+  if (await stopDaemon(home, 'console', 30_000)) out('stopped console');
   for (const c of runningComputes(home)) {
     if (await stopLocalCompute(c.name, home)) out(`stopped compute ${c.name}`);
   }

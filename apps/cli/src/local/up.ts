@@ -14,6 +14,7 @@ import { freePort } from '../commands/compute.js';
 import { tenantImport } from '../commands/pageserver-client.js';
 import { authHeaders } from '../commands/safekeeper-endpoints.js';
 import { startLocalCompute } from './computes.js';
+import { consoleAvailable, ensureConsole } from './console.js';
 import { daemonPid, logFile, type StartedDaemon, startDaemon, stopDaemon, waitReady } from './daemon.js';
 import { type ClusterKeys, ensureKeys } from './keys.js';
 import { type ClusterState, LocalClusterError, readCluster, strataHome, writeCluster } from './state.js';
@@ -23,6 +24,8 @@ const SERVICE_START_TIMEOUT_MS = 60_000;
 
 export interface UpOptions {
   readonly s3: boolean;
+  /** Start the console too (default); tests of the storage side skip it. */
+  readonly console: boolean;
   readonly log: (line: string) => void;
 }
 
@@ -160,7 +163,19 @@ export async function up(opts: UpOptions, home = strataHome()): Promise<UpResult
   }
   opts.log('starting the compute on branch main');
   const compute = await startLocalCompute(state, { branch: 'main', readOnly: false }, home);
-  return { state: readCluster(home) ?? state, lines: endpointLines(state, compute.connectionUrl) };
+  const lines = endpointLines(state, compute.connectionUrl);
+  if (opts.console && consoleAvailable()) {
+    let current = readCluster(home) ?? state;
+    if (current.consolePort === null) {
+      const taken = new Set([...current.safekeepers.map((x) => x.port), current.pageserver.port, ...Object.values(current.computePorts)]);
+      let port = await freePort();
+      while (taken.has(port)) port = await freePort();
+      current = { ...current, consolePort: port };
+      writeCluster(current, home);
+    }
+    lines.push(...(await ensureConsole(home, current, opts.log)));
+  }
+  return { state: readCluster(home) ?? state, lines };
 }
 
 /**

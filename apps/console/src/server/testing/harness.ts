@@ -20,7 +20,7 @@ const run = promisify(execFile);
 const createCaller = createCallerFactory(appRouter);
 
 export async function strataUp(home: string): Promise<string> {
-  const { stdout } = await run(join(REPO_ROOT, 'strata'), ['up'], { cwd: REPO_ROOT, env: { ...process.env, STRATA_HOME: home }, timeout: 300_000 });
+  const { stdout } = await run(join(REPO_ROOT, 'strata'), ['up', '--no-console'], { cwd: REPO_ROOT, env: { ...process.env, STRATA_HOME: home }, timeout: 300_000 });
   return stdout;
 }
 
