@@ -309,8 +309,36 @@ describe('local cluster (./strata up, real processes)', () => {
     await ok(['compute', 'stop', '--name', roLine[1]!]);
   });
 
+  it('[MEMBERSHIP] three new safekeeper nodes take over main from the first three under writes; the compute follows', async () => {
+    for (const id of [4, 5, 6]) expect(await ok(['safekeeper', 'add'])).toMatch(new RegExp(`^safekeeper ${id} http://127\\.0\\.0\\.1:\\d+$`, 'm'));
+    const conn = await connectUrl(mainUrl);
+    let stop = false;
+    let written = 0;
+    const writer = (async () => {
+      for (let i = 0; !stop; i++) {
+        await conn.query('INSERT INTO app.load VALUES (?, ?)', [200_000 + i, 'during the membership change']);
+        written++;
+      }
+    })();
+    const changed = await ok(['safekeeper', 'membership', '--branch', 'main', '--members', '4,5,6']);
+    expect(changed).toMatch(/^generation \d+ members 4,5,6$/m);
+    await new Promise((r) => setTimeout(r, 500));
+    stop = true;
+    await writer;
+    const lsn = await innodbLsn(conn);
+    seen.fpMain = await fingerprint(conn, 'app.load');
+    conn.destroy();
+    expect(written).toBeGreaterThan(10);
+    // The compute's proposer moved to the new members: what it writes now commits there.
+    await waitShipped('main', lsn);
+    const status = await ok(['status']);
+    for (const id of [4, 5, 6]) expect(status).toMatch(new RegExp(`^ {2}safekeeper ${id}: term \\d+ flush (\\d+) commit (\\d+) .* members 4,5,6$`, 'm'));
+    const commit4 = BigInt(new RegExp('^ {2}safekeeper 4: term \\d+ flush \\d+ commit (\\d+)', 'm').exec(status)![1]!);
+    expect(commit4).toBeGreaterThanOrEqual(lsn);
+  });
+
   it('[DOWN/UP] down stops every process; up resumes the same cluster with all its data', async () => {
-    const pids = ['safekeeper-1', 'safekeeper-2', 'safekeeper-3', 'pageserver'].map(pidOf);
+    const pids = ['safekeeper-1', 'safekeeper-2', 'safekeeper-3', 'safekeeper-4', 'pageserver'].map(pidOf);
     const main = computeState('main');
     const out = await ok(['down']);
     expect(out).toMatch(/^stopped compute main$/m);
