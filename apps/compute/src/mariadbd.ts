@@ -54,6 +54,11 @@ export function mariadbdArgs(o: MariadbdOptions): string[] {
     `--innodb-log-file-size=${o.logFileSizeBytes}`,
     `--innodb-page-size=${o.pageSize}`,
     '--innodb-flush-log-at-trx-commit=1',
+    // The shipper preads the live log through the page cache. With O_DIRECT log writes (the default) a
+    // read racing a write can leave an older version of a block in the page cache, whose garbage tail
+    // past that version's end holds stale copies of earlier mtrs with valid CRCs: the shipper would
+    // ship them. Buffered log writes keep every read coherent with the last write.
+    '--innodb-log-file-buffering=ON',
     `--innodb-buffer-pool-size=${o.bufferPoolSize}`,
     // A dump file would only be an aux file that changes on every stop.
     '--innodb-buffer-pool-dump-at-shutdown=OFF',

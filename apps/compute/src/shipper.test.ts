@@ -144,4 +144,21 @@ describe('RedoShipper', () => {
     expect(p.endLsn).toBe(START + 48n);
     s.close();
   });
+
+  it('stops with RedoLogChanged when the file no longer holds the mtr it shipped (a stale block was read)', async () => {
+    const p = new MemoryProposer(START);
+    const fatal: ComputeError[] = [];
+    const s = shipper(p, fatal);
+    s.start();
+    await tick();
+    writeAt(START + 16n, mtr(1n));
+    await tick();
+    expect(p.endLsn).toBe(START + 32n);
+    // What was shipped at START + 16 is replaced by another valid mtr: the shipper must not go on from there.
+    writeAt(START + 16n, mtr(9n));
+    await tick();
+    expect(fatal.map((e) => e.code)).toEqual(['RedoLogChanged']);
+    expect(fatal[0]?.message).toMatch(/no longer holds the mtr shipped at LSN 100016/);
+    s.close();
+  });
 });

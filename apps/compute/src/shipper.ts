@@ -75,6 +75,8 @@ export class RedoShipper {
   private readonly ino: number;
   private readonly geometry: redo.LogGeometry;
   private readonly decoder: redo.MtrDecoder;
+  /** The last mtr handed to the proposer, to check that the file still holds it when the log seems to end. */
+  private lastShipped: { lsn: bigint; bytes: Uint8Array } | undefined;
   private proposer: ShipperProposer;
   private readonly opts: ShipperOptions;
   private timer: NodeJS.Timeout | undefined;
@@ -254,6 +256,11 @@ export class RedoShipper {
     return redo.parseLogFileHead(head, fileSize);
   }
 
+  private stillInFile(m: { lsn: bigint; bytes: Uint8Array }): boolean {
+    const now = this.readAt(m.lsn, m.bytes.length);
+    return now.length === m.bytes.length && Buffer.from(now.buffer, now.byteOffset, now.length).equals(m.bytes);
+  }
+
   private readAt(lsn: bigint, length: number): Uint8Array {
     const out = new Uint8Array(length);
     const size = Number(this.geometry.fileSize);
@@ -328,6 +335,8 @@ export class RedoShipper {
       this.inFlight.push({ beginLsn, endLsn, seenMs, data });
       this.stampList.push({ lsn: endLsn, unixMs: seenMs });
       if (this.stampList.length > (this.opts.stampsMax ?? 100_000)) this.stampList.shift();
+      const last = batch[batch.length - 1]!;
+      this.lastShipped = { lsn: last.startLsn, bytes: last.bytes.slice() };
       this.mtrCount += batch.length;
       this.byteCount += BigInt(batchBytes);
       batch = [];
@@ -359,6 +368,18 @@ export class RedoShipper {
     }
     flush();
     const shipped = this.decoder.lsn;
+    if (logEnded && this.lastShipped && !this.stillInFile(this.lastShipped)) {
+      // The server never rewrites redo below what it has written: a different mtr where one was shipped
+      // means the shipper read something that was not the log (a stale block). Stop loudly: the quorum
+      // may hold redo this server never meant, and shipping on would build on it.
+      this.fail(
+        new ComputeError(
+          'RedoLogChanged',
+          `ib_logfile0 no longer holds the mtr shipped at LSN ${this.lastShipped.lsn}: the shipper read redo that was not final. Stopping the compute; restart it from storage.`,
+        ),
+      );
+      return;
+    }
     if (logEnded && checkpointLsn > shipped) {
       this.fail(
         new ComputeError(

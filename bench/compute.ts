@@ -1,0 +1,312 @@
+/**
+ * compute: MariaDB on Strata vs a plain local MariaDB, in the same run.
+ *
+ * 1. A local cluster through the CLI users run (`./strata up --no-console`
+ *    in a temporary STRATA_HOME: three safekeepers, a page server, the
+ *    compute on `main` with its shipper), and a plain `mariadbd` on its own
+ *    datadir with the compute's InnoDB settings (buffer pool, log file size,
+ *    `innodb_flush_log_at_trx_commit=1`, no binlog).
+ * 2. TPS: `sysbench oltp_write_only` and `oltp_read_write` against both
+ *    (same tables, threads and duration): TPS ratio and p95 latency ratio.
+ *    The shipper's commit lag (mtr found in ib_logfile0 → quorum commit)
+ *    p50/p99 over the write phases, from the compute's status.
+ * 3. Cold start, per database size (default 100 MiB and 1 GiB; `--size-mb N`
+ *    for one size): the same sysbench data loaded into both; then the time
+ *    a user waits for a copy at this point in time: with Strata, `./strata
+ *    compute start --branch main --read-only` (basebackup at the head and
+ *    stock mariadbd) until the first query answers; today,
+ *    `mariadb-backup --backup` + `--prepare` of the plain server.
+ *
+ * Goals (issue 5): ≥ 0.9× plain MariaDB's TPS, commit lag p99 ≤ 20 ms, cold
+ * start ≤ 1.0× the mariabackup time.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mysql from 'mysql2/promise';
+import { installDatadir, makeTempDir, removeTempDir, startMariadb, type MariadbServer } from '../test/support/mariadb.js';
+import { type Bench, type BenchOptions, describeMachine, formatMachine, type Machine } from './support/bench.js';
+import { replaceMarkedSection } from './support/docs-section.js';
+
+const NAME = 'compute';
+const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
+const STRATA = join(REPO_ROOT, 'strata');
+const RESULTS_JSON = join(REPO_ROOT, 'bench/results/compute.json');
+const DOCS_MD = join(REPO_ROOT, 'docs/benchmarks.md');
+const DEFAULT_SIZES_MB = [100, 1024];
+/** Runs with a database at least this big update the results and docs. */
+const RECORDED_SIZE_MB_MIN = 100;
+const TPS = { tables: 4, tableSize: 20_000, threads: 4, seconds: 30 };
+/** sysbench's rows take about this much InnoDB space each (data + secondary index). */
+const BYTES_PER_ROW = 240;
+const SYSBENCH = '/usr/bin/sysbench';
+const BACKUP = '/usr/bin/mariadb-backup';
+
+interface Target {
+  readonly name: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+}
+
+interface SysbenchResult {
+  readonly tps: number;
+  readonly p95Ms: number;
+  readonly transactions: number;
+}
+
+interface ColdStart {
+  readonly sizeMb: number;
+  readonly rows: number;
+  readonly strataMs: number;
+  readonly backupMs: number;
+  readonly prepareMs: number;
+}
+
+interface Measured {
+  readonly machine: Machine;
+  readonly writeOnly: { strata: SysbenchResult; plain: SysbenchResult };
+  readonly readWrite: { strata: SysbenchResult; plain: SysbenchResult };
+  readonly lag: { p50Ms: number; p99Ms: number };
+  readonly cold: ColdStart[];
+  readonly loadAfter: number;
+}
+
+function ensureTools(): void {
+  const missing = [SYSBENCH, BACKUP].filter((p) => !existsSync(p));
+  if (missing.length === 0) return;
+  const pkgs = missing.map((p) => (p === SYSBENCH ? 'sysbench' : 'mariadb-backup'));
+  if (process.getuid?.() !== 0) throw new Error(`${NAME}: needs ${pkgs.join(', ')}: apt-get install ${pkgs.join(' ')}`);
+  process.stderr.write(`${NAME}: installing ${pkgs.join(', ')}\n`);
+  execFileSync('apt-get', ['install', '-y', ...pkgs], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+function run(cmd: string, args: string[], env: Record<string, string> = {}, timeoutMs = 3_600_000): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stderr}\n${stdout}`));
+      else resolve({ stdout, stderr });
+    });
+  });
+}
+
+function sysbenchArgs(t: Target, tables: number, tableSize: number): string[] {
+  return [
+    `--mysql-host=127.0.0.1`, `--mysql-port=${t.port}`, `--mysql-user=${t.user}`, `--mysql-password=${t.password}`, '--mysql-db=sbtest',
+    `--tables=${tables}`, `--table-size=${tableSize}`, '--db-driver=mysql',
+  ];
+}
+
+async function query(t: Target, sql: string): Promise<mysql.RowDataPacket[]> {
+  const c = await mysql.createConnection({ host: '127.0.0.1', port: t.port, user: t.user, password: t.password });
+  try {
+    const [rows] = await c.query<mysql.RowDataPacket[]>(sql);
+    return rows;
+  } finally {
+    await c.end();
+  }
+}
+
+async function prepare(t: Target, tables: number, tableSize: number): Promise<void> {
+  await query(t, 'DROP DATABASE IF EXISTS sbtest');
+  await query(t, 'CREATE DATABASE sbtest');
+  await run(SYSBENCH, ['oltp_common', ...sysbenchArgs(t, tables, tableSize), `--threads=${Math.min(tables, 2)}`, 'prepare']);
+}
+
+function parseSysbench(out: string): SysbenchResult {
+  const tx = /transactions:\s+(\d+)\s+\(([\d.]+) per sec\.\)/.exec(out);
+  const p95 = /95th percentile:\s+([\d.]+)/.exec(out);
+  if (!tx || !p95) throw new Error(`cannot read sysbench's summary:\n${out}`);
+  return { transactions: Number(tx[1]), tps: Number(tx[2]), p95Ms: Number(p95[1]) };
+}
+
+async function oltp(test: string, t: Target): Promise<SysbenchResult> {
+  const { stdout } = await run(SYSBENCH, [test, ...sysbenchArgs(t, TPS.tables, TPS.tableSize), `--threads=${TPS.threads}`, `--time=${TPS.seconds}`, '--percentile=95', '--report-interval=0', 'run']);
+  return parseSysbench(stdout);
+}
+
+interface Cluster {
+  readonly home: string;
+  readonly main: Target;
+}
+
+function strataEnv(home: string): Record<string, string> {
+  return { STRATA_HOME: home, STRATA_TOKEN: '' };
+}
+
+async function upCluster(home: string): Promise<Cluster> {
+  const { stdout } = await run(STRATA, ['up', '--no-console'], strataEnv(home));
+  const m = /^compute main mysql:\/\/(\w+):(\w*)@127\.0\.0\.1:(\d+)\/$/m.exec(stdout);
+  if (!m) throw new Error(`no compute line in:\n${stdout}`);
+  return { home, main: { name: 'strata', user: m[1]!, password: m[2]!, port: Number(m[3]) } };
+}
+
+interface ComputeStatus {
+  shipper: { commitLsn: string; commitLagP50Ms: number; commitLagP99Ms: number } | null;
+}
+
+async function computeStatus(home: string, name: string): Promise<ComputeStatus> {
+  const state = JSON.parse(readFileSync(join(home, 'computes', name, 'compute.json'), 'utf8')) as { controlUrl: string };
+  return (await (await fetch(`${state.controlUrl}/v1/status`)).json()) as ComputeStatus;
+}
+
+/** Waits until the shipper committed what InnoDB has written and the page server ingested it. */
+async function settle(c: Cluster): Promise<bigint> {
+  const lsn = BigInt(String((await query(c.main, "SHOW GLOBAL STATUS LIKE 'Innodb_lsn_current'"))[0]?.['Value']));
+  const deadline = Date.now() + 600_000;
+  while (BigInt((await computeStatus(c.home, 'main')).shipper?.commitLsn ?? '0') < lsn) {
+    if (Date.now() > deadline) throw new Error('the shipper did not catch up');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await run(STRATA, ['wait-lsn', '--branch', 'main', '--lsn', lsn.toString(), '--timeout-ms', '1800000'], strataEnv(c.home));
+  return lsn;
+}
+
+/** With Strata: a read-only compute at the head, from `compute start` to the first answered query. */
+async function strataColdStart(c: Cluster, lsn: bigint): Promise<number> {
+  const t0 = performance.now();
+  const { stdout } = await run(STRATA, ['compute', 'start', '--branch', 'main', '--read-only', '--lsn', lsn.toString()], strataEnv(c.home));
+  const m = /^compute (\S+) mysql:\/\/(\w+):(\w*)@127\.0\.0\.1:(\d+)\/$/m.exec(stdout);
+  if (!m) throw new Error(`no compute line in:\n${stdout}`);
+  const ro: Target = { name: m[1]!, user: m[2]!, password: m[3]!, port: Number(m[4]) };
+  await query(ro, 'SELECT COUNT(*) FROM sbtest.sbtest1');
+  const ms = performance.now() - t0;
+  await run(STRATA, ['compute', 'stop', '--name', ro.name], strataEnv(c.home));
+  return ms;
+}
+
+/** Today: mariadb-backup --backup + --prepare of the plain server. */
+async function backupPrepare(plain: MariadbServer, dir: string): Promise<{ backupMs: number; prepareMs: number }> {
+  const target = join(dir, 'backup');
+  await fs.rm(target, { recursive: true, force: true });
+  let t0 = performance.now();
+  await run(BACKUP, ['--backup', `--target-dir=${target}`, '--host=127.0.0.1', `--port=${plain.port}`, '--user=root', '--password=', `--datadir=${plain.datadir}`]);
+  const backupMs = performance.now() - t0;
+  t0 = performance.now();
+  await run(BACKUP, ['--prepare', `--target-dir=${target}`]);
+  const prepareMs = performance.now() - t0;
+  await fs.rm(target, { recursive: true, force: true });
+  return { backupMs, prepareMs };
+}
+
+async function measure(sizes: number[], machine: Machine): Promise<Measured> {
+  const dir = await makeTempDir('strata-bench-compute-');
+  const home = join(dir, 'strata');
+  let plain: MariadbServer | undefined;
+  let cluster: Cluster | undefined;
+  try {
+    process.stderr.write(`${NAME}: starting a local cluster and a plain mariadbd\n`);
+    cluster = await upCluster(home);
+    await installDatadir(join(dir, 'plain'), { logFileSize: '256M', bufferPoolSize: '128M' });
+    plain = await startMariadb(join(dir, 'plain'), { logFileSize: '256M', bufferPoolSize: '128M', extraArgs: ['--skip-log-bin', '--innodb-flush-log-at-trx-commit=1'] });
+    const plainT: Target = { name: 'plain', port: plain.port, user: 'root', password: '' };
+    const strataT = cluster.main;
+
+    const results: { writeOnly: Partial<Record<'strata' | 'plain', SysbenchResult>>; readWrite: Partial<Record<'strata' | 'plain', SysbenchResult>> } = { writeOnly: {}, readWrite: {} };
+    for (const t of [strataT, plainT]) {
+      process.stderr.write(`${NAME}: sysbench on ${t.name}: prepare ${TPS.tables} × ${TPS.tableSize} rows, then oltp_write_only and oltp_read_write for ${TPS.seconds} s each\n`);
+      await prepare(t, TPS.tables, TPS.tableSize);
+      const key = t === strataT ? 'strata' : 'plain';
+      results.writeOnly[key] = await oltp('oltp_write_only', t);
+      results.readWrite[key] = await oltp('oltp_read_write', t);
+    }
+    const st = await computeStatus(home, 'main');
+    const lag = { p50Ms: st.shipper?.commitLagP50Ms ?? NaN, p99Ms: st.shipper?.commitLagP99Ms ?? NaN };
+
+    const cold: ColdStart[] = [];
+    for (const sizeMb of sizes) {
+      const tables = 8;
+      const rows = Math.ceil((sizeMb * 1024 * 1024) / BYTES_PER_ROW / tables);
+      process.stderr.write(`${NAME}: loading ~${sizeMb} MiB (${tables} × ${rows} rows) into both\n`);
+      await prepare(strataT, tables, rows);
+      await prepare(plainT, tables, rows);
+      const lsn = await settle(cluster);
+      process.stderr.write(`${NAME}: cold start at ${sizeMb} MiB\n`);
+      const strataMs = await strataColdStart(cluster, lsn);
+      const { backupMs, prepareMs } = await backupPrepare(plain, dir);
+      cold.push({ sizeMb, rows: rows * tables, strataMs, backupMs, prepareMs });
+    }
+    return {
+      machine,
+      writeOnly: { strata: results.writeOnly.strata!, plain: results.writeOnly.plain! },
+      readWrite: { strata: results.readWrite.strata!, plain: results.readWrite.plain! },
+      lag,
+      cold,
+      loadAfter: os.loadavg()[0] ?? 0,
+    };
+  } finally {
+    await plain?.shutdown({ innodbFastShutdown: 2 }).catch(() => plain?.kill());
+    if (cluster) await run(STRATA, ['down'], strataEnv(home)).catch(() => undefined);
+    if (process.env['STRATA_KEEP_TEST_DIRS'] === undefined) await removeTempDir(dir);
+  }
+}
+
+const f1 = (n: number) => n.toFixed(1);
+const f2 = (n: number) => n.toFixed(2);
+const goal = (ok: boolean, text: string) => `${ok ? 'meets' : 'below'} the ${text} goal`;
+
+function reportLines(m: Measured): string[] {
+  const p = NAME;
+  const lines: string[] = [];
+  for (const [label, r] of [['oltp_write_only', m.writeOnly], ['oltp_read_write', m.readWrite]] as const) {
+    const ratio = r.strata.tps / r.plain.tps;
+    lines.push(`${p}: ${label} TPS on Strata ${f1(r.strata.tps)} vs plain MariaDB ${f1(r.plain.tps)} → ${f2(ratio)}× (${goal(ratio >= 0.9, '≥ 0.9×')}); p95 ${f2(r.strata.p95Ms)} ms vs ${f2(r.plain.p95Ms)} ms → ${f2(r.strata.p95Ms / r.plain.p95Ms)}×`);
+  }
+  lines.push(`${p}: shipper commit lag (mtr in ib_logfile0 → quorum commit) p50 ${f1(m.lag.p50Ms)} ms, p99 ${f1(m.lag.p99Ms)} ms (${goal(m.lag.p99Ms <= 20, 'p99 ≤ 20 ms')})`);
+  for (const c of m.cold) {
+    const today = c.backupMs + c.prepareMs;
+    const ratio = c.strataMs / today;
+    lines.push(`${p}: cold start of a copy at ${c.sizeMb} MiB (${c.rows.toLocaleString('en-US')} rows): Strata read-only compute ${f2(c.strataMs / 1000)} s vs mariadb-backup --backup ${f2(c.backupMs / 1000)} s + --prepare ${f2(c.prepareMs / 1000)} s → ${f2(ratio)}× (${goal(ratio <= 1, '≤ 1.0×')})`);
+  }
+  lines.push(`${p}: sysbench ${TPS.tables} tables × ${TPS.tableSize} rows, ${TPS.threads} threads, ${TPS.seconds} s per test; transactions Strata ${m.writeOnly.strata.transactions}/${m.readWrite.strata.transactions}, plain ${m.writeOnly.plain.transactions}/${m.readWrite.plain.transactions}`);
+  lines.push(`${p}: machine: ${formatMachine(m.machine)}, ${m.loadAfter.toFixed(2)} at the end`);
+  return lines;
+}
+
+function docsSection(m: Measured, opts: BenchOptions, lines: string[]): string {
+  const rows = [
+    ['oltp_write_only', m.writeOnly],
+    ['oltp_read_write', m.readWrite],
+  ] as const;
+  return [
+    `Latest run: ${new Date().toISOString().slice(0, 10)}, \`${opts.command}\`, on ${formatMachine(m.machine)}.`,
+    '',
+    '| sysbench test | Strata TPS | plain TPS | ratio | Strata p95 | plain p95 | p95 ratio |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...rows.map(([n, r]) => `| ${n} | ${f1(r.strata.tps)} | ${f1(r.plain.tps)} | **${f2(r.strata.tps / r.plain.tps)}×** | ${f2(r.strata.p95Ms)} ms | ${f2(r.plain.p95Ms)} ms | ${f2(r.strata.p95Ms / r.plain.p95Ms)}× |`),
+    '',
+    `Shipper commit lag p50 ${f1(m.lag.p50Ms)} ms, p99 ${f1(m.lag.p99Ms)} ms.`,
+    '',
+    '| database | Strata read-only compute (to first query) | mariadb-backup --backup + --prepare | ratio |',
+    '| --- | --- | --- | --- |',
+    ...m.cold.map((c) => `| ${c.sizeMb} MiB | ${f2(c.strataMs / 1000)} s | ${f2(c.backupMs / 1000)} s + ${f2(c.prepareMs / 1000)} s | **${f2(c.strataMs / (c.backupMs + c.prepareMs))}×** |`),
+    '',
+    '```',
+    ...lines,
+    '```',
+  ].join('\n');
+}
+
+async function runBench(opts: BenchOptions): Promise<void> {
+  ensureTools();
+  const sizes = opts.sizeMb !== undefined ? [opts.sizeMb] : DEFAULT_SIZES_MB;
+  const machine = describeMachine();
+  const m = await measure(sizes, machine);
+  const lines = reportLines(m);
+  for (const line of lines) process.stdout.write(line + '\n');
+  if (Math.min(...sizes) >= RECORDED_SIZE_MB_MIN) {
+    await fs.mkdir(join(REPO_ROOT, 'bench/results'), { recursive: true });
+    await fs.writeFile(RESULTS_JSON, JSON.stringify({ date: new Date().toISOString(), command: opts.command, ...m }, null, 2) + '\n');
+    replaceMarkedSection(DOCS_MD, 'compute-results', docsSection(m, opts, lines));
+    process.stdout.write(`${NAME}: results written to bench/results/compute.json and docs/benchmarks.md\n`);
+  } else process.stdout.write(`${NAME}: quick run (below ${RECORDED_SIZE_MB_MIN} MiB): results not recorded\n`);
+}
+
+export const bench: Bench = {
+  name: NAME,
+  description: 'MariaDB on Strata (compute + shipper + 3 safekeepers) vs plain MariaDB: sysbench TPS and p95, shipper commit lag, cold start of a copy vs mariadb-backup',
+  run: runBench,
+};
