@@ -274,6 +274,22 @@ describe('local cluster (./strata up, real processes)', () => {
     );
   });
 
+  it('[KILL -9] of the compute controller: its mariadbd dies with it; a new compute has every shipped commit', async () => {
+    let lsn = 0n;
+    await withUrl(mainUrl, async (c) => {
+      for (let i = 0; i < 50; i++) await c.query('INSERT INTO app.load VALUES (?, ?)', [300_000 + i, 'before the controller died']);
+      lsn = await innodbLsn(c);
+    });
+    await waitShipped('main', lsn);
+    const { controllerPid, mariadbdPid } = computeState('main');
+    process.kill(controllerPid, 'SIGKILL');
+    // The kernel's parent-death signal takes mariadbd down too: no one acknowledges commits nobody ships.
+    await waitDead(mariadbdPid);
+    const url = computeLine(await ok(['compute', 'start', '--branch', 'main']), 'main').url;
+    expect(url).toBe(mainUrl);
+    await withUrl(url, async (c) => expect(await scalar(c, 'SELECT COUNT(*) FROM app.load WHERE id >= 300000')).toBe('50'));
+  });
+
   it('[KILL -9] of one safekeeper and of the page server under load: writes go on, nothing committed is lost', async () => {
     const sk3 = pidOf('safekeeper-3');
     process.kill(sk3, 'SIGKILL');
