@@ -5,3 +5,4 @@ export * from './http.js';
 export * from './log.js';
 export * from './metrics.js';
 export * from './validate.js';
+export * from './body.js';

@@ -8,7 +8,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { authMiddleware, authorize, checkAuthPolicy, type Claims, createVerifier, signToken } from './auth.js';
 import { ConfigError, listenSchema, loadFlags } from './config.js';
 import { BadRequest, SERVICE_ERROR_STATUS } from './errors.js';
-import { createErrorHandler, parseListen } from './http.js';
+import { createErrorHandler, listen, parseListen } from './http.js';
+import { readBodyBytes } from './body.js';
 import { memoryLogger } from './log.js';
 import { Counter, Gauge, Histogram, Registry } from './metrics.js';
 
@@ -118,5 +119,27 @@ describe('service kit', () => {
     expect(loadFlags(flags, schema, [], { X_LISTEN: 'a:2', X_ID: '' })).toEqual({ listen: { host: 'a', port: 2 } });
     expect(() => loadFlags(flags, schema, ['--listen', 'nope'], {})).toThrow(/--listen \(X_LISTEN\): must be HOST:PORT/);
     expect(() => loadFlags(flags, schema, ['--nope', '1'], {})).toThrow(ConfigError);
+  });
+
+  it('reads a binary body whole on the node server and through app.request, and refuses one over the limit', async () => {
+    const app = new Hono().post('/echo', async (c) => {
+      const body = await readBodyBytes(c, 4 << 20);
+      return c.body(body as Uint8Array<ArrayBuffer>, 200, { 'x-length': String(body.length) });
+    });
+    app.onError((e, c) => c.text(e.name, 413));
+    const data = new Uint8Array(3 << 20);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7) & 0xff;
+    const server = await listen(app.fetch, { host: '127.0.0.1', port: 0 });
+    try {
+      const res = await fetch(`${server.url}/echo`, { method: 'POST', body: data });
+      expect(res.headers.get('x-length')).toBe(String(data.length));
+      expect(Buffer.from(await res.arrayBuffer()).equals(Buffer.from(data))).toBe(true);
+      const big = await fetch(`${server.url}/echo`, { method: 'POST', body: new Uint8Array((4 << 20) + 1) });
+      expect(await big.text()).toBe('PayloadTooLarge');
+    } finally {
+      await server.close();
+    }
+    const viaRequest = await app.request('/echo', { method: 'POST', body: data.subarray(0, 1000) });
+    expect(viaRequest.headers.get('x-length')).toBe('1000');
   });
 });

@@ -7,7 +7,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { decodeFrames, encodeFrames, type AcceptorInput } from '@strata/core/consensus';
 import { CorruptFrame } from '@strata/core';
 import { ZSTD_CODING, ZstdError, acceptsZstd, zstdCompress, zstdDecompress } from '@strata/zstd';
-import { authorize, BadRequest, PayloadTooLarge, zv } from '@strata/service-kit';
+import { authorize, BadRequest, PayloadTooLarge, readBodyBytes, zv } from '@strata/service-kit';
 import { POLICY } from '../auth.js';
 import { AcceptorHosts } from '../data-path/hosts.js';
 import type { AppEnv, SafekeeperDeps } from '../deps.js';
@@ -32,7 +32,7 @@ export function consensusRoutes(deps: SafekeeperDeps) {
       const { tenant, timeline: timelineId } = c.req.valid('param');
       authorize(c.var.claims, POLICY.tenantData, tenant);
       const timeline = deps.timelines.get(tenant, timelineId);
-      const body = decodeBody(c.req.header('content-encoding'), new Uint8Array(await c.req.arrayBuffer()));
+      const body = decodeBody(c.req.header('content-encoding'), await readBodyBytes(c, CONSENSUS_BODY_BYTES_MAX));
       const messages = decodeFrames(body);
       for (const m of messages) {
         if (!ACCEPTOR_INPUTS.has(m.type)) throw new CorruptFrame(`${m.type} is not a message for an acceptor`);
