@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm test`: install what is missing, then run every suite (lint,
-// typecheck, unit, integration) and end with one line `N passed, N failed`
-// that sums them all.
+// typecheck, unit, integration, the console's e2e) and end with one line
+// `N passed, N failed` that sums them all.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,6 +50,36 @@ if (existsSync(report)) {
   failed++;
 }
 if (v.status !== 0 && failed === 0) failed++;
+
+// The console end to end: Playwright (Debian's Chromium) against one real local cluster that the
+// suite's globalSetup starts with `./strata up` and stops with `./strata down`. STRATA_E2E=0 skips it.
+if (process.env.STRATA_E2E !== '0') {
+  process.stdout.write('\n== e2e (playwright, e2e/) ==\n');
+  const e2eReport = join(outDir, 'playwright.json');
+  const before = failed;
+  const pw = spawnSync(bin('playwright'), ['test', '-c', 'e2e/playwright.config.ts', '--reporter=list,json'], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: { ...env, PLAYWRIGHT_JSON_OUTPUT_FILE: e2eReport },
+    // The config bounds the run (globalTimeout); this is the backstop.
+    timeout: 30 * 60_000,
+    killSignal: 'SIGTERM',
+  });
+  if (existsSync(e2eReport)) {
+    try {
+      const j = JSON.parse(readFileSync(e2eReport, 'utf8'));
+      passed += (j.stats?.expected ?? 0) + (j.stats?.flaky ?? 0);
+      failed += j.stats?.unexpected ?? 0;
+      // A suite that did not start (globalSetup, a spec that fails to load) has errors but no failed test.
+      if ((j.errors ?? []).length > 0 && failed === before) failed++;
+    } catch {
+      failed++;
+    }
+  }
+  // No report (killed, crashed) or a non-zero exit nothing above counted: one failure.
+  if (failed === before && pw.status !== 0) failed++;
+  if (failed > before) process.stdout.write(`!! e2e failed (traces: e2e/test-results/, screenshots and cluster logs: e2e/artifacts/)\n`);
+}
 rmSync(outDir, { recursive: true, force: true });
 
 console.log(`\n${passed} passed, ${failed} failed`);

@@ -2,6 +2,9 @@
  * The `./strata` CLI contract, driven through the real executable.
  */
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -9,8 +12,13 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 const fixtureLog = `${root}fixtures/innodb-10.11/ib_logfile0.first64k`;
 
 function strata(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return strataIn(undefined, ...args);
+}
+
+/** With STRATA_HOME set (never the repository's own .strata: these tests start no cluster). */
+function strataIn(home: string | undefined, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(`${root}strata`, args, { cwd: root }, (err, stdout, stderr) => {
+    execFile(`${root}strata`, args, { cwd: root, env: { ...process.env, ...(home ? { STRATA_HOME: home } : {}), STRATA_TOKEN: '' } }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
     });
   });
@@ -62,10 +70,21 @@ describe('strata redo dump', () => {
   });
 });
 
-describe('strata up', () => {
-  it('says honestly that the cluster is not built yet', async () => {
-    const r = await strata('up');
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/not built yet/);
+describe('local cluster commands without a cluster', () => {
+  it('say that there is no cluster and how to get one, and refuse unknown flags', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'strata-cli-home-'));
+    try {
+      for (const args of [['status'], ['branch', 'list'], ['snapshot', 'list'], ['compute', 'start', '--branch', 'main']]) {
+        const r = await strataIn(home, ...args);
+        expect(r.code, args.join(' ')).toBe(1);
+        expect(r.stderr).toMatch(/no local cluster in .*strata-cli-home-.*: run \.\/strata up first/);
+      }
+      const bad = await strataIn(home, 'up', '--bogus');
+      expect(bad.code).toBe(64);
+      expect(bad.stderr).toMatch(/bogus/);
+      expect(readdirSync(home)).toEqual([]);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });

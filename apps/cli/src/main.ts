@@ -605,6 +605,11 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`strata: ${e.message}\n\n${USAGE}`);
       return 64;
     }
+    // node:util parseArgs: an unknown flag or a flag without its value is a usage error too.
+    if (e instanceof Error && 'code' in e && typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`strata: ${e.message}\n\n${USAGE}`);
+      return 64;
+    }
     if (e instanceof MembershipArgsError) {
       process.stderr.write(`strata: ${e.message}\n\n${USAGE}`);
       return 64;

@@ -46,7 +46,14 @@ export function Shell({ children }: { children: ReactNode }) {
           </button>
         </div>
       </nav>
-      <main>{children}</main>
+      <main>
+        {me.data.role === 'viewer' ? (
+          <div className="banner" data-testid="viewer-banner">
+            Signed in as a viewer: you see everything; actions are for admins.
+          </div>
+        ) : null}
+        {children}
+      </main>
     </div>
   );
 }

@@ -1,6 +1,6 @@
 'use client';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useState } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { useTRPC } from '../lib/trpc';
 import type { OperationOut } from '../server/routers/shapes';
 
@@ -18,6 +18,26 @@ export function ErrorBox({ error }: { error: ErrorLike | null | undefined }) {
       <code>{s?.serviceCode ?? s?.code ?? error.data?.code ?? 'ERROR'}</code>
       {s?.service ? <span> from {s.service}</span> : null}: {error.message}
     </div>
+  );
+}
+
+/** Viewers see, admins act: whether the signed-in operator may start actions. */
+export function useIsAdmin(): boolean {
+  const trpc = useTRPC();
+  const me = useQuery(trpc.operators.me.queryOptions());
+  return me.data?.role === 'admin';
+}
+
+/**
+ * Controls that change the cluster or the operators: disabled for a viewer (the server refuses
+ * their mutations anyway, with FORBIDDEN), so a viewer is never offered an action that fails.
+ */
+export function AdminOnly({ children }: { children: ReactNode }) {
+  const admin = useIsAdmin();
+  return (
+    <fieldset className="admin-only" disabled={!admin} title={admin ? undefined : 'Viewers see; only admins can do this'}>
+      {children}
+    </fieldset>
   );
 }
 

@@ -38,7 +38,19 @@ export interface WalReceiverOptions {
   readonly backpressure?: ((t: Timeline) => Promise<void>) | undefined;
 }
 
-const statusSchema = z.object({ commitLsn: z.string().regex(/^\d+$/) }).passthrough();
+const statusSchema = z
+  .object({
+    commitLsn: z.string().regex(/^\d+$/),
+    nodeId: z.number().int().optional(),
+    conf: z.object({ members: z.array(z.number().int()), newMembers: z.array(z.number().int()).optional() }).passthrough().optional(),
+  })
+  .passthrough();
+
+/** A safekeeper a membership change removed keeps its old WAL but gets no new WAL: never follow it. */
+function removedMember(s: z.infer<typeof statusSchema>): boolean {
+  if (s.nodeId === undefined || !s.conf) return false;
+  return !s.conf.members.includes(s.nodeId) && !(s.conf.newMembers ?? []).includes(s.nodeId);
+}
 
 /** Pick again after this long without new WAL: another safekeeper may be ahead. */
 const IDLE_REPICK_MS = 30_000;
@@ -160,7 +172,7 @@ export class WalReceiver {
             return undefined;
           }
           const s = statusSchema.parse(await res.json());
-          return { url, commitLsn: BigInt(s.commitLsn) };
+          return removedMember(s) ? undefined : { url, commitLsn: BigInt(s.commitLsn) };
         } catch {
           return undefined;
         }

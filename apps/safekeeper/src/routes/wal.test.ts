@@ -68,4 +68,16 @@ describe('WAL read path', () => {
     await t.app.request(walUrl('from=1000&to=1100'));
     expect(t.deps.metrics.walBytesSent.get({ tenant_id: TENANT, timeline_id: TIMELINE })).toBe(100n);
   });
+
+  it('a node the configuration does not name serves no WAL (NOT_A_MEMBER): readers go to the members', async () => {
+    const other = await testApp({ nodeId: 9 });
+    try {
+      await other.app.request(base, json(createBody({ startLsn: '1000', conf: { generation: 3, members: [1, 2, 3] } })));
+      const res = await other.app.request(walUrl('from=1000'));
+      expect(res.status).toBe(403);
+      expect(((await res.json()) as { code: string }).code).toBe('NOT_A_MEMBER');
+    } finally {
+      await other.close();
+    }
+  });
 });

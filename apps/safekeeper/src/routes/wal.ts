@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { LsnOutOfRange } from '@strata/core';
+import { LsnOutOfRange, NotAMember } from '@strata/core';
 import { ZSTD_CODING, acceptsZstd, zstdCompress } from '@strata/zstd';
 import { authorize, zv } from '@strata/service-kit';
 import { POLICY } from '../auth.js';
@@ -35,6 +35,9 @@ export function walRoutes(deps: SafekeeperDeps) {
       authorize(c.var.claims, POLICY.walRead, tenant);
       const { from, to, waitMs } = c.req.valid('query');
       const timeline = deps.timelines.get(tenant, timelineId);
+      const conf = timeline.control.conf;
+      // A node a membership change removed gets no new WAL: readers must go to the members (the page server re-picks on this error).
+      if (!conf.members.includes(deps.nodeId) && !(conf.newMembers ?? []).includes(deps.nodeId)) throw new NotAMember(deps.nodeId, conf.generation);
       if (to !== undefined && to < from) throw new LsnOutOfRange(to, `"to" is below "from" ${from}`);
       if (from < timeline.wal.oldestLsn) {
         throw new LsnOutOfRange(from, `WAL before ${timeline.wal.oldestLsn} is no longer on this safekeeper`);

@@ -2,7 +2,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useTRPC, useTRPCClient } from '../../lib/trpc';
-import { bytes, ErrorBox, Lsn, useOperation } from '../../components/ui';
+import { AdminOnly, bytes, ErrorBox, Lsn, useOperation } from '../../components/ui';
 
 interface BranchNode {
   name: string;
@@ -61,9 +61,10 @@ export default function BranchesPage() {
     <>
       <h1>Branches</h1>
       <ErrorBox error={branches.error} />
-      <div className="tree card"><ul>{children(null).map(render)}</ul></div>
+      <AdminOnly><div className="tree card"><ul>{children(null).map(render)}</ul></div></AdminOnly>
       {action.view}
       <h2>Create a branch</h2>
+      <AdminOnly>
       <form className="inline" onSubmit={(e) => { e.preventDefault(); create.start(null); }}>
         {mode !== 'snapshot' ? (
           <label>From<select name="from" value={from} onChange={(e) => setFrom(e.target.value)}>{list.map((b) => <option key={b.name}>{b.name}</option>)}</select></label>
@@ -81,6 +82,7 @@ export default function BranchesPage() {
         ) : null}
         <button type="submit" disabled={create.pending}>Create branch</button>
       </form>
+      </AdminOnly>
       {create.view}
     </>
   );

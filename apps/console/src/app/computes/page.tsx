@@ -2,7 +2,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useTRPC, useTRPCClient } from '../../lib/trpc';
-import { ErrorBox, Lsn, useOperation } from '../../components/ui';
+import { AdminOnly, ErrorBox, Lsn, useOperation } from '../../components/ui';
 
 export default function ComputesPage() {
   const trpc = useTRPC();
@@ -20,6 +20,7 @@ export default function ComputesPage() {
     <>
       <h1>Computes</h1>
       <ErrorBox error={computes.error} />
+      <AdminOnly>
       <table data-testid="computes">
         <thead><tr><th>Name</th><th>Branch</th><th>Mode</th><th>State</th><th>Connection</th><th>Shipped / committed</th><th>Lag</th><th /></tr></thead>
         <tbody>
@@ -34,13 +35,16 @@ export default function ComputesPage() {
           ))}
         </tbody>
       </table>
+      </AdminOnly>
       <h2>Start a compute</h2>
+      <AdminOnly>
       <form className="inline" onSubmit={(e) => { e.preventDefault(); op.start({ kind: 'start' }); }}>
         <label>Branch<select name="branch" value={branch} onChange={(e) => setBranch(e.target.value)}>{(branches.data ?? []).map((b) => <option key={b.name}>{b.name}</option>)}</select></label>
         <label>Read-only<input type="checkbox" checked={readOnly} onChange={(e) => setReadOnly(e.target.checked)} /></label>
         {readOnly ? <label>LSN (optional)<input name="lsn" value={lsn} onChange={(e) => setLsn(e.target.value)} /></label> : null}
         <button type="submit" disabled={op.pending}>Start compute</button>
       </form>
+      </AdminOnly>
       {op.view}
     </>
   );

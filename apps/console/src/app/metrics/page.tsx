@@ -12,12 +12,14 @@ function Chart({ title, unit, series }: { title: string; unit: string; series: {
   const all = series.flatMap((s) => s.points);
   const t0 = Math.min(...all.map((p) => p.t));
   const t1 = Math.max(...all.map((p) => p.t));
-  const vMax = Math.max(1e-9, ...all.map((p) => p.v));
+  const top = Math.max(0, ...all.map((p) => p.v));
+  // The scale never divides by zero; the label says the real maximum (an all-zero series is "max 0", not 1e-9).
+  const vMax = Math.max(1e-9, top);
   const x = (t: number) => (t1 > t0 ? ((t - t0) / (t1 - t0)) * (w - 10) + 5 : w / 2);
   const y = (v: number) => h - 18 - (v / vMax) * (h - 30);
   return (
     <div className="card" data-testid="chart" data-points={all.length}>
-      <b>{title}</b> <span className="detail">({unit}, max {vMax.toPrecision(3)})</span>
+      <b>{title}</b> <span className="detail">({unit}, max {top === 0 ? '0' : top.toPrecision(3)})</span>
       <svg viewBox={`0 0 ${w} ${h}`} width="100%" height={h} role="img" aria-label={title}>
         <line x1={0} y1={h - 18} x2={w} y2={h - 18} stroke="#ccc" />
         {series.map((s, i) =>

@@ -1,7 +1,7 @@
 'use client';
 import { useQuery } from '@tanstack/react-query';
 import { useTRPC, useTRPCClient } from '../../lib/trpc';
-import { ErrorBox, useOperation } from '../../components/ui';
+import { AdminOnly, ErrorBox, useOperation } from '../../components/ui';
 
 export default function OperationsPage() {
   const trpc = useTRPC();
@@ -13,6 +13,7 @@ export default function OperationsPage() {
       <h1>Operations</h1>
       <ErrorBox error={q.error} />
       {retry.view}
+      <AdminOnly>
       <table data-testid="operations">
         <thead><tr><th>When</th><th>Kind</th><th>Status</th><th>Actor</th><th>Steps</th><th>Duration</th><th>Error</th><th /></tr></thead>
         <tbody>
@@ -30,6 +31,7 @@ export default function OperationsPage() {
           ))}
         </tbody>
       </table>
+      </AdminOnly>
     </>
   );
 }

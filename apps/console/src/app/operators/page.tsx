@@ -2,7 +2,7 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useTRPC } from '../../lib/trpc';
-import { ErrorBox } from '../../components/ui';
+import { AdminOnly, ErrorBox } from '../../components/ui';
 
 export default function OperatorsPage() {
   const trpc = useTRPC();
@@ -19,6 +19,7 @@ export default function OperatorsPage() {
     <>
       <h1>Operators</h1>
       <ErrorBox error={q.error ?? create.error ?? setRoleM.error ?? remove.error} />
+      <AdminOnly>
       <table>
         <thead><tr><th>Username</th><th>Role</th><th>Created</th><th /></tr></thead>
         <tbody>
@@ -33,13 +34,16 @@ export default function OperatorsPage() {
           ))}
         </tbody>
       </table>
+      </AdminOnly>
       <h2>Add an operator</h2>
+      <AdminOnly>
       <form className="inline" onSubmit={(e) => { e.preventDefault(); create.mutate({ username, password, role }); }}>
         <label>Username<input name="username" value={username} onChange={(e) => setUsername(e.target.value)} /></label>
         <label>Password<input name="password" type="password" value={password} onChange={(e) => setPassword(e.target.value)} /></label>
         <label>Role<select name="role" value={role} onChange={(e) => setRole(e.target.value as 'viewer' | 'admin')}><option>viewer</option><option>admin</option></select></label>
         <button type="submit" disabled={create.isPending}>Add operator</button>
       </form>
+      </AdminOnly>
     </>
   );
 }

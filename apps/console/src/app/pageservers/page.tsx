@@ -1,7 +1,7 @@
 'use client';
 import { useQuery } from '@tanstack/react-query';
 import { useTRPC, useTRPCClient } from '../../lib/trpc';
-import { bytes, ErrorBox, Lsn, useOperation } from '../../components/ui';
+import { AdminOnly, bytes, ErrorBox, Lsn, useOperation } from '../../components/ui';
 
 export default function PageserversPage() {
   const trpc = useTRPC();
@@ -33,6 +33,7 @@ export default function PageserversPage() {
           <h2>Tenants</h2>
           <table><thead><tr><th>Tenant</th><th>Timelines</th></tr></thead><tbody>{p.tenants.map((t) => <tr key={t.tenantId}><td className="mono">{t.tenantId}</td><td>{t.timelines}</td></tr>)}</tbody></table>
           <h2>Timelines and layers</h2>
+          <AdminOnly>
           <table>
             <thead><tr><th>Branch</th><th>Ancestor</th><th>Ingested</th><th>On disk</th><th>GC horizon</th><th>Layers</th><th>Bytes</th><th /></tr></thead>
             <tbody>
@@ -50,6 +51,7 @@ export default function PageserversPage() {
               ))}
             </tbody>
           </table>
+          </AdminOnly>
         </>
       ) : null}
       {op.view}

@@ -2,7 +2,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useTRPC, useTRPCClient } from '../../lib/trpc';
-import { ErrorBox, Lsn, useOperation } from '../../components/ui';
+import { AdminOnly, ErrorBox, Lsn, useOperation } from '../../components/ui';
 
 export default function SafekeepersPage() {
   const trpc = useTRPC();
@@ -10,14 +10,19 @@ export default function SafekeepersPage() {
   const q = useQuery({ ...trpc.safekeepers.overview.queryOptions(), refetchInterval: 3_000 });
   const [members, setMembers] = useState<Record<string, string>>({});
   const op = useOperation({ mutationFn: (i: { timelineId: string; members: number[] }) => client.safekeepers.changeMembership.mutate(i) });
+  const add = useOperation({ mutationFn: (_: null) => client.safekeepers.add.mutate({}) });
   return (
     <>
       <h1>Safekeepers</h1>
       <ErrorBox error={q.error} />
-      <table>
+      <table data-testid="safekeeper-nodes">
         <thead><tr><th>Node</th><th>URL</th><th>Health</th></tr></thead>
         <tbody>{(q.data?.nodes ?? []).map((n) => <tr key={n.id}><td>{n.id}</td><td className="mono">{n.url}</td><td className={n.healthy ? 'ok' : 'bad'}>{n.healthy ? 'up' : n.error}</td></tr>)}</tbody>
       </table>
+      <AdminOnly>
+        <p><button className="secondary" disabled={add.pending} onClick={() => add.start(null)}>Add a safekeeper node</button></p>
+      </AdminOnly>
+      {add.view}
       {(q.data?.timelines ?? []).map((t) => (
         <div className="card" key={t.timelineId} data-testid={`timeline-${t.branch ?? t.timelineId}`}>
           <h2>Branch {t.branch ?? '?'} <span className="mono">{t.timelineId}</span></h2>
@@ -33,10 +38,12 @@ export default function SafekeepersPage() {
               ))}
             </tbody>
           </table>
+          <AdminOnly>
           <form className="inline" onSubmit={(e) => { e.preventDefault(); op.start({ timelineId: t.timelineId, members: (members[t.timelineId] ?? '').split(',').map((s) => Number(s.trim())).filter((n) => n > 0) }); }}>
             <label>New members (node ids)<input name="members" placeholder="1,2,3" value={members[t.timelineId] ?? ''} onChange={(e) => setMembers({ ...members, [t.timelineId]: e.target.value })} /></label>
             <button type="submit" disabled={op.pending}>Change membership</button>
           </form>
+          </AdminOnly>
         </div>
       ))}
       {op.view}

@@ -2,7 +2,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useTRPC, useTRPCClient } from '../../lib/trpc';
-import { ErrorBox, Lsn, useOperation } from '../../components/ui';
+import { AdminOnly, ErrorBox, Lsn, useOperation } from '../../components/ui';
 
 export default function SnapshotsPage() {
   const trpc = useTRPC();
@@ -24,6 +24,7 @@ export default function SnapshotsPage() {
     <>
       <h1>Snapshots</h1>
       <ErrorBox error={snapshots.error} />
+      <AdminOnly>
       <table data-testid="snapshots">
         <thead><tr><th>Name</th><th>Branch</th><th>LSN</th><th>Created</th><th /></tr></thead>
         <tbody>
@@ -38,13 +39,16 @@ export default function SnapshotsPage() {
           ))}
         </tbody>
       </table>
+      </AdminOnly>
       <h2>Take a snapshot</h2>
+      <AdminOnly>
       <form className="inline" onSubmit={(e) => { e.preventDefault(); op.start({ kind: 'create' }); }}>
         <label>Branch<select name="branch" value={branch} onChange={(e) => setBranch(e.target.value)}>{(branches.data ?? []).map((b) => <option key={b.name}>{b.name}</option>)}</select></label>
         <label>Name<input name="name" value={name} onChange={(e) => setName(e.target.value)} /></label>
         <label>LSN (optional)<input name="lsn" value={lsn} onChange={(e) => setLsn(e.target.value)} /></label>
         <button type="submit" disabled={op.pending}>Take snapshot</button>
       </form>
+      </AdminOnly>
       {op.view}
     </>
   );

@@ -2,7 +2,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useTRPC, useTRPCClient } from '../../lib/trpc';
-import { ErrorBox, useOperation } from '../../components/ui';
+import { AdminOnly, ErrorBox, useOperation } from '../../components/ui';
 
 export default function TenantsPage() {
   const trpc = useTRPC();
@@ -18,6 +18,7 @@ export default function TenantsPage() {
     <>
       <h1>Tenants</h1>
       <ErrorBox error={q.error} />
+      <AdminOnly>
       <table data-testid="tenants">
         <thead><tr><th>Name</th><th>Tenant id</th><th>Timelines</th><th>Created</th><th /></tr></thead>
         <tbody>
@@ -29,12 +30,15 @@ export default function TenantsPage() {
           ))}
         </tbody>
       </table>
+      </AdminOnly>
       <h2>Create or import a tenant</h2>
+      <AdminOnly>
       <form className="inline" onSubmit={(e) => { e.preventDefault(); op.start({ kind: 'create' }); }}>
         <label>Name<input name="name" value={name} onChange={(e) => setName(e.target.value)} /></label>
         <label>Import from datadir (optional, absolute path of a prepared datadir)<input name="datadir" value={datadir} onChange={(e) => setDatadir(e.target.value)} /></label>
         <button type="submit" disabled={op.pending}>{datadir ? 'Import tenant' : 'Create tenant'}</button>
       </form>
+      </AdminOnly>
       {op.view}
     </>
   );

@@ -154,4 +154,13 @@ describe('[CLUSTER] routers against a real local cluster', () => {
     expect(r.rows).toEqual([['1'], ['2']]);
     expect((await h.caller(viewer).computes.list()).some((x) => x.name === r.compute)).toBe(false);
   });
+
+  // Last: adding a node restarts the page server.
+  it('[SAFEKEEPERS][ADD] a new node through `strata safekeeper add`, registered and healthy; viewers cannot', async () => {
+    await expect(h.caller(viewer).safekeepers.add({})).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    const op = await settled(await h.caller(admin).safekeepers.add({}));
+    expect(op).toMatchObject({ status: 'finished', kind: 'safekeepers.add', result: { id: 4, url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) } });
+    const o = await h.caller(viewer).safekeepers.overview();
+    expect(o.nodes.map((n) => [n.id, n.healthy])).toEqual([[1, true], [2, true], [3, true], [4, true]]);
+  });
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { membershipChange, safekeeperOverview } from '../services/safekeepers';
+import { membershipChange, safekeeperAdd, safekeeperOverview } from '../services/safekeepers';
 import { adminProcedure, router, viewerProcedure } from '../trpc';
 import { operationOut } from './shapes';
 import { start } from './start';
@@ -32,5 +32,7 @@ export const safekeepersRouter = router({
       }),
     )
     .query(({ ctx }) => safekeeperOverview(ctx.deps)),
+  /** A new node in the local cluster; timelines move there with changeMembership. */
+  add: adminProcedure.input(safekeeperAdd.input).output(operationOut).mutation(({ ctx, input }) => start(ctx, safekeeperAdd, input)),
   changeMembership: adminProcedure.input(membershipChange.input).output(operationOut).mutation(({ ctx, input }) => start(ctx, membershipChange, input)),
 });

@@ -1,7 +1,7 @@
 /** Safekeepers: per-timeline consensus state of every member, and membership changes through the CLI. */
 import { z } from 'zod';
 import type { ConsoleDeps } from '../deps';
-import { runCli } from './cli';
+import { parseLine, runCli } from './cli';
 import { ConsoleError, invalid, notFound } from './errors';
 import { hexId } from './inputs';
 import { callService } from './http';
@@ -107,5 +107,28 @@ export const membershipChange = defineOperation({
     if (!m) throw new ConsoleError('CLI_FAILED', `strata safekeeper membership: unexpected output ${JSON.stringify(out.slice(0, 200))}`);
     for (let i = current; i < MEMBERSHIP_STEPS.length; i++) await ctx.mark(i, 'finished', i === MEMBERSHIP_STEPS.length - 1 ? m[0] : undefined);
     return { generation: Number(m[1]), members: m[2]!.split(',').map(Number) };
+  },
+});
+
+export const SAFEKEEPER_LINE = /^safekeeper (\d+) (http:\/\/\S+)$/;
+
+/**
+ * A new safekeeper node for the local cluster (`strata safekeeper add`: a free port, registered in
+ * cluster.json, the page server restarted to follow it). It holds no timeline until a membership
+ * change moves one there.
+ */
+export const safekeeperAdd = defineOperation({
+  kind: 'safekeepers.add',
+  input: z.object({}),
+  steps: () => ['start a new safekeeper node (strata safekeeper add)', 'refresh the registry'],
+  async run(ctx) {
+    const added = await ctx.step(0, async (detail) => {
+      const { stdout } = await runCli(ctx.deps, ['safekeeper', 'add'], { timeoutMs: 180_000 });
+      const r = parseLine(stdout, SAFEKEEPER_LINE, (m) => ({ id: Number(m[1]), url: m[2]! }), 'safekeeper add');
+      detail(`safekeeper ${r.id} at ${r.url}`);
+      return r;
+    });
+    await ctx.step(1, () => refreshLocalCluster(ctx.deps));
+    return added;
   },
 });
