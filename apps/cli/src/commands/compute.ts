@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Compute, ComputeError, createApp, readStateFile, startCompute, writeStateFile } from '@strata/compute';
 import { listen } from '@strata/service-kit';
+import { isAlive } from '../local/daemon.js';
 
 export class ComputeCommandError extends Error {}
 
@@ -121,14 +122,6 @@ export async function computeStart(args: ComputeStartArgs): Promise<number> {
   return 0;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** One line per compute recorded under STRATA_HOME: name, timeline, port, pids, shipper lag. */
 export async function computeList(out: (line: string) => void, branchOf: (timelineId: string) => string | undefined = () => undefined): Promise<void> {
@@ -136,7 +129,7 @@ export async function computeList(out: (line: string) => void, branchOf: (timeli
   if (!existsSync(dir)) return;
   for (const entry of readdirSync(dir).sort()) {
     const s = readStateFile(join(dir, entry));
-    if (!s || !alive(s.controllerPid)) continue;
+    if (!s || !isAlive(s.controllerPid)) continue;
     let lag = '-';
     if (s.controlUrl) {
       const r = await fetch(`${s.controlUrl}/v1/status`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
@@ -150,10 +143,10 @@ export async function computeList(out: (line: string) => void, branchOf: (timeli
 /** SIGTERM to a compute recorded under STRATA_HOME, then wait for it to finish its clean stop. */
 export async function computeStop(name: string, timeoutMs = 180_000): Promise<void> {
   const s = readStateFile(join(computesDir(), name));
-  if (!s || !alive(s.controllerPid)) throw new ComputeCommandError(`no running compute named ${name} under ${computesDir()}`);
+  if (!s || !isAlive(s.controllerPid)) throw new ComputeCommandError(`no running compute named ${name} under ${computesDir()}`);
   process.kill(s.controllerPid, 'SIGTERM');
   const deadline = Date.now() + timeoutMs;
-  while (alive(s.controllerPid)) {
+  while (isAlive(s.controllerPid)) {
     if (Date.now() > deadline) throw new ComputeCommandError(`compute ${name} (pid ${s.controllerPid}) did not stop within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -89,25 +89,18 @@ export function logSince(file: string, from: number): string {
   }
 }
 
-/** The last `lines` lines a daemon wrote since `from`. */
+/** The last `lines` lines a daemon wrote since `from` (at most its last 64 KiB). */
 export function logTail(file: string, from = 0, lines = 25): string {
+  let size = 0;
   try {
-    const size = statSync(file).size;
-    const start = Math.max(from, size - 64 * 1024);
-    const buf = Buffer.alloc(size - start);
-    const fd = openSync(file, 'r');
-    try {
-      readSync(fd, buf, 0, buf.length, start);
-    } finally {
-      closeSync(fd);
-    }
-    return buf.toString('utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    size = statSync(file).size;
   } catch {
     return '';
   }
+  return logSince(file, Math.max(from, size - 64 * 1024)).trimEnd().split('\n').slice(-lines).join('\n');
 }
 
-function alive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -118,7 +111,7 @@ function alive(pid: number): boolean {
 
 export async function waitExit(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  while (alive(pid)) {
+  while (isAlive(pid)) {
     if (Date.now() > deadline) return false;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -143,7 +136,7 @@ export async function waitReady(what: string, d: StartedDaemon, probe: () => Pro
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await probe().catch(() => false)) return;
-    if (!alive(d.pid)) throw new DaemonError(`${what} exited during start; its log (${d.logFile}):\n${logTail(d.logFile, d.logOffset)}`);
+    if (!isAlive(d.pid)) throw new DaemonError(`${what} exited during start; its log (${d.logFile}):\n${logTail(d.logFile, d.logOffset)}`);
     if (Date.now() > deadline) throw new DaemonError(`${what} was not ready within ${timeoutMs} ms; its log (${d.logFile}):\n${logTail(d.logFile, d.logOffset)}`);
     await new Promise((r) => setTimeout(r, 150));
   }
