@@ -351,6 +351,13 @@ describe('local cluster (./strata up, real processes)', () => {
     for (const id of [4, 5, 6]) expect(status).toMatch(new RegExp(`^ {2}safekeeper ${id}: term \\d+ flush (\\d+) commit (\\d+) .* members 4,5,6$`, 'm'));
     const commit4 = BigInt(new RegExp('^ {2}safekeeper 4: term \\d+ flush \\d+ commit (\\d+)', 'm').exec(status)![1]!);
     expect(commit4).toBeGreaterThanOrEqual(lsn);
+    // A node still named by a branch's timeline cannot be removed; one no timeline names can.
+    const refused = await cli(['safekeeper', 'remove', '1']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/safekeeper 1 is a member of branch \S+'s timeline/);
+    expect(await ok(['safekeeper', 'add'])).toMatch(/^safekeeper 7 /m);
+    expect(await ok(['safekeeper', 'remove', '7'])).toMatch(/^safekeeper 7 removed$/m);
+    expect(await ok(['status'])).not.toMatch(/^safekeeper 7 /m);
   });
 
   it('[DOWN/UP] down stops every process; up resumes the same cluster with all its data', async () => {

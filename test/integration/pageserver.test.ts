@@ -35,15 +35,6 @@ let endLsn = 0n;
 /** `redo apply --until-lsn` outputs by LSN, shared by the branch and GetPage checks. */
 const applied = new Map<bigint, string>();
 
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await fn().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 async function timelineInfo(tl = timeline): Promise<{ lastRecordLsn: bigint; diskConsistentLsn: bigint; ancestor: unknown; layers: number }> {
   const res = await fetch(`${ps.url}/v1/tenants/${tenant}/timelines/${tl}`);
   if (!res.ok) throw new Error(`timeline ${tl}: HTTP ${res.status} ${await res.text()}`);

@@ -17,7 +17,7 @@ import { DaemonError } from './local/daemon.js';
 import { type BranchPoint, branchLine, createBranch, deleteBranch } from './local/branches.js';
 import { branchOfTimeline, createSnapshot, deleteSnapshot, listSnapshots, restoreSnapshot } from './local/snapshots.js';
 import { startLocalCompute, stopLocalCompute } from './local/computes.js';
-import { addSafekeeper, up } from './local/up.js';
+import { addSafekeeper, removeSafekeeper, up } from './local/up.js';
 import { down } from './local/down.js';
 import { status } from './local/status.js';
 
@@ -40,6 +40,7 @@ const USAGE = `usage: strata <command>
                                        change a timeline's safekeepers (addresses of old and new members;
                                        on the local cluster: --branch NAME --members N,N,N)
   safekeeper add                       a new safekeeper node for the local cluster; prints "safekeeper N URL"
+  safekeeper remove N                  stop and unregister a node no branch's timeline names any more"
   wal push --safekeepers H:P,H:P,H:P --tenant T --timeline TL --log FILE [--from LSN] [--max-mib-per-sec N]
                                        append a redo log's mtrs to the safekeeper quorum
   wal read --safekeeper H:P --tenant T --timeline TL --from LSN [--to LSN] --out FILE
@@ -581,6 +582,13 @@ export async function main(argv: string[]): Promise<number> {
       if (rest.length) throw new UsageError(`unexpected argument ${rest[0]}`);
       const sk = await addSafekeeper((line) => process.stderr.write(`[safekeeper add] ${line}\n`));
       out(`safekeeper ${sk.id} ${sk.url}`);
+      return 0;
+    }
+    if (cmd === 'safekeeper' && sub === 'remove') {
+      const id = rest.length === 1 && /^[1-9]\d{0,8}$/.test(rest[0]!) ? Number(rest[0]) : undefined;
+      if (id === undefined) throw new UsageError('safekeeper remove takes one node id');
+      await removeSafekeeper(id, (line) => process.stderr.write(`[safekeeper remove] ${line}\n`));
+      out(`safekeeper ${id} removed`);
       return 0;
     }
     if (cmd === 'safekeeper') return await cmdSafekeeper(argv.slice(1));

@@ -35,7 +35,7 @@ export function runningComputes(home = strataHome()): ComputeStateFile[] {
 const confReply = z.object({ conf: z.object({ generation: z.number(), members: z.array(z.number()), newMembers: z.array(z.number()).optional() }) }).passthrough();
 
 /** The highest-generation configuration any registered safekeeper holds for a timeline. */
-async function timelineConf(state: ClusterState, timelineId: string): Promise<{ generation: number; members: number[]; newMembers?: number[] | undefined } | undefined> {
+export async function timelineConf(state: ClusterState, timelineId: string): Promise<{ generation: number; members: number[]; newMembers?: number[] | undefined } | undefined> {
   const token = adminToken(state);
   let best: z.infer<typeof confReply>['conf'] | undefined;
   for (const sk of state.safekeepers) {

@@ -13,7 +13,7 @@ import { initDatadir } from '@strata/compute';
 import { freePort } from '../commands/compute.js';
 import { tenantImport } from '../commands/pageserver-client.js';
 import { authHeaders } from '../commands/safekeeper-endpoints.js';
-import { startLocalCompute } from './computes.js';
+import { startLocalCompute, timelineConf } from './computes.js';
 import { consoleAvailable, ensureConsole } from './console.js';
 import { daemonPid, logFile, type StartedDaemon, startDaemon, stopDaemon, waitReady } from './daemon.js';
 import { type ClusterKeys, ensureKeys } from './keys.js';
@@ -199,4 +199,32 @@ export async function addSafekeeper(log: (l: string) => void, home = strataHome(
   await stopDaemon(home, 'pageserver', 60_000);
   await startServices(home, next, log);
   return sk;
+}
+
+/**
+ * Decommissions a safekeeper node of the local cluster: refused while any
+ * branch's timeline names it (move the timeline away with `safekeeper
+ * membership` first) or when fewer than three nodes would remain. Stops it,
+ * unregisters it, deletes its data, and restarts the page server on the
+ * remaining list.
+ */
+export async function removeSafekeeper(id: number, log: (l: string) => void, home = strataHome()): Promise<void> {
+  const state = readCluster(home);
+  if (!state) throw new LocalClusterError(`no local cluster in ${home}: run ./strata up first`);
+  if (!state.safekeepers.some((s) => s.id === id)) throw new LocalClusterError(`no safekeeper ${id} (safekeepers: ${state.safekeepers.map((s) => s.id).join(', ')})`);
+  if (state.safekeepers.length <= 3) throw new LocalClusterError(`safekeeper ${id} is one of the last three: a timeline needs three nodes to keep a quorum through a failure`);
+  for (const b of state.branches) {
+    const conf = await timelineConf(state, b.timelineId);
+    if (conf && (conf.members.includes(id) || (conf.newMembers ?? []).includes(id))) {
+      throw new LocalClusterError(`safekeeper ${id} is a member of branch ${b.name}'s timeline (generation ${conf.generation}: ${conf.members.join(',')}): move it first with ./strata safekeeper membership --branch ${b.name} --members ...`);
+    }
+  }
+  log(`stopping safekeeper ${id}`);
+  await stopDaemon(home, `safekeeper-${id}`, 30_000);
+  const next: ClusterState = { ...state, safekeepers: state.safekeepers.filter((s) => s.id !== id) };
+  writeCluster(next, home);
+  rmSync(join(home, 'safekeepers', String(id)), { recursive: true, force: true });
+  log('restarting the page server without it');
+  await stopDaemon(home, 'pageserver', 60_000);
+  await startServices(home, next, log);
 }
