@@ -11,18 +11,27 @@ export default function SafekeepersPage() {
   const [members, setMembers] = useState<Record<string, string>>({});
   const op = useOperation({ mutationFn: (i: { timelineId: string; members: number[] }) => client.safekeepers.changeMembership.mutate(i) });
   const add = useOperation({ mutationFn: (_: null) => client.safekeepers.add.mutate({}) });
+  const remove = useOperation({ mutationFn: (nodeId: number) => client.safekeepers.remove.mutate({ nodeId }) });
   return (
     <>
       <h1>Safekeepers</h1>
       <ErrorBox error={q.error} />
       <table data-testid="safekeeper-nodes">
-        <thead><tr><th>Node</th><th>URL</th><th>Health</th></tr></thead>
-        <tbody>{(q.data?.nodes ?? []).map((n) => <tr key={n.id}><td>{n.id}</td><td className="mono">{n.url}</td><td className={n.healthy ? 'ok' : 'bad'}>{n.healthy ? 'up' : n.error}</td></tr>)}</tbody>
+        <thead><tr><th>Node</th><th>URL</th><th>Health</th><th></th></tr></thead>
+        <tbody>
+          {(q.data?.nodes ?? []).map((n) => (
+            <tr key={n.id}>
+              <td>{n.id}</td><td className="mono">{n.url}</td><td className={n.healthy ? 'ok' : 'bad'}>{n.healthy ? 'up' : n.error}</td>
+              <td><AdminOnly><button className="secondary" disabled={remove.pending} onClick={() => remove.start(n.id)}>Remove</button></AdminOnly></td>
+            </tr>
+          ))}
+        </tbody>
       </table>
       <AdminOnly>
         <p><button className="secondary" disabled={add.pending} onClick={() => add.start(null)}>Add a safekeeper node</button></p>
       </AdminOnly>
       {add.view}
+      {remove.view}
       {(q.data?.timelines ?? []).map((t) => (
         <div className="card" key={t.timelineId} data-testid={`timeline-${t.branch ?? t.timelineId}`}>
           <h2>Branch {t.branch ?? '?'} <span className="mono">{t.timelineId}</span></h2>

@@ -162,5 +162,15 @@ describe('[CLUSTER] routers against a real local cluster', () => {
     expect(op).toMatchObject({ status: 'finished', kind: 'safekeepers.add', result: { id: 4, url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) } });
     const o = await h.caller(viewer).safekeepers.overview();
     expect(o.nodes.map((n) => [n.id, n.healthy])).toEqual([[1, true], [2, true], [3, true], [4, true]]);
+
+    // Remove: refused (the CLI's typed refusal) for a node main's timeline names; done for the idle new one.
+    await expect(h.caller(viewer).safekeepers.remove({ nodeId: 4 })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    const refused = await settled(await h.caller(admin).safekeepers.remove({ nodeId: 1 }));
+    expect(refused.status).toBe('failed');
+    expect(JSON.stringify(refused)).toMatch(/is a member of branch main/);
+    const removed = await settled(await h.caller(admin).safekeepers.remove({ nodeId: 4 }));
+    expect(removed).toMatchObject({ status: 'finished', kind: 'safekeepers.remove', result: { nodeId: 4 } });
+    const after = await h.caller(viewer).safekeepers.overview();
+    expect(after.nodes.map((n) => n.id)).toEqual([1, 2, 3]);
   });
 });

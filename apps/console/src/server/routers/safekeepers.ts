@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { membershipChange, safekeeperAdd, safekeeperOverview } from '../services/safekeepers';
+import { membershipChange, safekeeperAdd, safekeeperRemove, safekeeperOverview } from '../services/safekeepers';
 import { adminProcedure, router, viewerProcedure } from '../trpc';
 import { operationOut } from './shapes';
 import { start } from './start';
@@ -34,5 +34,6 @@ export const safekeepersRouter = router({
     .query(({ ctx }) => safekeeperOverview(ctx.deps)),
   /** A new node in the local cluster; timelines move there with changeMembership. */
   add: adminProcedure.input(safekeeperAdd.input).output(operationOut).mutation(({ ctx, input }) => start(ctx, safekeeperAdd, input)),
+  remove: adminProcedure.input(safekeeperRemove.input).output(operationOut).mutation(({ ctx, input }) => start(ctx, safekeeperRemove, input)),
   changeMembership: adminProcedure.input(membershipChange.input).output(operationOut).mutation(({ ctx, input }) => start(ctx, membershipChange, input)),
 });

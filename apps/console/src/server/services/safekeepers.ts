@@ -132,3 +132,21 @@ export const safekeeperAdd = defineOperation({
     return added;
   },
 });
+
+/**
+ * Decommissions a safekeeper node of the local cluster (`strata safekeeper remove N`): the CLI refuses
+ * while any branch's timeline still names it, and that refusal is the operation's typed error.
+ */
+export const safekeeperRemove = defineOperation({
+  kind: 'safekeepers.remove',
+  input: z.object({ nodeId: z.number().int().positive() }),
+  steps: () => ['stop and unregister the node (strata safekeeper remove)', 'refresh the registry'],
+  async run(ctx, input) {
+    await ctx.step(0, async (detail) => {
+      await runCli(ctx.deps, ['safekeeper', 'remove', String(input.nodeId)], { timeoutMs: 180_000 });
+      detail(`safekeeper ${input.nodeId} removed`);
+    });
+    await ctx.step(1, () => refreshLocalCluster(ctx.deps));
+    return { nodeId: input.nodeId };
+  },
+});
