@@ -4,7 +4,7 @@
  * basebackup; branches, deletes, restarts, auth and bad input.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair, SignJWT } from 'jose';
@@ -209,5 +209,30 @@ describe('page server app', () => {
     // Without remote storage the remote-consistent LSN is the disk-consistent one, and nothing is queued.
     expect(text).toMatch(new RegExp(`pageserver_remote_consistent_lsn\\{tenant_id="${TENANT}",timeline_id="${ROOT}"\\} ${LSN}`));
     expect(text).toMatch(new RegExp(`pageserver_remote_upload_queue\\{tenant_id="${TENANT}",timeline_id="${ROOT}"\\} 0`));
+  });
+});
+
+describe('page server app: tenant delete', () => {
+  it('deletes a tenant with its whole branch tree and its directory; a second delete is TENANT_NOT_FOUND', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'strata-ps-tenant-del-'));
+    seedTimeline(dataDir);
+    const t = build(dataDir);
+    try {
+      const child = await t.app.request(`${base}/${ROOT}/branch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ lsn: String(LSN) }) });
+      expect(child.status).toBe(201);
+      // A parent alone cannot go; the tenant delete takes the children first.
+      expect((await t.app.request(`${base}/${ROOT}`, { method: 'DELETE' })).status).toBe(409);
+      const del = await t.app.request(`/v1/tenants/${TENANT}`, { method: 'DELETE' });
+      expect(del.status).toBe(200);
+      expect(await del.json()).toEqual({ tenantId: TENANT, timelinesDeleted: 2 });
+      expect(await (await t.app.request('/v1/tenants')).json()).toEqual({ tenants: [] });
+      expect(existsSync(join(dataDir, 'tenants', TENANT))).toBe(false);
+      const again = await t.app.request(`/v1/tenants/${TENANT}`, { method: 'DELETE' });
+      expect(again.status).toBe(404);
+      expect(((await again.json()) as { code: string }).code).toBe('TENANT_NOT_FOUND');
+    } finally {
+      t.tenants.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

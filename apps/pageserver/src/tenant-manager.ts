@@ -302,6 +302,29 @@ export class TenantManager {
     this.opts.log.info('timeline deleted', { tenantId: t.tenantId, timelineId: t.timelineId });
   }
 
+  /**
+   * Deletes a whole tenant: its timelines children first (each as `delete`
+   * does), then its directory. Returns how many timelines went.
+   */
+  async deleteTenant(tenantId: string): Promise<number> {
+    const timelines = this.list(tenantId);
+    let left = timelines;
+    // Each pass removes the leaves; bounded by the depth of the branch tree.
+    for (let pass = 0; left.length > 0 && pass <= timelines.length; pass++) {
+      const leaves = left.filter((t) => this.children(t).length === 0);
+      for (const t of leaves) await this.delete(t);
+      left = this.list(tenantId);
+    }
+    assert(left.length === 0, `tenant ${tenantId}: timelines left after deleting the tree`);
+    this.tenants.delete(tenantId);
+    const dir = join(this.opts.dataDir, 'tenants', tenantId);
+    const tmp = dir + TEMP_SUFFIX;
+    if (existsSync(dir)) renameSync(dir, tmp);
+    rmSync(tmp, { recursive: true, force: true });
+    this.opts.log.info('tenant deleted', { tenantId, timelines: timelines.length });
+    return timelines.length;
+  }
+
   private register(t: Timeline): void {
     let m = this.tenants.get(t.tenantId);
     if (!m) this.tenants.set(t.tenantId, (m = new Map()));

@@ -37,5 +37,10 @@ export function tenantRoutes(deps: PageserverDeps) {
       authorize(c.var.claims, POLICY.operator, tenant);
       const body = c.req.valid('json');
       return c.json(doImport(body.datadir, tenant, body.timelineId), 201);
+    })
+    .delete('/v1/tenants/:tenant', zv('param', tenantParams), async (c) => {
+      const { tenant } = c.req.valid('param');
+      authorize(c.var.claims, POLICY.operator, tenant);
+      return c.json({ tenantId: tenant, timelinesDeleted: await deps.tenants.deleteTenant(tenant) });
     });
 }

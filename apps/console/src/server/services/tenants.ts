@@ -73,14 +73,17 @@ export const tenantCreate = defineOperation({
 export const tenantDelete = defineOperation({
   kind: 'tenant.delete',
   input: z.object({ id: z.string().uuid() }),
-  steps: () => ['unregister the tenant'],
+  steps: () => ['delete it on the page server (every timeline, children first)', 'unregister the tenant'],
   async run(ctx, input) {
     const c = await refreshLocalCluster(ctx.deps);
     const t = await findTenant(ctx.deps.db, input.id);
     if (!t) throw notFound(`tenant ${input.id}`);
     if (t.tenantId === c.registry.tenantId) throw conflict('the local cluster\'s own tenant cannot be deleted from the console (./strata down)');
-    // The page server has no tenant deletion API yet: the console forgets the tenant; its layers stay until GC.
-    await ctx.step(0, () => deleteTenant(ctx.deps.db, t.id));
+    await ctx.step(0, async (detail) => {
+      const r = await callService(pageserverTarget(c), `/v1/tenants/${t.tenantId}`, z.object({ timelinesDeleted: z.number() }).passthrough(), { method: 'DELETE', timeoutMs: 120_000 });
+      detail(`${r.timelinesDeleted} timeline(s) deleted`);
+    });
+    await ctx.step(1, () => deleteTenant(ctx.deps.db, t.id));
     return { deleted: t.name };
   },
 });
