@@ -10,12 +10,9 @@ import { join, resolve } from 'node:path';
 import { type Compute, ComputeError, createApp, readStateFile, startCompute, writeStateFile } from '@strata/compute';
 import { listen } from '@strata/service-kit';
 import { isAlive } from '../local/daemon.js';
+import { strataHome } from '../local/state.js';
 
 export class ComputeCommandError extends Error {}
-
-export function strataHome(): string {
-  return resolve(process.env['STRATA_HOME'] ?? '.strata');
-}
 
 function computesDir(): string {
   return join(strataHome(), 'computes');

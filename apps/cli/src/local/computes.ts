@@ -66,6 +66,14 @@ export async function branchSafekeepers(state: ClusterState, branchName: string)
   return state.safekeepers.slice(0, 3).map((s) => `127.0.0.1:${s.port}`).join(',');
 }
 
+/** A free loopback port that no process of the cluster is registered on (it may be stopped now). */
+export async function unusedPort(state: ClusterState): Promise<number> {
+  const taken = new Set([...state.safekeepers.map((s) => s.port), state.pageserver.port, ...Object.values(state.computePorts), ...(state.consolePort === null ? [] : [state.consolePort])]);
+  let port = await freePort();
+  while (taken.has(port)) port = await freePort();
+  return port;
+}
+
 export interface LocalComputeRequest {
   readonly branch: string;
   readonly readOnly: boolean;
@@ -83,9 +91,9 @@ export async function startLocalCompute(state: ClusterState, req: LocalComputeRe
     const other = runningComputes(home).find((c) => c.mode === 'read-write' && c.timelineId === branch.timelineId);
     if (other) throw new LocalClusterError(`branch ${branch.name} already has a read-write compute (${other.name})`);
   }
-  let port = req.readOnly ? await freePort() : state.computePorts[branch.name];
+  let port = req.readOnly ? await unusedPort(state) : state.computePorts[branch.name];
   if (port === undefined) {
-    port = await freePort();
+    port = await unusedPort(state);
     writeCluster({ ...state, computePorts: { ...state.computePorts, [branch.name]: port } }, home);
   }
   const dataDir = join(computesDir(home), name);

@@ -13,7 +13,7 @@ import { initDatadir } from '@strata/compute';
 import { freePort } from '../commands/compute.js';
 import { tenantImport } from '../commands/pageserver-client.js';
 import { authHeaders } from '../commands/safekeeper-endpoints.js';
-import { startLocalCompute, timelineConf } from './computes.js';
+import { startLocalCompute, timelineConf, unusedPort } from './computes.js';
 import { consoleAvailable, ensureConsole } from './console.js';
 import { daemonPid, logFile, type StartedDaemon, startDaemon, stopDaemon, waitReady } from './daemon.js';
 import { type ClusterKeys, ensureKeys } from './keys.js';
@@ -167,10 +167,7 @@ export async function up(opts: UpOptions, home = strataHome()): Promise<UpResult
   if (opts.console && consoleAvailable()) {
     let current = readCluster(home) ?? state;
     if (current.consolePort === null) {
-      const taken = new Set([...current.safekeepers.map((x) => x.port), current.pageserver.port, ...Object.values(current.computePorts)]);
-      let port = await freePort();
-      while (taken.has(port)) port = await freePort();
-      current = { ...current, consolePort: port };
+      current = { ...current, consolePort: await unusedPort(current) };
       writeCluster(current, home);
     }
     lines.push(...(await ensureConsole(home, current, opts.log)));
@@ -186,9 +183,7 @@ export async function up(opts: UpOptions, home = strataHome()): Promise<UpResult
 export async function addSafekeeper(log: (l: string) => void, home = strataHome()): Promise<{ id: number; url: string }> {
   const state = readCluster(home);
   if (!state) throw new LocalClusterError(`no local cluster in ${home}: run ./strata up first`);
-  const taken = new Set([...state.safekeepers.map((s) => s.port), state.pageserver.port, ...Object.values(state.computePorts)]);
-  let port = await freePort();
-  while (taken.has(port)) port = await freePort();
+  const port = await unusedPort(state);
   const id = Math.max(...state.safekeepers.map((s) => s.id)) + 1;
   const sk = { id, port, url: `http://127.0.0.1:${port}` };
   const next: ClusterState = { ...state, safekeepers: [...state.safekeepers, sk] };
