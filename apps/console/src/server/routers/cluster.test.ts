@@ -2,7 +2,7 @@
  * The routers against a real local cluster (`./strata up`: three safekeepers,
  * a page server, a compute on main) and a real Postgres.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,6 +40,20 @@ describe('[CLUSTER] routers against a real local cluster', () => {
     throw new Error(`compute main stored no aux files at or after ${lsn} within 30 s`);
   }
 
+  /** main's connection URL once it answers as running; if it does not, the failure carries its log's tail. */
+  async function mainUrl(): Promise<string> {
+    let seen = 'not listed';
+    for (let i = 0; i < 150; i++) {
+      const main = (await h.caller(viewer).computes.list()).find((c) => c.name === 'main');
+      if (main?.state === 'running' && main.connectionUrl) return main.connectionUrl;
+      seen = main ? `${main.state}: ${main.error ?? ''}` : 'not listed';
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const logFile = join(h.home, 'logs', 'compute-main.log');
+    const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-40).join('\n') : '(no log)';
+    throw new Error(`compute main is not running (${seen}); the end of ${logFile}:\n${tail}`);
+  }
+
   async function quiesce(after: bigint) {
     for (let i = 0; i < 300; i++) {
       const main = (await h.caller(viewer).computes.list()).find((c) => c.name === 'main')!;
@@ -71,9 +85,23 @@ describe('[CLUSTER] routers against a real local cluster', () => {
     expect((await h.caller(viewer).tenants.list())).toMatchObject([{ name: 'main', local: true, tenantId: o.tenantId }]);
   });
 
+  it('[COMPUTES] a compute whose controller does not answer is shown unreachable with the error, not hidden', async () => {
+    const { controllerPid } = JSON.parse(readFileSync(join(h.home, 'computes', 'main', 'compute.json'), 'utf8')) as { controllerPid: number };
+    process.kill(controllerPid, 'SIGSTOP');
+    try {
+      const main = (await h.caller(viewer).computes.list()).find((c) => c.name === 'main');
+      expect(main).toMatchObject({ state: 'unreachable', connectionUrl: expect.stringMatching(/^mysql:\/\//), error: expect.stringMatching(/.+/) });
+      const o = await h.caller(viewer).overview.get();
+      expect(o.alerts.some((a) => a.message.startsWith('compute main is down'))).toBe(true);
+    } finally {
+      process.kill(controllerPid, 'SIGCONT');
+    }
+    expect(await mainUrl()).toMatch(/^mysql:\/\//);
+  });
+
   it('[BRANCHES][CREATE] at head and at an LSN, as recorded operations; delete refused with children', async () => {
     const c0 = BigInt((await h.caller(viewer).computes.list()).find((c) => c.name === 'main')!.commitLsn ?? '0');
-    const rows = await mysql.createConnection({ uri: (await h.caller(viewer).computes.list()).find((c) => c.name === 'main')!.connectionUrl! });
+    const rows = await mysql.createConnection({ uri: await mainUrl() });
     await rows.query('CREATE DATABASE IF NOT EXISTS t');
     await rows.query('CREATE TABLE t.a (id INT PRIMARY KEY) ENGINE=InnoDB');
     await ddlStored(rows);
@@ -163,8 +191,7 @@ describe('[CLUSTER] routers against a real local cluster', () => {
   it('[TIME TRAVEL] a read-only query at an LSN before the rows sees the old state; writes are refused', async () => {
     await expect(h.caller(viewer).timeTravel.query({ branch: 'main', sql: 'DELETE FROM t.a' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     const dev = (await h.caller(viewer).branches.list()).find((b) => b.name === 'dev')!;
-    const url = (await h.caller(viewer).computes.list()).find((c) => c.name === 'main')!.connectionUrl!;
-    const c = await mysql.createConnection({ uri: url });
+    const c = await mysql.createConnection({ uri: await mainUrl() });
     await c.query('INSERT INTO t.a VALUES (3)');
     await c.end();
     // `dev` was branched before row 3: main as of dev's LSN has rows 1, 2 only.

@@ -25,6 +25,19 @@ export function safekeeperTargets(cluster: LocalCluster): (ServiceTarget & { id:
 }
 
 type Settled<T> = { ok: true; value: T } | { ok: false; error: string };
+
+/** Whether a process with this pid exists (signal 0 checks without signalling). */
+function processAlive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists but belongs to someone else.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 async function settle<T>(p: Promise<T>): Promise<Settled<T>> {
   try {
     return { ok: true, value: await p };
@@ -78,8 +91,15 @@ export async function clusterView(deps: ConsoleDeps, cluster?: LocalCluster): Pr
   const computeViews: ClusterView['computes'] = [];
   computeFiles.forEach((f, i) => {
     const s = computes[i]!;
-    // A compute whose controller is gone stays on disk; only running ones are shown.
-    if (!s.ok) return;
+    if (!s.ok) {
+      // A compute whose controller is gone stays on disk: only live ones are shown. One that is alive
+      // but did not answer in time (a busy machine) is shown as unhealthy rather than vanishing.
+      if (!processAlive(f.controllerPid)) return;
+      const view = { name: f.name, mode: f.mode, state: 'unreachable', timelineId: f.timelineId, port: f.port ?? 0, shipper: null, error: s.error };
+      computeViews.push({ ...view, connectionUrl: f.connectionUrl ?? null, healthy: false });
+      nodes.push({ kind: 'compute', name: f.name, url: f.controlUrl, healthy: false, version: null, error: s.error });
+      return;
+    }
     computeViews.push({ ...s.value, connectionUrl: f.connectionUrl ?? null, healthy: s.value.state === 'running', error: s.value.error ?? null });
     nodes.push({ kind: 'compute', name: f.name, url: f.controlUrl, healthy: s.value.state === 'running', version: null, error: s.value.error ?? null });
   });

@@ -41,6 +41,7 @@ const computeFileSchema = z.looseObject({
   controlUrl: z.string(),
   connectionUrl: z.string().optional(),
   port: z.number().optional(),
+  controllerPid: z.number().int().positive().optional(),
 });
 export type ComputeFile = z.infer<typeof computeFileSchema>;
 
