@@ -5,12 +5,11 @@
 import { parseArgs } from 'node:util';
 import { StrataError } from '@strata/core';
 import { MembershipChangeFailed } from '@strata/client';
-import { redoDump } from './commands/redo-dump.js';
+import { cmdRedoApply, cmdRedoDump } from './commands/redo.js';
 import { MembershipArgsError, safekeeperMembership } from './commands/safekeeper-membership.js';
 import { walPush, WalPushError } from './commands/wal-push.js';
 import { walRead, WalReadError } from './commands/wal-read.js';
 import { basebackup, branchCreate, lsnByTimestamp, pageGet, PageserverCommandError, tenantImport, waitLsn } from './commands/pageserver-client.js';
-import { applyRedoToDatadir } from './datadir/replay-datadir.js';
 import { ComputeCommandError, ComputeError, computeList, computeStart, computeStop } from './commands/compute.js';
 import { adminToken, type ClusterState, findBranch, LocalClusterError, readCluster, requireCluster, safekeeperHostPorts, strataHome } from './local/state.js';
 import { DaemonError } from './local/daemon.js';
@@ -20,115 +19,7 @@ import { startLocalCompute, stopLocalCompute } from './local/computes.js';
 import { addSafekeeper, removeSafekeeper, up } from './local/up.js';
 import { down } from './local/down.js';
 import { status } from './local/status.js';
-
-const USAGE = `usage: strata <command>
-
-  up [--s3] [--no-console]             start (or resume) the local cluster in STRATA_HOME (default .strata) in the background
-  down                                 stop every process of the local cluster (data stays)
-  status                               every node, term, LSNs and lag of the local cluster
-  branch create --from NAME --name NEW (--lsn L | --at ISO-TIME)
-                                       branch the local cluster; prints "branch NEW timeline <id> lsn <L>"
-  branch list | branch delete NAME
-  snapshot create --branch NAME --name SNAP [--lsn L] | snapshot list | snapshot delete SNAP
-  snapshot restore SNAP --name NEWBRANCH
-  compute start --branch NAME [--read-only [--lsn L | --at ISO-TIME]]
-                                       a compute on a local branch, in the background
-  compute stop --branch NAME | --name N
-  safekeeper --id N --listen H:P --data DIR [--remote-storage URL]
-                                       run one safekeeper in the foreground
-  safekeeper membership --safekeepers H:P,... --tenant T --timeline TL --members N,N,N [--timeout-ms MS]
-                                       change a timeline's safekeepers (addresses of old and new members;
-                                       on the local cluster: --branch NAME --members N,N,N)
-  safekeeper add                       a new safekeeper node for the local cluster; prints "safekeeper N URL"
-  safekeeper remove N                  stop and unregister a node no branch's timeline names any more"
-  wal push --safekeepers H:P,H:P,H:P --tenant T --timeline TL --log FILE [--from LSN] [--max-mib-per-sec N]
-                                       append a redo log's mtrs to the safekeeper quorum
-  wal read --safekeeper H:P --tenant T --timeline TL --from LSN [--to LSN] --out FILE
-                                       write committed redo bytes of a range to a file
-  pageserver --listen H:P --data DIR --safekeepers H:P,H:P,H:P [--remote-storage URL]
-                                       run the page server in the foreground
-  tenant import --pageserver H:P --datadir DIR [--tenant T]
-                                       store a cleanly shut down datadir as a new tenant
-  wait-lsn --pageserver H:P --tenant T --timeline TL --lsn L [--timeout-ms MS]
-                                       return once the page server has ingested L
-  page get --pageserver H:P --tenant T --timeline TL --space S --page P --lsn L --out FILE [--wait-ms MS]
-                                       write one page as of an LSN to a file
-  basebackup --pageserver H:P --tenant T --timeline TL [--lsn L] --out DIR [--wait-ms MS]
-                                       unpack a datadir at an LSN (default: the last ingested)
-  branch create --pageserver H:P --tenant T --from TL (--lsn L | --at ISO-TIME) [--timeline NEW]
-                                       branch a timeline at an LSN of any page server
-  compute start --pageserver H:P --safekeepers H:P,H:P,H:P --tenant T --timeline TL [--port P] [--data DIR] [--name N]
-                [--read-only [--lsn L]] [--control-port P] [--safekeeper-directory H:P,...|@FILE]
-                                       run a MariaDB compute on a timeline in the foreground (SIGTERM = clean stop);
-                                       prints "compute NAME mysql://USER:PASSWORD@127.0.0.1:PORT/" once it takes queries
-  compute list                         computes recorded under STRATA_HOME (default .strata)
-  compute stop --name N                clean stop of a compute recorded under STRATA_HOME
-  redo dump <ib_logfile0> [--from LSN] [--json] [--page-size N]
-                                       print every mini-transaction of a redo log
-  redo apply --base DIR --log FILE --out DIR [--until-lsn N] [--aux-from DIR]
-                                       replay a redo log onto a copy of a datadir
-`;
-
-class UsageError extends Error {}
-
-function parseLsn(v: string | undefined, flag: string): bigint | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) throw new UsageError(`${flag} takes a decimal LSN, got "${v}"`);
-  return BigInt(v);
-}
-
-function out(line: string): void {
-  process.stdout.write(line + '\n');
-}
-
-function cmdRedoDump(argv: string[]): number {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { from: { type: 'string' }, json: { type: 'boolean', default: false }, 'page-size': { type: 'string' } },
-  });
-  const logPath = positionals[0];
-  if (!logPath || positionals.length > 1) throw new UsageError('redo dump takes exactly one log file');
-  const fromLsn = parseLsn(values.from, '--from');
-  redoDump({ logPath, json: values.json ?? false, pageSize: Number(values['page-size'] ?? 16384), ...(fromLsn !== undefined ? { fromLsn } : {}) }, out);
-  return 0;
-}
-
-function cmdRedoApply(argv: string[]): number {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      base: { type: 'string' },
-      log: { type: 'string' },
-      out: { type: 'string' },
-      'until-lsn': { type: 'string' },
-      'aux-from': { type: 'string' },
-    },
-  });
-  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
-  if (!values.base || !values.log || !values.out) throw new UsageError('redo apply needs --base, --log and --out');
-  const untilLsn = parseLsn(values['until-lsn'], '--until-lsn');
-  const t0 = performance.now();
-  const result = applyRedoToDatadir({
-    baseDir: values.base,
-    logPath: values.log,
-    outDir: values.out,
-    ...(untilLsn !== undefined ? { untilLsn } : {}),
-    ...(values['aux-from'] ? { auxFrom: values['aux-from'] } : {}),
-    onProgress: (p) => {
-      const total = p.endLsnHint > p.startLsn ? Number(p.endLsnHint - p.startLsn) : 0;
-      const done = Number(p.lsn - p.startLsn);
-      const pct = total > 0 ? ` (${Math.min(100, (100 * done) / total).toFixed(0)}%)` : '';
-      process.stderr.write(`progress: LSN ${p.lsn}, ${(done / 1048576).toFixed(1)} MiB of redo${pct}, ${p.mtrs} mtrs, ${p.records} records\n`);
-    },
-  });
-  const secs = (performance.now() - t0) / 1000;
-  out(`applied ${result.mtrs} mtrs, ${result.records} records, ${result.redoBytes} bytes of redo from LSN ${result.startLsn} in ${secs.toFixed(2)} s`);
-  out(`pages written ${result.pagesWritten}, freed ${result.pagesFreed}; tablespaces created ${result.spacesCreated}, renamed ${result.spacesRenamed}, deleted ${result.spacesDeleted}; undo truncations ${result.undoTruncations}`);
-  out(`final LSN ${result.endLsn}`);
-  return 0;
-}
+import { isParseArgsError, out, parseLsn, USAGE, UsageError } from './usage.js';
 
 const HEX_ID = /^[0-9a-f]{32}$/;
 
@@ -613,8 +504,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`strata: ${e.message}\n\n${USAGE}`);
       return 64;
     }
-    // node:util parseArgs: an unknown flag or a flag without its value is a usage error too.
-    if (e instanceof Error && 'code' in e && typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS')) {
+    if (isParseArgsError(e)) {
       process.stderr.write(`strata: ${e.message}\n\n${USAGE}`);
       return 64;
     }

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+/**
+ * Entry of the `strata redo …` bundle (dist/strata.mjs). Only the redo engine
+ * and node's own modules are loaded: the full CLI pulls in the AWS SDK, hono and
+ * the service code, a quarter of a second of module loading a replay would pay
+ * for nothing.
+ */
+import { StrataError } from '@strata/core';
+import { cmdRedoApply, cmdRedoDump } from './commands/redo.js';
+import { isParseArgsError, USAGE, UsageError } from './usage.js';
+
+export function redoMain(argv: string[]): number {
+  const [cmd, sub, ...rest] = argv;
+  try {
+    if (cmd === 'redo' && sub === 'dump') return cmdRedoDump(rest);
+    if (cmd === 'redo' && sub === 'apply') return cmdRedoApply(rest);
+    throw new UsageError(`unknown command: ${[cmd, sub].filter(Boolean).join(' ')}`);
+  } catch (e) {
+    if (e instanceof UsageError || isParseArgsError(e)) {
+      process.stderr.write(`strata: ${(e as Error).message}\n\n${USAGE}`);
+      return 64;
+    }
+    if (e instanceof StrataError) {
+      process.stderr.write(`strata: ${e.code}: ${e.message}\n`);
+      return 1;
+    }
+    if (e instanceof Error && 'code' in e && typeof e.code === 'string' && e.code.startsWith('E')) {
+      process.stderr.write(`strata: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+try {
+  process.exitCode = redoMain(process.argv.slice(2));
+} catch (e) {
+  process.stderr.write(`strata: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exitCode = 1;
+}
