@@ -101,31 +101,34 @@ function measureApply(rec: RecordedWorkload): ApplyMeasure {
 
 interface CliMeasure {
   readonly ms: number;
+  /** Threads the replay ran on (its stderr says). */
+  readonly threads: number;
   readonly mtrs: number;
   readonly endLsn: bigint;
   readonly outDir: string;
 }
 
 /** `./strata redo apply`, as a user runs it; its summary line gives the mtrs and the final LSN to check. */
-async function measureCli(rec: RecordedWorkload): Promise<CliMeasure> {
-  const outDir = join(rec.dir, 'strata-out');
-  const args = ['redo', 'apply', '--base', rec.base, '--log', join(rec.final, 'ib_logfile0'), '--out', outDir, '--aux-from', rec.final];
-  const strata = (argv: string[]): Promise<string> =>
-    new Promise<string>((resolve, reject) => {
+async function measureCli(rec: RecordedWorkload, extraArgs: readonly string[] = [], name = 'strata-out'): Promise<CliMeasure> {
+  const outDir = join(rec.dir, name);
+  const args = ['redo', 'apply', '--base', rec.base, '--log', join(rec.final, 'ib_logfile0'), '--out', outDir, '--aux-from', rec.final, ...extraArgs];
+  const strata = (argv: string[]): Promise<{ stdout: string; stderr: string }> =>
+    new Promise((resolve, reject) => {
       execFile(join(REPO_ROOT, 'strata'), argv, { cwd: REPO_ROOT, maxBuffer: 16 << 20 }, (err, out, errOut) => {
         if (err) reject(new Error(`./strata ${argv.slice(0, 2).join(' ')} failed: ${err.message}\n${errOut}`));
-        else resolve(out);
+        else resolve({ stdout: out, stderr: errOut });
       });
     });
   // Untimed: rebuilds dist/strata.mjs if a source changed since the last run (once per change, not per apply).
   await strata(['redo', '--help']).catch(() => undefined);
   const t0 = performance.now();
-  const stdout = await strata(args);
+  const { stdout, stderr } = await strata(args);
   const ms = performance.now() - t0;
+  const threads = Number(/replayed on (\d+) thread/.exec(stderr)?.[1] ?? 1);
   const applied = /^applied (\d+) mtrs,/m.exec(stdout);
   const final = /^final LSN (\d+)$/m.exec(stdout);
   if (!applied || !final) throw new Error(`unexpected output of ./strata redo apply:\n${stdout}`);
-  return { ms, mtrs: Number(applied[1]), endLsn: BigInt(final[1]!), outDir };
+  return { ms, threads, mtrs: Number(applied[1]), endLsn: BigInt(final[1]!), outDir };
 }
 
 /** Boots Strata's datadir (no recovery: its log is fresh) and compares CHECKSUM TABLE with the final's. */
@@ -158,6 +161,7 @@ interface Measured {
   readonly decode: DecodeMeasure;
   /** The `./strata redo apply` command: the headline. */
   readonly cli: CliMeasure;
+  readonly cliOneThread: CliMeasure;
   /** `applyRedoToDatadir` in this process (tsx). */
   readonly apply: ApplyMeasure;
   readonly maria: RecoveryBaseline;
@@ -196,6 +200,8 @@ function toResults(m: Measured): Record<string, unknown> {
       decodeMtrsPerSecond: Math.round(perSecond(m.decode.mtrs, m.decode.ms)),
       decodeRecordsPerSecond: Math.round(perSecond(m.decode.records, m.decode.ms)),
       applySeconds: sec(m.cli.ms),
+      applyThreads: m.cli.threads,
+      applyOneThreadSeconds: sec(m.cliOneThread.ms),
       applyInProcessSeconds: sec(m.apply.ms),
       applyWithoutCopySeconds: sec(m.cli.ms - maria.copyMs),
       applyMiBPerSecond: fixed1(perSecond(redoMiB, m.cli.ms)),
@@ -219,6 +225,7 @@ function toResults(m: Measured): Record<string, unknown> {
     },
     ratios: {
       applyVsRecovery: ratio(maria.recoveryMs, m.cli.ms),
+      applyOneThreadVsRecovery: ratio(maria.recoveryMs, m.cliOneThread.ms),
       applyInProcessVsRecovery: ratio(maria.recoveryMs, m.apply.ms),
       applyWithoutCopyVsRecovery: ratio(maria.recoveryMs, m.cli.ms - maria.copyMs),
       applyVsRecoveryByErrorLog: ratio(maria.recoveryByLogMs, m.cli.ms),
@@ -238,6 +245,7 @@ function reportLines(m: Measured): string[] {
   return [
     ratioLine(p, 'Strata apply', cli.ms, 'MariaDB recovery', maria.recoveryMs),
     ratioLine(p, 'Strata apply without copying the base', cli.ms - maria.copyMs, 'MariaDB recovery', maria.recoveryMs),
+    ratioLine(p, 'Strata apply on one thread', m.cliOneThread.ms, 'MariaDB recovery', maria.recoveryMs),
     ratioLine(p, 'Strata apply', cli.ms, 'MariaDB recovery by its error log', maria.recoveryByLogMs),
     ratioLine(p, 'Strata apply', cli.ms, 'MariaDB start with recovery', maria.recovering.wallMs),
     ratioLine(p, 'Strata apply in process (tsx)', apply.ms, 'MariaDB recovery', maria.recoveryMs),
@@ -249,7 +257,7 @@ function reportLines(m: Measured): string[] {
     `${p}: Strata decode ${seconds(decode.ms)}: ${perSecond(mib(decode.bytes), decode.ms).toFixed(1)} MiB/s, ` +
       `${rate(decode.mtrs, decode.ms)} mtrs/s, ${rate(decode.records, decode.ms)} records/s ` +
       `(first read of the log from the disk: ${seconds(m.decodeCold.ms)})`,
-    `${p}: Strata apply (./strata redo apply, spawn to exit) ${seconds(cli.ms)} (copying the base ≈ ${seconds(maria.copyMs)}): ` +
+    `${p}: Strata apply (./strata redo apply, spawn to exit, ${cli.threads} thread${cli.threads === 1 ? '' : 's'}; ${seconds(m.cliOneThread.ms)} with --jobs 1) ${seconds(cli.ms)} (copying the base ≈ ${seconds(maria.copyMs)}): ` +
       `${mibRate(cli.ms)}, ${rate(r.records, cli.ms)} records/s, ${count(r.pagesWritten)} pages written (${rate(r.pagesWritten, cli.ms)}/s), ` +
       `${count(r.pagesFreed)} freed; in this process under tsx (applyRedoToDatadir) ${seconds(apply.ms)}`,
     `${p}: MariaDB start with recovery ${seconds(maria.recovering.wallMs)}, clean start ${seconds(maria.cleanMedian.wallMs)} ` +
@@ -281,6 +289,7 @@ function docsSection(m: Measured, lines: readonly string[]): string {
     '| --- | --- | --- | --- |',
     row('apply vs recovery (recovering start − clean start)', cli.ms, maria.recoveryMs),
     row('apply without copying the base vs recovery', cli.ms - maria.copyMs, maria.recoveryMs),
+    row('apply on one thread (--jobs 1) vs recovery', m.cliOneThread.ms, maria.recoveryMs),
     row('apply vs recovery by its error log', cli.ms, maria.recoveryByLogMs),
     row('apply vs whole start with recovery', cli.ms, maria.recovering.wallMs),
     row('apply in process (tsx) vs recovery', apply.ms, maria.recoveryMs),
@@ -318,9 +327,14 @@ async function measure(opts: BenchOptions, machine: Machine, targetMiB: number, 
   }
   process.stderr.write(`${NAME}: Strata apply (./strata redo apply)\n`);
   const cli = await measureCli(rec);
-  if (cli.endLsn !== decode.endLsn || cli.mtrs !== decode.mtrs) {
-    throw new Error(`./strata redo apply ended at ${cli.endLsn} after ${cli.mtrs} mtrs, decode at ${decode.endLsn} after ${decode.mtrs}`);
+  process.stderr.write(`${NAME}: Strata apply on one thread (./strata redo apply --jobs 1)\n`);
+  const cliOneThread = await measureCli(rec, ['--jobs', '1'], 'strata-out-1');
+  for (const c of [cli, cliOneThread]) {
+    if (c.endLsn !== decode.endLsn || c.mtrs !== decode.mtrs) {
+      throw new Error(`./strata redo apply ended at ${c.endLsn} after ${c.mtrs} mtrs, decode at ${decode.endLsn} after ${decode.mtrs}`);
+    }
   }
+  await fs.rm(cliOneThread.outDir, { recursive: true, force: true });
   process.stderr.write(`${NAME}: Strata apply (in this process)\n`);
   const apply = measureApply(rec);
   if (apply.result.endLsn !== decode.endLsn || apply.result.mtrs !== decode.mtrs) {
@@ -339,7 +353,7 @@ async function measure(opts: BenchOptions, machine: Machine, targetMiB: number, 
   });
   await verifyStrataDatadir(rec, cli.outDir);
   const recordTypes = [...countRecordTypes(join(rec.final, 'ib_logfile0'), base.endLsn, PAGE_SIZE)].sort((a, b) => b[1] - a[1]);
-  return { opts, machine, targetMiB, rec, base, final, decodeCold, decode, cli, apply, maria, recordTypes };
+  return { opts, machine, targetMiB, rec, base, final, decodeCold, decode, cli, cliOneThread, apply, maria, recordTypes };
 }
 
 async function run(opts: BenchOptions): Promise<void> {

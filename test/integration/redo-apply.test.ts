@@ -6,6 +6,7 @@
 import type { Connection } from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runRedoScenario, type ScenarioResult } from '../support/redo-scenario.js';
+import { formatComparison } from '../support/datadir-compare.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterAll(async () => {
@@ -26,7 +27,24 @@ function expectIdentical(r: ScenarioResult): void {
   expect(r.checkFailures, r.report).toEqual([]);
   expect(Object.fromEntries(r.checksumsOut), r.report).toEqual(Object.fromEntries(r.checksumsFinal));
   expect(r.finalCheckpoint).toBeGreaterThan(r.baseCheckpoint);
+  const finalLsn = /final LSN (\d+)/.exec(r.applyStdout)?.[1];
+  for (const v of r.variantComparisons) {
+    const what = `redo apply ${v.args.join(' ')}\n${v.stdout}${formatComparison(v.comparison)}`;
+    expect(v.comparison.diffs, what).toEqual([]);
+    expect(v.comparison.missingInActual, what).toEqual([]);
+    expect(v.comparison.extraInActual, what).toEqual([]);
+    expect(v.comparison.pagesCompared, what).toBe(c.pagesCompared);
+    // The same mtrs and records, whatever the threads.
+    expect(/final LSN (\d+)/.exec(v.stdout)?.[1], what).toBe(finalLsn);
+    expect(/applied (\d+ mtrs, \d+ records)/.exec(v.stdout)?.[1], what).toBe(/applied (\d+ mtrs, \d+ records)/.exec(r.applyStdout)?.[1]);
+  }
 }
+
+/** One thread with a cache of 16 pages (evictions all the time), and three threads (barriers around every file operation). */
+const THREAD_VARIANTS = [
+  ['--jobs', '1', '--page-cache-mib', '0.25'],
+  ['--jobs', '3', '--page-cache-mib', '0.25'],
+] as const;
 
 const ROW_FORMATS = ['REDUNDANT', 'COMPACT', 'DYNAMIC'] as const;
 
@@ -34,6 +52,7 @@ describe('redo apply rebuilds what MariaDB wrote', () => {
   it('[DML] inserts with page splits, secondary indexes, BLOBs, updates, deletes, purge, rollback, in every row format', async () => {
     const r = await runRedoScenario({
       name: 'dml',
+      variants: THREAD_VARIANTS,
       setup: async (c) => {
         await exec(c, 'CREATE DATABASE w');
         for (const f of ROW_FORMATS) {
@@ -81,6 +100,7 @@ describe('redo apply rebuilds what MariaDB wrote', () => {
   it('[DDL] instant ADD COLUMN, ADD INDEX, OPTIMIZE, TRUNCATE, RENAME, DROP, CREATE and many tables', async () => {
     const r = await runRedoScenario({
       name: 'ddl',
+      variants: THREAD_VARIANTS,
       setup: async (c) => {
         await exec(c, 'CREATE DATABASE d');
         for (const name of ['instant', 'addidx', 'opt', 'trunc', 'ren', 'dropme']) {
@@ -142,7 +162,7 @@ const smallSetup = async (c: Connection): Promise<void> => {
 
 describe('redo apply under other server configurations', () => {
   it('[CHECKSUM] legacy crc32 tablespaces (innodb_checksum_algorithm=crc32) get the legacy checksum', async () => {
-    const r = await runRedoScenario({ name: 'crc32', server: { extraArgs: ['--innodb-checksum-algorithm=crc32'] }, setup: smallSetup, workload: smallDml });
+    const r = await runRedoScenario({ name: 'crc32', server: { extraArgs: ['--innodb-checksum-algorithm=crc32'] }, variants: THREAD_VARIANTS, setup: smallSetup, workload: smallDml });
     expectIdentical(r);
     const { listTablespaces } = await import('../support/datadir-compare.js');
     const spaces = await listTablespaces(r.out);
@@ -154,6 +174,7 @@ describe('redo apply under other server configurations', () => {
     const undoArgs = ['--innodb-undo-tablespaces=2', '--innodb-undo-log-truncate=ON', '--innodb-max-undo-log-size=10M', '--innodb-purge-rseg-truncate-frequency=1'];
     const r = await runRedoScenario({
       name: 'undo',
+      variants: THREAD_VARIANTS,
       server: { extraArgs: undoArgs, logFileSize: '512M' },
       setup: smallSetup,
       workload: async (c) => {

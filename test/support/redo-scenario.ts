@@ -32,6 +32,8 @@ export interface ScenarioOptions {
   readonly setup: (conn: Connection, server: MariadbServer) => Promise<void>;
   /** Runs after the base, on a restarted server: its redo is what gets replayed. */
   readonly workload: (conn: Connection, server: MariadbServer) => Promise<void>;
+  /** Further `redo apply` runs with these extra arguments (threads, cache size); each must rebuild the same pages. */
+  readonly variants?: readonly (readonly string[])[];
 }
 
 export interface ScenarioResult {
@@ -47,6 +49,8 @@ export interface ScenarioResult {
   readonly checksumsOut: Map<string, string>;
   readonly checkFailures: CheckTableFailure[];
   readonly report: string;
+  /** One per `variants` entry: its arguments, its output and how its pages compare with MariaDB's. */
+  readonly variantComparisons: { args: readonly string[]; stdout: string; comparison: PageComparison }[];
   /** How many records of each type (EXTENDED by subtype) the replayed span held. */
   readonly recordTypes: Map<string, number>;
   cleanup(): Promise<void>;
@@ -117,6 +121,13 @@ export async function runRedoScenario(opts: ScenarioOptions): Promise<ScenarioRe
   const apply = await runStrata(['redo', 'apply', '--base', rec.base, '--log', join(rec.final, 'ib_logfile0'), '--out', out, '--aux-from', rec.final]);
   if (apply.code !== 0) throw new Error(`strata redo apply failed (${apply.code}):\n${apply.stdout}\n${apply.stderr}`);
   const comparison = await comparePages(rec.final, out);
+  const variantComparisons: ScenarioResult['variantComparisons'] = [];
+  for (const [i, args] of (opts.variants ?? []).entries()) {
+    const vOut = join(rec.dir, `out-variant-${i}`);
+    const v = await runStrata(['redo', 'apply', '--base', rec.base, '--log', join(rec.final, 'ib_logfile0'), '--out', vOut, '--aux-from', rec.final, ...args]);
+    if (v.code !== 0) throw new Error(`strata redo apply ${args.join(' ')} failed (${v.code}):\n${v.stdout}\n${v.stderr}`);
+    variantComparisons.push({ args, stdout: v.stdout, comparison: await comparePages(rec.final, vOut) });
+  }
   const server = await startMariadb(out, { ...opts.server });
   let checksumsOut: Map<string, string>;
   let checkFailures: CheckTableFailure[];
@@ -137,6 +148,7 @@ export async function runRedoScenario(opts: ScenarioOptions): Promise<ScenarioRe
     finalCheckpoint,
     applyStdout: apply.stdout,
     comparison,
+    variantComparisons,
     checksumsOut,
     checkFailures,
     report,

@@ -5,11 +5,15 @@
  * the service code, a quarter of a second of module loading a replay would pay
  * for nothing.
  */
+import { isMainThread } from 'node:worker_threads';
 import { StrataError } from '@strata/core';
+import { installNativeCrc32c } from '@strata/datadir';
 import { cmdRedoApply, cmdRedoDump } from './commands/redo.js';
 import { isParseArgsError, USAGE, UsageError } from './usage.js';
 
 export function redoMain(argv: string[]): number {
+  // Every mtr and every written page is checksummed: the native CRC is most of a replay's checksum time.
+  installNativeCrc32c();
   const [cmd, sub, ...rest] = argv;
   try {
     if (cmd === 'redo' && sub === 'dump') return cmdRedoDump(rest);
@@ -32,9 +36,12 @@ export function redoMain(argv: string[]): number {
   }
 }
 
-try {
-  process.exitCode = redoMain(process.argv.slice(2));
-} catch (e) {
-  process.stderr.write(`strata: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  process.exitCode = 1;
+// Replay worker threads load this same bundle: only the main thread is the command line.
+if (isMainThread) {
+  try {
+    process.exitCode = redoMain(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`strata: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 1;
+  }
 }

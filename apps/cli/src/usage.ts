@@ -43,8 +43,9 @@ export const USAGE = `usage: strata <command>
   compute stop --name N                clean stop of a compute recorded under STRATA_HOME
   redo dump <ib_logfile0> [--from LSN] [--json] [--page-size N]
                                        print every mini-transaction of a redo log
-  redo apply --base DIR --log FILE --out DIR [--until-lsn N] [--aux-from DIR]
-                                       replay a redo log onto a copy of a datadir
+  redo apply --base DIR --log FILE --out DIR [--until-lsn N] [--aux-from DIR] [--jobs N] [--page-cache-mib M]
+                                       replay a redo log onto a copy of a datadir (N threads, default 2;
+                                       M MiB of pages per thread, default 32)
 `;
 
 /** A command line the CLI cannot run: printed with the usage, exit status 64. */

@@ -15,7 +15,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSyn
 import { join, resolve } from 'node:path';
 import { ProposerDriver, type SafekeeperEndpoint } from '@strata/client';
 import { redo } from '@strata/core';
-import { writeFreshLog } from '@strata/datadir';
+import { installNativeCrc32c, writeFreshLog } from '@strata/datadir';
 import { CollectedGauge, Counter, Histogram, Registry } from '@strata/service-kit';
 import { auxSnapshot, type AuxSnapshot, sameSnapshot } from './aux-watcher.js';
 import { ComputeError } from './errors.js';
@@ -110,6 +110,8 @@ const DRAIN_TIMEOUT_MS = 120_000;
 const INGEST_TIMEOUT_MS = 120_000;
 
 export async function startCompute(opts: ComputeOptions): Promise<Compute> {
+  // The shipper checks the CRC of every mtr it tails.
+  installNativeCrc32c();
   return opts.readOnly ? startReadOnly(opts) : startReadWrite(opts);
 }
 

@@ -7,6 +7,7 @@
  * LSNs to the safekeepers, exit. After kill -9 instead, a restart resumes
  * ingest at each timeline's disk-consistent LSN.
  */
+import { installNativeCrc32c } from '@strata/datadir';
 import { openRemoteStorage } from '@strata/remote-storage';
 import { readFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
@@ -33,6 +34,7 @@ export interface RunningPageserver {
 }
 
 export async function startPageserver(config: PageserverConfig, log: Logger, onBug?: (e: Error) => void): Promise<RunningPageserver> {
+  if (!installNativeCrc32c()) log.warn('native CRC-32C unavailable on this platform: layer and redo checksums use the slower pure code');
   const verifier = await loadVerifier(config.auth);
   const warning = checkAuthPolicy(config.listen.host, verifier);
   if (warning) log.warn(`!!!!! ${warning} !!!!!`);

@@ -27,11 +27,17 @@ export function cmdRedoApply(argv: string[]): number {
       out: { type: 'string' },
       'until-lsn': { type: 'string' },
       'aux-from': { type: 'string' },
+      jobs: { type: 'string' },
+      'page-cache-mib': { type: 'string' },
     },
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
   if (!values.base || !values.log || !values.out) throw new UsageError('redo apply needs --base, --log and --out');
   const untilLsn = parseLsn(values['until-lsn'], '--until-lsn');
+  const jobs = values.jobs === undefined ? undefined : Number(values.jobs);
+  if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 1 && jobs <= 64)) throw new UsageError(`--jobs takes a thread count from 1 to 64, got "${values.jobs}"`);
+  const cacheMib = values['page-cache-mib'] === undefined ? undefined : Number(values['page-cache-mib']);
+  if (cacheMib !== undefined && !(cacheMib > 0 && cacheMib <= 1 << 20)) throw new UsageError(`--page-cache-mib takes a positive size in MiB, got "${values['page-cache-mib']}"`);
   const t0 = performance.now();
   const result = applyRedoToDatadir({
     baseDir: values.base,
@@ -39,6 +45,8 @@ export function cmdRedoApply(argv: string[]): number {
     outDir: values.out,
     ...(untilLsn !== undefined ? { untilLsn } : {}),
     ...(values['aux-from'] ? { auxFrom: values['aux-from'] } : {}),
+    jobs,
+    pageCacheBytesMax: cacheMib === undefined ? undefined : Math.floor(cacheMib * 1024 * 1024),
     onProgress: (p) => {
       const total = p.endLsnHint > p.startLsn ? Number(p.endLsnHint - p.startLsn) : 0;
       const done = Number(p.lsn - p.startLsn);
@@ -50,5 +58,6 @@ export function cmdRedoApply(argv: string[]): number {
   out(`applied ${result.mtrs} mtrs, ${result.records} records, ${result.redoBytes} bytes of redo from LSN ${result.startLsn} in ${secs.toFixed(2)} s`);
   out(`pages written ${result.pagesWritten}, freed ${result.pagesFreed}; tablespaces created ${result.spacesCreated}, renamed ${result.spacesRenamed}, deleted ${result.spacesDeleted}; undo truncations ${result.undoTruncations}`);
   out(`final LSN ${result.endLsn}`);
+  process.stderr.write(`replayed on ${result.jobs} thread${result.jobs === 1 ? '' : 's'}\n`);
   return 0;
 }

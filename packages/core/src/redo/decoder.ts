@@ -6,12 +6,14 @@
 import { assert } from '../assert.js';
 import { CorruptRedo } from '../errors.js';
 import { type LogGeometry, logCapacity } from './log-file.js';
-import { FRAME_INCOMPLETE, frameCrcMatches, frameEndReason, type Mtr, MTR_SIZE_MAX, MTR_TAIL_LENGTH, parseMtrRecords, scanFrame } from './mtr.js';
+import { FRAME_INCOMPLETE, frameCrcMatches, frameEndReason, type Mtr, MTR_SIZE_MAX, MTR_TAIL_LENGTH, type PagePartition, parseMtrRecords, scanFrame } from './mtr.js';
 
 export interface DecoderOptions {
   /** LSN of the first byte that will be pushed. */
   readonly startLsn: bigint;
   readonly pageSize?: number;
+  /** Parse only the records of these pages (see `PagePartition`). */
+  readonly partition?: PagePartition | undefined;
   /** When the bytes come from a log file, its geometry: enables the sequence-bit check. */
   readonly geometry?: LogGeometry;
 }
@@ -35,6 +37,7 @@ export class MtrDecoder {
   /** The LSN where the next mtr starts, or undefined until `lsn` or `next` needs it. */
   private nextLsnBig: bigint | undefined;
   private readonly pageSize: number;
+  private readonly partition: PagePartition | undefined;
   private readonly geometry: LogGeometry | undefined;
   /** Expected end byte of mtrs whose end byte lies below `passEndLsn`; -1 before the first use. */
   private seqBit = -1;
@@ -48,6 +51,7 @@ export class MtrDecoder {
     this.headLsn = Number(opts.startLsn);
     this.nextLsnBig = opts.startLsn;
     this.pageSize = opts.pageSize ?? 16384;
+    this.partition = opts.partition;
     this.geometry = opts.geometry;
     this.capacity = opts.geometry ? Number(logCapacity(opts.geometry)) : 0;
     this.firstLsn = opts.geometry ? Number(opts.geometry.firstLsn) : 0;
@@ -140,7 +144,7 @@ export class MtrDecoder {
     // A view: this buffer is never written again below `tail`.
     const bytes = buf.subarray(head, head + length);
     const startLsn = this.lsn;
-    const records = parseMtrRecords(bytes, startLsn, { pageSize: this.pageSize });
+    const records = parseMtrRecords(bytes, startLsn, { pageSize: this.pageSize, partition: this.partition });
     this.head = head + length;
     this.headLsn += length;
     const endLsn = BigInt(this.headLsn);

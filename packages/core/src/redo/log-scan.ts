@@ -6,7 +6,7 @@
 import { LsnOutOfRange } from '../errors.js';
 import { MtrDecoder } from './decoder.js';
 import { type LogFileHead, type LogGeometry, logCapacity, parseLogFileHead, readCircular } from './log-file.js';
-import { type Mtr, MTR_SIZE_MAX } from './mtr.js';
+import { type Mtr, MTR_SIZE_MAX, type PagePartition } from './mtr.js';
 
 export interface LogSource {
   readonly head: LogFileHead;
@@ -27,6 +27,8 @@ export interface ScanOptions {
    * for the next should set this.
    */
   readonly reuseBuffer?: boolean;
+  /** Parse only the records of these pages (see `PagePartition`). */
+  readonly partition?: PagePartition | undefined;
 }
 
 export interface LogEnd {
@@ -52,7 +54,7 @@ export function* scanLog(source: LogSource, fromLsn: bigint, pageSize = 16384, o
   if (fromLsn < g.firstLsn || fromLsn + capacity < source.head.checkpoint.endLsn) {
     throw new LsnOutOfRange(fromLsn, `no longer in the log (checkpoint end ${source.head.checkpoint.endLsn}, capacity ${capacity})`);
   }
-  const decoder = new MtrDecoder({ startLsn: fromLsn, pageSize, geometry: g });
+  const decoder = new MtrDecoder({ startLsn: fromLsn, pageSize, geometry: g, partition: options.partition });
   const limit = fromLsn + capacity;
   let fed = fromLsn;
   // Room for a chunk and the partial mtr before it (the decoder gives up on more than 1 MiB + 16).

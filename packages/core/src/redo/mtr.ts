@@ -107,9 +107,25 @@ export function frameMtr(
   return { status: 'ok', length: p + MTR_TAIL_BYTES - pos };
 }
 
+/**
+ * A share of the pages, for replays split over threads: records of other
+ * pages are skipped unparsed (their owner checks them). Page 0 of every
+ * space belongs to every share (its flags decide all its pages' checksums).
+ */
+export interface PagePartition {
+  readonly index: number;
+  readonly count: number;
+}
+
+export function ownsPage(part: PagePartition, spaceId: number, pageNo: number): boolean {
+  return pageNo === 0 || part.count <= 1 || (pageNo + spaceId) % part.count === part.index;
+}
+
 export interface ParseOptions {
   /** innodb_page_size of the server that wrote the log; offsets are checked against it. */
   readonly pageSize: number;
+  /** Parse only the records of these pages (and every file record and TRIM_PAGES). */
+  readonly partition?: PagePartition | undefined;
 }
 
 /** The error for a malformed record `at` bytes into the mtr that starts at `startLsn`. */
@@ -125,7 +141,9 @@ const PAGE_TYPE_NAMES = ['FREE_PAGE', 'INIT_PAGE', 'EXTENDED', 'WRITE', 'MEMSET'
  */
 export function parseMtrRecords(bytes: Uint8Array, startLsn: bigint, opts: ParseOptions): RedoRecord[] {
   const pageSize = opts.pageSize;
+  const part = opts.partition !== undefined && opts.partition.count > 1 ? opts.partition : undefined;
   const records: RedoRecord[] = [];
+  let skipPage = false;
   const bodyEnd = bytes.length - MTR_TAIL_BYTES;
   let spaceId = 0;
   let pageNo = 0;
@@ -173,6 +191,12 @@ export function parseMtrRecords(bytes: Uint8Array, startLsn: bigint, opts: Parse
         p = recEnd;
         continue;
       }
+      skipPage = part !== undefined && !ownsPage(part, spaceId, pageNo);
+    }
+    // Another share's page; TRIM_PAGES (an undo tablespace truncation) is everyone's.
+    if (skipPage && !(kind === 0x20 && p < recEnd && bytes[p] === X.TRIM_PAGES)) {
+      p = recEnd;
+      continue;
     }
     if (recEnd - recStart > pageSize) throw corruptAt(startLsn, p, 'record longer than a page');
     const payloadLen = recEnd - p;
