@@ -1,6 +1,8 @@
 import type { ReactNode } from 'react';
-import { Providers } from './providers';
+import { Prefetch } from '../components/prefetch';
 import { Shell } from '../components/shell';
+import { meQuery } from '../data/operators/queries';
+import { Providers } from './providers';
 import './styles.css';
 
 export const metadata = { title: 'Strata console' };
@@ -10,7 +12,10 @@ export default function RootLayout({ children }: { children: ReactNode }) {
     <html lang="en">
       <body>
         <Providers>
-          <Shell>{children}</Shell>
+          {/* The shell's sign-in gate is decided here, so the first paint is the page or the form, not "Loading…". */}
+          <Prefetch queries={(trpc, qc) => [qc.prefetchQuery(meQuery(trpc))]}>
+            <Shell>{children}</Shell>
+          </Prefetch>
         </Providers>
       </body>
     </html>

@@ -1,9 +1,10 @@
 'use client';
 import Link from 'next/link';
 import { usePathname } from 'next/navigation';
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type ReactNode } from 'react';
-import { useTRPC } from '../lib/trpc';
+import { useMe } from '../data/operators/use-me';
+import { useSignIn, useSignOut } from '../data/operators/use-session';
+import { Interactive, useHydrated } from './hydration';
 import { ErrorBox } from './ui';
 
 const PAGES = [
@@ -22,11 +23,10 @@ const PAGES = [
 
 /** Navigation and the sign-in gate: nothing but the form shows until a session exists. */
 export function Shell({ children }: { children: ReactNode }) {
-  const trpc = useTRPC();
-  const qc = useQueryClient();
   const path = usePathname();
-  const me = useQuery(trpc.operators.me.queryOptions());
-  const signOut = useMutation(trpc.operators.signOut.mutationOptions({ onSuccess: () => qc.clear() }));
+  const me = useMe();
+  const signOut = useSignOut();
+  const hydrated = useHydrated();
   if (me.isPending) return <main>Loading…</main>;
   if (!me.data) return <SignIn />;
   return (
@@ -41,7 +41,7 @@ export function Shell({ children }: { children: ReactNode }) {
           </Link>
         ))}
         <div className="who">
-          <button className="secondary" onClick={() => signOut.mutate({})}>
+          <button className="secondary" disabled={!hydrated} onClick={() => signOut.mutate({})}>
             Sign out
           </button>
         </div>
@@ -59,11 +59,9 @@ export function Shell({ children }: { children: ReactNode }) {
 }
 
 function SignIn() {
-  const trpc = useTRPC();
-  const qc = useQueryClient();
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
-  const signIn = useMutation(trpc.operators.signIn.mutationOptions({ onSuccess: () => qc.invalidateQueries() }));
+  const signIn = useSignIn();
   return (
     <main style={{ maxWidth: 360, margin: '80px auto' }}>
       <h1>Strata console</h1>
@@ -74,19 +72,22 @@ function SignIn() {
           signIn.mutate({ username, password });
         }}
       >
-        <label>
-          Username
-          <input name="username" value={username} onChange={(e) => setUsername(e.target.value)} autoComplete="username" />
-        </label>
-        <label>
-          Password
-          <input name="password" type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="current-password" />
-        </label>
-        <p>
-          <button type="submit" disabled={signIn.isPending}>
-            Sign in
-          </button>
-        </p>
+        {/* Until hydrated, a native submit would put the password in the URL. */}
+        <Interactive>
+          <label>
+            Username
+            <input name="username" value={username} onChange={(e) => setUsername(e.target.value)} autoComplete="username" />
+          </label>
+          <label>
+            Password
+            <input name="password" type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="current-password" />
+          </label>
+          <p>
+            <button type="submit" disabled={signIn.isPending}>
+              Sign in
+            </button>
+          </p>
+        </Interactive>
         <ErrorBox error={signIn.error} />
       </form>
     </main>

@@ -1,89 +1,12 @@
-'use client';
-import { useQuery } from '@tanstack/react-query';
-import { useState } from 'react';
-import { useTRPC, useTRPCClient } from '../../lib/trpc';
-import { AdminOnly, bytes, ErrorBox, Lsn, useOperation } from '../../components/ui';
-
-interface BranchNode {
-  name: string;
-  timelineId: string;
-  parent: string | null;
-  lsn: string | null;
-  createdAt: string;
-  lastRecordLsn: string | null;
-  layerBytes: number | null;
-}
+import { Prefetch } from '../../components/prefetch';
+import { branchesQuery } from '../../data/branches/queries';
+import { BranchesView } from './branches-view';
 
 export default function BranchesPage() {
-  const trpc = useTRPC();
-  const client = useTRPCClient();
-  const branches = useQuery(trpc.branches.list.queryOptions());
-  const snapshots = useQuery(trpc.snapshots.list.queryOptions());
-  const [from, setFrom] = useState('main');
-  const [name, setName] = useState('');
-  const [mode, setMode] = useState<'head' | 'lsn' | 'time' | 'snapshot'>('head');
-  const [point, setPoint] = useState('');
-  const create = useOperation({
-    mutationFn: (_: null) =>
-      mode === 'snapshot'
-        ? client.snapshots.restore.mutate({ name: point, branch: name })
-        : client.branches.create.mutate({ from, name, ...(mode === 'lsn' ? { lsn: point } : {}), ...(mode === 'time' ? { at: new Date(point).toISOString() } : {}) }),
-  });
-  const action = useOperation({
-    mutationFn: (a: { kind: 'delete' | 'reset' | 'compute'; name: string; at?: undefined } | { kind: 'restore'; name: string; at: string }) =>
-      a.kind === 'restore'
-        ? client.branches.restore.mutate({ name: a.name, backupName: `${a.name}-backup-${Date.now().toString(36)}`, at: new Date(a.at).toISOString() })
-        : a.kind === 'delete'
-        ? client.branches.delete.mutate({ name: a.name })
-        : a.kind === 'reset'
-          ? client.branches.reset.mutate({ name: a.name })
-          : client.computes.start.mutate({ branch: a.name, readOnly: false }),
-  });
-  const list = branches.data ?? [];
-  const children = (parent: string | null) => list.filter((b) => b.parent === parent);
-  const render = (b: BranchNode) => (
-    <li key={b.name} data-testid={`branch-${b.name}`}>
-      <b>{b.name}</b> <span className="mono">{b.timelineId.slice(0, 8)}</span>
-      {b.lsn ? <> · branched at LSN <Lsn value={b.lsn} /></> : ' · root'} · {new Date(b.createdAt).toLocaleString()} · head <Lsn value={b.lastRecordLsn} /> · {bytes(b.layerBytes)}{' '}
-      <button className="secondary" onClick={() => setFrom(b.name)}>branch from here</button>{' '}
-      <button className="secondary" onClick={() => action.start({ kind: 'compute', name: b.name })}>start compute</button>{' '}
-      {b.parent ? (
-        <>
-          <button className="secondary" onClick={() => action.start({ kind: 'reset', name: b.name })}>reset to parent</button>{' '}
-          <button className="secondary" onClick={() => { const at = prompt('Restore to time (ISO)', new Date(Date.now() - 60_000).toISOString()); if (at) action.start({ kind: 'restore', name: b.name, at }); }}>restore…</button>{' '}
-          <button className="secondary" onClick={() => action.start({ kind: 'delete', name: b.name })}>delete</button>
-        </>
-      ) : null}
-      {children(b.name).length ? <ul>{children(b.name).map(render)}</ul> : null}
-    </li>
-  );
+  // Snapshots only show once "a snapshot" is chosen: the view fetches them meanwhile.
   return (
-    <>
-      <h1>Branches</h1>
-      <ErrorBox error={branches.error} />
-      <AdminOnly><div className="tree card"><ul>{children(null).map(render)}</ul></div></AdminOnly>
-      {action.view}
-      <h2>Create a branch</h2>
-      <AdminOnly>
-      <form className="inline" onSubmit={(e) => { e.preventDefault(); create.start(null); }}>
-        {mode !== 'snapshot' ? (
-          <label>From<select name="from" value={from} onChange={(e) => setFrom(e.target.value)}>{list.map((b) => <option key={b.name}>{b.name}</option>)}</select></label>
-        ) : null}
-        <label>Name<input name="name" value={name} onChange={(e) => setName(e.target.value)} /></label>
-        <label>At
-          <select name="mode" value={mode} onChange={(e) => setMode(e.target.value as typeof mode)}>
-            <option value="head">head</option><option value="lsn">an LSN</option><option value="time">a time</option><option value="snapshot">a snapshot</option>
-          </select>
-        </label>
-        {mode === 'lsn' ? <label>LSN<input name="lsn" value={point} onChange={(e) => setPoint(e.target.value)} /></label> : null}
-        {mode === 'time' ? <label>Time<input name="at" type="datetime-local" step="1" value={point} onChange={(e) => setPoint(e.target.value)} /></label> : null}
-        {mode === 'snapshot' ? (
-          <label>Snapshot<select name="snapshot" value={point} onChange={(e) => setPoint(e.target.value)}><option value="" />{(snapshots.data ?? []).map((s) => <option key={s.name}>{s.name}</option>)}</select></label>
-        ) : null}
-        <button type="submit" disabled={create.pending}>Create branch</button>
-      </form>
-      </AdminOnly>
-      {create.view}
-    </>
+    <Prefetch queries={(trpc, qc) => [qc.prefetchQuery(branchesQuery(trpc))]}>
+      <BranchesView />
+    </Prefetch>
   );
 }

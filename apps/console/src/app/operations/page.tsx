@@ -1,37 +1,11 @@
-'use client';
-import { useQuery } from '@tanstack/react-query';
-import { useTRPC, useTRPCClient } from '../../lib/trpc';
-import { AdminOnly, ErrorBox, useOperation } from '../../components/ui';
+import { Prefetch } from '../../components/prefetch';
+import { operationsQuery } from '../../data/operations/queries';
+import { OperationsView } from './operations-view';
 
 export default function OperationsPage() {
-  const trpc = useTRPC();
-  const client = useTRPCClient();
-  const q = useQuery({ ...trpc.operations.list.queryOptions({ limit: 100 }), refetchInterval: 2_000 });
-  const retry = useOperation({ mutationFn: (id: string) => client.operations.retry.mutate({ id }) });
   return (
-    <>
-      <h1>Operations</h1>
-      <ErrorBox error={q.error} />
-      {retry.view}
-      <AdminOnly>
-      <table data-testid="operations">
-        <thead><tr><th>When</th><th>Kind</th><th>Status</th><th>Actor</th><th>Steps</th><th>Duration</th><th>Error</th><th /></tr></thead>
-        <tbody>
-          {(q.data ?? []).map((o) => (
-            <tr key={o.id} data-status={o.status}>
-              <td>{new Date(o.createdAt).toLocaleString()}</td>
-              <td>{o.kind}{o.attempt > 1 ? ` (attempt ${o.attempt})` : ''}</td>
-              <td className={o.status === 'failed' ? 'bad' : o.status === 'finished' ? 'ok' : 'warn'}>{o.status}</td>
-              <td>{o.actor ?? '—'}</td>
-              <td>{o.steps.filter((s) => s.status === 'finished').length}/{o.steps.length}</td>
-              <td>{o.startedAt && o.finishedAt ? `${Date.parse(o.finishedAt) - Date.parse(o.startedAt)} ms` : '—'}</td>
-              <td>{o.errorCode ? <><code>{o.errorCode}</code> {o.errorMessage}</> : null}</td>
-              <td>{o.status === 'failed' ? <button className="secondary" onClick={() => retry.start(o.id)}>retry</button> : null}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      </AdminOnly>
-    </>
+    <Prefetch queries={(trpc, qc) => [qc.prefetchQuery(operationsQuery(trpc))]}>
+      <OperationsView />
+    </Prefetch>
   );
 }

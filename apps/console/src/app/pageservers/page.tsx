@@ -1,60 +1,11 @@
-'use client';
-import { useQuery } from '@tanstack/react-query';
-import { useTRPC, useTRPCClient } from '../../lib/trpc';
-import { AdminOnly, bytes, ErrorBox, Lsn, useOperation } from '../../components/ui';
+import { Prefetch } from '../../components/prefetch';
+import { pageserversQuery } from '../../data/pageservers/queries';
+import { PageserversView } from './pageservers-view';
 
 export default function PageserversPage() {
-  const trpc = useTRPC();
-  const client = useTRPCClient();
-  const q = useQuery({ ...trpc.pageservers.overview.queryOptions(), refetchInterval: 5_000 });
-  const op = useOperation({
-    mutationFn: (a: { kind: 'gc' | 'compact'; timelineId: string }) => (a.kind === 'gc' ? client.pageservers.gc.mutate({ timelineId: a.timelineId }) : client.pageservers.compact.mutate({ timelineId: a.timelineId, force: true })),
-  });
-  const p = q.data;
   return (
-    <>
-      <h1>Page servers</h1>
-      <ErrorBox error={q.error} />
-      {p ? (
-        <>
-          <p className="mono">{p.url} · version {p.version} · remote storage {p.remoteStorage ?? 'none'} · upload queue {p.uploadQueue}</p>
-          <h2>Storage tiers</h2>
-          <table data-testid="tiers">
-            <thead><tr><th>Tier</th><th>Size</th><th>Capacity</th><th>Share of GetPage</th><th>Pages served</th><th>Promotions</th><th>Evictions</th></tr></thead>
-            <tbody>
-              {p.tiers.map((t) => (
-                <tr key={t.tier}>
-                  <td>{t.tier}</td><td>{bytes(t.sizeBytes)}</td><td>{bytes(t.capacityBytes)}</td>
-                  <td>{t.hitRatio === null ? '—' : `${(t.hitRatio * 100).toFixed(1)}%`}</td><td>{t.pagesServed}</td><td>{t.promotions ?? '—'}</td><td>{t.evictions ?? '—'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          <h2>Tenants</h2>
-          <table><thead><tr><th>Tenant</th><th>Timelines</th></tr></thead><tbody>{p.tenants.map((t) => <tr key={t.tenantId}><td className="mono">{t.tenantId}</td><td>{t.timelines}</td></tr>)}</tbody></table>
-          <h2>Timelines and layers</h2>
-          <AdminOnly>
-          <table>
-            <thead><tr><th>Branch</th><th>Ancestor</th><th>Ingested</th><th>On disk</th><th>GC horizon</th><th>Layers</th><th>Bytes</th><th /></tr></thead>
-            <tbody>
-              {p.timelines.map((t) => (
-                <tr key={t.timelineId}>
-                  <td>{t.branch ?? t.timelineId}</td>
-                  <td>{t.ancestorTimelineId ? <>{t.ancestorTimelineId.slice(0, 8)} @ <Lsn value={t.ancestorLsn} /></> : '—'}</td>
-                  <td><Lsn value={t.lastRecordLsn} /></td><td><Lsn value={t.diskConsistentLsn} /></td><td><Lsn value={t.gcHorizonLsn} /></td>
-                  <td>{t.layers}</td><td>{bytes(t.layerBytes)}</td>
-                  <td>
-                    <button className="secondary" onClick={() => op.start({ kind: 'compact', timelineId: t.timelineId })}>compact</button>{' '}
-                    <button className="secondary" onClick={() => op.start({ kind: 'gc', timelineId: t.timelineId })}>GC</button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          </AdminOnly>
-        </>
-      ) : null}
-      {op.view}
-    </>
+    <Prefetch queries={(trpc, qc) => [qc.prefetchQuery(pageserversQuery(trpc))]}>
+      <PageserversView />
+    </Prefetch>
   );
 }

@@ -1,55 +1,13 @@
-'use client';
-import { useQuery } from '@tanstack/react-query';
-import { useState } from 'react';
-import { useTRPC, useTRPCClient } from '../../lib/trpc';
-import { AdminOnly, ErrorBox, Lsn, useOperation } from '../../components/ui';
+import { Prefetch } from '../../components/prefetch';
+import { branchesQuery } from '../../data/branches/queries';
+import { snapshotsQuery } from '../../data/snapshots/queries';
+import { SnapshotsView } from './snapshots-view';
 
 export default function SnapshotsPage() {
-  const trpc = useTRPC();
-  const client = useTRPCClient();
-  const snapshots = useQuery(trpc.snapshots.list.queryOptions());
-  const branches = useQuery(trpc.branches.list.queryOptions());
-  const [branch, setBranch] = useState('main');
-  const [name, setName] = useState('');
-  const [lsn, setLsn] = useState('');
-  const op = useOperation({
-    mutationFn: (a: { kind: 'create' } | { kind: 'restore'; name: string; branch: string } | { kind: 'delete'; name: string }) =>
-      a.kind === 'create'
-        ? client.snapshots.create.mutate({ branch, name, ...(lsn ? { lsn } : {}) })
-        : a.kind === 'restore'
-          ? client.snapshots.restore.mutate({ name: a.name, branch: a.branch })
-          : client.snapshots.delete.mutate({ name: a.name }),
-  });
+  // Branches fill the snapshot form's branch list.
   return (
-    <>
-      <h1>Snapshots</h1>
-      <ErrorBox error={snapshots.error} />
-      <AdminOnly>
-      <table data-testid="snapshots">
-        <thead><tr><th>Name</th><th>Branch</th><th>LSN</th><th>Created</th><th /></tr></thead>
-        <tbody>
-          {(snapshots.data ?? []).map((s) => (
-            <tr key={s.name}>
-              <td>{s.name}</td><td>{s.branch}</td><td><Lsn value={s.lsn} /></td><td>{new Date(s.createdAt).toLocaleString()}</td>
-              <td>
-                <button className="secondary" onClick={() => { const b = prompt('New branch name', `${s.name}-restored`); if (b) op.start({ kind: 'restore', name: s.name, branch: b }); }}>restore as branch…</button>{' '}
-                <button className="secondary" onClick={() => op.start({ kind: 'delete', name: s.name })}>delete</button>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      </AdminOnly>
-      <h2>Take a snapshot</h2>
-      <AdminOnly>
-      <form className="inline" onSubmit={(e) => { e.preventDefault(); op.start({ kind: 'create' }); }}>
-        <label>Branch<select name="branch" value={branch} onChange={(e) => setBranch(e.target.value)}>{(branches.data ?? []).map((b) => <option key={b.name}>{b.name}</option>)}</select></label>
-        <label>Name<input name="name" value={name} onChange={(e) => setName(e.target.value)} /></label>
-        <label>LSN (optional)<input name="lsn" value={lsn} onChange={(e) => setLsn(e.target.value)} /></label>
-        <button type="submit" disabled={op.pending}>Take snapshot</button>
-      </form>
-      </AdminOnly>
-      {op.view}
-    </>
+    <Prefetch queries={(trpc, qc) => [qc.prefetchQuery(snapshotsQuery(trpc)), qc.prefetchQuery(branchesQuery(trpc))]}>
+      <SnapshotsView />
+    </Prefetch>
   );
 }

@@ -1,46 +1,12 @@
-'use client';
-import { useMutation, useQuery } from '@tanstack/react-query';
-import { useState } from 'react';
-import { useTRPC } from '../../lib/trpc';
-import { ErrorBox } from '../../components/ui';
+import { Prefetch } from '../../components/prefetch';
+import { branchesQuery } from '../../data/branches/queries';
+import { TimeTravelView } from './time-travel-view';
 
 export default function TimeTravelPage() {
-  const trpc = useTRPC();
-  const branches = useQuery(trpc.branches.list.queryOptions());
-  const [branch, setBranch] = useState('main');
-  const [mode, setMode] = useState<'lsn' | 'time'>('time');
-  const [point, setPoint] = useState('');
-  const [sql, setSql] = useState('SELECT 1');
-  const q = useMutation(trpc.timeTravel.query.mutationOptions());
+  // Nothing to show before a query runs but the branch list of its form.
   return (
-    <>
-      <h1>Time travel</h1>
-      <p>Runs a read-only query on an ephemeral read-only compute of the branch as of the point in time, stopped afterwards.</p>
-      <form
-        className="card"
-        onSubmit={(e) => {
-          e.preventDefault();
-          q.mutate({ branch, sql, ...(point ? (mode === 'lsn' ? { lsn: point } : { at: new Date(point).toISOString() }) : {}) });
-        }}
-      >
-        <div className="inline" style={{ display: 'flex', gap: 8 }}>
-          <label>Branch<select name="branch" value={branch} onChange={(e) => setBranch(e.target.value)}>{(branches.data ?? []).map((b) => <option key={b.name}>{b.name}</option>)}</select></label>
-          <label>As of<select name="mode" value={mode} onChange={(e) => setMode(e.target.value as 'lsn' | 'time')}><option value="time">a time</option><option value="lsn">an LSN</option></select></label>
-          {mode === 'lsn' ? <label>LSN<input name="lsn" value={point} onChange={(e) => setPoint(e.target.value)} /></label> : <label>Time<input name="at" type="datetime-local" step="1" value={point} onChange={(e) => setPoint(e.target.value)} /></label>}
-        </div>
-        <label>SQL<textarea name="sql" rows={4} value={sql} onChange={(e) => setSql(e.target.value)} className="mono" /></label>
-        <p><button type="submit" disabled={q.isPending}>{q.isPending ? 'Starting a read-only compute…' : 'Run query'}</button></p>
-      </form>
-      <ErrorBox error={q.error} />
-      {q.data ? (
-        <>
-          <p>{q.data.rows.length} rows{q.data.truncated ? ' (truncated)' : ''} from {q.data.compute} in {q.data.elapsedMs} ms</p>
-          <table data-testid="results">
-            <thead><tr>{q.data.columns.map((c, i) => <th key={i}>{c}</th>)}</tr></thead>
-            <tbody>{q.data.rows.map((r, i) => <tr key={i}>{r.map((v, j) => <td key={j}>{v ?? 'NULL'}</td>)}</tr>)}</tbody>
-          </table>
-        </>
-      ) : null}
-    </>
+    <Prefetch queries={(trpc, qc) => [qc.prefetchQuery(branchesQuery(trpc))]}>
+      <TimeTravelView />
+    </Prefetch>
   );
 }

@@ -1,0 +1,5 @@
+import type { Trpc } from '../../lib/trpc-types';
+
+export const branchKeys = {
+  all: (trpc: Trpc) => trpc.branches.pathKey(),
+};

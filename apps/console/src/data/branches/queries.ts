@@ -1,0 +1,4 @@
+/** Query options shared by the server prefetch and the client hook, so both address one cache entry. */
+import type { Trpc } from '../../lib/trpc-types';
+
+export const branchesQuery = (trpc: Trpc) => trpc.branches.list.queryOptions();

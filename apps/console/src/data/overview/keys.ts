@@ -1,0 +1,5 @@
+import type { Trpc } from '../../lib/trpc-types';
+
+export const overviewKeys = {
+  all: (trpc: Trpc) => trpc.overview.pathKey(),
+};

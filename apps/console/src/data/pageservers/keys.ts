@@ -1,0 +1,5 @@
+import type { Trpc } from '../../lib/trpc-types';
+
+export const pageserverKeys = {
+  all: (trpc: Trpc) => trpc.pageservers.pathKey(),
+};

@@ -1,0 +1,5 @@
+import type { Trpc } from '../../lib/trpc-types';
+
+export const tenantKeys = {
+  all: (trpc: Trpc) => trpc.tenants.pathKey(),
+};
