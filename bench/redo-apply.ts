@@ -92,10 +92,10 @@ interface ApplyMeasure {
   readonly outDir: string;
 }
 
-function measureApply(rec: RecordedWorkload): ApplyMeasure {
+async function measureApply(rec: RecordedWorkload): Promise<ApplyMeasure> {
   const outDir = join(rec.dir, 'strata-out-in-process');
   const t0 = performance.now();
-  const result = applyRedoToDatadir({ baseDir: rec.base, logPath: join(rec.final, 'ib_logfile0'), outDir, auxFrom: rec.final });
+  const result = await applyRedoToDatadir({ baseDir: rec.base, logPath: join(rec.final, 'ib_logfile0'), outDir, auxFrom: rec.final });
   return { ms: performance.now() - t0, result, outDir };
 }
 
@@ -161,7 +161,7 @@ interface Measured {
   readonly decode: DecodeMeasure;
   /** The `./strata redo apply` command: the headline. */
   readonly cli: CliMeasure;
-  readonly cliTwoThreads: CliMeasure;
+  readonly cliOneThread: CliMeasure;
   /** `applyRedoToDatadir` in this process (tsx). */
   readonly apply: ApplyMeasure;
   readonly maria: RecoveryBaseline;
@@ -201,7 +201,7 @@ function toResults(m: Measured): Record<string, unknown> {
       decodeRecordsPerSecond: Math.round(perSecond(m.decode.records, m.decode.ms)),
       applySeconds: sec(m.cli.ms),
       applyThreads: m.cli.threads,
-      applyTwoThreadsSeconds: sec(m.cliTwoThreads.ms),
+      applyOneThreadSeconds: sec(m.cliOneThread.ms),
       applyInProcessSeconds: sec(m.apply.ms),
       applyWithoutCopySeconds: sec(m.cli.ms - maria.copyMs),
       applyMiBPerSecond: fixed1(perSecond(redoMiB, m.cli.ms)),
@@ -225,7 +225,7 @@ function toResults(m: Measured): Record<string, unknown> {
     },
     ratios: {
       applyVsRecovery: ratio(maria.recoveryMs, m.cli.ms),
-      applyTwoThreadsVsRecovery: ratio(maria.recoveryMs, m.cliTwoThreads.ms),
+      applyOneThreadVsRecovery: ratio(maria.recoveryMs, m.cliOneThread.ms),
       applyInProcessVsRecovery: ratio(maria.recoveryMs, m.apply.ms),
       applyWithoutCopyVsRecovery: ratio(maria.recoveryMs, m.cli.ms - maria.copyMs),
       applyVsRecoveryByErrorLog: ratio(maria.recoveryByLogMs, m.cli.ms),
@@ -245,10 +245,10 @@ function reportLines(m: Measured): string[] {
   return [
     ratioLine(p, 'Strata apply', cli.ms, 'MariaDB recovery', maria.recoveryMs),
     ratioLine(p, 'Strata apply without copying the base', cli.ms - maria.copyMs, 'MariaDB recovery', maria.recoveryMs),
-    ratioLine(p, 'Strata apply on two threads', m.cliTwoThreads.ms, 'MariaDB recovery', maria.recoveryMs),
+    ratioLine(p, 'Strata apply on one thread', m.cliOneThread.ms, 'MariaDB recovery', maria.recoveryMs),
     ratioLine(p, 'Strata apply', cli.ms, 'MariaDB recovery by its error log', maria.recoveryByLogMs),
     ratioLine(p, 'Strata apply', cli.ms, 'MariaDB start with recovery', maria.recovering.wallMs),
-    ratioLine(p, 'Strata apply in process (tsx)', apply.ms, 'MariaDB recovery', maria.recoveryMs),
+    ratioLine(p, 'Strata apply in process (tsx, one thread)', apply.ms, 'MariaDB recovery', maria.recoveryMs),
     ratioLine(p, 'Strata decode alone', decode.ms, 'MariaDB recovery', maria.recoveryMs),
     `${p}: redo ${redoMiB.toFixed(1)} MiB (checkpoints ${m.base.checkpointLsn} → ${m.final.checkpointLsn}, ` +
       `${mib(m.final.checkpointLsn - m.base.checkpointLsn).toFixed(1)} MiB apart): ${count(r.mtrs)} mtrs, ${count(r.records)} records`,
@@ -257,7 +257,7 @@ function reportLines(m: Measured): string[] {
     `${p}: Strata decode ${seconds(decode.ms)}: ${perSecond(mib(decode.bytes), decode.ms).toFixed(1)} MiB/s, ` +
       `${rate(decode.mtrs, decode.ms)} mtrs/s, ${rate(decode.records, decode.ms)} records/s ` +
       `(first read of the log from the disk: ${seconds(m.decodeCold.ms)})`,
-    `${p}: Strata apply (./strata redo apply, spawn to exit, ${cli.threads} thread${cli.threads === 1 ? '' : 's'}; ${seconds(m.cliTwoThreads.ms)} with --jobs 2) ${seconds(cli.ms)} (copying the base ≈ ${seconds(maria.copyMs)}): ` +
+    `${p}: Strata apply (./strata redo apply, spawn to exit, ${cli.threads} thread${cli.threads === 1 ? '' : 's'}; ${seconds(m.cliOneThread.ms)} with --jobs 1) ${seconds(cli.ms)} (copying the base ≈ ${seconds(maria.copyMs)}): ` +
       `${mibRate(cli.ms)}, ${rate(r.records, cli.ms)} records/s, ${count(r.pagesWritten)} pages written (${rate(r.pagesWritten, cli.ms)}/s), ` +
       `${count(r.pagesFreed)} freed; in this process under tsx (applyRedoToDatadir) ${seconds(apply.ms)}`,
     `${p}: MariaDB start with recovery ${seconds(maria.recovering.wallMs)}, clean start ${seconds(maria.cleanMedian.wallMs)} ` +
@@ -289,10 +289,10 @@ function docsSection(m: Measured, lines: readonly string[]): string {
     '| --- | --- | --- | --- |',
     row('apply vs recovery (recovering start − clean start)', cli.ms, maria.recoveryMs),
     row('apply without copying the base vs recovery', cli.ms - maria.copyMs, maria.recoveryMs),
-    row('apply on two threads (--jobs 2) vs recovery', m.cliTwoThreads.ms, maria.recoveryMs),
+    row('apply on one thread (--jobs 1) vs recovery', m.cliOneThread.ms, maria.recoveryMs),
     row('apply vs recovery by its error log', cli.ms, maria.recoveryByLogMs),
     row('apply vs whole start with recovery', cli.ms, maria.recovering.wallMs),
-    row('apply in process (tsx) vs recovery', apply.ms, maria.recoveryMs),
+    row('apply in process (tsx, one thread) vs recovery', apply.ms, maria.recoveryMs),
     row('decode alone vs recovery', decode.ms, maria.recoveryMs),
     '',
     'Output of that run (`bench/results/redo-apply.json` has the same figures):',
@@ -327,16 +327,16 @@ async function measure(opts: BenchOptions, machine: Machine, targetMiB: number, 
   }
   process.stderr.write(`${NAME}: Strata apply (./strata redo apply)\n`);
   const cli = await measureCli(rec);
-  process.stderr.write(`${NAME}: Strata apply on two threads (./strata redo apply --jobs 2)\n`);
-  const cliTwoThreads = await measureCli(rec, ['--jobs', '2'], 'strata-out-2');
-  for (const c of [cli, cliTwoThreads]) {
+  process.stderr.write(`${NAME}: Strata apply on one thread (./strata redo apply --jobs 1)\n`);
+  const cliOneThread = await measureCli(rec, ['--jobs', '1'], 'strata-out-1');
+  for (const c of [cli, cliOneThread]) {
     if (c.endLsn !== decode.endLsn || c.mtrs !== decode.mtrs) {
       throw new Error(`./strata redo apply ended at ${c.endLsn} after ${c.mtrs} mtrs, decode at ${decode.endLsn} after ${decode.mtrs}`);
     }
   }
-  await fs.rm(cliTwoThreads.outDir, { recursive: true, force: true });
+  await fs.rm(cliOneThread.outDir, { recursive: true, force: true });
   process.stderr.write(`${NAME}: Strata apply (in this process)\n`);
-  const apply = measureApply(rec);
+  const apply = await measureApply(rec);
   if (apply.result.endLsn !== decode.endLsn || apply.result.mtrs !== decode.mtrs) {
     throw new Error(`apply ended at ${apply.result.endLsn} after ${apply.result.mtrs} mtrs, decode at ${decode.endLsn} after ${decode.mtrs}`);
   }
@@ -353,7 +353,7 @@ async function measure(opts: BenchOptions, machine: Machine, targetMiB: number, 
   });
   await verifyStrataDatadir(rec, cli.outDir);
   const recordTypes = [...countRecordTypes(join(rec.final, 'ib_logfile0'), base.endLsn, PAGE_SIZE)].sort((a, b) => b[1] - a[1]);
-  return { opts, machine, targetMiB, rec, base, final, decodeCold, decode, cli, cliTwoThreads, apply, maria, recordTypes };
+  return { opts, machine, targetMiB, rec, base, final, decodeCold, decode, cli, cliOneThread, apply, maria, recordTypes };
 }
 
 async function run(opts: BenchOptions): Promise<void> {

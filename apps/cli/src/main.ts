@@ -467,7 +467,7 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === 'branch' && sub === 'delete') return await cmdBranchDelete(rest);
     if (cmd === 'snapshot') return await cmdSnapshot(sub, rest);
     if (cmd === 'redo' && sub === 'dump') return cmdRedoDump(rest);
-    if (cmd === 'redo' && sub === 'apply') return cmdRedoApply(rest);
+    if (cmd === 'redo' && sub === 'apply') return await cmdRedoApply(rest);
     if (cmd === 'safekeeper' && sub === 'membership') return await cmdMembership(rest);
     if (cmd === 'safekeeper' && sub === 'add') {
       if (rest.length) throw new UsageError(`unexpected argument ${rest[0]}`);

@@ -11,13 +11,13 @@ import { installNativeCrc32c } from '@strata/datadir';
 import { cmdRedoApply, cmdRedoDump } from './commands/redo.js';
 import { isParseArgsError, USAGE, UsageError } from './usage.js';
 
-export function redoMain(argv: string[]): number {
+export async function redoMain(argv: string[]): Promise<number> {
   // Every mtr and every written page is checksummed: the native CRC is most of a replay's checksum time.
   installNativeCrc32c();
   const [cmd, sub, ...rest] = argv;
   try {
     if (cmd === 'redo' && sub === 'dump') return cmdRedoDump(rest);
-    if (cmd === 'redo' && sub === 'apply') return cmdRedoApply(rest);
+    if (cmd === 'redo' && sub === 'apply') return await cmdRedoApply(rest);
     throw new UsageError(`unknown command: ${[cmd, sub].filter(Boolean).join(' ')}`);
   } catch (e) {
     if (e instanceof UsageError || isParseArgsError(e)) {
@@ -38,10 +38,13 @@ export function redoMain(argv: string[]): number {
 
 // Replay worker threads load this same bundle: only the main thread is the command line.
 if (isMainThread) {
-  try {
-    process.exitCode = redoMain(process.argv.slice(2));
-  } catch (e) {
-    process.stderr.write(`strata: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exitCode = 1;
-  }
+  redoMain(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`strata: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
 }

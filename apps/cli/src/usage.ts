@@ -44,7 +44,7 @@ export const USAGE = `usage: strata <command>
   redo dump <ib_logfile0> [--from LSN] [--json] [--page-size N]
                                        print every mini-transaction of a redo log
   redo apply --base DIR --log FILE --out DIR [--until-lsn N] [--aux-from DIR] [--jobs N] [--page-cache-mib M]
-                                       replay a redo log onto a copy of a datadir (N threads, default 1;
+                                       replay a redo log onto a copy of a datadir (N threads, default 2;
                                        M MiB of pages per thread, default 32)
 `;
 

@@ -17,7 +17,7 @@ export function cmdRedoDump(argv: string[]): number {
   return 0;
 }
 
-export function cmdRedoApply(argv: string[]): number {
+export async function cmdRedoApply(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -39,7 +39,7 @@ export function cmdRedoApply(argv: string[]): number {
   const cacheMib = values['page-cache-mib'] === undefined ? undefined : Number(values['page-cache-mib']);
   if (cacheMib !== undefined && !(cacheMib > 0 && cacheMib <= 1 << 20)) throw new UsageError(`--page-cache-mib takes a positive size in MiB, got "${values['page-cache-mib']}"`);
   const t0 = performance.now();
-  const result = applyRedoToDatadir({
+  const result = await applyRedoToDatadir({
     baseDir: values.base,
     logPath: values.log,
     outDir: values.out,

@@ -6,19 +6,21 @@
  * without recovery.
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CorruptRedo, LsnOutOfRange, UnsupportedPage } from '@strata/core';
 import { isAuxPath, isTablespacePath, listFiles, listTablespaceFiles, openLogFile, writeFreshLog } from '@strata/datadir';
 import { type PartitionOptions, replayPartition, WHOLE } from './replay-partition.js';
-import { replayInThreads } from './replay-workers.js';
+import { replayInThreads, threadsAvailable } from './replay-workers.js';
 
 /**
- * One thread unless asked: every partition decodes the whole log, and on the
- * 2-vCPU VMs we measure on, two replays slow each other down (page faults,
- * page cache, allocation) about as much as splitting the apply saves: 2.14 s
- * on one thread vs 2.31 s on two for 127 MiB of redo (median of 5).
+ * Two threads where there are two cores, and no more: every partition
+ * decodes the whole log, and on the 2-vCPU VMs we measure on two replays
+ * slow each other down (page faults, page cache, allocation) almost as much
+ * as splitting the apply saves: 1.82 s on two threads vs 1.91 s on one for
+ * 127 MiB of redo (median of 4 on a quiet machine; under load it can invert).
  */
-const REPLAY_JOBS_DEFAULT = 1;
+const REPLAY_JOBS_DEFAULT = Math.min(2, availableParallelism());
 
 export interface RedoApplyOptions {
   readonly baseDir: string;
@@ -30,7 +32,7 @@ export interface RedoApplyOptions {
   readonly auxFrom?: string;
   /** Bytes of page images each thread holds before writing back the least recently used (default 32 MiB). */
   readonly pageCacheBytesMax?: number | undefined;
-  /** Threads replaying disjoint sets of pages (default 1). */
+  /** Threads replaying disjoint sets of pages (default 2, or 1 on a single core; always 1 when run from TypeScript). */
   readonly jobs?: number | undefined;
   readonly onProgress?: (p: RedoApplyProgress) => void;
 }
@@ -65,14 +67,14 @@ export interface RedoApplyResult {
  * the end, so a failure (corrupt redo, unsupported tablespace, full disk)
  * never leaves a half-replayed datadir that looks finished.
  */
-export function applyRedoToDatadir(opts: RedoApplyOptions): RedoApplyResult {
+export async function applyRedoToDatadir(opts: RedoApplyOptions): Promise<RedoApplyResult> {
   if (existsSync(opts.outDir) && readdirSync(opts.outDir).length > 0) {
     throw new Error(`output directory ${opts.outDir} is not empty`);
   }
   const workDir = `${opts.outDir.replace(/\/+$/, '')}.partial-${process.pid}`;
   rmSync(workDir, { recursive: true, force: true });
   try {
-    const result = replayInto({ ...opts, outDir: workDir });
+    const result = await replayInto({ ...opts, outDir: workDir });
     rmSync(opts.outDir, { recursive: true, force: true });
     renameSync(workDir, opts.outDir);
     return result;
@@ -82,7 +84,7 @@ export function applyRedoToDatadir(opts: RedoApplyOptions): RedoApplyResult {
   }
 }
 
-function replayInto(opts: RedoApplyOptions): RedoApplyResult {
+async function replayInto(opts: RedoApplyOptions): Promise<RedoApplyResult> {
   prepareOutDir(opts);
   const baseLog = join(opts.baseDir, 'ib_logfile0');
   if (!existsSync(baseLog)) throw new LsnOutOfRange(0n, `${baseLog} is missing: the base must be a datadir after a clean shutdown`);
@@ -111,8 +113,8 @@ function replayInto(opts: RedoApplyOptions): RedoApplyResult {
     pageCacheBytesMax: opts.pageCacheBytesMax,
     onProgress: onProgress && ((p) => onProgress({ ...p, startLsn, endLsnHint: logCheckpoint })),
   };
-  const jobs = opts.jobs ?? REPLAY_JOBS_DEFAULT;
-  const r = jobs > 1 ? replayInThreads(partitionOpts, jobs) : replayPartition(partitionOpts, WHOLE);
+  const jobs = threadsAvailable() ? (opts.jobs ?? REPLAY_JOBS_DEFAULT) : 1;
+  const r = jobs > 1 ? await replayInThreads(partitionOpts, jobs) : replayPartition(partitionOpts, WHOLE);
   // The log must at least reach its own checkpoint; stopping earlier means the span from the base was overwritten.
   if (opts.untilLsn === undefined && r.endLsn < logCheckpoint) {
     throw new CorruptRedo(r.endLsn, `log ends (${r.logEndReason}) before its own checkpoint ${logCheckpoint}: the redo since the base at ${startLsn} is no longer in ${opts.logPath}`);

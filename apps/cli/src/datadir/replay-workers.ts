@@ -5,7 +5,7 @@
  * the caller stays synchronous; a failure in any partition sets a shared
  * flag that makes the others stop at their next barrier or abort check.
  */
-import { isMainThread, Worker, workerData } from 'node:worker_threads';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { CorruptPage, CorruptRedo, LsnOutOfRange, UnsupportedPage, UnsupportedRedoFormat } from '@strata/core';
 import { installNativeCrc32c } from '@strata/datadir';
 import { type Partition, type PartitionOptions, type PartitionResult, replayPartition, type ReplayStats } from './replay-partition.js';
@@ -169,18 +169,44 @@ interface WorkerData {
  * counts are summed over partitions; everything else is partition 0's (all
  * partitions decode the same mtrs).
  */
-export function replayInThreads(opts: PartitionOptions, count: number): PartitionResult {
+export async function replayInThreads(opts: PartitionOptions, count: number): Promise<PartitionResult> {
   const sab = sharedBuffer(count);
   const s = sharedState(sab, count);
   const { onProgress, ...workerOpts } = opts;
   const workers: Worker[] = [];
+  const ready: Promise<void>[] = [];
   for (let index = 1; index < count; index++) {
     const data: WorkerData = { kind: WORKER_KIND, index, count, sab, opts: workerOpts };
     const w = new Worker(new URL(import.meta.url), { workerData: data, stdout: false, stderr: false });
     // Its fate is read from the shared buffer; the process must not wait for it.
     w.unref();
-    w.on('error', (e) => recordError(s, e));
     workers.push(w);
+    // Loading its modules may need this thread's event loop (a loader's hooks), so wait for it here, not blocked below.
+    ready.push(
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`a replay worker thread did not start within ${WORKER_START_TIMEOUT_MS / 1000} s`)), WORKER_START_TIMEOUT_MS);
+        w.once('message', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        w.once('error', (e) => {
+          clearTimeout(timer);
+          recordError(s, e);
+          reject(e);
+        });
+        w.once('exit', (code) => {
+          clearTimeout(timer);
+          reject(new Error(`a replay worker thread exited with code ${code} before it started`));
+        });
+      }),
+    );
+  }
+  try {
+    await Promise.all(ready);
+  } catch (e) {
+    Atomics.store(s.control, ABORTED, 1);
+    for (const w of workers) void w.terminate();
+    throw e;
   }
   const part = barrierPartition(0, count, s, count - 1);
   try {
@@ -202,11 +228,21 @@ export function replayInThreads(opts: PartitionOptions, count: number): Partitio
   }
 }
 
+/**
+ * Whether this module can start copies of itself on worker threads: the
+ * bundle can; run from TypeScript (tsx, vitest) it cannot, since node 20's
+ * workers do not get the loader hooks that compile it.
+ */
+export function threadsAvailable(): boolean {
+  return !new URL(import.meta.url).pathname.endsWith('.ts');
+}
+
 function runWorker(data: WorkerData): void {
   const s = sharedState(data.sab, data.count);
   installNativeCrc32c();
   const part = barrierPartition(data.index, data.count, s, 0);
   Atomics.add(s.control, STARTED, 1);
+  parentPort?.postMessage('ready');
   try {
     const r = replayPartition(data.opts, part);
     writeStats(s, data.index, r.stats);
