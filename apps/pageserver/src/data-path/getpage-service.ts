@@ -47,6 +47,21 @@ export class GetPageService {
    * another copy.
    */
   async serve(t: Timeline, req: Uint8Array, waitMs: number | undefined, headBytes = 0): Promise<Buffer> {
+    const r = await this.serveAs(t, req, waitMs, headBytes, 'buffer');
+    return r as Buffer;
+  }
+
+  /**
+   * The same reply as `serve`, as the pieces to write in order (a buffer of
+   * heads cut between the pages, and the pages themselves): a stream writes
+   * them with one writev instead of copying every page into a new buffer.
+   * `size` is the reply's length including `headBytes`.
+   */
+  async serveParts(t: Timeline, req: Uint8Array, waitMs: number | undefined, headBytes: number): Promise<ReplyParts> {
+    return (await this.serveAs(t, req, waitMs, headBytes, 'parts')) as ReplyParts;
+  }
+
+  private async serveAs(t: Timeline, req: Uint8Array, waitMs: number | undefined, headBytes: number, form: 'buffer' | 'parts'): Promise<Buffer | ReplyParts> {
     const { metrics } = this.deps;
     const n = req.length / GETPAGE_REQUEST_BYTES;
     const v = new DataView(req.buffer, req.byteOffset, req.byteLength);
@@ -70,7 +85,7 @@ export class GetPageService {
     const unpin = t.pin();
     try {
       const downloaded = await this.downloadMissing(t, v, n);
-      return this.answer(t, v, n, headBytes, downloaded);
+      return this.answer(t, v, n, headBytes, downloaded, form);
     } finally {
       unpin();
     }
@@ -116,7 +131,7 @@ export class GetPageService {
   }
 
   /** The synchronous pass: resolve every page, then encode. Must not await. */
-  private answer(t: Timeline, v: DataView, n: number, headBytes: number, downloaded: boolean): Buffer {
+  private answer(t: Timeline, v: DataView, n: number, headBytes: number, downloaded: boolean, form: 'buffer' | 'parts'): Buffer | ReplyParts {
     const { tenants, metrics, pageCache } = this.deps;
     this.ensureScratch(n);
     const statuses = this.statuses;
@@ -188,6 +203,17 @@ export class GetPageService {
     }
     const tEncode = performance.now();
     metrics.getpageSeconds.observe((tEncode - tStart - reconstructMs) * SECONDS_PER_MS, { stage: 'lookup' });
+    const out = form === 'buffer' ? this.encodeBuffer(n, headBytes, size, pageSize) : this.encodeParts(n, headBytes, size);
+    metrics.getpageSeconds.observe((performance.now() - tEncode) * SECONDS_PER_MS, { stage: 'encode' });
+    for (let s = 0; s < STATUS_COUNT; s++) if (counts[s]! > 0) metrics.getpagePages.inc(STATUS_LABELS[s], counts[s]);
+    if (fromMemory > 0) metrics.getpageTierPages.inc({ tier: 'memory' }, fromMemory);
+    if (reconstructed > 0) metrics.getpageTierPages.inc({ tier: downloaded ? 'remote' : 'local' }, reconstructed);
+    return out;
+  }
+
+  /** Heads and pages of the scratch arrays (filled by the synchronous pass) in one buffer. */
+  private encodeBuffer(n: number, headBytes: number, size: number, pageSize: number): Buffer {
+    const { statuses, lsns, pages } = this;
     // allocUnsafe: every byte after the head is written below.
     const out = Buffer.allocUnsafe(size);
     let o = headBytes;
@@ -204,10 +230,36 @@ export class GetPageService {
       pages[i] = undefined;
     }
     assert(o === size, `GetPage reply: wrote ${o} of ${size} bytes`);
-    metrics.getpageSeconds.observe((performance.now() - tEncode) * SECONDS_PER_MS, { stage: 'encode' });
-    for (let s = 0; s < STATUS_COUNT; s++) if (counts[s]! > 0) metrics.getpagePages.inc(STATUS_LABELS[s], counts[s]);
-    if (fromMemory > 0) metrics.getpageTierPages.inc({ tier: 'memory' }, fromMemory);
-    if (reconstructed > 0) metrics.getpageTierPages.inc({ tier: downloaded ? 'remote' : 'local' }, reconstructed);
     return out;
   }
+
+  /** Heads of the scratch arrays in one small buffer, cut around the pages, which are not copied. */
+  private encodeParts(n: number, headBytes: number, size: number): ReplyParts {
+    const { statuses, lsns, pages } = this;
+    const heads = Buffer.allocUnsafe(headBytes + n * GETPAGE_ITEM_HEAD_BYTES);
+    const parts: Uint8Array[] = [];
+    let cut = 0;
+    let o = headBytes;
+    for (let i = 0; i < n; i++) {
+      const status = statuses[i]!;
+      heads[o] = status;
+      heads.writeBigUInt64BE(lsns[i]!, o + 1);
+      o += GETPAGE_ITEM_HEAD_BYTES;
+      const page = pages[i];
+      if (status === GetPageStatus.OK && page) {
+        parts.push(heads.subarray(cut, o), page);
+        cut = o;
+      }
+      pages[i] = undefined;
+    }
+    if (cut < o) parts.push(heads.subarray(cut, o));
+    return { parts, size, heads };
+  }
+}
+
+/** A reply as pieces to write in order; `heads` starts with the caller's `headBytes`. */
+export interface ReplyParts {
+  readonly parts: Uint8Array[];
+  readonly size: number;
+  readonly heads: Buffer;
 }

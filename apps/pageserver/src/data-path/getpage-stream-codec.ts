@@ -60,9 +60,15 @@ export function decodeRequestFrame(frame: Uint8Array, batchMax: number): Request
 
 /** Fill in the head of a reply whose items were written from FRAME_HEAD_BYTES on (GetPageService.serve's headBytes). */
 export function writeReplyFrameHead(frame: Uint8Array, tag: number, count: number): void {
-  assert(frame.length >= FRAME_HEAD_BYTES, 'reply frame shorter than its head');
-  const v = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  v.setUint32(0, frame.length - FRAME_LENGTH_BYTES);
+  writeReplyFrameHeadOfLength(frame, frame.length, tag, count);
+}
+
+/** The head of a reply frame `length` bytes long in all, written at the start of `head` (the rest of the frame is elsewhere). */
+export function writeReplyFrameHeadOfLength(head: Uint8Array, length: number, tag: number, count: number): void {
+  assert(head.length >= FRAME_HEAD_BYTES && length >= FRAME_HEAD_BYTES, 'reply frame shorter than its head');
+  assert(length - FRAME_LENGTH_BYTES <= U32_MAX, `reply frame of ${length} bytes`);
+  const v = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  v.setUint32(0, length - FRAME_LENGTH_BYTES);
   v.setUint32(4, tag);
   v.setUint32(8, count);
 }

@@ -20,11 +20,17 @@ import type { PageCache } from '../storage/page-cache.js';
 import type { TenantManager } from '../tenant-manager.js';
 import { GETPAGE_REQUEST_BYTES } from './getpage-codec.js';
 import { GetPageService } from './getpage-service.js';
-import { decodeRequestFrame, encodeErrorFrame, FRAME_HEAD_BYTES, FrameSplitter, GETPAGE_STREAM_PROTOCOL, writeReplyFrameHead } from './getpage-stream-codec.js';
+import { decodeRequestFrame, encodeErrorFrame, FRAME_HEAD_BYTES, FrameSplitter, GETPAGE_STREAM_PROTOCOL, writeReplyFrameHeadOfLength } from './getpage-stream-codec.js';
 
 const STREAM_PATH = /^\/v1\/tenants\/([0-9a-f]{32})\/timelines\/([0-9a-f]{32})\/getpage\/stream(?:\?.*)?$/;
 /** Frames read but not yet answered before the socket stops being read. */
 const FRAMES_QUEUED_MAX = 64;
+/**
+ * Reply bytes the socket may hold unsent before the next frame waits: a few
+ * batches, so the next answer is computed while the last is still being sent
+ * (a write past node's 16 KiB mark would otherwise stall every batch).
+ */
+const REPLY_BYTES_BUFFERED_MAX = 8 << 20;
 
 export interface GetPageStreamDeps {
   readonly tenants: TenantManager;
@@ -115,9 +121,16 @@ export function attachGetPageStream(server: EventEmitter, deps: GetPageStreamDep
         tag = f.tag;
         // Looked up per frame: a timeline deleted under an open stream answers TIMELINE_NOT_FOUND.
         const t = deps.tenants.get(tenantId, timelineId);
-        const out = await service.serve(t, f.requests, f.waitMs || undefined, FRAME_HEAD_BYTES);
-        writeReplyFrameHead(out, tag, f.requests.length / GETPAGE_REQUEST_BYTES);
-        if (!closed && !socket.write(out)) await once(socket, 'drain');
+        const reply = await service.serveParts(t, f.requests, f.waitMs || undefined, FRAME_HEAD_BYTES);
+        writeReplyFrameHeadOfLength(reply.heads, reply.size, tag, f.requests.length / GETPAGE_REQUEST_BYTES);
+        if (closed) return true;
+        // One writev for the whole reply: the pages go to the socket from where they are held, uncopied.
+        socket.cork();
+        let ok = true;
+        for (const part of reply.parts) ok = socket.write(part);
+        socket.uncork();
+        // Past the socket's buffer mark: answer the next frame once this one is on its way, not before.
+        if (!ok && socket.writableLength > REPLY_BYTES_BUFFERED_MAX) await once(socket, 'drain');
         return true;
       } catch (e) {
         if (e instanceof AssertionError) deps.onBug?.(e);
