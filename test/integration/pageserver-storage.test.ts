@@ -7,7 +7,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openLogFile } from '@strata/datadir';
+import { openLogFile, readAuxFiles } from '@strata/datadir';
 import { importDatadir, RemoteTimeline, restoreTimelineDir, Timeline, writeBasebackup } from '../../apps/pageserver/src/storage/index.js';
 import { openRemoteStorage } from '@strata/remote-storage';
 import { S3RVER_CREDENTIALS, startS3rver } from '../../packages/remote-storage/src/s3rver.test-util.js';
@@ -80,7 +80,7 @@ describe('page server storage', () => {
     const end = ingestAll(tl, imported.lsn);
     expect(tl.layers.filter((l) => l.kind === 'delta').length).toBeGreaterThan(2);
     // The compute's shipper captures .frm and friends; here the final datadir stands in for it.
-    tl.putAuxSet(end, rec.final);
+    tl.putAuxSet(end, readAuxFiles(rec.final));
     const out = join(work, 'bb-end');
     writeBasebackup(tl, end, out);
     const cmp = await comparePages(rec.final, out);
@@ -158,7 +158,7 @@ describe('page server storage', () => {
       const tl = Timeline.load(dir, { checkpointBytes: 1 << 20, remote: r1 });
       const end = ingestAll(tl, imported.lsn);
       tl.flush();
-      tl.putAuxSet(end, rec.final);
+      tl.putAuxSet(end, readAuxFiles(rec.final));
       await r1.drain();
       expect(r1.snapshot().remoteConsistentLsn).toBe(end);
       expect(r1.snapshot().failures).toBe(0);

@@ -12,7 +12,8 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../support/until.js';
-import { openLogFile } from '@strata/datadir';
+import { encodeAuxSet } from '@strata/core';
+import { openLogFile, readAuxFiles } from '@strata/datadir';
 import { decodeGetPageResponse, encodeGetPageRequests, GetPageStatus, type GetPageRequest } from '@strata/pageserver/wire';
 import { comparePages, formatComparison, listTablespaces } from '../support/datadir-compare.js';
 import { checksumTables, checkTables, makeTempDir, readLogCheckpoint, removeTempDir, startMariadb } from '../support/mariadb.js';
@@ -164,8 +165,13 @@ describe('page server (real processes: 3 safekeepers, page server, mariadbd)', (
     expect(wait.stdout).toContain(`lsn ${endLsn} ingested`);
 
     // The compute's shipper will capture aux files (.frm, Aria tables) at their LSNs; here MariaDB's final datadir stands in.
-    const aux = await fetch(`${ps.url}/v1/tenants/${tenant}/timelines/${timeline}/aux`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ lsn: String(endLsn), datadir: rec.final }) });
-    expect(aux.status).toBe(201);
+    // The files travel in the body (aux-set frames): a path on the page server's machine is not accepted.
+    const auxUrl = `${ps.url}/v1/tenants/${tenant}/timelines/${timeline}/aux`;
+    const byPath = await fetch(auxUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ lsn: String(endLsn), datadir: rec.final }) });
+    expect(byPath.status).toBe(400);
+    const aux = await fetch(`${auxUrl}?lsn=${endLsn}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: encodeAuxSet(readAuxFiles(rec.final)) });
+    expect(aux.status, await aux.clone().text()).toBe(201);
+    expect(((await aux.json()) as { files: number }).files).toBeGreaterThan(10);
 
     const out = join(dir, 'bb-end');
     await basebackup(out, timeline, endLsn);

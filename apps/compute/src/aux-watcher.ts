@@ -6,14 +6,14 @@
  */
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { isAuxPath, listFiles } from '@strata/datadir';
+import { isAuxPath, isTransientAuxPath, listFiles } from '@strata/datadir';
 
 export type AuxSnapshot = ReadonlyMap<string, string>;
 
 export function auxSnapshot(datadir: string): AuxSnapshot {
   const out = new Map<string, string>();
   for (const rel of listFiles(datadir)) {
-    if (!isAuxPath(rel) || isTransient(rel)) continue;
+    if (!isAuxPath(rel) || isTransientAuxPath(rel)) continue;
     try {
       const st = statSync(join(datadir, rel));
       out.set(rel, `${st.size}:${st.mtimeMs}`);
@@ -22,12 +22,6 @@ export function auxSnapshot(datadir: string): AuxSnapshot {
     }
   }
   return out;
-}
-
-/** Files of an ALTER in progress (`#sql-...`): the DDL's end brings the real ones. */
-function isTransient(rel: string): boolean {
-  const name = rel.split('/').pop() ?? rel;
-  return name.startsWith('#sql');
 }
 
 export function sameSnapshot(a: AuxSnapshot, b: AuxSnapshot): boolean {

@@ -4,7 +4,8 @@
  * aux-file set.
  */
 import { mkdirSync, rmSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { encodeAuxSet } from '@strata/core';
+import { readAuxFiles } from '@strata/datadir';
 import { TarDirSink, TarParser } from '@strata/pageserver/wire';
 import { z } from 'zod';
 import { ComputeError } from './errors.js';
@@ -25,7 +26,7 @@ const lsn = z.string().regex(/^\d+$/).transform(BigInt);
 const timelineReply = z.object({ initLsn: lsn, lastRecordLsn: lsn, pageSize: z.number().int().positive() }).passthrough();
 const waitReply = z.object({ lastRecordLsn: lsn }).passthrough();
 
-async function request(t: PageserverTarget, path: string, init: RequestInit & { timeoutMs?: number } = {}): Promise<Response> {
+async function request(t: PageserverTarget, path: string, init: Omit<RequestInit, 'headers'> & { timeoutMs?: number; headers?: Record<string, string> } = {}): Promise<Response> {
   const url = `${t.url}${path}`;
   try {
     return await fetch(url, {
@@ -33,6 +34,7 @@ async function request(t: PageserverTarget, path: string, init: RequestInit & { 
       headers: {
         ...(t.token ? { authorization: `Bearer ${t.token}` } : {}),
         ...(typeof init.body === 'string' ? { 'content-type': 'application/json' } : {}),
+        ...init.headers,
       },
       signal: AbortSignal.timeout(init.timeoutMs ?? 30_000),
     });
@@ -66,15 +68,14 @@ export async function waitLsn(t: PageserverTarget, tenantId: string, timelineId:
 
 /**
  * Store the aux files (.frm, db.opt, Aria system tables...) of `datadir` as
- * the set valid from `lsn`. The page server copies them from this path
- * itself: it runs on the same machine as the compute in every deployment
- * Strata supports so far (tests, `strata up`). A remote page server will
- * need the files in the request body instead.
+ * the set valid from `lsn`: their bytes travel in the request (aux-set
+ * frames), so the page server needs no access to the compute's disk.
  */
 export async function putAuxSet(t: PageserverTarget, tenantId: string, timelineId: string, at: bigint, datadir: string): Promise<number> {
-  const res = await request(t, `/v1/tenants/${tenantId}/timelines/${timelineId}/aux`, {
+  const res = await request(t, `/v1/tenants/${tenantId}/timelines/${timelineId}/aux?lsn=${at}`, {
     method: 'POST',
-    body: JSON.stringify({ lsn: at.toString(), datadir: resolve(datadir) }),
+    body: encodeAuxSet(readAuxFiles(datadir)),
+    headers: { 'content-type': 'application/octet-stream' },
   });
   if (!res.ok) throw await failure(res, `store aux files at LSN ${at}`);
   const body = z.object({ files: z.number() }).passthrough().parse(await res.json());

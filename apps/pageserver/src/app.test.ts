@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeAuxSet } from '@strata/core';
 import { encodeLayer, encodePageValue, type LayerDesc, type LayerEntry } from '@strata/core/layers';
 import { createVerifier, memoryLogger, type TokenVerifier } from '@strata/service-kit';
 import { createApp } from './app.js';
@@ -150,6 +151,31 @@ describe('page server app', () => {
     const tarFile = join(dataDir, 'bb.tar');
     writeFileSync(tarFile, bytes);
     expect(execFileSync('tar', ['-tf', tarFile], { encoding: 'utf8' }).trim().split('\n')).toEqual(['db/t.ibd', 'ib_logfile0']);
+  });
+
+  it('stores an aux set sent as frames and serves it in basebackups; refuses paths, tablespaces and traversal', async () => {
+    const url = `${base}/${ROOT}/aux`;
+    const frm = new Uint8Array([0xfe, 1, 9, 3]);
+    const body = (files: { path: string; data: Uint8Array }[]) => encodeAuxSet(files) as Uint8Array<ArrayBuffer>;
+    const bin = (b: Uint8Array<ArrayBuffer>): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: b });
+    // A path on the page server's own disk is not a way to send files.
+    expect((await t.app.request(url, post({ lsn: String(LSN), datadir: '/etc' }))).status).toBe(400);
+    expect((await t.app.request(`${url}?lsn=${LSN}`, bin(body([{ path: 'db/t.ibd', data: frm }])))).status).toBe(400);
+    const evil = body([{ path: 'aa/t.frm', data: frm }]);
+    evil.set(new TextEncoder().encode('../t.frm'), 10);
+    const refused = await t.app.request(`${url}?lsn=${LSN}`, bin(evil));
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ code: 'CORRUPT_FRAME' });
+    const ok = await t.app.request(`${url}?lsn=${LSN}`, bin(body([{ path: 'db/t.frm', data: frm }, { path: 'db/db.opt', data: new Uint8Array([65]) }])));
+    expect(ok.status).toBe(201);
+    expect(await ok.json()).toMatchObject({ files: 2 });
+    const res = await t.app.request(`${base}/${ROOT}/basebackup`);
+    const files = new Map<string, Uint8Array>();
+    let cur = new Uint8Array(0);
+    const p = new TarParser({ entry: (e) => void (cur = new Uint8Array(e.size)), data: (b, o) => cur.set(b, o), end: (e) => void files.set(e.path, cur) });
+    p.push(new Uint8Array(await res.arrayBuffer()));
+    expect([...files.keys()].sort()).toEqual(['db/db.opt', 'db/t.frm', 'db/t.ibd', 'ib_logfile0']);
+    expect([...files.get('db/t.frm')!]).toEqual([...frm]);
   });
 
   it('branches in O(1), reads through to the ancestor, refuses bad LSNs, survives a restart, and deletes children first', async () => {

@@ -61,8 +61,8 @@ export function createApp(deps: PageserverDeps) {
       throw new PayloadTooLarge(limits.jsonBodyBytes);
     },
   });
-  // GetPage batches are binary and sized by their own limit (getpageBatchMax).
-  app.use((c, next) => (c.req.path.endsWith('/getpage') ? next() : jsonLimit(c, next)));
+  // Binary bodies carry their own limits: GetPage batches (getpageBatchMax), aux sets (their route's).
+  app.use((c, next) => (c.req.path.endsWith('/getpage') || c.req.path.endsWith('/aux') ? next() : jsonLimit(c, next)));
 
   app.notFound((c) => {
     throw new RouteNotFound(c.req.method, c.req.path);

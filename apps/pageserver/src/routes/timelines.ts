@@ -6,17 +6,18 @@ import { layerFileName } from '@strata/core/layers';
 import { sizedLayers } from '../storage/index.js';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { LsnOutOfRange } from '@strata/core';
-import { authorize, zv } from '@strata/service-kit';
+import { decodeAuxSet, LsnOutOfRange } from '@strata/core';
+import { isAuxPath } from '@strata/datadir';
+import { authorize, BadRequest, readBodyBytes, zv } from '@strata/service-kit';
 import { DEFAULT_LIMITS, type AppEnv, type PageserverDeps } from '../deps.js';
 import { hexId, lsnString, POLICY, tenantParams, timelineInfo, timelineParams } from '../schemas.js';
 import type { Timeline } from '../storage/index.js';
 
 const branchBody = z.object({ newTimelineId: hexId.optional(), lsn: lsnString }).strict();
 const waitQuery = z.object({ lsn: lsnString, timeoutMs: z.coerce.number().int().min(0).optional() }).strict();
-const auxBody = z
-  .object({ lsn: lsnString, datadir: z.string().min(1).refine((p) => p.startsWith('/'), 'must be an absolute path on the page server') })
-  .strict();
+const auxQuery = z.object({ lsn: lsnString }).strict();
+/** An aux set is a datadir's .frm, db.opt and Aria system tables: megabytes, not more. */
+const AUX_SET_BYTES_MAX = 256 << 20;
 
 export function timelineRoutes(deps: PageserverDeps) {
   const limits = { ...DEFAULT_LIMITS, ...deps.limits };
@@ -78,16 +79,20 @@ export function timelineRoutes(deps: PageserverDeps) {
       await t.waitForLsn(lsn, Math.min(timeoutMs ?? 0, limits.waitMsMax));
       return c.json({ lsn: lsn.toString(), lastRecordLsn: t.lastRecordLsn.toString() });
     })
-    .post('/v1/tenants/:tenant/timelines/:timeline/aux', zv('param', timelineParams), zv('json', auxBody), (c) => {
-      // The compute stores the aux files (.frm, Aria system tables) of its datadir as of a committed LSN.
+    .post('/v1/tenants/:tenant/timelines/:timeline/aux', zv('param', timelineParams), zv('query', auxQuery), async (c) => {
+      // The compute stores the aux files (.frm, Aria system tables) of its datadir as of a committed LSN;
+      // the body is the files themselves (aux-set frames), never a path on this machine.
       const { tenant, timeline } = c.req.valid('param');
       authorize(c.var.claims, POLICY.computeWrite, tenant);
-      const { lsn, datadir } = c.req.valid('json');
+      const { lsn } = c.req.valid('query');
       const t = deps.tenants.get(tenant, timeline);
       // A set may run ahead of ingest: the compute stores it once the quorum committed its LSN, and a crash
       // right after a DDL must not lose the .frm while the page server catches up.
       if (lsn < t.initLsn) throw new LsnOutOfRange(lsn, `below timeline ${timeline}'s start ${t.initLsn}`);
-      const files = t.putAuxSet(lsn, datadir);
-      return c.json({ lsn: lsn.toString(), files }, 201);
+      const files = decodeAuxSet(await readBodyBytes(c, AUX_SET_BYTES_MAX));
+      const notAux = files.find((f) => !isAuxPath(f.path));
+      if (notAux) throw new BadRequest(`${notAux.path} is not an aux file (tablespaces and redo logs come from the redo log)`);
+      const stored = t.putAuxSet(lsn, files);
+      return c.json({ lsn: lsn.toString(), files: stored }, 201);
     });
 }

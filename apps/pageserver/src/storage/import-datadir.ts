@@ -6,7 +6,7 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { CorruptRedo, redo } from '@strata/core';
-import { listTablespaceFiles, openLogFile } from '@strata/datadir';
+import { listTablespaceFiles, openLogFile, readAuxFiles } from '@strata/datadir';
 import { encodeLayer, encodePageValue, type LayerDesc, type LayerEntry } from '@strata/core/layers';
 import { Timeline, type TimelineOptions } from './timeline.js';
 import type { TimelineMeta } from './timeline-meta.js';
@@ -94,6 +94,6 @@ export function importDatadir(
     timeline.addLayer(desc, encodeLayer(desc, entries));
     onProgress?.(done, total);
   }
-  const auxFiles = timeline.putAuxSet(lsn, datadir);
+  const auxFiles = timeline.putAuxSet(lsn, readAuxFiles(datadir));
   return { timeline, lsn, pages, tablespaces: spaces.length, auxFiles };
 }

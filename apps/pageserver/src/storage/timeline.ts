@@ -6,10 +6,10 @@
  * every change is in a layer file. After a restart ingest resumes there; the
  * safekeepers keep WAL until the page server reports it persisted.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { isAuxPath, listFiles } from '@strata/datadir';
-import { assert, redo } from '@strata/core';
+import { listFiles } from '@strata/datadir';
+import { assert, type AuxFile, isSafeRelativePath, redo } from '@strata/core';
 import {
   encodeLayer,
   KEY_MAX,
@@ -521,15 +521,16 @@ export class Timeline {
    * not describe: .frm, Aria system tables, ...) as of `lsn`. The compute's
    * shipper captures them; import stores the first set.
    */
-  putAuxSet(lsn: bigint, fromDatadir: string): number {
+  /** Stores `files` (datadir-relative paths already checked to stay inside it) as the aux set valid from `lsn`. */
+  putAuxSet(lsn: bigint, files: readonly AuxFile[]): number {
     const dest = join(this.dir, 'aux', lsn.toString());
     rmSync(dest, { recursive: true, force: true });
     let n = 0;
-    for (const rel of listFiles(fromDatadir)) {
-      if (!isAuxPath(rel)) continue;
-      mkdirSync(dirname(join(dest, rel)), { recursive: true });
-      copyFileSync(join(fromDatadir, rel), join(dest, rel));
-      this.options.remote?.uploadFile(`aux/${lsn}/${rel}`, join(dest, rel));
+    for (const f of files) {
+      assert(isSafeRelativePath(f.path), `aux file path ${f.path} leaves the set's directory`);
+      mkdirSync(dirname(join(dest, f.path)), { recursive: true });
+      writeFileSync(join(dest, f.path), f.data);
+      this.options.remote?.uploadFile(`aux/${lsn}/${f.path}`, join(dest, f.path));
       n++;
     }
     if (!this.meta.auxSets.includes(lsn)) {
