@@ -291,6 +291,19 @@ export class TenantManager {
   async delete(t: Timeline): Promise<void> {
     const children = this.children(t);
     if (children.length > 0) throw new TimelineHasChildren(t.timelineId, children.map((c) => c.timelineId));
+    // Remote storage first: a page server restored from it must not bring a deleted timeline back,
+    // and a failure here leaves the timeline whole (uploaded again) for the operator to retry.
+    const remote = t.remote;
+    if (remote) {
+      try {
+        const objects = await remote.destroy();
+        this.opts.log.info('timeline removed from remote storage', { tenantId: t.tenantId, timelineId: t.timelineId, objects });
+      } catch (e) {
+        remote.resume();
+        t.scheduleFullUpload();
+        throw e;
+      }
+    }
     for (const l of this.listeners) await l.removing(t);
     const m = this.tenants.get(t.tenantId);
     m?.delete(t.timelineId);
@@ -317,6 +330,8 @@ export class TenantManager {
     }
     assert(left.length === 0, `tenant ${tenantId}: timelines left after deleting the tree`);
     this.tenants.delete(tenantId);
+    // Whatever else the tenant left in remote storage (nothing, unless a timeline delete was cut short).
+    if (this.opts.remote) for (const key of await this.opts.remote.list(`tenants/${tenantId}/`)) await this.opts.remote.delete(key);
     const dir = join(this.opts.dataDir, 'tenants', tenantId);
     const tmp = dir + TEMP_SUFFIX;
     if (existsSync(dir)) renameSync(dir, tmp);

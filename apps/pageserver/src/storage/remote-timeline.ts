@@ -33,6 +33,8 @@ export class RemoteTimeline {
   private remoteConsistent = 0n;
   private readonly uploaded = new Set<string>();
   private idle: Array<() => void> = [];
+  /** Being deleted from remote storage: nothing more is queued. */
+  private destroying = false;
 
   constructor(
     private readonly storage: RemoteStorage,
@@ -64,6 +66,7 @@ export class RemoteTimeline {
   }
 
   uploadFile(relKey: string, localPath: string): void {
+    if (this.destroying) return;
     this.queue.push({ kind: 'file', key: relKey, localPath });
     this.kick();
   }
@@ -72,6 +75,7 @@ export class RemoteTimeline {
     // Only the newest index matters: drop older queued ones, but never one
     // queued before a delete: that index is what stops naming the deleted
     // file, and it must be in remote storage before the file goes.
+    if (this.destroying) return;
     let lastDelete = -1;
     this.queue.forEach((t, i) => {
       if (t.kind === 'delete') lastDelete = i;
@@ -88,8 +92,37 @@ export class RemoteTimeline {
    */
   deleteFile(relKey: string): void {
     this.uploaded.delete(relKey);
+    if (this.destroying) return;
     this.queue.push({ kind: 'delete', key: relKey });
     this.kick();
+  }
+
+  /**
+   * Remove the timeline from remote storage for good (timeline delete):
+   * nothing more is uploaded, the index goes first so that no restore from
+   * remote storage brings the timeline back, then every other object under
+   * its prefix. Returns how many objects went. On failure the caller calls
+   * `resume` and uploads everything again.
+   */
+  async destroy(): Promise<number> {
+    this.destroying = true;
+    this.queue = [];
+    // The task in flight finishes; what it uploads is listed and removed below.
+    await this.running;
+    await this.storage.delete(`${this.prefix}/index.json`);
+    let n = 1;
+    for (const key of await this.storage.list(`${this.prefix}/`)) {
+      await this.storage.delete(key);
+      n++;
+    }
+    this.uploaded.clear();
+    this.remoteConsistent = 0n;
+    return n;
+  }
+
+  /** Uploads are accepted again after a `destroy` that failed. */
+  resume(): void {
+    this.destroying = false;
   }
 
   /** Resolve when the queue is empty (e.g. on shutdown: "uploads finished, index written"). */
