@@ -24,6 +24,8 @@ import { PageserverMetrics } from '../../apps/pageserver/src/metrics.js';
 import { createSnapshot } from '../../apps/pageserver/src/snapshots.js';
 import { LsnBeforeGcHorizon, type Timeline, writeBasebackup } from '../../apps/pageserver/src/storage/index.js';
 import { TenantManager } from '../../apps/pageserver/src/tenant-manager.js';
+import { GetPageService } from '../../apps/pageserver/src/data-path/getpage-service.js';
+import { decodeGetPageResponse, encodeGetPageRequests, GetPageStatus } from '../../apps/pageserver/src/data-path/getpage-codec.js';
 import { comparePages, formatComparison } from '../support/datadir-compare.js';
 import { removeTempDir } from '../support/mariadb.js';
 import { recordWorkload, runStrata } from '../support/redo-scenario.js';
@@ -213,6 +215,11 @@ describe('page server compaction and GC', () => {
     expectSamePages(pageDigests(child, l1, false), pageDigests(t, l1, false), 'the child after GC');
     for (const l of [l2, l3]) expect(() => t.getPageRaw({ spaceId: 0, pageNo: 0 }, l)).toThrow(LsnBeforeGcHorizon);
     expect(() => tm.branch(t, l3)).toThrow(LsnBeforeGcHorizon);
+    // On the GetPage wire it is its own status (not a generic out-of-range), and the window still reads.
+    const service = new GetPageService({ tenants: tm, metrics: new PageserverMetrics(), log, waitMsMax: 0 });
+    const reqs = [{ spaceId: 0, pageNo: 0, lsn: l3 }, { spaceId: 0, pageNo: 0, lsn: end }];
+    const items = decodeGetPageResponse(await service.serve(t, encodeGetPageRequests(reqs), undefined), reqs.length, t.pageSize);
+    expect(items.map((i) => i.status)).toEqual([GetPageStatus.BEFORE_GC_HORIZON, GetPageStatus.OK]);
 
     // The branch point and the snapshot equal `redo apply --until-lsn` there.
     for (const l of [l1, ls]) {

@@ -6,7 +6,8 @@
 import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkTables, removeTempDir, startMariadb } from '../support/mariadb.js';
+import { openLogFile } from '@strata/datadir';
+import { checkTables, readLogCheckpoint, removeTempDir, startMariadb } from '../support/mariadb.js';
 import { recordWorkload, runStrata, withConnection } from '../support/redo-scenario.js';
 
 const BATCHES = 6;
@@ -70,5 +71,24 @@ describe('redo apply --until-lsn', () => {
         await server.shutdown();
       }
     }
+
+    // An LSN inside an mtr rounds down to the end of the mtr before it (the first mtr past the second cut).
+    const reader = openLogFile(join(rec.final, 'ib_logfile0'));
+    let inside: { startLsn: bigint; endLsn: bigint } | undefined;
+    try {
+      for (const m of reader.mtrs((await readLogCheckpoint(rec.base)).endLsn, 16384)) {
+        if (m.startLsn >= cuts[1]!.lsn && m.endLsn - m.startLsn >= 2n) {
+          inside = { startLsn: m.startLsn, endLsn: m.endLsn };
+          break;
+        }
+      }
+    } finally {
+      reader.close();
+    }
+    expect(inside).toBeDefined();
+    const mid = inside!.startLsn + 1n;
+    const cutInside = await runStrata(['redo', 'apply', '--base', rec.base, '--log', join(rec.final, 'ib_logfile0'), '--out', join(rec.dir, 'out-inside'), '--aux-from', rec.final, '--until-lsn', String(mid)]);
+    expect(cutInside.code, cutInside.stderr).toBe(0);
+    expect(cutInside.stdout).toContain(`final LSN ${inside!.startLsn}\n`);
   });
 });

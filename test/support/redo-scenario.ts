@@ -48,6 +48,9 @@ export interface ScenarioResult {
   readonly checksumsFinal: Map<string, string>;
   readonly checksumsOut: Map<string, string>;
   readonly checkFailures: CheckTableFailure[];
+  /** Whether mariadbd ran crash recovery when it booted on the output (it must not: the output's log is fresh). */
+  readonly recoveredOnBoot: boolean;
+  readonly applyStderr: string;
   readonly report: string;
   /** One per `variants` entry: its arguments, its output and how its pages compare with MariaDB's. */
   readonly variantComparisons: { args: readonly string[]; stdout: string; comparison: PageComparison }[];
@@ -131,8 +134,10 @@ export async function runRedoScenario(opts: ScenarioOptions): Promise<ScenarioRe
   const server = await startMariadb(out, { ...opts.server });
   let checksumsOut: Map<string, string>;
   let checkFailures: CheckTableFailure[];
+  let recoveredOnBoot = false;
   try {
     [checksumsOut, checkFailures] = await withConnection(server, async (c) => [await checksumsAll(c), await checkTables(c)] as const);
+    recoveredOnBoot = /Starting crash recovery/.test(await server.errorLogTail(400));
   } finally {
     await server.shutdown();
   }
@@ -147,6 +152,8 @@ export async function runRedoScenario(opts: ScenarioOptions): Promise<ScenarioRe
     baseCheckpoint,
     finalCheckpoint,
     applyStdout: apply.stdout,
+    applyStderr: apply.stderr,
+    recoveredOnBoot,
     comparison,
     variantComparisons,
     checksumsOut,

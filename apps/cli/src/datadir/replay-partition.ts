@@ -43,7 +43,7 @@ export interface PartitionOptions {
   readonly untilLsn?: bigint | undefined;
   /** Bytes of page images this partition holds before writing back the least recently used. */
   readonly pageCacheBytesMax?: number | undefined;
-  /** Called by partition 0 every 16 MiB of redo. */
+  /** Called by partition 0 every 8 MiB of redo. */
   readonly onProgress?: ((p: { lsn: bigint; mtrs: number; records: number }) => void) | undefined;
 }
 
@@ -58,6 +58,8 @@ export type ReplayStats = { mtrs: number; records: number; pagesWritten: number;
 
 export const PAGE_CACHE_BYTES_MAX_DEFAULT = 32 << 20;
 const PAGE_SLAB_PAGES = 64;
+/** Redo between two progress reports. */
+const PROGRESS_BYTES = 8n << 20n;
 /** mtrs between two looks at whether another partition failed. */
 const ABORT_CHECK_MTRS = 4096;
 
@@ -94,7 +96,7 @@ export function replayPartition(opts: PartitionOptions, part: Partition): Partit
       applyMtr(cache, m, spaces, opts.outDir, pageSize, stats, part);
       endLsn = m.endLsn;
       if (stats.mtrs % ABORT_CHECK_MTRS === 0) part.checkAborted();
-      if (opts.onProgress && part.index === 0 && endLsn - lastProgress >= 16n << 20n) {
+      if (opts.onProgress && part.index === 0 && endLsn - lastProgress >= PROGRESS_BYTES) {
         lastProgress = endLsn;
         opts.onProgress({ lsn: endLsn, mtrs: stats.mtrs, records: stats.records });
       }

@@ -21,7 +21,11 @@ export const GetPageStatus = {
   LSN_OUT_OF_RANGE: 3,
   /** Anything else (a corrupt layer, an unsupported page): the page server logged it. */
   ERROR: 4,
+  /** Below the timeline's GC horizon: only branch points and snapshots stay readable there (retrying does not help). */
+  BEFORE_GC_HORIZON: 5,
 } as const;
+/** One past the highest status. */
+export const GETPAGE_STATUS_COUNT = 6;
 export type GetPageStatus = (typeof GetPageStatus)[keyof typeof GetPageStatus];
 
 export interface GetPageRequest {
@@ -95,7 +99,7 @@ export function decodeGetPageResponse(body: Uint8Array, count: number, pageSize:
       if (o + pageSize > body.length) throw new CorruptFrame(`GetPage response ends in page ${i} of ${count}`);
       out.push({ status, lsn, page: body.subarray(o, o + pageSize) });
       o += pageSize;
-    } else if (status <= GetPageStatus.ERROR) {
+    } else if (status < GETPAGE_STATUS_COUNT) {
       out.push({ status: status as Exclude<GetPageStatus, 0>, lsn });
     } else {
       throw new CorruptFrame(`GetPage response item ${i}: unknown status ${status}`);

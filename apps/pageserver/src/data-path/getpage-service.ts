@@ -14,9 +14,9 @@ import { assert, LsnOutOfRange, StrataError } from '@strata/core';
 import type { Logger } from '@strata/service-kit';
 import type { PageserverMetrics } from '../metrics.js';
 import type { PageCache } from '../storage/page-cache.js';
-import { LsnNotYetAvailable, type Timeline } from '../storage/index.js';
+import { LsnBeforeGcHorizon, LsnNotYetAvailable, type Timeline } from '../storage/index.js';
 import type { TenantManager } from '../tenant-manager.js';
-import { GETPAGE_ITEM_HEAD_BYTES, GETPAGE_REQUEST_BYTES, GetPageStatus } from './getpage-codec.js';
+import { GETPAGE_ITEM_HEAD_BYTES, GETPAGE_REQUEST_BYTES, GETPAGE_STATUS_COUNT, GetPageStatus } from './getpage-codec.js';
 
 export interface GetPageServiceDeps {
   readonly tenants: TenantManager;
@@ -27,7 +27,7 @@ export interface GetPageServiceDeps {
   readonly waitMsMax: number;
 }
 
-const STATUS_COUNT = GetPageStatus.ERROR + 1;
+const STATUS_COUNT = GETPAGE_STATUS_COUNT;
 const STATUS_LABELS = Array.from({ length: STATUS_COUNT }, (_, i) => ({ status: String(i) }));
 const SECONDS_PER_MS = 1e-3;
 
@@ -183,7 +183,8 @@ export class GetPageService {
           if (e instanceof LsnNotYetAvailable) {
             status = GetPageStatus.NOT_YET_AVAILABLE;
             pageLsn = t.lastRecordLsn;
-          } else if (e instanceof LsnOutOfRange) status = GetPageStatus.LSN_OUT_OF_RANGE;
+          } else if (e instanceof LsnBeforeGcHorizon) status = GetPageStatus.BEFORE_GC_HORIZON;
+          else if (e instanceof LsnOutOfRange) status = GetPageStatus.LSN_OUT_OF_RANGE;
           else if (e instanceof StrataError) {
             // A corrupt layer or an unsupported page: this page fails, the batch goes on; logged here where it is handled.
             this.deps.log.error('GetPage failed', { tenantId: t.tenantId, timelineId: t.timelineId, spaceId, pageNo, lsn, error: e });
