@@ -10,58 +10,15 @@ import { join } from 'node:path';
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeAuxSet } from '@strata/core';
-import { encodeLayer, encodePageValue, type LayerDesc, type LayerEntry } from '@strata/core/layers';
 import { createVerifier, memoryLogger, type TokenVerifier } from '@strata/service-kit';
 import { createApp } from './app.js';
 import { decodeGetPageResponse, encodeGetPageRequests, GetPageStatus, type GetPageRequest } from './data-path/getpage-codec.js';
 import { TarParser } from './data-path/tar.js';
 import type { PageserverDeps } from './deps.js';
 import { PageserverMetrics } from './metrics.js';
-import { Timeline, type NewTimelineMeta } from './storage/index.js';
 import { TenantManager } from './tenant-manager.js';
 
-const TENANT = '0123456789abcdef0123456789abcdef';
-const OTHER = 'fedcba9876543210fedcba9876543210';
-const ROOT = '00000000000000000000000000000001';
-const PAGE = 16384;
-const SPACE = 5;
-const PAGES = 4;
-const LSN = 100_000n;
-
-/** A page the engine serves as stored: page 0 carries the FSP header (size, flags 0 = crc32, 16 KiB). */
-function page(no: number): Uint8Array {
-  const p = new Uint8Array(PAGE).fill(no + 1, 100, PAGE - 8);
-  const v = new DataView(p.buffer);
-  v.setUint32(4, no);
-  v.setUint32(34, SPACE);
-  if (no === 0) {
-    v.setUint32(38 + 8, PAGES);
-    v.setUint32(38 + 16, 0);
-  }
-  return p;
-}
-
-function seedTimeline(dataDir: string): void {
-  const meta: NewTimelineMeta = {
-    version: 1,
-    tenantId: TENANT,
-    timelineId: ROOT,
-    pageSize: PAGE,
-    logFileSize: 4n << 20n,
-    ancestor: null,
-    initLsn: LSN,
-    diskConsistentLsn: LSN,
-    layers: [],
-    tablespaces: [{ lsn: LSN, kind: 'create', spaceId: SPACE, path: 'db/t.ibd' }],
-    auxSets: [],
-  };
-  const tl = Timeline.create(join(dataDir, 'tenants', TENANT, 'timelines', ROOT), meta);
-  // Page 2 is never written: it must come back as NOT_FOUND, and as zeros in a basebackup.
-  const entries: LayerEntry[] = [0, 1, 3].map((no) => ({ key: { spaceId: SPACE, pageNo: no }, lsn: LSN, value: encodePageValue({ kind: 'image', lsn: 5000n + BigInt(no), page: page(no) }) }));
-  const desc: LayerDesc = { kind: 'image', keyStart: { spaceId: SPACE, pageNo: 0 }, keyEnd: { spaceId: SPACE + 1, pageNo: 0 }, lsnStart: LSN, lsnEnd: LSN + 1n };
-  tl.addLayer(desc, encodeLayer(desc, entries));
-  tl.close();
-}
+import { LSN, OTHER, page, PAGE, PAGES, ROOT, seedTimeline, SPACE, TENANT } from './seed-timeline.test-util.js';
 
 function build(dataDir: string, verifier: TokenVerifier | null = null) {
   const tenants = TenantManager.open({ dataDir, log: memoryLogger() });
@@ -176,6 +133,23 @@ describe('page server app', () => {
     p.push(new Uint8Array(await res.arrayBuffer()));
     expect([...files.keys()].sort()).toEqual(['db/db.opt', 'db/t.frm', 'db/t.ibd', 'ib_logfile0']);
     expect([...files.get('db/t.frm')!]).toEqual([...frm]);
+  });
+
+  it('admin triggers and status: compaction and GC over HTTP answer with their counts and byte sizes; /v1/status describes the server', async () => {
+    const status = await t.app.request('/v1/status');
+    expect(status.status).toBe(200);
+    expect(await status.json()).toMatchObject({ service: 'pageserver', version: 'test', tenants: 1, timelines: 1, auth: 'none', remoteStorage: null });
+    const compact = await t.app.request(`${base}/${ROOT}/compact?force=true`, { method: 'POST' });
+    expect(compact.status).toBe(200);
+    expect(await compact.json()).toMatchObject({ layers: expect.any(Number), durationMs: expect.any(Number) });
+    const gc = await t.app.request(`${base}/${ROOT}/gc`, post({ horizonLsn: String(LSN) }));
+    expect(gc.status).toBe(200);
+    const g = (await gc.json()) as Record<string, unknown>;
+    expect(g).toMatchObject({ horizon: String(LSN), layersBefore: expect.any(Number), layersAfter: expect.any(Number), bytesBefore: expect.any(Number), bytesAfter: expect.any(Number) });
+    expect(g['bytesAfter']).toBeLessThanOrEqual(g['bytesBefore'] as number);
+    expect((await t.app.request(`${base}/${ROOT}/gc`, post({ pitrMs: 1, horizonLsn: '1' }))).status).toBe(400);
+    // The image layer at LSN is what the horizon needs: pages still read.
+    expect((await getpage(`${base}/${ROOT}`, [{ spaceId: SPACE, pageNo: 1, lsn: LSN }]))[0]?.status).toBe(GetPageStatus.OK);
   });
 
   it('branches in O(1), reads through to the ancestor, refuses bad LSNs, survives a restart, and deletes children first', async () => {

@@ -8,38 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeLayer, encodePageValue, type LayerDesc, type LayerEntry } from '@strata/core/layers';
 import { openRemoteStorage, type RemoteStorage } from '@strata/remote-storage';
 import { memoryLogger } from '@strata/service-kit';
-import { Timeline, type NewTimelineMeta } from './storage/index.js';
+import { LSN, ROOT, seedTimeline, TENANT } from './seed-timeline.test-util.js';
 import { TenantManager } from './tenant-manager.js';
 
-const TENANT = '0123456789abcdef0123456789abcdef';
-const ROOT = '00000000000000000000000000000001';
 const CHILD = '00000000000000000000000000000002';
-const LSN = 100_000n;
-const PAGE = 16384;
-
-function seedRoot(dataDir: string): void {
-  const meta: NewTimelineMeta = {
-    version: 1,
-    tenantId: TENANT,
-    timelineId: ROOT,
-    pageSize: PAGE,
-    logFileSize: 4n << 20n,
-    ancestor: null,
-    initLsn: LSN,
-    diskConsistentLsn: LSN,
-    layers: [],
-    tablespaces: [{ lsn: LSN, kind: 'create', spaceId: 5, path: 'db/t.ibd' }],
-    auxSets: [],
-  };
-  const tl = Timeline.create(join(dataDir, 'tenants', TENANT, 'timelines', ROOT), meta);
-  const entries: LayerEntry[] = [{ key: { spaceId: 5, pageNo: 0 }, lsn: LSN, value: encodePageValue({ kind: 'image', lsn: 5000n, page: new Uint8Array(PAGE).fill(3) }) }];
-  const desc: LayerDesc = { kind: 'image', keyStart: { spaceId: 5, pageNo: 0 }, keyEnd: { spaceId: 6, pageNo: 0 }, lsnStart: LSN, lsnEnd: LSN + 1n };
-  tl.addLayer(desc, encodeLayer(desc, entries));
-  tl.close();
-}
 
 describe('tenant manager deletes in remote storage', () => {
   const dirs: string[] = [];
@@ -54,7 +28,7 @@ describe('tenant manager deletes in remote storage', () => {
 
   async function uploaded(): Promise<{ m: TenantManager; remote: RemoteStorage }> {
     const dataDir = tmp('data');
-    seedRoot(dataDir);
+    seedTimeline(dataDir);
     const remote = openRemoteStorage(`file://${tmp('remote')}`);
     const m = TenantManager.open({ dataDir, log: memoryLogger(), remote });
     const root = m.get(TENANT, ROOT);

@@ -9,7 +9,8 @@
  * per page); they stay valid, but writing into one writes into the frame:
  * copy a page before changing it.
  */
-import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import {
   decodeGetPageResponse,
@@ -24,8 +25,10 @@ import {
 } from '@strata/pageserver/wire';
 
 export interface PageserverClientOptions {
-  /** `http://host:port` of the page server. */
+  /** `http://host:port` of the page server, or `https://…` when it serves TLS. */
   readonly url: string;
+  /** Certificates to trust for an `https` page server besides the system's (a self-signed one, say). */
+  readonly ca?: string | Buffer | undefined;
   readonly tenantId: string;
   readonly timelineId: string;
   /** A JWT with `tenant` (for this tenant), `pageserverapi` or `admin` scope. */
@@ -64,7 +67,7 @@ export class PageserverClient {
   private readonly pending: Pending[] = [];
   private nextTag = 1;
   private failure: PageserverClientError | undefined;
-  private httpAgent: Agent | undefined;
+  private httpAgent: Agent | HttpsAgent | undefined;
 
   private constructor(
     private readonly opts: PageserverClientOptions,
@@ -92,7 +95,7 @@ export class PageserverClient {
   static connect(opts: PageserverClientOptions): Promise<PageserverClient> {
     const url = new URL(`/v1/tenants/${opts.tenantId}/timelines/${opts.timelineId}/getpage/stream`, opts.url);
     return new Promise((resolve, reject) => {
-      const req = httpRequest(url, {
+      const req = requestFor(url, opts)(url, {
         method: 'GET',
         headers: { connection: 'Upgrade', upgrade: GETPAGE_STREAM_PROTOCOL, ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
         timeout: opts.connectTimeoutMs ?? 10_000,
@@ -139,12 +142,12 @@ export class PageserverClient {
 
   /** One batch as `POST .../getpage` on a keep-alive HTTP connection (one batch at a time). */
   async getPagesHttp(batch: readonly GetPageRequest[], opts: GetPagesOptions = {}): Promise<GetPageItem[]> {
-    this.httpAgent ??= new Agent({ keepAlive: true, maxSockets: 1 });
+    this.httpAgent ??= new URL(this.opts.url).protocol === 'https:' ? new HttpsAgent({ keepAlive: true, maxSockets: 1, ...(this.opts.ca ? { ca: this.opts.ca } : {}) }) : new Agent({ keepAlive: true, maxSockets: 1 });
     const o = this.opts;
     const url = new URL(`/v1/tenants/${o.tenantId}/timelines/${o.timelineId}/getpage${opts.waitMs ? `?waitMs=${opts.waitMs}` : ''}`, o.url);
     const body = encodeGetPageRequests(batch);
     const { status, headers, bytes } = await new Promise<{ status: number; headers: IncomingMessage['headers']; bytes: Buffer }>((resolve, reject) => {
-      const req = httpRequest(url, {
+      const req = requestFor(url, this.opts)(url, {
         method: 'POST',
         agent: this.httpAgent,
         headers: { 'content-type': 'application/octet-stream', 'content-length': body.length, ...(o.token ? { authorization: `Bearer ${o.token}` } : {}) },
@@ -184,6 +187,12 @@ export class PageserverClient {
     this.failure ??= e;
     for (let p = this.pending.shift(); p; p = this.pending.shift()) p.reject(this.failure);
   }
+}
+
+/** node's http or https request, with the extra CA for https. */
+function requestFor(url: URL, opts: PageserverClientOptions): (url: URL, o: RequestOptions) => ReturnType<typeof httpRequest> {
+  if (url.protocol !== 'https:') return httpRequest;
+  return (u, o) => httpsRequest(u, { ...o, ...(opts.ca ? { ca: opts.ca } : {}) });
 }
 
 function errorFromReply(status: number, text: string, what: string): PageserverClientError {
