@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { makeTempDir, removeTempDir } from '../support/mariadb.js';
+import { until } from '../support/until.js';
 import { computeLine, connectUrl, fingerprint, innodbLsn, localCli, scalar, withUrl } from '../support/local-cluster.js';
 
 let home: string;
@@ -81,6 +82,19 @@ async function waitDead(pid: number): Promise<void> {
     if (Date.now() > deadline) throw new Error(`pid ${pid} did not exit`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The safekeeper main's WAL receiver on the page server streams from now, by node id (undefined between picks). */
+async function streamedSafekeeper(): Promise<number | undefined> {
+  const c = JSON.parse(readFileSync(join(home, 'cluster.json'), 'utf8')) as { tenantId: string; pageserver: { url: string }; safekeepers: { id: number; url: string }[]; branches: { name: string; timelineId: string }[] };
+  const timelineId = c.branches.find((b) => b.name === 'main')!.timelineId;
+  const token = readFileSync(join(home, 'keys', 'admin.jwt'), 'utf8').trim();
+  const res = await fetch(`${c.pageserver.url}/v1/tenants/${c.tenantId}/timelines/${timelineId}`, { headers: { authorization: `Bearer ${token}` } });
+  const tl = (await res.json()) as { walReceiver: { state: string; safekeeper: string | null } | null };
+  const url = tl.walReceiver?.state === 'streaming' ? tl.walReceiver.safekeeper : null;
+  // Compared by host:port: the receiver may hold a bare H:P or a URL.
+  const hostPort = (u: string): string => /([\w.-]+:\d+)/.exec(u)?.[1] ?? u;
+  return c.safekeepers.find((s) => url !== null && hostPort(url) === hostPort(s.url))?.id;
 }
 
 function pidOf(daemon: string): number {
@@ -291,15 +305,22 @@ describe('local cluster (./strata up, real processes)', () => {
   });
 
   it('[KILL -9] of one safekeeper and of the page server under load: writes go on, nothing committed is lost', async () => {
-    const sk3 = pidOf('safekeeper-3');
-    process.kill(sk3, 'SIGKILL');
-    await waitDead(sk3);
+    // The safekeeper the page server streams from: its ingest must switch to another one.
+    let killed: number | undefined;
+    await until('the page server streaming main from a safekeeper', async () => (killed = await streamedSafekeeper()) !== undefined, 60_000);
+    const skPid = pidOf(`safekeeper-${killed!}`);
+    process.kill(skPid, 'SIGKILL');
+    await waitDead(skPid);
     let lsn = 0n;
     await withUrl(mainUrl, async (c) => {
       for (let i = 0; i < 100; i++) await c.query('INSERT INTO app.load VALUES (?, ?)', [100_000 + i, 'one safekeeper down']);
       lsn = await innodbLsn(c);
     });
     await waitShipped('main', lsn);
+    // Ingest goes on from another member while that one is down.
+    expect(await ok(['wait-lsn', '--branch', 'main', '--lsn', lsn.toString(), '--timeout-ms', '120000'])).toMatch(/ingested/);
+    const now = await streamedSafekeeper();
+    expect(now === undefined || now !== killed, `still streaming from the killed safekeeper ${killed}`).toBe(true);
     const ps = pidOf('pageserver');
     process.kill(ps, 'SIGKILL');
     await waitDead(ps);
@@ -315,9 +336,9 @@ describe('local cluster (./strata up, real processes)', () => {
     const waited = await ok(['wait-lsn', '--branch', 'main', '--lsn', lsn.toString(), '--timeout-ms', '120000']);
     expect(waited).toMatch(/ingested/);
     const status = await ok(['status']);
-    expect(status).toMatch(/^safekeeper 3 \S+ up$/m);
+    expect(status).toMatch(new RegExp(`^safekeeper ${killed!} \\S+ up$`, 'm'));
     expect(status).toMatch(/^pageserver \S+ up$/m);
-    expect(status).toMatch(/^ {2}safekeeper 3: term \d+ flush \d+ commit \d+/m);
+    expect(status).toMatch(new RegExp(`^ {2}safekeeper ${killed!}: term \\d+ flush \\d+ commit \\d+`, 'm'));
     // A compute from the page server alone (read-only, at the head) sees every row.
     const ro = await ok(['compute', 'start', '--branch', 'main', '--read-only', '--lsn', lsn.toString()]);
     const roLine = /^compute (\S+) (mysql:\S+)$/m.exec(ro)!;

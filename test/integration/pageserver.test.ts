@@ -306,5 +306,13 @@ describe('page server (real processes: 3 safekeepers, page server, mariadbd)', (
       const evictions = /^pageserver_layer_evictions_total\{[^}]*\} (\d+)/m.exec(metrics);
       return Number(evictions?.[1] ?? 0) > 0;
     }, 60_000);
+    // The tier family tells the same story side by side: memory misses, local evictions, layers back from remote, remote bytes.
+    const metrics = await (await fetch(`${ps.url}/metrics`)).text();
+    const tier = (family: string, name: string): number => Number(new RegExp(`^pageserver_tier_${family}\\{tier="${name}"\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? -1);
+    expect(tier('evictions_total', 'local')).toBeGreaterThan(0);
+    expect(tier('promotions_total', 'local')).toBeGreaterThan(0);
+    expect(tier('bytes', 'remote')).toBeGreaterThan(0);
+    expect(tier('bytes', 'local')).toBeGreaterThan(0);
+    expect(tier('hits_total', 'local') + tier('hits_total', 'remote')).toBeGreaterThan(0);
   });
 });

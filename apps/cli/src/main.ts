@@ -3,7 +3,6 @@
  * `strata`: the command line of a Strata cluster.
  */
 import { parseArgs } from 'node:util';
-import { StrataError } from '@strata/core';
 import { MembershipChangeFailed } from '@strata/client';
 import { cmdRedoApply, cmdRedoDump } from './commands/redo.js';
 import { MembershipArgsError, safekeeperMembership } from './commands/safekeeper-membership.js';
@@ -19,7 +18,7 @@ import { startLocalCompute, stopLocalCompute } from './local/computes.js';
 import { addSafekeeper, removeSafekeeper, up } from './local/up.js';
 import { down } from './local/down.js';
 import { status } from './local/status.js';
-import { isParseArgsError, out, parseLsn, USAGE, UsageError } from './usage.js';
+import { exitStatusFor, out, parseLsn, USAGE, UsageError } from './usage.js';
 
 const HEX_ID = /^[0-9a-f]{32}$/;
 
@@ -500,14 +499,6 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw new UsageError(`unknown command: ${[cmd, sub].filter(Boolean).join(' ')}`);
   } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`strata: ${e.message}\n\n${USAGE}`);
-      return 64;
-    }
-    if (isParseArgsError(e)) {
-      process.stderr.write(`strata: ${e.message}\n\n${USAGE}`);
-      return 64;
-    }
     if (e instanceof MembershipArgsError) {
       process.stderr.write(`strata: ${e.message}\n\n${USAGE}`);
       return 64;
@@ -520,15 +511,9 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`strata: ${e.message}\n`);
       return 1;
     }
-    if (e instanceof StrataError) {
-      process.stderr.write(`strata: ${e.code}: ${e.message}\n`);
-      return 1;
-    }
-    if (e instanceof Error && 'code' in e && typeof e.code === 'string' && e.code.startsWith('E')) {
-      process.stderr.write(`strata: ${e.message}\n`);
-      return 1;
-    }
-    throw e;
+    const status = exitStatusFor(e);
+    if (status === undefined) throw e;
+    return status;
   }
 }
 

@@ -6,10 +6,9 @@
  * for nothing.
  */
 import { isMainThread } from 'node:worker_threads';
-import { StrataError } from '@strata/core';
 import { installNativeCrc32c } from '@strata/datadir';
 import { cmdRedoApply, cmdRedoDump } from './commands/redo.js';
-import { isParseArgsError, USAGE, UsageError } from './usage.js';
+import { exitStatusFor, UsageError } from './usage.js';
 
 export async function redoMain(argv: string[]): Promise<number> {
   // Every mtr and every written page is checksummed: the native CRC is most of a replay's checksum time.
@@ -20,19 +19,9 @@ export async function redoMain(argv: string[]): Promise<number> {
     if (cmd === 'redo' && sub === 'apply') return await cmdRedoApply(rest);
     throw new UsageError(`unknown command: ${[cmd, sub].filter(Boolean).join(' ')}`);
   } catch (e) {
-    if (e instanceof UsageError || isParseArgsError(e)) {
-      process.stderr.write(`strata: ${(e as Error).message}\n\n${USAGE}`);
-      return 64;
-    }
-    if (e instanceof StrataError) {
-      process.stderr.write(`strata: ${e.code}: ${e.message}\n`);
-      return 1;
-    }
-    if (e instanceof Error && 'code' in e && typeof e.code === 'string' && e.code.startsWith('E')) {
-      process.stderr.write(`strata: ${e.message}\n`);
-      return 1;
-    }
-    throw e;
+    const status = exitStatusFor(e);
+    if (status === undefined) throw e;
+    return status;
   }
 }
 

@@ -1,4 +1,5 @@
-/** The CLI's usage text and the argument helpers every command shares (no heavy imports: the redo bundle uses them). */
+/** The CLI's usage text, the argument helpers and the error-to-exit-status rules every command shares (no heavy imports: the redo bundle uses them). */
+import { StrataError } from '@strata/core';
 export const USAGE = `usage: strata <command>
 
   up [--s3] [--no-console]             start (or resume) the local cluster in STRATA_HOME (default .strata) in the background
@@ -64,4 +65,25 @@ export function parseLsn(v: string | undefined, flag: string): bigint | undefine
 
 export function out(line: string): void {
   process.stdout.write(line + '\n');
+}
+
+/**
+ * How the errors every command can meet end the process: usage errors with
+ * the usage text (64), domain errors with their code (1), system errors with
+ * their message (1). Undefined for anything else (a bug: the caller rethrows).
+ */
+export function exitStatusFor(e: unknown): number | undefined {
+  if (e instanceof UsageError || isParseArgsError(e)) {
+    process.stderr.write(`strata: ${e.message}\n\n${USAGE}`);
+    return 64;
+  }
+  if (e instanceof StrataError) {
+    process.stderr.write(`strata: ${e.code}: ${e.message}\n`);
+    return 1;
+  }
+  if (e instanceof Error && 'code' in e && typeof e.code === 'string' && e.code.startsWith('E')) {
+    process.stderr.write(`strata: ${e.message}\n`);
+    return 1;
+  }
+  return undefined;
 }

@@ -351,8 +351,7 @@ async function startReadWrite(opts: ComputeOptions): Promise<Compute> {
   const storeAux = async (at?: bigint): Promise<void> => {
     const snap = auxSnapshot(datadir);
     if (sameSnapshot(snap, lastAux)) return;
-    // Sets go up in LSN: one asked for below the last stored takes the redo shipped now instead.
-    const lsn = at !== undefined && (lastAuxLsn === undefined || at > lastAuxLsn) ? at : shipper.shipNow();
+    const lsn = at ?? shipper.shipNow();
     // Only committed redo may have aux files: a set at an LSN the quorum may still lose would outlive it.
     await driver.waitCommitted(lsn, DRAIN_TIMEOUT_MS);
     const files = await putAuxSet(ps, opts.tenantId, opts.timelineId, lsn, datadir);
@@ -362,23 +361,14 @@ async function startReadWrite(opts: ComputeOptions): Promise<Compute> {
     auxCounter.inc();
     log(`aux set stored at LSN ${lsn}: ${files} files`);
   };
-  const captureAux = (at?: bigint): void => {
-    if (finishing) return;
-    // One capture at a time; a DDL seen during one runs right after it.
-    const prev = auxBusy ?? Promise.resolve();
-    const next: Promise<void> = prev
-      .then(() => storeAux(at))
+  const auxTimer = setInterval(() => {
+    if (auxBusy || finishing) return;
+    auxBusy = storeAux()
       .catch((e: unknown) => log(`aux set not stored (retrying): ${e instanceof Error ? e.message : String(e)}`))
       .finally(() => {
-        if (auxBusy === next) auxBusy = undefined;
+        auxBusy = undefined;
       });
-    auxBusy = next;
-  };
-  const auxTimer = setInterval(() => {
-    if (!auxBusy) captureAux();
   }, opts.auxPollMs ?? 100);
-  // A DDL's .frm is written before its tablespace operation is logged: capture it at that mtr's LSN, not a poll later.
-  shipper.onFileOperation = (endLsn) => captureAux(endLsn);
 
   // The shipper's time stamps of committed redo go to the page server's LSN ↔ time map (branch --at).
   let stampsPostedLsn = startLsn;

@@ -92,12 +92,6 @@ export class RedoShipper {
   private lastCheckpointLsn: bigint;
   /** Observers of commit latency (metrics), in ms. */
   onCommitLag: ((ms: number) => void) | undefined;
-  /**
-   * Called after a round that shipped a tablespace create, rename or delete,
-   * with the end LSN of the last such mtr: DDL changes .frm files too, and
-   * the compute captures them at once instead of at its next poll.
-   */
-  onFileOperation: ((endLsn: bigint) => void) | undefined;
 
   constructor(opts: ShipperOptions) {
     this.opts = opts;
@@ -327,7 +321,6 @@ export class RedoShipper {
     let batch: redo.Mtr[] = [];
     let batchBytes = 0;
     let logEnded = false;
-    let fileOpEndLsn: bigint | undefined;
     const flush = (): void => {
       if (batchBytes === 0) return;
       const data = new Uint8Array(batchBytes);
@@ -361,7 +354,6 @@ export class RedoShipper {
         const m = this.decoder.next();
         if (!m) break;
         progressed = true;
-        if (m.records.some((r) => r.type === 'FILE_CREATE' || r.type === 'FILE_RENAME' || r.type === 'FILE_DELETE')) fileOpEndLsn = m.endLsn;
         if (batchBytes > 0 && batchBytes + m.bytes.length > batchMax) flush();
         batch.push(m);
         batchBytes += m.bytes.length;
@@ -375,7 +367,6 @@ export class RedoShipper {
       if (p.endLsn + BigInt(batchBytes) - p.commitLsn > BigInt(this.windowBytes)) break;
     }
     flush();
-    if (fileOpEndLsn !== undefined) this.onFileOperation?.(fileOpEndLsn);
     const shipped = this.decoder.lsn;
     if (logEnded && this.lastShipped && !this.stillInFile(this.lastShipped)) {
       // The server never rewrites redo below what it has written: a different mtr where one was shipped

@@ -209,6 +209,12 @@ describe('page server app', () => {
     // Without remote storage the remote-consistent LSN is the disk-consistent one, and nothing is queued.
     expect(text).toMatch(new RegExp(`pageserver_remote_consistent_lsn\\{tenant_id="${TENANT}",timeline_id="${ROOT}"\\} ${LSN}`));
     expect(text).toMatch(new RegExp(`pageserver_remote_upload_queue\\{tenant_id="${TENANT}",timeline_id="${ROOT}"\\} 0`));
+    // One family per measure across the tiers: pages served from local layers so far, their bytes, nothing remote.
+    const tier = (family: string, name: string): number => Number(new RegExp(`^pageserver_tier_${family}\\{tier="${name}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? -1);
+    expect(tier('hits_total', 'local')).toBeGreaterThan(0);
+    expect(tier('bytes', 'local')).toBeGreaterThan(0);
+    expect(tier('bytes', 'remote')).toBe(0);
+    for (const f of ['misses_total', 'evictions_total', 'promotions_total']) expect(tier(f, 'local')).toBeGreaterThanOrEqual(0);
   });
 });
 

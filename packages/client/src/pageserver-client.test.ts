@@ -9,53 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type redo } from '@strata/core';
-import { encodeLayer, encodePageValue, type LayerDesc, type LayerEntry } from '@strata/core/layers';
 import { loadConfig } from '@strata/pageserver/env';
 import { startPageserver, type RunningPageserver } from '@strata/pageserver/main';
-import { Timeline, type TimelineMeta } from '@strata/pageserver/storage';
+import { LSN, page, PAGE, ROOT, seedTimeline, SPACE, TENANT } from '@strata/pageserver/seed-timeline.test-util';
 import { GetPageStatus, type GetPageItem } from '@strata/pageserver/wire';
 import { memoryLogger } from '@strata/service-kit';
 import { PageserverClient, PageserverClientError } from './pageserver-client.js';
 
-const TENANT = '0123456789abcdef0123456789abcdef';
-const ROOT = '00000000000000000000000000000001';
-const PAGE = 16384;
-const SPACE = 5;
-const PAGES = 4;
-const LSN = 100_000n;
-
-function page(no: number): Uint8Array {
-  const p = new Uint8Array(PAGE).fill(no + 1, 100, PAGE - 8);
-  const v = new DataView(p.buffer);
-  v.setUint32(4, no);
-  v.setUint32(34, SPACE);
-  if (no === 0) v.setUint32(38 + 8, PAGES);
-  return p;
-}
-
-function seed(dataDir: string): void {
-  const meta: TimelineMeta = {
-    version: 1,
-    tenantId: TENANT,
-    timelineId: ROOT,
-    pageSize: PAGE,
-    logFileSize: 4n << 20n,
-    ancestor: null,
-    initLsn: LSN,
-    diskConsistentLsn: LSN,
-    layers: [],
-    tablespaces: [{ lsn: LSN, kind: 'create', spaceId: SPACE, path: 'db/t.ibd' }],
-    auxSets: [],
-    snapshots: [],
-    lsnTimes: [],
-    gc: null,
-  };
-  const tl = Timeline.create(join(dataDir, 'tenants', TENANT, 'timelines', ROOT), meta);
-  const entries: LayerEntry[] = [0, 1, 3].map((no) => ({ key: { spaceId: SPACE, pageNo: no }, lsn: LSN, value: encodePageValue({ kind: 'image', lsn: 5000n + BigInt(no), page: page(no) }) }));
-  const desc: LayerDesc = { kind: 'image', keyStart: { spaceId: SPACE, pageNo: 0 }, keyEnd: { spaceId: SPACE + 1, pageNo: 0 }, lsnStart: LSN, lsnEnd: LSN + 1n };
-  tl.addLayer(desc, encodeLayer(desc, entries));
-  tl.close();
-}
 
 /** One mtr writing `byte` at offset 200 of page `pageNo`. */
 function writeMtr(startLsn: bigint, endLsn: bigint, pageNo: number, byte: number): redo.Mtr {
@@ -80,7 +40,7 @@ describe('PageserverClient over a listening page server', () => {
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'strata-ps-client-'));
-    seed(dataDir);
+    seedTimeline(dataDir);
     // Through the flag parser, so the test keeps up with new settings and their defaults.
     // Nothing listens on port 9: the WAL receiver backs off; the test ingests by hand.
     const config = loadConfig(['--listen', '127.0.0.1:0', '--data', dataDir, '--safekeepers', '127.0.0.1:9', '--page-cache-bytes', String(1 << 20)], {}, dataDir);

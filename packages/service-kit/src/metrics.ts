@@ -45,6 +45,12 @@ export class Counter implements Metric {
   get(labels: Labels = {}): bigint {
     return this.values.get(labelKey(labels)) ?? 0n;
   }
+  /** Sum over every label set. */
+  total(): bigint {
+    let n = 0n;
+    for (const v of this.values.values()) n += v;
+    return n;
+  }
   render(): string[] {
     const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
     for (const [k, v] of this.values) out.push(series(this.name, k, v));

@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { layerFileName } from '@strata/core/layers';
 import { authorize, CollectedGauge, PROMETHEUS_CONTENT_TYPE } from '@strata/service-kit';
 import type { AppEnv, PageserverDeps } from '../deps.js';
 import { CollectedCounter } from '../metrics.js';
@@ -52,9 +53,47 @@ export function metricsRoutes(deps: PageserverDeps) {
         new CollectedGauge('pageserver_page_cache_entries', 'Page versions in the memory page cache.', () => [[memory, cache.entries]]),
       ]
     : [];
+  const tierMetrics = tierFamily(deps);
   return new Hono<AppEnv>().get('/metrics', (c) => {
     authorize(c.var.claims, POLICY.operator);
-    const text = deps.metrics.registry.render() + [...gauges, ...cacheMetrics].flatMap((g) => g.render()).join('\n') + '\n';
+    const text = deps.metrics.registry.render() + [...gauges, ...cacheMetrics, ...tierMetrics].flatMap((g) => g.render()).join('\n') + '\n';
     return c.body(text, 200, { 'content-type': PROMETHEUS_CONTENT_TYPE });
   });
+}
+
+/**
+ * One family per measure across the three tiers, so a dashboard reads them
+ * side by side: memory (page cache), local (layer files on disk), remote
+ * (object storage). A hit is a page a tier served; a miss one it had to get
+ * from the tier below (a reconstruction for memory, a download for local);
+ * a promotion is data moved up (pages cached, layers downloaded); evictions
+ * are what a tier let go to stay within its budget.
+ */
+function tierFamily(deps: PageserverDeps): (CollectedCounter | CollectedGauge)[] {
+  const m = deps.metrics;
+  const cache = deps.pageCache;
+  const served = (tier: string): bigint => m.getpageTierPages.get({ tier });
+  const remoteSum = (f: (s: NonNullable<ReturnType<NonNullable<Timeline['remote']>['snapshot']>>) => number): number =>
+    deps.tenants.all().reduce((n, t) => n + (t.remote ? f(t.remote.snapshot()) : 0), 0);
+  const localBytes = (): number => deps.tenants.all().reduce((n, t) => n + deps.tenants.layerBytes(t), 0);
+  const remoteBytes = (): number =>
+    deps.tenants.all().reduce((n, t) => n + sizedLayers(t).reduce((b, l) => b + (t.remote?.isUploaded(layerFileName(l.desc)) && l.bytes !== Number.MAX_SAFE_INTEGER ? l.bytes : 0), 0), 0);
+  const rows = (values: [string, number | bigint][]): [Record<string, string>, number][] => values.map(([tier, v]) => [{ tier }, Number(v)]);
+  return [
+    new CollectedCounter('pageserver_tier_hits_total', 'Pages served by each tier.', () =>
+      rows([['memory', cache?.hits ?? 0], ['local', served('local')], ['remote', served('remote')]]),
+    ),
+    new CollectedCounter('pageserver_tier_misses_total', 'Pages a tier did not have: reconstructed (memory), or needing a download (local).', () =>
+      rows([['memory', cache?.misses ?? 0], ['local', served('remote')]]),
+    ),
+    new CollectedGauge('pageserver_tier_bytes', 'Bytes held by each tier (remote: layers of the local index known to be uploaded).', () =>
+      rows([['memory', cache?.bytes ?? 0], ['local', localBytes()], ['remote', remoteBytes()]]),
+    ),
+    new CollectedCounter('pageserver_tier_evictions_total', 'What each tier let go to stay within its budget: page versions (memory), layer files (local).', () =>
+      rows([['memory', cache?.evictions ?? 0], ['local', m.evictions.total()]]),
+    ),
+    new CollectedCounter('pageserver_tier_promotions_total', 'Data moved up into each tier: page versions cached (memory), layer files downloaded (local).', () =>
+      rows([['memory', cache?.inserts ?? 0], ['local', remoteSum((s) => s.downloadedFiles)]]),
+    ),
+  ];
 }
