@@ -163,6 +163,11 @@ describe('page server (real processes: 3 safekeepers, page server, mariadbd)', (
     const wait = await runStrata(['wait-lsn', '--pageserver', ps.hostPort, '--tenant', tenant, '--timeline', timeline, '--lsn', String(endLsn)]);
     expect(wait.code, wait.stderr).toBe(0);
     expect(wait.stdout).toContain(`lsn ${endLsn} ingested`);
+    // The receiver reports its lag behind the safekeeper's commit: nothing once everything is ingested.
+    await until('the ingest lag gauge at 0', async () => {
+      const text = await (await fetch(`${ps.url}/metrics`)).text();
+      return new RegExp(`^pageserver_wal_ingest_lag_bytes\\{tenant_id="${tenant}",timeline_id="${timeline}"\\} 0$`, 'm').test(text);
+    }, 30_000);
 
     // The compute's shipper will capture aux files (.frm, Aria tables) at their LSNs; here MariaDB's final datadir stands in.
     // The files travel in the body (aux-set frames): a path on the page server's machine is not accepted.
