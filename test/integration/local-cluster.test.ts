@@ -50,6 +50,11 @@ async function waitShipped(name: string, lsn: bigint): Promise<void> {
  * branch point or a crash inside that window right after a DDL misses the
  * DDL's .frm (a known limit of capture by polling).
  */
+async function auxSetsStored(name: string): Promise<number> {
+  const r = await fetch(`${computeState(name).controlUrl}/v1/status`);
+  return ((await r.json()) as { auxSetsStored: number }).auxSetsStored;
+}
+
 async function waitAux(name: string, lsn: bigint): Promise<void> {
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -136,6 +141,11 @@ describe('local cluster (./strata up, real processes)', () => {
       await c.query("CREATE USER 'alice'@'127.0.0.1' IDENTIFIED BY 'secret'");
       await c.query("GRANT SELECT ON app.* TO 'alice'@'127.0.0.1'");
       await waitAux('main', await innodbLsn(c));
+      // An account change touches only Aria tables, whose pages wait in Aria's cache for its checkpoint
+      // (30 s by default): the compute checkpoints Aria every second, so a new aux set follows within seconds.
+      const sets = await auxSetsStored('main');
+      await c.query("CREATE USER 'bob'@'127.0.0.1' IDENTIFIED BY 'pw'");
+      await until('an aux set with the new account', async () => (await auxSetsStored('main')) > sets, 8_000);
       await c.query("INSERT INTO t (id, v, n) SELECT seq, CONCAT('a', seq), seq FROM seq_1_to_300");
       seen.lsnA = await innodbLsn(c);
       await waitShipped('main', seen.lsnA);

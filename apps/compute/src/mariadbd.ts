@@ -63,6 +63,9 @@ export function mariadbdArgs(o: MariadbdOptions): string[] {
     // A dump file would only be an aux file that changes on every stop.
     '--innodb-buffer-pool-dump-at-shutdown=OFF',
     '--innodb-buffer-pool-load-at-startup=OFF',
+    // Grants and other system tables are Aria tables, whose changes stay in Aria's page cache until its
+    // next checkpoint (30 s by default): the aux capture only sees them on disk. Checkpoint every second.
+    '--aria-checkpoint-interval=1',
     ...(o.readOnly ? ['--read-only', '--innodb-read-only'] : []),
     ...(o.extraArgs ?? []),
   ];
