@@ -319,5 +319,9 @@ describe('page server (real processes: 3 safekeepers, page server, mariadbd)', (
     expect(tier('bytes', 'remote')).toBeGreaterThan(0);
     expect(tier('bytes', 'local')).toBeGreaterThan(0);
     expect(tier('hits_total', 'local') + tier('hits_total', 'remote')).toBeGreaterThan(0);
+    // The budget and what the local tier holds, for the console's "disk budget near full" alert.
+    const status = (await (await fetch(`${ps.url}/v1/status`)).json()) as { diskBudgetBytes: number | null; localLayerBytes: number };
+    expect(status.diskBudgetBytes).toBe(4 << 20);
+    expect(status.localLayerBytes).toBeGreaterThan(0);
   });
 });

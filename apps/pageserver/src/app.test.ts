@@ -138,7 +138,7 @@ describe('page server app', () => {
   it('admin triggers and status: compaction and GC over HTTP answer with their counts and byte sizes; /v1/status describes the server', async () => {
     const status = await t.app.request('/v1/status');
     expect(status.status).toBe(200);
-    expect(await status.json()).toMatchObject({ service: 'pageserver', version: 'test', tenants: 1, timelines: 1, auth: 'none', remoteStorage: null });
+    expect(await status.json()).toMatchObject({ service: 'pageserver', version: 'test', tenants: 1, timelines: 1, auth: 'none', remoteStorage: null, diskBudgetBytes: null, localLayerBytes: expect.any(Number) });
     const compact = await t.app.request(`${base}/${ROOT}/compact?force=true`, { method: 'POST' });
     expect(compact.status).toBe(200);
     expect(await compact.json()).toMatchObject({ layers: expect.any(Number), durationMs: expect.any(Number) });

@@ -37,6 +37,8 @@ export interface PageserverDeps {
   /** Safekeepers WAL is streamed from, for /v1/status. */
   safekeepers?: readonly string[];
   remoteStorage?: string | undefined;
+  /** Local layer bytes beyond which layers are evicted to remote storage (for /v1/status); none: no budget. */
+  diskBudgetBytes?: number | undefined;
   /** Compaction and GC (main.ts runs its background loops); createApp makes an idle one when absent. */
   maintenance?: StorageMaintenance | undefined;
   /** Called with an assertion failure (a bug) after it was answered with 500; main.ts exits. */

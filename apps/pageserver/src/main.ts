@@ -87,6 +87,7 @@ export async function startPageserver(config: PageserverConfig, log: Logger, onB
     receivers,
     safekeepers: config.safekeepers,
     remoteStorage: config.remoteStorageUrl,
+    diskBudgetBytes: remote ? config.diskBudgetBytes : undefined,
     maintenance,
     ...(onBug ? { onBug } : {}),
   };

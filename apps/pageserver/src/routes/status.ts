@@ -14,6 +14,9 @@ export function statusRoutes(deps: PageserverDeps) {
       safekeepers: deps.safekeepers ?? [],
       auth: deps.verifier ? deps.verifier.algorithm : 'none',
       remoteStorage: deps.remoteStorage ?? null,
+      // The local tier against its budget: what the console's "disk budget near full" alert reads.
+      diskBudgetBytes: deps.diskBudgetBytes ?? null,
+      localLayerBytes: deps.tenants.all().reduce((n, t) => n + deps.tenants.layerBytes(t), 0),
     });
   });
 }

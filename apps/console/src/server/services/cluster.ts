@@ -7,6 +7,7 @@ import { recordNodeHealth, type NodeRow } from '@strata/db';
 import type { ConsoleDeps } from '../deps';
 import { callService, type ServiceTarget } from './http';
 import { errorMessage } from './errors';
+import { diskBudgetAlert } from './alerts';
 import { readComputeFiles, refreshLocalCluster, type LocalCluster } from './registry';
 import { computeStatus, pageCache, pageserverStatus, pageserverTimelines, safekeeperStatus, safekeeperTimelines } from './schemas';
 import type { z } from 'zod';
@@ -123,6 +124,8 @@ export async function clusterView(deps: ConsoleDeps, cluster?: LocalCluster): Pr
     const uploadLag = BigInt(tl.lastRecordLsn) - BigInt(tl.diskConsistentLsn);
     if (uploadLag > LAG_BYTES_ALERT) alerts.push({ severity: 'warning', message: `branch ${branch}: ${uploadLag} bytes not yet in a layer file (upload backlog)` });
   }
+  const disk = psStatus.ok ? diskBudgetAlert(psStatus.value) : undefined;
+  if (disk) alerts.push(disk);
   if (cache.ok && cache.value.capacityBytes > 0 && cache.value.bytes / cache.value.capacityBytes > 0.95) {
     alerts.push({ severity: 'warning', message: `page cache is ${Math.round((100 * cache.value.bytes) / cache.value.capacityBytes)}% of its budget` });
   }

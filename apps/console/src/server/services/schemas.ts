@@ -19,7 +19,15 @@ export const safekeeperTimeline = z.looseObject({
 });
 export const safekeeperTimelines = z.looseObject({ timelines: z.array(safekeeperTimeline) });
 
-export const pageserverStatus = z.looseObject({ service: z.string(), version: z.string(), tenants: z.number(), timelines: z.number(), remoteStorage: z.string().nullable().optional() });
+export const pageserverStatus = z.looseObject({
+  service: z.string(),
+  version: z.string(),
+  tenants: z.number(),
+  timelines: z.number(),
+  remoteStorage: z.string().nullable().optional(),
+  diskBudgetBytes: z.number().nullable().optional(),
+  localLayerBytes: z.number().optional(),
+});
 export const pageserverTimeline = z.looseObject({
   tenantId: z.string(),
   timelineId: z.string(),
