@@ -78,6 +78,12 @@ export interface ComputeStatus {
   readonly shipper: Record<keyof ShipperStats, string | number> | null;
   readonly auxSetsStored: number;
   readonly lastAuxLsn: string | null;
+  /**
+   * Unix ms of the last look at the datadir that found its aux files equal
+   * to a stored set: every aux change made before it is stored (at an LSN no
+   * later than the redo written by then).
+   */
+  readonly auxCurrentAtMs: number | null;
   readonly error: { code: string; message: string } | null;
 }
 
@@ -235,6 +241,7 @@ async function startReadOnly(opts: ComputeOptions): Promise<Compute> {
       shipper: null,
       auxSetsStored: 0,
       lastAuxLsn: null,
+      auxCurrentAtMs: null,
       error: error ? { code: error.code, message: error.message } : null,
     }),
     stop: () => finish(),
@@ -325,6 +332,7 @@ async function startReadWrite(opts: ComputeOptions): Promise<Compute> {
   let finishing: Promise<ComputeExit> | undefined;
   let auxStored = 0;
   let lastAuxLsn: bigint | undefined;
+  let auxCurrentAtMs: number | undefined;
   let lastAux: AuxSnapshot = baseline;
   let auxBusy: Promise<void> | undefined;
   let generationRestarts = 0;
@@ -349,14 +357,19 @@ async function startReadWrite(opts: ComputeOptions): Promise<Compute> {
 
   /** Store the datadir's aux files as of the redo shipped now, if they changed since the last stored set. */
   const storeAux = async (at?: bigint): Promise<void> => {
+    const lookedAt = Date.now();
     const snap = auxSnapshot(datadir);
-    if (sameSnapshot(snap, lastAux)) return;
+    if (sameSnapshot(snap, lastAux)) {
+      auxCurrentAtMs = lookedAt;
+      return;
+    }
     const lsn = at ?? shipper.shipNow();
     // Only committed redo may have aux files: a set at an LSN the quorum may still lose would outlive it.
     await driver.waitCommitted(lsn, DRAIN_TIMEOUT_MS);
     const files = await putAuxSet(ps, opts.tenantId, opts.timelineId, lsn, datadir);
     lastAux = snap;
     lastAuxLsn = lsn;
+    auxCurrentAtMs = lookedAt;
     auxStored++;
     auxCounter.inc();
     log(`aux set stored at LSN ${lsn}: ${files} files`);
@@ -505,6 +518,7 @@ async function startReadWrite(opts: ComputeOptions): Promise<Compute> {
         shipper: Object.fromEntries(Object.entries(s).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v])) as Record<keyof ShipperStats, string | number>,
         auxSetsStored: auxStored,
         lastAuxLsn: lastAuxLsn?.toString() ?? null,
+        auxCurrentAtMs: auxCurrentAtMs ?? null,
         error: error ? { code: error.code, message: error.message } : null,
       };
     },
