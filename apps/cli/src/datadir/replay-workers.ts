@@ -19,7 +19,6 @@ const WAIT_SLICE_MS = 50;
 const ARRIVED = 0;
 const GENERATION = 1;
 const ABORTED = 2;
-const STARTED = 3;
 const ERROR_BYTES = 4;
 const CONTROL_WORDS = 8;
 const STATS_FIELDS = ['mtrs', 'records', 'pagesWritten', 'pagesFreed', 'created', 'renamed', 'deleted', 'undoTrims'] as const;
@@ -48,9 +47,8 @@ function sharedBuffer(count: number): SharedArrayBuffer {
   return new SharedArrayBuffer(CONTROL_WORDS * 4 + count * STATS_FIELDS.length * 8 + ERROR_REGION_BYTES);
 }
 
-function barrierPartition(index: number, count: number, s: SharedState, workersExpected: number): Partition {
+function barrierPartition(index: number, count: number, s: SharedState): Partition {
   const c = s.control;
-  const startDeadline = Date.now() + WORKER_START_TIMEOUT_MS;
   const checkAborted = (): void => {
     if (Atomics.load(c, ABORTED) !== 0) throw new PartitionAborted('another partition of the replay failed');
   };
@@ -70,10 +68,6 @@ function barrierPartition(index: number, count: number, s: SharedState, workersE
       for (;;) {
         checkAborted();
         if (Atomics.load(c, GENERATION) !== generation) return;
-        if (Atomics.load(c, STARTED) < workersExpected && Date.now() > startDeadline) {
-          Atomics.store(c, ABORTED, 1);
-          throw new Error(`a replay worker thread did not start within ${WORKER_START_TIMEOUT_MS / 1000} s`);
-        }
         Atomics.wait(c, GENERATION, generation, WAIT_SLICE_MS);
       }
     },
@@ -208,7 +202,7 @@ export async function replayInThreads(opts: PartitionOptions, count: number): Pr
     for (const w of workers) void w.terminate();
     throw e;
   }
-  const part = barrierPartition(0, count, s, count - 1);
+  const part = barrierPartition(0, count, s);
   try {
     const r = replayPartition({ ...workerOpts, onProgress }, part);
     // The workers put their counts in before this last meeting.
@@ -240,8 +234,7 @@ export function threadsAvailable(): boolean {
 function runWorker(data: WorkerData): void {
   const s = sharedState(data.sab, data.count);
   installNativeCrc32c();
-  const part = barrierPartition(data.index, data.count, s, 0);
-  Atomics.add(s.control, STARTED, 1);
+  const part = barrierPartition(data.index, data.count, s);
   parentPort?.postMessage('ready');
   try {
     const r = replayPartition(data.opts, part);
