@@ -78,8 +78,9 @@ export async function startSafekeeper(config: SafekeeperConfig, log: Logger, onB
     walBackup,
     peerRecovery,
     async stop() {
-      // server.close() alone, not listening.close(): in-flight requests (WAL appends) finish before the timelines close, rather than being cut after 2 s.
-      await new Promise<void>((r) => listening.server.close(() => r()));
+      // drain(), not close(): in-flight requests (WAL appends) finish before the timelines close rather than being cut after 2 s,
+      // and appends that arrive later on a kept-alive connection are refused (a stopping safekeeper must not go on accepting WAL).
+      await listening.drain();
       await peerRecovery?.stop();
       await walBackup?.stop();
       await timelines.close();

@@ -5,7 +5,7 @@ test('[BRANCHES][CREATE] at a timestamp, from the branch tree: the branch appear
   await withSql(cluster.mainUrl, async (c) => {
     await c.query('CREATE DATABASE e2e_branch');
     await c.query('CREATE TABLE e2e_branch.t (id INT PRIMARY KEY) ENGINE=InnoDB');
-    await ddlStored(cluster, c);
+    await ddlStored(cluster);
     await c.query('INSERT INTO e2e_branch.t VALUES (1), (2)');
   });
   const before = await quiesce();

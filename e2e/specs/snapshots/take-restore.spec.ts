@@ -4,7 +4,7 @@ test('[SNAPSHOTS][CREATE][RESTORE] take a snapshot of main, restore it as a bran
   await withSql(cluster.mainUrl, async (c) => {
     await c.query('CREATE DATABASE e2e_snap');
     await c.query('CREATE TABLE e2e_snap.t (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB');
-    await ddlStored(cluster, c);
+    await ddlStored(cluster);
     await c.query("INSERT INTO e2e_snap.t VALUES (1, 'before')");
   });
   const before = await quiesce();

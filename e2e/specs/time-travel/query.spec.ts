@@ -4,7 +4,7 @@ test('[TIME TRAVEL][QUERY] a query at a past time shows the old rows; at head th
   await withSql(cluster.mainUrl, async (c) => {
     await c.query('CREATE DATABASE e2e_tt');
     await c.query('CREATE TABLE e2e_tt.prices (id INT PRIMARY KEY, price INT NOT NULL) ENGINE=InnoDB');
-    await ddlStored(cluster, c);
+    await ddlStored(cluster);
     await c.query('INSERT INTO e2e_tt.prices VALUES (1, 10), (2, 20)');
   });
   await quiesce();

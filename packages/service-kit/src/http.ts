@@ -72,6 +72,13 @@ export interface Listening {
   readonly port: number;
   readonly server: ServerType;
   close(): Promise<void>;
+  /**
+   * Graceful stop: requests already running finish, while any request that
+   * arrives after this (on a kept-alive connection, which server.close()
+   * alone would go on serving) is answered 503 SHUTTING_DOWN with
+   * `Connection: close`. Resolves when every connection has ended.
+   */
+  drain(): Promise<void>;
 }
 
 export interface ListenOptions {
@@ -80,11 +87,18 @@ export interface ListenOptions {
   readonly tls?: { cert: Buffer; key: Buffer } | undefined;
 }
 
+/** The answer to a request that arrives while a service drains. */
+function shuttingDown(): Response {
+  const body: ErrorReply = { code: 'SHUTTING_DOWN', message: 'the service is shutting down', requestId: '' };
+  return new Response(JSON.stringify(body), { status: 503, headers: { 'content-type': 'application/json', connection: 'close' } });
+}
+
 export async function listen(fetch: (req: Request) => Response | Promise<Response>, opts: ListenOptions): Promise<Listening> {
+  let draining = false;
   const server: ServerType = await new Promise((resolveServer, reject) => {
     const s = serve(
       {
-        fetch,
+        fetch: (req) => (draining ? shuttingDown() : fetch(req)),
         hostname: opts.host,
         port: opts.port,
         ...(opts.tls ? { createServer: createHttpsServer, serverOptions: opts.tls } : {}),
@@ -107,6 +121,12 @@ export async function listen(fetch: (req: Request) => Response | Promise<Respons
         server.close(() => r());
         s.closeIdleConnections?.();
         setTimeout(() => s.closeAllConnections?.(), 2000).unref();
+      }),
+    drain: () =>
+      new Promise<void>((r) => {
+        draining = true;
+        server.close(() => r());
+        (server as ServerType & { closeIdleConnections?: () => void }).closeIdleConnections?.();
       }),
   };
 }

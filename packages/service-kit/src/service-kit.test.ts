@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { assert, TimelineNotFound } from '@strata/core';
 import { z } from 'zod';
 import { generateKeyPairSync } from 'node:crypto';
+import { connect } from 'node:net';
 import { authMiddleware, authorize, checkAuthPolicy, type Claims, createVerifier, signToken } from './auth.js';
 import { ConfigError, listenSchema, loadFlags } from './config.js';
 import { BadRequest, SERVICE_ERROR_STATUS } from './errors.js';
@@ -141,5 +142,28 @@ describe('service kit', () => {
     }
     const viaRequest = await app.request('/echo', { method: 'POST', body: data.subarray(0, 1000) });
     expect(viaRequest.headers.get('x-length')).toBe('1000');
+  });
+
+  it('drain() lets a running request finish and refuses the next one on the same kept-alive connection (503 SHUTTING_DOWN)', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const app = new Hono().get('/slow', async (c) => (await gate, c.text('slow'))).get('/fast', (c) => c.text('fast'));
+    const server = await listen(app.fetch, { host: '127.0.0.1', port: 0 });
+    const socket = connect(server.port, '127.0.0.1');
+    let received = '';
+    const ended = new Promise<void>((r) => socket.on('close', () => r()));
+    socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+    socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 50));
+    const drained = server.drain();
+    // Pipelined on the connection server.close() would keep serving.
+    socket.write('GET /fast HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 50));
+    release();
+    await drained;
+    await ended;
+    expect(received).toMatch(/^HTTP\/1\.1 200 [^]*\r\n\r\nslowHTTP\/1\.1 503 /);
+    expect(received).toContain('"code":"SHUTTING_DOWN"');
+    expect(received).not.toContain('fast');
   });
 });
