@@ -8,6 +8,8 @@ import { redo } from '@strata/core';
 export interface LogFileReader extends redo.LogSource {
   readonly path: string;
   mtrs(fromLsn: bigint, pageSize: number, options?: redo.ScanOptions): Generator<redo.Mtr, redo.LogEnd>;
+  /** The same mtrs through a `LogScanner` (no generator: for loops over the whole log). */
+  scanner(fromLsn: bigint, pageSize: number, options?: redo.ScanOptions): redo.LogScanner;
   close(): void;
 }
 
@@ -40,6 +42,7 @@ export function openLogFile(path: string): LogFileReader {
       readAt,
       readInto,
       mtrs: (fromLsn, pageSize, options) => redo.scanLog(reader, fromLsn, pageSize, options),
+      scanner: (fromLsn, pageSize, options) => new redo.LogScanner(reader, fromLsn, pageSize, options),
       close: () => closeSync(fd),
     };
     return reader;

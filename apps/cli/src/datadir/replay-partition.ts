@@ -80,14 +80,13 @@ export function replayPartition(opts: PartitionOptions, part: Partition): Partit
   let lastProgress = startLsn;
   try {
     // Each mtr is applied before the next is decoded: the log is read into one reused buffer.
-    const it = reader.mtrs(startLsn, pageSize, { reuseBuffer: true, partition: part });
+    const scanner = reader.scanner(startLsn, pageSize, { reuseBuffer: true, partition: part });
     for (;;) {
-      const step = it.next();
-      if (step.done) {
-        logEnd = step.value;
+      const m = scanner.next();
+      if (m === undefined) {
+        logEnd = scanner.end!;
         break;
       }
-      const m = step.value;
       if (opts.untilLsn !== undefined && m.endLsn > opts.untilLsn) {
         logEnd = { endLsn: m.startLsn, reason: `stopped at --until-lsn ${opts.untilLsn}` };
         break;

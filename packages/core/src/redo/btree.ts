@@ -85,10 +85,10 @@ class PageView {
 
   constructor(readonly b: Uint8Array) {
     this.size = b.length;
-    assert(
-      this.size >= 4096 && this.size <= 65536 && (this.size & (this.size - 1)) === 0,
-      `page size ${this.size} is not a power of two in 4..64 KiB`,
-    );
+    // The message is built only on failure: a view is made for every record applied.
+    if (!(this.size >= 4096 && this.size <= 65536 && (this.size & (this.size - 1)) === 0)) {
+      assert(false, `page size ${this.size} is not a power of two in 4..64 KiB`);
+    }
   }
 
   corrupt(reason: string): CorruptPage {
@@ -127,6 +127,18 @@ class PageView {
     if (bytes.length === 0) return;
     this.check(to, bytes.length);
     this.b.set(bytes, to);
+  }
+  /** `put(to, src.subarray(from, end))` without making the view (most record parts are a few bytes). */
+  putRange(to: number, src: Uint8Array, from: number, end: number): void {
+    const len = end - from;
+    if (len <= 0) return;
+    this.check(to, len);
+    if (len > 64) {
+      this.b.set(src.subarray(from, end), to);
+      return;
+    }
+    const b = this.b;
+    for (let i = 0; i < len; i++) b[to + i] = src[from + i]!;
   }
   zero(from: number, to: number): void {
     if (to <= from) return;
@@ -247,6 +259,11 @@ class PayloadReader {
   rest(): Uint8Array {
     return this.payload.subarray(this.pos);
   }
+
+  /** Where the unread bytes start. */
+  get position(): number {
+    return this.pos;
+  }
 }
 
 /**
@@ -281,7 +298,9 @@ interface DynamicInsert {
   encHdrL: number;
   hdrC: number;
   dataC: number;
-  data: Uint8Array;
+  /** The payload; the logged header and data bytes are `payload[start, payload.length)` (no view made per insert). */
+  payload: Uint8Array;
+  start: number;
 }
 
 /** The decoded fields of an INSERT_*_REDUNDANT payload. */
@@ -317,8 +336,9 @@ export function applyInsertDynamic(page: Uint8Array, payload: Uint8Array, reuse:
     encHdrL: r.varint('enc_hdr_l', 3, 'more'),
     hdrC: r.varint('hdr_c', 2, 'more'),
     dataC: r.varint('data_c', 3, 'any'),
+    payload,
     // Properties are evaluated in order: the rest follows the last varint.
-    data: r.rest(),
+    start: r.position,
   };
   insertDynamic(p, rec, reuse, what);
 }
@@ -327,6 +347,7 @@ function insertDynamic(p: PageView, rec: DynamicInsert, reuse: boolean, what: st
   const nSlots = p.u16(PAGE_N_DIR_SLOTS);
   let h = p.u16(PAGE_N_HEAP);
   const hdrL = rec.encHdrL >>> 3;
+  const logged = rec.payload.length - rec.start;
   if (
     nSlots < 2 ||
     h < (PAGE_HEAP_NO_USER_LOW | 0x8000) ||
@@ -335,7 +356,7 @@ function insertDynamic(p: PageView, rec: DynamicInsert, reuse: boolean, what: st
     !p.isIndex() ||
     p.u16(PAGE_NEW_SUPREMUM - REC_NEXT) !== 0 ||
     ((rec.encHdrL & REC_STATUS_INSTANT) !== 0 && !p.isLeaf()) ||
-    hdrL > rec.data.length
+    hdrL > logged
   ) {
     throw failIn(p, what, 'page header inconsistent with the record');
   }
@@ -343,7 +364,7 @@ function insertDynamic(p: PageView, rec: DynamicInsert, reuse: boolean, what: st
 
   const heapTop = p.u16(PAGE_HEAP_TOP);
   const extraSize = REC_N_NEW_EXTRA_BYTES + rec.hdrC + hdrL;
-  const dataSize = rec.dataC + rec.data.length - hdrL;
+  const dataSize = rec.dataC + logged - hdrL;
   // The server would read outside the frame here; we refuse before changing anything.
   if (pos.prevRec - REC_N_NEW_EXTRA_BYTES - rec.hdrC < 0 || pos.prevRec + rec.dataC > p.size) {
     throw failIn(p, what, 'shared prefix reaches outside the page');
@@ -377,7 +398,7 @@ function insertDynamic(p: PageView, rec: DynamicInsert, reuse: boolean, what: st
   }
 
   // Record header: the logged bytes, the bytes shared with prev, then the 5 fixed bytes.
-  p.put(buf, rec.data.subarray(0, hdrL));
+  p.putRange(buf, rec.payload, rec.start, rec.start + hdrL);
   buf += hdrL;
   p.move(buf, pos.prevRec - REC_N_NEW_EXTRA_BYTES - rec.hdrC, rec.hdrC);
   buf += rec.hdrC;
@@ -391,7 +412,7 @@ function insertDynamic(p: PageView, rec: DynamicInsert, reuse: boolean, what: st
   p.set16(PAGE_LAST_INSERT, buf);
   p.set16(pos.prevRec - REC_NEXT, buf - pos.prevRec);
   p.move(buf, pos.prevRec, rec.dataC);
-  p.put(buf + rec.dataC, rec.data.subarray(hdrL));
+  p.putRange(buf + rec.dataC, rec.payload, rec.start + hdrL, rec.payload.length);
 
   finishInsert(p, pos, lastInsert, true, what);
 }
@@ -461,8 +482,11 @@ function checkRedundantPrev(p: PageView, prevRec: number, heapTop: number, what:
 /** The directory slot, at or above `lastSlot` and below slot 0, that points to `rec`. */
 function findSlot(p: PageView, lastSlot: number, rec: number, what: string): number {
   const firstSlot = p.slot(0);
+  // Every slot from the last to the first then lies in the page: read them unchecked.
+  if (!(lastSlot >= 0 && lastSlot <= firstSlot)) throw failIn(p, what, `directory slot ${lastSlot} outside the page`);
+  const b = p.b;
   let slot = lastSlot;
-  while (p.u16(slot) !== rec) {
+  while (((b[slot]! << 8) | b[slot + 1]!) !== rec) {
     slot += PAGE_DIR_SLOT_SIZE;
     if (slot === firstSlot) throw failIn(p, what, `no directory slot points to record ${rec}`);
   }

@@ -6,7 +6,7 @@
 import { assert } from '../assert.js';
 import { CorruptRedo } from '../errors.js';
 import { type LogGeometry, logCapacity } from './log-file.js';
-import { FRAME_INCOMPLETE, frameCrcMatches, frameEndReason, type Mtr, MTR_SIZE_MAX, MTR_TAIL_LENGTH, type PagePartition, parseMtrRecords, scanFrame } from './mtr.js';
+import { FRAME_INCOMPLETE, frameCrcMatches, frameEndReason, type Mtr, MTR_SIZE_MAX, MTR_TAIL_LENGTH, type PagePartition, type ParseOptions, parseMtrRecords, scanFrame } from './mtr.js';
 
 export interface DecoderOptions {
   /** LSN of the first byte that will be pushed. */
@@ -36,8 +36,8 @@ export class MtrDecoder {
   private headLsn: number;
   /** The LSN where the next mtr starts, or undefined until `lsn` or `next` needs it. */
   private nextLsnBig: bigint | undefined;
-  private readonly pageSize: number;
-  private readonly partition: PagePartition | undefined;
+  /** One options object for every mtr: parsing runs per mtr, and the decoder's hot loop allocates as little as it can. */
+  private readonly parseOptions: ParseOptions;
   private readonly geometry: LogGeometry | undefined;
   /** Expected end byte of mtrs whose end byte lies below `passEndLsn`; -1 before the first use. */
   private seqBit = -1;
@@ -50,8 +50,7 @@ export class MtrDecoder {
     assert(opts.startLsn >= 0n && opts.startLsn <= BigInt(LSN_NUMBER_MAX), `start LSN ${opts.startLsn} beyond 2^53`);
     this.headLsn = Number(opts.startLsn);
     this.nextLsnBig = opts.startLsn;
-    this.pageSize = opts.pageSize ?? 16384;
-    this.partition = opts.partition;
+    this.parseOptions = { pageSize: opts.pageSize ?? 16384, partition: opts.partition };
     this.geometry = opts.geometry;
     this.capacity = opts.geometry ? Number(logCapacity(opts.geometry)) : 0;
     this.firstLsn = opts.geometry ? Number(opts.geometry.firstLsn) : 0;
@@ -144,7 +143,7 @@ export class MtrDecoder {
     // A view: this buffer is never written again below `tail`.
     const bytes = buf.subarray(head, head + length);
     const startLsn = this.lsn;
-    const records = parseMtrRecords(bytes, startLsn, { pageSize: this.pageSize, partition: this.partition });
+    const records = parseMtrRecords(bytes, startLsn, this.parseOptions);
     this.head = head + length;
     this.headLsn += length;
     const endLsn = BigInt(this.headLsn);

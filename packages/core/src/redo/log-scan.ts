@@ -43,31 +43,69 @@ export function geometryOf(head: LogFileHead): LogGeometry {
 }
 
 /**
- * Yield mtrs from `fromLsn` to the end of the log; the generator's return
- * value says where and why the log ended. `fromLsn` may lie before the
+ * Reads mtrs from `fromLsn` to the end of the log, one `next()` at a time;
+ * `end` then says where and why the log ended. `fromLsn` may lie before the
  * checkpoint (replaying from an older base) as long as the file can still
- * hold it: within one capacity of the checkpoint.
+ * hold it: within one capacity of the checkpoint. A plain object rather than
+ * a generator: replay asks for every mtr of the log, and resuming a
+ * generator (with its result object) per mtr is a measurable share of that.
  */
-export function* scanLog(source: LogSource, fromLsn: bigint, pageSize = 16384, options: ScanOptions = {}): Generator<Mtr, LogEnd> {
-  const g = geometryOf(source.head);
-  const capacity = logCapacity(g);
-  if (fromLsn < g.firstLsn || fromLsn + capacity < source.head.checkpoint.endLsn) {
-    throw new LsnOutOfRange(fromLsn, `no longer in the log (checkpoint end ${source.head.checkpoint.endLsn}, capacity ${capacity})`);
+export class LogScanner {
+  private readonly decoder: MtrDecoder;
+  private readonly limit: bigint;
+  private fed: bigint;
+  private readonly reused: Uint8Array | undefined;
+  private ended: LogEnd | undefined;
+
+  constructor(
+    private readonly source: LogSource,
+    fromLsn: bigint,
+    pageSize = 16384,
+    options: ScanOptions = {},
+  ) {
+    const g = geometryOf(source.head);
+    const capacity = logCapacity(g);
+    if (fromLsn < g.firstLsn || fromLsn + capacity < source.head.checkpoint.endLsn) {
+      throw new LsnOutOfRange(fromLsn, `no longer in the log (checkpoint end ${source.head.checkpoint.endLsn}, capacity ${capacity})`);
+    }
+    this.decoder = new MtrDecoder({ startLsn: fromLsn, pageSize, geometry: g, partition: options.partition });
+    this.limit = fromLsn + capacity;
+    this.fed = fromLsn;
+    // Room for a chunk and the partial mtr before it (the decoder gives up on more than 1 MiB + 16).
+    this.reused = options.reuseBuffer === true ? new Uint8Array(CHUNK_BYTES + MTR_SIZE_MAX + 16) : undefined;
   }
-  const decoder = new MtrDecoder({ startLsn: fromLsn, pageSize, geometry: g, partition: options.partition });
-  const limit = fromLsn + capacity;
-  let fed = fromLsn;
-  // Room for a chunk and the partial mtr before it (the decoder gives up on more than 1 MiB + 16).
-  const reused = options.reuseBuffer === true ? new Uint8Array(CHUNK_BYTES + MTR_SIZE_MAX + 16) : undefined;
-  for (;;) {
-    for (let m = decoder.next(); m; m = decoder.next()) yield m;
-    if (decoder.endReason !== undefined) return { endLsn: decoder.lsn, reason: decoder.endReason };
-    if (fed >= limit) return { endLsn: decoder.lsn, reason: 'read one full capacity of log' };
-    const n = Number(limit - fed < BigInt(CHUNK_BYTES) ? limit - fed : BigInt(CHUNK_BYTES));
+
+  /** Where and why the log ended, once `next()` returned undefined. */
+  get end(): LogEnd | undefined {
+    return this.ended;
+  }
+
+  /** The next mtr, or undefined at the end of the log (see `end`). */
+  next(): Mtr | undefined {
+    const decoder = this.decoder;
+    for (;;) {
+      const m = decoder.next();
+      if (m) return m;
+      if (this.ended) return undefined;
+      if (decoder.endReason !== undefined) {
+        this.ended = { endLsn: decoder.lsn, reason: decoder.endReason };
+        return undefined;
+      }
+      if (this.fed >= this.limit) {
+        this.ended = { endLsn: decoder.lsn, reason: 'read one full capacity of log' };
+        return undefined;
+      }
+      this.readChunk();
+    }
+  }
+
+  private readChunk(): void {
+    const { decoder, source, reused } = this;
+    const n = Number(this.limit - this.fed < BigInt(CHUNK_BYTES) ? this.limit - this.fed : BigInt(CHUNK_BYTES));
     // Read the partial mtr at the end of the last chunk again with the next one (at most 1 MiB):
     // the decoder then keeps the fresh buffer as it is instead of copying it.
     const pending = decoder.pendingBytes;
-    const from = fed - BigInt(pending);
+    const from = this.fed - BigInt(pending);
     decoder.discardPending();
     if (reused && pending + n <= reused.length) {
       const chunk = reused.subarray(0, pending + n);
@@ -77,8 +115,15 @@ export function* scanLog(source: LogSource, fromLsn: bigint, pageSize = 16384, o
     } else {
       decoder.pushOwned(source.readAt(from, pending + n));
     }
-    fed += BigInt(n);
+    this.fed += BigInt(n);
   }
+}
+
+/** `LogScanner` as a generator whose return value is the log end. */
+export function* scanLog(source: LogSource, fromLsn: bigint, pageSize = 16384, options: ScanOptions = {}): Generator<Mtr, LogEnd> {
+  const scanner = new LogScanner(source, fromLsn, pageSize, options);
+  for (let m = scanner.next(); m; m = scanner.next()) yield m;
+  return scanner.end!;
 }
 
 /** A `LogSource` over a whole file image held in memory. */
