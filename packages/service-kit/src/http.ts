@@ -116,7 +116,9 @@ export async function listen(fetch: (req: Request) => Response | Promise<Respons
     server,
     close: () =>
       new Promise<void>((r) => {
-        // Long-polls and streams would hold close() open: end idle keep-alive sockets, then the rest.
+        // Long-polls and streams would hold close() open: end idle keep-alive sockets, then the rest;
+        // a request that arrives meanwhile on a kept-alive connection is refused, not served half-way into shutdown.
+        draining = true;
         const s = server as ServerType & { closeIdleConnections?: () => void; closeAllConnections?: () => void };
         server.close(() => r());
         s.closeIdleConnections?.();
