@@ -149,7 +149,7 @@ describe('local cluster (./strata up, real processes)', () => {
       // (30 s by default): the compute checkpoints Aria every second, so a new aux set follows within seconds.
       const sets = await auxSetsStored('main');
       await c.query("CREATE USER 'bob'@'127.0.0.1' IDENTIFIED BY 'pw'");
-      await until('an aux set with the new account', async () => (await auxSetsStored('main')) > sets, 8_000);
+      await until('an aux set with the new account', async () => (await auxSetsStored('main')) > sets, 15_000); // well under Aria's default 30 s
       await c.query("INSERT INTO t (id, v, n) SELECT seq, CONCAT('a', seq), seq FROM seq_1_to_300");
       seen.lsnA = await innodbLsn(c);
       await waitShipped('main', seen.lsnA);
