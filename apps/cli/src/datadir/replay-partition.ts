@@ -84,7 +84,7 @@ export function replayPartition(opts: PartitionOptions, part: Partition): Partit
     for (;;) {
       const m = scanner.next();
       if (m === undefined) {
-        logEnd = scanner.end!;
+        logEnd = scanner.end;
         break;
       }
       if (opts.untilLsn !== undefined && m.endLsn > opts.untilLsn) {

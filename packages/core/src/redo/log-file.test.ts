@@ -11,7 +11,7 @@ import {
   rewriteCheckpoints,
   sequenceBit,
 } from './log-file.js';
-import { memoryLogSource, scanLog } from './log-scan.js';
+import { LogScanner, memoryLogSource, scanLog } from './log-scan.js';
 import { collect, fixtureLog, fixtureMtrs } from './fixture-log.test-util.js';
 
 describe('CRC-32C', () => {
@@ -110,6 +110,21 @@ describe('reading a wrapped log', () => {
     expect(mtrs).toHaveLength(real.length);
     expect(end.endLsn).toBe(start + BigInt(total));
     mtrs.forEach((m, i) => expect(m.records).toEqual(real[i]!.records));
+  });
+
+  it('LogScanner gives the same mtrs and end across the wrap, one next() at a time, and keeps answering undefined after the end', () => {
+    const real = fixtureMtrs();
+    const size = 12288 + 8192;
+    const start = 12288n + 8192n + 8192n - 3000n;
+    const file = circularLog(size, start, real.map((m) => m.bytes));
+    const viaGenerator = collect(scanLog(memoryLogSource(file), start));
+    const scanner = new LogScanner(memoryLogSource(file), start);
+    expect(() => scanner.end).toThrow(/before next\(\) reached it/);
+    const got: bigint[] = [];
+    for (let m = scanner.next(); m; m = scanner.next()) got.push(m.endLsn);
+    expect(got).toEqual(viaGenerator.mtrs.map((m) => m.endLsn));
+    expect(scanner.end).toEqual(viaGenerator.end);
+    expect(scanner.next()).toBeUndefined();
   });
 
   it('stops at stale bytes from the previous pass (wrong sequence bit)', () => {

@@ -3,6 +3,7 @@
  * following the circular layout. The bytes come through `readAt`, so the
  * same loop serves an in-memory image and positioned reads of a file.
  */
+import { assert } from '../assert.js';
 import { LsnOutOfRange } from '../errors.js';
 import { MtrDecoder } from './decoder.js';
 import { type LogFileHead, type LogGeometry, logCapacity, parseLogFileHead, readCircular } from './log-file.js';
@@ -75,8 +76,9 @@ export class LogScanner {
     this.reused = options.reuseBuffer === true ? new Uint8Array(CHUNK_BYTES + MTR_SIZE_MAX + 16) : undefined;
   }
 
-  /** Where and why the log ended, once `next()` returned undefined. */
-  get end(): LogEnd | undefined {
+  /** Where and why the log ended; known once `next()` returned undefined. */
+  get end(): LogEnd {
+    assert(this.ended !== undefined, 'the log end is asked for before next() reached it');
     return this.ended;
   }
 
@@ -123,7 +125,7 @@ export class LogScanner {
 export function* scanLog(source: LogSource, fromLsn: bigint, pageSize = 16384, options: ScanOptions = {}): Generator<Mtr, LogEnd> {
   const scanner = new LogScanner(source, fromLsn, pageSize, options);
   for (let m = scanner.next(); m; m = scanner.next()) yield m;
-  return scanner.end!;
+  return scanner.end;
 }
 
 /** A `LogSource` over a whole file image held in memory. */
