@@ -56,7 +56,7 @@ export async function cmdRedoApply(argv: string[]): Promise<number> {
   });
   const secs = (performance.now() - t0) / 1000;
   out(`applied ${result.mtrs} mtrs, ${result.records} records, ${result.redoBytes} bytes of redo from LSN ${result.startLsn} in ${secs.toFixed(2)} s`);
-  out(`pages written ${result.pagesWritten}, freed ${result.pagesFreed}; tablespaces created ${result.spacesCreated}, renamed ${result.spacesRenamed}, deleted ${result.spacesDeleted}; undo truncations ${result.undoTruncations}`);
+  out(`pages written ${result.pagesWritten}, freed ${result.pagesFreed}; records superseded by a later init or free of their page ${result.recordsSuperseded}; tablespaces created ${result.spacesCreated}, renamed ${result.spacesRenamed}, deleted ${result.spacesDeleted}; undo truncations ${result.undoTruncations}`);
   out(`final LSN ${result.endLsn}`);
   process.stderr.write(`replayed on ${result.jobs} thread${result.jobs === 1 ? '' : 's'}\n`);
   return 0;

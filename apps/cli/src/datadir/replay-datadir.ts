@@ -9,10 +9,11 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { copyFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { CorruptRedo, LsnOutOfRange, UnsupportedPage } from '@strata/core';
+import { CorruptRedo, LsnOutOfRange, redo, UnsupportedPage } from '@strata/core';
 import { isAuxPath, isTablespacePath, listFiles, listTablespaceFiles, openLogFile, writeFreshLog } from '@strata/datadir';
 import { type PartitionOptions, replayPartition, WHOLE } from './replay-partition.js';
 import { replayInThreads, threadsAvailable } from './replay-workers.js';
+import { scanPageResets } from './page-resets-scan.js';
 
 /**
  * Two threads where there are two cores, and no more: every partition
@@ -56,6 +57,8 @@ export interface RedoApplyResult {
   readonly records: number;
   readonly pagesWritten: number;
   readonly pagesFreed: number;
+  /** Page records skipped because a later mtr initialises or frees their page (as crash recovery skips them). */
+  readonly recordsSuperseded: number;
   readonly spacesCreated: number;
   readonly spacesRenamed: number;
   readonly spacesDeleted: number;
@@ -88,17 +91,27 @@ export async function applyRedoToDatadir(opts: RedoApplyOptions): Promise<RedoAp
 }
 
 async function replayInto(opts: RedoApplyOptions): Promise<RedoApplyResult> {
-  await prepareOutDir(opts);
   const baseLog = join(opts.baseDir, 'ib_logfile0');
   if (!existsSync(baseLog)) throw new LsnOutOfRange(0n, `${baseLog} is missing: the base must be a datadir after a clean shutdown`);
   const baseReader = openLogFile(baseLog);
   const startLsn = baseReader.head.checkpoint.endLsn;
   baseReader.close();
-
-  const files = listTablespaceFiles(opts.outDir);
-  const system = files.find((f) => f.spaceId === 0);
+  const system = listTablespaceFiles(opts.baseDir).find((f) => f.spaceId === 0);
   if (!system) throw new UnsupportedPage(0, 0, `no system tablespace (ibdata1) in ${opts.baseDir}`);
   const pageSize = system.flags.pageSize;
+
+  // The first pass over the log runs while the base is copied (see page-resets-scan.ts).
+  const copying = prepareOutDir(opts);
+  let resets: redo.PageResets;
+  try {
+    resets = await scanPageResets(opts.logPath, startLsn, pageSize, opts.untilLsn);
+  } catch (e) {
+    // The log's error is the one to report; the copy is only waited for.
+    await copying.catch(() => undefined);
+    throw e;
+  }
+  await copying;
+  const files = listTablespaceFiles(opts.outDir);
 
   const reader = openLogFile(opts.logPath);
   const logCheckpoint = reader.head.checkpoint.endLsn;
@@ -114,6 +127,7 @@ async function replayInto(opts: RedoApplyOptions): Promise<RedoApplyResult> {
     startLsn,
     untilLsn: opts.untilLsn,
     pageCacheBytesMax: opts.pageCacheBytesMax,
+    resets,
     onProgress: onProgress && ((p) => onProgress({ ...p, startLsn, endLsnHint: logCheckpoint })),
   };
   const jobs = threadsAvailable() ? (opts.jobs ?? REPLAY_JOBS_DEFAULT) : 1;
@@ -132,6 +146,7 @@ async function replayInto(opts: RedoApplyOptions): Promise<RedoApplyResult> {
     records: stats.records,
     pagesWritten: stats.pagesWritten,
     pagesFreed: stats.pagesFreed,
+    recordsSuperseded: stats.recordsSuperseded,
     spacesCreated: stats.created,
     spacesRenamed: stats.renamed,
     spacesDeleted: stats.deleted,

@@ -43,6 +43,8 @@ export interface PartitionOptions {
   readonly untilLsn?: bigint | undefined;
   /** Bytes of page images this partition holds before writing back the least recently used. */
   readonly pageCacheBytesMax?: number | undefined;
+  /** Where each page starts over (the first pass, `scanPageResets`): records before that are skipped. */
+  readonly resets: redo.PageResets;
   /** Called by partition 0 every 8 MiB of redo. */
   readonly onProgress?: ((p: { lsn: bigint; mtrs: number; records: number }) => void) | undefined;
 }
@@ -54,7 +56,18 @@ export interface PartitionResult {
   readonly stats: ReplayStats;
 }
 
-export type ReplayStats = { mtrs: number; records: number; pagesWritten: number; pagesFreed: number; created: number; renamed: number; deleted: number; undoTrims: number };
+export type ReplayStats = {
+  mtrs: number;
+  records: number;
+  /** Page records not applied: a later mtr initialises or frees their page (`redo.supersededByReset`). */
+  recordsSuperseded: number;
+  pagesWritten: number;
+  pagesFreed: number;
+  created: number;
+  renamed: number;
+  deleted: number;
+  undoTrims: number;
+};
 
 export const PAGE_CACHE_BYTES_MAX_DEFAULT = 32 << 20;
 const PAGE_SLAB_PAGES = 64;
@@ -73,8 +86,9 @@ export function replayPartition(opts: PartitionOptions, part: Partition): Partit
   const map = new redo.TablespaceMap(opts.files.map((f) => ({ spaceId: f.spaceId, path: f.path })));
   const spaces = new SpaceFiles(opts.outDir, map, pageSize);
   const reader = openLogFile(opts.logPath);
-  const stats: ReplayStats = { mtrs: 0, records: 0, pagesWritten: 0, pagesFreed: 0, created: 0, renamed: 0, deleted: 0, undoTrims: 0 };
-  const cache = new PageCache(spaces, pageSize, opts.pageCacheBytesMax ?? PAGE_CACHE_BYTES_MAX_DEFAULT, stats, part);
+  const stats: ReplayStats = { mtrs: 0, records: 0, recordsSuperseded: 0, pagesWritten: 0, pagesFreed: 0, created: 0, renamed: 0, deleted: 0, undoTrims: 0 };
+  const resets = opts.resets;
+  const cache = new PageCache(spaces, pageSize, opts.pageCacheBytesMax ?? PAGE_CACHE_BYTES_MAX_DEFAULT, stats, part, resets);
   let endLsn = startLsn;
   let logEnd: { endLsn: bigint; reason: string } | undefined;
   let lastProgress = startLsn;
@@ -101,6 +115,10 @@ export function replayPartition(opts: PartitionOptions, part: Partition): Partit
       }
     }
     cache.flush();
+    // Pages the log ends by freeing were never loaded (nothing of them is written): counted here, by their owner.
+    for (const [spaceId, pages] of resets) {
+      for (const [pageNo, reset] of pages) if (reset.freed && redo.ownsPage(part, spaceId, pageNo) && (pageNo !== 0 || part.index === 0)) stats.pagesFreed++;
+    }
     // Every partition's pages are on disk before the sizes are settled.
     part.sync();
     if (part.index === 0) extendToFspSize(spaces, pageSize);
@@ -233,8 +251,9 @@ class PageCache {
     private readonly spaces: SpaceFiles,
     private readonly pageSize: number,
     bytesMax: number,
-    private readonly stats: { pagesWritten: number; pagesFreed: number },
+    private readonly stats: { pagesWritten: number; pagesFreed: number; recordsSuperseded: number },
     private readonly part: Partition,
+    private readonly resets: redo.PageResets,
   ) {
     this.pagesMax = Math.max(2, Math.floor(bytesMax / pageSize));
   }
@@ -246,6 +265,13 @@ class PageCache {
       if (page === undefined) {
         // Deleted spaces were flushed before their delete; their later records are void.
         if (this.spaces.map.isDeleted(r.spaceId)) return;
+        // So are a page's records before its last INIT_PAGE/FREE_PAGE. Once a page is loaded every later record is
+        // past that point (log order), so this is asked only here.
+        if (redo.supersededByReset(this.resets, r.spaceId, r.pageNo, m.startLsn)) {
+          // Counted once over the partitions (page 0 is replayed by all).
+          if (r.pageNo !== 0 || this.part.index === 0) this.stats.recordsSuperseded++;
+          return;
+        }
         if (!this.spaces.map.get(r.spaceId)) {
           throw new CorruptRedo(m.startLsn, `record for page ${r.spaceId}:${r.pageNo} of a tablespace that is neither in the base nor created by the log`);
         }
@@ -267,6 +293,8 @@ class PageCache {
     if (!space) throw new CorruptRedo(0n, `tablespace ${r.spaceId} (${this.spaces.map.get(r.spaceId)?.path}) is missing from the datadir`);
     const pageNo = r.pageNo;
     const buf = this.free.pop() ?? this.allocate();
+    // An initialised page starts from zeros. (A freed one is still read: MariaDB may log changes to it after the
+    // FREE_PAGE, and those must apply to what it held, even though the page is not written in the end.)
     const init = r.type === 'INIT_PAGE';
     // A short read (a page past the file's end) leaves zeros, as the file would read after extension.
     const got = init ? 0 : readSync(space.fd, buf, 0, this.pageSize, pageNo * this.pageSize);

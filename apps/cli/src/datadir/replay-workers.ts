@@ -21,7 +21,7 @@ const GENERATION = 1;
 const ABORTED = 2;
 const ERROR_BYTES = 4;
 const CONTROL_WORDS = 8;
-const STATS_FIELDS = ['mtrs', 'records', 'pagesWritten', 'pagesFreed', 'created', 'renamed', 'deleted', 'undoTrims'] as const;
+const STATS_FIELDS = ['mtrs', 'records', 'recordsSuperseded', 'pagesWritten', 'pagesFreed', 'created', 'renamed', 'deleted', 'undoTrims'] as const;
 const ERROR_REGION_BYTES = 8192;
 
 /** This partition stopped because another one failed (that one's error is the one to report). */
@@ -213,6 +213,7 @@ export async function replayInThreads(opts: PartitionOptions, count: number): Pr
       total.records += w.records;
       total.pagesWritten += w.pagesWritten;
       total.pagesFreed += w.pagesFreed;
+      total.recordsSuperseded += w.recordsSuperseded;
     }
     return { ...r, stats: total };
   } catch (e) {

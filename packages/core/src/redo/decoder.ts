@@ -14,6 +14,8 @@ export interface DecoderOptions {
   readonly pageSize?: number;
   /** Parse only the records of these pages (see `PagePartition`). */
   readonly partition?: PagePartition | undefined;
+  /** Parse only FREE_PAGE and INIT_PAGE records (see `ParseOptions.resetsOnly`). */
+  readonly resetsOnly?: boolean | undefined;
   /** When the bytes come from a log file, its geometry: enables the sequence-bit check. */
   readonly geometry?: LogGeometry;
 }
@@ -50,7 +52,7 @@ export class MtrDecoder {
     assert(opts.startLsn >= 0n && opts.startLsn <= BigInt(LSN_NUMBER_MAX), `start LSN ${opts.startLsn} beyond 2^53`);
     this.headLsn = Number(opts.startLsn);
     this.nextLsnBig = opts.startLsn;
-    this.parseOptions = { pageSize: opts.pageSize ?? 16384, partition: opts.partition };
+    this.parseOptions = { pageSize: opts.pageSize ?? 16384, partition: opts.partition, resetsOnly: opts.resetsOnly };
     this.geometry = opts.geometry;
     this.capacity = opts.geometry ? Number(logCapacity(opts.geometry)) : 0;
     this.firstLsn = opts.geometry ? Number(opts.geometry.firstLsn) : 0;

@@ -9,3 +9,4 @@ export * from './page.js';
 export * from './apply.js';
 export * from './replay.js';
 export * from './tablespaces.js';
+export * from './page-resets.js';

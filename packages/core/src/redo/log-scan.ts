@@ -30,6 +30,8 @@ export interface ScanOptions {
   readonly reuseBuffer?: boolean;
   /** Parse only the records of these pages (see `PagePartition`). */
   readonly partition?: PagePartition | undefined;
+  /** Parse only FREE_PAGE and INIT_PAGE records (see `ParseOptions.resetsOnly`). */
+  readonly resetsOnly?: boolean | undefined;
 }
 
 export interface LogEnd {
@@ -69,7 +71,7 @@ export class LogScanner {
     if (fromLsn < g.firstLsn || fromLsn + capacity < source.head.checkpoint.endLsn) {
       throw new LsnOutOfRange(fromLsn, `no longer in the log (checkpoint end ${source.head.checkpoint.endLsn}, capacity ${capacity})`);
     }
-    this.decoder = new MtrDecoder({ startLsn: fromLsn, pageSize, geometry: g, partition: options.partition });
+    this.decoder = new MtrDecoder({ startLsn: fromLsn, pageSize, geometry: g, partition: options.partition, resetsOnly: options.resetsOnly });
     this.limit = fromLsn + capacity;
     this.fed = fromLsn;
     // Room for a chunk and the partial mtr before it (the decoder gives up on more than 1 MiB + 16).

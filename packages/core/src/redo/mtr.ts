@@ -126,6 +126,12 @@ export interface ParseOptions {
   readonly pageSize: number;
   /** Parse only the records of these pages (and every file record and TRIM_PAGES). */
   readonly partition?: PagePartition | undefined;
+  /**
+   * Parse only FREE_PAGE and INIT_PAGE records, skipping every other record
+   * unparsed: a quick pass that finds where each page's history starts over
+   * (see `pageResets`).
+   */
+  readonly resetsOnly?: boolean | undefined;
 }
 
 /** The error for a malformed record `at` bytes into the mtr that starts at `startLsn`. */
@@ -142,6 +148,7 @@ const PAGE_TYPE_NAMES = ['FREE_PAGE', 'INIT_PAGE', 'EXTENDED', 'WRITE', 'MEMSET'
 export function parseMtrRecords(bytes: Uint8Array, startLsn: bigint, opts: ParseOptions): RedoRecord[] {
   const pageSize = opts.pageSize;
   const part = opts.partition !== undefined && opts.partition.count > 1 ? opts.partition : undefined;
+  const resetsOnly = opts.resetsOnly === true;
   const records: RedoRecord[] = [];
   let skipPage = false;
   const bodyEnd = bytes.length - MTR_TAIL_BYTES;
@@ -187,7 +194,7 @@ export function parseMtrRecords(bytes: Uint8Array, startLsn: bigint, opts: Parse
       if (p - idStart > rlen) throw corruptAt(startLsn, p, 'corrupted page identifier');
       gotPageOp = (b & 0x80) === 0;
       if (!gotPageOp) {
-        records.push(parseFileRecord(bytes, b, spaceId, pageNo, p, recEnd, startLsn + BigInt(recStart)));
+        if (!resetsOnly) records.push(parseFileRecord(bytes, b, spaceId, pageNo, p, recEnd, startLsn + BigInt(recStart)));
         p = recEnd;
         continue;
       }
@@ -195,6 +202,11 @@ export function parseMtrRecords(bytes: Uint8Array, startLsn: bigint, opts: Parse
     }
     // Another share's page; TRIM_PAGES (an undo tablespace truncation) is everyone's.
     if (skipPage && !(kind === 0x20 && p < recEnd && bytes[p] === X.TRIM_PAGES)) {
+      p = recEnd;
+      continue;
+    }
+    if (resetsOnly && kind > 0x10) {
+      // The same-page cursor only matters to the WRITE-like records skipped here.
       p = recEnd;
       continue;
     }
