@@ -5,7 +5,9 @@
  */
 import type { Connection } from 'mysql2/promise';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runRedoScenario, type ScenarioResult } from '../support/redo-scenario.js';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { runRedoScenario, runStrata, type ScenarioResult } from '../support/redo-scenario.js';
 import { formatComparison } from '../support/datadir-compare.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -105,6 +107,15 @@ describe('redo apply rebuilds what MariaDB wrote', () => {
     // Undo pages reused and index pages freed: records crash recovery would drop are skipped, not applied, and the
     // pages still come out byte for byte (above).
     expect(superseded(r.applyStdout), r.applyStdout).toBeGreaterThan(0);
+
+    // The base is copied while the first pass reads the log: a copy that fails meanwhile (here: --aux-from is missing)
+    // is a clean error that leaves nothing behind, not an unhandled rejection that kills the process.
+    const out = join(r.dir, 'out-of-failed-copy');
+    const failed = await runStrata(['redo', 'apply', '--base', r.base, '--log', join(r.final, 'ib_logfile0'), '--out', out, '--aux-from', join(r.dir, 'missing')]);
+    expect(failed.code, failed.stderr).toBe(1);
+    expect(failed.stderr).toMatch(/^strata: ENOENT: no such file or directory, scandir .*missing'$/m);
+    expect(failed.stderr, 'an unhandled rejection').not.toMatch(/^\s+at /m);
+    expect((await readdir(r.dir)).filter((f) => f.startsWith('out-of-failed-copy')), 'a partial output directory').toEqual([]);
   });
 
   it('[DDL] instant ADD COLUMN, ADD INDEX, OPTIMIZE, TRUNCATE, RENAME, DROP, CREATE and many tables', async () => {

@@ -13,7 +13,16 @@ import { openLogFile } from '@strata/datadir';
 /** mtrs between two yields (about a millisecond of scanning). */
 const MTRS_PER_SLICE = 4096;
 
-export async function scanPageResets(logPath: string, startLsn: bigint, pageSize: number, untilLsn: bigint | undefined): Promise<redo.PageResets> {
+export interface PageResetsScan {
+  readonly resets: redo.PageResets;
+  /**
+   * Where the pass stopped: the end of the log, or the start of the first mtr past `untilLsn`. The
+   * replay stops there too, even if the file has grown since (its resets would not cover the rest).
+   */
+  readonly endLsn: bigint;
+}
+
+export async function scanPageResets(logPath: string, startLsn: bigint, pageSize: number, untilLsn: bigint | undefined): Promise<PageResetsScan> {
   const reader = openLogFile(logPath);
   try {
     const scanner = reader.scanner(startLsn, pageSize, { reuseBuffer: true, resetsOnly: true });
@@ -21,7 +30,8 @@ export async function scanPageResets(logPath: string, startLsn: bigint, pageSize
     for (;;) {
       for (let i = 0; i < MTRS_PER_SLICE; i++) {
         const m = scanner.next();
-        if (m === undefined || (untilLsn !== undefined && m.endLsn > untilLsn)) return resets;
+        if (m === undefined) return { resets, endLsn: scanner.end.endLsn };
+        if (untilLsn !== undefined && m.endLsn > untilLsn) return { resets, endLsn: m.startLsn };
         redo.addPageResets(resets, m);
       }
       await yieldToEventLoop();

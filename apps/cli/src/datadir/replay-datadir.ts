@@ -9,11 +9,11 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs'
 import { copyFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { CorruptRedo, LsnOutOfRange, redo, UnsupportedPage } from '@strata/core';
+import { CorruptRedo, LsnOutOfRange, UnsupportedPage } from '@strata/core';
 import { isAuxPath, isTablespacePath, listFiles, listTablespaceFiles, openLogFile, writeFreshLog } from '@strata/datadir';
 import { type PartitionOptions, replayPartition, WHOLE } from './replay-partition.js';
 import { replayInThreads, threadsAvailable } from './replay-workers.js';
-import { scanPageResets } from './page-resets-scan.js';
+import { type PageResetsScan, scanPageResets } from './page-resets-scan.js';
 
 /**
  * Two threads where there are two cores, and no more: every partition
@@ -101,16 +101,21 @@ async function replayInto(opts: RedoApplyOptions): Promise<RedoApplyResult> {
   const pageSize = system.flags.pageSize;
 
   // The first pass over the log runs while the base is copied (see page-resets-scan.ts).
-  const copying = prepareOutDir(opts);
-  let resets: redo.PageResets;
+  // The copy's failure is held (not left unhandled while the pass runs) and reported after it.
+  const copied = prepareOutDir(opts).then(
+    () => undefined,
+    (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+  );
+  let scan: PageResetsScan;
   try {
-    resets = await scanPageResets(opts.logPath, startLsn, pageSize, opts.untilLsn);
+    scan = await scanPageResets(opts.logPath, startLsn, pageSize, opts.untilLsn);
   } catch (e) {
-    // The log's error is the one to report; the copy is only waited for.
-    await copying.catch(() => undefined);
+    // The log's error is the one to report; the copy is only waited for, so nothing writes into the work directory after this.
+    await copied;
     throw e;
   }
-  await copying;
+  const copyError = await copied;
+  if (copyError) throw copyError;
   const files = listTablespaceFiles(opts.outDir);
 
   const reader = openLogFile(opts.logPath);
@@ -127,7 +132,8 @@ async function replayInto(opts: RedoApplyOptions): Promise<RedoApplyResult> {
     startLsn,
     untilLsn: opts.untilLsn,
     pageCacheBytesMax: opts.pageCacheBytesMax,
-    resets,
+    resets: scan.resets,
+    scanEndLsn: scan.endLsn,
     onProgress: onProgress && ((p) => onProgress({ ...p, startLsn, endLsnHint: logCheckpoint })),
   };
   const jobs = threadsAvailable() ? (opts.jobs ?? REPLAY_JOBS_DEFAULT) : 1;
@@ -172,12 +178,20 @@ async function prepareOutDir(opts: RedoApplyOptions): Promise<void> {
   }
   for (const dir of new Set(copies.map((c) => dirname(join(opts.outDir, c.rel))))) mkdirSync(dir, { recursive: true });
   // Several copies at once on libuv's threads: a copy is mostly kernel time, and one at a time leaves the other core idle.
+  // After a failure no new copy starts, and every running one is waited for: the caller then removes the directory.
   let next = 0;
+  let failed = false;
   const copyNext = async (): Promise<void> => {
-    while (next < copies.length) {
+    while (next < copies.length && !failed) {
       const c = copies[next++]!;
-      await copyFile(join(c.from, c.rel), join(opts.outDir, c.rel));
+      try {
+        await copyFile(join(c.from, c.rel), join(opts.outDir, c.rel));
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
     }
   };
-  await Promise.all(Array.from({ length: COPY_CONCURRENCY }, copyNext));
+  const settled = await Promise.allSettled(Array.from({ length: COPY_CONCURRENCY }, copyNext));
+  for (const r of settled) if (r.status === 'rejected') throw r.reason;
 }

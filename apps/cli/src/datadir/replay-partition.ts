@@ -45,6 +45,8 @@ export interface PartitionOptions {
   readonly pageCacheBytesMax?: number | undefined;
   /** Where each page starts over (the first pass, `scanPageResets`): records before that are skipped. */
   readonly resets: redo.PageResets;
+  /** Where that pass stopped: the replay goes no further (a log that grew since has no resets for the rest). */
+  readonly scanEndLsn: bigint;
   /** Called by partition 0 every 8 MiB of redo. */
   readonly onProgress?: ((p: { lsn: bigint; mtrs: number; records: number }) => void) | undefined;
 }
@@ -103,6 +105,10 @@ export function replayPartition(opts: PartitionOptions, part: Partition): Partit
       }
       if (opts.untilLsn !== undefined && m.endLsn > opts.untilLsn) {
         logEnd = { endLsn: m.startLsn, reason: `stopped at --until-lsn ${opts.untilLsn}` };
+        break;
+      }
+      if (m.endLsn > opts.scanEndLsn) {
+        logEnd = { endLsn: m.startLsn, reason: `the log grew during the replay: stopped at ${opts.scanEndLsn}, where its first pass ended` };
         break;
       }
       stats.mtrs++;
@@ -265,15 +271,15 @@ class PageCache {
       if (page === undefined) {
         // Deleted spaces were flushed before their delete; their later records are void.
         if (this.spaces.map.isDeleted(r.spaceId)) return;
+        if (!this.spaces.map.get(r.spaceId)) {
+          throw new CorruptRedo(m.startLsn, `record for page ${r.spaceId}:${r.pageNo} of a tablespace that is neither in the base nor created by the log`);
+        }
         // So are a page's records before its last INIT_PAGE/FREE_PAGE. Once a page is loaded every later record is
         // past that point (log order), so this is asked only here.
         if (redo.supersededByReset(this.resets, r.spaceId, r.pageNo, m.startLsn)) {
           // Counted once over the partitions (page 0 is replayed by all).
           if (r.pageNo !== 0 || this.part.index === 0) this.stats.recordsSuperseded++;
           return;
-        }
-        if (!this.spaces.map.get(r.spaceId)) {
-          throw new CorruptRedo(m.startLsn, `record for page ${r.spaceId}:${r.pageNo} of a tablespace that is neither in the base nor created by the log`);
         }
         if (this.count >= this.pagesMax && r.pageNo !== 0) this.evict();
         page = this.load(r);
