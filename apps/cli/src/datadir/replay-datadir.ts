@@ -5,12 +5,12 @@
  * `ib_logfile0` checkpoint is the final LSN, so stock mariadbd starts on it
  * without recovery.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { copyFile } from 'node:fs/promises';
+import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { CorruptRedo, LsnOutOfRange, UnsupportedPage } from '@strata/core';
-import { isAuxPath, isTablespacePath, listFiles, listTablespaceFiles, openLogFile, writeFreshLog } from '@strata/datadir';
+import { listTablespaceFiles, openLogFile, writeFreshLog } from '@strata/datadir';
+import { copyBase } from './copy-base.js';
 import { type PartitionOptions, replayPartition, WHOLE } from './replay-partition.js';
 import { replayInThreads, threadsAvailable } from './replay-workers.js';
 import { type PageResetsScan, scanPageResets } from './page-resets-scan.js';
@@ -23,8 +23,6 @@ import { type PageResetsScan, scanPageResets } from './page-resets-scan.js';
  * 127 MiB of redo (median of 4 on a quiet machine; under load it can invert).
  */
 const REPLAY_JOBS_DEFAULT = Math.min(2, availableParallelism());
-/** Files of the base copied at once. */
-const COPY_CONCURRENCY = 4;
 
 export interface RedoApplyOptions {
   readonly baseDir: string;
@@ -102,7 +100,7 @@ async function replayInto(opts: RedoApplyOptions): Promise<RedoApplyResult> {
 
   // The first pass over the log runs while the base is copied (see page-resets-scan.ts).
   // The copy's failure is held (not left unhandled while the pass runs) and reported after it.
-  const copied = prepareOutDir(opts).then(
+  const copied = copyBase(opts.baseDir, opts.outDir, opts.auxFrom).then(
     () => undefined,
     (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
   );
@@ -160,38 +158,4 @@ async function replayInto(opts: RedoApplyOptions): Promise<RedoApplyResult> {
     redoBytes: r.endLsn - startLsn,
     jobs,
   };
-}
-
-/** Copies the base's tablespaces and aux files (or the aux files of `auxFrom`) into the output directory. */
-async function prepareOutDir(opts: RedoApplyOptions): Promise<void> {
-  mkdirSync(opts.outDir, { recursive: true });
-  const copies: { from: string; rel: string }[] = [];
-  for (const rel of listFiles(opts.baseDir)) {
-    const name = rel.split('/').pop() ?? rel;
-    if (/^ib_logfile\d+$/.test(name)) continue;
-    if (opts.auxFrom && isAuxPath(rel)) continue;
-    if (!isTablespacePath(rel) && !isAuxPath(rel)) continue;
-    copies.push({ from: opts.baseDir, rel });
-  }
-  if (opts.auxFrom) {
-    for (const rel of listFiles(opts.auxFrom)) if (isAuxPath(rel)) copies.push({ from: opts.auxFrom, rel });
-  }
-  for (const dir of new Set(copies.map((c) => dirname(join(opts.outDir, c.rel))))) mkdirSync(dir, { recursive: true });
-  // Several copies at once on libuv's threads: a copy is mostly kernel time, and one at a time leaves the other core idle.
-  // After a failure no new copy starts, and every running one is waited for: the caller then removes the directory.
-  let next = 0;
-  let failed = false;
-  const copyNext = async (): Promise<void> => {
-    while (next < copies.length && !failed) {
-      const c = copies[next++]!;
-      try {
-        await copyFile(join(c.from, c.rel), join(opts.outDir, c.rel));
-      } catch (e) {
-        failed = true;
-        throw e;
-      }
-    }
-  };
-  const settled = await Promise.allSettled(Array.from({ length: COPY_CONCURRENCY }, copyNext));
-  for (const r of settled) if (r.status === 'rejected') throw r.reason;
 }
