@@ -99,6 +99,8 @@ describe('redo apply rebuilds what MariaDB wrote', () => {
     console.log(r.report);
     // Long runs report where they are (every 8 MiB of redo).
     expect(r.applyStderr).toMatch(/^progress: LSN \d+, [\d.]+ MiB of redo \(\d+%\), \d+ mtrs, \d+ records$/m);
+    // And so does the first pass that finds where pages start over.
+    expect(r.applyStderr).toMatch(/^first pass: LSN \d+, [\d.]+ MiB of redo \(\d+%\)$/m);
     // The workload must really exercise the B-tree and undo records it claims to.
     for (const t of ['INSERT_HEAP_REDUNDANT', 'INSERT_HEAP_DYNAMIC', 'INSERT_REUSE_REDUNDANT', 'INSERT_REUSE_DYNAMIC', 'DELETE_ROW_FORMAT_REDUNDANT', 'DELETE_ROW_FORMAT_DYNAMIC', 'UNDO_INIT', 'UNDO_APPEND', 'INIT_ROW_FORMAT_REDUNDANT', 'INIT_ROW_FORMAT_DYNAMIC']) {
       expect(r.recordTypes.get(`EXTENDED/${t}`) ?? 0, `${t} in ${r.report}`).toBeGreaterThan(0);

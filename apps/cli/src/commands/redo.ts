@@ -47,11 +47,11 @@ export async function cmdRedoApply(argv: string[]): Promise<number> {
     ...(values['aux-from'] ? { auxFrom: values['aux-from'] } : {}),
     jobs,
     pageCacheBytesMax: cacheMib === undefined ? undefined : Math.floor(cacheMib * 1024 * 1024),
+    onFirstPassProgress: (p) => {
+      process.stderr.write(`first pass: LSN ${p.lsn}, ${redoDone(p)}\n`);
+    },
     onProgress: (p) => {
-      const total = p.endLsnHint > p.startLsn ? Number(p.endLsnHint - p.startLsn) : 0;
-      const done = Number(p.lsn - p.startLsn);
-      const pct = total > 0 ? ` (${Math.min(100, (100 * done) / total).toFixed(0)}%)` : '';
-      process.stderr.write(`progress: LSN ${p.lsn}, ${(done / 1048576).toFixed(1)} MiB of redo${pct}, ${p.mtrs} mtrs, ${p.records} records\n`);
+      process.stderr.write(`progress: LSN ${p.lsn}, ${redoDone(p)}, ${p.mtrs} mtrs, ${p.records} records\n`);
     },
   });
   const secs = (performance.now() - t0) / 1000;
@@ -60,4 +60,12 @@ export async function cmdRedoApply(argv: string[]): Promise<number> {
   out(`final LSN ${result.endLsn}`);
   process.stderr.write(`replayed on ${result.jobs} thread${result.jobs === 1 ? '' : 's'}\n`);
   return 0;
+}
+
+/** "N MiB of redo (P%)" of a progress report. */
+function redoDone(p: { lsn: bigint; startLsn: bigint; endLsnHint: bigint }): string {
+  const total = p.endLsnHint > p.startLsn ? Number(p.endLsnHint - p.startLsn) : 0;
+  const done = Number(p.lsn - p.startLsn);
+  const pct = total > 0 ? ` (${Math.min(100, (100 * done) / total).toFixed(0)}%)` : '';
+  return `${(done / 1048576).toFixed(1)} MiB of redo${pct}`;
 }

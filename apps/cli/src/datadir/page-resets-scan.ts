@@ -12,6 +12,8 @@ import { openLogFile } from '@strata/datadir';
 
 /** mtrs between two yields (about a millisecond of scanning). */
 const MTRS_PER_SLICE = 4096;
+/** Redo between two progress reports, as the replay's. */
+const PROGRESS_BYTES = 8n << 20n;
 
 export interface PageResetsScan {
   readonly resets: redo.PageResets;
@@ -22,17 +24,28 @@ export interface PageResetsScan {
   readonly endLsn: bigint;
 }
 
-export async function scanPageResets(logPath: string, startLsn: bigint, pageSize: number, untilLsn: bigint | undefined): Promise<PageResetsScan> {
+export async function scanPageResets(
+  logPath: string,
+  startLsn: bigint,
+  pageSize: number,
+  untilLsn: bigint | undefined,
+  onProgress?: (lsn: bigint) => void,
+): Promise<PageResetsScan> {
   const reader = openLogFile(logPath);
   try {
     const scanner = reader.scanner(startLsn, pageSize, { reuseBuffer: true, resetsOnly: true });
     const resets: redo.PageResets = new Map();
+    let reported = startLsn;
     for (;;) {
       for (let i = 0; i < MTRS_PER_SLICE; i++) {
         const m = scanner.next();
         if (m === undefined) return { resets, endLsn: scanner.end.endLsn };
         if (untilLsn !== undefined && m.endLsn > untilLsn) return { resets, endLsn: m.startLsn };
         redo.addPageResets(resets, m);
+        if (onProgress && m.endLsn - reported >= PROGRESS_BYTES) {
+          reported = m.endLsn;
+          onProgress(m.endLsn);
+        }
       }
       await yieldToEventLoop();
     }

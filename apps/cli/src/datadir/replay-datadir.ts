@@ -37,6 +37,8 @@ export interface RedoApplyOptions {
   /** Threads replaying disjoint sets of pages (default 2, or 1 on a single core; always 1 when run from TypeScript). */
   readonly jobs?: number | undefined;
   readonly onProgress?: (p: RedoApplyProgress) => void;
+  /** Progress of the first pass (finding where pages start over), every 8 MiB of redo. */
+  readonly onFirstPassProgress?: (p: Omit<RedoApplyProgress, 'mtrs' | 'records'>) => void;
 }
 
 export interface RedoApplyProgress {
@@ -98,6 +100,11 @@ async function replayInto(opts: RedoApplyOptions): Promise<RedoApplyResult> {
   if (!system) throw new UnsupportedPage(0, 0, `no system tablespace (ibdata1) in ${opts.baseDir}`);
   const pageSize = system.flags.pageSize;
 
+  const reader = openLogFile(opts.logPath);
+  const logCheckpoint = reader.head.checkpoint.endLsn;
+  const logFileSize = reader.head.fileSize;
+  reader.close();
+
   // The first pass over the log runs while the base is copied (see page-resets-scan.ts).
   // The copy's failure is held (not left unhandled while the pass runs) and reported after it.
   const copied = copyBase(opts.baseDir, opts.outDir, opts.auxFrom).then(
@@ -106,7 +113,8 @@ async function replayInto(opts: RedoApplyOptions): Promise<RedoApplyResult> {
   );
   let scan: PageResetsScan;
   try {
-    scan = await scanPageResets(opts.logPath, startLsn, pageSize, opts.untilLsn);
+    const report = opts.onFirstPassProgress;
+    scan = await scanPageResets(opts.logPath, startLsn, pageSize, opts.untilLsn, report && ((lsn) => report({ lsn, startLsn, endLsnHint: logCheckpoint })));
   } catch (e) {
     // The log's error is the one to report; the copy is only waited for, so nothing writes into the work directory after this.
     await copied;
@@ -116,10 +124,6 @@ async function replayInto(opts: RedoApplyOptions): Promise<RedoApplyResult> {
   if (copyError) throw copyError;
   const files = listTablespaceFiles(opts.outDir);
 
-  const reader = openLogFile(opts.logPath);
-  const logCheckpoint = reader.head.checkpoint.endLsn;
-  const logFileSize = reader.head.fileSize;
-  reader.close();
 
   const { onProgress } = opts;
   const partitionOpts: PartitionOptions = {
