@@ -218,6 +218,7 @@ function toResults(m: Measured): Record<string, unknown> {
       applyRecordsPerSecond: Math.round(perSecond(r.records, m.cli.ms)),
       pagesWritten: r.pagesWritten,
       pagesFreed: r.pagesFreed,
+      recordsSuperseded: r.recordsSuperseded,
       pagesWrittenPerSecond: Math.round(perSecond(r.pagesWritten, m.cli.ms)),
     },
     mariadb: {
@@ -269,7 +270,8 @@ function reportLines(m: Measured): string[] {
       `(first read of the log from the disk: ${seconds(m.decodeCold.ms)})`,
     `${p}: Strata apply (./strata redo apply, spawn to exit, ${cli.threads} thread${cli.threads === 1 ? '' : 's'}; ${seconds(m.cliOneThread.ms)} with --jobs 1) ${seconds(cli.ms)} (copying the base ≈ ${seconds(maria.copyMs)}): ` +
       `${mibRate(cli.ms)}, ${rate(r.records, cli.ms)} records/s, ${count(r.pagesWritten)} pages written (${rate(r.pagesWritten, cli.ms)}/s), ` +
-      `${count(r.pagesFreed)} freed; in this process under tsx (applyRedoToDatadir) ${seconds(apply.ms)}`,
+      `${count(r.pagesFreed)} freed, ${count(r.recordsSuperseded)} records superseded by a later init or free of their page (not applied); ` +
+      `in this process under tsx (applyRedoToDatadir) ${seconds(apply.ms)}`,
     `${p}: MariaDB start with recovery ${seconds(maria.recovering.wallMs)}, clean start ${seconds(maria.cleanMedian.wallMs)} ` +
       `(median of ${maria.cleanStarts.map((w) => seconds(w.wallMs)).join(', ')}) → recovery ≈ ${seconds(maria.recoveryMs)}, ` +
       `${mibRate(maria.recoveryMs)}`,
