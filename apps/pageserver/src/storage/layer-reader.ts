@@ -6,6 +6,9 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { CorruptFrame } from '@strata/core';
 import { decodePageValue, LAYER_HEADER_BYTES, type LayerDesc, LayerIndex, type PageKey, type PageValue, parseLayerHeader, verifyValue } from '@strata/core/layers';
 
+/** The most one read takes in: a page's history in one layer is rarely more. */
+const RUN_BYTES_MAX = 4 << 20;
+
 export class LayerReader {
   private constructor(
     readonly path: string,
@@ -32,14 +35,33 @@ export class LayerReader {
     }
   }
 
-  /** Values of `key` stored with LSN in [from, to), ascending. */
+  /**
+   * Values of `key` stored with LSN in [from, to), ascending. A key's values
+   * lie next to each other in the file (sorted by key, then LSN), so each run
+   * of adjacent values is one read: a page rebuilt from a delta layer has
+   * dozens of values, and a read per value made basebackups syscall-bound.
+   */
   read(key: PageKey, from: bigint, to: bigint): PageValue[] {
     const hits = this.index.find(key, from, to);
-    return hits.map((hit) => {
-      const buf = new Uint8Array(hit.length);
-      readSync(this.fd, buf, 0, hit.length, hit.offset);
-      return decodePageValue(verifyValue(buf, hit, this.path), key);
-    });
+    const values: PageValue[] = [];
+    for (let i = 0; i < hits.length; ) {
+      let end = i + 1;
+      let bytes = hits[i]!.length;
+      while (end < hits.length && hits[end]!.offset === hits[end - 1]!.offset + hits[end - 1]!.length && bytes + hits[end]!.length <= RUN_BYTES_MAX) {
+        bytes += hits[end]!.length;
+        end++;
+      }
+      const start = hits[i]!.offset;
+      const run = new Uint8Array(bytes);
+      const got = readSync(this.fd, run, 0, bytes, start);
+      if (got !== bytes) throw new CorruptFrame(`${this.path}: short read of ${got} of ${bytes} bytes at offset ${start}`);
+      for (; i < end; i++) {
+        const hit = hits[i]!;
+        const at = hit.offset - start;
+        values.push(decodePageValue(verifyValue(run.subarray(at, at + hit.length), hit, this.path), key));
+      }
+    }
+    return values;
   }
 
   close(): void {

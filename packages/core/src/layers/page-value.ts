@@ -100,28 +100,25 @@ export function encodePageValue(v: PageValue): Uint8Array {
   return out;
 }
 
-/** Decode a value stored under `key`; record payloads are views into `b`. */
+/**
+ * Decode a value stored under `key`; record payloads are views into `b`.
+ * No closures in here: it runs for every value a page is rebuilt from.
+ */
 export function decodePageValue(b: Uint8Array, key: PageKey): PageValue {
-  const fail = (why: string): never => {
-    throw new CorruptFrame(`page value of ${key.spaceId}:${key.pageNo}: ${why}`);
-  };
-  if (b.length < 9) fail('truncated');
+  if (b.length < 9) failValue(key, 'truncated');
   if (b[0] === KIND_IMAGE) return { kind: 'image', lsn: readU64(b, 1), page: b.subarray(9) };
-  if (b[0] !== KIND_DELTA) fail(`unknown kind ${b[0]}`);
-  if (b.length < 21) fail('truncated delta header');
+  if (b[0] !== KIND_DELTA) failValue(key, `unknown kind ${b[0]}`);
+  if (b.length < 21) failValue(key, 'truncated delta header');
   const startLsn = readU64(b, 1);
   const endLsn = readU64(b, 9);
   const n = readU32(b, 17);
-  if (endLsn <= startLsn) fail('empty LSN range');
-  if (n > b.length) fail(`impossible record count ${n}`);
+  if (endLsn <= startLsn) failValue(key, 'empty LSN range');
+  if (n > b.length) failValue(key, `impossible record count ${n}`);
   const { spaceId, pageNo } = key;
   const records: PageRecord[] = [];
   let p = 21;
-  const need = (k: number) => {
-    if (p + k > b.length) fail('truncated record');
-  };
   for (let i = 0; i < n; i++) {
-    need(1);
+    if (p + 1 > b.length) failValue(key, 'truncated record');
     const t = b[p++];
     switch (t) {
       case T.FREE_PAGE:
@@ -131,51 +128,55 @@ export function decodePageValue(b: Uint8Array, key: PageKey): PageValue {
         records.push({ type: 'INIT_PAGE', spaceId, pageNo });
         break;
       case T.WRITE: {
-        need(6);
+        if (p + 6 > b.length) failValue(key, 'truncated record');
         const offset = readU16(b, p);
         const len = readU32(b, p + 2);
-        need(6 + len);
+        if (p + 6 + len > b.length) failValue(key, 'truncated record');
         records.push({ type: 'WRITE', spaceId, pageNo, offset, data: b.subarray(p + 6, p + 6 + len) });
         p += 6 + len;
         break;
       }
       case T.MEMSET: {
-        need(10);
+        if (p + 10 > b.length) failValue(key, 'truncated record');
         const offset = readU16(b, p);
         const length = readU32(b, p + 2);
         const fl = readU32(b, p + 6);
-        need(10 + fl);
+        if (p + 10 + fl > b.length) failValue(key, 'truncated record');
         records.push({ type: 'MEMSET', spaceId, pageNo, offset, length, fill: b.subarray(p + 10, p + 10 + fl) });
         p += 10 + fl;
         break;
       }
       case T.MEMMOVE:
-        need(8);
+        if (p + 8 > b.length) failValue(key, 'truncated record');
         records.push({ type: 'MEMMOVE', spaceId, pageNo, offset: readU16(b, p), length: readU32(b, p + 2), source: readU16(b, p + 6) });
         p += 8;
         break;
       case T.EXTENDED: {
-        need(5);
+        if (p + 5 > b.length) failValue(key, 'truncated record');
         const subtype = b[p]!;
-        if (subtype > X.TRIM_PAGES) fail(`unknown EXTENDED subtype ${subtype}`);
+        if (subtype > X.TRIM_PAGES) failValue(key, `unknown EXTENDED subtype ${subtype}`);
         const len = readU32(b, p + 1);
-        need(5 + len);
+        if (p + 5 + len > b.length) failValue(key, 'truncated record');
         records.push({ type: 'EXTENDED', spaceId, pageNo, subtype: subtype as ExtendedSubtype, payload: b.subarray(p + 5, p + 5 + len) });
         p += 5 + len;
         break;
       }
       case T.OPTION: {
-        need(4);
+        if (p + 4 > b.length) failValue(key, 'truncated record');
         const len = readU32(b, p);
-        need(4 + len);
+        if (p + 4 + len > b.length) failValue(key, 'truncated record');
         records.push({ type: 'OPTION', spaceId, pageNo, payload: b.subarray(p + 4, p + 4 + len) });
         p += 4 + len;
         break;
       }
       default:
-        fail(`unknown record type ${t}`);
+        failValue(key, `unknown record type ${t}`);
     }
   }
-  if (p !== b.length) fail(`${b.length - p} trailing bytes`);
+  if (p !== b.length) failValue(key, `${b.length - p} trailing bytes`);
   return { kind: 'delta', change: { startLsn, endLsn, records } };
+}
+
+function failValue(key: PageKey, why: string): never {
+  throw new CorruptFrame(`page value of ${key.spaceId}:${key.pageNo}: ${why}`);
 }
