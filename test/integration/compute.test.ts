@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
+import { changeMembership } from '@strata/client';
 import { startComputeProcess, type ComputeProcess } from '../support/compute.js';
 import { installDatadir, makeTempDir, removeTempDir } from '../support/mariadb.js';
 import { pageserver, type PageserverProcess } from '../support/pageserver.js';
@@ -205,5 +206,40 @@ describe('compute (real processes: 3 safekeepers, page server, mariadbd computes
       expect(await fingerprint(conn, 'app.t')).toBe(seen.final);
     });
     expect(await c5.stop()).toBe(0);
+  });
+
+  it('[MEMBERSHIP] two membership changes back to back (the generation moves four times) while the compute writes: it follows every one and goes on committing', async () => {
+    const c = await start(rwArgs('main'));
+    const conn = await c.connect();
+    let inserted = 0;
+    try {
+      await conn.query('CREATE DATABASE IF NOT EXISTS app');
+      await conn.query('CREATE TABLE app.churn (id INT PRIMARY KEY) ENGINE=InnoDB');
+      let writing = true;
+      // Its failure (the compute gone) is kept and checked below, not left unhandled while the changes run.
+      const writer = (async () => {
+        while (writing) await conn.query('INSERT INTO app.churn VALUES (?)', [++inserted]);
+      })().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      const safekeepers = sks.map((sk) => ({ nodeId: sk.id, baseUrl: sk.url }));
+      // A restarted proposer can be fenced again while it is being elected: that is one more restart, not a failure.
+      for (const members of [[1, 2], [1, 2, 3]]) {
+        const r = await changeMembership({ tenantId: tenant, timelineId: timeline, safekeepers, members, timeoutMs: 60_000 });
+        expect(r.changed).toBe(true);
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+      writing = false;
+      expect(await writer, c.output()).toBeUndefined();
+      expect((await c.status()).state, c.output()).toBe('running');
+      await waitShipped(c, conn);
+      expect(await scalar(conn, 'SELECT COUNT(*) FROM app.churn')).toBe(String(inserted));
+    } finally {
+      await conn.end();
+    }
+    expect(inserted).toBeGreaterThan(0);
+    expect(c.output()).toMatch(/configuration changed .*: restarting the proposer/);
+    expect(await c.stop(), c.output()).toBe(0);
   });
 });

@@ -460,13 +460,15 @@ async function startReadWrite(opts: ComputeOptions): Promise<Compute> {
     const old = driver;
     old.stop();
     // The new configuration may name other nodes: find them among the addresses we know.
+    let candidate: ProposerDriver | undefined;
     void Promise.resolve()
       .then(() => endpointsOfCurrentConf(directory(), opts.tenantId, opts.timelineId, opts.token))
       .then((found) => {
         endpoints = found;
         log(`proposer restarts on safekeepers ${found.map((e) => e.nodeId).join(',')}`);
-        driver = newDriver(opts, endpoints, () => setImmediate(() => onFenced()), log);
-        return driver;
+        candidate = newDriver(opts, endpoints, () => setImmediate(() => onFenced()), log);
+        driver = candidate;
+        return candidate;
       })
       .then((next) => next.waitElected(30_000).then(() => next))
       .then((next) => {
@@ -475,6 +477,9 @@ async function startReadWrite(opts: ComputeOptions): Promise<Compute> {
         generationRestarts = 0;
       })
       .catch((e: unknown) => {
+        // Fenced by a newer generation while being elected (a membership change moves the generation twice, and
+        // changes may follow each other): its fence callback restarts it again, up to the limit. Not a failure here.
+        if (candidate?.fence && candidate.fence.fencedBy !== 'term') return;
         m.kill();
         void finish(new ComputeError('ProposerFencedByTerm', `no new proposer after a configuration change: ${e instanceof Error ? e.message : String(e)}`));
       });
