@@ -107,6 +107,18 @@ export async function listen(fetch: (req: Request) => Response | Promise<Respons
     );
     s.once('error', reject);
   });
+  /**
+   * Stops taking connections and answers any request that still arrives on a kept-alive one with 503;
+   * resolves once every connection has ended (cut after `cutAfterMs`, when given).
+   */
+  const stop = (cutAfterMs?: number): Promise<void> =>
+    new Promise<void>((r) => {
+      draining = true;
+      const s = server as ServerType & { closeIdleConnections?: () => void; closeAllConnections?: () => void };
+      server.close(() => r());
+      s.closeIdleConnections?.();
+      if (cutAfterMs !== undefined) setTimeout(() => s.closeAllConnections?.(), cutAfterMs).unref();
+    });
   const port = (server.address() as AddressInfo).port;
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   const url = `${opts.tls ? 'https' : 'http'}://${host}:${port}`;
@@ -114,22 +126,9 @@ export async function listen(fetch: (req: Request) => Response | Promise<Respons
     url,
     port,
     server,
-    close: () =>
-      new Promise<void>((r) => {
-        // Long-polls and streams would hold close() open: end idle keep-alive sockets, then the rest;
-        // a request that arrives meanwhile on a kept-alive connection is refused, not served half-way into shutdown.
-        draining = true;
-        const s = server as ServerType & { closeIdleConnections?: () => void; closeAllConnections?: () => void };
-        server.close(() => r());
-        s.closeIdleConnections?.();
-        setTimeout(() => s.closeAllConnections?.(), 2000).unref();
-      }),
-    drain: () =>
-      new Promise<void>((r) => {
-        draining = true;
-        server.close(() => r());
-        (server as ServerType & { closeIdleConnections?: () => void }).closeIdleConnections?.();
-      }),
+    // Long-polls and streams would hold close() open: it ends idle keep-alive sockets at once and the rest after 2 s.
+    close: () => stop(2000),
+    drain: () => stop(),
   };
 }
 

@@ -144,7 +144,7 @@ describe('service kit', () => {
     expect(viaRequest.headers.get('x-length')).toBe('1000');
   });
 
-  it('drain() lets a running request finish and refuses the next one on the same kept-alive connection (503 SHUTTING_DOWN)', async () => {
+  it.each(['drain', 'close'] as const)('%s() lets a running request finish and refuses the next one on the same kept-alive connection (503 SHUTTING_DOWN)', async (how) => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const app = new Hono().get('/slow', async (c) => (await gate, c.text('slow'))).get('/fast', (c) => c.text('fast'));
@@ -155,7 +155,7 @@ describe('service kit', () => {
     socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
     socket.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
     await new Promise((r) => setTimeout(r, 50));
-    const drained = server.drain();
+    const drained = how === 'drain' ? server.drain() : server.close();
     // Pipelined on the connection server.close() would keep serving.
     socket.write('GET /fast HTTP/1.1\r\nHost: x\r\n\r\n');
     await new Promise((r) => setTimeout(r, 50));
