@@ -118,7 +118,7 @@ export function decodePageValue(b: Uint8Array, key: PageKey): PageValue {
   const records: PageRecord[] = [];
   let p = 21;
   for (let i = 0; i < n; i++) {
-    if (p + 1 > b.length) failValue(key, 'truncated record');
+    need(b, p + 1, key);
     const t = b[p++];
     switch (t) {
       case T.FREE_PAGE:
@@ -128,43 +128,43 @@ export function decodePageValue(b: Uint8Array, key: PageKey): PageValue {
         records.push({ type: 'INIT_PAGE', spaceId, pageNo });
         break;
       case T.WRITE: {
-        if (p + 6 > b.length) failValue(key, 'truncated record');
+        need(b, p + 6, key);
         const offset = readU16(b, p);
         const len = readU32(b, p + 2);
-        if (p + 6 + len > b.length) failValue(key, 'truncated record');
+        need(b, p + 6 + len, key);
         records.push({ type: 'WRITE', spaceId, pageNo, offset, data: b.subarray(p + 6, p + 6 + len) });
         p += 6 + len;
         break;
       }
       case T.MEMSET: {
-        if (p + 10 > b.length) failValue(key, 'truncated record');
+        need(b, p + 10, key);
         const offset = readU16(b, p);
         const length = readU32(b, p + 2);
         const fl = readU32(b, p + 6);
-        if (p + 10 + fl > b.length) failValue(key, 'truncated record');
+        need(b, p + 10 + fl, key);
         records.push({ type: 'MEMSET', spaceId, pageNo, offset, length, fill: b.subarray(p + 10, p + 10 + fl) });
         p += 10 + fl;
         break;
       }
       case T.MEMMOVE:
-        if (p + 8 > b.length) failValue(key, 'truncated record');
+        need(b, p + 8, key);
         records.push({ type: 'MEMMOVE', spaceId, pageNo, offset: readU16(b, p), length: readU32(b, p + 2), source: readU16(b, p + 6) });
         p += 8;
         break;
       case T.EXTENDED: {
-        if (p + 5 > b.length) failValue(key, 'truncated record');
+        need(b, p + 5, key);
         const subtype = b[p]!;
         if (subtype > X.TRIM_PAGES) failValue(key, `unknown EXTENDED subtype ${subtype}`);
         const len = readU32(b, p + 1);
-        if (p + 5 + len > b.length) failValue(key, 'truncated record');
+        need(b, p + 5 + len, key);
         records.push({ type: 'EXTENDED', spaceId, pageNo, subtype: subtype as ExtendedSubtype, payload: b.subarray(p + 5, p + 5 + len) });
         p += 5 + len;
         break;
       }
       case T.OPTION: {
-        if (p + 4 > b.length) failValue(key, 'truncated record');
+        need(b, p + 4, key);
         const len = readU32(b, p);
-        if (p + 4 + len > b.length) failValue(key, 'truncated record');
+        need(b, p + 4 + len, key);
         records.push({ type: 'OPTION', spaceId, pageNo, payload: b.subarray(p + 4, p + 4 + len) });
         p += 4 + len;
         break;
@@ -179,4 +179,9 @@ export function decodePageValue(b: Uint8Array, key: PageKey): PageValue {
 
 function failValue(key: PageKey, why: string): never {
   throw new CorruptFrame(`page value of ${key.spaceId}:${key.pageNo}: ${why}`);
+}
+
+/** The value must hold bytes up to `end`. */
+function need(b: Uint8Array, end: number, key: PageKey): void {
+  if (end > b.length) failValue(key, 'truncated record');
 }

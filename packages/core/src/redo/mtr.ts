@@ -129,7 +129,7 @@ export interface ParseOptions {
   /**
    * Parse only FREE_PAGE and INIT_PAGE records, skipping every other record
    * unparsed: a quick pass that finds where each page's history starts over
-   * (see `pageResets`).
+   * (see page-resets.ts).
    */
   readonly resetsOnly?: boolean | undefined;
 }
