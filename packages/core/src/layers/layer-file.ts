@@ -10,18 +10,31 @@
  * (2×u32 each), LSN start/end (u64 each), u32 entry count, u64 index offset,
  * u64 index length, u32 index CRC-32C, ..., u32 header CRC-32C at 124.
  * Index entry: u32 space, u32 page, u64 LSN, u64 value offset, u32 value
- * length, u32 value CRC-32C.
+ * length (top bit: will_init, version 2), u32 value CRC-32C.
+ *
+ * will_init marks a value that needs nothing older to rebuild its page: a
+ * page image, or a delta whose first record is INIT_PAGE or FREE_PAGE. A
+ * reconstruction walks a key's values from the newest down and stops at the
+ * first one so marked (Neon's `will_init`), so what it reads is bounded by
+ * how often images are written, not by the page's history. Version 1 files
+ * carry no marks: their images still stop a walk (the value says so), their
+ * deltas never do.
  */
 import { assert } from '../assert.js';
 import { readU32, readU64, writeU32, writeU64 } from '../bytes.js';
 import { CorruptFrame } from '../errors.js';
 import { crc32c } from '../redo/crc32c.js';
 import { compareKeys, keyString, type PageKey, parseKeyString } from './key.js';
+import { valueWillInit } from './page-value.js';
 
 export const LAYER_HEADER_BYTES = 128;
 export const LAYER_INDEX_ENTRY_BYTES = 32;
 const MAGIC = [0x53, 0x54, 0x52, 0x41, 0x54, 0x41, 0x4c, 0x59]; // STRATALY
-const VERSION = 1;
+const VERSION = 2;
+const VERSION_NO_FLAGS = 1;
+const WILL_INIT_BIT = 0x8000_0000;
+/** A value's length must leave the will_init bit free. */
+export const LAYER_VALUE_BYTES_MAX = 0x7fff_ffff;
 
 export type LayerKind = 'delta' | 'image';
 
@@ -64,6 +77,7 @@ export function encodeLayer(desc: LayerDesc, entries: readonly LayerEntry[]): Ui
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
     valuesBytes += e.value.length;
+    assert(e.value.length <= LAYER_VALUE_BYTES_MAX, 'value too big for a layer');
     assert(compareKeys(e.key, desc.keyStart) >= 0 && compareKeys(e.key, desc.keyEnd) < 0, `key ${keyString(e.key)} outside the layer`);
     assert(e.lsn >= desc.lsnStart && e.lsn < desc.lsnEnd, `LSN ${e.lsn} outside the layer`);
     if (i > 0) {
@@ -83,7 +97,7 @@ export function encodeLayer(desc: LayerDesc, entries: readonly LayerEntry[]): Ui
     writeU32(out, ip + 4, e.key.pageNo);
     writeU64(out, ip + 8, e.lsn);
     writeU64(out, ip + 16, BigInt(off));
-    writeU32(out, ip + 24, e.value.length);
+    writeU32(out, ip + 24, (e.value.length | (valueWillInit(e.value) ? WILL_INIT_BIT : 0)) >>> 0);
     writeU32(out, ip + 28, crc32c(e.value));
     off += e.value.length;
     ip += LAYER_INDEX_ENTRY_BYTES;
@@ -111,6 +125,8 @@ export interface LayerHeader {
   readonly indexOffset: number;
   readonly indexLength: number;
   readonly indexCrc: number;
+  /** Index entries carry the will_init bit (version 2). */
+  readonly hasWillInit: boolean;
 }
 
 export function parseLayerHeader(b: Uint8Array, what = 'layer'): LayerHeader {
@@ -120,7 +136,8 @@ export function parseLayerHeader(b: Uint8Array, what = 'layer'): LayerHeader {
   if (b.length < LAYER_HEADER_BYTES) fail('truncated header');
   for (let i = 0; i < MAGIC.length; i++) if (b[i] !== MAGIC[i]) fail('not a Strata layer file');
   if (crc32c(b, 0, 124) !== readU32(b, 124)) fail('header CRC mismatch');
-  if (readU32(b, 8) !== VERSION) fail(`unsupported layer version ${readU32(b, 8)}`);
+  const version = readU32(b, 8);
+  if (version !== VERSION && version !== VERSION_NO_FLAGS) fail(`unsupported layer version ${version}`);
   const kind = b[12] === 1 ? 'delta' : b[12] === 2 ? 'image' : fail(`unknown layer kind ${b[12]}`);
   const entryCount = readU32(b, 48);
   const indexOffset = Number(readU64(b, 52));
@@ -138,6 +155,7 @@ export function parseLayerHeader(b: Uint8Array, what = 'layer'): LayerHeader {
     indexOffset,
     indexLength,
     indexCrc: readU32(b, 68),
+    hasWillInit: version === VERSION,
   };
 }
 
@@ -146,12 +164,15 @@ export interface IndexHit {
   readonly offset: number;
   readonly length: number;
   readonly crc: number;
+  /** Nothing older is needed to rebuild the page from this value (see the file comment). */
+  readonly willInit: boolean;
 }
 
 /** The index block of a layer, searchable by key. */
 export class LayerIndex {
   private readonly view: DataView;
   readonly count: number;
+  private readonly hasWillInit: boolean;
 
   constructor(
     private readonly bytes: Uint8Array,
@@ -162,12 +183,17 @@ export class LayerIndex {
     if (crc32c(bytes) !== header.indexCrc) throw new CorruptFrame(`${what}: index CRC mismatch`);
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.count = header.entryCount;
+    this.hasWillInit = header.hasWillInit;
     const valuesEnd = header.indexOffset;
     for (let i = 0; i < this.count; i++) {
       const off = Number(this.view.getBigUint64(i * LAYER_INDEX_ENTRY_BYTES + 16));
-      const len = this.view.getUint32(i * LAYER_INDEX_ENTRY_BYTES + 24);
+      const len = this.lengthAt(i);
       if (off < LAYER_HEADER_BYTES || off + len > valuesEnd) throw new CorruptFrame(`${what}: index entry ${i} points outside the values`);
     }
+  }
+
+  private lengthAt(i: number): number {
+    return (this.view.getUint32(i * LAYER_INDEX_ENTRY_BYTES + 24) & LAYER_VALUE_BYTES_MAX) >>> 0;
   }
 
   private cmp(i: number, key: PageKey): number {
@@ -177,8 +203,8 @@ export class LayerIndex {
     return this.view.getUint32(base + 4) - key.pageNo;
   }
 
-  /** Entries of `key` with LSN in [lsnFrom, lsnTo), ascending by LSN. */
-  find(key: PageKey, lsnFrom: bigint, lsnTo: bigint): IndexHit[] {
+  /** The first entry whose key is at or above `key` (`count` if none). */
+  lowerBound(key: PageKey): number {
     let lo = 0;
     let hi = this.count;
     while (lo < hi) {
@@ -186,15 +212,97 @@ export class LayerIndex {
       if (this.cmp(mid, key) < 0) lo = mid + 1;
       else hi = mid;
     }
+    return lo;
+  }
+
+  /** The first entry of `key` at or after `from` whose LSN is at or above `lsn` (the end of the key's run if none). */
+  private lsnLowerBound(from: number, runEnd: number, lsn: bigint): number {
+    let lo = from;
+    let hi = runEnd;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.lsnAt(mid) < lsn) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** The end of the run of entries starting at `i` that share its key (galloping: runs are usually short, a hot page's can be huge). */
+  runEnd(i: number): number {
+    if (i >= this.count) return i;
+    const key = this.keyAt(i);
+    let step = 1;
+    let lo = i + 1;
+    let hi = i + 1;
+    while (hi < this.count && this.cmp(hi, key) === 0) {
+      lo = hi + 1;
+      hi = Math.min(this.count, hi + step);
+      step *= 2;
+    }
+    // The run ends in [lo, hi]: the first entry in there with a greater key.
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.cmp(mid, key) === 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  keyAt(i: number): PageKey {
+    const base = i * LAYER_INDEX_ENTRY_BYTES;
+    return { spaceId: this.view.getUint32(base), pageNo: this.view.getUint32(base + 4) };
+  }
+
+  lsnAt(i: number): bigint {
+    return this.view.getBigUint64(i * LAYER_INDEX_ENTRY_BYTES + 8);
+  }
+
+  hitAt(i: number): IndexHit {
+    const base = i * LAYER_INDEX_ENTRY_BYTES;
+    const raw = this.view.getUint32(base + 24);
+    return {
+      lsn: this.view.getBigUint64(base + 8),
+      offset: Number(this.view.getBigUint64(base + 16)),
+      length: (raw & LAYER_VALUE_BYTES_MAX) >>> 0,
+      crc: this.view.getUint32(base + 28),
+      willInit: this.hasWillInit && (raw & WILL_INIT_BIT) !== 0,
+    };
+  }
+
+  /** Entries of `key` with LSN in [lsnFrom, lsnTo), ascending by LSN. */
+  find(key: PageKey, lsnFrom: bigint, lsnTo: bigint): IndexHit[] {
+    const lo = this.lowerBound(key);
+    const end = this.runEnd(lo);
     const hits: IndexHit[] = [];
-    for (let i = lo; i < this.count && this.cmp(i, key) === 0; i++) {
-      const base = i * LAYER_INDEX_ENTRY_BYTES;
-      const lsn = this.view.getBigUint64(base + 8);
-      if (lsn < lsnFrom) continue;
-      if (lsn >= lsnTo) break;
-      hits.push({ lsn, offset: Number(this.view.getBigUint64(base + 16)), length: this.view.getUint32(base + 24), crc: this.view.getUint32(base + 28) });
+    for (let i = this.lsnLowerBound(lo, end, lsnFrom); i < end; i++) {
+      const h = this.hitAt(i);
+      if (h.lsn >= lsnTo) break;
+      hits.push(h);
     }
     return hits;
+  }
+
+  /**
+   * What a reconstruction of `key` below `lsnTo` needs from this layer: its
+   * entries with LSN in [lsnFrom, lsnTo), newest first, up to and including
+   * the first will_init one (`complete`: nothing older is needed). The walk
+   * never touches entries older than that, however long the key's run.
+   */
+  chain(key: PageKey, lsnFrom: bigint, lsnTo: bigint, out: IndexHit[]): boolean {
+    const lo = this.lowerBound(key);
+    if (lo >= this.count || this.cmp(lo, key) !== 0) return false;
+    return this.chainInRun(lo, this.runEnd(lo), lsnFrom, lsnTo, out);
+  }
+
+  /** `chain` over the run [runStart, runEnd) of one key. */
+  chainInRun(runStart: number, runEnd: number, lsnFrom: bigint, lsnTo: bigint, out: IndexHit[]): boolean {
+    for (let i = this.lsnLowerBound(runStart, runEnd, lsnTo) - 1; i >= runStart; i--) {
+      const h = this.hitAt(i);
+      if (h.lsn < lsnFrom) return false;
+      out.push(h);
+      if (h.willInit) return true;
+    }
+    return false;
   }
 
   /** Every distinct key in the layer, in order (for compaction and image creation). */

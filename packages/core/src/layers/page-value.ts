@@ -24,6 +24,17 @@ export function changeWillInit(change: PageChange): boolean {
   return first !== undefined && (first.type === 'INIT_PAGE' || first.type === 'FREE_PAGE');
 }
 
+/**
+ * The same as `changeWillInit` (or an image) read from encoded value bytes,
+ * without decoding: layer writers mark such values in their index.
+ */
+export function valueWillInit(b: Uint8Array): boolean {
+  if (b.length >= 9 && b[0] === KIND_IMAGE) return true;
+  if (b.length < 22 || b[0] !== KIND_DELTA) return false;
+  if (b[17] === 0 && b[18] === 0 && b[19] === 0 && b[20] === 0) return false;
+  return b[21] === T.FREE_PAGE || b[21] === T.INIT_PAGE;
+}
+
 function recordSize(r: PageRecord): number {
   switch (r.type) {
     case 'FREE_PAGE':
