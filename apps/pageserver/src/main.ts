@@ -1,6 +1,6 @@
-#!/usr/bin/env node
 /**
- * `pageserver`: flags/env → deps → serve. `./strata pageserver ...` runs `main`.
+ * `pageserver`: flags/env → deps → serve. The process entry is `bin.ts` (built to
+ * dist/pageserver.mjs); `./strata pageserver ...` runs `main` too.
  *
  * Shutdown (SIGTERM/SIGINT): stop the WAL receivers, stop serving, freeze
  * every open layer into a layer file (index written), report the durable
@@ -10,7 +10,6 @@
 import { installNativeCrc32c } from '@strata/datadir';
 import { openRemoteStorage } from '@strata/remote-storage';
 import { readFile } from 'node:fs/promises';
-import { pathToFileURL } from 'node:url';
 import { checkAuthPolicy, jsonLogger, listen, loadVerifier, type Logger } from '@strata/service-kit';
 import { createApp } from './app.js';
 import { attachGetPageStream } from './data-path/getpage-stream.js';
@@ -155,14 +154,4 @@ export async function main(argv: readonly string[]): Promise<number> {
   await running.stop();
   log.info('stopped: open layers flushed');
   return 0;
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      process.stderr.write(`pageserver: ${e instanceof Error ? e.message : String(e)}\n`);
-      process.exit(1);
-    },
-  );
 }

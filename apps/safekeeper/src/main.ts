@@ -1,9 +1,8 @@
-#!/usr/bin/env node
 /**
- * `safekeeper`: flags/env → deps → serve. `./strata safekeeper ...` runs `main`.
+ * `safekeeper`: flags/env → deps → serve. The process entry is `bin.ts` (built to
+ * dist/safekeeper.mjs); `./strata safekeeper ...` runs `main` too.
  */
 import { readFile } from 'node:fs/promises';
-import { pathToFileURL } from 'node:url';
 import { openRemoteStorage } from '@strata/remote-storage';
 import { checkAuthPolicy, ConfigError, jsonLogger, listen, loadVerifier, type Logger } from '@strata/service-kit';
 import { createApp } from './app.js';
@@ -113,14 +112,4 @@ export async function main(argv: readonly string[]): Promise<number> {
   log.info('stopping');
   await running.stop();
   return 0;
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (e: unknown) => {
-      process.stderr.write(`safekeeper: ${e instanceof Error ? e.message : String(e)}\n`);
-      process.exit(1);
-    },
-  );
 }

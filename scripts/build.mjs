@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+// Builds what users run: one esbuild bundle (ESM, node 20, linked source map) per process entry,
+// into apps/<app>/dist/. Workspace packages (@strata/*) are bundled; npm packages stay imports, so
+// native modules (zstd-napi, fuse-native, @node-rs/*, argon2, Prisma's runtime) load as they are.
+//
+//   node scripts/build.mjs [TARGET...] [--if-stale] [--quiet]
+//
+// TARGET is cli, safekeeper, pageserver or console (default: all). --if-stale rebuilds only the
+// bundles one of whose inputs (esbuild's metafile, kept beside the bundle), a workspace
+// package.json, the lock file or this script changed since. `turbo run build` runs each app's
+// `build` script, which calls this; `./strata` calls it with --if-stale when a source is newer.
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Every bundle: the entry, the output, which target builds it. */
+export const BUNDLES = [
+  { target: 'cli', entry: 'apps/cli/src/bin.ts', out: 'apps/cli/dist/strata.mjs' },
+  // `strata redo …` alone: only the redo engine, so a replay (and each of its worker threads) loads no service code.
+  { target: 'cli', entry: 'apps/cli/src/redo-main.ts', out: 'apps/cli/dist/strata-redo.mjs' },
+  { target: 'safekeeper', entry: 'apps/safekeeper/src/bin.ts', out: 'apps/safekeeper/dist/safekeeper.mjs' },
+  { target: 'pageserver', entry: 'apps/pageserver/src/bin.ts', out: 'apps/pageserver/dist/pageserver.mjs' },
+  { target: 'console', entry: 'apps/console/launcher/bin.ts', out: 'apps/console/dist/launcher.mjs' },
+];
+const TARGETS = [...new Set(BUNDLES.map((b) => b.target))];
+
+function mtimeMs(file) {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+/** package.json of every workspace (their `exports` decide what a bundle contains), the lock file, this script. */
+function sharedInputs() {
+  const files = [join(ROOT, 'package-lock.json'), fileURLToPath(import.meta.url)];
+  for (const dir of ['apps', 'packages']) {
+    for (const e of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
+      if (e.isDirectory() && existsSync(join(ROOT, dir, e.name, 'package.json'))) files.push(join(ROOT, dir, e.name, 'package.json'));
+    }
+  }
+  return files;
+}
+
+function metaFile(bundle) {
+  return join(ROOT, `${bundle.out}.meta.json`);
+}
+
+/** True when the bundle is missing or any input it was built from is newer (or gone). */
+export function isStale(bundle, shared = sharedInputs()) {
+  const built = mtimeMs(join(ROOT, bundle.out));
+  const meta = metaFile(bundle);
+  if (built === undefined || !existsSync(meta)) return true;
+  let inputs;
+  try {
+    inputs = Object.keys(JSON.parse(readFileSync(meta, 'utf8')).inputs).map((p) => join(ROOT, p));
+  } catch {
+    return true;
+  }
+  for (const file of [...inputs, ...shared]) {
+    const t = mtimeMs(file);
+    if (t === undefined || t > built) return true;
+  }
+  return false;
+}
+
+/** Workspace packages are bundled; every other bare import stays an import resolved from node_modules at run time. */
+const externalPackages = {
+  name: 'external-packages',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (a) => (a.path.startsWith('@strata/') ? undefined : { path: a.path, external: true }));
+  },
+};
+
+async function buildOne(esbuild, bundle) {
+  const out = join(ROOT, bundle.out);
+  mkdirSync(dirname(out), { recursive: true });
+  const r = await esbuild.build({
+    absWorkingDir: ROOT,
+    entryPoints: [bundle.entry],
+    bundle: true,
+    write: false,
+    outfile: out,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    sourcemap: 'linked',
+    metafile: true,
+    logLevel: 'error',
+    plugins: [externalPackages],
+  });
+  // Private temporary files renamed into place, the bundle last: a concurrent run never loads half a bundle,
+  // and a bundle is never newer than the map and metafile it goes with.
+  const tag = `.tmp-${process.pid}`;
+  const files = r.outputFiles.map((f) => ({ path: f.path, tmp: f.path + tag, contents: f.contents }));
+  files.push({ path: metaFile(bundle), tmp: metaFile(bundle) + tag, contents: JSON.stringify(r.metafile) });
+  files.sort((a, b) => Number(a.path === out) - Number(b.path === out));
+  try {
+    for (const f of files) writeFileSync(f.tmp, f.contents);
+    for (const f of files) renameSync(f.tmp, f.path);
+  } finally {
+    for (const f of files) rmSync(f.tmp, { force: true });
+  }
+  return statSync(out).size;
+}
+
+export async function build({ targets = TARGETS, ifStale = false, log = () => undefined } = {}) {
+  for (const t of targets) if (!TARGETS.includes(t)) throw new Error(`unknown build target ${t} (have: ${TARGETS.join(', ')})`);
+  const shared = sharedInputs();
+  const todo = BUNDLES.filter((b) => targets.includes(b.target) && (!ifStale || isStale(b, shared)));
+  if (todo.length === 0) return [];
+  const esbuild = await import('esbuild');
+  for (const b of todo) {
+    const t0 = performance.now();
+    const bytes = await buildOne(esbuild, b);
+    log(`built ${relative(ROOT, join(ROOT, b.out))} (${(bytes / 1024).toFixed(0)} KiB) in ${Math.round(performance.now() - t0)} ms`);
+  }
+  return todo.map((b) => b.out);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const args = process.argv.slice(2);
+  const quiet = args.includes('--quiet');
+  try {
+    await build({
+      targets: args.filter((a) => !a.startsWith('--')).length ? args.filter((a) => !a.startsWith('--')) : TARGETS,
+      ifStale: args.includes('--if-stale'),
+      log: quiet ? undefined : (line) => process.stderr.write(`[build] ${line}\n`),
+    });
+  } catch (e) {
+    process.stderr.write(`build: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  }
+}
