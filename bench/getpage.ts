@@ -30,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { PageserverClient } from '@strata/client';
 import { openLogFile } from '@strata/datadir';
 import { TenantManager } from '../apps/pageserver/src/tenant-manager.js';
-import { GetPageStatus, type GetPageRequest } from '@strata/pageserver/wire';
+import { GetPageStatus, type GetPageRequest } from '@strata/core/getpage';
 import { memoryLogger } from '@strata/service-kit';
 import { removeTempDir, type StartOptions } from '../test/support/mariadb.js';
 import { pageserver, type PageserverProcess } from '../test/support/pageserver.js';

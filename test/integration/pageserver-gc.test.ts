@@ -25,7 +25,7 @@ import { createSnapshot } from '../../apps/pageserver/src/snapshots.js';
 import { LsnBeforeGcHorizon, type Timeline, writeBasebackup } from '../../apps/pageserver/src/storage/index.js';
 import { TenantManager } from '../../apps/pageserver/src/tenant-manager.js';
 import { GetPageService } from '../../apps/pageserver/src/data-path/getpage-service.js';
-import { decodeGetPageResponse, encodeGetPageRequests, GetPageStatus } from '../../apps/pageserver/src/data-path/getpage-codec.js';
+import { decodeGetPageResponse, encodeGetPageRequests, GetPageStatus } from '@strata/core/getpage';
 import { comparePages, formatComparison } from '../support/datadir-compare.js';
 import { removeTempDir } from '../support/mariadb.js';
 import { until } from '../support/until.js';

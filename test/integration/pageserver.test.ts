@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../support/until.js';
 import { encodeAuxSet } from '@strata/core';
 import { openLogFile, readAuxFiles } from '@strata/datadir';
-import { decodeGetPageResponse, encodeGetPageRequests, GetPageStatus, type GetPageRequest } from '@strata/pageserver/wire';
+import { decodeGetPageResponse, encodeGetPageRequests, GetPageStatus, type GetPageRequest } from '@strata/core/getpage';
 import { comparePages, formatComparison, listTablespaces } from '../support/datadir-compare.js';
 import { checksumTables, checkTables, makeTempDir, readLogCheckpoint, removeTempDir, startMariadb } from '../support/mariadb.js';
 import { pageserver, type PageserverProcess } from '../support/pageserver.js';

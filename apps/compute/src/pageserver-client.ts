@@ -5,8 +5,7 @@
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { encodeAuxSet } from '@strata/core';
-import { readAuxFiles } from '@strata/datadir';
-import { TarDirSink, TarParser } from '@strata/pageserver/wire';
+import { readAuxFiles, TarDirSink, TarParser } from '@strata/datadir';
 import { z } from 'zod';
 import { ComputeError } from './errors.js';
 

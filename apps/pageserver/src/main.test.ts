@@ -12,7 +12,7 @@ import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PageserverClient } from '@strata/client';
 import { memoryLogger } from '@strata/service-kit';
-import { GetPageStatus } from './data-path/getpage-codec.js';
+import { GetPageStatus } from '@strata/core/getpage';
 import { loadConfig } from './env.js';
 import { startPageserver } from './main.js';
 import { LSN, page, ROOT, seedTimeline, SPACE, TENANT } from './seed-timeline.test-util.js';

@@ -1,7 +1,7 @@
 /**
  * GetPage client of one timeline on a page server: the pipelined stream
  * (`getPages`, many batches in flight on one connection, replies in order;
- * see @strata/pageserver/wire's getpage-stream-codec) and, for comparison
+ * see @strata/core/getpage's stream codec) and, for comparison
  * and for callers that want no long-lived connection, the plain HTTP batch
  * (`getPagesHttp`, one keep-alive connection, one batch at a time).
  *
@@ -22,7 +22,7 @@ import {
   GETPAGE_STREAM_PROTOCOL,
   type GetPageItem,
   type GetPageRequest,
-} from '@strata/pageserver/wire';
+} from '@strata/core/getpage';
 
 export interface PageserverClientOptions {
   /** `http://host:port` of the page server, or `https://…` when it serves TLS. */
@@ -172,7 +172,7 @@ export class PageserverClient {
     this.httpAgent?.destroy();
   }
 
-  private onFrame(frame: Buffer): void {
+  private onFrame(frame: Uint8Array): void {
     const p = this.pending.shift();
     if (!p) throw new Error('a GetPage reply nobody asked for');
     // Plain Uint8Array views (not Buffer) so callers get the same type from every path, still without a copy.

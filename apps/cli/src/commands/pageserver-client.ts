@@ -1,11 +1,12 @@
 /**
  * The page server commands of `strata`: tenant import, wait-lsn, page get,
  * basebackup, branch create. Thin HTTP clients of the page server's API;
- * the binary formats come from @strata/pageserver/wire.
+ * the binary formats come from @strata/core/getpage and @strata/datadir.
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { decodeGetPageResponse, encodeGetPageRequests, getPageStatusName, GetPageStatus, TarDirSink, TarParser } from '@strata/pageserver/wire';
+import { decodeGetPageResponse, encodeGetPageRequests, getPageStatusName, GetPageStatus } from '@strata/core/getpage';
+import { TarDirSink, TarParser } from '@strata/datadir';
 import { z } from 'zod';
 import { authHeaders } from './safekeeper-endpoints.js';
 

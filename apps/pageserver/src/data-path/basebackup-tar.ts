@@ -8,9 +8,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { redo } from '@strata/core';
-import { listFiles } from '@strata/datadir';
+import { listFiles, TAR_BLOCK, TAR_END_BYTES, tarHeader, tarPadding } from '@strata/datadir';
 import type { Timeline } from '../storage/index.js';
-import { TAR_BLOCK, TAR_END_BYTES, tarHeader, tarPadding } from './tar.js';
 
 type Item =
   | { readonly kind: 'aux'; readonly path: string; readonly source: string; readonly size: number }

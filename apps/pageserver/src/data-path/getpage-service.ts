@@ -16,7 +16,7 @@ import type { PageserverMetrics } from '../metrics.js';
 import type { PageCache } from '../storage/page-cache.js';
 import { LsnBeforeGcHorizon, LsnNotYetAvailable, type Timeline } from '../storage/index.js';
 import type { TenantManager } from '../tenant-manager.js';
-import { GETPAGE_ITEM_HEAD_BYTES, GETPAGE_REQUEST_BYTES, GETPAGE_STATUS_COUNT, GetPageStatus } from './getpage-codec.js';
+import { GETPAGE_ITEM_HEAD_BYTES, GETPAGE_REQUEST_BYTES, GETPAGE_STATUS_COUNT, GetPageStatus } from '@strata/core/getpage';
 
 export interface GetPageServiceDeps {
   readonly tenants: TenantManager;

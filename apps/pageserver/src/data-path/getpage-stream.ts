@@ -18,9 +18,8 @@ import type { PageserverMetrics } from '../metrics.js';
 import { POLICY } from '../schemas.js';
 import type { PageCache } from '../storage/page-cache.js';
 import type { TenantManager } from '../tenant-manager.js';
-import { GETPAGE_REQUEST_BYTES } from './getpage-codec.js';
 import { GetPageService } from './getpage-service.js';
-import { decodeRequestFrame, encodeErrorFrame, FRAME_HEAD_BYTES, FrameSplitter, GETPAGE_STREAM_PROTOCOL, writeReplyFrameHeadOfLength } from './getpage-stream-codec.js';
+import { decodeRequestFrame, encodeErrorFrame, FRAME_HEAD_BYTES, FrameSplitter, GETPAGE_REQUEST_BYTES, GETPAGE_STREAM_PROTOCOL, writeReplyFrameHeadOfLength } from '@strata/core/getpage';
 
 const STREAM_PATH = /^\/v1\/tenants\/([0-9a-f]{32})\/timelines\/([0-9a-f]{32})\/getpage\/stream(?:\?.*)?$/;
 /** Frames read but not yet answered before the socket stops being read. */
@@ -107,14 +106,14 @@ export function attachGetPageStream(server: EventEmitter, deps: GetPageStreamDep
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     const splitter = new FrameSplitter(frameBytesMax);
-    const queue: Buffer[] = [];
+    const queue: Uint8Array[] = [];
     let running = false;
     let closed = false;
     socket.once('close', () => {
       closed = true;
     });
 
-    const answer = async (frame: Buffer): Promise<boolean> => {
+    const answer = async (frame: Uint8Array): Promise<boolean> => {
       let tag = 0;
       try {
         const f = decodeRequestFrame(frame, deps.batchMax);

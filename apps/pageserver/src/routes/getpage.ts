@@ -11,7 +11,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { CorruptFrame } from '@strata/core';
 import { authorize, zv } from '@strata/service-kit';
-import { GETPAGE_REQUEST_BYTES } from '../data-path/getpage-codec.js';
+import { GETPAGE_REQUEST_BYTES } from '@strata/core/getpage';
 import { GetPageService } from '../data-path/getpage-service.js';
 import { DEFAULT_LIMITS, type AppEnv, type PageserverDeps } from '../deps.js';
 import { POLICY, timelineParams } from '../schemas.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CorruptFrame } from '@strata/core';
+import { CorruptFrame } from '../errors.js';
 import { decodeGetPageRequests, decodeGetPageResponse, encodeGetPageRequests, encodeGetPageResponse, GetPageStatus, type GetPageItem } from './getpage-codec.js';
 
 describe('GetPage wire format', () => {

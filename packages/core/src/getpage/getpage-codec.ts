@@ -8,7 +8,8 @@
  *   NOT_YET_AVAILABLE, 0 otherwise. The page size is in the
  *   `x-strata-page-size` response header.
  */
-import { assert, CorruptFrame } from '@strata/core';
+import { assert } from '../assert.js';
+import { CorruptFrame } from '../errors.js';
 
 export const GETPAGE_REQUEST_BYTES = 16;
 export const GETPAGE_ITEM_HEAD_BYTES = 9;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CorruptFrame } from '@strata/core';
+import { CorruptFrame } from '../errors.js';
 import { encodeGetPageResponse, GetPageStatus, type GetPageItem } from './getpage-codec.js';
 import {
   decodeReplyFrame,
@@ -61,6 +61,10 @@ describe('GetPage stream frames', () => {
 
   it('carries a whole-batch error as JSON', () => {
     expect(decodeReplyFrame(encodeErrorFrame(9, 'TIMELINE_NOT_FOUND', 'gone'), 512)).toEqual({ kind: 'error', tag: 9, code: 'TIMELINE_NOT_FOUND', message: 'gone' });
+    // Escaped to ASCII on the wire, so core needs no text codec; any UTF-8 reader reads the same JSON.
+    const frame = encodeErrorFrame(1, 'CORRUPT_PAGE', 'page «7» 😀\n');
+    expect(frame.subarray(FRAME_HEAD_BYTES).every((b) => b < 0x80)).toBe(true);
+    expect(decodeReplyFrame(frame, 512)).toEqual({ kind: 'error', tag: 1, code: 'CORRUPT_PAGE', message: 'page «7» 😀\n' });
   });
 
   it('splits a byte stream into frames however it is chunked', () => {

@@ -10,12 +10,15 @@
  *
  * Request frame:  u32 length of the rest, u32 tag, u32 waitMs, N × 16 bytes (as the HTTP body).
  * Reply frame:    u32 length of the rest, u32 tag, u32 N, N items (as the HTTP reply body).
- * Error frame:    u32 length of the rest, u32 tag, u32 0xffffffff, UTF-8 JSON {code, message}.
+ * Error frame:    u32 length of the rest, u32 tag, u32 0xffffffff, JSON {code, message} in ASCII
+ *                 (other characters escaped as \uXXXX, so it is UTF-8 too).
  *
  * Replies come in request order; the tag (the client's choice) is echoed so
  * a client can check the pairing.
  */
-import { assert, CorruptFrame } from '@strata/core';
+import { assert } from '../assert.js';
+import { readU32 } from '../bytes.js';
+import { CorruptFrame } from '../errors.js';
 import { decodeGetPageResponse, encodeGetPageRequests, GETPAGE_REQUEST_BYTES, type GetPageItem, type GetPageRequest } from './getpage-codec.js';
 
 export const GETPAGE_STREAM_PROTOCOL = 'strata-getpage/1';
@@ -74,7 +77,7 @@ export function writeReplyFrameHeadOfLength(head: Uint8Array, length: number, ta
 }
 
 export function encodeErrorFrame(tag: number, code: string, message: string): Uint8Array {
-  const json = new TextEncoder().encode(JSON.stringify({ code, message }));
+  const json = asciiBytes(JSON.stringify({ code, message }).replace(/[^\x20-\x7e]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`));
   const out = new Uint8Array(FRAME_HEAD_BYTES + json.length);
   writeReplyFrameHead(out, tag, ERROR_FRAME_COUNT);
   out.set(json, FRAME_HEAD_BYTES);
@@ -96,7 +99,7 @@ export function decodeReplyFrame(frame: Uint8Array, pageSize: number): ReplyFram
   if (count === ERROR_FRAME_COUNT) {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(new TextDecoder().decode(body));
+      parsed = JSON.parse(asciiString(body));
     } catch {
       throw new CorruptFrame('GetPage error frame is not JSON');
     }
@@ -111,7 +114,7 @@ export function decodeReplyFrame(frame: Uint8Array, pageSize: number): ReplyFram
  * inside one chunk is a view of it; only one split across chunks is copied.
  */
 export class FrameSplitter {
-  private pending: Buffer[] = [];
+  private pending: Uint8Array[] = [];
   private pendingBytes = 0;
   /** Bytes the unfinished frame needs in all (its length prefix alone while that is incomplete). */
   private needBytes = 0;
@@ -119,20 +122,20 @@ export class FrameSplitter {
   constructor(private readonly frameBytesMax: number) {}
 
   /** Feed a chunk; calls `onFrame` for every frame it completes, in order. */
-  push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
+  push(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): void {
     let buf = chunk;
     if (this.pendingBytes > 0) {
       this.pending.push(chunk);
       this.pendingBytes += chunk.length;
       // A large reply arrives in many chunks: join them once, when the frame is whole, not on every chunk.
       if (this.pendingBytes < this.needBytes) return;
-      buf = Buffer.concat(this.pending, this.pendingBytes);
+      buf = concat(this.pending, this.pendingBytes);
       this.pending = [];
       this.pendingBytes = 0;
     }
     let o = 0;
     while (buf.length - o >= FRAME_LENGTH_BYTES) {
-      const len = buf.readUInt32BE(o);
+      const len = readU32(buf, o);
       if (len + FRAME_LENGTH_BYTES > this.frameBytesMax) throw new CorruptFrame(`GetPage stream frame of ${len} bytes exceeds ${this.frameBytesMax}`);
       const end = o + FRAME_LENGTH_BYTES + len;
       if (end > buf.length) break;
@@ -143,7 +146,7 @@ export class FrameSplitter {
       const rest = buf.subarray(o);
       this.pending = [rest];
       this.pendingBytes = rest.length;
-      this.needBytes = rest.length >= FRAME_LENGTH_BYTES ? FRAME_LENGTH_BYTES + rest.readUInt32BE(0) : FRAME_LENGTH_BYTES;
+      this.needBytes = rest.length >= FRAME_LENGTH_BYTES ? FRAME_LENGTH_BYTES + readU32(rest, 0) : FRAME_LENGTH_BYTES;
     }
   }
 
@@ -151,4 +154,30 @@ export class FrameSplitter {
   get buffered(): number {
     return this.pendingBytes;
   }
+}
+
+function asciiBytes(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+function asciiString(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) {
+    if (b[i]! > 0x7e) throw new CorruptFrame('GetPage error frame is not ASCII JSON');
+    s += String.fromCharCode(b[i]!);
+  }
+  return s;
+}
+
+function concat(parts: readonly Uint8Array[], bytes: number): Uint8Array {
+  const out = new Uint8Array(bytes);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  assert(o === bytes, 'joined frame size');
+  return out;
 }

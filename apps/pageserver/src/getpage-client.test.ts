@@ -9,12 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type redo } from '@strata/core';
-import { loadConfig } from '@strata/pageserver/env';
-import { startPageserver, type RunningPageserver } from '@strata/pageserver/main';
-import { LSN, page, PAGE, ROOT, seedTimeline, SPACE, TENANT } from '@strata/pageserver/seed-timeline.test-util';
-import { GetPageStatus, type GetPageItem } from '@strata/pageserver/wire';
+import { PageserverClient, PageserverClientError } from '@strata/client';
+import { GetPageStatus, type GetPageItem } from '@strata/core/getpage';
 import { memoryLogger } from '@strata/service-kit';
-import { PageserverClient, PageserverClientError } from './pageserver-client.js';
+import { loadConfig } from './env.js';
+import { startPageserver, type RunningPageserver } from './main.js';
+import { LSN, page, PAGE, ROOT, seedTimeline, SPACE, TENANT } from './seed-timeline.test-util.js';
 
 
 /** One mtr writing `byte` at offset 200 of page `pageNo`. */
