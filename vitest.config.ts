@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts'],
+          include: ['packages/*/src/**/*.test.ts', 'apps/*/src/**/*.test.ts', 'tooling/**/*.test.ts'],
           // The console and its database run against a real Postgres: their own project.
           exclude: ['packages/db/**', 'apps/console/**', '**/node_modules/**'],
           testTimeout: 60_000,
