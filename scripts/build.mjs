@@ -9,8 +9,9 @@
 // bundles one of whose inputs (esbuild's metafile, kept beside the bundle), a workspace
 // package.json, the lock file or this script changed since. `turbo run build` runs each app's
 // `build` script, which calls this; `./strata` calls it with --if-stale when a source is newer.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -109,8 +110,19 @@ async function buildOne(esbuild, bundle) {
 
 export async function build({ targets = TARGETS, ifStale = false, log = () => undefined } = {}) {
   for (const t of targets) if (!TARGETS.includes(t)) throw new Error(`unknown build target ${t} (have: ${TARGETS.join(', ')})`);
+  if (targets.includes('console')) {
+    // The console's bundle contains the generated Prisma client (regenerated only when the schema changed).
+    const { generateDbClient } = await import('../packages/db/scripts/generate.mjs');
+    generateDbClient({ quiet: true });
+  }
   const shared = sharedInputs();
-  const todo = BUNDLES.filter((b) => targets.includes(b.target) && (!ifStale || isStale(b, shared)));
+  const todo = [];
+  for (const b of BUNDLES.filter((x) => targets.includes(x.target))) {
+    if (!ifStale || isStale(b, shared)) todo.push(b);
+    // Checked and current: stamp it so that `./strata`'s quick check (any source newer than the bundle?) stays quiet
+    // about files this bundle does not contain.
+    else utimesSync(join(ROOT, b.out), new Date(), new Date());
+  }
   if (todo.length === 0) return [];
   const esbuild = await import('esbuild');
   for (const b of todo) {

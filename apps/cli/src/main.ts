@@ -1,6 +1,6 @@
-#!/usr/bin/env node
 /**
- * `strata`: the command line of a Strata cluster.
+ * `strata`: the command line of a Strata cluster. The process entry is
+ * `bin.ts` (built to apps/cli/dist/strata.mjs, which `./strata` runs).
  */
 import { parseArgs } from 'node:util';
 import { MembershipChangeFailed } from '@strata/client';
@@ -516,13 +516,3 @@ export async function main(argv: string[]): Promise<number> {
     return status;
   }
 }
-
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    process.stderr.write(`strata: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    process.exitCode = 1;
-  },
-);

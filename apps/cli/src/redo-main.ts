@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Entry of the `strata redo …` bundle (dist/strata.mjs). Only the redo engine
+ * Entry of the `strata redo …` bundle (apps/cli/dist/strata-redo.mjs). Only the redo engine
  * and node's own modules are loaded: the full CLI pulls in the AWS SDK, hono and
  * the service code, a quarter of a second of module loading a replay would pay
  * for nothing.

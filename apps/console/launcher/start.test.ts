@@ -27,7 +27,7 @@ async function freePort(): Promise<number> {
 function launch(port: number): { child: ChildProcess; lines: Promise<string[]> } {
   const env = { ...process.env };
   delete env['DATABASE_URL'];
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'apps/console/launcher/start.ts'), '--home', home, '--port', String(port)], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'apps/console/launcher/bin.ts'), '--home', home, '--port', String(port)], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));

@@ -1,7 +1,8 @@
 /**
- * The console launcher `./strata up` spawns in the background:
+ * The console launcher `./strata up` spawns in the background, built from
+ * bin.ts into apps/console/dist/launcher.mjs:
  *
- *   node --import tsx apps/console/launcher/start.ts --home DIR --port P
+ *   node apps/console/dist/launcher.mjs --home DIR --port P
  *
  * Postgres is DATABASE_URL when set, else an embedded PGlite (behind its
  * socket server) with data under DIR/console/pg. It migrates, seeds the first
@@ -118,10 +119,22 @@ async function waitHttp(url: string, timeoutMs: number, child: ChildProcess): Pr
   throw new Error(`${url} did not answer within ${timeoutMs} ms`);
 }
 
-async function main() {
-  const { values } = parseArgs({ options: { home: { type: 'string' }, port: { type: 'string' } } });
+async function generateClient(): Promise<void> {
+  // The generated Prisma client must exist before anything imports @strata/db (and before next build).
+  const { generateDbClient } = (await import(join(repoRoot, 'packages', 'db', 'scripts', 'generate.mjs'))) as { generateDbClient: (o: { quiet: boolean }) => boolean };
+  generateDbClient({ quiet: true });
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  const { values } = parseArgs({ args: [...argv], options: { home: { type: 'string' }, port: { type: 'string' }, 'build-only': { type: 'boolean', default: false } } });
+  // `--build-only` (the console's `build` script): the Prisma client and the Next build when its sources changed, then exit.
+  if (values['build-only']) {
+    await generateClient();
+    ensureBuild();
+    return;
+  }
   if (!values.home || !values.port || !/^\d+$/.test(values.port)) {
-    process.stderr.write('usage: start.ts --home DIR --port P\n');
+    process.stderr.write('usage: launcher --home DIR --port P | --build-only\n');
     process.exit(64);
   }
   const home = resolve(values.home);
@@ -138,9 +151,7 @@ async function main() {
   process.on('SIGINT', () => void stop(0));
 
   try {
-    // The generated Prisma client must exist before anything imports @strata/db.
-    const { generateDbClient } = (await import(join(repoRoot, 'packages', 'db', 'scripts', 'generate.mjs'))) as { generateDbClient: (o: { quiet: boolean }) => boolean };
-    generateDbClient({ quiet: true });
+    await generateClient();
 
     let databaseUrl = process.env['DATABASE_URL'];
     let connections = '5';
@@ -163,7 +174,8 @@ async function main() {
     }
 
     const { migrate } = await import('@strata/db/migrate');
-    const applied = await migrate(databaseUrl);
+    // From the repository root, not relative to @strata/db's module: bundled, that module is dist/launcher.mjs.
+    const applied = await migrate(databaseUrl, { migrationsDir: join(repoRoot, 'prisma', 'migrations') });
     if (applied.applied.length) log(`applied ${applied.applied.length} migration(s)`);
 
     const password = adminPassword(home);
@@ -232,4 +244,3 @@ async function main() {
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) void main();

@@ -4,11 +4,11 @@
  * with the cluster's addresses, a tenant token and the database account)
  * and returns once it takes queries.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readStateFile, type ComputeStateFile } from '@strata/compute';
 import { freePort } from '../commands/compute.js';
-import { daemonPid, isOurProcess, startDaemon, waitExit, waitReady } from './daemon.js';
+import { daemonPid, isOurProcess, killNow, startDaemon, waitExit, waitReady } from './daemon.js';
 import { mintToken } from './keys.js';
 import { z } from 'zod';
 import { authHeaders } from '../commands/safekeeper-endpoints.js';
@@ -121,14 +121,50 @@ export async function startLocalCompute(state: ClusterState, req: LocalComputeRe
   return started!;
 }
 
+/** `compute stop`: the user asked for this one compute, so its clean stop may take long. */
+const COMPUTE_STOP_ONE_MS = 180_000;
+
+export interface ComputeStopped {
+  readonly name: string;
+  /** False when the clean stop did not finish within the grace period and the compute was killed. */
+  readonly clean: boolean;
+  readonly ms: number;
+}
+
+/** True while `pid` runs mariadbd (a compute's state file may outlive the server it names). */
+function isMariadbd(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]?.endsWith('mariadbd') ?? false;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * SIGTERM to a compute's controller: its clean stop (mariadbd shutdown, final
+ * ship, commit). After `graceMs`, SIGKILL mariadbd and then the controller.
+ * Killing loses nothing acknowledged: a COMMIT returns only once the quorum
+ * has its redo; the next start begins at the quorum's committed end.
+ */
+export async function stopCompute(c: Pick<ComputeStateFile, 'name' | 'controllerPid' | 'mariadbdPid'>, graceMs: number): Promise<ComputeStopped> {
+  const t0 = performance.now();
+  const ms = () => Math.round(performance.now() - t0);
+  try {
+    process.kill(c.controllerPid, 'SIGTERM');
+  } catch {
+    return { name: c.name, clean: true, ms: ms() };
+  }
+  if (await waitExit(c.controllerPid, graceMs)) return { name: c.name, clean: true, ms: ms() };
+  if (isMariadbd(c.mariadbdPid)) await killNow(c.mariadbdPid);
+  await killNow(c.controllerPid);
+  return { name: c.name, clean: false, ms: ms() };
+}
+
 /** Clean stop (shutdown, final ship, commit) of a local compute by name; SIGKILL after 3 minutes. */
 export async function stopLocalCompute(name: string, home = strataHome()): Promise<boolean> {
-  const pid = daemonPid(home, daemonName(name)) ?? runningComputes(home).find((c) => c.name === name)?.controllerPid;
+  const state = runningComputes(home).find((c) => c.name === name);
+  const pid = daemonPid(home, daemonName(name)) ?? state?.controllerPid;
   if (pid === undefined) return false;
-  process.kill(pid, 'SIGTERM');
-  if (!(await waitExit(pid, 180_000))) {
-    process.kill(pid, 'SIGKILL');
-    await waitExit(pid, 5000);
-  }
+  await stopCompute({ name, controllerPid: pid, mariadbdPid: state?.mariadbdPid ?? 0 }, COMPUTE_STOP_ONE_MS);
   return true;
 }

@@ -6,10 +6,11 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { daemonPid, logFile, logSince, REPO_ROOT, startDaemon, type StartedDaemon, waitReady } from './daemon.js';
+import { daemonPid, logFile, logSince, PROGRAMS, REPO_ROOT, startDaemon, type StartedDaemon, waitReady } from './daemon.js';
 import type { ClusterState } from './state.js';
 
-const LAUNCHER = join(REPO_ROOT, 'apps/console/launcher/start.ts');
+/** The launcher's source: a checkout without the console (its sources) has no console. */
+const LAUNCHER = join(REPO_ROOT, PROGRAMS.console.source);
 /** A first start runs PGlite's initdb and a Next build. */
 const CONSOLE_START_TIMEOUT_MS = 300_000;
 
@@ -27,7 +28,7 @@ export async function ensureConsole(home: string, state: ClusterState, log: (l: 
     d = { pid, logFile: logFile(home, 'console'), logOffset: 0 };
   } else {
     log('starting the console (a first start builds it and creates its database: up to a few minutes)');
-    d = startDaemon(home, 'console', ['--home', home, '--port', String(port)], {}, LAUNCHER);
+    d = startDaemon(home, 'console', ['--home', home, '--port', String(port)], {}, 'console');
   }
   await waitReady('the console', d, async () => {
     if (pid === undefined && !new RegExp(`^console ${url}$`, 'm').test(logSince(d.logFile, d.logOffset))) return false;

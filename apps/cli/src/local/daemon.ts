@@ -1,17 +1,46 @@
 /**
- * Background processes of a local cluster: each is a `strata <command>`
- * started detached, with its output appended to `$STRATA_HOME/logs/<name>.log`
- * and its pid in `$STRATA_HOME/run/<name>.pid`. A pid counts as ours only
- * while /proc says it still runs our CLI, so a recycled pid is never signalled.
+ * Background processes of a local cluster: each is one of the repository's
+ * programs (the CLI, a service, the console launcher) started detached, with
+ * its output appended to `$STRATA_HOME/logs/<name>.log` and its pid in
+ * `$STRATA_HOME/run/<name>.pid`. A pid counts as ours only while /proc says
+ * it still runs one of our programs, so a recycled pid is never signalled.
+ *
+ * Programs run from their bundles (apps/<app>/dist/, `turbo run build` or
+ * `./strata`, which rebuilds stale ones before it starts); a program that was
+ * never built runs from its TypeScript source under tsx, a few times slower
+ * to start.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-const CLI_MAIN = join(REPO_ROOT, 'apps/cli/src/main.ts');
+/** The directory holding apps/cli: this module runs from apps/cli/src/local (source) or apps/cli/dist (bundle). */
+function findRepoRoot(from: string): string {
+  for (let dir = from, i = 0; i < 8; i++, dir = dirname(dir)) {
+    if (existsSync(join(dir, 'apps', 'cli', 'package.json'))) return dir;
+  }
+  throw new Error(`no Strata repository above ${from}`);
+}
+
+export const REPO_ROOT = findRepoRoot(dirname(fileURLToPath(import.meta.url)));
 const TSX_LOADER = join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs');
+
+/** Each program's bundle and the source it is built from (scripts/build.mjs). */
+export const PROGRAMS = {
+  strata: { bundle: 'apps/cli/dist/strata.mjs', source: 'apps/cli/src/bin.ts' },
+  safekeeper: { bundle: 'apps/safekeeper/dist/safekeeper.mjs', source: 'apps/safekeeper/src/bin.ts' },
+  pageserver: { bundle: 'apps/pageserver/dist/pageserver.mjs', source: 'apps/pageserver/src/bin.ts' },
+  console: { bundle: 'apps/console/dist/launcher.mjs', source: 'apps/console/launcher/bin.ts' },
+} as const;
+export type Program = keyof typeof PROGRAMS;
+
+/** Node's arguments that run `program`: its bundle (source maps on, for stack traces), else its source under tsx. */
+export function programArgv(program: Program): string[] {
+  const { bundle, source } = PROGRAMS[program];
+  const built = join(REPO_ROOT, bundle);
+  return existsSync(built) ? ['--enable-source-maps', built] : ['--import', TSX_LOADER, join(REPO_ROOT, source)];
+}
 
 export class DaemonError extends Error {}
 
@@ -23,11 +52,11 @@ function pidFile(home: string, name: string): string {
   return join(home, 'run', `${name}.pid`);
 }
 
-/** True when `pid` runs our CLI or another script of this repository (not merely some process that got the number). */
+/** True when `pid` runs one of this repository's programs (not merely some process that got the number). */
 export function isOurProcess(pid: number): boolean {
   try {
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.includes(CLI_MAIN) || cmdline.includes(`${REPO_ROOT}/apps/`);
+    return cmdline.includes(`${REPO_ROOT}/apps/`);
   } catch {
     return false;
   }
@@ -47,16 +76,17 @@ export interface StartedDaemon {
   readonly logOffset: number;
 }
 
-/** Starts `strata ...args` (or another TypeScript entry point of the repository) in the background, detached from this process. */
-export function startDaemon(home: string, name: string, args: readonly string[], env: Record<string, string> = {}, script = CLI_MAIN): StartedDaemon {
+/** Starts `program ...args` (default: `strata ...args`) in the background, detached from this process. */
+export function startDaemon(home: string, name: string, args: readonly string[], env: Record<string, string> = {}, program: Program = 'strata'): StartedDaemon {
   const log = logFile(home, name);
   mkdirSync(dirname(log), { recursive: true });
   mkdirSync(join(home, 'run'), { recursive: true });
   const logOffset = existsSync(log) ? statSync(log).size : 0;
   const fd = openSync(log, 'a');
   try {
-    writeFileSync(fd, `\n==== ${new Date().toISOString()} ${script === CLI_MAIN ? 'strata' : script} ${args.join(' ')}\n`);
-    const child = spawn(process.execPath, ['--import', TSX_LOADER, script, ...args], {
+    const argv = programArgv(program);
+    writeFileSync(fd, `\n==== ${new Date().toISOString()} ${program} ${args.join(' ')} (node ${argv.join(' ')})\n`);
+    const child = spawn(process.execPath, [...argv, ...args], {
       cwd: REPO_ROOT,
       detached: true,
       stdio: ['ignore', fd, fd],
@@ -113,20 +143,37 @@ export async function waitExit(pid: number, timeoutMs: number): Promise<boolean>
   const deadline = Date.now() + timeoutMs;
   while (isAlive(pid)) {
     if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 100));
+    // Short polls: `down` waits on every process of the cluster, one after another.
+    await new Promise((r) => setTimeout(r, 25));
   }
   return true;
 }
 
-/** SIGTERM (each service's clean stop), SIGKILL after `timeoutMs`. Returns false if it was not running. */
-export async function stopDaemon(home: string, name: string, timeoutMs: number): Promise<boolean> {
+/** How long a SIGKILLed process gets to disappear from the process table. */
+export const KILL_WAIT_MS = 5000;
+
+/** SIGKILL if `pid` is still alive; then wait for it to go. */
+export async function killNow(pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    return; // Gone already.
+  }
+  await waitExit(pid, KILL_WAIT_MS);
+}
+
+/**
+ * SIGTERM (each service's clean stop), SIGKILL after `timeoutMs` (`onKill`
+ * hears of it first). Returns false if it was not running.
+ */
+export async function stopDaemon(home: string, name: string, timeoutMs: number, onKill?: () => void): Promise<boolean> {
   const pid = daemonPid(home, name);
   rmSync(pidFile(home, name), { force: true });
   if (pid === undefined) return false;
   process.kill(pid, 'SIGTERM');
   if (!(await waitExit(pid, timeoutMs))) {
-    process.kill(pid, 'SIGKILL');
-    await waitExit(pid, 5000);
+    onKill?.();
+    await killNow(pid);
   }
   return true;
 }

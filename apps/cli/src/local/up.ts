@@ -15,7 +15,7 @@ import { tenantImport } from '../commands/pageserver-client.js';
 import { authHeaders } from '../commands/safekeeper-endpoints.js';
 import { startLocalCompute, timelineConf, unusedPort } from './computes.js';
 import { consoleAvailable, ensureConsole } from './console.js';
-import { daemonPid, logFile, type StartedDaemon, startDaemon, stopDaemon, waitReady } from './daemon.js';
+import { daemonPid, logFile, type Program, type StartedDaemon, startDaemon, stopDaemon, waitReady } from './daemon.js';
 import { type ClusterKeys, ensureKeys } from './keys.js';
 import { type ClusterState, LocalClusterError, readCluster, strataHome, writeCluster } from './state.js';
 
@@ -74,34 +74,42 @@ async function httpOk(url: string, token: string): Promise<boolean> {
   return r.ok;
 }
 
+/** What a daemon runs: a program of the repository and its arguments. */
+interface Command {
+  readonly program: Program;
+  readonly args: readonly string[];
+}
+
 /** Starts a daemon unless it runs already; then waits for `probe`. */
-async function ensureDaemon(home: string, name: string, what: string, args: string[], env: Record<string, string>, probe: () => Promise<boolean>, log: (l: string) => void): Promise<void> {
+async function ensureDaemon(home: string, name: string, what: string, command: Command, env: Record<string, string>, probe: () => Promise<boolean>, log: (l: string) => void): Promise<void> {
   const pid = daemonPid(home, name);
   let d: StartedDaemon;
   if (pid !== undefined) {
     d = { pid, logFile: logFile(home, name), logOffset: 0 };
   } else {
     log(`starting ${what}`);
-    d = startDaemon(home, name, args, env);
+    d = startDaemon(home, name, command.args, env, command.program);
   }
   await waitReady(what, d, probe, SERVICE_START_TIMEOUT_MS);
 }
 
-function safekeeperArgs(home: string, c: Services, sk: { id: number; port: number }, keys: ClusterKeys): string[] {
+function safekeeperCommand(home: string, c: Services, sk: { id: number; port: number }, keys: ClusterKeys): Command {
   const peers = c.safekeepers.map((s) => `${s.id}=${s.url}`).join(',');
-  return [
-    'safekeeper', '--id', String(sk.id), '--listen', `127.0.0.1:${sk.port}`, '--data', join(home, 'safekeepers', String(sk.id)),
+  const args = [
+    '--id', String(sk.id), '--listen', `127.0.0.1:${sk.port}`, '--data', join(home, 'safekeepers', String(sk.id)),
     '--remote-storage', c.remoteStorage, '--peers', peers, '--auth-public-key', keys.publicKeyFile, '--token-file', keys.safekeeperTokenFile,
   ];
+  return { program: 'safekeeper', args };
 }
 
-function pageserverArgs(home: string, c: Services, keys: ClusterKeys): string[] {
-  return [
-    'pageserver', '--listen', `127.0.0.1:${c.pageserver.port}`, '--data', join(home, 'pageserver'),
+function pageserverCommand(home: string, c: Services, keys: ClusterKeys): Command {
+  const args = [
+    '--listen', `127.0.0.1:${c.pageserver.port}`, '--data', join(home, 'pageserver'),
     // Every registered safekeeper: the page server follows whichever members hold a timeline now.
     '--safekeepers', c.safekeepers.map((s) => `127.0.0.1:${s.port}`).join(','), '--remote-storage', c.remoteStorage,
     '--auth-public-key', keys.publicKeyFile, '--token-file', keys.pageserverTokenFile,
   ];
+  return { program: 'pageserver', args };
 }
 
 async function startServices(home: string, c: Services, log: (l: string) => void): Promise<void> {
@@ -110,16 +118,16 @@ async function startServices(home: string, c: Services, log: (l: string) => void
   const env = s3Env(c);
   if (c.s3Server) {
     const { port, bucket } = c.s3Server;
-    await ensureDaemon(home, 's3', 'the S3 server', ['s3-server', '--listen', `127.0.0.1:${port}`, '--dir', join(home, 's3'), '--bucket', bucket], {}, async () => {
+    await ensureDaemon(home, 's3', 'the S3 server', { program: 'strata', args: ['s3-server', '--listen', `127.0.0.1:${port}`, '--dir', join(home, 's3'), '--bucket', bucket] }, {}, async () => {
       const r = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) });
       await r.body?.cancel();
       return r.status < 500;
     }, log);
   }
   for (const sk of c.safekeepers) {
-    await ensureDaemon(home, `safekeeper-${sk.id}`, `safekeeper ${sk.id}`, safekeeperArgs(home, c, sk, keys), env, () => httpOk(`${sk.url}/v1/status`, admin), log);
+    await ensureDaemon(home, `safekeeper-${sk.id}`, `safekeeper ${sk.id}`, safekeeperCommand(home, c, sk, keys), env, () => httpOk(`${sk.url}/v1/status`, admin), log);
   }
-  await ensureDaemon(home, 'pageserver', 'the page server', pageserverArgs(home, c, keys), env, () => httpOk(`${c.pageserver.url}/v1/status`, admin), log);
+  await ensureDaemon(home, 'pageserver', 'the page server', pageserverCommand(home, c, keys), env, () => httpOk(`${c.pageserver.url}/v1/status`, admin), log);
 }
 
 /** The first tenant: a fresh datadir with a root password, stored by the page server. */
