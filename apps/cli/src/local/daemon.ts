@@ -130,10 +130,17 @@ export function logTail(file: string, from = 0, lines = 25): string {
   return logSince(file, Math.max(from, size - 64 * 1024)).trimEnd().split('\n').slice(-lines).join('\n');
 }
 
+/** True while `pid` runs. A zombie has stopped: our detached daemons are reaped by init, which here may take seconds. */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S ...", where comm may itself hold parentheses.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
   } catch {
     return false;
   }
