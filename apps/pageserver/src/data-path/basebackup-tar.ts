@@ -68,8 +68,12 @@ export function* basebackupChunks(tl: Timeline, plan: BasebackupPlan): Generator
       for (let p = 0; p < item.sizePages; p += PAGES_PER_CHUNK) {
         const n = Math.min(PAGES_PER_CHUNK, item.sizePages - p);
         const chunk = new Uint8Array(n * pageSize);
+        const keys = new Array<{ spaceId: number; pageNo: number }>(n);
+        for (let k = 0; k < n; k++) keys[k] = { spaceId: item.spaceId, pageNo: p + k };
+        // One vectored read: each layer is visited once for the whole chunk.
+        const pages = tl.getPages(keys, plan.lsn);
         for (let k = 0; k < n; k++) {
-          const r = tl.getPageRaw({ spaceId: item.spaceId, pageNo: p + k }, plan.lsn);
+          const r = pages[k];
           if (r) chunk.set(r.page, k * pageSize);
         }
         yield chunk;

@@ -130,9 +130,13 @@ export class GetPageService {
     this.lsns = new BigUint64Array(size);
   }
 
-  /** The synchronous pass: resolve every page, then encode. Must not await. */
+  /**
+   * The synchronous pass: the memory cache first, then one vectored read per
+   * (timeline, LSN) for the misses (a batch from a compute shares its LSN, so
+   * usually one read visiting each layer once), then encode. Must not await.
+   */
   private answer(t: Timeline, v: DataView, n: number, headBytes: number, downloaded: boolean, form: 'buffer' | 'parts'): Buffer | ReplyParts {
-    const { tenants, metrics, pageCache } = this.deps;
+    const { metrics, pageCache } = this.deps;
     this.ensureScratch(n);
     const statuses = this.statuses;
     const lsns = this.lsns;
@@ -141,64 +145,59 @@ export class GetPageService {
     counts.fill(0);
     const pageSize = t.pageSize;
     const tStart = performance.now();
-    let reconstructMs = 0;
     let fromMemory = 0;
-    let reconstructed = 0;
-    let size = headBytes;
+    let misses: Map<Timeline, Map<bigint, number[]>> | undefined;
     for (let i = 0; i < n; i++) {
       const o = i * GETPAGE_REQUEST_BYTES;
       const spaceId = v.getUint32(o);
       const pageNo = v.getUint32(o + 4);
       const lsn = v.getBigUint64(o + 8);
-      let status: GetPageStatus = GetPageStatus.OK;
-      let page: Uint8Array | undefined;
-      let pageLsn = 0n;
+      statuses[i] = GetPageStatus.OK;
+      pages[i] = undefined;
+      lsns[i] = 0n;
       if (lsn > t.lastRecordLsn) {
-        status = GetPageStatus.NOT_YET_AVAILABLE;
-        pageLsn = t.lastRecordLsn;
-      } else {
-        try {
-          const rt = tenants.resolveRead(t, lsn);
-          // Before the cache: a version cached earlier must not outlive GC of its LSN.
-          rt.checkReadable(lsn);
-          const hit = pageCache?.get(rt, spaceId, pageNo, lsn);
-          if (hit) {
-            page = hit.page;
-            pageLsn = hit.lsn;
-            fromMemory++;
-          } else {
-            const r0 = performance.now();
-            const r = rt.getPageRaw({ spaceId, pageNo }, lsn);
-            const ms = performance.now() - r0;
-            reconstructMs += ms;
-            reconstructed++;
-            metrics.getpageSeconds.observe(ms * SECONDS_PER_MS, { stage: 'reconstruct' });
-            if (r) {
-              page = r.page;
-              pageLsn = r.lsn;
-              pageCache?.put(rt, spaceId, pageNo, lsn, r.page, r.lsn);
-            } else status = GetPageStatus.NOT_FOUND;
-          }
-        } catch (e) {
-          if (e instanceof LsnNotYetAvailable) {
-            status = GetPageStatus.NOT_YET_AVAILABLE;
-            pageLsn = t.lastRecordLsn;
-          } else if (e instanceof LsnBeforeGcHorizon) status = GetPageStatus.BEFORE_GC_HORIZON;
-          else if (e instanceof LsnOutOfRange) status = GetPageStatus.LSN_OUT_OF_RANGE;
-          else if (e instanceof StrataError) {
-            // A corrupt layer or an unsupported page: this page fails, the batch goes on; logged here where it is handled.
-            this.deps.log.error('GetPage failed', { tenantId: t.tenantId, timelineId: t.timelineId, spaceId, pageNo, lsn, error: e });
-            status = GetPageStatus.ERROR;
-          } else throw e;
+        statuses[i] = GetPageStatus.NOT_YET_AVAILABLE;
+        lsns[i] = t.lastRecordLsn;
+        continue;
+      }
+      try {
+        const rt = this.deps.tenants.resolveRead(t, lsn);
+        // Before the cache: a version cached earlier must not outlive GC of its LSN.
+        rt.checkReadable(lsn);
+        const hit = pageCache?.get(rt, spaceId, pageNo, lsn);
+        if (hit) {
+          pages[i] = hit.page;
+          lsns[i] = hit.lsn;
+          fromMemory++;
+          continue;
+        }
+        let byLsn = (misses ??= new Map()).get(rt);
+        if (!byLsn) misses.set(rt, (byLsn = new Map()));
+        let list = byLsn.get(lsn);
+        if (!list) byLsn.set(lsn, (list = []));
+        list.push(i);
+      } catch (e) {
+        this.fail(t, i, spaceId, pageNo, lsn, e);
+      }
+    }
+    let reconstructMs = 0;
+    let reconstructed = 0;
+    if (misses) {
+      for (const [rt, byLsn] of misses) {
+        for (const [lsn, items] of byLsn) {
+          reconstructMs += this.reconstruct(t, rt, lsn, v, items);
+          reconstructed += items.length;
         }
       }
+    }
+    let size = headBytes;
+    for (let i = 0; i < n; i++) {
+      const status = statuses[i]!;
+      const page = pages[i];
       if (status === GetPageStatus.OK && page) {
-        assert(page.length === pageSize, `page ${spaceId}:${pageNo} of ${page.length} bytes, page size ${pageSize}`);
+        assert(page.length === pageSize, `page of ${page.length} bytes, page size ${pageSize}`);
         size += pageSize;
       }
-      statuses[i] = status;
-      lsns[i] = pageLsn;
-      pages[i] = page;
       counts[status]!++;
       size += GETPAGE_ITEM_HEAD_BYTES;
     }
@@ -210,6 +209,56 @@ export class GetPageService {
     if (fromMemory > 0) metrics.getpageTierPages.inc({ tier: 'memory' }, fromMemory);
     if (reconstructed > 0) metrics.getpageTierPages.inc({ tier: downloaded ? 'remote' : 'local' }, reconstructed);
     return out;
+  }
+
+  /**
+   * Rebuild the batch items `items` (all of `rt` at `lsn`) with one vectored
+   * read and cache them. If that read fails, each page is read alone, so one
+   * bad page fails only itself. Returns the milliseconds spent; each page is
+   * observed in the "reconstruct" stage at its share of the read.
+   */
+  private reconstruct(t: Timeline, rt: Timeline, lsn: bigint, v: DataView, items: readonly number[]): number {
+    const { metrics, pageCache } = this.deps;
+    const keys = items.map((i) => ({ spaceId: v.getUint32(i * GETPAGE_REQUEST_BYTES), pageNo: v.getUint32(i * GETPAGE_REQUEST_BYTES + 4) }));
+    const r0 = performance.now();
+    let results: ReturnType<Timeline['getPages']> | undefined;
+    try {
+      results = rt.getPages(keys, lsn);
+    } catch {
+      results = undefined;
+    }
+    for (let j = 0; j < items.length; j++) {
+      const i = items[j]!;
+      const key = keys[j]!;
+      try {
+        const r = results ? results[j] : rt.getPageRaw(key, lsn);
+        if (r) {
+          this.pages[i] = r.page;
+          this.lsns[i] = r.lsn;
+          pageCache?.put(rt, key.spaceId, key.pageNo, lsn, r.page, r.lsn);
+        } else this.statuses[i] = GetPageStatus.NOT_FOUND;
+      } catch (e) {
+        this.fail(t, i, key.spaceId, key.pageNo, lsn, e);
+      }
+    }
+    const ms = performance.now() - r0;
+    const perPage = (ms / items.length) * SECONDS_PER_MS;
+    for (let j = 0; j < items.length; j++) metrics.getpageSeconds.observe(perPage, { stage: 'reconstruct' });
+    return ms;
+  }
+
+  /** The status of a page whose read threw: typed errors map to statuses, anything else is a bug. */
+  private fail(t: Timeline, i: number, spaceId: number, pageNo: number, lsn: bigint, e: unknown): void {
+    if (e instanceof LsnNotYetAvailable) {
+      this.statuses[i] = GetPageStatus.NOT_YET_AVAILABLE;
+      this.lsns[i] = t.lastRecordLsn;
+    } else if (e instanceof LsnBeforeGcHorizon) this.statuses[i] = GetPageStatus.BEFORE_GC_HORIZON;
+    else if (e instanceof LsnOutOfRange) this.statuses[i] = GetPageStatus.LSN_OUT_OF_RANGE;
+    else if (e instanceof StrataError) {
+      // A corrupt layer or an unsupported page: this page fails, the batch goes on; logged here where it is handled.
+      this.deps.log.error('GetPage failed', { tenantId: t.tenantId, timelineId: t.timelineId, spaceId, pageNo, lsn, error: e });
+      this.statuses[i] = GetPageStatus.ERROR;
+    } else throw e;
   }
 
   /** Heads and pages of the scratch arrays (filled by the synchronous pass) in one buffer. */

@@ -58,6 +58,8 @@ const BACKOFF_MIN_MS = 200;
 const BACKOFF_MAX_MS = 5_000;
 /** Yield to the event loop after this many mtrs: GetPage must not starve behind a large response. */
 const MTRS_PER_SLICE = 2_000;
+/** Frozen layers waiting to be written before ingest waits for them. */
+const FROZEN_LAYERS_MAX = 2;
 /** At most one ingest-time point per this long in the LSN ↔ time map (the shipper's commit times are finer). */
 const INGEST_TIME_POINT_MS = 1_000;
 
@@ -193,6 +195,8 @@ export class WalReceiver {
     this.state = 'streaming';
     while (!this.stopped) {
       await this.o.backpressure?.(tl);
+      // Layers are written out in the background; memory stays bounded by waiting when they pile up.
+      await tl.frozenAtMost(FROZEN_LAYERS_MAX);
       const res = await fetch(`${url}${this.path()}/wal?from=${from}&waitMs=${this.pollWaitMs}`, {
         headers: this.headers(),
         signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.pollWaitMs + 30_000)]),
@@ -236,9 +240,9 @@ export class WalReceiver {
         throw e;
       }
       if (!m) break;
-      const before = tl.diskConsistentLsn;
+      const before = tl.frozenLayers;
       tl.ingest(m);
-      if (tl.diskConsistentLsn !== before) this.flushed('size');
+      if (tl.frozenLayers > before) this.flushed('size');
       mtrs++;
       records += m.records.length;
       if (mtrs % MTRS_PER_SLICE === 0) await new Promise((r) => setImmediate(r));
@@ -266,7 +270,7 @@ export class WalReceiver {
   private maybeFlush(): void {
     const tl = this.o.timeline;
     if (tl.lastRecordLsn > tl.diskConsistentLsn && Date.now() - this.lastFlushAt >= this.checkpointTimeoutMs) {
-      tl.flush();
+      tl.freeze();
       this.flushed('timeout');
     }
   }

@@ -21,6 +21,9 @@ export interface BasebackupResult {
   readonly bytes: number;
 }
 
+/** Pages rebuilt per vectored read. */
+const PAGES_PER_READ = 64;
+
 export function writeBasebackup(tl: Timeline, lsn: bigint, outDir: string, onProgress?: (p: BasebackupProgress) => void): BasebackupResult {
   if (readdirSafe(outDir).length > 0) throw new Error(`output directory ${outDir} is not empty`);
   mkdirSync(outDir, { recursive: true });
@@ -40,13 +43,18 @@ export function writeBasebackup(tl: Timeline, lsn: bigint, outDir: string, onPro
       const sizePages = redo.readFspHeader(page0.page).sizePages;
       writeSync(fd, page0.page, 0, pageSize, 0);
       pages++;
-      for (let p = 1; p < sizePages; p++) {
-        const r = tl.getPageRaw({ spaceId, pageNo: p }, lsn);
-        if (r) {
-          writeSync(fd, r.page, 0, pageSize, p * pageSize);
+      for (let p = 1; p < sizePages; p += PAGES_PER_READ) {
+        const n = Math.min(PAGES_PER_READ, sizePages - p);
+        const keys = new Array<{ spaceId: number; pageNo: number }>(n);
+        for (let k = 0; k < n; k++) keys[k] = { spaceId, pageNo: p + k };
+        const results = tl.getPages(keys, lsn);
+        for (let k = 0; k < n; k++) {
+          const r = results[k];
+          if (!r) continue;
+          writeSync(fd, r.page, 0, pageSize, (p + k) * pageSize);
           pages++;
         }
-        if (p % 4096 === 0) onProgress?.({ tablespace: path, pagesDone: p });
+        if (Math.floor((p + n) / 4096) > Math.floor(p / 4096)) onProgress?.({ tablespace: path, pagesDone: p + n });
       }
       ftruncateSync(fd, sizePages * pageSize);
       bytes += sizePages * pageSize;

@@ -52,7 +52,7 @@ async function deltaContents(t: Timeline, cache: LayerKeyCache): Promise<Map<str
     const name = layerFileName(d);
     if (d.kind !== 'delta' || !existsSync(join(t.dir, 'layers', name))) continue;
     const ranges: KeyRange[] = [];
-    for (const [spaceId, pages] of await keysBySpace(t, d, cache)) {
+    for (const [spaceId, { pages }] of await keysBySpace(t, d, cache)) {
       let lo = Infinity;
       let hi = -1;
       for (const p of pages) {

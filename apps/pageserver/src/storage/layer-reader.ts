@@ -14,7 +14,8 @@ export class LayerReader {
     readonly path: string,
     readonly desc: LayerDesc,
     readonly index: LayerIndex,
-    private fd: number,
+    /** For positioned reads by the read path; -1 once closed. */
+    public fd: number,
     readonly sizeBytes: number,
   ) {}
 
@@ -62,6 +63,34 @@ export class LayerReader {
       }
     }
     return values;
+  }
+
+  /**
+   * Every entry in file order, values checked against their CRC and read in
+   * blocks of about `blockBytes` (compaction copies layers this way). Values
+   * are views into a block: copy one to keep it past the next block.
+   */
+  *entries(blockBytes = 1 << 20): Generator<{ key: PageKey; lsn: bigint; value: Uint8Array }> {
+    const idx = this.index;
+    for (let i = 0; i < idx.count; ) {
+      const first = idx.hitAt(i);
+      let end = first.offset + first.length;
+      let j = i + 1;
+      while (j < idx.count) {
+        const h = idx.hitAt(j);
+        if (h.offset + h.length - first.offset > blockBytes) break;
+        end = h.offset + h.length;
+        j++;
+      }
+      const block = new Uint8Array(end - first.offset);
+      const got = readSync(this.fd, block, 0, block.length, first.offset);
+      if (got !== block.length) throw new CorruptFrame(`${this.path}: short read of ${got} of ${block.length} bytes at offset ${first.offset}`);
+      for (; i < j; i++) {
+        const h = idx.hitAt(i);
+        const at = h.offset - first.offset;
+        yield { key: idx.keyAt(i), lsn: h.lsn, value: verifyValue(block.subarray(at, at + h.length), h, this.path) };
+      }
+    }
   }
 
   close(): void {

@@ -18,13 +18,13 @@ import {
   LayerMap,
   layerFileName,
   type PageKey,
-  type PageValue,
   parseLayerFileName,
-  reconstructPage,
 } from '@strata/core/layers';
 import { LsnBeforeGcHorizon, LsnNotYetAvailable, PageNotFound } from './errors.js';
 import { InMemoryLayer } from './in-memory-layer.js';
 import { LayerReader } from './layer-reader.js';
+import { LayerWriter } from './layer-writer.js';
+import { collectChains, type PageResult, type ReadableTimeline, rebuild, spaceFlagsAt } from './read-path.js';
 import type { RemoteTimeline } from './remote-timeline.js';
 import { encodeMeta, type TablespaceEvent, type TimelineMeta, readMeta, writeFileAtomic, writeMeta } from './timeline-meta.js';
 
@@ -35,24 +35,36 @@ export type NewTimelineMeta = Omit<TimelineMeta, keyof TimelineMetaPatch> & Time
 export interface TimelineOptions {
   /** Freeze the open layer into a delta layer file once it holds this many bytes. */
   readonly checkpointBytes?: number;
+  /**
+   * Write an image of a page into the open layer once this many changes to it
+   * have been stored since its last image or INIT/FREE (or `hotChainBytes` of
+   * them): the bound on what one page's reconstruction reads per layer.
+   */
+  readonly hotChainValues?: number;
+  readonly hotChainBytes?: number;
   /** The ancestor, for reads below the branch point. */
   readonly ancestor?: Timeline;
   /** The timeline's copy in remote storage: every new layer and index is uploaded; evicted layers come back from here. */
   readonly remote?: RemoteTimeline;
 }
 
-export interface PageResult {
-  readonly page: Uint8Array;
-  /** FIL_PAGE_LSN of the returned page. */
-  readonly lsn: bigint;
-}
+export type { PageResult };
+
+export const DEFAULT_HOT_CHAIN_VALUES = 256;
+export const DEFAULT_HOT_CHAIN_BYTES = 256 << 10;
 
 type Waiter = { lsn: bigint; resolve: () => void };
+
+/** A layer to list: its bytes to write, or none when a LayerWriter already put the file at `layerPath(desc)`. */
+export interface NewLayer {
+  readonly desc: LayerDesc;
+  readonly bytes?: Uint8Array;
+}
 
 /** Told of every page an ingested mtr changes, with the mtr's start LSN (the memory page cache closes its open versions). */
 export type PageChangeListener = (spaceId: number, pageNo: number, startLsn: bigint) => void;
 
-export class Timeline {
+export class Timeline implements ReadableTimeline {
   private readonly map: LayerMap;
   private readonly readers = new Map<string, LayerReader>();
   private open: InMemoryLayer;
@@ -162,7 +174,7 @@ export class Timeline {
    * index leaves unlisted new files, which load() removes; after it, old
    * files that load() removes too.
    */
-  replaceLayers(removed: readonly LayerDesc[], added: ReadonlyArray<{ desc: LayerDesc; bytes: Uint8Array }>): void {
+  replaceLayers(removed: readonly LayerDesc[], added: ReadonlyArray<NewLayer>): void {
     const removedNames = removed.map(layerFileName);
     const addedNames = added.map((a) => layerFileName(a.desc));
     for (const n of removedNames) assert(this.meta.layers.includes(n), `replacing ${n}, which is not in the index`);
@@ -170,7 +182,8 @@ export class Timeline {
     for (const a of added) {
       const name = layerFileName(a.desc);
       const path = join(this.dir, 'layers', name);
-      writeFileAtomic(path, a.bytes);
+      if (a.bytes) writeFileAtomic(path, a.bytes);
+      else assert(existsSync(path), `layer ${name} was not written`);
       this.options.remote?.uploadFile(`layers/${name}`, path);
     }
     for (const d of removed) this.map.remove(d);
@@ -188,6 +201,11 @@ export class Timeline {
     this.missingLocal = null;
   }
 
+  /** Where the file of layer `desc` lives. */
+  layerPath(desc: LayerDesc): string {
+    return join(this.dir, 'layers', layerFileName(desc));
+  }
+
   /** A layer file of this timeline, downloaded first if it was evicted (compaction reads whole layers). */
   async openLayer(desc: LayerDesc): Promise<LayerReader> {
     await this.ensureLocal(layerFileName(desc));
@@ -196,9 +214,14 @@ export class Timeline {
 
   /** Store a whole layer built elsewhere (import, compaction) and list it in the index. */
   addLayer(desc: LayerDesc, bytes: Uint8Array, patch: Partial<TimelineMeta> = {}): void {
+    writeFileAtomic(this.layerPath(desc), bytes);
+    this.addWrittenLayer(desc, patch);
+  }
+
+  /** List a layer whose file is already in place (written by a LayerWriter). */
+  addWrittenLayer(desc: LayerDesc, patch: Partial<TimelineMeta> = {}): void {
     const name = layerFileName(desc);
     const path = join(this.dir, 'layers', name);
-    writeFileAtomic(path, bytes);
     this.options.remote?.uploadFile(`layers/${name}`, path);
     this.map.insert(desc);
     this.meta = { ...this.meta, ...patch, layers: [...this.meta.layers.filter((n) => n !== name), name] };
@@ -227,32 +250,171 @@ export class Timeline {
         events.push({ lsn: m.endLsn, kind: 'rename', spaceId: r.spaceId, path: redo.normalizeDatadirPath(r.newPath) });
       }
     }
+    let hot: PageKey[] | undefined;
     if (perPage) {
+      const valuesMax = this.options.hotChainValues ?? DEFAULT_HOT_CHAIN_VALUES;
+      const bytesMax = this.options.hotChainBytes ?? DEFAULT_HOT_CHAIN_BYTES;
       for (const { key, records } of perPage.values()) {
-        this.open.put(key, { startLsn: m.startLsn, endLsn: m.endLsn, records });
+        const chain = this.open.put(key, { startLsn: m.startLsn, endLsn: m.endLsn, records });
+        if (chain.values >= valuesMax || chain.bytes >= bytesMax) (hot ??= []).push(key);
         for (const l of this.pageChangeListeners) l(key.spaceId, key.pageNo, m.startLsn);
       }
     }
     if (events.length) this.meta = { ...this.meta, tablespaces: [...this.meta.tablespaces, ...events] };
     this.open.advance(m.endLsn);
     this.lastRecord = m.endLsn;
+    if (hot) this.imageHotPages(hot, m.endLsn);
     this.wake();
-    if (this.open.sizeBytes >= (this.options.checkpointBytes ?? 64 << 20)) this.flush();
+    if (this.open.sizeBytes >= (this.options.checkpointBytes ?? 64 << 20)) this.freeze();
   }
 
-  /** Freeze the open layer into a delta layer file and advance diskConsistentLsn. */
-  flush(): void {
+  /**
+   * Cut the long chains of `keys` (just changed by the mtr ending at
+   * `lsn`): their pages as of `lsn` go into the open layer as images, so a
+   * read stops there. A page the mtr freed has no image to store; its FREE
+   * record already stops reads.
+   */
+  private imageHotPages(keys: PageKey[], lsn: bigint): void {
+    const results = this.getPages(keys, lsn);
+    for (let i = 0; i < keys.length; i++) {
+      const r = results[i];
+      if (r) this.open.putImage(keys[i]!, lsn, r.page, r.lsn);
+    }
+    this.hotImages += keys.length;
+  }
+
+  /** Page images written into open layers because a page's chain grew long (since start). */
+  hotImages = 0;
+
+  /** Layers frozen and being written out, oldest first; still read from memory until listed. */
+  private frozen: InMemoryLayer[] = [];
+  private writing: Promise<void> | null = null;
+  /** Why the last background write of a frozen layer failed (it is retried). */
+  lastFlushError: { message: string; atMs: number } | null = null;
+  private flushWaiters: Array<() => void> = [];
+
+  /** Frozen layers waiting to be written; ingest waits above FROZEN_LAYERS_MAX. */
+  get frozenLayers(): number {
+    return this.frozen.length;
+  }
+
+  /** Bytes held in memory by the open and frozen layers. */
+  get memoryLayerBytes(): number {
+    let n = this.open.sizeBytes;
+    for (const f of this.frozen) n += f.sizeBytes;
+    return n;
+  }
+
+  /**
+   * Close the open layer for writing and write it out in the background (off
+   * the request path: async I/O in chunks). Reads keep finding its values in
+   * memory until the file is listed; diskConsistentLsn moves then.
+   */
+  freeze(): void {
     const layer = this.open;
     if (layer.endLsn === layer.startLsn) return;
+    this.frozen.push(layer);
+    this.open = new InMemoryLayer(layer.endLsn);
+    this.writing ??= this.writeFrozen().finally(() => {
+      this.writing = null;
+      for (const w of this.flushWaiters.splice(0)) w();
+    });
+  }
+
+  /** Resolves when no more than `max` frozen layers wait to be written: ingest's backpressure. */
+  async frozenAtMost(max: number): Promise<void> {
+    while (this.frozen.length > max && this.writing) await new Promise<void>((r) => this.flushWaiters.push(r));
+  }
+
+  private async writeFrozen(): Promise<void> {
+    let failures = 0;
+    while (this.frozen.length > 0 && !this.closed) {
+      const layer = this.frozen[0]!;
+      try {
+        await this.writeLayerAsync(layer);
+        failures = 0;
+        this.lastFlushError = null;
+      } catch (e) {
+        // A full or failing disk: keep the layer in memory and retry; ingest backpressure bounds what piles up.
+        failures++;
+        this.lastFlushError = { message: e instanceof Error ? e.message : String(e), atMs: Date.now() };
+        await new Promise((r) => setTimeout(r, Math.min(10_000, 100 * 2 ** Math.min(failures, 7))));
+      }
+      for (const w of this.flushWaiters.splice(0)) w();
+    }
+  }
+
+  private async writeLayerAsync(layer: InMemoryLayer): Promise<void> {
+    if (layer.entryCount === 0) {
+      if (this.frozen[0] === layer) this.listFrozen(layer, undefined);
+      return;
+    }
+    const desc: LayerDesc = { kind: 'delta', keyStart: KEY_MIN, keyEnd: KEY_MAX, lsnStart: layer.startLsn, lsnEnd: layer.endLsn };
+    const w = await LayerWriter.create(this.layerPath(desc), desc);
+    try {
+      let n = 0;
+      for (const e of layer.entriesInOrder()) {
+        await w.add(e.key, e.lsn, e.value);
+        // Encoding is synchronous work too: let reads and ingest in between.
+        if (++n % 4096 === 0) await new Promise((r) => setImmediate(r));
+      }
+      // A synchronous flush() may have written this layer meanwhile.
+      if (this.frozen[0] !== layer) {
+        await w.abort();
+        return;
+      }
+      await w.finish();
+    } catch (e) {
+      await w.abort();
+      throw e;
+    }
+    // finish() awaited: check again before listing.
+    if (this.frozen[0] === layer) this.listFrozen(layer, desc);
+    else rmSync(this.layerPath(desc), { force: true });
+  }
+
+  /** The frozen layer `layer` (the oldest) is on disk as `desc`: list it, move diskConsistentLsn, drop it from memory. */
+  private listFrozen(layer: InMemoryLayer, desc: LayerDesc | undefined): void {
+    assert(this.frozen[0] === layer, 'frozen layers listed out of order');
     const patch = { diskConsistentLsn: layer.endLsn, tablespaces: this.meta.tablespaces };
-    if (layer.entryCount > 0) {
-      const desc: LayerDesc = { kind: 'delta', keyStart: KEY_MIN, keyEnd: KEY_MAX, lsnStart: layer.startLsn, lsnEnd: layer.endLsn };
-      this.addLayer(desc, encodeLayer(desc, layer.sortedEntries()), patch);
-    } else {
+    if (desc) this.addWrittenLayer(desc, patch);
+    else {
       this.meta = { ...this.meta, ...patch };
       this.persistMeta();
     }
+    this.frozen.shift();
+  }
+
+  /**
+   * Write every frozen layer and the open one to disk now, synchronously, and
+   * advance diskConsistentLsn to the last record (branch creation, shutdown,
+   * the admin route). A background write in flight notices and drops its copy.
+   */
+  flush(): void {
+    this.freezeOpenOnly();
+    while (this.frozen.length > 0) {
+      const layer = this.frozen[0]!;
+      if (layer.entryCount === 0) {
+        this.listFrozen(layer, undefined);
+        continue;
+      }
+      const desc: LayerDesc = { kind: 'delta', keyStart: KEY_MIN, keyEnd: KEY_MAX, lsnStart: layer.startLsn, lsnEnd: layer.endLsn };
+      writeFileAtomic(this.layerPath(desc), encodeLayer(desc, layer.sortedEntries()));
+      this.listFrozen(layer, desc);
+    }
+  }
+
+  /** The open layer joins the frozen ones without starting a background write. */
+  private freezeOpenOnly(): void {
+    const layer = this.open;
+    if (layer.endLsn === layer.startLsn) return;
+    this.frozen.push(layer);
     this.open = new InMemoryLayer(layer.endLsn);
+  }
+
+  /** Wait for background layer writes under way (shutdown, tests). */
+  async flushed(): Promise<void> {
+    while (this.writing) await this.writing;
   }
 
   /** Resolve once `lsn` is ingested, or throw LsnNotYetAvailable after `timeoutMs`. */
@@ -293,7 +455,7 @@ export class Timeline {
   private accessClock = 0;
   private readonly lastAccess = new Map<string, number>();
 
-  private reader(desc: LayerDesc): LayerReader {
+  reader(desc: LayerDesc): LayerReader {
     const name = layerFileName(desc);
     let r = this.readers.get(name);
     if (!r) this.readers.set(name, (r = LayerReader.open(join(this.dir, 'layers', name))));
@@ -440,36 +602,53 @@ export class Timeline {
     return evicted;
   }
 
+  // ---- reads (read-path.ts does the work) ----
+
+  get layerMap(): LayerMap {
+    return this.map;
+  }
+
+  memoryLayers(): readonly InMemoryLayer[] {
+    if (this.frozen.length === 0) return [this.open];
+    const out = [this.open];
+    for (let i = this.frozen.length - 1; i >= 0; i--) out.push(this.frozen[i]!);
+    return out;
+  }
+
+  get ancestorRead(): { timeline: Timeline; lsn: bigint } | undefined {
+    return this.options.ancestor && this.meta.ancestor ? { timeline: this.options.ancestor, lsn: this.meta.ancestor.lsn } : undefined;
+  }
+
   /**
    * The page as of `lsn` (an mtr end LSN already ingested), or undefined if
    * it does not exist then (never written, or freed).
    */
   getPageRaw(key: PageKey, lsn: bigint): PageResult | undefined {
+    return this.getPages([key], lsn)[0];
+  }
+
+  /**
+   * Several pages as of one LSN, each layer visited once for all of them
+   * (basebackup chunks, GetPage batches). Keys sorted by (space, page) read
+   * best; the result is in the order of `keys`.
+   */
+  getPages(keys: readonly PageKey[], lsn: bigint): Array<PageResult | undefined> {
     if (lsn > this.lastRecord) throw new LsnNotYetAvailable(lsn, this.lastRecord, 0);
     if (lsn < this.gcHorizon) this.checkReadable(lsn);
-    const plan = this.map.plan(key, lsn);
-    let image: { page: Uint8Array; lsn: bigint } | undefined;
-    if (plan.image) {
-      const v = this.reader(plan.image).read(key, plan.image.lsnStart, plan.image.lsnEnd)[0];
-      if (v?.kind === 'image') image = { page: v.page, lsn: v.lsn };
+    // Page 0 of a tablespace first: its flags say how the others are checksummed.
+    let probed: Set<number> | undefined;
+    for (const k of keys) {
+      if (this.flagsBySpace.has(k.spaceId) || probed?.has(k.spaceId)) continue;
+      this.learnFlags(k.spaceId, lsn);
+      (probed ??= new Set()).add(k.spaceId);
     }
-    // An image layer holds every page of its key range as of its LSN, so the
-    // deltas to apply start at the layer's LSN (a merged delta may reach
-    // below it), and a page the layer lacks did not exist then: no fall
-    // through to the ancestor.
-    const floor = plan.image ? plan.image.lsnStart : this.meta.initLsn;
-    if (!plan.image && this.options.ancestor && this.meta.ancestor) {
-      const base = this.options.ancestor.getPageRaw(key, this.meta.ancestor.lsn);
-      if (base) image = { page: base.page, lsn: this.meta.ancestor.lsn };
+    const chains = collectChains(this, keys, lsn);
+    const out: Array<PageResult | undefined> = new Array(keys.length);
+    for (let i = 0; i < chains.length; i++) {
+      const flags = this.flagsBySpace.get(keys[i]!.spaceId);
+      out[i] = rebuild(chains[i]!, this.meta.pageSize, !flags || flags.fullCrc32 ? 'full_crc32' : 'crc32');
     }
-    const values: PageValue[] = [];
-    for (const d of plan.deltas) values.push(...this.reader(d).read(key, floor, lsn));
-    if (this.open.startLsn < lsn) values.push(...this.open.read(key, floor > this.open.startLsn ? floor : this.open.startLsn, lsn));
-    const changes: redo.PageChange[] = [];
-    for (const v of values) if (v.kind === 'delta') changes.push(v.change);
-    changes.sort((a, b) => (a.startLsn < b.startLsn ? -1 : a.startLsn > b.startLsn ? 1 : 0));
-    const r = reconstructPage(image, changes, this.meta.pageSize, this.algorithmFor(key, lsn, image, changes));
-    return r.kind === 'page' ? { page: r.page, lsn: r.lsn } : undefined;
+    return out;
   }
 
   getPage(key: PageKey, lsn: bigint): PageResult {
@@ -479,21 +658,10 @@ export class Timeline {
   }
 
   /** A space's checksum format, from its page 0 (flags rarely change; cached until page 0 is logged again). */
-  private algorithmFor(key: PageKey, lsn: bigint, image: { page: Uint8Array; lsn: bigint } | undefined, changes: redo.PageChange[]): redo.ChecksumAlgorithm {
-    const cached = this.flagsBySpace.get(key.spaceId);
-    if (cached) return cached.fullCrc32 ? 'full_crc32' : 'crc32';
-    let flags: redo.SpaceFlags | undefined;
-    if (key.pageNo === 0) {
-      // Rebuild page 0 unstamped to learn its own flags.
-      const probe = reconstructPage(image, changes, this.meta.pageSize, 'full_crc32');
-      if (probe.kind === 'page') flags = redo.decodeSpaceFlags(redo.readFspHeader(probe.page).flags);
-    } else {
-      const p0 = this.getPageRaw({ spaceId: key.spaceId, pageNo: 0 }, lsn);
-      if (p0) flags = redo.decodeSpaceFlags(redo.readFspHeader(p0.page).flags);
-    }
-    if (!flags) return 'full_crc32';
-    this.flagsBySpace.set(key.spaceId, flags);
-    return flags.fullCrc32 ? 'full_crc32' : 'crc32';
+  private learnFlags(spaceId: number, lsn: bigint): void {
+    const flags = spaceFlagsAt(this, spaceId, lsn);
+    // Not cached while page 0 is missing: it may be written later.
+    if (flags) this.flagsBySpace.set(spaceId, flags);
   }
 
   /** Tablespaces (space id → datadir path) as of `lsn`. */
@@ -540,7 +708,10 @@ export class Timeline {
     return n;
   }
 
+  private closed = false;
+
   close(): void {
+    this.closed = true;
     for (const r of this.readers.values()) r.close();
     this.readers.clear();
   }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { imageChunks, mergedDeltaDesc, newestFullImageLsn, planDeltaMerges, planImageLayers, spaceKeyRange } from './compaction.js';
+import { imageChunks, longestChain, mergedDeltaDesc, newestFullImageLsn, newestImageCoveringLsn, planDeltaMerges, planImageLayers, planPartitionImages, spaceKeyRange } from './compaction.js';
 import { KEY_MAX, KEY_MIN, type PageKey } from './key.js';
-import type { LayerDesc } from './layer-file.js';
+import { layerFileName, type LayerDesc } from './layer-file.js';
 import { lsnAtTime, mergeLsnTimes, trimLsnTimes } from './lsn-time.js';
 
 const k = (spaceId: number, pageNo = 0): PageKey => ({ spaceId, pageNo });
@@ -89,5 +89,53 @@ describe('LSN ↔ time map', () => {
     expect(pts.map((p) => p.lsn)).toEqual([2n, 3n, 4n]);
     expect(trimLsnTimes(pts, 4n).map((p) => p.lsn)).toEqual([3n, 4n]);
     expect(trimLsnTimes(pts, 9n).map((p) => p.lsn)).toEqual([4n]);
+  });
+});
+
+describe('planPartitionImages', () => {
+  const dl = (s: number, e: number): LayerDesc => ({ kind: 'delta', keyStart: KEY_MIN, keyEnd: KEY_MAX, lsnStart: BigInt(s), lsnEnd: BigInt(e) });
+  const im = (space: number, a: number, b: number | null, lsn: number): LayerDesc => ({
+    kind: 'image',
+    keyStart: k(space, a),
+    keyEnd: b === null ? k(space + 1, 0) : k(space, b),
+    lsnStart: BigInt(lsn),
+    lsnEnd: BigInt(lsn + 1),
+  });
+
+  it('images only the partitions that enough deltas changed, the last one to the end of its tablespace', () => {
+    const deltas = [dl(10, 20), dl(20, 30), dl(30, 40)];
+    // Every delta changes page 5 (partition 0) of space 1; only one changes page 250 (partition 2).
+    const pages = new Map<string, Map<number, number[]>>([
+      [layerFileName(deltas[0]!), new Map([[1, [5, 250]]])],
+      [layerFileName(deltas[1]!), new Map([[1, [5]]])],
+      [layerFileName(deltas[2]!), new Map([[1, [6]]])],
+    ]);
+    const plan = (layers: LayerDesc[], lastPage?: number) =>
+      planPartitionImages({ layers, pagesOf: (x) => pages.get(layerFileName(x)) ?? new Map(), threshold: 3, atLsn: 40n, partitionPages: 100, lastPageOf: () => lastPage });
+    expect(plan([im(1, 0, null, 10), ...deltas])).toEqual([{ spaceId: 1, keyStart: k(1, 0), keyEnd: k(1, 100), deltas: 3 }]);
+    // With no higher page anywhere, partition 0 is the last: it reaches the tablespace's end.
+    pages.get(layerFileName(deltas[0]!))!.set(1, [5]);
+    expect(plan([im(1, 0, null, 10), ...deltas])[0]!.keyEnd).toEqual(k(2, 0));
+    expect(plan([im(1, 0, null, 10), ...deltas], 999)[0]!.keyEnd).toEqual(k(1, 100));
+    // An image of the partition at 20 leaves two deltas above it: below the threshold.
+    expect(plan([im(1, 0, null, 10), im(1, 0, 100, 20), ...deltas], 999)).toEqual([]);
+    // Images already at the LSN: nothing to do.
+    expect(plan([im(1, 0, 100, 40), ...deltas], 999)).toEqual([]);
+  });
+
+  it('counts a partition as covered by pieces of several image generations', () => {
+    expect(newestImageCoveringLsn([im(1, 0, 50, 30), im(1, 50, null, 20)], k(1, 0), k(1, 100))).toBe(20n);
+    expect(newestImageCoveringLsn([im(1, 0, 50, 30)], k(1, 0), k(1, 100))).toBeUndefined();
+  });
+});
+
+describe('longestChain', () => {
+  it('adds each page\'s tails from the newest layer down to the first where it stops', () => {
+    const newer = { pages: [1, 2, 9], tails: [3, 100, 1], stops: [0, 1, 0] };
+    const older = { pages: [1, 2], tails: [50, 1000], stops: [1, 0] };
+    expect(longestChain([newer, older], 0, 10)).toBe(100);
+    expect(longestChain([newer, older], 1, 2)).toBe(53);
+    expect(longestChain([newer, older], 9, 10)).toBe(1);
+    expect(longestChain([undefined, older], 0, 2)).toBe(50);
   });
 });

@@ -70,52 +70,100 @@ export function parseLayerFileName(name: string): LayerDesc | undefined {
   return { kind: m[5] as LayerKind, keyStart, keyEnd, lsnStart: BigInt(`0x${m[3]}`), lsnEnd: BigInt(`0x${m[4]}`) };
 }
 
-/** Build a whole layer file from entries already sorted by (key, LSN). */
-export function encodeLayer(desc: LayerDesc, entries: readonly LayerEntry[]): Uint8Array {
-  assert(desc.lsnEnd > desc.lsnStart, 'empty LSN range');
-  let valuesBytes = 0;
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i]!;
-    valuesBytes += e.value.length;
-    assert(e.value.length <= LAYER_VALUE_BYTES_MAX, 'value too big for a layer');
-    assert(compareKeys(e.key, desc.keyStart) >= 0 && compareKeys(e.key, desc.keyEnd) < 0, `key ${keyString(e.key)} outside the layer`);
-    assert(e.lsn >= desc.lsnStart && e.lsn < desc.lsnEnd, `LSN ${e.lsn} outside the layer`);
-    if (i > 0) {
-      const p = entries[i - 1]!;
-      const c = compareKeys(p.key, e.key);
-      assert(c < 0 || (c === 0 && p.lsn < e.lsn), 'entries not sorted by (key, LSN)');
+/**
+ * A layer file's index and header, built entry by entry as the values are
+ * written out (a layer writer streams values to disk; only the 32-byte index
+ * entries stay in memory). Checks what `encodeLayer` promises: entries in
+ * (key, LSN) order, inside the layer's ranges.
+ */
+export class LayerIndexBuilder {
+  private index = new Uint8Array(64 * LAYER_INDEX_ENTRY_BYTES);
+  private count = 0;
+  private valuesEnd = LAYER_HEADER_BYTES;
+  private lastKey: PageKey | undefined;
+  private lastLsn = 0n;
+
+  constructor(readonly desc: LayerDesc) {
+    assert(desc.lsnEnd > desc.lsnStart, 'empty LSN range');
+  }
+
+  get entryCount(): number {
+    return this.count;
+  }
+
+  /** Where the next value goes in the file. */
+  get nextValueOffset(): number {
+    return this.valuesEnd;
+  }
+
+  /** Record `value`, to be written at `nextValueOffset` (before this call). */
+  add(key: PageKey, lsn: bigint, value: Uint8Array): void {
+    const d = this.desc;
+    assert(value.length <= LAYER_VALUE_BYTES_MAX, 'value too big for a layer');
+    assert(compareKeys(key, d.keyStart) >= 0 && compareKeys(key, d.keyEnd) < 0, `key ${keyString(key)} outside the layer`);
+    assert(lsn >= d.lsnStart && lsn < d.lsnEnd, `LSN ${lsn} outside the layer`);
+    if (this.lastKey) {
+      const c = compareKeys(this.lastKey, key);
+      assert(c < 0 || (c === 0 && this.lastLsn < lsn), 'entries not sorted by (key, LSN)');
     }
+    this.lastKey = key;
+    this.lastLsn = lsn;
+    if ((this.count + 1) * LAYER_INDEX_ENTRY_BYTES > this.index.length) {
+      const grown = new Uint8Array(this.index.length * 2);
+      grown.set(this.index);
+      this.index = grown;
+    }
+    const ip = this.count * LAYER_INDEX_ENTRY_BYTES;
+    writeU32(this.index, ip, key.spaceId);
+    writeU32(this.index, ip + 4, key.pageNo);
+    writeU64(this.index, ip + 8, lsn);
+    writeU64(this.index, ip + 16, BigInt(this.valuesEnd));
+    writeU32(this.index, ip + 24, (value.length | (valueWillInit(value) ? WILL_INIT_BIT : 0)) >>> 0);
+    writeU32(this.index, ip + 28, crc32c(value));
+    this.count++;
+    this.valuesEnd += value.length;
   }
-  const indexOffset = LAYER_HEADER_BYTES + valuesBytes;
-  const indexLength = entries.length * LAYER_INDEX_ENTRY_BYTES;
-  const out = new Uint8Array(indexOffset + indexLength);
-  let off = LAYER_HEADER_BYTES;
-  let ip = indexOffset;
+
+  /** The index block (written right after the values) and the header (written at offset 0). */
+  finish(): { index: Uint8Array; header: Uint8Array; fileBytes: number } {
+    const d = this.desc;
+    const index = this.index.subarray(0, this.count * LAYER_INDEX_ENTRY_BYTES);
+    const header = new Uint8Array(LAYER_HEADER_BYTES);
+    header.set(MAGIC, 0);
+    writeU32(header, 8, VERSION);
+    header[12] = d.kind === 'delta' ? 1 : 2;
+    writeU32(header, 16, d.keyStart.spaceId);
+    writeU32(header, 20, d.keyStart.pageNo);
+    writeU32(header, 24, d.keyEnd.spaceId);
+    writeU32(header, 28, d.keyEnd.pageNo);
+    writeU64(header, 32, d.lsnStart);
+    writeU64(header, 40, d.lsnEnd);
+    writeU32(header, 48, this.count);
+    writeU64(header, 52, BigInt(this.valuesEnd));
+    writeU64(header, 60, BigInt(index.length));
+    writeU32(header, 68, crc32c(index));
+    writeU32(header, 124, crc32c(header, 0, 124));
+    return { index, header, fileBytes: this.valuesEnd + index.length };
+  }
+}
+
+/** Build a whole layer file in memory from entries already sorted by (key, LSN). */
+export function encodeLayer(desc: LayerDesc, entries: readonly LayerEntry[]): Uint8Array {
+  const b = new LayerIndexBuilder(desc);
+  let valuesBytes = 0;
+  for (const e of entries) valuesBytes += e.value.length;
+  const values = new Uint8Array(valuesBytes);
+  let off = 0;
   for (const e of entries) {
-    out.set(e.value, off);
-    writeU32(out, ip, e.key.spaceId);
-    writeU32(out, ip + 4, e.key.pageNo);
-    writeU64(out, ip + 8, e.lsn);
-    writeU64(out, ip + 16, BigInt(off));
-    writeU32(out, ip + 24, (e.value.length | (valueWillInit(e.value) ? WILL_INIT_BIT : 0)) >>> 0);
-    writeU32(out, ip + 28, crc32c(e.value));
+    b.add(e.key, e.lsn, e.value);
+    values.set(e.value, off);
     off += e.value.length;
-    ip += LAYER_INDEX_ENTRY_BYTES;
   }
-  out.set(MAGIC, 0);
-  writeU32(out, 8, VERSION);
-  out[12] = desc.kind === 'delta' ? 1 : 2;
-  writeU32(out, 16, desc.keyStart.spaceId);
-  writeU32(out, 20, desc.keyStart.pageNo);
-  writeU32(out, 24, desc.keyEnd.spaceId);
-  writeU32(out, 28, desc.keyEnd.pageNo);
-  writeU64(out, 32, desc.lsnStart);
-  writeU64(out, 40, desc.lsnEnd);
-  writeU32(out, 48, entries.length);
-  writeU64(out, 52, BigInt(indexOffset));
-  writeU64(out, 60, BigInt(indexLength));
-  writeU32(out, 68, crc32c(out, indexOffset, indexOffset + indexLength));
-  writeU32(out, 124, crc32c(out, 0, 124));
+  const { index, header, fileBytes } = b.finish();
+  const out = new Uint8Array(fileBytes);
+  out.set(header, 0);
+  out.set(values, LAYER_HEADER_BYTES);
+  out.set(index, LAYER_HEADER_BYTES + valuesBytes);
   return out;
 }
 
