@@ -9,7 +9,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { StrataErrorCode } from '@strata/core';
 import { authMiddleware, createErrorHandler, PayloadTooLarge, RouteNotFound, SERVICE_ERROR_STATUS } from '@strata/service-kit';
 import { DEFAULT_LIMITS, type AppEnv, type PageserverDeps } from './deps.js';
-import type { AlreadyExists, InvalidDatadir, NoLsnAtTime, SnapshotNotFound, TenantNotFound, TimelineHasChildren } from './errors.js';
+import type { AlreadyExists, BasebackupFailed, InvalidDatadir, MaintenanceFailed, NoLsnAtTime, RemoteUploadTimedOut, SnapshotNotFound, TenantNotFound, TimelineHasChildren } from './errors.js';
 import { StorageMaintenance } from './maintenance.js';
 import { basebackupRoutes } from './routes/basebackup.js';
 import { getpageRoutes } from './routes/getpage.js';
@@ -22,7 +22,7 @@ import { storageRoutes } from './routes/storage.js';
 import { timelineRoutes } from './routes/timelines.js';
 import { LsnBeforeGcHorizon, LsnNotYetAvailable, PageNotFound } from './storage/index.js';
 
-type PageserverErrorCode = (TenantNotFound | AlreadyExists | TimelineHasChildren | InvalidDatadir | SnapshotNotFound | NoLsnAtTime)['code'] | keyof typeof SERVICE_ERROR_STATUS;
+type PageserverErrorCode = (TenantNotFound | AlreadyExists | TimelineHasChildren | InvalidDatadir | SnapshotNotFound | NoLsnAtTime | BasebackupFailed | MaintenanceFailed | RemoteUploadTimedOut)['code'] | keyof typeof SERVICE_ERROR_STATUS;
 
 const STATUS: Record<StrataErrorCode | PageserverErrorCode, ContentfulStatusCode> = {
   ...SERVICE_ERROR_STATUS,
@@ -32,6 +32,10 @@ const STATUS: Record<StrataErrorCode | PageserverErrorCode, ContentfulStatusCode
   INVALID_DATADIR: 400,
   SNAPSHOT_NOT_FOUND: 404,
   NO_LSN_AT_TIME: 404,
+  BASEBACKUP_FAILED: 500,
+  MAINTENANCE_FAILED: 500,
+  // Never a reply today (the upload queue retries it); mapped so that any route that waits on an upload answers "retry later".
+  REMOTE_UPLOAD_TIMEOUT: 503,
   CORRUPT_REDO: 400,
   UNSUPPORTED_REDO_FORMAT: 400,
   LSN_OUT_OF_RANGE: 400,

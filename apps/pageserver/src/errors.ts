@@ -68,3 +68,49 @@ export class NoLsnAtTime extends ServiceError {
     this.name = 'NoLsnAtTime';
   }
 }
+
+/**
+ * A basebackup that failed on our side after its request was valid: the
+ * cause's message is passed on, so the client (and `strata status`) see why
+ * instead of a bare INTERNAL.
+ */
+export class BasebackupFailed extends ServiceError {
+  readonly code = 'BASEBACKUP_FAILED' as const;
+  constructor(
+    readonly timelineId: string,
+    readonly lsn: bigint,
+    override readonly cause: unknown,
+  ) {
+    super(`basebackup of timeline ${timelineId} at LSN ${lsn} failed: ${cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)}`);
+    this.name = 'BasebackupFailed';
+  }
+}
+
+/** One remote storage request of the upload queue that did not finish in time: aborted, and retried after a backoff. */
+export class RemoteUploadTimedOut extends ServiceError {
+  readonly code = 'REMOTE_UPLOAD_TIMEOUT' as const;
+  constructor(
+    readonly key: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`remote storage request for ${key} took longer than ${timeoutMs} ms (aborted)`);
+    this.name = 'RemoteUploadTimedOut';
+  }
+}
+
+/**
+ * Compaction or GC failed on something that is not one of our typed errors
+ * (an I/O error, a RangeError in a layer codec): the admin route answers with
+ * the real message, and the timeline's status keeps it (lastErrors).
+ */
+export class MaintenanceFailed extends ServiceError {
+  readonly code = 'MAINTENANCE_FAILED' as const;
+  constructor(
+    readonly kind: 'compaction' | 'gc',
+    readonly timelineId: string,
+    override readonly cause: unknown,
+  ) {
+    super(`${kind} of timeline ${timelineId} failed: ${cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)}`);
+    this.name = 'MaintenanceFailed';
+  }
+}

@@ -10,9 +10,10 @@
  * the timeline's LSN ↔ time map; with no point old enough, nothing is old
  * enough to drop.
  */
-import { TimelineNotFound } from '@strata/core';
+import { AssertionError, StrataError, TimelineNotFound } from '@strata/core';
 import { lsnAtTime } from '@strata/core/layers';
-import type { Labels, Logger } from '@strata/service-kit';
+import { type Labels, type Logger, ServiceError } from '@strata/service-kit';
+import { MaintenanceFailed } from './errors.js';
 import type { PageserverMetrics } from './metrics.js';
 import { type CompactionOptions, type CompactionResult, compactTimeline, DEFAULT_COMPACTION, type LayerKeyCache } from './storage/compaction.js';
 import { type GcResult, gcTimeline } from './storage/gc.js';
@@ -55,6 +56,12 @@ export interface TimelineGcResult extends GcResult {
 
 export interface TimelineCompactionResult extends CompactionResult {
   readonly durationMs: number;
+}
+
+/** Our typed errors pass as they are (an assertion stays a bug); anything else carries its message in MAINTENANCE_FAILED. */
+function maintenanceError(kind: 'compaction' | 'gc', t: Timeline, e: unknown): unknown {
+  if (e instanceof AssertionError || e instanceof StrataError || e instanceof ServiceError) return e;
+  return new MaintenanceFailed(kind, t.timelineId, e);
 }
 
 export class StorageMaintenance implements TimelineListener {
@@ -108,10 +115,14 @@ export class StorageMaintenance implements TimelineListener {
         if (r.imageLayers) this.o.metrics.compactionLayers.inc({ ...l, kind: 'image' }, r.imageLayers);
         this.o.metrics.compactionBytes.inc(l, r.bytesWritten);
         if (r.mergedLayers || r.imageLayers) this.o.log.info('compaction', { tenantId: t.tenantId, timelineId: t.timelineId, trigger, ...r, durationMs: Math.round(durationMs) });
+        this.o.metrics.lastErrors.ok(t.tenantId, t.timelineId, 'compaction');
         return { ...r, durationMs };
       } catch (e) {
         this.o.metrics.compactionRuns.inc({ ...this.labels(t, trigger), result: 'error' });
-        throw e;
+        // Whatever the trigger, the operator sees it in the timeline's status and `strata status`.
+        const err = maintenanceError('compaction', t, e);
+        this.o.metrics.lastErrors.record(t.tenantId, t.timelineId, 'compaction', err);
+        throw err;
       }
     });
   }
@@ -142,10 +153,13 @@ export class StorageMaintenance implements TimelineListener {
         this.o.metrics.gcLayersRemoved.inc(l, r.removed.length);
         this.o.metrics.gcBytesRemoved.inc(l, Math.max(0, r.bytesBefore - r.bytesAfter));
         if (r.removed.length) this.o.log.info('gc', { tenantId: t.tenantId, timelineId: t.timelineId, trigger, horizon: r.horizon, removed: r.removed.length, bytesBefore: r.bytesBefore, bytesAfter: r.bytesAfter });
+        this.o.metrics.lastErrors.ok(t.tenantId, t.timelineId, 'gc');
         return { ...r, durationMs };
       } catch (e) {
         this.o.metrics.gcRuns.inc({ ...l, result: 'error' });
-        throw e;
+        const err = maintenanceError('gc', t, e);
+        this.o.metrics.lastErrors.record(t.tenantId, t.timelineId, 'gc', err);
+        throw err;
       }
     });
   }
@@ -246,6 +260,7 @@ export class StorageMaintenance implements TimelineListener {
   async removing(t: Timeline): Promise<void> {
     this.removed.add(t);
     await this.chains.get(t);
+    this.o.metrics.lastErrors.forget(t.tenantId, t.timelineId);
   }
 
   added(): void {

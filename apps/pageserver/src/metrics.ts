@@ -4,6 +4,7 @@
  * metrics route; counters here are bumped where the work happens.
  */
 import { Counter, Gauge, Histogram, type Labels, type Metric, Registry } from '@strata/service-kit';
+import { BackgroundErrors } from './background-errors.js';
 
 /** GetPage latency buckets, seconds: 20 µs to 2.5 s. */
 export const GETPAGE_BUCKETS_SECONDS = [0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5];
@@ -50,6 +51,12 @@ export class PageserverMetrics {
     new Counter('pageserver_ingest_backpressure_wait_ms_total', 'Milliseconds WAL receivers paused because too many delta layers waited for compaction.'),
   );
   readonly basebackupBytes = this.registry.register(new Counter('pageserver_basebackup_bytes_total', 'Bytes of basebackup tar streams sent.'));
+  /**
+   * The last compaction, GC and basebackup error per timeline, with its
+   * message: shared by the work that fails (maintenance, the basebackup
+   * route) and the routes that show it (timeline status, /metrics).
+   */
+  readonly lastErrors = new BackgroundErrors();
 }
 
 /** A counter whose value lives elsewhere (the page cache's own tallies), read at scrape time. */

@@ -1,21 +1,40 @@
 /**
  * Deletes reach remote storage: a deleted timeline or tenant leaves no
  * objects behind, and a page server restored from remote storage alone does
- * not bring it back. Remote storage here is the directory backend (the
- * S3 one shares the interface and has its own tests against s3rver).
+ * not bring it back. Both backends: the directory one, and S3 (a real
+ * s3rver on loopback).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { openRemoteStorage, type RemoteStorage } from '@strata/remote-storage';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { openRemoteStorage, type RemoteStorage, S3Storage } from '@strata/remote-storage';
 import { memoryLogger } from '@strata/service-kit';
+import { type RunningS3rver, S3RVER_CREDENTIALS, startS3rver } from '../../../packages/remote-storage/src/s3rver.test-util.js';
 import { LSN, ROOT, seedTimeline, TENANT } from './seed-timeline.test-util.js';
 import { TenantManager } from './tenant-manager.js';
 
 const CHILD = '00000000000000000000000000000002';
 
-describe('tenant manager deletes in remote storage', () => {
+let s3: RunningS3rver | undefined;
+beforeAll(async () => {
+  s3 = await startS3rver();
+});
+afterAll(async () => {
+  await s3?.stop();
+});
+
+const backends: Array<{ name: string; open: (tmp: (name: string) => string) => RemoteStorage }> = [
+  { name: 'directory', open: (tmp) => openRemoteStorage(`file://${tmp('remote')}`) },
+  {
+    name: 's3 (s3rver on loopback)',
+    // A prefix per test: the bucket is shared by the file's tests, and each must see only its own objects.
+    open: () => new S3Storage({ bucket: s3!.bucket, prefix: `t${++s3Seq}`, endpoint: s3!.endpoint, region: 'us-east-1', credentials: S3RVER_CREDENTIALS }),
+  },
+];
+let s3Seq = 0;
+
+describe.each(backends)('tenant manager deletes in remote storage ($name)', (backend) => {
   const dirs: string[] = [];
   const tmp = (name: string): string => {
     const d = mkdtempSync(join(tmpdir(), `strata-tm-${name}-`));
@@ -29,7 +48,7 @@ describe('tenant manager deletes in remote storage', () => {
   async function uploaded(): Promise<{ m: TenantManager; remote: RemoteStorage }> {
     const dataDir = tmp('data');
     seedTimeline(dataDir);
-    const remote = openRemoteStorage(`file://${tmp('remote')}`);
+    const remote = backend.open(tmp);
     const m = TenantManager.open({ dataDir, log: memoryLogger(), remote });
     const root = m.get(TENANT, ROOT);
     root.scheduleFullUpload();
@@ -52,8 +71,10 @@ describe('tenant manager deletes in remote storage', () => {
 
   it('a deleted tenant leaves nothing under its prefix', async () => {
     const { m, remote } = await uploaded();
+    expect((await remote.list(`tenants/${TENANT}/timelines/${CHILD}/`)).length).toBeGreaterThan(0);
     expect(await m.deleteTenant(TENANT)).toBe(2);
     expect(await remote.list(`tenants/${TENANT}/`)).toEqual([]);
+    expect(await remote.list('')).toEqual([]);
     expect(await TenantManager.restoreFromRemote({ dataDir: tmp('restored'), log: memoryLogger(), remote })).toBe(0);
     m.close();
   });

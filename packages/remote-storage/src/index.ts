@@ -1,5 +1,5 @@
 export * from './errors.js';
-export { type RemoteStorage, TEMP_MARKER } from './types.js';
+export { type RemoteStorage, type RequestOptions, TEMP_MARKER } from './types.js';
 export { parseRemoteStorageUrl, remoteStorageUrlFlag, type RemoteStorageConfig } from './url.js';
 export { LocalFsStorage, writeFileAtomic, fsyncDir } from './local-fs.js';
 export { S3Storage, type S3StorageOptions } from './s3.js';

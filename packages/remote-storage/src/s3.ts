@@ -9,7 +9,7 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { RemoteStorageIoError } from './errors.js';
-import { checkKey, checkPrefix, checkRange, type RemoteStorage } from './types.js';
+import { checkKey, checkPrefix, checkRange, type RemoteStorage, type RequestOptions } from './types.js';
 
 export interface S3StorageOptions {
   bucket: string;
@@ -58,11 +58,12 @@ export class S3Storage implements RemoteStorage {
     return this.base + key;
   }
 
-  async put(key: string, bytes: Uint8Array): Promise<void> {
+  async put(key: string, bytes: Uint8Array, options: RequestOptions = {}): Promise<void> {
     const Key = this.objectKey(key);
     try {
       await this.client.send(
         new PutObjectCommand({ Bucket: this.bucket, Key, Body: bytes, ContentLength: bytes.byteLength }),
+        { abortSignal: options.signal },
       );
     } catch (e) {
       throw new RemoteStorageIoError('put', key, e);
@@ -122,10 +123,10 @@ export class S3Storage implements RemoteStorage {
     return keys.sort();
   }
 
-  async delete(key: string): Promise<void> {
+  async delete(key: string, options: RequestOptions = {}): Promise<void> {
     const Key = this.objectKey(key);
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }));
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key }), { abortSignal: options.signal });
     } catch (e) {
       if (isMissing(e)) return;
       throw new RemoteStorageIoError('delete', key, e);

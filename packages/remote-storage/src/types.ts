@@ -1,5 +1,10 @@
 import { InvalidRemoteKey } from './errors.js';
 
+export interface RequestOptions {
+  /** Aborts the request (a caller's timeout); the call then rejects. */
+  readonly signal?: AbortSignal | undefined;
+}
+
 /**
  * A flat key → bytes store: object storage or a local directory standing in
  * for it. Keys are relative, '/'-separated paths such as
@@ -8,8 +13,12 @@ import { InvalidRemoteKey } from './errors.js';
 export interface RemoteStorage {
   /** Where this storage lives, for logs and status pages (no credentials). */
   readonly description: string;
-  /** Writes the whole object; a reader sees the old bytes or the new, never a mix. */
-  put(key: string, bytes: Uint8Array): Promise<void>;
+  /**
+   * Writes the whole object; a reader sees the old bytes or the new, never a
+   * mix. `signal` aborts a request that hangs (the object is then either
+   * written whole or not at all).
+   */
+  put(key: string, bytes: Uint8Array, options?: RequestOptions): Promise<void>;
   /** The whole object, or undefined when there is none. */
   get(key: string): Promise<Uint8Array | undefined>;
   /**
@@ -20,7 +29,7 @@ export interface RemoteStorage {
   /** Every key that starts with `prefix`, sorted. */
   list(prefix: string): Promise<string[]>;
   /** Removes the object; deleting a missing key is not an error. */
-  delete(key: string): Promise<void>;
+  delete(key: string, options?: RequestOptions): Promise<void>;
   /** Releases sockets or handles. */
   close(): Promise<void>;
 }

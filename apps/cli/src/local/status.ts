@@ -1,7 +1,9 @@
 /**
  * `strata status`: every node of the local cluster with its health, and per
  * branch the safekeepers' term and LSNs, the page server's ingest and upload
- * progress, and the computes with their shipper lag.
+ * progress, and the computes with their shipper lag. Under a branch, one line
+ * per problem the page server reports (a failing compaction, GC, upload or
+ * basebackup with its real message, an upload backlog); none when healthy.
  */
 import { z } from 'zod';
 import { authHeaders } from '../commands/safekeeper-endpoints.js';
@@ -9,7 +11,47 @@ import { runningComputes } from './computes.js';
 import { adminToken, type ClusterState } from './state.js';
 
 const skTimeline = z.object({ term: z.string(), flushLsn: z.string(), commitLsn: z.string(), backupLsn: z.string(), remoteConsistentLsn: z.string(), conf: z.object({ generation: z.number(), members: z.array(z.number()) }) }).passthrough();
-const psTimeline = z.object({ lastRecordLsn: z.string(), diskConsistentLsn: z.string() }).passthrough();
+const psRemote = z
+  .object({
+    queued: z.number(),
+    pendingBytes: z.number(),
+    oldestPendingAgeMs: z.number(),
+    consecutiveFailures: z.number(),
+    backoffMs: z.number(),
+    lastError: z.string().nullable(),
+    lastErrorAt: z.string().nullable(),
+    remoteConsistentLsn: z.string(),
+    lagBytes: z.string(),
+  })
+  .passthrough();
+const psLastError = z.object({ kind: z.string(), message: z.string(), at: z.string(), resolvedAt: z.string().nullable() }).passthrough();
+// remote and lastErrors are optional: an older page server has neither, and its status must still print.
+const psTimeline = z.object({ lastRecordLsn: z.string(), diskConsistentLsn: z.string(), remote: psRemote.nullable().optional(), lastErrors: z.array(psLastError).optional() }).passthrough();
+export type PageserverTimelineStatus = z.output<typeof psTimeline>;
+
+/** An upload backlog older than this is worth a line even while no attempt fails (uploads not keeping up). */
+const UPLOAD_BACKLOG_AGE_WARN_MS = 60_000;
+
+/**
+ * The page server's problems with one branch's timeline, one line each:
+ * background work whose last attempt failed (uploads from the queue's own
+ * state, which is current), and an upload backlog that is failing or old.
+ */
+export function pageserverProblemLines(branch: string, t: PageserverTimelineStatus): string[] {
+  const lines: string[] = [];
+  for (const e of t.lastErrors ?? []) {
+    if (e.resolvedAt !== null || e.kind === 'upload') continue;
+    lines.push(`  pageserver error timeline ${branch} ${e.kind}: ${e.message} (at ${e.at})`);
+  }
+  const r = t.remote;
+  if (r && r.consecutiveFailures > 0) {
+    lines.push(`  pageserver error timeline ${branch} upload: ${r.lastError ?? 'unknown error'} (at ${r.lastErrorAt ?? '?'}; ${r.consecutiveFailures} failures in a row, next retry in ${r.backoffMs} ms)`);
+  }
+  if (r && r.queued > 0 && (r.consecutiveFailures > 0 || r.oldestPendingAgeMs >= UPLOAD_BACKLOG_AGE_WARN_MS)) {
+    lines.push(`  pageserver upload backlog timeline ${branch}: ${r.queued} tasks, ${r.pendingBytes} bytes, oldest ${Math.round(r.oldestPendingAgeMs / 1000)} s; remote-consistent ${r.remoteConsistentLsn} lags ingest by ${r.lagBytes} bytes`);
+  }
+  return lines;
+}
 const computeStatus = z.object({ state: z.string(), shipper: z.object({ commitLsn: z.string(), lagBytes: z.string(), lagMs: z.number() }).passthrough().nullable() }).passthrough();
 
 async function getJson<T>(url: string, token: string, schema: z.ZodType<T>): Promise<T | string> {
@@ -36,6 +78,7 @@ export async function status(state: ClusterState, out: (line: string) => void): 
     const t = await getJson(`${state.pageserver.url}/v1/tenants/${state.tenantId}/timelines/${b.timelineId}`, token, psTimeline);
     const ingest = typeof t === 'string' ? `pageserver ${t}` : `ingested ${t.lastRecordLsn} on-disk ${t.diskConsistentLsn}`;
     out(`branch ${b.name} timeline ${b.timelineId} parent ${b.parent ?? '-'} lsn ${b.lsn ?? '-'} ${ingest}`);
+    if (typeof t !== 'string') for (const line of pageserverProblemLines(b.name, t)) out(line);
     let commit = 0n;
     for (const sk of state.safekeepers) {
       const st = await getJson(`${sk.url}/v1/tenants/${state.tenantId}/timelines/${b.timelineId}`, token, skTimeline);

@@ -5,13 +5,25 @@
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { LsnOutOfRange } from '@strata/core';
-import { authorize, zv } from '@strata/service-kit';
+import { AssertionError, LsnOutOfRange, StrataError } from '@strata/core';
+import { authorize, ServiceError, zv } from '@strata/service-kit';
 import { basebackupChunks, planBasebackup } from '../data-path/basebackup-tar.js';
 import { DEFAULT_LIMITS, type AppEnv, type PageserverDeps } from '../deps.js';
+import { BasebackupFailed } from '../errors.js';
 import { lsnString, POLICY, timelineParams } from '../schemas.js';
 
 const basebackupQuery = z.object({ lsn: lsnString.optional(), waitMs: z.coerce.number().int().min(0).optional() }).strict();
+
+/**
+ * Our typed errors keep their code; anything else (a RangeError deep in the
+ * read path, an I/O error) becomes BASEBACKUP_FAILED with its own message, so
+ * the compute reports the cause and not a bare INTERNAL. Assertion failures
+ * stay what they are: bugs, which the error handler turns into a stop.
+ */
+function asBasebackupError(timelineId: string, lsn: bigint, e: unknown): unknown {
+  if (e instanceof AssertionError || e instanceof StrataError || e instanceof ServiceError) return e;
+  return new BasebackupFailed(timelineId, lsn, e);
+}
 
 export function basebackupRoutes(deps: PageserverDeps) {
   const limits = { ...DEFAULT_LIMITS, ...deps.limits };
@@ -27,13 +39,16 @@ export function basebackupRoutes(deps: PageserverDeps) {
     // A basebackup reads every page: bring evicted layers back from remote storage first, and keep
     // them (no eviction) until the stream ends.
     const unpin = t.pin();
+    const errors = deps.metrics.lastErrors;
     let plan;
     try {
       await t.ensureAllLocal();
       plan = planBasebackup(t, lsn);
     } catch (e) {
       unpin();
-      throw e;
+      const err = asBasebackupError(timeline, lsn, e);
+      errors.record(tenant, timeline, 'basebackup', err);
+      throw err;
     }
     const chunks = basebackupChunks(t, plan);
     const labels = { tenant_id: tenant, timeline_id: timeline };
@@ -44,14 +59,17 @@ export function basebackupRoutes(deps: PageserverDeps) {
           const r = chunks.next();
           if (r.done) {
             unpin();
+            errors.ok(tenant, timeline, 'basebackup');
             controller.close();
             return;
           }
           deps.metrics.basebackupBytes.inc(labels, r.value.length);
           controller.enqueue(r.value);
         } catch (e) {
-          // Headers are gone already: the client sees a short stream (its size check fails); the cause is logged here.
+          // Headers are gone already: the client sees a short stream (its size check fails). The cause is logged
+          // here and kept in the timeline's status (lastErrors), where the client looks it up to report it.
           log.error('basebackup stream failed', { ...labels, lsn, error: e });
+          errors.record(tenant, timeline, 'basebackup', new BasebackupFailed(timeline, lsn, e));
           unpin();
           controller.error(e);
         }

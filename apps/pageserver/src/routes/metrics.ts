@@ -5,6 +5,8 @@ import type { AppEnv, PageserverDeps } from '../deps.js';
 import { CollectedCounter } from '../metrics.js';
 import { POLICY } from '../schemas.js';
 import { sizedLayers, type Timeline } from '../storage/index.js';
+import { BACKGROUND_ERROR_KINDS } from '../background-errors.js';
+import { remoteLagBytes } from '../timeline-health.js';
 
 function labels(t: Timeline): Record<string, string> {
   return { tenant_id: t.tenantId, timeline_id: t.timelineId };
@@ -36,6 +38,14 @@ export function metricsRoutes(deps: PageserverDeps) {
     perTimeline('pageserver_remote_downloaded_bytes', 'Bytes of layer files downloaded back from remote storage since start (promotions to the local tier).', (t) => t.remote?.snapshot().downloadedBytes ?? 0),
     perTimeline('pageserver_remote_downloads', 'Layer files downloaded back from remote storage since start.', (t) => t.remote?.snapshot().downloadedFiles ?? 0),
     perTimeline('pageserver_remote_upload_failures', 'Failed remote storage uploads since start (retried).', (t) => t.remote?.snapshot().failures ?? 0),
+    // The upload queue's health: what is waiting, for how long, and whether remote storage is failing now.
+    perTimeline('pageserver_remote_upload_queue_tasks', 'Upload queue tasks (files, index writes, deletes) waiting, the one in flight included.', (t) => t.remote?.snapshot().queued ?? 0),
+    perTimeline('pageserver_remote_upload_queue_bytes', 'Bytes the queued uploads will send.', (t) => t.remote?.snapshot().pendingBytes ?? 0),
+    perTimeline('pageserver_remote_upload_queue_files', 'Layer and aux files waiting for upload.', (t) => t.remote?.snapshot().pendingFiles ?? 0),
+    perTimeline('pageserver_remote_upload_oldest_task_age_seconds', 'How long the oldest queued upload task has waited.', (t) => (t.remote?.snapshot().oldestPendingAgeMs ?? 0) / 1000),
+    perTimeline('pageserver_remote_upload_consecutive_failures', 'Failed upload attempts since the last success (0: remote storage is healthy).', (t) => t.remote?.snapshot().consecutiveFailures ?? 0),
+    perTimeline('pageserver_remote_upload_retry_backoff_seconds', 'Wait before the next upload attempt while failing (0 when healthy).', (t) => (t.remote?.snapshot().backoffMs ?? 0) / 1000),
+    perTimeline('pageserver_remote_consistent_lag_bytes', 'Last ingested LSN minus remote_consistent_lsn: WAL the safekeepers keep for this timeline.', (t) => remoteLagBytes(t)),
     perTimeline('pageserver_gc_horizon_lsn', 'Reads below this LSN (other than branch points and snapshots) fail with LSN_BEFORE_GC_HORIZON.', (t) => t.metaSnapshot.gc?.horizon ?? 0n),
   ];
   // The memory tier keeps plain numbers (no label work on the hot path); they become series here.
@@ -54,9 +64,21 @@ export function metricsRoutes(deps: PageserverDeps) {
       ]
     : [];
   const tierMetrics = tierFamily(deps);
+  const errorMetrics = [
+    new CollectedCounter('pageserver_remote_upload_failures_total', 'Failed upload attempts to remote storage (each retried after a backoff).', () =>
+      deps.tenants.all().map((t) => [labels(t), t.remote?.snapshot().failures ?? 0]),
+    ),
+    new CollectedCounter('pageserver_background_errors_total', 'Failures of background work per timeline and kind (compaction, gc, upload, basebackup); the messages are in the timeline status (lastErrors).', () =>
+      deps.tenants.all().flatMap((t) =>
+        BACKGROUND_ERROR_KINDS.map(
+          (kind) => [{ ...labels(t), kind }, kind === 'upload' ? (t.remote?.snapshot().failures ?? 0) : deps.metrics.lastErrors.count(t.tenantId, t.timelineId, kind)] as [Record<string, string>, number],
+        ),
+      ),
+    ),
+  ];
   return new Hono<AppEnv>().get('/metrics', (c) => {
     authorize(c.var.claims, POLICY.operator);
-    const text = deps.metrics.registry.render() + [...gauges, ...cacheMetrics, ...tierMetrics].flatMap((g) => g.render()).join('\n') + '\n';
+    const text = deps.metrics.registry.render() + [...gauges, ...errorMetrics, ...cacheMetrics, ...tierMetrics].flatMap((g) => g.render()).join('\n') + '\n';
     return c.body(text, 200, { 'content-type': PROMETHEUS_CONTENT_TYPE });
   });
 }

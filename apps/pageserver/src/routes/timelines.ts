@@ -12,6 +12,7 @@ import { authorize, BadRequest, readBodyBytes, zv } from '@strata/service-kit';
 import { DEFAULT_LIMITS, type AppEnv, type PageserverDeps } from '../deps.js';
 import { hexId, lsnString, POLICY, tenantParams, timelineInfo, timelineParams } from '../schemas.js';
 import type { Timeline } from '../storage/index.js';
+import { lastErrors, remoteHealth } from '../timeline-health.js';
 
 const branchBody = z.object({ newTimelineId: hexId.optional(), lsn: lsnString }).strict();
 const waitQuery = z.object({ lsn: lsnString, timeoutMs: z.coerce.number().int().min(0).optional() }).strict();
@@ -27,6 +28,9 @@ export function timelineRoutes(deps: PageserverDeps) {
       ...timelineInfo(t, deps.tenants.layerBytes(t)),
       children: deps.tenants.children(t).map((c) => c.timelineId),
       walReceiver: r ? { state: r.state, safekeeper: r.safekeeper, commitLsn: r.commitLsn?.toString() ?? null } : null,
+      // The upload queue (null without remote storage) and the last error of each kind of background work.
+      remote: remoteHealth(t),
+      lastErrors: lastErrors(t, deps.metrics.lastErrors),
     };
   };
   return new Hono<AppEnv>()
