@@ -3,9 +3,10 @@
  * the CLI and a future control plane can tell them apart without parsing
  * messages.
  */
+import { StrataError } from '@strata/core';
+
 export type ComputeErrorCode =
   | 'ComputeStartFailed'
-  | 'PageserverRequestFailed'
   | 'SafekeepersUnavailable'
   | 'CheckpointOvertookShipper'
   | 'RedoLogChanged'
@@ -13,7 +14,7 @@ export type ComputeErrorCode =
   | 'MariadbExited'
   | 'ShipperStalled';
 
-export class ComputeError extends Error {
+export class ComputeError extends StrataError {
   constructor(
     readonly code: ComputeErrorCode,
     message: string,

@@ -1,14 +1,10 @@
 /** Wire schemas shared by the routes. LSNs are decimal strings in JSON. */
 import { z } from 'zod';
+import { hexId, lsnString } from '@strata/core/json';
 import type { Scope } from '@strata/service-kit';
 import type { Timeline } from './storage/index.js';
 
-export const hexId = z.string().regex(/^[0-9a-f]{32}$/, 'must be 32 lowercase hex digits');
-export const lsnString = z
-  .string()
-  .regex(/^(0|[1-9][0-9]{0,19})$/, 'must be a decimal LSN')
-  .transform(BigInt)
-  .refine((v) => v < 1n << 64n, 'must fit in 64 bits');
+export { hexId, lsnString };
 
 export const tenantParams = z.object({ tenant: hexId });
 export const timelineParams = z.object({ tenant: hexId, timeline: hexId });

@@ -1,7 +1,11 @@
 /**
- * Domain errors. Every error that crosses a module boundary is one of these,
- * with a stable `code` that services map to their wire replies.
+ * Domain errors. Every error that crosses a module boundary is a StrataError
+ * (these, and the subclasses of the packages and apps: ServiceError,
+ * RemoteStorageError, the page server's and the clients' errors), with a
+ * stable `code` that services map to their wire replies and the CLI prints.
+ * Only AssertionError is not: a failed assertion is a bug, never handled.
  */
+/** The codes of core's own errors (the keys of every service's status table). */
 export type StrataErrorCode =
   | 'CORRUPT_REDO'
   | 'UNSUPPORTED_REDO_FORMAT'
@@ -16,7 +20,8 @@ export type StrataErrorCode =
   | 'NOT_A_MEMBER';
 
 export abstract class StrataError extends Error {
-  abstract readonly code: StrataErrorCode;
+  /** Stable across releases: what callers branch on, never the message. */
+  abstract readonly code: string;
 }
 
 /** Redo bytes that cannot be what MariaDB wrote: bad CRC, impossible record, out-of-page offset. */

@@ -2,10 +2,12 @@
  * Errors of the remote storage layer. Each has a stable `code` so that services
  * can map it to a wire reply the same way as the domain errors of @strata/core.
  */
+import { StrataError } from '@strata/core';
+
 export type RemoteStorageErrorCode = 'INVALID_REMOTE_STORAGE_URL' | 'INVALID_REMOTE_KEY' | 'REMOTE_STORAGE_IO';
 
-export abstract class RemoteStorageError extends Error {
-  abstract readonly code: RemoteStorageErrorCode;
+export abstract class RemoteStorageError extends StrataError {
+  abstract override readonly code: RemoteStorageErrorCode;
 }
 
 /** A remote storage URL that names no backend we can open. */

@@ -5,9 +5,11 @@
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { StrataError } from '@strata/core';
 import { parseListen } from './http.js';
 
-export class ConfigError extends Error {
+export class ConfigError extends StrataError {
+  readonly code = 'INVALID_CONFIG' as const;
   constructor(message: string) {
     super(message);
     this.name = 'ConfigError';

@@ -4,8 +4,10 @@
  * statuses in one table (see `createErrorHandler`). Services add their own
  * subclasses of ServiceError with codes of their own.
  */
-export abstract class ServiceError extends Error {
-  abstract readonly code: string;
+import { StrataError } from '@strata/core';
+
+export abstract class ServiceError extends StrataError {
+  abstract override readonly code: string;
 }
 
 /** Input that fails validation: zod issues, malformed JSON, bad LSN strings. */

@@ -13,6 +13,7 @@
  * `ZstdError`, so a route can answer 400 and store nothing.
  */
 import binding from 'zstd-napi/binding.js';
+import { StrataError } from '@strata/core';
 
 /** Level 1: ~300 MB/s on redo-like 8 KiB buffers here; higher levels cost more than the bytes they save on loopback. */
 export const DEFAULT_ZSTD_LEVEL = 1;
@@ -20,7 +21,7 @@ export const DEFAULT_ZSTD_LEVEL = 1;
 /** The HTTP content coding name (RFC 8878). */
 export const ZSTD_CODING = 'zstd';
 
-export class ZstdError extends Error {
+export class ZstdError extends StrataError {
   readonly code = 'BAD_ZSTD' as const;
   constructor(reason: string) {
     super(`invalid zstd data: ${reason}`);

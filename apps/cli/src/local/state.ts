@@ -6,6 +6,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { lsnDecimal } from '@strata/core/json';
 import { z } from 'zod';
 
 export class LocalClusterError extends Error {}
@@ -22,7 +23,7 @@ export const branchSchema = z.object({
   timelineId: hex32,
   parent: z.string().nullable(),
   /** Decimal LSN of the branch point; null for the root branch. */
-  lsn: z.string().regex(/^\d+$/).nullable(),
+  lsn: lsnDecimal.nullable(),
   createdAt: z.string(),
 });
 export type Branch = z.infer<typeof branchSchema>;

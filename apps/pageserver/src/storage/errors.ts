@@ -1,16 +1,29 @@
-import { LsnOutOfRange } from '@strata/core';
+import { LsnOutOfRange, StrataError } from '@strata/core';
 
-/** GetPage for an LSN the timeline has not ingested yet (after waiting). */
-export class LsnNotYetAvailable extends LsnOutOfRange {
-  constructor(lsn: bigint, lastRecordLsn: bigint, waitedMs: number) {
-    super(lsn, `not ingested yet (ingested up to ${lastRecordLsn}; waited ${waitedMs} ms)`);
+/**
+ * A read or wait for an LSN the timeline has not ingested yet (after
+ * waiting): the client retries (503). Not an LsnOutOfRange (400): that LSN
+ * is valid, only not here yet.
+ */
+export class LsnNotYetAvailable extends StrataError {
+  readonly code = 'LSN_NOT_YET_AVAILABLE' as const;
+  constructor(
+    readonly lsn: bigint,
+    readonly lastRecordLsn: bigint,
+    readonly waitedMs: number,
+  ) {
+    super(`LSN ${lsn} not ingested yet (ingested up to ${lastRecordLsn}; waited ${waitedMs} ms)`);
     this.name = 'LsnNotYetAvailable';
   }
 }
 
-export class PageNotFound extends Error {
+export class PageNotFound extends StrataError {
   readonly code = 'PAGE_NOT_FOUND' as const;
-  constructor(spaceId: number, pageNo: number, lsn: bigint) {
+  constructor(
+    readonly spaceId: number,
+    readonly pageNo: number,
+    readonly lsn: bigint,
+  ) {
     super(`page ${spaceId}:${pageNo} does not exist at LSN ${lsn}`);
     this.name = 'PageNotFound';
   }

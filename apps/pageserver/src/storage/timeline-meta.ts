@@ -6,10 +6,8 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { hexId, lsnString as lsn } from '@strata/core/json';
 import { z } from 'zod';
-
-const lsn = z.string().regex(/^\d+$/).transform((s) => BigInt(s));
-const hexId = z.string().regex(/^[0-9a-f]{32}$/);
 
 export const tablespaceEventSchema = z.object({
   lsn,
