@@ -78,6 +78,8 @@ describe('page server storage', () => {
     expect(imported.pages).toBeGreaterThan(100);
     const tl = Timeline.load(dir, { checkpointBytes: 1 << 20 });
     const end = ingestAll(tl, imported.lsn);
+    // Frozen layers are written in the background.
+    await tl.flushed();
     expect(tl.layers.filter((l) => l.kind === 'delta').length).toBeGreaterThan(2);
     // The compute's shipper captures .frm and friends; here the final datadir stands in for it.
     tl.putAuxSet(end, readAuxFiles(rec.final));
@@ -89,6 +91,7 @@ describe('page server storage', () => {
     const { sums, failures } = await bootAndChecksum(out);
     expect(failures).toEqual([]);
     expect(Object.fromEntries(sums)).toEqual(Object.fromEntries(rec.checksumsFinal));
+    await tl.flushed();
     tl.close();
   });
 
@@ -103,7 +106,8 @@ describe('page server storage', () => {
       if (++n === 3000) break;
     }
     reader.close();
-    // "Crash": drop the in-memory layer; only what was flushed survives.
+    // Let the background writes of frozen layers finish, then "crash": drop the open layer; only what was flushed survives.
+    await tl.flushed();
     tl.close();
     const again = Timeline.load(dir, { checkpointBytes: 1 << 20 });
     expect(again.lastRecordLsn).toBe(again.diskConsistentLsn);
@@ -113,6 +117,7 @@ describe('page server storage', () => {
     writeBasebackup(again, end, out);
     const cmp = await comparePages(rec.final, out);
     expect(cmp.diffs, formatComparison(cmp)).toEqual([]);
+    await again.flushed();
     again.close();
   });
 
@@ -141,6 +146,7 @@ describe('page server storage', () => {
       const cmp = await comparePages(applied, bb);
       expect(cmp.diffs, formatComparison(cmp)).toEqual([]);
     }
+    await tl.flushed();
     tl.close();
   });
 
@@ -168,6 +174,7 @@ describe('page server storage', () => {
       expect(tl.localLayerBytes()).toBe(0);
       const after = (await tl.getPageAsync({ spaceId: 0, pageNo: 5 }, end))!;
       expect(Buffer.from(after.page).equals(Buffer.from(before.page))).toBe(true);
+      await tl.flushed();
       tl.close();
       // Wipe the local disk entirely: the timeline comes back from remote storage alone.
       rmSync(dir, { recursive: true, force: true });
@@ -182,6 +189,7 @@ describe('page server storage', () => {
       expect(cmp.diffs, formatComparison(cmp)).toEqual([]);
       const { sums } = await bootAndChecksum(out);
       expect(Object.fromEntries(sums)).toEqual(Object.fromEntries(rec.checksumsFinal));
+      await back.flushed();
       back.close();
     } finally {
       await storage.close();
@@ -224,6 +232,7 @@ describe('import of an existing database', () => {
       const timeline = Timeline.load(tl);
       const out = join(d, 'bb');
       writeBasebackup(timeline, imported.lsn, out);
+      await timeline.flushed();
       timeline.close();
       const booted = await bootAndChecksum(out);
       expect(booted.failures).toEqual([]);

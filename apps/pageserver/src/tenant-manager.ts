@@ -308,6 +308,8 @@ export class TenantManager {
     const m = this.tenants.get(t.tenantId);
     m?.delete(t.timelineId);
     t.close();
+    // A layer write under way ends first (close() stops it from listing anything).
+    await t.flushed();
     // Renamed first: a crash half way through the removal leaves a temp dir, not a broken timeline.
     const tmp = t.dir + TEMP_SUFFIX;
     renameSync(t.dir, tmp);

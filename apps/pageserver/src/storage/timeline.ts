@@ -358,8 +358,8 @@ export class Timeline implements ReadableTimeline {
         // Encoding is synchronous work too: let reads and ingest in between.
         if (++n % 4096 === 0) await new Promise((r) => setImmediate(r));
       }
-      // A synchronous flush() may have written this layer meanwhile.
-      if (this.frozen[0] !== layer) {
+      // A synchronous flush() may have written this layer meanwhile, or the timeline was closed.
+      if (this.frozen[0] !== layer || this.closed) {
         await w.abort();
         return;
       }
@@ -369,7 +369,7 @@ export class Timeline implements ReadableTimeline {
       throw e;
     }
     // finish() awaited: check again before listing.
-    if (this.frozen[0] === layer) this.listFrozen(layer, desc);
+    if (this.frozen[0] === layer && !this.closed) this.listFrozen(layer, desc);
     else rmSync(this.layerPath(desc), { force: true });
   }
 
