@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { imageChunks, longestChain, mergedDeltaDesc, newestFullImageLsn, newestImageCoveringLsn, planDeltaMerges, planImageLayers, planPartitionImages, spaceKeyRange } from './compaction.js';
+import { longestChain, mergedDeltaDesc, newestImageCoveringLsn, planDeltaMerges, planPartitionImages, spaceKeyRange } from './compaction.js';
 import { KEY_MAX, KEY_MIN, type PageKey } from './key.js';
 import { layerFileName, type LayerDesc } from './layer-file.js';
 import { lsnAtTime, mergeLsnTimes, trimLsnTimes } from './lsn-time.js';
@@ -32,45 +32,7 @@ describe('planDeltaMerges', () => {
   });
 });
 
-describe('planImageLayers', () => {
-  const spaces = new Map<string, Set<number>>();
-  const spacesOf = (d: LayerDesc) => spaces.get(`${d.lsnStart}`) ?? new Set<number>();
-  spaces.set('0', new Set([1, 2]));
-  spaces.set('10', new Set([1]));
-  spaces.set('20', new Set([1, 3]));
-  const layers = [img(0n, spaceKeyRange(1).keyStart, spaceKeyRange(1).keyEnd), img(0n, spaceKeyRange(2).keyStart, spaceKeyRange(2).keyEnd), delta(0n, 10n), delta(10n, 20n), delta(20n, 30n)];
-  it('picks spaces with at least `threshold` deltas holding their changes above their newest image', () => {
-    expect(planImageLayers({ layers, spacesOf, threshold: 3, atLsn: 30n }).map((n) => n.spaceId)).toEqual([1]);
-    expect(planImageLayers({ layers, spacesOf, threshold: 1, atLsn: 30n }).map((n) => [n.spaceId, n.deltas])).toEqual([
-      [1, 3],
-      [2, 1],
-      [3, 1],
-    ]);
-  });
-  it('an image of the space at the LSN already there means nothing to do', () => {
-    const withImage = [...layers, img(30n, spaceKeyRange(1).keyStart, spaceKeyRange(1).keyEnd)];
-    expect(planImageLayers({ layers: withImage, spacesOf, threshold: 1, atLsn: 30n }).map((n) => n.spaceId)).toEqual([2, 3]);
-  });
-  it('the newest full image of a space must cover all of it', () => {
-    const partial = [img(5n, k(1), k(1, 10)), img(3n, k(1), k(2))];
-    expect(newestFullImageLsn(partial, 1)).toBe(3n);
-    expect(newestFullImageLsn([img(7n)], 4)).toBe(7n);
-    expect(newestFullImageLsn(partial, 2)).toBeUndefined();
-  });
-});
 
-describe('imageChunks', () => {
-  it('tiles the whole space without gaps, at most maxPages keys each', () => {
-    const keys = [0, 1, 2, 5, 9].map((p) => k(7, p));
-    const chunks = imageChunks(7, keys, 2);
-    expect(chunks.map((c) => [c.keyStart, c.keyEnd, c.keys.length])).toEqual([
-      [k(7, 0), k(7, 2), 2],
-      [k(7, 2), k(7, 9), 2],
-      [k(7, 9), k(8, 0), 1],
-    ]);
-    expect(imageChunks(7, [], 2)).toEqual([{ keyStart: k(7), keyEnd: k(8), keys: [] }]);
-  });
-});
 
 describe('LSN ↔ time map', () => {
   it('answers the highest LSN committed at or before a time', () => {
@@ -121,6 +83,13 @@ describe('planPartitionImages', () => {
     expect(plan([im(1, 0, null, 10), im(1, 0, 100, 20), ...deltas], 999)).toEqual([]);
     // Images already at the LSN: nothing to do.
     expect(plan([im(1, 0, 100, 40), ...deltas], 999)).toEqual([]);
+  });
+
+  it('the newest image covering a whole tablespace, across generations', () => {
+    const partial = [img(5n, k(1), k(1, 10)), img(3n, k(1), k(2))];
+    expect(newestImageCoveringLsn(partial, spaceKeyRange(1).keyStart, spaceKeyRange(1).keyEnd)).toBe(3n);
+    expect(newestImageCoveringLsn([img(7n)], spaceKeyRange(4).keyStart, spaceKeyRange(4).keyEnd)).toBe(7n);
+    expect(newestImageCoveringLsn(partial, spaceKeyRange(2).keyStart, spaceKeyRange(2).keyEnd)).toBeUndefined();
   });
 
   it('counts a partition as covered by pieces of several image generations', () => {

@@ -9,9 +9,9 @@
  * consecutive ones into one layer of about `targetBytes` keeps that short.
  *
  * Why images: a page whose chain of deltas above its newest image grows long
- * costs more redo to rebuild at every read. Materializing every page of a
- * tablespace at the disk-consistent LSN into an image layer cuts the chain,
- * and is what lets GC drop the deltas below it.
+ * costs more redo to rebuild at every read. Materializing a key partition of
+ * a tablespace at the disk-consistent LSN into an image layer cuts the
+ * chains of its pages, and is what lets GC drop the deltas below it.
  */
 import { assert } from '../assert.js';
 import { compareKeys, KEY_MAX, KEY_MIN, type PageKey } from './key.js';
@@ -79,88 +79,6 @@ export function mergedDeltaDesc(run: readonly LayerDesc[]): LayerDesc {
 /** Keys [space:0, space+1:0): one tablespace. */
 export function spaceKeyRange(spaceId: number): { keyStart: PageKey; keyEnd: PageKey } {
   return { keyStart: { spaceId, pageNo: 0 }, keyEnd: spaceId === 0xffffffff ? KEY_MAX : { spaceId: spaceId + 1, pageNo: 0 } };
-}
-
-export interface ImageNeedInput {
-  readonly layers: readonly LayerDesc[];
-  /** The tablespaces a delta layer holds changes for (read from its index). */
-  readonly spacesOf: (d: LayerDesc) => ReadonlySet<number>;
-  /** Make an image when at least this many delta layers with changes to a space lie above its newest image. */
-  readonly threshold: number;
-  /** The LSN the image would be made at (the disk-consistent LSN). */
-  readonly atLsn: bigint;
-}
-
-/** The newest LSN at which image layers cover all of the space, or undefined. */
-export function newestFullImageLsn(layers: readonly LayerDesc[], spaceId: number): bigint | undefined {
-  const { keyStart, keyEnd } = spaceKeyRange(spaceId);
-  const byLsn = new Map<bigint, LayerDesc[]>();
-  for (const l of layers) {
-    if (l.kind !== 'image' || compareKeys(l.keyStart, keyEnd) >= 0 || compareKeys(keyStart, l.keyEnd) >= 0) continue;
-    let list = byLsn.get(l.lsnStart);
-    if (!list) byLsn.set(l.lsnStart, (list = []));
-    list.push(l);
-  }
-  const lsns = [...byLsn.keys()].sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
-  for (const lsn of lsns) {
-    const ranges = byLsn.get(lsn)!.sort((a, b) => compareKeys(a.keyStart, b.keyStart));
-    let cur = keyStart;
-    for (const r of ranges) {
-      if (compareKeys(r.keyStart, cur) > 0) break;
-      if (compareKeys(r.keyEnd, cur) > 0) cur = r.keyEnd;
-    }
-    if (compareKeys(cur, keyEnd) >= 0) return lsn;
-  }
-  return undefined;
-}
-
-export interface ImageNeed {
-  readonly spaceId: number;
-  /** Delta layers with changes to the space above its newest image. */
-  readonly deltas: number;
-  readonly newestImageLsn: bigint | undefined;
-}
-
-/** Tablespaces whose delta chains are long enough for a new image layer at `atLsn`, most deltas first. */
-export function planImageLayers(input: ImageNeedInput): ImageNeed[] {
-  const deltas = input.layers.filter((l) => l.kind === 'delta' && l.lsnEnd <= input.atLsn);
-  const spaces = new Set<number>();
-  for (const d of deltas) for (const s of input.spacesOf(d)) spaces.add(s);
-  const out: ImageNeed[] = [];
-  for (const spaceId of spaces) {
-    const newest = newestFullImageLsn(input.layers, spaceId);
-    if (newest !== undefined && newest >= input.atLsn) continue;
-    const count = deltas.filter((d) => (newest === undefined || d.lsnEnd > newest) && input.spacesOf(d).has(spaceId)).length;
-    if (count >= input.threshold) out.push({ spaceId, deltas: count, newestImageLsn: newest });
-  }
-  return out.sort((a, b) => b.deltas - a.deltas || a.spaceId - b.spaceId);
-}
-
-/**
- * Cut one tablespace's sorted keys into image layers of at most `maxPages`
- * pages whose key ranges tile [space:0, space+1:0) without gaps: an image
- * layer speaks for every key in its range (a key it lacks is absent at its
- * LSN), and GC relies on ranges covering the whole space.
- */
-export function imageChunks(spaceId: number, keys: readonly PageKey[], maxPages: number): Array<{ keyStart: PageKey; keyEnd: PageKey; keys: PageKey[] }> {
-  assert(maxPages > 0, 'maxPages must be positive');
-  const { keyStart, keyEnd } = spaceKeyRange(spaceId);
-  const chunks: Array<{ keyStart: PageKey; keyEnd: PageKey; keys: PageKey[] }> = [];
-  let cur: PageKey[] = [];
-  let start = keyStart;
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i]!;
-    assert(k.spaceId === spaceId, 'key of another space');
-    if (i > 0) assert(compareKeys(keys[i - 1]!, k) < 0, 'keys not sorted and distinct');
-    if (cur.length === maxPages) {
-      chunks.push({ keyStart: start, keyEnd: k, keys: cur });
-      start = k;
-      cur = [];
-    }
-    cur.push(k);
-  }
-  chunks.push({ keyStart: start, keyEnd, keys: cur });
-  return chunks;
 }
 
 /** One key range of a tablespace to materialize as an image layer. */
