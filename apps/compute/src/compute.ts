@@ -20,7 +20,7 @@ import { CollectedGauge, Counter, Histogram, Registry } from '@strata/service-ki
 import { auxSnapshot, type AuxSnapshot, sameSnapshot } from './aux-watcher.js';
 import { ComputeError } from './errors.js';
 import { describeExit, Mariadbd } from './mariadbd.js';
-import { fetchBasebackup, pageserverUrl, type PageserverTarget, postLsnTimes, putAuxSet, timelineDetails, waitLsn } from './pageserver-client.js';
+import { basebackup, pageserverUrl, type PageserverTarget, postLsnTimes, putAuxSet, timelineDetails, waitLsn } from '@strata/client';
 import { endpointsOfCurrentConf, ensureTimeline, parseSafekeeperList, resolveSafekeepers } from './safekeepers.js';
 import { type LsnStamp, RedoShipper, type ShipperStats } from './shipper.js';
 
@@ -114,6 +114,8 @@ const MIB = 1024n * 1024n;
 const GENERATION_RESTARTS_MAX = 5;
 const DRAIN_TIMEOUT_MS = 120_000;
 const INGEST_TIMEOUT_MS = 120_000;
+/** A compute start gives up on a basebackup after this long (as it did before the client was shared). */
+const BASEBACKUP_TIMEOUT_MS = 600_000;
 
 export async function startCompute(opts: ComputeOptions): Promise<Compute> {
   // The shipper checks the CRC of every mtr it tails.
@@ -189,7 +191,7 @@ async function startReadOnly(opts: ComputeOptions): Promise<Compute> {
   const lsn = opts.lsn ?? tl.lastRecordLsn;
   await waitLsn(ps, opts.tenantId, opts.timelineId, lsn, INGEST_TIMEOUT_MS);
   const { datadir, runDir } = prepareDirs(opts.dataDir);
-  const bb = await fetchBasebackup(ps, opts.tenantId, opts.timelineId, lsn, datadir);
+  const bb = await basebackup(ps, opts.tenantId, opts.timelineId, datadir, { lsn, timeoutMs: BASEBACKUP_TIMEOUT_MS });
   log(`basebackup at LSN ${lsn}: ${bb.files} files, ${bb.bytes} bytes`);
   const m = new Mariadbd({ datadir, runDir, port: opts.port, logFileSizeBytes: logSizeOf(datadir), pageSize: tl.pageSize, bufferPoolSize: opts.bufferPoolSize ?? '64M', readOnly: true });
   try {
@@ -302,7 +304,7 @@ async function startReadWrite(opts: ComputeOptions): Promise<Compute> {
   let shipper: RedoShipper;
   let onShipperFatal: (e: ComputeError) => void = () => {};
   try {
-    const bb = await fetchBasebackup(ps, opts.tenantId, opts.timelineId, startLsn, datadir);
+    const bb = await basebackup(ps, opts.tenantId, opts.timelineId, datadir, { lsn: startLsn, timeoutMs: BASEBACKUP_TIMEOUT_MS });
     log(`basebackup at LSN ${startLsn}: ${bb.files} files, ${bb.bytes} bytes`);
     const logPath = join(datadir, 'ib_logfile0');
     const minSize = opts.logFileSizeMinBytes ?? 256n * MIB;

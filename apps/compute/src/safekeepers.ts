@@ -2,24 +2,20 @@
  * The safekeeper side of a compute start: resolve addresses to node ids and
  * make sure the timeline exists on its members before the proposer runs.
  */
-import type { SafekeeperEndpoint } from '@strata/client';
+import { authHeaders, serviceUrl, type SafekeeperEndpoint } from '@strata/client';
 import { z } from 'zod';
 import { ComputeError } from './errors.js';
 
 export function parseSafekeeperList(list: string): string[] {
   const items = list.split(',').map((s) => s.trim()).filter(Boolean);
   if (items.length === 0) throw new ComputeError('SafekeepersUnavailable', 'no safekeepers given');
-  return items.map((i) => {
-    if (/^https?:\/\//.test(i)) return i.replace(/\/+$/, '');
-    if (!/^[^:\s/]+:\d{1,5}$/.test(i)) throw new ComputeError('SafekeepersUnavailable', `safekeeper "${i}" is not H:P`);
-    return `http://${i}`;
-  });
+  return items.map((i) => serviceUrl(i, 'safekeeper'));
 }
 
 async function getJson(url: string, token: string | undefined, init: RequestInit = {}): Promise<{ status: number; body: unknown }> {
   const res = await fetch(url, {
     ...init,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(init.body ? { 'content-type': 'application/json' } : {}) },
+    headers: { ...authHeaders(token), ...(init.body ? { 'content-type': 'application/json' } : {}) },
     signal: AbortSignal.timeout(10_000),
   });
   const text = await res.text();

@@ -4,12 +4,13 @@
  * timeline holding a synthetic tablespace: batches over the stream and over
  * HTTP, many batches in flight, the cache across ingest, waits, errors.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type redo } from '@strata/core';
-import { PageserverClient, PageserverClientError } from '@strata/client';
+import { basebackup, branchCreate, getPage, PageserverClient, PageserverClientError, timelineDetails, waitLsn } from '@strata/client';
+import { StrataError } from '@strata/core';
 import { GetPageStatus, type GetPageItem } from '@strata/core/getpage';
 import { memoryLogger } from '@strata/service-kit';
 import { loadConfig } from './env.js';
@@ -120,6 +121,32 @@ describe('PageserverClient over a listening page server', () => {
   it('refuses a stream of an unknown timeline with its error code', async () => {
     await expect(PageserverClient.connect({ url: ps.url, tenantId: TENANT, timelineId: '9'.repeat(32) })).rejects.toMatchObject({ code: 'TIMELINE_NOT_FOUND' });
     await expect(PageserverClient.connect({ url: ps.url, tenantId: TENANT, timelineId: '9'.repeat(32) })).rejects.toBeInstanceOf(PageserverClientError);
+  });
+
+  it('the HTTP API of the same client: details, one page, waits, a basebackup, and the page server\'s codes on failure', async () => {
+    const t = { url: ps.url };
+    const details = await timelineDetails(t, TENANT, ROOT);
+    expect(details).toMatchObject({ timelineId: ROOT, pageSize: PAGE });
+    const end = details.lastRecordLsn;
+    expect(await getPage(t, TENANT, ROOT, { spaceId: SPACE, pageNo: 3, lsn: end })).toMatchObject({ status: GetPageStatus.OK });
+    expect(await waitLsn(t, TENANT, ROOT, end, 1000)).toBe(end);
+    // Not ingested yet is a retryable 503 with its own code, not LSN_OUT_OF_RANGE.
+    const notYet = await waitLsn(t, TENANT, ROOT, end + 1n, 50).catch((e: unknown) => e);
+    expect(notYet).toBeInstanceOf(StrataError);
+    expect(notYet).toMatchObject({ code: 'LSN_NOT_YET_AVAILABLE', httpStatus: 503 });
+    await expect(branchCreate(t, TENANT, ROOT, end + 1000n)).rejects.toMatchObject({ code: 'LSN_OUT_OF_RANGE', httpStatus: 400 });
+    await expect(timelineDetails({ url: 'http://127.0.0.1:9' }, TENANT, ROOT)).rejects.toMatchObject({ code: 'CONNECTION_FAILED' });
+
+    const out = join(dataDir, 'bb');
+    const bb = await basebackup(t, TENANT, ROOT, out, { lsn: end });
+    expect(bb.lsn).toBe(end);
+    expect(bb.files).toBeGreaterThan(0);
+    expect(readdirSync(out)).toContain('ib_logfile0');
+    expect(existsSync(`${out}.partial-${process.pid}`)).toBe(false);
+    const full = join(dataDir, 'full');
+    mkdirSync(full);
+    writeFileSync(join(full, 'x'), 'x');
+    await expect(basebackup(t, TENANT, ROOT, full)).rejects.toMatchObject({ code: 'OUT_NOT_EMPTY' });
   });
 
   it('shows the memory tier and the stages in /metrics', async () => {

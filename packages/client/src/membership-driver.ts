@@ -15,6 +15,7 @@
  * proposer moves acceptors' logs.
  */
 import { z } from 'zod';
+import { StrataError } from '@strata/core';
 import {
   type AcceptorMessage,
   type CoordinatorMessage,
@@ -32,6 +33,7 @@ import {
   tickCoordinator,
   timelinePulled,
 } from '@strata/core/consensus';
+import { authHeaders } from './http.js';
 import type { SafekeeperEndpoint } from './proposer-driver.js';
 
 export interface MembershipChangeOptions {
@@ -68,7 +70,8 @@ export interface MembershipChangeResult {
 
 export type MembershipChangeFailure = 'noTimeline' | 'unknownSafekeeper' | 'otherChangeInProgress' | 'aborted' | 'timeout';
 
-export class MembershipChangeFailed extends Error {
+export class MembershipChangeFailed extends StrataError {
+  readonly code = 'MEMBERSHIP_CHANGE_FAILED' as const;
   constructor(
     readonly reason: MembershipChangeFailure,
     message: string,
@@ -147,10 +150,6 @@ async function confOf(e: SafekeeperEndpoint, opts: MembershipChangeOptions): Pro
     // Unreachable: the change proceeds if a quorum of each set answers.
     return null;
   }
-}
-
-function authHeaders(token: string | undefined): Record<string, string> {
-  return token ? { authorization: `Bearer ${token}` } : {};
 }
 
 class MembershipDriver {

@@ -12,6 +12,7 @@
 import { Agent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
+import { StrataError } from '@strata/core';
 import {
   decodeGetPageResponse,
   decodeReplyFrame,
@@ -23,6 +24,7 @@ import {
   type GetPageItem,
   type GetPageRequest,
 } from '@strata/core/getpage';
+import { authHeaders } from './http.js';
 
 export interface PageserverClientOptions {
   /** `http://host:port` of the page server, or `https://…` when it serves TLS. */
@@ -41,11 +43,17 @@ export interface GetPagesOptions {
   readonly waitMs?: number | undefined;
 }
 
-/** A failure of the connection or of a whole batch; a page's own failure is its item's status. */
-export class PageserverClientError extends Error {
+/**
+ * A failure of a page server request (pageserver-api.ts), of the stream's
+ * connection or of a whole batch; a page's own failure is its item's status.
+ * `code` is the page server's (`TIMELINE_NOT_FOUND`...) when it sent one.
+ */
+export class PageserverClientError extends StrataError {
   constructor(
     readonly code: string,
     message: string,
+    /** The HTTP status of the reply, when there was one. */
+    readonly httpStatus?: number,
   ) {
     super(message);
     this.name = 'PageserverClientError';
@@ -97,7 +105,7 @@ export class PageserverClient {
     return new Promise((resolve, reject) => {
       const req = requestFor(url, opts)(url, {
         method: 'GET',
-        headers: { connection: 'Upgrade', upgrade: GETPAGE_STREAM_PROTOCOL, ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}) },
+        headers: { connection: 'Upgrade', upgrade: GETPAGE_STREAM_PROTOCOL, ...authHeaders(opts.token) },
         timeout: opts.connectTimeoutMs ?? 10_000,
       });
       req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -150,7 +158,7 @@ export class PageserverClient {
       const req = requestFor(url, this.opts)(url, {
         method: 'POST',
         agent: this.httpAgent,
-        headers: { 'content-type': 'application/octet-stream', 'content-length': body.length, ...(o.token ? { authorization: `Bearer ${o.token}` } : {}) },
+        headers: { 'content-type': 'application/octet-stream', 'content-length': body.length, ...authHeaders(o.token) },
       });
       req.on('response', (res: IncomingMessage) => {
         const chunks: Buffer[] = [];
@@ -208,5 +216,5 @@ function errorFromReply(status: number, text: string, what: string): PageserverC
   } catch {
     // not our JSON error: keep the text
   }
-  return new PageserverClientError(code, `${what}: HTTP ${status} ${code}: ${message}`);
+  return new PageserverClientError(code, `${what}: HTTP ${status} ${code}: ${message}`, status);
 }

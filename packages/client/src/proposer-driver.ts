@@ -13,7 +13,8 @@
  * WAL again (and be slower still). Dropping is always safe, as a lost message
  * is: if the request in flight fails, the proposer resends later.
  */
-import { assert } from '@strata/core';
+import { assert, StrataError } from '@strata/core';
+import { authHeaders } from './http.js';
 import { ACCEPT_ZSTD, consensusReplyBytes, encodeBody } from './wire-zstd.js';
 import {
   appendWal,
@@ -66,7 +67,8 @@ export interface ProposerDriverOptions {
  */
 export type FenceCause = 'term' | 'generation';
 
-export class ProposerFenced extends Error {
+export class ProposerFenced extends StrataError {
+  readonly code = 'PROPOSER_FENCED' as const;
   constructor(
     readonly reason: string,
     readonly fencedBy: FenceCause = 'term',
@@ -316,7 +318,7 @@ export class ProposerDriver {
           'content-type': 'application/octet-stream',
           ...encoding,
           ...(zstd ? ACCEPT_ZSTD : {}),
-          ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}),
+          ...authHeaders(this.opts.token),
         },
         body,
         signal: AbortSignal.timeout(this.opts.requestTimeoutMs ?? 10_000),

@@ -2,7 +2,7 @@
  * Safekeeper addresses given on the command line (`H:P,H:P,...`), resolved to
  * node ids through their `/v1/status`.
  */
-import type { SafekeeperEndpoint } from '@strata/client';
+import { authHeaders, serviceUrl, type SafekeeperEndpoint } from '@strata/client';
 import { z } from 'zod';
 
 const statusSchema = z.object({ nodeId: z.number().int().nonnegative() }).passthrough();
@@ -10,13 +10,10 @@ const statusSchema = z.object({ nodeId: z.number().int().nonnegative() }).passth
 export function parseHostPorts(list: string, flag: string): string[] {
   const items = list.split(',').map((s) => s.trim()).filter(Boolean);
   if (items.length === 0) throw new Error(`${flag} needs at least one H:P`);
-  for (const i of items) if (!/^[^:\s]+:\d{1,5}$/.test(i) && !/^https?:\/\//.test(i)) throw new Error(`${flag}: "${i}" is not H:P`);
-  return items.map((i) => (/^https?:\/\//.test(i) ? i.replace(/\/+$/, '') : `http://${i}`));
+  return items.map((i) => serviceUrl(i, flag));
 }
 
-export function authHeaders(token: string | undefined): Record<string, string> {
-  return token ? { authorization: `Bearer ${token}` } : {};
-}
+export { authHeaders };
 
 export async function fetchJson(url: string, init: RequestInit & { token?: string | undefined } = {}): Promise<{ status: number; body: unknown }> {
   const res = await fetch(url, {

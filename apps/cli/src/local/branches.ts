@@ -2,7 +2,8 @@
  * Named branches of the local cluster. The page server holds the timelines
  * (O(1) branch at an LSN); the names and the tree live in cluster.json.
  */
-import { branchCreate, lsnByTimestamp, PageserverCommandError } from '../commands/pageserver-client.js';
+import { deleteTimeline } from '@strata/client';
+import { branchCreate, lsnByTimestamp } from '../commands/pageserver-client.js';
 import { authHeaders } from '../commands/safekeeper-endpoints.js';
 import { runningComputes } from './computes.js';
 import { adminToken, BRANCH_NAME, type Branch, type ClusterState, findBranch, LocalClusterError, readCluster, strataHome, writeCluster } from './state.js';
@@ -41,8 +42,7 @@ export async function deleteBranch(state: ClusterState, name: string, home = str
   const computes = runningComputes(home).filter((c) => c.timelineId === b.timelineId);
   if (computes.length) throw new LocalClusterError(`branch ${name} has running computes (${computes.map((c) => c.name).join(', ')}): stop them first`);
   const token = adminToken(state);
-  const res = await fetch(`${state.pageserver.url}/v1/tenants/${state.tenantId}/timelines/${b.timelineId}`, { method: 'DELETE', headers: authHeaders(token) });
-  if (!res.ok && res.status !== 404) throw new PageserverCommandError(`delete timeline ${b.timelineId} on the page server: HTTP ${res.status} ${await res.text()}`);
+  await deleteTimeline({ url: state.pageserver.url, token }, state.tenantId, b.timelineId);
   for (const sk of state.safekeepers) {
     const r = await fetch(`${sk.url}/v1/tenants/${state.tenantId}/timelines/${b.timelineId}`, { method: 'DELETE', headers: authHeaders(token) }).catch(() => undefined);
     // A safekeeper that is down or never had the timeline (no compute ever wrote to the branch) is fine: nothing there is reachable by name any more.
