@@ -115,18 +115,50 @@ export async function startPageserver(config: PageserverConfig, log: Logger, onB
     receivers,
     stop() {
       stopping ??= (async () => {
-        await receivers.stopAll();
-        await maintenance.stop();
+        // Each stage says so when it holds the stop up: `strata down` kills a page server that takes too long.
+        await stopStage(log, 'WAL receivers', () => receivers.stopAll());
+        await stopStage(log, 'maintenance', () => maintenance.stop());
         streams.closeAll();
-        await listening.close();
-        tenants.flushAll();
-        await tenants.drainUploads();
-        await receivers.reportAll();
+        await stopStage(log, 'HTTP server', () => listening.close());
+        await stopStage(log, 'flush of open layers', () => tenants.flushAll());
+        // Bounded: local layers are authoritative, and the next start queues whatever the remote copy lacks (syncRemote).
+        await stopStage(log, 'uploads', () => drainUploadsFor(tenants, log, STOP_UPLOADS_MS));
+        await stopStage(log, 'LSN reports to the safekeepers', () => receivers.reportAll());
         tenants.close();
       })();
       return stopping;
     },
   };
+}
+
+/** A stop stage is slow after this long: the page server logs what it is waiting on. */
+const STOP_STAGE_SLOW_MS = 2000;
+
+/** How long a stop waits for queued uploads to remote storage. */
+const STOP_UPLOADS_MS = 5000;
+
+async function drainUploadsFor(tenants: TenantManager, log: Logger, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(true), ms);
+  });
+  try {
+    if (await Promise.race([tenants.drainUploads().then(() => false), timedOut])) {
+      log.warn('stopping with uploads still queued: the next start uploads what remote storage lacks', { waitedMs: ms });
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function stopStage(log: Logger, stage: string, fn: () => unknown): Promise<void> {
+  const t0 = performance.now();
+  const timer = setInterval(() => log.warn('stopping: still waiting', { stage, ms: Math.round(performance.now() - t0) }), STOP_STAGE_SLOW_MS);
+  try {
+    await fn();
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
