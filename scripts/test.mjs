@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `npm test`: install what is missing, then run every suite (lint,
-// typecheck, unit, integration, the console's e2e) and end with one line
+// `npm test`: install what is missing, build (turbo run build), then run every
+// suite (lint, typecheck, unit, integration, the console's e2e) and end with one line
 // `N passed, N failed` that sums them all.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -31,6 +31,10 @@ function check(name, cmd, args) {
   }
 }
 
+// What the local-cluster and e2e suites run (./strata, its daemons, the console) is built first: the bundles in
+// apps/*/dist and the console's Next build. ./strata would rebuild a stale bundle by itself; building here makes a
+// broken build one failure up front instead of every suite falling back to TypeScript source.
+check('build', bin('turbo'), ['run', 'build', '--output-logs=errors-only']);
 check('lint', bin('eslint'), ['.']);
 check('typecheck (workspaces)', bin('turbo'), ['run', 'typecheck', '--output-logs=errors-only']);
 check('typecheck (tests, bench)', bin('tsc'), ['-p', 'tsconfig.json']);

@@ -76,14 +76,24 @@ async function ok(args: string[]): Promise<string> {
   return r.stdout;
 }
 
+/** A zombie has exited: the daemons' parent is init, which may reap them seconds later. */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
   } catch {
     return false;
   }
 }
+
+/** The command line a process runs (NUL-separated arguments joined by spaces). */
+function cmdline(pid: number): string {
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+}
+
+/** `./strata down` with computes running (the issue's bound: they stop in parallel, killed after a bounded wait). */
+const DOWN_MS_MAX = 10_000;
 
 async function waitDead(pid: number): Promise<void> {
   const deadline = Date.now() + 60_000;
@@ -395,11 +405,19 @@ describe('local cluster (./strata up, real processes)', () => {
     expect(await ok(['status'])).not.toMatch(/^safekeeper 7 /m);
   });
 
-  it('[DOWN/UP] down stops every process; up resumes the same cluster with all its data', async () => {
+  it('[DOWN/UP] down stops every process within 10 s, computes included; up resumes the same cluster with all its data', async () => {
     const pids = ['safekeeper-1', 'safekeeper-2', 'safekeeper-3', 'safekeeper-4', 'pageserver'].map(pidOf);
+    // What users run: the services run from their bundles, not from TypeScript source.
+    expect(cmdline(pidOf('safekeeper-1'))).toContain('/apps/safekeeper/dist/safekeeper.mjs');
+    expect(cmdline(pidOf('pageserver'))).toContain('/apps/pageserver/dist/pageserver.mjs');
     const main = computeState('main');
+    expect(alive(main.controllerPid)).toBe(true);
+    const t0 = performance.now();
     const out = await ok(['down']);
+    const downMs = performance.now() - t0;
+    expect(out).toMatch(/^stopping (compute|\d+ computes in parallel) \(.*\bmain\b.*\): clean stop, SIGKILL after/m);
     expect(out).toMatch(/^stopped compute main$/m);
+    expect(downMs, out).toBeLessThanOrEqual(DOWN_MS_MAX);
     for (const pid of [...pids, main.controllerPid, main.mariadbdPid]) expect(alive(pid)).toBe(false);
     expect(existsSync(join(home, 'cluster.json'))).toBe(true);
     const again = await ok(['up', '--no-console']);
