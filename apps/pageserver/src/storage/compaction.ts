@@ -70,13 +70,13 @@ export async function keysBySpace(t: Timeline, d: LayerDesc, cache: LayerKeyCach
   const name = `${t.dir}/${layerFileName(d)}`;
   const cached = cache.get(name);
   if (cached) return cached;
-  const idx = (await t.openLayer(d)).index;
+  const reader = await t.openLayer(d);
   const build = new Map<number, { pages: number[]; tails: number[]; stops: number[] }>();
   let cur: { pages: number[]; tails: number[]; stops: number[] } | undefined;
   let curSpace = -1;
   let curPage = -1;
-  for (let i = 0; i < idx.count; i++) {
-    const k = idx.keyAt(i);
+  let n = 0;
+  for (const { key: k, hit } of reader.indexEntries()) {
     if (k.spaceId !== curSpace) {
       curSpace = k.spaceId;
       cur = build.get(curSpace);
@@ -91,10 +91,12 @@ export async function keysBySpace(t: Timeline, d: LayerDesc, cache: LayerKeyCach
     }
     const j = cur!.pages.length - 1;
     // Values after the last will_init one are what a read at the layer's end walks.
-    if (idx.hitAt(i).willInit) {
+    if (hit.willInit) {
       cur!.tails[j] = 0;
       cur!.stops[j] = 1;
     } else cur!.tails[j]!++;
+    // A big layer's index is long: let reads and ingest in between.
+    if (++n % 65536 === 0) await yieldNow();
   }
   const m = new Map<number, KeyChainSummary>();
   for (const [spaceId, b] of build) m.set(spaceId, { pages: b.pages, tails: Uint32Array.from(b.tails), stops: Uint8Array.from(b.stops) });

@@ -128,7 +128,7 @@ export function collectChains(timeline: ReadableTimeline, keys: readonly PageKey
         if (d.keyEnd.spaceId < c.key.spaceId || (d.keyEnd.spaceId === c.key.spaceId && d.keyEnd.pageNo <= c.key.pageNo)) continue;
         reader ??= cur.reader(d);
         hits.length = 0;
-        if (reader.index.chain(c.key, floors[i]!, at, hits)) c.done = true;
+        if (reader.chain(c.key, floors[i]!, at, hits)) c.done = true;
         for (const hit of hits) wanted.push({ chain: c, hit });
       }
       if (reader && wanted.length > 0) readWanted(reader, wanted);
@@ -148,7 +148,7 @@ export function collectChains(timeline: ReadableTimeline, keys: readonly PageKey
       c.done = true;
       const reader = cur.reader(img);
       hits.length = 0;
-      reader.index.chain(c.key, img.lsnStart, img.lsnEnd, hits);
+      reader.chain(c.key, img.lsnStart, img.lsnEnd, hits);
       if (hits.length === 0) continue;
       let list = byImage.get(img);
       if (!list) byImage.set(img, (list = []));

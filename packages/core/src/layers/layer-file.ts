@@ -32,7 +32,8 @@ export const LAYER_INDEX_ENTRY_BYTES = 32;
 const MAGIC = [0x53, 0x54, 0x52, 0x41, 0x54, 0x41, 0x4c, 0x59]; // STRATALY
 const VERSION = 2;
 const VERSION_NO_FLAGS = 1;
-const WILL_INIT_BIT = 0x8000_0000;
+/** Set in an index entry's length word for a will_init value (version 2 files). */
+export const LAYER_WILL_INIT_BIT = 0x8000_0000;
 /** A value's length must leave the will_init bit free. */
 export const LAYER_VALUE_BYTES_MAX = 0x7fff_ffff;
 
@@ -118,7 +119,7 @@ export class LayerIndexBuilder {
     writeU32(this.index, ip + 4, key.pageNo);
     writeU64(this.index, ip + 8, lsn);
     writeU64(this.index, ip + 16, BigInt(this.valuesEnd));
-    writeU32(this.index, ip + 24, (value.length | (valueWillInit(value) ? WILL_INIT_BIT : 0)) >>> 0);
+    writeU32(this.index, ip + 24, (value.length | (valueWillInit(value) ? LAYER_WILL_INIT_BIT : 0)) >>> 0);
     writeU32(this.index, ip + 28, crc32c(value));
     this.count++;
     this.valuesEnd += value.length;
@@ -313,7 +314,7 @@ export class LayerIndex {
       offset: Number(this.view.getBigUint64(base + 16)),
       length: (raw & LAYER_VALUE_BYTES_MAX) >>> 0,
       crc: this.view.getUint32(base + 28),
-      willInit: this.hasWillInit && (raw & WILL_INIT_BIT) !== 0,
+      willInit: this.hasWillInit && (raw & LAYER_WILL_INIT_BIT) !== 0,
     };
   }
 
