@@ -39,3 +39,20 @@ export class LsnBeforeGcHorizon extends LsnOutOfRange {
     this.name = 'LsnBeforeGcHorizon';
   }
 }
+
+/**
+ * A listed layer file that is not on local disk and cannot come back: no
+ * remote storage is configured (a file deleted behind the page server's
+ * back, or lost in a crash). Not a StrataError: it is an internal failure,
+ * which compaction and basebackup report inside their own errors
+ * (MAINTENANCE_FAILED, BASEBACKUP_FAILED) with this message.
+ */
+export class LayerFileMissing extends Error {
+  constructor(
+    readonly layerName: string,
+    readonly timelineId: string,
+  ) {
+    super(`layer ${layerName} of ${timelineId} is missing locally and there is no remote storage`);
+    this.name = 'LayerFileMissing';
+  }
+}
