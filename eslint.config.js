@@ -45,6 +45,26 @@ export default tseslint.config(
     rules: appBoundaryRules,
   },
   {
+    // One env.ts per app reads the environment (parsed with zod); everything else gets its settings passed in.
+    files: ['apps/*/src/**/*.{ts,tsx}', 'packages/*/src/**/*.ts'],
+    ignores: [
+      '**/env.ts',
+      '**/*.test.ts',
+      '**/*.test-util.ts',
+      'apps/console/src/server/testing/**',
+      'packages/db/src/testing.ts',
+      'packages/db/src/generated/**',
+      // These hand the whole environment on to a child process (mariadbd, a daemon, the CLI), not read it.
+      'apps/cli/src/local/daemon.ts',
+      'apps/console/src/server/services/cli.ts',
+      // Still reads AWS_REGION as the S3 client's fallback: to come from the services' env.ts.
+      'packages/remote-storage/src/s3.ts',
+    ],
+    rules: {
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: "read the environment in the app's env.ts and pass the values in" }],
+    },
+  },
+  {
     // packages/core is pure: no I/O, no clocks, no randomness.
     files: ['packages/core/src/**/*.ts'],
     ignores: ['packages/core/src/**/*.test.ts', 'packages/core/src/**/*.test-util.ts'],

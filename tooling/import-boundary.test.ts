@@ -44,3 +44,18 @@ describe('the import boundary: packages never import apps', () => {
     expect(await boundaryErrors(code, path)).toEqual([]);
   });
 });
+
+describe('the environment is read in env.ts only', () => {
+  const envErrors = async (code: string, path: string) => {
+    const [result] = await eslint.lintText(code, { filePath: join(root, path) });
+    return (result?.messages ?? []).filter((m) => m.ruleId === 'no-restricted-properties').map((m) => m.message);
+  };
+
+  it.each(['apps/pageserver/src/storage/probe.ts', 'apps/cli/src/local/probe.ts', 'packages/client/src/probe.ts'])('refuses process.env in %s', async (path) => {
+    expect(await envErrors("export const home = process.env['STRATA_HOME'];", path)).toEqual([expect.stringMatching(/env\.ts/)]);
+  });
+
+  it.each(['apps/cli/src/env.ts', 'apps/pageserver/src/env.ts', 'apps/cli/src/local/probe.test.ts'])('allows it in %s', async (path) => {
+    expect(await envErrors("export const home = process.env['STRATA_HOME'];", path)).toEqual([]);
+  });
+});

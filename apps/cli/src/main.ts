@@ -16,6 +16,7 @@ import { type BranchPoint, branchLine, createBranch, deleteBranch } from './loca
 import { branchOfTimeline, createSnapshot, deleteSnapshot, listSnapshots, restoreSnapshot } from './local/snapshots.js';
 import { startLocalCompute, stopLocalCompute } from './local/computes.js';
 import { addSafekeeper, removeSafekeeper, up } from './local/up.js';
+import { cliEnv } from './env.js';
 import { down } from './local/down.js';
 import { status } from './local/status.js';
 import { exitStatusFor, out, parseLsn, USAGE, UsageError } from './usage.js';
@@ -30,7 +31,8 @@ function hexId(v: string | undefined, flag: string): string {
 
 /** STRATA_TOKEN, else the local cluster's admin token (when there is one). */
 function token(): string | undefined {
-  if (process.env['STRATA_TOKEN']) return process.env['STRATA_TOKEN'];
+  const fromEnv = cliEnv().token;
+  if (fromEnv) return fromEnv;
   const c = readCluster();
   return c ? adminToken(c) : undefined;
 }
@@ -391,8 +393,8 @@ async function cmdComputeStart(argv: string[]): Promise<number> {
     name: values.name,
     controlPort: positiveInt(values['control-port'], '--control-port'),
     token: token(),
-    dbUser: process.env['STRATA_DB_USER'] || undefined,
-    dbPassword: process.env['STRATA_DB_PASSWORD'] || undefined,
+    dbUser: cliEnv().dbUser,
+    dbPassword: cliEnv().dbPassword,
     out,
     log: (line) => process.stderr.write(`${new Date().toISOString()} [compute] ${line}\n`),
   });

@@ -8,12 +8,13 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
+import { loadComputeEnv } from './env.js';
 import { ComputeError } from './errors.js';
 import { describeExit, Mariadbd } from './mariadbd.js';
 
 const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '::1'];
 
-export const INSTALL_DB_PATH = process.env['STRATA_MARIADB_INSTALL_DB'] ?? '/usr/bin/mariadb-install-db';
+export const INSTALL_DB_PATH = loadComputeEnv().installDbPath;
 
 export interface InitDatadirOptions {
   readonly datadir: string;

@@ -6,9 +6,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
+import { loadComputeEnv } from './env.js';
 import { ComputeError } from './errors.js';
 
-export const MARIADBD_PATH = process.env['STRATA_MARIADBD'] ?? '/usr/sbin/mariadbd';
+export const MARIADBD_PATH = loadComputeEnv().mariadbdPath;
 /**
  * util-linux `setpriv --pdeathsig KILL` execs mariadbd (same pid) with the
  * kernel's parent-death signal set: if the controller dies (kill -9), its

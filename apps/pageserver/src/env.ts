@@ -104,7 +104,8 @@ export interface PageserverConfig {
 
 export { ConfigError };
 
-export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, cwd: string): PageserverConfig {
+/** The configuration from flags, else the environment (the process's by default: the one place it is read). */
+export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env, cwd: string = process.cwd()): PageserverConfig {
   const c = loadFlags(FLAGS, configSchema, argv, env);
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(cwd, p));
   return {

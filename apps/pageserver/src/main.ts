@@ -165,7 +165,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const log = jsonLogger((line) => process.stderr.write(line), { service: 'pageserver' });
   let config: PageserverConfig;
   try {
-    config = loadConfig(argv, process.env, process.cwd());
+    config = loadConfig(argv);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`pageserver: ${e.message}\n`);

@@ -94,7 +94,8 @@ export interface SafekeeperConfig {
   tokenFile?: string | undefined;
 }
 
-export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, cwd: string): SafekeeperConfig {
+/** The configuration from flags, else the environment (the process's by default: the one place it is read). */
+export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env, cwd: string = process.cwd()): SafekeeperConfig {
   const c = loadFlags(FLAGS, configSchema, argv, env);
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(cwd, p));
   return {

@@ -92,7 +92,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const log = jsonLogger((line) => process.stderr.write(line), { service: 'safekeeper' });
   let config: SafekeeperConfig;
   try {
-    config = loadConfig(argv, process.env, process.cwd());
+    config = loadConfig(argv);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`safekeeper: ${e.message}\n`);

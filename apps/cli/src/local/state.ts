@@ -8,11 +8,12 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { dirname, join, resolve } from 'node:path';
 import { lsnDecimal } from '@strata/core/json';
 import { z } from 'zod';
+import { cliEnv } from '../env.js';
 
 export class LocalClusterError extends Error {}
 
 export function strataHome(): string {
-  return resolve(process.env['STRATA_HOME'] ?? '.strata');
+  return resolve(cliEnv().home ?? '.strata');
 }
 
 const hex32 = z.string().regex(/^[0-9a-f]{32}$/);
