@@ -14,7 +14,8 @@
  *   can drop WAL that the page server no longer needs.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AssertionError, CorruptRedo, redo } from '@strata/core';
+import { AssertionError, CorruptRedo, redo, StrataError } from '@strata/core';
+import { lsnDecimal } from '@strata/core/json';
 import { LSN_TIME_POINTS_MAX, mergeLsnTimes } from '@strata/core/layers';
 import type { Logger } from '@strata/service-kit';
 import { z } from 'zod';
@@ -40,7 +41,7 @@ export interface WalReceiverOptions {
 
 const statusSchema = z
   .object({
-    commitLsn: z.string().regex(/^\d+$/),
+    commitLsn: lsnDecimal,
     nodeId: z.number().int().optional(),
     conf: z.object({ members: z.array(z.number().int()), newMembers: z.array(z.number().int()).optional() }).passthrough().optional(),
   })
@@ -63,8 +64,19 @@ const FROZEN_LAYERS_MAX = 2;
 /** At most one ingest-time point per this long in the LSN ↔ time map (the shipper's commit times are finer). */
 const INGEST_TIME_POINT_MS = 1_000;
 
-export class ReceiverError extends Error {
-  constructor(message: string) {
+/**
+ * Why the receiver dropped a safekeeper: none has the timeline, one answered
+ * something that is not WAL, or the WAL it sent does not decode. The
+ * receiver handles these itself (logs, backs off, picks again); the code
+ * tells them apart in its status and logs.
+ */
+export type ReceiverErrorCode = 'NO_SAFEKEEPER' | 'SAFEKEEPER_BAD_REPLY' | 'CORRUPT_WAL';
+
+export class ReceiverError extends StrataError {
+  constructor(
+    readonly code: ReceiverErrorCode,
+    message: string,
+  ) {
     super(message);
     this.name = 'ReceiverError';
   }
@@ -131,7 +143,7 @@ export class WalReceiver {
       this.state = 'connecting';
       try {
         const pick = await this.pickSafekeeper();
-        if (!pick) throw new ReceiverError('no safekeeper has this timeline');
+        if (!pick) throw new ReceiverError('NO_SAFEKEEPER', 'no safekeeper has this timeline');
         this.current = pick.url;
         this.o.metrics.receiverConnects.inc(this.labels);
         const progressed = await this.stream(pick.url);
@@ -150,7 +162,7 @@ export class WalReceiver {
         this.o.metrics.receiverErrors.inc(this.labels);
         const problem = e instanceof Error ? e.message : String(e);
         // A timeline nobody writes yet (a fresh branch) fails the same way every time: say it once.
-        if (problem !== lastProblem) this.o.log.warn('WAL receiver: retrying', { ...this.labels, safekeeper: this.current, error: problem });
+        if (problem !== lastProblem) this.o.log.warn('WAL receiver: retrying', { ...this.labels, safekeeper: this.current, code: e instanceof StrataError ? e.code : undefined, error: problem });
         lastProblem = problem;
       }
       this.state = 'backoff';
@@ -201,13 +213,13 @@ export class WalReceiver {
         headers: this.headers(),
         signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.pollWaitMs + 30_000)]),
       });
-      if (res.status !== 200) throw new ReceiverError(`${url}: HTTP ${res.status}: ${(await res.text()).slice(0, 300)}`);
+      if (res.status !== 200) throw new ReceiverError('SAFEKEEPER_BAD_REPLY', `${url}: HTTP ${res.status}: ${(await res.text()).slice(0, 300)}`);
       const endHeader = res.headers.get('x-strata-end-lsn');
       const commitHeader = res.headers.get('x-strata-commit-lsn');
-      if (!endHeader || !/^\d+$/.test(endHeader) || !commitHeader || !/^\d+$/.test(commitHeader)) throw new ReceiverError(`${url}: WAL response without LSN headers`);
+      if (!endHeader || !/^\d+$/.test(endHeader) || !commitHeader || !/^\d+$/.test(commitHeader)) throw new ReceiverError('SAFEKEEPER_BAD_REPLY', `${url}: WAL response without LSN headers`);
       const bytes = new Uint8Array(await res.arrayBuffer());
       const end = BigInt(endHeader);
-      if (end - from !== BigInt(bytes.length)) throw new ReceiverError(`${url}: WAL response of ${bytes.length} bytes for ${from}..${end}`);
+      if (end - from !== BigInt(bytes.length)) throw new ReceiverError('SAFEKEEPER_BAD_REPLY', `${url}: WAL response of ${bytes.length} bytes for ${from}..${end}`);
       this.commitLsn = BigInt(commitHeader);
       if (bytes.length > 0) {
         this.o.metrics.ingestBytes.inc(this.labels, bytes.length);
@@ -236,7 +248,7 @@ export class WalReceiver {
       try {
         m = decoder.nextStrict();
       } catch (e) {
-        if (e instanceof CorruptRedo) throw new ReceiverError(`corrupt WAL from ${this.current}: ${e.message}`);
+        if (e instanceof CorruptRedo) throw new ReceiverError('CORRUPT_WAL', `corrupt WAL from ${this.current}: ${e.message}`);
         throw e;
       }
       if (!m) break;
