@@ -99,7 +99,7 @@ export async function keysBySpace(t: Timeline, d: LayerDesc, cache: LayerKeyCach
     if (++n % 65536 === 0) await yieldNow();
   }
   const m = new Map<number, KeyChainSummary>();
-  for (const [spaceId, b] of build) m.set(spaceId, { pages: b.pages, tails: Uint32Array.from(b.tails), stops: Uint8Array.from(b.stops) });
+  for (const [spaceId, b] of build) m.set(spaceId, { pages: Uint32Array.from(b.pages), tails: Uint32Array.from(b.tails), stops: Uint8Array.from(b.stops) });
   cache.set(name, m);
   return m;
 }
@@ -244,7 +244,7 @@ export async function compactTimeline(t: Timeline, opts: CompactionOptions, cach
   const lsn = t.diskConsistentLsn;
   const summaries = new Map<string, ReadonlyMap<number, KeyChainSummary>>();
   for (const d of t.layers) if (d.kind === 'delta') summaries.set(layerFileName(d), await keysBySpace(t, d, cache));
-  const pages = new Map<string, ReadonlyMap<number, readonly number[]>>();
+  const pages = new Map<string, ReadonlyMap<number, ArrayLike<number>>>();
   for (const [name, m] of summaries) pages.set(name, new Map([...m].map(([space, sum]) => [space, sum.pages])));
   const lastPages = new Map<number, number | undefined>();
   for (const m of pages.values()) for (const spaceId of m.keys()) if (!lastPages.has(spaceId)) lastPages.set(spaceId, await lastPageOf(t, spaceId, cache));

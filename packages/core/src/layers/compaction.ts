@@ -93,7 +93,7 @@ export interface PartitionImageNeed {
 export interface PartitionImageInput {
   readonly layers: readonly LayerDesc[];
   /** Per delta layer: the pages it changes, per tablespace, ascending (read from its index). */
-  readonly pagesOf: (d: LayerDesc) => ReadonlyMap<number, readonly number[]>;
+  readonly pagesOf: (d: LayerDesc) => ReadonlyMap<number, ArrayLike<number>>;
   /** Make an image of a partition when at least this many delta layers change it above its newest image. */
   readonly threshold: number;
   /** The LSN the images would be made at (the disk-consistent LSN). */
@@ -114,14 +114,14 @@ export interface PartitionImageInput {
  * page's last will_init value, or all of them), and whether it stops there.
  */
 export interface KeyChainSummary {
-  readonly pages: readonly number[];
+  readonly pages: ArrayLike<number> & Iterable<number>;
   readonly tails: ArrayLike<number>;
   /** 1 where the page has a will_init value in the layer. */
   readonly stops: ArrayLike<number>;
 }
 
 /** The first index of `pages` (ascending) at or above `p`. */
-function lowerBound(pages: readonly number[], p: number): number {
+function lowerBound(pages: ArrayLike<number>, p: number): number {
   let lo = 0;
   let hi = pages.length;
   while (lo < hi) {
@@ -203,7 +203,8 @@ export function planPartitionImages(input: PartitionImageInput): PartitionImageN
       let parts = touched.get(spaceId);
       if (!parts) touched.set(spaceId, (parts = new Map()));
       let prev = -1;
-      for (const p of pages) {
+      for (let i = 0; i < pages.length; i++) {
+        const p = pages[i]!;
         const part = Math.floor(p / n);
         if (part === prev) continue;
         prev = part;
