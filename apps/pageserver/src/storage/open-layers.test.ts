@@ -18,17 +18,17 @@ interface Harness {
 /** A layer manager and open layers over the seeded timeline, reading through the real read path (the seeded space is crc32). */
 function harness(timelineDir: string, opts: ConstructorParameters<typeof OpenLayers>[2] = {}): Harness {
   const files = LayerManager.load(timelineDir, undefined);
-  let mem: OpenLayers | undefined;
   const readable: ReadableTimeline = {
     initLsn: files.meta.initLsn,
     pageSize: files.meta.pageSize,
     layerMap: files.map,
-    memoryLayers: () => mem!.memoryLayers(),
+    // Called only after `mem` exists (reads happen after construction).
+    memoryLayers: () => mem.memoryLayers(),
     reader: (d) => files.reader(d),
     ancestorRead: undefined,
   };
   const readPages = (keys: readonly PageKey[], lsn: bigint) => collectChains(readable, keys, lsn).map((c) => rebuild(c, files.meta.pageSize, 'crc32'));
-  mem = new OpenLayers(files, readPages, opts);
+  const mem = new OpenLayers(files, readPages, opts);
   return { files, mem, read: (pageNo, lsn) => readPages([{ spaceId: SPACE, pageNo }], lsn)[0]?.page };
 }
 
