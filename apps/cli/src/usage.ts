@@ -50,7 +50,10 @@ export const USAGE = `usage: strata <command>
 `;
 
 /** A command line the CLI cannot run: printed with the usage, exit status 64. */
-export class UsageError extends Error {}
+export class UsageError extends StrataError {
+  readonly code = 'USAGE' as const;
+  override readonly name = 'UsageError';
+}
 
 /** node:util parseArgs' own errors (unknown flag, missing value) are usage errors too. */
 export function isParseArgsError(e: unknown): e is Error {

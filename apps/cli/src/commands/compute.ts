@@ -11,8 +11,12 @@ import { type Compute, ComputeError, createApp, readStateFile, startCompute, wri
 import { listen } from '@strata/service-kit';
 import { isAlive } from '../local/daemon.js';
 import { strataHome } from '../local/state.js';
+import { StrataError } from '@strata/core';
 
-export class ComputeCommandError extends Error {}
+export class ComputeCommandError extends StrataError {
+  readonly code = 'COMPUTE_COMMAND_FAILED' as const;
+  override readonly name = 'ComputeCommandError';
+}
 
 function computesDir(): string {
   return join(strataHome(), 'computes');

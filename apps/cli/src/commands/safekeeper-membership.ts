@@ -5,6 +5,7 @@
  */
 import { changeMembership, type MembershipChangeResult, type MembershipProgress } from '@strata/client';
 import { parseHostPorts, resolveSafekeepers } from './safekeeper-endpoints.js';
+import { StrataError } from '@strata/core';
 
 export interface MembershipArgs {
   /** Addresses of the current and the new members. */
@@ -18,7 +19,10 @@ export interface MembershipArgs {
   readonly log?: (line: string) => void;
 }
 
-export class MembershipArgsError extends Error {}
+export class MembershipArgsError extends StrataError {
+  readonly code = 'MEMBERSHIP_ARGS' as const;
+  override readonly name = 'MembershipArgsError';
+}
 
 export function parseMembers(list: string): number[] {
   const ids = list.split(',').map((s) => s.trim()).filter(Boolean);

@@ -6,6 +6,7 @@ import { ProposerDriver, ProposerFenced, type SafekeeperEndpoint } from '@strata
 import { z } from 'zod';
 import { openLogFile, type LogFileReader } from '@strata/datadir';
 import { fetchJson, parseHostPorts, resolveSafekeepers } from './safekeeper-endpoints.js';
+import { StrataError } from '@strata/core';
 
 export interface WalPushArgs {
   readonly safekeepers: string;
@@ -29,7 +30,10 @@ export interface WalPushArgs {
 
 const CHUNK_BYTES = 1 << 20;
 
-export class WalPushError extends Error {}
+export class WalPushError extends StrataError {
+  readonly code = 'WAL_PUSH_FAILED' as const;
+  override readonly name = 'WalPushError';
+}
 
 const confSchema = z.object({
   conf: z.object({ generation: z.number().int(), members: z.array(z.number().int()), newMembers: z.array(z.number().int()).optional() }),

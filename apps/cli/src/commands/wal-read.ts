@@ -5,6 +5,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { ACCEPT_ZSTD, walReplyBytes } from '@strata/client';
 import { ZstdError } from '@strata/zstd';
 import { authHeaders, parseHostPorts } from './safekeeper-endpoints.js';
+import { StrataError } from '@strata/core';
 
 /** Larger than any one answer of a safekeeper (16 MiB by default). */
 const WAL_READ_BYTES_MAX = 1n << 30n;
@@ -19,7 +20,10 @@ export interface WalReadArgs {
   readonly token?: string;
 }
 
-export class WalReadError extends Error {}
+export class WalReadError extends StrataError {
+  readonly code = 'WAL_READ_FAILED' as const;
+  override readonly name = 'WalReadError';
+}
 
 /** Returns the end LSN written (exclusive). Without `toLsn`, reads up to the commit LSN seen at the start. */
 export async function walRead(args: WalReadArgs): Promise<bigint> {

@@ -9,8 +9,12 @@ import { dirname, join, resolve } from 'node:path';
 import { lsnDecimal } from '@strata/core/json';
 import { z } from 'zod';
 import { cliEnv } from '../env.js';
+import { StrataError } from '@strata/core';
 
-export class LocalClusterError extends Error {}
+export class LocalClusterError extends StrataError {
+  readonly code = 'LOCAL_CLUSTER' as const;
+  override readonly name = 'LocalClusterError';
+}
 
 export function strataHome(): string {
   return resolve(cliEnv().home ?? '.strata');
