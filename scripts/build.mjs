@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Builds what users run: one esbuild bundle (ESM, node 20, linked source map) per process entry,
-// into apps/<app>/dist/. Workspace packages (@strata/*) are bundled; npm packages stay imports, so
-// native modules (zstd-napi, fuse-native, @node-rs/*, argon2, Prisma's runtime) load as they are.
+// into apps/<app>/dist/. Workspace packages (@strata/*) and a few pure-JS npm packages are bundled;
+// other npm packages stay imports, so native modules (zstd-napi, fuse-native, @node-rs/*, argon2,
+// Prisma's runtime) load as they are.
 //
 //   node scripts/build.mjs [TARGET...] [--if-stale] [--quiet]
 //
@@ -68,11 +69,18 @@ export function isStale(bundle, shared = sharedInputs()) {
   return false;
 }
 
-/** Workspace packages are bundled; every other bare import stays an import resolved from node_modules at run time. */
+/**
+ * npm packages bundled too: pure ESM JavaScript every service loads at start. Loading them from one file instead
+ * of their hundreds saves about a quarter of a service's start-up CPU. Everything else (native modules, Prisma's
+ * runtime and WASM, the AWS SDK that remote storage loads only when used, mysql2, s3rver) stays an import.
+ */
+const BUNDLED_NPM = /^(hono|@hono\/node-server|zod|jose)(\/|$)/;
+
+/** Workspace packages (and BUNDLED_NPM) are bundled; every other bare import is resolved from node_modules at run time. */
 const externalPackages = {
   name: 'external-packages',
   setup(b) {
-    b.onResolve({ filter: /^[^./]/ }, (a) => (a.path.startsWith('@strata/') ? undefined : { path: a.path, external: true }));
+    b.onResolve({ filter: /^[^./]/ }, (a) => (a.path.startsWith('@strata/') || BUNDLED_NPM.test(a.path) ? undefined : { path: a.path, external: true }));
   },
 };
 
@@ -89,6 +97,8 @@ async function buildOne(esbuild, bundle) {
     format: 'esm',
     target: 'node20',
     sourcemap: 'linked',
+    // The map points at the sources in the repository; without their text in it, node parses it quicker at start.
+    sourcesContent: false,
     metafile: true,
     logLevel: 'error',
     plugins: [externalPackages],
