@@ -417,6 +417,7 @@ describe('local cluster (./strata up, real processes)', () => {
     const downMs = performance.now() - t0;
     expect(out).toMatch(/^stopping (compute|\d+ computes in parallel) \(.*\bmain\b.*\): clean stop, SIGKILL after/m);
     expect(out).toMatch(/^stopped compute main$/m);
+    process.stdout.write(`[DOWN] ./strata down with computes running: ${Math.round(downMs)} ms\n`);
     expect(downMs, out).toBeLessThanOrEqual(DOWN_MS_MAX);
     for (const pid of [...pids, main.controllerPid, main.mariadbdPid]) expect(alive(pid)).toBe(false);
     expect(existsSync(join(home, 'cluster.json'))).toBe(true);
