@@ -199,4 +199,20 @@ describe('OpenLayers', () => {
     h.mem.close();
     h.files.close();
   });
+
+  it('after a restart, replayed tablespace events the index already holds are not logged twice', () => {
+    const h = harness(timelineDir);
+    h.mem.ingest(fileMtr(0, 'FILE_CREATE', 9, 'db/new.ibd'));
+    // Any index write (a snapshot, an LSN-time point) persists the event before its layer is written.
+    h.files.persist();
+    h.mem.close();
+    h.files.close();
+    const again = harness(timelineDir);
+    expect(again.mem.lastRecordLsn).toBe(LSN);
+    again.mem.ingest(fileMtr(0, 'FILE_CREATE', 9, 'db/new.ibd'));
+    again.mem.ingest(fileMtr(1, 'FILE_DELETE', 9, 'db/new.ibd'));
+    expect(again.files.meta.tablespaces.map((e) => `${e.kind}:${e.spaceId}`)).toEqual([`create:${SPACE}`, 'create:9', 'delete:9']);
+    again.mem.close();
+    again.files.close();
+  });
 });

@@ -145,8 +145,14 @@ export class OpenLayers {
         for (const l of this.pageChangeListeners) l(key.spaceId, key.pageNo, m.startLsn);
       }
     }
-    // Persisted with the next index write (the layer that holds this mtr, at the latest).
-    if (events) this.layers.update({ tablespaces: [...this.layers.meta.tablespaces, ...events] }, false);
+    // Persisted with the next index write (the layer that holds this mtr, at the latest). Any index
+    // write persists them, so after a restart the replay above diskConsistentLsn may bring events the
+    // index already has: events are appended in LSN order, so those are the ones at or below its last.
+    if (events) {
+      const logged = this.layers.meta.tablespaces;
+      const lastLoggedLsn = logged.length > 0 ? logged[logged.length - 1]!.lsn : -1n;
+      if (m.endLsn > lastLoggedLsn) this.layers.update({ tablespaces: [...logged, ...events] }, false);
+    }
     this.open.advance(m.endLsn);
     if (hot) this.imageHotPages(hot, m.endLsn);
     if (this.open.sizeBytes >= (this.options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES)) this.freeze();
