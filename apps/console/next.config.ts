@@ -2,7 +2,7 @@ import type { NextConfig } from 'next';
 
 const config: NextConfig = {
   // Workspace packages ship TypeScript sources.
-  transpilePackages: ['@strata/db'],
+  transpilePackages: ['@strata/db', '@strata/client', '@strata/core'],
   // Native or Node-only modules stay outside the server bundle.
   serverExternalPackages: ['@node-rs/argon2', 'mysql2', 'pg', '@prisma/client', '@prisma/adapter-pg'],
   poweredByHeader: false,

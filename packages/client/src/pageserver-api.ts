@@ -15,56 +15,30 @@ import { decodeGetPageResponse, encodeGetPageRequests, type GetPageItem } from '
 import { lsnString } from '@strata/core/json';
 import { readAuxFiles, TarDirSink, TarParser } from '@strata/datadir';
 import { z } from 'zod';
-import { authHeaders } from './http.js';
+import { replyFailure, serviceRequest, SERVICE_TIMEOUT_MS_DEFAULT, type ServiceClientError, type ServiceRequestInit, type ServiceTarget } from './http.js';
 import { PageserverClientError } from './pageserver-client.js';
 
-export interface PageserverTarget {
-  /** The page server's base URL (`pageserverUrl` makes one from `host:port`). */
-  readonly url: string;
-  readonly token?: string | undefined;
-}
+export type PageserverTarget = ServiceTarget;
 
-/** `timeoutMs` bounds the whole exchange, body included (default 30 s); null: no bound. */
-type RequestOptions = Omit<RequestInit, 'headers' | 'signal'> & { timeoutMs?: number | null; headers?: Record<string, string> };
-
-const REQUEST_TIMEOUT_MS_DEFAULT = 30_000;
 /** The page server bounds one wait; a longer one is asked again in slices of this. */
 const WAIT_SLICE_MS = 10_000;
 /** Report basebackup progress at most every this many bytes. */
 const PROGRESS_BYTES = 64 << 20;
 
-async function request(t: PageserverTarget, path: string, init: RequestOptions = {}): Promise<Response> {
-  const url = `${t.url}${path}`;
-  try {
-    return await fetch(url, {
-      ...init,
-      headers: { ...authHeaders(t.token), ...(typeof init.body === 'string' ? { 'content-type': 'application/json' } : {}), ...init.headers },
-      ...(init.timeoutMs === null ? {} : { signal: AbortSignal.timeout(init.timeoutMs ?? REQUEST_TIMEOUT_MS_DEFAULT) }),
-    });
-  } catch (e) {
-    const reason = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
-    throw new PageserverClientError('CONNECTION_FAILED', `cannot reach the page server at ${url}: ${reason}`);
-  }
-}
+/** Every failure of this API is a PageserverClientError (a ServiceClientError). */
+const pageserverError = (code: string, message: string, httpStatus?: number) => new PageserverClientError(code, message, httpStatus);
 
-const errorReply = z.object({ code: z.string(), message: z.string() }).passthrough();
+/** Not "cannot reach http://…" alone: say it was the page server. */
+async function request(t: PageserverTarget, path: string, init: ServiceRequestInit = {}): Promise<Response> {
+  return serviceRequest(t, path, init, (code, message) => pageserverError(code, `page server: ${message}`));
+}
 
 /** A reply that is not a success, as an error that keeps the page server's code. */
-export async function failure(res: Response, what: string): Promise<PageserverClientError> {
-  const text = await res.text();
-  let code = `HTTP_${res.status}`;
-  let detail = text.slice(0, 500);
-  try {
-    const e = errorReply.parse(JSON.parse(text));
-    code = e.code;
-    detail = `${e.code}: ${e.message}`;
-  } catch {
-    // not our JSON error: show the text
-  }
-  return new PageserverClientError(code, `${what}: HTTP ${res.status} ${detail}`, res.status);
+function failure(res: Response, what: string): Promise<ServiceClientError> {
+  return replyFailure(res, what, pageserverError);
 }
 
-async function json<S extends z.ZodType>(t: PageserverTarget, path: string, schema: S, what: string, init: RequestOptions = {}): Promise<z.output<S>> {
+async function json<S extends z.ZodType>(t: PageserverTarget, path: string, schema: S, what: string, init: ServiceRequestInit = {}): Promise<z.output<S>> {
   const res = await request(t, path, init);
   if (!res.ok) throw await failure(res, what);
   return schema.parse(await res.json());
@@ -118,7 +92,7 @@ export async function waitLsn(t: PageserverTarget, tenantId: string, timelineId:
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const slice = Math.max(0, Math.min(WAIT_SLICE_MS, deadline - Date.now()));
-    const res = await request(t, `${timelinePath(tenantId, timelineId)}/wait_lsn?lsn=${lsn}&timeoutMs=${slice}`, { timeoutMs: slice + REQUEST_TIMEOUT_MS_DEFAULT });
+    const res = await request(t, `${timelinePath(tenantId, timelineId)}/wait_lsn?lsn=${lsn}&timeoutMs=${slice}`, { timeoutMs: slice + SERVICE_TIMEOUT_MS_DEFAULT });
     if (res.ok) return waitReply.parse(await res.json()).lastRecordLsn;
     if (res.status !== 503 || Date.now() >= deadline) throw await failure(res, `wait for LSN ${lsn}`);
     await res.body?.cancel();
@@ -157,7 +131,7 @@ export async function getPage(t: PageserverTarget, tenantId: string, timelineId:
     method: 'POST',
     body: encodeGetPageRequests([key]) as Uint8Array<ArrayBuffer>,
     headers: { 'content-type': 'application/octet-stream' },
-    timeoutMs: (waitMs ?? 0) + REQUEST_TIMEOUT_MS_DEFAULT,
+    timeoutMs: (waitMs ?? 0) + SERVICE_TIMEOUT_MS_DEFAULT,
   });
   if (!res.ok) throw await failure(res, 'page get');
   const pageSize = Number(res.headers.get('x-strata-page-size'));

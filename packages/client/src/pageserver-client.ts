@@ -12,7 +12,6 @@
 import { Agent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
-import { StrataError } from '@strata/core';
 import {
   decodeGetPageResponse,
   decodeReplyFrame,
@@ -24,7 +23,7 @@ import {
   type GetPageItem,
   type GetPageRequest,
 } from '@strata/core/getpage';
-import { authHeaders } from './http.js';
+import { authHeaders, parseErrorReply, ServiceClientError } from './http.js';
 
 export interface PageserverClientOptions {
   /** `http://host:port` of the page server, or `https://…` when it serves TLS. */
@@ -48,14 +47,9 @@ export interface GetPagesOptions {
  * connection or of a whole batch; a page's own failure is its item's status.
  * `code` is the page server's (`TIMELINE_NOT_FOUND`...) when it sent one.
  */
-export class PageserverClientError extends StrataError {
-  constructor(
-    readonly code: string,
-    message: string,
-    /** The HTTP status of the reply, when there was one. */
-    readonly httpStatus?: number,
-  ) {
-    super(message);
+export class PageserverClientError extends ServiceClientError {
+  constructor(code: string, message: string, httpStatus?: number) {
+    super(code, message, httpStatus);
     this.name = 'PageserverClientError';
   }
 }
@@ -204,17 +198,6 @@ function requestFor(url: URL, opts: PageserverClientOptions): (url: URL, o: Requ
 }
 
 function errorFromReply(status: number, text: string, what: string): PageserverClientError {
-  let code = `HTTP_${status}`;
-  let message = text.slice(0, 500);
-  try {
-    const j: unknown = JSON.parse(text);
-    if (typeof j === 'object' && j !== null) {
-      const r = j as Record<string, unknown>;
-      if (typeof r['code'] === 'string') code = r['code'];
-      if (typeof r['message'] === 'string') message = r['message'];
-    }
-  } catch {
-    // not our JSON error: keep the text
-  }
-  return new PageserverClientError(code, `${what}: HTTP ${status} ${code}: ${message}`, status);
+  const e = parseErrorReply(text);
+  return new PageserverClientError(e?.code ?? `HTTP_${status}`, `${what}: HTTP ${status} ${e ? `${e.code}: ${e.message}` : text.slice(0, 500)}`, status);
 }

@@ -1,10 +1,13 @@
 /**
  * JSON calls to the storage services' admin APIs with the cluster's admin
- * token. A service's typed error (`{code, message}`) becomes a ConsoleError
- * that keeps the service's code, so the browser shows it as the service said it.
+ * token, through the services' shared client (@strata/client/http: the same
+ * requests, deadlines and error decoding as the compute and the CLI). A
+ * service's typed error (`{code, message}`) becomes a ConsoleError that
+ * keeps the service's code, so the browser shows it as the service said it.
  */
+import { parseErrorReply, serviceRequest, ServiceClientError } from '@strata/client/http';
 import type { z } from 'zod';
-import { ConsoleError, errorMessage } from './errors';
+import { ConsoleError } from './errors';
 
 export interface ServiceTarget {
   /** For messages: "pageserver", "safekeeper 2", "compute main". */
@@ -40,32 +43,22 @@ export async function callServiceText(
   path: string,
   options: { method?: 'GET' | 'POST' | 'DELETE'; body?: unknown; timeoutMs?: number } = {},
 ): Promise<string> {
-  const headers: Record<string, string> = {};
-  if (target.token) headers['authorization'] = `Bearer ${target.token}`;
-  if (options.body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
   try {
-    res = await fetch(new URL(path, target.url), {
+    res = await serviceRequest(target, path, {
       method: options.method ?? 'GET',
-      headers,
       ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-      signal: AbortSignal.timeout(options.timeoutMs ?? TIMEOUT_MS_DEFAULT),
+      timeoutMs: options.timeoutMs ?? TIMEOUT_MS_DEFAULT,
     });
   } catch (e) {
-    throw new ConsoleError('SERVICE_UNREACHABLE', `${target.label} at ${target.url} is unreachable: ${errorMessage(e)}`, { service: target.label });
+    if (!(e instanceof ServiceClientError)) throw e;
+    throw new ConsoleError('SERVICE_UNREACHABLE', `${target.label} at ${target.url} is unreachable: ${e.message}`, { service: target.label });
   }
   const text = await res.text();
   if (!res.ok) {
-    let code: string | undefined;
-    let message = text.slice(0, 500);
-    try {
-      const body = JSON.parse(text) as { code?: unknown; message?: unknown };
-      if (typeof body.code === 'string') code = body.code;
-      if (typeof body.message === 'string') message = body.message;
-    } catch {
-      // Not the services' error shape: keep the raw text.
-    }
-    throw new ConsoleError('SERVICE_ERROR', `${target.label}: ${code ? `${code}: ` : ''}${message}`, { service: target.label, ...(code ? { serviceCode: code } : {}), httpStatus: res.status });
+    // The services' error shape ({code, message}), else the raw text.
+    const e = parseErrorReply(text);
+    throw new ConsoleError('SERVICE_ERROR', `${target.label}: ${e ? `${e.code}: ${e.message}` : text.slice(0, 500)}`, { service: target.label, ...(e ? { serviceCode: e.code } : {}), httpStatus: res.status });
   }
   return text;
 }

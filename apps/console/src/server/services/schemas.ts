@@ -1,7 +1,9 @@
 /** What the console reads from the services' admin APIs: only the fields it shows, extra fields tolerated. */
+import { lsnDecimal } from '@strata/core/json';
 import { z } from 'zod';
 
-export const lsn = z.string().regex(/^\d+$/);
+/** A decimal LSN, kept as text (the browser shows it). */
+export const lsn = lsnDecimal;
 
 export const safekeeperStatus = z.looseObject({ nodeId: z.number(), version: z.string() });
 export const safekeeperTimeline = z.looseObject({
