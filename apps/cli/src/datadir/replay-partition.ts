@@ -17,8 +17,7 @@
  */
 import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { CorruptRedo, redo } from '@strata/core';
-import { UnsupportedPage } from '@strata/core';
+import { CorruptRedo, readU32, redo, UnsupportedPage } from '@strata/core';
 import { openLogFile } from '@strata/datadir';
 
 /** Which pages this replay owns, and how it meets the other partitions. */
@@ -161,7 +160,7 @@ class SpaceFiles {
     const head = new Uint8Array(64);
     const n = readSync(fd, head, 0, 64, 0);
     // A page 0 never written (a new file another partition already wrote later pages of) says nothing yet.
-    const flags = n === 64 && head.some((b) => b !== 0) ? redo.decodeSpaceFlags(readU32Local(head, redo.FSP_SPACE_FLAGS)) : defaultFlags(this.pageSize);
+    const flags = n === 64 && head.some((b) => b !== 0) ? redo.decodeSpaceFlags(readU32(head, redo.FSP_SPACE_FLAGS)) : defaultFlags(this.pageSize);
     const s: OpenSpace = { spaceId, path: entry.path, fd, flags };
     this.open.set(spaceId, s);
     return s;
@@ -181,10 +180,6 @@ class SpaceFiles {
     for (const e of this.map.entries()) this.get(e.spaceId);
     return [...this.open.values()];
   }
-}
-
-function readU32Local(b: Uint8Array, off: number): number {
-  return ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>> 0;
 }
 
 function defaultFlags(pageSize: number): redo.SpaceFlags {
@@ -403,7 +398,7 @@ class PageCache {
 }
 
 function flagsOf(page0: Uint8Array, fallback: redo.SpaceFlags): redo.SpaceFlags {
-  const raw = readU32Local(page0, redo.FSP_SPACE_FLAGS);
+  const raw = readU32(page0, redo.FSP_SPACE_FLAGS);
   if (raw === 0 && fallback.raw !== 0) return fallback;
   return redo.decodeSpaceFlags(raw);
 }
@@ -473,7 +468,7 @@ function extendToFspSize(spaces: SpaceFiles, pageSize: number): void {
   const page0 = new Uint8Array(64);
   for (const s of spaces.all()) {
     readSync(s.fd, page0, 0, 64, 0);
-    const sizePages = readU32Local(page0, redo.FSP_SIZE);
+    const sizePages = readU32(page0, redo.FSP_SIZE);
     const want = sizePages * pageSize;
     if (fstatSync(s.fd).size < want) ftruncateSync(s.fd, want);
   }
