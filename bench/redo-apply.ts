@@ -121,7 +121,7 @@ async function measureCli(rec: RecordedWorkload, extraArgs: readonly string[] = 
         else resolve({ stdout: out, stderr: errOut });
       });
     });
-  // Untimed: rebuilds dist/strata.mjs if a source changed since the last run (once per change, not per apply).
+  // Untimed: rebuilds apps/cli/dist/strata-redo.mjs if a source changed since the last run (once per change, not per apply).
   await strata(['redo', '--help']).catch(() => undefined);
   // The median of a few runs (a single one varies by a tenth of a second on a VM); the last run's output stays.
   const times: number[] = [];
