@@ -1,5 +1,7 @@
+import { StrataError } from '@strata/core';
+
 /** Errors the repositories raise instead of Prisma's, so callers never need Prisma to tell them apart. */
-export class DbError extends Error {
+export class DbError extends StrataError {
   constructor(
     readonly code: 'ALREADY_EXISTS' | 'NOT_FOUND' | 'MIGRATION_CHECKSUM_MISMATCH' | 'MIGRATION_FAILED',
     message: string,

@@ -3,6 +3,8 @@
  * them to TRPCError codes and passes `code`/`service`/`serviceCode` to the
  * browser so it can show the storage service's own typed error.
  */
+import { StrataError } from '@strata/core';
+
 export type ConsoleErrorCode =
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
@@ -23,7 +25,7 @@ export interface ServiceErrorDetails {
   httpStatus?: number;
 }
 
-export class ConsoleError extends Error {
+export class ConsoleError extends StrataError {
   constructor(
     readonly code: ConsoleErrorCode,
     message: string,
