@@ -14,6 +14,7 @@
  * Safekeepers that do not upload read `backupLsn` from the index to learn
  * which of their local WAL is safe to remove.
  */
+import { hexId, lsnString } from '@strata/core/json';
 import { z } from 'zod';
 import type { RemoteStorage } from '@strata/remote-storage';
 import { zstdDecompress } from '@strata/zstd';
@@ -36,17 +37,13 @@ export function indexKey(tenantId: string, timelineId: string): string {
   return `${walPrefix(tenantId, timelineId)}index.json`;
 }
 
-const decimal = z
-  .string()
-  .regex(/^(0|[1-9][0-9]{0,19})$/)
-  .transform(BigInt)
-  .refine((v) => v < 1n << 64n);
+const decimal = lsnString;
 
 const indexSchema = z
   .object({
     formatVersion: z.literal(BACKUP_FORMAT_VERSION),
-    tenantId: z.string().regex(/^[0-9a-f]{32}$/),
-    timelineId: z.string().regex(/^[0-9a-f]{32}$/),
+    tenantId: hexId,
+    timelineId: hexId,
     timelineStartLsn: decimal,
     /** Segment size of the uploader; segment ends follow from it. */
     segmentBytes: z

@@ -10,6 +10,7 @@
  */
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { hexId, lsnString } from '@strata/core/json';
 import { z } from 'zod';
 import { ControlFileCorrupt } from '../errors.js';
 import { fsyncDir, isNotFound } from './fs-util.js';
@@ -18,8 +19,8 @@ export const CONTROL_FILE_NAME = 'control.json';
 const CONTROL_TEMP_NAME = 'control.json.tmp';
 export const CONTROL_FORMAT_VERSION = 1;
 
-const decimal = z.string().regex(/^(0|[1-9][0-9]{0,19})$/, 'must be a decimal integer string');
-const u64 = decimal.transform(BigInt).refine((v) => v < 1n << 64n, 'must fit in 64 bits');
+/** Terms and LSNs: both u64 as decimal text, read by core's one schema for that. */
+const u64 = lsnString;
 const nodeId = z.number().int().min(1).max(0xffff_ffff);
 
 export const configurationSchema = z
@@ -38,8 +39,8 @@ export const controlFileSchema = z
   .object({
     formatVersion: z.literal(CONTROL_FORMAT_VERSION),
     nodeId,
-    tenantId: z.string().regex(/^[0-9a-f]{32}$/),
-    timelineId: z.string().regex(/^[0-9a-f]{32}$/),
+    tenantId: hexId,
+    timelineId: hexId,
     conf: configurationSchema,
     term: u64,
     termHistory: z.array(termLsnSchema).max(100_000),
