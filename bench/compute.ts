@@ -20,20 +20,16 @@
  * Goals (issue 5): ≥ 0.9× plain MariaDB's TPS, commit lag p99 ≤ 20 ms, cold
  * start ≤ 1.0× the mariabackup time.
  */
-import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import mysql from 'mysql2/promise';
+import * as fs from 'node:fs/promises';
 import { installDatadir, makeTempDir, removeTempDir, startMariadb, type MariadbServer } from '../test/support/mariadb.js';
 import { type Bench, type BenchOptions, describeMachine, formatMachine, type Machine } from './support/bench.js';
 import { replaceMarkedSection } from './support/docs-section.js';
+import { type Cluster, computeStatus, parseComputeLine, query, REPO_ROOT, run, settle, STRATA, strataEnv, type Target, upCluster } from './support/strata-local.js';
+import { backupPrepare, ensureTools, parseSysbench, prepare, SYSBENCH, type SysbenchResult, sysbenchArgs } from './support/sysbench.js';
 
 const NAME = 'compute';
-const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
-const STRATA = join(REPO_ROOT, 'strata');
 const RESULTS_JSON = join(REPO_ROOT, 'bench/results/compute.json');
 const DOCS_MD = join(REPO_ROOT, 'docs/benchmarks.md');
 const DEFAULT_SIZES_MB = [100, 1024];
@@ -42,21 +38,6 @@ const RECORDED_SIZE_MB_MIN = 100;
 const TPS = { tables: 4, tableSize: 20_000, threads: 4, seconds: 30 };
 /** sysbench's rows take about this much InnoDB space each (data + secondary index). */
 const BYTES_PER_ROW = 240;
-const SYSBENCH = '/usr/bin/sysbench';
-const BACKUP = '/usr/bin/mariadb-backup';
-
-interface Target {
-  readonly name: string;
-  readonly port: number;
-  readonly user: string;
-  readonly password: string;
-}
-
-interface SysbenchResult {
-  readonly tps: number;
-  readonly p95Ms: number;
-  readonly transactions: number;
-}
 
 interface ColdStart {
   readonly sizeMb: number;
@@ -75,121 +56,20 @@ interface Measured {
   readonly loadAfter: number;
 }
 
-function ensureTools(): void {
-  const missing = [SYSBENCH, BACKUP].filter((p) => !existsSync(p));
-  if (missing.length === 0) return;
-  const pkgs = missing.map((p) => (p === SYSBENCH ? 'sysbench' : 'mariadb-backup'));
-  if (process.getuid?.() !== 0) throw new Error(`${NAME}: needs ${pkgs.join(', ')}: apt-get install ${pkgs.join(' ')}`);
-  process.stderr.write(`${NAME}: installing ${pkgs.join(', ')}\n`);
-  execFileSync('apt-get', ['install', '-y', ...pkgs], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-}
-
-function run(cmd: string, args: string[], env: Record<string, string> = {}, timeoutMs = 3_600_000): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(cmd, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stderr}\n${stdout}`));
-      else resolve({ stdout, stderr });
-    });
-  });
-}
-
-function sysbenchArgs(t: Target, tables: number, tableSize: number): string[] {
-  return [
-    `--mysql-host=127.0.0.1`, `--mysql-port=${t.port}`, `--mysql-user=${t.user}`, `--mysql-password=${t.password}`, '--mysql-db=sbtest',
-    `--tables=${tables}`, `--table-size=${tableSize}`, '--db-driver=mysql',
-  ];
-}
-
-async function query(t: Target, sql: string): Promise<mysql.RowDataPacket[]> {
-  const c = await mysql.createConnection({ host: '127.0.0.1', port: t.port, user: t.user, password: t.password });
-  try {
-    const [rows] = await c.query<mysql.RowDataPacket[]>(sql);
-    return rows;
-  } finally {
-    await c.end();
-  }
-}
-
-async function prepare(t: Target, tables: number, tableSize: number): Promise<void> {
-  await query(t, 'DROP DATABASE IF EXISTS sbtest');
-  await query(t, 'CREATE DATABASE sbtest');
-  await run(SYSBENCH, ['oltp_common', ...sysbenchArgs(t, tables, tableSize), `--threads=${Math.min(tables, 2)}`, 'prepare']);
-}
-
-function parseSysbench(out: string): SysbenchResult {
-  const tx = /transactions:\s+(\d+)\s+\(([\d.]+) per sec\.\)/.exec(out);
-  const p95 = /95th percentile:\s+([\d.]+)/.exec(out);
-  if (!tx || !p95) throw new Error(`cannot read sysbench's summary:\n${out}`);
-  return { transactions: Number(tx[1]), tps: Number(tx[2]), p95Ms: Number(p95[1]) };
-}
-
 async function oltp(test: string, t: Target): Promise<SysbenchResult> {
   const { stdout } = await run(SYSBENCH, [test, ...sysbenchArgs(t, TPS.tables, TPS.tableSize), `--threads=${TPS.threads}`, `--time=${TPS.seconds}`, '--percentile=95', '--report-interval=0', 'run']);
   return parseSysbench(stdout);
-}
-
-interface Cluster {
-  readonly home: string;
-  readonly main: Target;
-}
-
-function strataEnv(home: string): Record<string, string> {
-  return { STRATA_HOME: home, STRATA_TOKEN: '' };
-}
-
-async function upCluster(home: string): Promise<Cluster> {
-  const { stdout } = await run(STRATA, ['up', '--no-console'], strataEnv(home));
-  const m = /^compute main mysql:\/\/(\w+):(\w*)@127\.0\.0\.1:(\d+)\/$/m.exec(stdout);
-  if (!m) throw new Error(`no compute line in:\n${stdout}`);
-  return { home, main: { name: 'strata', user: m[1]!, password: m[2]!, port: Number(m[3]) } };
-}
-
-interface ComputeStatus {
-  shipper: { commitLsn: string; commitLagP50Ms: number; commitLagP99Ms: number } | null;
-}
-
-async function computeStatus(home: string, name: string): Promise<ComputeStatus> {
-  const state = JSON.parse(readFileSync(join(home, 'computes', name, 'compute.json'), 'utf8')) as { controlUrl: string };
-  return (await (await fetch(`${state.controlUrl}/v1/status`)).json()) as ComputeStatus;
-}
-
-/** Waits until the shipper committed what InnoDB has written and the page server ingested it. */
-async function settle(c: Cluster): Promise<bigint> {
-  const lsn = BigInt(String((await query(c.main, "SHOW GLOBAL STATUS LIKE 'Innodb_lsn_current'"))[0]?.['Value']));
-  const deadline = Date.now() + 600_000;
-  while (BigInt((await computeStatus(c.home, 'main')).shipper?.commitLsn ?? '0') < lsn) {
-    if (Date.now() > deadline) throw new Error('the shipper did not catch up');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  await run(STRATA, ['wait-lsn', '--branch', 'main', '--lsn', lsn.toString(), '--timeout-ms', '1800000'], strataEnv(c.home));
-  return lsn;
 }
 
 /** With Strata: a read-only compute at the head, from `compute start` to the first answered query. */
 async function strataColdStart(c: Cluster, lsn: bigint): Promise<number> {
   const t0 = performance.now();
   const { stdout } = await run(STRATA, ['compute', 'start', '--branch', 'main', '--read-only', '--lsn', lsn.toString()], strataEnv(c.home));
-  const m = /^compute (\S+) mysql:\/\/(\w+):(\w*)@127\.0\.0\.1:(\d+)\/$/m.exec(stdout);
-  if (!m) throw new Error(`no compute line in:\n${stdout}`);
-  const ro: Target = { name: m[1]!, user: m[2]!, password: m[3]!, port: Number(m[4]) };
+  const ro = parseComputeLine(stdout);
   await query(ro, 'SELECT COUNT(*) FROM sbtest.sbtest1');
   const ms = performance.now() - t0;
   await run(STRATA, ['compute', 'stop', '--name', ro.name], strataEnv(c.home));
   return ms;
-}
-
-/** Today: mariadb-backup --backup + --prepare of the plain server. */
-async function backupPrepare(plain: MariadbServer, dir: string): Promise<{ backupMs: number; prepareMs: number }> {
-  const target = join(dir, 'backup');
-  await fs.rm(target, { recursive: true, force: true });
-  let t0 = performance.now();
-  await run(BACKUP, ['--backup', `--target-dir=${target}`, '--host=127.0.0.1', `--port=${plain.port}`, '--user=root', '--password=', `--datadir=${plain.datadir}`]);
-  const backupMs = performance.now() - t0;
-  t0 = performance.now();
-  await run(BACKUP, ['--prepare', `--target-dir=${target}`]);
-  const prepareMs = performance.now() - t0;
-  await fs.rm(target, { recursive: true, force: true });
-  return { backupMs, prepareMs };
 }
 
 async function measure(sizes: number[], machine: Machine): Promise<Measured> {
@@ -291,7 +171,7 @@ function docsSection(m: Measured, opts: BenchOptions, lines: string[]): string {
 }
 
 async function runBench(opts: BenchOptions): Promise<void> {
-  ensureTools();
+  ensureTools(NAME);
   const sizes = opts.sizeMb !== undefined ? [opts.sizeMb] : DEFAULT_SIZES_MB;
   const machine = describeMachine();
   const m = await measure(sizes, machine);

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- [NAME...] [--size-mb N]]`: runs every benchmark in bench/ (each top-level
+ * `npm run bench [-- [NAME...] [--size-mb N] [--minutes N] [--rows N]]`: runs every benchmark in bench/ (each top-level
  * `*.ts` file but this one, exporting `bench`), or those whose name contains one of NAME.
  * Benchmarks run one after another: they measure wall time, and two at once would skew both.
  */
@@ -10,31 +10,41 @@ import { parseArgs } from 'node:util';
 import { killAllMariadb } from '../test/support/mariadb.js';
 import { type Bench, isBench } from './support/bench.js';
 
-const USAGE = `usage: npm run bench -- [NAME...] [--size-mb N]
+const USAGE = `usage: npm run bench -- [NAME...] [--size-mb N] [--minutes N] [--rows N]
 
   NAME         run only the benchmarks whose name contains NAME (default: all)
   --size-mb N  amount of work in MiB (redo-apply: MiB of redo to generate, default 120;
                runs below 100 MiB are quick runs and do not update docs/benchmarks.md;
                safekeeper: MiB of redo to generate, default 24, below 20 a quick run)
+  --minutes N  soak: minutes of sysbench oltp_write_only (default 10; fewer is a quick run, not recorded)
+  --rows N     soak: rows of the bulk load (default 2000000; fewer is a quick run, not recorded)
 `;
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
 class UsageError extends Error {}
 
-function parse(argv: string[]): { filters: string[]; sizeMb: number | undefined } {
+function positiveInt(raw: string | undefined, flag: string): number | undefined {
+  if (raw !== undefined && !/^[1-9]\d*$/.test(raw)) throw new UsageError(`${flag} takes a positive whole number, got "${raw}"`);
+  return raw === undefined ? undefined : Number(raw);
+}
+
+function parse(argv: string[]): { filters: string[]; sizeMb: number | undefined; minutes: number | undefined; rows: number | undefined } {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { 'size-mb': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { 'size-mb': { type: 'string' }, minutes: { type: 'string' }, rows: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help === true) {
     process.stdout.write(USAGE);
     process.exit(0);
   }
-  const raw = values['size-mb'];
-  if (raw !== undefined && !/^[1-9]\d*$/.test(raw)) throw new UsageError(`--size-mb takes a positive whole number, got "${raw}"`);
-  return { filters: positionals, sizeMb: raw === undefined ? undefined : Number(raw) };
+  return {
+    filters: positionals,
+    sizeMb: positiveInt(values['size-mb'], '--size-mb'),
+    minutes: positiveInt(values.minutes, '--minutes'),
+    rows: positiveInt(values.rows, '--rows'),
+  };
 }
 
 async function loadBenches(): Promise<Bench[]> {
@@ -75,7 +85,7 @@ async function main(argv: string[]): Promise<number> {
     // would let node think it has nothing left to do and quit mid-benchmark.
     const keepAlive = setInterval(() => undefined, 60_000);
     try {
-      await bench.run({ sizeMb: args.sizeMb, command });
+      await bench.run({ sizeMb: args.sizeMb, minutes: args.minutes, rows: args.rows, command });
     } catch (e) {
       failed++;
       process.stdout.write(`!! ${bench.name} failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);

@@ -11,6 +11,10 @@ import { MARIADBD_PATH } from '../../test/support/mariadb.js';
 export interface BenchOptions {
   /** `--size-mb N`: the amount of work, in MiB of whatever the benchmark generates. */
   readonly sizeMb: number | undefined;
+  /** `--minutes N`: how long a timed workload runs (soak). */
+  readonly minutes: number | undefined;
+  /** `--rows N`: rows of a bulk load (soak). */
+  readonly rows: number | undefined;
   /** The command line that ran the benchmark, for the results file and docs. */
   readonly command: string;
 }
