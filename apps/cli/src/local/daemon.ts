@@ -192,6 +192,7 @@ export async function waitReady(what: string, d: StartedDaemon, probe: () => Pro
     if (await probe().catch(() => false)) return;
     if (!isAlive(d.pid)) throw new DaemonError(`${what} exited during start; its log (${d.logFile}):\n${logTail(d.logFile, d.logOffset)}`);
     if (Date.now() > deadline) throw new DaemonError(`${what} was not ready within ${timeoutMs} ms; its log (${d.logFile}):\n${logTail(d.logFile, d.logOffset)}`);
-    await new Promise((r) => setTimeout(r, 150));
+    // A service listens within a few hundred milliseconds of its spawn: poll often enough not to add to that.
+    await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -124,9 +124,10 @@ async function startServices(home: string, c: Services, log: (l: string) => void
       return r.status < 500;
     }, log);
   }
-  for (const sk of c.safekeepers) {
-    await ensureDaemon(home, `safekeeper-${sk.id}`, `safekeeper ${sk.id}`, safekeeperCommand(home, c, sk, keys), env, () => httpOk(`${sk.url}/v1/status`, admin), log);
-  }
+  // The safekeepers at once: each needs nothing from the others to listen (peer recovery retries until they do).
+  await Promise.all(
+    c.safekeepers.map((sk) => ensureDaemon(home, `safekeeper-${sk.id}`, `safekeeper ${sk.id}`, safekeeperCommand(home, c, sk, keys), env, () => httpOk(`${sk.url}/v1/status`, admin), log)),
+  );
   await ensureDaemon(home, 'pageserver', 'the page server', pageserverCommand(home, c, keys), env, () => httpOk(`${c.pageserver.url}/v1/status`, admin), log);
 }
 
