@@ -1,10 +1,14 @@
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { redo } from '@strata/core';
 import { decodePageValue, type PageKey } from '@strata/core/layers';
-import { LSN, SPACE } from '../seed-timeline.test-util.js';
+import { LocalFsStorage } from '@strata/remote-storage';
+import { LSN, ROOT, SPACE, TENANT } from '../seed-timeline.test-util.js';
 import { type CompactionOptions, compactTimeline, DEFAULT_COMPACTION } from './compaction.js';
 import { collectChains } from './read-path.js';
+import { RemoteTimeline } from './remote-timeline.js';
 import { seededDir, straightReplay, writeMtr } from './synthetic-wal.test-util.js';
 import { Timeline } from './timeline.js';
 
@@ -120,5 +124,39 @@ describe('compaction', () => {
     for (const [k, page] of before) expect(reloaded.get(k)?.equals(page!), k).toBe(true);
     expect(again.getPageRaw(key(0), LSN)).toBeDefined();
     again.close();
+  });
+
+  it('[REGRESSION] eviction under the disk budget while a merge reads its layers neither fails nor changes the merge', async () => {
+    const remoteDir = mkdtempSync(join(tmpdir(), 'strata-compaction-remote-'));
+    try {
+      const remote = new RemoteTimeline(new LocalFsStorage(remoteDir), RemoteTimeline.prefixFor(TENANT, ROOT));
+      const t = Timeline.load(timelineDir, { remote, hotChainValues: 16 });
+      t.scheduleFullUpload();
+      const mtrs = Array.from({ length: 600 }, (_, i) => writeMtr(i, PAGES[i % 3]!));
+      ingestInLayers(t, mtrs, 100);
+      await remote.drain();
+      const before = snapshotPages(t, mtrs, 5);
+      // Planned with every layer local (the plan is made before the first await), then the maintenance
+      // loop evicts on its own timer, every turn, whatever compaction is doing.
+      let compacting = true;
+      const compaction = compactTimeline(t, { ...MERGE_ONLY, pagesPerSlice: 1 }, new Map()).finally(() => (compacting = false));
+      let tries = 0;
+      while (compacting) {
+        t.evictLayers(0);
+        tries++;
+        await new Promise((r) => setImmediate(r));
+      }
+      const r = await compaction;
+      expect(r.mergedLayers).toBe(1);
+      expect(r.deltasMerged).toBe(6);
+      await t.ensureAllLocal();
+      const after = snapshotPages(t, mtrs, 5);
+      for (const [k, page] of before) expect(after.get(k)?.equals(page!), k).toBe(true);
+      // Eviction was tried all along the merge (and refused while it read).
+      expect(tries).toBeGreaterThan(10);
+      t.close();
+    } finally {
+      rmSync(remoteDir, { recursive: true, force: true });
+    }
   });
 });

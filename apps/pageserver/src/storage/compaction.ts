@@ -70,6 +70,16 @@ export async function keysBySpace(t: Timeline, d: LayerDesc, cache: LayerKeyCach
   const name = `${t.dir}/${layerFileName(d)}`;
   const cached = cache.get(name);
   if (cached) return cached;
+  // Eviction runs on its own timer: without a pin it could close the reader (and delete the file) under the scan.
+  const unpin = t.pin();
+  try {
+    return await scanKeys(t, d, name, cache);
+  } finally {
+    unpin();
+  }
+}
+
+async function scanKeys(t: Timeline, d: LayerDesc, name: string, cache: LayerKeyCache): Promise<Map<number, KeyChainSummary>> {
   const reader = await t.openLayer(d);
   const build = new Map<number, { pages: number[]; tails: number[]; stops: number[] }>();
   let cur: { pages: number[]; tails: number[]; stops: number[] } | undefined;
@@ -124,6 +134,16 @@ export function sizedLayers(t: Timeline): SizedLayer[] {
  * included), streamed through a LayerWriter.
  */
 async function mergeRun(t: Timeline, run: readonly LayerDesc[], slice: number): Promise<number> {
+  // Pinned before the inputs are opened: eviction must not close their readers or delete their files mid-merge.
+  const unpin = t.pin();
+  try {
+    return await mergeRunPinned(t, run, slice);
+  } finally {
+    unpin();
+  }
+}
+
+async function mergeRunPinned(t: Timeline, run: readonly LayerDesc[], slice: number): Promise<number> {
   const cursors = [];
   for (const d of run) {
     const it = (await t.openLayer(d)).entries();

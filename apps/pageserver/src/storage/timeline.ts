@@ -155,7 +155,10 @@ export class Timeline implements ReadableTimeline {
     return this.files.layerPath(desc);
   }
 
-  /** A layer file of this timeline, downloaded first if it was evicted (compaction reads whole layers). */
+  /**
+   * A layer file of this timeline, downloaded first if it was evicted (compaction reads whole layers).
+   * Pin the timeline before and while using it: eviction may run at any await, this one included.
+   */
   async openLayer(desc: LayerDesc): Promise<LayerReader> {
     await this.residency.ensureLocal(layerFileName(desc));
     return this.reader(desc);
