@@ -11,7 +11,7 @@
 // package.json, the lock file or this script changed since. `turbo run build` runs each app's
 // `build` script, which calls this; `./strata` calls it with --if-stale when a source is newer.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
@@ -56,17 +56,38 @@ export function isStale(bundle, shared = sharedInputs()) {
   const built = mtimeMs(join(ROOT, bundle.out));
   const meta = metaFile(bundle);
   if (built === undefined || !existsSync(meta)) return true;
-  let inputs;
+  let metafile;
   try {
-    inputs = Object.keys(JSON.parse(readFileSync(meta, 'utf8')).inputs).map((p) => join(ROOT, p));
+    metafile = JSON.parse(readFileSync(meta, 'utf8'));
   } catch {
     return true;
   }
-  for (const file of [...inputs, ...shared]) {
+  // Its chunks must all be there (a chunk is never rewritten: its name is its content's hash).
+  if (Object.keys(metafile.outputs).some((p) => !existsSync(join(ROOT, p)))) return true;
+  for (const file of [...Object.keys(metafile.inputs).map((p) => join(ROOT, p)), ...shared]) {
     const t = mtimeMs(file);
     if (t === undefined || t > built) return true;
   }
   return false;
+}
+
+/** Chunks no bundle's metafile names any more, once a day old (a process started before the rebuild may still load them). */
+function removeOldChunks(distDir) {
+  const chunks = join(distDir, 'chunks');
+  if (!existsSync(chunks)) return;
+  const named = new Set();
+  for (const f of readdirSync(distDir).filter((n) => n.endsWith('.meta.json'))) {
+    try {
+      for (const p of Object.keys(JSON.parse(readFileSync(join(distDir, f), 'utf8')).outputs)) named.add(join(ROOT, p));
+    } catch {
+      return; // A metafile being replaced: leave the chunks alone this time.
+    }
+  }
+  const dayAgoMs = Date.now() - 24 * 3600_000;
+  for (const n of readdirSync(chunks)) {
+    const p = join(chunks, n);
+    if (!named.has(p) && !named.has(p.replace(/\.map$/, '')) && (mtimeMs(p) ?? Infinity) < dayAgoMs) rmSync(p, { force: true });
+  }
 }
 
 /**
@@ -86,13 +107,19 @@ const externalPackages = {
 
 async function buildOne(esbuild, bundle) {
   const out = join(ROOT, bundle.out);
-  mkdirSync(dirname(out), { recursive: true });
+  const name = basename(out, '.mjs');
   const r = await esbuild.build({
     absWorkingDir: ROOT,
-    entryPoints: [bundle.entry],
+    entryPoints: { [name]: bundle.entry },
     bundle: true,
     write: false,
-    outfile: out,
+    // What a command loads only when it runs (the S3 server, the compute controller...) stays in chunks of its own,
+    // loaded by its `import()`: `strata status` does not load what `strata s3-server` needs.
+    splitting: true,
+    outdir: dirname(out),
+    entryNames: '[name]',
+    chunkNames: 'chunks/[name]-[hash]',
+    outExtension: { '.js': '.mjs' },
     platform: 'node',
     format: 'esm',
     target: 'node20',
@@ -104,17 +131,21 @@ async function buildOne(esbuild, bundle) {
     plugins: [externalPackages],
   });
   // Private temporary files renamed into place, the bundle last: a concurrent run never loads half a bundle,
-  // and a bundle is never newer than the map and metafile it goes with.
+  // and a bundle is never newer than its chunks, map and metafile.
   const tag = `.tmp-${process.pid}`;
   const files = r.outputFiles.map((f) => ({ path: f.path, tmp: f.path + tag, contents: f.contents }));
   files.push({ path: metaFile(bundle), tmp: metaFile(bundle) + tag, contents: JSON.stringify(r.metafile) });
   files.sort((a, b) => Number(a.path === out) - Number(b.path === out));
   try {
-    for (const f of files) writeFileSync(f.tmp, f.contents);
+    for (const f of files) {
+      mkdirSync(dirname(f.path), { recursive: true });
+      writeFileSync(f.tmp, f.contents);
+    }
     for (const f of files) renameSync(f.tmp, f.path);
   } finally {
     for (const f of files) rmSync(f.tmp, { force: true });
   }
+  removeOldChunks(dirname(out));
   return statSync(out).size;
 }
 

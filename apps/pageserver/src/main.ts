@@ -135,7 +135,7 @@ export async function startPageserver(config: PageserverConfig, log: Logger, onB
 const STOP_STAGE_SLOW_MS = 2000;
 
 /** How long a stop waits for queued uploads to remote storage. */
-const STOP_UPLOADS_MS = 5000;
+const STOP_UPLOADS_MS = 3000;
 
 async function drainUploadsFor(tenants: TenantManager, log: Logger, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
