@@ -9,13 +9,13 @@ import type { AddressInfo } from 'node:net';
 import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { redo } from '@strata/core';
+import { redo, StrataError } from '@strata/core';
 import { memoryLogger } from '@strata/service-kit';
 import { PageserverMetrics } from '../metrics.js';
 import { LSN, SPACE } from '../seed-timeline.test-util.js';
 import { seededDir } from '../storage/synthetic-wal.test-util.js';
 import { Timeline } from '../storage/timeline.js';
-import { WalReceiver, type WalReceiverOptions } from './wal-receiver.js';
+import { ReceiverError, WalReceiver, type WalReceiverOptions } from './wal-receiver.js';
 
 /** One framed mtr: a WRITE of 2 bytes to `pageNo` of the seeded space, end byte 1, CRC-32C. */
 function framedWrite(i: number, pageNo: number): Uint8Array {
@@ -185,6 +185,9 @@ describe('WalReceiver', () => {
     await until('the log ingested after the retry', () => timeline.lastRecordLsn === lsnAfter(30));
     const warned = log.lines.filter((l) => l.msg === 'WAL receiver: retrying').map((l) => String(l.fields?.error));
     expect(warned.some((e) => /corrupt WAL from/.test(e))).toBe(true);
+    // Typed: a StrataError whose code the log carries.
+    expect(log.lines.some((l) => l.msg === 'WAL receiver: retrying' && l.fields?.['code'] === 'CORRUPT_WAL')).toBe(true);
+    expect(new ReceiverError('CORRUPT_WAL', 'x')).toBeInstanceOf(StrataError);
     expect(metrics.receiverErrors.get({ tenant_id: timeline.tenantId, timeline_id: timeline.timelineId })).toBeGreaterThan(0n);
     expect(bugs).toEqual([]);
     expect(r.status.state).not.toBe('failed');
@@ -197,6 +200,7 @@ describe('WalReceiver', () => {
     await until('ingested after the retry', () => timeline.lastRecordLsn === lsnAfter(10));
     const warned = log.lines.filter((l) => l.msg === 'WAL receiver: retrying').map((l) => String(l.fields?.error));
     expect(warned.some((e) => /WAL response of \d+ bytes for/.test(e))).toBe(true);
+    expect(log.lines.some((l) => l.msg === 'WAL receiver: retrying' && l.fields?.['code'] === 'SAFEKEEPER_BAD_REPLY')).toBe(true);
     expect(bugs).toEqual([]);
   });
 
