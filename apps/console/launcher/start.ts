@@ -53,7 +53,8 @@ export function sourceHash(): string {
     }
   };
   walk(join(consoleDir, 'src'));
-  walk(join(repoRoot, 'packages', 'db', 'src'));
+  // The workspace packages the console imports (transpilePackages in next.config.ts).
+  for (const pkg of ['db', 'client', 'core']) walk(join(repoRoot, 'packages', pkg, 'src'));
   for (const f of ['next.config.ts', 'package.json', 'tsconfig.json']) h.update(readFileSync(join(consoleDir, f)));
   h.update(readFileSync(join(repoRoot, 'package-lock.json')));
   return h.digest('hex');
