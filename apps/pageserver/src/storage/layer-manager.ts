@@ -97,6 +97,12 @@ export class LayerManager {
     return r;
   }
 
+  /** Whether the index lists the layer file `name` (compaction and GC unlist what they replace). */
+  isListed(name: string): boolean {
+    const d = parseLayerFileName(name);
+    return d !== undefined && this.map.has(d);
+  }
+
   hasReader(name: string): boolean {
     return this.readers.has(name);
   }

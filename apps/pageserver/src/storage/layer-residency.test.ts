@@ -70,6 +70,19 @@ describe('LayerResidency', () => {
     expect(residency.localLayerBytes()).toBe(total);
   });
 
+  it('a layer compaction replaced while a download was awaited is not fetched (remote storage no longer has it)', async () => {
+    residency.evictLayers(0);
+    expect(existsSync(files.layerPath(a.desc))).toBe(false);
+    // Compaction swaps `a` out: its file goes locally and remotely.
+    files.replaceLayers([a.desc], []);
+    await remote.drain();
+    await residency.ensureLocal(layerFileName(a.desc));
+    expect(existsSync(files.layerPath(a.desc))).toBe(false);
+    // Every listed layer still comes back.
+    await residency.ensureAllLocal();
+    expect(residency.isAllLocal()).toBe(true);
+  });
+
   it('a read of a page whose checksum format is unknown brings page 0 too', async () => {
     residency.evictLayers(0);
     await residency.prepareRead({ spaceId: SPACE, pageNo: 3 }, LSN + 100n, () => false);

@@ -60,9 +60,16 @@ export class LayerResidency {
   /** Download one listed layer file unless it is on local disk (or open). */
   async ensureLocal(name: string): Promise<void> {
     const path = this.layers.pathOf(name);
-    if (this.layers.hasReader(name) || existsSync(path)) return;
+    // Compaction or GC may have replaced the layer while an earlier download was awaited: a read
+    // plans again from the current map, so an unlisted layer is not needed (and may be gone remotely).
+    if (!this.layers.isListed(name) || this.layers.hasReader(name) || existsSync(path)) return;
     if (!this.remote) throw new LayerFileMissing(name, this.layers.meta.timelineId);
-    await this.remote.download(`layers/${name}`, path);
+    try {
+      await this.remote.download(`layers/${name}`, path);
+    } catch (e) {
+      if (!this.layers.isListed(name)) return;
+      throw e;
+    }
     this.missingLocal = null;
   }
 
@@ -92,8 +99,9 @@ export class LayerResidency {
 
   /** Download every layer of this timeline (and its ancestors) that is not on local disk. */
   async ensureAllLocal(): Promise<void> {
-    for (const name of this.layers.meta.layers) await this.ensureLocal(name);
-    this.missingLocal = 0;
+    // A copy: the list changes under the awaits when compaction swaps layers.
+    for (const name of [...this.layers.meta.layers]) await this.ensureLocal(name);
+    this.missingLocal = null;
     await this.ancestor?.ensureAllLocal();
   }
 
