@@ -9,7 +9,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type redo } from '@strata/core';
-import { basebackup, branchCreate, getPage, PageserverClient, PageserverClientError, timelineDetails, waitLsn } from '@strata/client';
+import {
+  basebackup,
+  branchCreate,
+  getPage,
+  PageserverClient,
+  PageserverClientError,
+  snapshotCreate,
+  snapshotDelete,
+  snapshotGet,
+  snapshotList,
+  snapshotRestore,
+  timelineDetails,
+  waitLsn,
+} from '@strata/client';
 import { StrataError } from '@strata/core';
 import { GetPageStatus, type GetPageItem } from '@strata/core/getpage';
 import { memoryLogger } from '@strata/service-kit';
@@ -147,6 +160,19 @@ describe('PageserverClient over a listening page server', () => {
     mkdirSync(full);
     writeFileSync(join(full, 'x'), 'x');
     await expect(basebackup(t, TENANT, ROOT, full)).rejects.toMatchObject({ code: 'OUT_NOT_EMPTY' });
+  });
+
+  it('snapshots through the same client: create, list, get, restore as a timeline, delete; an unknown one keeps its code', async () => {
+    const t = { url: ps.url };
+    const at = (await timelineDetails(t, TENANT, ROOT)).lastRecordLsn;
+    const snap = await snapshotCreate(t, TENANT, 'before-change', ROOT, at);
+    expect(snap).toMatchObject({ name: 'before-change', timelineId: ROOT, lsn: String(at) });
+    expect((await snapshotList(t, TENANT)).map((s) => s.name)).toContain('before-change');
+    expect(await snapshotGet(t, TENANT, 'before-change')).toEqual(snap);
+    const restored = await snapshotRestore(t, TENANT, 'before-change');
+    expect((await timelineDetails(t, TENANT, restored.timelineId)).initLsn).toBe(at);
+    await snapshotDelete(t, TENANT, 'before-change');
+    await expect(snapshotGet(t, TENANT, 'before-change')).rejects.toMatchObject({ code: 'SNAPSHOT_NOT_FOUND', httpStatus: 404 });
   });
 
   it('shows the memory tier and the stages in /metrics', async () => {

@@ -12,7 +12,7 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { encodeAuxSet } from '@strata/core';
 import { decodeGetPageResponse, encodeGetPageRequests, type GetPageItem } from '@strata/core/getpage';
-import { lsnString } from '@strata/core/json';
+import { lsnDecimal, lsnString } from '@strata/core/json';
 import { readAuxFiles, TarDirSink, TarParser } from '@strata/datadir';
 import { z } from 'zod';
 import { replyFailure, serviceRequest, SERVICE_TIMEOUT_MS_DEFAULT, type ServiceClientError, type ServiceRequestInit, type ServiceTarget } from './http.js';
@@ -81,6 +81,36 @@ const importReply = z.object({ tenantId: z.string(), timelineId: z.string(), lsn
 export function tenantImport(t: PageserverTarget, datadir: string, tenantId?: string): Promise<z.output<typeof importReply>> {
   const path = tenantId ? `/v1/tenants/${tenantId}/import` : '/v1/tenants/import';
   return json(t, path, importReply, 'tenant import', { method: 'POST', body: JSON.stringify({ datadir }), timeoutMs: 600_000 });
+}
+
+// ---- snapshots ----
+
+const snapshotReply = z.object({ name: z.string(), timelineId: z.string(), lsn: lsnDecimal, createdAt: z.string() });
+/** A named, GC-protected (timeline, LSN); the LSN as the page server writes it (decimal text). */
+export type SnapshotInfo = z.output<typeof snapshotReply>;
+const snapshotPath = (tenantId: string, name?: string) => `/v1/tenants/${tenantId}/snapshots${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
+
+/** A snapshot of `timelineId` at `lsn` (default: its last record LSN). */
+export function snapshotCreate(t: PageserverTarget, tenantId: string, name: string, timelineId: string, lsn?: bigint): Promise<SnapshotInfo> {
+  const body = JSON.stringify({ name, timelineId, ...(lsn !== undefined ? { lsn: lsn.toString() } : {}) });
+  return json(t, snapshotPath(tenantId), snapshotReply, `snapshot create ${name}`, { method: 'POST', body });
+}
+
+export async function snapshotList(t: PageserverTarget, tenantId: string): Promise<SnapshotInfo[]> {
+  return (await json(t, snapshotPath(tenantId), z.object({ snapshots: z.array(snapshotReply) }), 'snapshot list')).snapshots;
+}
+
+export function snapshotGet(t: PageserverTarget, tenantId: string, name: string): Promise<SnapshotInfo> {
+  return json(t, snapshotPath(tenantId, name), snapshotReply, `snapshot ${name}`);
+}
+
+export async function snapshotDelete(t: PageserverTarget, tenantId: string, name: string): Promise<void> {
+  await json(t, snapshotPath(tenantId, name), z.unknown(), `snapshot delete ${name}`, { method: 'DELETE' });
+}
+
+/** A new timeline branched at the snapshot's (timeline, LSN). */
+export function snapshotRestore(t: PageserverTarget, tenantId: string, name: string): Promise<{ timelineId: string }> {
+  return json(t, `${snapshotPath(tenantId, name)}/restore`, z.object({ timelineId: z.string() }).passthrough(), `snapshot restore ${name}`, { method: 'POST', body: '{}' });
 }
 
 // ---- LSNs ----
