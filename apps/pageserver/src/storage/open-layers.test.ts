@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { redo } from '@strata/core';
 import { layerFileName, type PageKey } from '@strata/core/layers';
 import { LSN, SPACE } from '../seed-timeline.test-util.js';
 import { LayerManager } from './layer-manager.js';
@@ -49,6 +50,29 @@ describe('OpenLayers', () => {
     expect(h.mem.ingest(writeMtr(0, 1))).toBe(false);
     expect(() => h.mem.ingest(writeMtr(2, 1))).toThrow(/ingest gap/);
     expect(h.mem.lastRecordLsn).toBe(writeMtr(0, 1).endLsn);
+    h.mem.close();
+    h.files.close();
+  });
+
+  it('an mtr touching many pages (past the linear search) keeps each page\'s records, in order', () => {
+    const h = harness(timelineDir);
+    const start = LSN;
+    const records: redo.PageRecord[] = [];
+    // 40 pages of space 7, each written twice, interleaved: record order within a page must hold.
+    for (let round = 0; round < 2; round++) {
+      for (let p = 0; p < 40; p++) records.push({ type: 'WRITE', spaceId: 7, pageNo: p, offset: 300 + round, data: new Uint8Array([p, round]) });
+    }
+    h.mem.ingest({ startLsn: start, endLsn: start + 500n, records } as redo.Mtr);
+    const [m] = h.mem.memoryLayers();
+    for (let p = 0; p < 40; p++) {
+      const vals = m!.read({ spaceId: 7, pageNo: p }, 0n, start + 1n);
+      expect(vals.length).toBe(1);
+      const v = vals[0]!;
+      expect(v.kind === 'delta' ? v.change.records.map((r) => (r.type === 'WRITE' ? [...r.data] : [])) : []).toEqual([
+        [p, 0],
+        [p, 1],
+      ]);
+    }
     h.mem.close();
     h.files.close();
   });

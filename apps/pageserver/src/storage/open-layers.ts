@@ -57,6 +57,21 @@ async function fsyncDir(path: string): Promise<void> {
   }
 }
 
+/** One page's records in one mtr. */
+interface PageRecords {
+  readonly key: PageKey;
+  readonly records: redo.PageRecord[];
+}
+
+/** Pages of one mtr searched linearly; beyond, through a map. */
+const PER_PAGE_SCAN_MAX = 16;
+
+function indexPageRecords(byPage: Map<number, Map<number, PageRecords>>, e: PageRecords): void {
+  let space = byPage.get(e.key.spaceId);
+  if (!space) byPage.set(e.key.spaceId, (space = new Map()));
+  space.set(e.key.pageNo, e);
+}
+
 export class OpenLayers {
   private open: InMemoryLayer;
   /** Layers frozen and being written out, oldest first; still read from memory until listed. */
@@ -120,14 +135,33 @@ export class OpenLayers {
     const last = this.open.endLsn;
     if (m.endLsn <= last) return false; // already have it (a resumed stream)
     assert(m.startLsn === last, `ingest gap: expected ${last}, got ${m.startLsn}`);
-    let perPage: Map<string, { key: PageKey; records: redo.PageRecord[] }> | undefined;
+    // The pages of one mtr, in first-touch order: an mtr touches a handful, so a linear search beats
+    // a map keyed by strings (which cost a string and a map per mtr on the ingest path).
+    // Past PER_PAGE_SCAN_MAX pages (a page split, a bulk operation) a map takes over the search.
+    const perPage: PageRecords[] = [];
+    let byPage: Map<number, Map<number, PageRecords>> | undefined;
     let events: TablespaceEvent[] | undefined;
     for (const r of m.records) {
       if (redo.isPageRecord(r)) {
-        perPage ??= new Map();
-        const k = `${r.spaceId}:${r.pageNo}`;
-        let e = perPage.get(k);
-        if (!e) perPage.set(k, (e = { key: { spaceId: r.spaceId, pageNo: r.pageNo }, records: [] }));
+        let e: PageRecords | undefined;
+        if (byPage) e = byPage.get(r.spaceId)?.get(r.pageNo);
+        else {
+          for (let i = perPage.length - 1; i >= 0; i--) {
+            const c = perPage[i]!;
+            if (c.key.pageNo === r.pageNo && c.key.spaceId === r.spaceId) {
+              e = c;
+              break;
+            }
+          }
+        }
+        if (!e) {
+          perPage.push((e = { key: { spaceId: r.spaceId, pageNo: r.pageNo }, records: [] }));
+          if (byPage) indexPageRecords(byPage, e);
+          else if (perPage.length > PER_PAGE_SCAN_MAX) {
+            byPage = new Map();
+            for (const c of perPage) indexPageRecords(byPage, c);
+          }
+        }
         e.records.push(r);
       } else if (r.type === 'FILE_CREATE' || r.type === 'FILE_DELETE') {
         (events ??= []).push({ lsn: m.endLsn, kind: r.type === 'FILE_CREATE' ? 'create' : 'delete', spaceId: r.spaceId, path: redo.normalizeDatadirPath(r.path) });
@@ -136,10 +170,10 @@ export class OpenLayers {
       }
     }
     let hot: PageKey[] | undefined;
-    if (perPage) {
+    if (perPage.length > 0) {
       const valuesMax = this.options.hotChainValues ?? DEFAULT_HOT_CHAIN_VALUES;
       const bytesMax = this.options.hotChainBytes ?? DEFAULT_HOT_CHAIN_BYTES;
-      for (const { key, records } of perPage.values()) {
+      for (const { key, records } of perPage) {
         const chain = this.open.put(key, { startLsn: m.startLsn, endLsn: m.endLsn, records });
         if (chain.values >= valuesMax || chain.bytes >= bytesMax) (hot ??= []).push(key);
         for (const l of this.pageChangeListeners) l(key.spaceId, key.pageNo, m.startLsn);
