@@ -79,6 +79,7 @@ export class OpenLayers {
   private writing: Promise<void> | null = null;
   private flushWaiters: Array<() => void> = [];
   private pageChangeListeners: PageChangeListener[] = [];
+  private spaceFlagsListeners: Array<(spaceId: number) => void> = [];
   private closed = false;
   /** Why the last background write of a frozen layer failed (it is retried); null after a success. */
   lastFlushError: { message: string; atMs: number } | null = null;
@@ -130,6 +131,11 @@ export class OpenLayers {
     };
   }
 
+  /** Told (synchronously, during ingest) when a record may change a tablespace's FSP flags: page 0 reset or its flags field written, or the space created or dropped. */
+  onSpaceFlagsChange(listener: (spaceId: number) => void): void {
+    this.spaceFlagsListeners = [...this.spaceFlagsListeners, listener];
+  }
+
   /** Fold one committed mtr in. mtrs must arrive in LSN order, starting at `lastRecordLsn`; returns false for one already ingested. */
   ingest(m: redo.Mtr): boolean {
     const last = this.open.endLsn;
@@ -143,6 +149,7 @@ export class OpenLayers {
     let events: TablespaceEvent[] | undefined;
     for (const r of m.records) {
       if (redo.isPageRecord(r)) {
+        if (r.pageNo === 0 && this.spaceFlagsListeners.length > 0 && redo.recordMayChangeSpaceFlags(r)) for (const l of this.spaceFlagsListeners) l(r.spaceId);
         let e: PageRecords | undefined;
         if (byPage) e = byPage.get(r.spaceId)?.get(r.pageNo);
         else {
@@ -164,6 +171,8 @@ export class OpenLayers {
         }
         e.records.push(r);
       } else if (r.type === 'FILE_CREATE' || r.type === 'FILE_DELETE') {
+        // A space id can be used again by a new tablespace.
+        for (const l of this.spaceFlagsListeners) l(r.spaceId);
         (events ??= []).push({ lsn: m.endLsn, kind: r.type === 'FILE_CREATE' ? 'create' : 'delete', spaceId: r.spaceId, path: redo.normalizeDatadirPath(r.path) });
       } else if (r.type === 'FILE_RENAME') {
         (events ??= []).push({ lsn: m.endLsn, kind: 'rename', spaceId: r.spaceId, path: redo.normalizeDatadirPath(r.newPath) });

@@ -60,7 +60,11 @@ export class Timeline implements ReadableTimeline {
   private readonly residency: LayerResidency;
   private readonly waiters: LsnWaiters;
   private readonly aux: AuxStore;
-  /** A tablespace's checksum format, from its page 0; forgotten when page 0 is logged again. */
+  /**
+   * A tablespace's checksum format, from its page 0; forgotten when a record may change it (not on
+   * every page-0 write: a growing tablespace logs its size there all the time, and relearning meant
+   * rebuilding page 0 for every read).
+   */
   private readonly flagsBySpace = new Map<number, redo.SpaceFlags>();
   /** From meta.gc, kept as fields because every read checks them. */
   private gcHorizon = 0n;
@@ -72,9 +76,7 @@ export class Timeline implements ReadableTimeline {
   ) {
     this.files = files;
     this.memory = new OpenLayers(files, (keys, lsn) => this.getPages(keys, lsn), options);
-    this.memory.onPageChange((spaceId, pageNo) => {
-      if (pageNo === 0) this.flagsBySpace.delete(spaceId);
-    });
+    this.memory.onSpaceFlagsChange((spaceId) => this.flagsBySpace.delete(spaceId));
     this.residency = new LayerResidency(files, options.remote, options.ancestor);
     this.waiters = new LsnWaiters(this.memory.lastRecordLsn);
     this.aux = new AuxStore(files, options.remote, options.ancestor);

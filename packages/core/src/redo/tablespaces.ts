@@ -4,7 +4,7 @@
  */
 import { readU32 } from '../bytes.js';
 import { FSP_FREE_LIMIT, FSP_SIZE, FSP_SPACE_FLAGS } from './page.js';
-import type { FileRecord } from './records.js';
+import type { FileRecord, PageRecord } from './records.js';
 
 export interface TablespaceEntry {
   readonly spaceId: number;
@@ -82,4 +82,28 @@ export function readFspHeader(page0: Uint8Array): { sizePages: number; freeLimit
     freeLimit: readU32(page0, FSP_FREE_LIMIT),
     flags: readU32(page0, FSP_SPACE_FLAGS),
   };
+}
+
+/**
+ * Whether a record to page 0 of a tablespace may change its FSP_SPACE_FLAGS
+ * (and with them the checksum format of every page): a reset of the page,
+ * or a write overlapping the field. Readers cache the flags and drop them
+ * only then; the size and free-limit writes a growing tablespace logs all
+ * the time leave them be. Unknown shapes count as changes.
+ */
+export function recordMayChangeSpaceFlags(r: PageRecord): boolean {
+  const from = FSP_SPACE_FLAGS;
+  const to = FSP_SPACE_FLAGS + 4;
+  switch (r.type) {
+    case 'WRITE':
+      return r.offset < to && r.offset + r.data.length > from;
+    case 'MEMSET':
+      return r.offset < to && r.offset + r.length > from;
+    case 'MEMMOVE':
+      return r.offset < to && r.offset + r.length > from;
+    case 'OPTION':
+      return false;
+    default:
+      return true;
+  }
 }
