@@ -7,7 +7,7 @@ import { Counter, Gauge, Histogram, type Labels, type Metric, Registry } from '@
 import { BackgroundErrors } from './background-errors.js';
 
 /** GetPage latency buckets, seconds: 20 µs to 2.5 s. */
-export const GETPAGE_BUCKETS_SECONDS = [0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5];
+export const GETPAGE_BUCKETS_SECONDS = [0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5];
 /** Compaction and GC pass durations, seconds. */
 export const MAINTENANCE_BUCKETS_SECONDS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
 export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];

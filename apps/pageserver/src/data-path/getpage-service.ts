@@ -93,12 +93,15 @@ export class GetPageService {
 
   /**
    * Bring back from remote storage the layers the batch's reconstructions
-   * need (a no-op when every layer is local; pages the cache holds need none).
-   * Returns whether anything had to be checked remotely.
+   * need, and open (with async reads) the layers not opened yet, so the
+   * synchronous pass neither downloads nor stalls on a layer's index (a
+   * no-op once every layer is local and open; pages the cache holds need
+   * none). Returns whether anything was missing locally.
    */
   private async downloadMissing(t: Timeline, v: DataView, n: number): Promise<boolean> {
     const { tenants, pageCache } = this.deps;
     let t0 = -1;
+    let remote = false;
     for (let i = 0; i < n; i++) {
       const o = i * GETPAGE_REQUEST_BYTES;
       const lsn = v.getBigUint64(o + 8);
@@ -110,16 +113,17 @@ export class GetPageService {
         if (e instanceof LsnOutOfRange) continue;
         throw e;
       }
-      if (rt.isAllLocal()) continue;
+      if (rt.isReadyToRead()) continue;
       const spaceId = v.getUint32(o);
       const pageNo = v.getUint32(o + 4);
       if (pageCache?.has(rt, spaceId, pageNo, lsn)) continue;
       if (t0 < 0) t0 = performance.now();
+      if (!rt.isAllLocal()) remote = true;
       // A failed download fails the batch in the synchronous pass (the layer file is missing), as before the stream existed.
       await rt.prepareRead({ spaceId, pageNo }, lsn).catch(() => undefined);
     }
     if (t0 >= 0) this.deps.metrics.getpageSeconds.observe((performance.now() - t0) * SECONDS_PER_MS, { stage: 'download' });
-    return t0 >= 0;
+    return remote;
   }
 
   private ensureScratch(n: number): void {

@@ -23,6 +23,7 @@ import {
   planPartitionImages,
   type SizedLayer,
 } from '@strata/core/layers';
+import { LayerReader } from './layer-reader.js';
 import { LayerWriter } from './layer-writer.js';
 import type { Timeline } from './timeline.js';
 
@@ -172,7 +173,9 @@ async function mergeRunPinned(t: Timeline, run: readonly LayerDesc[], slice: num
       }
     }
     const bytes = await w.finish();
-    t.replaceLayers(run, [{ desc }]);
+    // Opened before it is listed, with async reads: the first read after the swap must not check its index on the event loop.
+    const reader = await LayerReader.openAsync(t.layerPath(desc));
+    t.replaceLayers(run, [{ desc, reader }]);
     return bytes;
   } catch (e) {
     await w.abort();
@@ -238,7 +241,8 @@ async function imageRange(t: Timeline, need: PartitionImageNeed, lsn: bigint, ca
       await yieldNow();
     }
     const bytes = await w.finish();
-    t.replaceLayers([], [{ desc }]);
+    const reader = await LayerReader.openAsync(t.layerPath(desc));
+    t.replaceLayers([], [{ desc, reader }]);
     return { pages, bytes };
   } catch (e) {
     await w.abort();

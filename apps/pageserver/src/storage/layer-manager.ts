@@ -22,6 +22,8 @@ import { encodeMeta, type TimelineMeta, readMeta, writeFileAtomic, writeMeta } f
 export interface NewLayer {
   readonly desc: LayerDesc;
   readonly bytes?: Uint8Array;
+  /** A reader already open on the written file (opened with async reads), to be kept once listed. */
+  readonly reader?: LayerReader;
 }
 
 export class LayerManager {
@@ -95,6 +97,35 @@ export class LayerManager {
     if (!r) this.readers.set(name, (r = LayerReader.open(this.pathOf(name))));
     this.lastAccess.set(name, ++this.accessClock);
     return r;
+  }
+
+  /**
+   * Open the reader of a listed layer file with async reads (its index is
+   * checked at open: tens of MiB for a big delta), so the synchronous read
+   * pass that follows does not stall the event loop opening it.
+   */
+  async openReaderAsync(name: string): Promise<void> {
+    if (this.readers.has(name) || !this.isListed(name)) return;
+    const r = await LayerReader.openAsync(this.pathOf(name));
+    // Another read opened it meanwhile, or compaction unlisted it: keep one reader of listed files only.
+    if (this.readers.has(name) || !this.isListed(name)) {
+      r.close();
+      return;
+    }
+    this.readers.set(name, r);
+  }
+
+  /** Take `reader` (opened on the file before it was listed) as the reader of listed layer `desc`, unless one is open already. */
+  adoptReader(desc: LayerDesc, reader: LayerReader): boolean {
+    const name = layerFileName(desc);
+    if (this.readers.has(name) || !this.isListed(name)) return false;
+    this.readers.set(name, reader);
+    return true;
+  }
+
+  /** Every listed layer has its reader open. */
+  allReadersOpen(): boolean {
+    return this.readers.size >= this.map.size;
   }
 
   /** Whether the index lists the layer file `name` (compaction and GC unlist what they replace). */

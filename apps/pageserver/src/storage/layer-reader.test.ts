@@ -78,6 +78,21 @@ describe('LayerReader (index on disk)', () => {
     r.close();
   });
 
+  it('opens the same with async reads (what reads and compaction use) and refuses the same damage', async () => {
+    const { path, bytes } = writeLayer('e.delta');
+    const r = await LayerReader.openAsync(path);
+    for (const key of [{ spaceId: 2, pageNo: 7 }, { spaceId: 9, pageNo: 3 }]) {
+      const hits: IndexHit[] = [];
+      const stopped = r.chain(key, 0n, 1_000_000n, hits);
+      expect({ stopped, hits }).toEqual(inMemoryChain(bytes, key, 0n, 1_000_000n));
+    }
+    r.close();
+    const bad = new Uint8Array(bytes);
+    bad[bad.length - 3]! ^= 0xff;
+    writeFileSync(path, bad);
+    await expect(LayerReader.openAsync(path)).rejects.toThrow(CorruptFrame);
+  });
+
   it('streams every entry with its value in file order', () => {
     const { path } = writeLayer('b.delta');
     const r = LayerReader.open(path);

@@ -15,6 +15,8 @@
  * checked against their own CRC on every read.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { fstat, open, read } from 'node:fs';
+import { promisify } from 'node:util';
 import { CorruptFrame, redo } from '@strata/core';
 import {
   type IndexHit,
@@ -23,6 +25,7 @@ import {
   LAYER_VALUE_BYTES_MAX,
   LAYER_WILL_INIT_BIT,
   type LayerDesc,
+  type LayerHeader,
   type PageKey,
   parseLayerHeader,
   verifyValue,
@@ -85,6 +88,98 @@ export function indexCacheStats(): { bytes: number; capacityBytes: number; hits:
   return { bytes: blockCache.sizeBytes, capacityBytes: blockCache.capacityBytes, hits: blockCache.hits, misses: blockCache.misses };
 }
 
+const fdOpen = promisify(open);
+const fdStat = promisify(fstat);
+function fdRead(fd: number, buf: Uint8Array, off: number, len: number, pos: number): Promise<number> {
+  return new Promise((resolve, reject) => read(fd, buf, off, len, pos, (err, n) => (err ? reject(err) : resolve(n))));
+}
+
+type ReaderParts = [
+  desc: LayerDesc,
+  handle: number,
+  sizeBytes: number,
+  entryCount: number,
+  indexOffset: number,
+  hasWillInit: boolean,
+  dirSpace: Uint32Array,
+  dirPage: Uint32Array,
+  dirLsn: BigUint64Array,
+  spaces: ReadonlyMap<number, { readonly min: number; readonly max: number }>,
+];
+
+/**
+ * The one pass over a layer's index at open, fed piece by piece (by sync or
+ * async reads): CRC, every entry inside the values, the block directory and
+ * the page range per tablespace.
+ */
+class IndexScan {
+  private readonly h: LayerHeader;
+  private readonly dirSpace: Uint32Array;
+  private readonly dirPage: Uint32Array;
+  private readonly dirLsn: BigUint64Array;
+  private readonly spaces = new Map<number, { min: number; max: number }>();
+  private crc = 0;
+  private at = 0;
+  private readonly buf: Uint8Array;
+
+  constructor(
+    private readonly path: string,
+    head: Uint8Array,
+    private readonly size: number,
+  ) {
+    this.h = parseLayerHeader(head, path);
+    if (this.h.indexOffset + this.h.indexLength !== size) throw new CorruptFrame(`${path}: file is ${size} bytes, the header says ${this.h.indexOffset + this.h.indexLength}`);
+    const blocks = Math.ceil(this.h.entryCount / INDEX_BLOCK_ENTRIES);
+    this.dirSpace = new Uint32Array(blocks);
+    this.dirPage = new Uint32Array(blocks);
+    this.dirLsn = new BigUint64Array(blocks);
+    this.buf = new Uint8Array(Math.min(this.h.indexLength, OPEN_SCAN_BLOCKS * BLOCK_BYTES));
+  }
+
+  /** Where to read the next piece into, or undefined when the index is done. */
+  nextPiece(): { buf: Uint8Array; length: number; position: number } | undefined {
+    if (this.at >= this.h.indexLength) return undefined;
+    return { buf: this.buf, length: Math.min(this.buf.length, this.h.indexLength - this.at), position: this.h.indexOffset + this.at };
+  }
+
+  consume(piece: Uint8Array, n: number): void {
+    const h = this.h;
+    this.crc = redo.crc32c(piece, 0, n, this.crc);
+    const v = new DataView(piece.buffer, piece.byteOffset, n);
+    const first = this.at / LAYER_INDEX_ENTRY_BYTES;
+    let cur: { min: number; max: number } | undefined;
+    let curSpace = -1;
+    for (let o = 0; o < n; o += LAYER_INDEX_ENTRY_BYTES) {
+      const i = first + o / LAYER_INDEX_ENTRY_BYTES;
+      const space = v.getUint32(o);
+      const page = v.getUint32(o + 4);
+      const off = Number(v.getBigUint64(o + 16));
+      const len = (v.getUint32(o + 24) & LAYER_VALUE_BYTES_MAX) >>> 0;
+      if (off < LAYER_HEADER_BYTES || off + len > h.indexOffset) throw new CorruptFrame(`${this.path}: index entry ${i} points outside the values`);
+      if (i % INDEX_BLOCK_ENTRIES === 0) {
+        const b = i / INDEX_BLOCK_ENTRIES;
+        this.dirSpace[b] = space;
+        this.dirPage[b] = page;
+        this.dirLsn[b] = v.getBigUint64(o + 8);
+      }
+      if (space !== curSpace) {
+        curSpace = space;
+        cur = this.spaces.get(space);
+        if (!cur) this.spaces.set(space, (cur = { min: page, max: page }));
+      }
+      if (page < cur!.min) cur!.min = page;
+      if (page > cur!.max) cur!.max = page;
+    }
+    this.at += n;
+  }
+
+  finish<T>(make: (...parts: ReaderParts) => T, handle: number): T {
+    if (this.crc !== this.h.indexCrc) throw new CorruptFrame(`${this.path}: index CRC mismatch`);
+    const h = this.h;
+    return make(h.desc, handle, this.size, h.entryCount, h.indexOffset, h.hasWillInit, this.dirSpace, this.dirPage, this.dirLsn, this.spaces);
+  }
+}
+
 let readerSeq = 0;
 
 export interface IndexEntry {
@@ -95,7 +190,7 @@ export interface IndexEntry {
 export class LayerReader {
   private readonly id = ++readerSeq;
 
-  private constructor(
+  constructor(
     readonly path: string,
     readonly desc: LayerDesc,
     private handle: number,
@@ -111,55 +206,44 @@ export class LayerReader {
     private readonly spaces: ReadonlyMap<number, { readonly min: number; readonly max: number }>,
   ) {}
 
+  /** Open a layer file, checking its whole index (synchronous: tests, tools, a read that cannot wait). */
   static open(path: string): LayerReader {
     const fd = openSync(path, 'r');
     try {
-      const size = fstatSync(fd).size;
       const head = new Uint8Array(LAYER_HEADER_BYTES);
       readSync(fd, head, 0, head.length, 0);
-      const h = parseLayerHeader(head, path);
-      if (h.indexOffset + h.indexLength !== size) throw new CorruptFrame(`${path}: file is ${size} bytes, the header says ${h.indexOffset + h.indexLength}`);
-      const count = h.entryCount;
-      const blocks = Math.ceil(count / INDEX_BLOCK_ENTRIES);
-      const dirSpace = new Uint32Array(blocks);
-      const dirPage = new Uint32Array(blocks);
-      const dirLsn = new BigUint64Array(blocks);
-      const spaces = new Map<number, { min: number; max: number }>();
-      let crc = 0;
-      const piece = new Uint8Array(Math.min(h.indexLength, OPEN_SCAN_BLOCKS * BLOCK_BYTES));
-      for (let at = 0; at < h.indexLength; at += piece.length) {
-        const n = Math.min(piece.length, h.indexLength - at);
-        const got = readSync(fd, piece, 0, n, h.indexOffset + at);
-        if (got !== n) throw new CorruptFrame(`${path}: index truncated`);
-        crc = redo.crc32c(piece, 0, n, crc);
-        const v = new DataView(piece.buffer, piece.byteOffset, n);
-        const first = at / LAYER_INDEX_ENTRY_BYTES;
-        let cur: { min: number; max: number } | undefined;
-        let curSpace = -1;
-        for (let o = 0; o < n; o += LAYER_INDEX_ENTRY_BYTES) {
-          const i = first + o / LAYER_INDEX_ENTRY_BYTES;
-          const space = v.getUint32(o);
-          const page = v.getUint32(o + 4);
-          const off = Number(v.getBigUint64(o + 16));
-          const len = (v.getUint32(o + 24) & LAYER_VALUE_BYTES_MAX) >>> 0;
-          if (off < LAYER_HEADER_BYTES || off + len > h.indexOffset) throw new CorruptFrame(`${path}: index entry ${i} points outside the values`);
-          if (i % INDEX_BLOCK_ENTRIES === 0) {
-            const b = i / INDEX_BLOCK_ENTRIES;
-            dirSpace[b] = space;
-            dirPage[b] = page;
-            dirLsn[b] = v.getBigUint64(o + 8);
-          }
-          if (space !== curSpace) {
-            curSpace = space;
-            cur = spaces.get(space);
-            if (!cur) spaces.set(space, (cur = { min: page, max: page }));
-          }
-          if (page < cur!.min) cur!.min = page;
-          if (page > cur!.max) cur!.max = page;
-        }
+      const scan = new IndexScan(path, head, fstatSync(fd).size);
+      for (let piece = scan.nextPiece(); piece; piece = scan.nextPiece()) {
+        const got = readSync(fd, piece.buf, 0, piece.length, piece.position);
+        if (got !== piece.length) throw new CorruptFrame(`${path}: index truncated`);
+        scan.consume(piece.buf, piece.length);
       }
-      if (crc !== h.indexCrc) throw new CorruptFrame(`${path}: index CRC mismatch`);
-      return new LayerReader(path, h.desc, fd, size, count, h.indexOffset, h.hasWillInit, dirSpace, dirPage, dirLsn, spaces);
+      return scan.finish((...a) => new LayerReader(path, ...a), fd);
+    } catch (e) {
+      closeSync(fd);
+      throw e;
+    }
+  }
+
+  /**
+   * The same with async reads, yielding between pieces: opening a layer reads
+   * its whole index once (tens of MiB for a big delta), which must not stall
+   * GetPage and ingest. Callers open layers this way before a synchronous read
+   * pass needs them.
+   */
+  static async openAsync(path: string): Promise<LayerReader> {
+    // Plain descriptors (not a FileHandle, which closes its fd when collected): the reader keeps this one.
+    const fd = await fdOpen(path, 'r');
+    try {
+      const head = new Uint8Array(LAYER_HEADER_BYTES);
+      await fdRead(fd, head, 0, head.length, 0);
+      const scan = new IndexScan(path, head, (await fdStat(fd)).size);
+      for (let piece = scan.nextPiece(); piece; piece = scan.nextPiece()) {
+        const got = await fdRead(fd, piece.buf, 0, piece.length, piece.position);
+        if (got !== piece.length) throw new CorruptFrame(`${path}: index truncated`);
+        scan.consume(piece.buf, piece.length);
+      }
+      return scan.finish((...a) => new LayerReader(path, ...a), fd);
     } catch (e) {
       closeSync(fd);
       throw e;

@@ -16,6 +16,7 @@ export interface ResidentAncestor {
   prepareRead(key: PageKey, lsn: bigint): Promise<void>;
   pin(): () => void;
   isAllLocal(): boolean;
+  isReadyToRead(): boolean;
   ensureAllLocal(): Promise<void>;
 }
 
@@ -47,7 +48,7 @@ export class LayerResidency {
    * synchronous read can run.
    */
   async prepareRead(key: PageKey, lsn: bigint, knowsFlags: (spaceId: number) => boolean): Promise<void> {
-    if (this.isAllLocal()) return;
+    if (this.isReadyToRead()) return;
     const keys = key.pageNo === 0 || knowsFlags(key.spaceId) ? [key] : [key, { spaceId: key.spaceId, pageNo: 0 }];
     const branchLsn = this.layers.meta.ancestor?.lsn;
     for (const k of keys) {
@@ -57,20 +58,23 @@ export class LayerResidency {
     }
   }
 
-  /** Download one listed layer file unless it is on local disk (or open). */
+  /** Download one listed layer file unless it is on local disk (or open), and open its reader without blocking. */
   async ensureLocal(name: string): Promise<void> {
     const path = this.layers.pathOf(name);
     // Compaction or GC may have replaced the layer while an earlier download was awaited: a read
     // plans again from the current map, so an unlisted layer is not needed (and may be gone remotely).
-    if (!this.layers.isListed(name) || this.layers.hasReader(name) || existsSync(path)) return;
-    if (!this.remote) throw new LayerFileMissing(name, this.layers.meta.timelineId);
-    try {
-      await this.remote.download(`layers/${name}`, path);
-    } catch (e) {
-      if (!this.layers.isListed(name)) return;
-      throw e;
+    if (!this.layers.isListed(name) || this.layers.hasReader(name)) return;
+    if (!existsSync(path)) {
+      if (!this.remote) throw new LayerFileMissing(name, this.layers.meta.timelineId);
+      try {
+        await this.remote.download(`layers/${name}`, path);
+      } catch (e) {
+        if (!this.layers.isListed(name)) return;
+        throw e;
+      }
+      this.missingLocal = null;
     }
-    this.missingLocal = null;
+    await this.layers.openReaderAsync(name);
   }
 
   /**
@@ -92,6 +96,11 @@ export class LayerResidency {
   }
 
   /** Every layer of this timeline and its ancestors is on local disk: reads need no download check. */
+  /** Every layer here and in the ancestors is local with its reader open: a read needs no preparation. */
+  isReadyToRead(): boolean {
+    return this.isAllLocal() && this.layers.allReadersOpen() && (this.ancestor?.isReadyToRead() ?? true);
+  }
+
   isAllLocal(): boolean {
     if (this.missingLocal === null) this.missingLocal = this.layers.meta.layers.filter((n) => !existsSync(this.layers.pathOf(n))).length;
     return this.missingLocal === 0 && (this.ancestor?.isAllLocal() ?? true);

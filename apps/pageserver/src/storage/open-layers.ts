@@ -15,6 +15,7 @@ import { assert, redo } from '@strata/core';
 import { encodeLayer, KEY_MAX, KEY_MIN, type LayerDesc, type PageKey } from '@strata/core/layers';
 import { InMemoryLayer } from './in-memory-layer.js';
 import type { LayerManager } from './layer-manager.js';
+import { LayerReader } from './layer-reader.js';
 import { LayerWriter } from './layer-writer.js';
 import type { PageResult } from './read-path.js';
 import { type TablespaceEvent, writeFileAtomic } from './timeline-meta.js';
@@ -334,11 +335,24 @@ export class OpenLayers {
       rmSync(writingPath, { force: true });
       return;
     }
-    renameSync(writingPath, path);
-    // The rename must be durable before an index names the file.
-    await fsyncDir(dirname(path));
-    // A flush() during the fsync wrote and listed this layer itself (same name, same entries): the file is its now.
-    if (this.owns(layer)) this.listFrozen(layer, desc);
+    // Opened now, with async reads: the first read after listing must not check a big index on the event loop.
+    const reader = await LayerReader.openAsync(writingPath);
+    let adopted = false;
+    try {
+      if (!this.owns(layer)) {
+        rmSync(writingPath, { force: true });
+        return;
+      }
+      renameSync(writingPath, path);
+      // The rename must be durable before an index names the file.
+      await fsyncDir(dirname(path));
+      // A flush() during the fsync wrote and listed this layer itself (same name, same entries): the file is its now.
+      if (!this.owns(layer)) return;
+      this.listFrozen(layer, desc);
+      adopted = this.layers.adoptReader(desc, reader);
+    } finally {
+      if (!adopted) reader.close();
+    }
   }
 
   /** The frozen layer `layer` (the oldest) is on disk as `desc`: list it, move diskConsistentLsn, drop it from memory. */

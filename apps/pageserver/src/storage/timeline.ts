@@ -149,6 +149,7 @@ export class Timeline implements ReadableTimeline {
   /** Swap layers in one step (compaction, GC): new files, then one index, then the old files go. */
   replaceLayers(removed: readonly LayerDesc[], added: ReadonlyArray<NewLayer>): void {
     this.files.replaceLayers(removed, added);
+    for (const a of added) if (a.reader && !this.files.adoptReader(a.desc, a.reader)) a.reader.close();
     this.residency.layersChanged();
   }
 
@@ -292,6 +293,11 @@ export class Timeline implements ReadableTimeline {
   }
 
   /** Every layer of this timeline and its ancestors is on local disk: reads need no download check. */
+  /** Every layer here and in the ancestors is local and open: GetPage needs no preparation. */
+  isReadyToRead(): boolean {
+    return this.residency.isReadyToRead();
+  }
+
   isAllLocal(): boolean {
     return this.residency.isAllLocal();
   }
