@@ -59,8 +59,13 @@ const BACKOFF_MIN_MS = 200;
 const BACKOFF_MAX_MS = 5_000;
 /** Yield to the event loop after this many mtrs: GetPage must not starve behind a large response. */
 const MTRS_PER_SLICE = 2_000;
-/** Frozen layers waiting to be written before ingest waits for them. */
-const FROZEN_LAYERS_MAX = 2;
+/**
+ * Frozen layers waiting to be written before ingest waits for them. One: the
+ * open layer fills while the previous one is written and uploaded, which is
+ * what bounds remote_consistent_lsn's lag to about two checkpoint sizes
+ * (docs/pageserver-storage.md) and the page server's layer memory to as much.
+ */
+const FROZEN_LAYERS_MAX = 1;
 /** At most one ingest-time point per this long in the LSN ↔ time map (the shipper's commit times are finer). */
 const INGEST_TIME_POINT_MS = 1_000;
 
