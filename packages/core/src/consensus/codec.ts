@@ -483,3 +483,95 @@ export function encodeFrames(messages: readonly Message[]): Uint8Array {
   }
   return body;
 }
+
+/** The HTTP `Upgrade` token of the proposer ↔ safekeeper stream: frames of this codec both ways. */
+export const CONSENSUS_STREAM_PROTOCOL = 'strata-consensus/1';
+
+/**
+ * Cuts a byte stream (one connection, in order) into messages. Every chunk
+ * is hostile: a length prefix is checked as soon as its 4 bytes are in (so a
+ * garbage length never makes the reader wait for, or buffer, more than one
+ * frame of at most `frameBytesMax`), and each frame must decode to exactly
+ * one message; anything else raises CorruptFrame, after which the stream is
+ * unusable (the caller closes the connection). Bytes of an unfinished frame
+ * are held as the chunks they came in and joined once, when it is whole.
+ */
+export class FrameReader {
+  private parts: Uint8Array[] = [];
+  private partsBytes = 0;
+  /** Bytes the unfinished frame needs in all (0 while its length prefix is incomplete). */
+  private needBytes = 0;
+  private failed = false;
+
+  constructor(private readonly frameBytesMax: number = FRAME_BYTES_MAX) {
+    assert(Number.isInteger(frameBytesMax) && frameBytesMax > 0 && frameBytesMax <= FRAME_BYTES_MAX, `frameBytesMax ${frameBytesMax}`);
+  }
+
+  /** Bytes of an unfinished frame held. */
+  get buffered(): number {
+    return this.partsBytes;
+  }
+
+  /** Feed one chunk; `onMessage` gets every message it completes, in order, with its frame's size. */
+  push(chunk: Uint8Array, onMessage: (m: Message, frameBytes: number) => void): void {
+    if (this.failed) throw new CorruptFrame('stream already failed');
+    try {
+      this.pushChunk(chunk, onMessage);
+    } catch (e) {
+      this.failed = true;
+      throw e;
+    }
+  }
+
+  /** The peer closed the connection: raises CorruptFrame if it stopped inside a frame. */
+  end(): void {
+    if (this.partsBytes > 0) throw new CorruptFrame(`connection closed inside a frame (${this.partsBytes} bytes of it received)`);
+  }
+
+  private pushChunk(chunk: Uint8Array, onMessage: (m: Message, frameBytes: number) => void): void {
+    if (chunk.length === 0) return;
+    let buf = chunk;
+    if (this.partsBytes > 0) {
+      this.parts.push(chunk);
+      this.partsBytes += chunk.length;
+      if (this.needBytes === 0 && this.partsBytes >= FRAME_HEADER_BYTES) this.needBytes = this.checkedLength(this.joinParts(), 0);
+      if (this.needBytes === 0 || this.partsBytes < this.needBytes) return;
+      buf = this.joinParts();
+      this.parts = [];
+      this.partsBytes = 0;
+      this.needBytes = 0;
+    }
+    let off = 0;
+    while (buf.length - off >= FRAME_HEADER_BYTES) {
+      const total = this.checkedLength(buf, off);
+      if (buf.length - off < total) break;
+      onMessage(decodeBody(buf, off + FRAME_HEADER_BYTES, off + total), total);
+      off += total;
+    }
+    if (off < buf.length) {
+      const rest = buf.subarray(off);
+      this.parts = [rest];
+      this.partsBytes = rest.length;
+      this.needBytes = rest.length >= FRAME_HEADER_BYTES ? this.checkedLength(rest, 0) : 0;
+    }
+  }
+
+  private checkedLength(buf: Uint8Array, off: number): number {
+    const total = frameLength(buf, off);
+    assert(total !== null, 'a length prefix is complete');
+    if (total - FRAME_HEADER_BYTES > this.frameBytesMax) throw new CorruptFrame(`frame of ${total - FRAME_HEADER_BYTES} bytes exceeds ${this.frameBytesMax}`);
+    return total;
+  }
+
+  private joinParts(): Uint8Array {
+    if (this.parts.length === 1) return this.parts[0]!;
+    const out = new Uint8Array(this.partsBytes);
+    let off = 0;
+    for (const p of this.parts) {
+      out.set(p, off);
+      off += p.length;
+    }
+    this.parts = [out];
+    return out;
+  }
+}

@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { writeU32 } from '../bytes.js';
+import { CorruptFrame } from '../errors.js';
+import { encodeFrames, encodeMessage, FRAME_BYTES_MAX, FrameReader } from './codec.js';
+import type { Message } from './messages.js';
+
+const h = { tenantId: 'deadbeef00112233deadbeef00112233', timelineId: '0123456789abcdef0123456789abcdef', generation: 7 };
+const append = (beginLsn: bigint, n: number): Message => ({
+  type: 'AppendRequest',
+  ...h,
+  term: 3n,
+  beginLsn,
+  endLsn: beginLsn + BigInt(n),
+  commitLsn: 0n,
+  data: new Uint8Array(n).fill(n & 0xff),
+});
+const stream: Message[] = [
+  { type: 'Greeting', ...h, proposerId: 9, conf: null },
+  append(100n, 5),
+  append(105n, 70_000),
+  { type: 'AppendResponse', ...h, nodeId: 2, term: 3n, flushLsn: 70_105n, commitLsn: 105n },
+  append(70_105n, 0),
+];
+
+function readAll(reader: FrameReader, chunks: Uint8Array[]): Message[] {
+  const out: Message[] = [];
+  for (const c of chunks) reader.push(c, (m) => out.push(m));
+  return out;
+}
+
+function cut(bytes: Uint8Array, size: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let o = 0; o < bytes.length; o += size) out.push(bytes.subarray(o, o + size));
+  return out;
+}
+
+describe('FrameReader (the consensus stream, every byte hostile)', () => {
+  it('yields the same messages however the stream is cut into chunks', () => {
+    const bytes = encodeFrames(stream);
+    for (const size of [1, 3, 4, 5, 17, 4096, 65_536, bytes.length]) {
+      const reader = new FrameReader();
+      expect(readAll(reader, cut(bytes, size)), `chunks of ${size}`).toEqual(stream);
+      expect(reader.buffered).toBe(0);
+      expect(() => reader.end()).not.toThrow();
+    }
+  });
+
+  it('reports each frame with its size', () => {
+    const sizes: number[] = [];
+    new FrameReader().push(encodeFrames(stream), (_m, n) => sizes.push(n));
+    expect(sizes).toEqual(stream.map((m) => encodeMessage(m).length));
+  });
+
+  it('a connection closed inside a frame is CorruptFrame; so is one closed inside the length prefix', () => {
+    const frame = encodeMessage(append(1n, 100));
+    for (const keep of [2, 4, 50, frame.length - 1]) {
+      const reader = new FrameReader();
+      expect(readAll(reader, [frame.subarray(0, keep)])).toEqual([]);
+      expect(reader.buffered).toBe(keep);
+      expect(() => reader.end()).toThrow(CorruptFrame);
+    }
+  });
+
+  it('an oversized length is refused as soon as its 4 bytes are in, before any body is buffered', () => {
+    const prefix = new Uint8Array(4);
+    writeU32(prefix, 0, FRAME_BYTES_MAX + 1);
+    expect(() => new FrameReader().push(prefix, () => undefined)).toThrow(CorruptFrame);
+    // Split across chunks too.
+    const reader = new FrameReader();
+    reader.push(prefix.subarray(0, 2), () => undefined);
+    expect(() => reader.push(prefix.subarray(2), () => undefined)).toThrow(/exceeds/);
+    // A reader with a lower bound (the safekeeper's) uses it.
+    const small = new FrameReader(1024);
+    expect(() => small.push(encodeMessage(append(1n, 2000)), () => undefined)).toThrow(/exceeds 1024/);
+  });
+
+  it('an empty frame, an unknown tag and a truncated body are CorruptFrame, and the reader stays failed', () => {
+    const empty = new Uint8Array(4);
+    expect(() => new FrameReader().push(empty, () => undefined)).toThrow(/empty frame/);
+
+    const unknown = encodeMessage(append(1n, 3));
+    unknown[4] = 200;
+    const r = new FrameReader();
+    expect(() => r.push(unknown, () => undefined)).toThrow(/unknown message tag 200/);
+    expect(() => r.push(encodeMessage(append(1n, 3)), () => undefined)).toThrow(CorruptFrame);
+
+    // The length says fewer bytes than the fields need: the body is truncated.
+    const short = encodeMessage(append(1n, 8));
+    writeU32(short, 0, 20);
+    expect(() => new FrameReader().push(short.subarray(0, 24), () => undefined)).toThrow(/truncated/);
+  });
+
+  it('messages before a corrupt frame are delivered; nothing after it', () => {
+    const good = encodeMessage(append(1n, 3));
+    const bad = encodeMessage(append(4n, 3));
+    bad[4] = 0;
+    const got: Message[] = [];
+    expect(() => new FrameReader().push(new Uint8Array([...good, ...bad, ...good]), (m) => got.push(m))).toThrow(CorruptFrame);
+    expect(got).toHaveLength(1);
+  });
+
+  it('random garbage never escapes as anything but CorruptFrame', () => {
+    let seed = 12345;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    const valid = encodeFrames(stream);
+    for (let i = 0; i < 2000; i++) {
+      const bytes = valid.slice(0, 1 + Math.floor(rnd() * valid.length));
+      for (let k = 0; k < 1 + Math.floor(rnd() * 4); k++) bytes[Math.floor(rnd() * Math.min(bytes.length, 200))] = Math.floor(rnd() * 256);
+      const reader = new FrameReader();
+      try {
+        readAll(reader, cut(bytes, 1 + Math.floor(rnd() * 300)));
+        reader.end();
+      } catch (e) {
+        expect(e, `case ${i}`).toBeInstanceOf(CorruptFrame);
+      }
+    }
+  });
+});
