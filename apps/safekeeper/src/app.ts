@@ -18,6 +18,7 @@ import { horizonRoutes } from './routes/horizons.js';
 import { pullRoutes } from './routes/pull.js';
 import { timelineRoutes } from './routes/timelines.js';
 import { walRoutes } from './routes/wal.js';
+import { walStreamRoutes } from './routes/wal-stream.js';
 
 const STATUS: Record<StrataErrorCode | SafekeeperErrorCode | keyof typeof SERVICE_ERROR_STATUS, ContentfulStatusCode> = {
   ...SERVICE_ERROR_STATUS,
@@ -77,6 +78,7 @@ export function createApp(deps: SafekeeperDeps) {
     .route('/', statusRoutes(deps))
     .route('/', timelineRoutes(deps))
     .route('/', walRoutes(deps))
+    .route('/', walStreamRoutes(deps))
     .route('/', consensusRoutes(deps))
     .route('/', horizonRoutes(deps))
     .route('/', pullRoutes(deps))

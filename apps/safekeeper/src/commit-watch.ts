@@ -9,6 +9,9 @@ interface Waiter {
   beyond: bigint;
   resolve: (lsn: bigint) => void;
   timer: ReturnType<typeof setTimeout>;
+  /** Removed on settle: a stream waits on one signal for every commit, and listeners must not pile up on it. */
+  signal: AbortSignal | undefined;
+  onAbort: () => void;
 }
 
 export class CommitWatch {
@@ -51,9 +54,9 @@ export class CommitWatch {
       return Promise.resolve(this.current);
     }
     return new Promise((resolve) => {
-      const w: Waiter = { beyond, resolve, timer: setTimeout(() => this.settle(w), timeoutMs) };
+      const w: Waiter = { beyond, resolve, timer: setTimeout(() => this.settle(w), timeoutMs), signal, onAbort: () => this.settle(w) };
       this.waiters.add(w);
-      signal?.addEventListener('abort', () => this.settle(w), { once: true });
+      signal?.addEventListener('abort', w.onAbort, { once: true });
     });
   }
 
@@ -65,6 +68,7 @@ export class CommitWatch {
   private settle(w: Waiter): void {
     if (!this.waiters.delete(w)) return;
     clearTimeout(w.timer);
+    w.signal?.removeEventListener('abort', w.onAbort);
     w.resolve(this.current);
   }
 }

@@ -93,12 +93,31 @@ function shuttingDown(): Response {
   return new Response(JSON.stringify(body), { status: 503, headers: { 'content-type': 'application/json', connection: 'close' } });
 }
 
-export async function listen(fetch: (req: Request) => Response | Promise<Response>, opts: ListenOptions): Promise<Listening> {
+/**
+ * What `listen` adds to the bindings a request's handler sees (hono's
+ * `c.env`, next to @hono/node-server's `incoming`/`outgoing`): `stopping` is
+ * aborted when the service starts to drain, so a response that streams for
+ * as long as it is read (the safekeeper's WAL stream) ends then, instead of
+ * holding the drain open.
+ */
+export interface ServiceBindings {
+  readonly stopping?: AbortSignal;
+}
+
+/** The drain signal of a request served by `listen` (undefined under `app.request` in tests). */
+export function stoppingSignal(c: Context): AbortSignal | undefined {
+  const env: unknown = c.env;
+  const s = typeof env === 'object' && env !== null ? (env as ServiceBindings).stopping : undefined;
+  return s instanceof AbortSignal ? s : undefined;
+}
+
+export async function listen(fetch: (req: Request, env: ServiceBindings) => Response | Promise<Response>, opts: ListenOptions): Promise<Listening> {
   let draining = false;
+  const stopping = new AbortController();
   const server: ServerType = await new Promise((resolveServer, reject) => {
     const s = serve(
       {
-        fetch: (req) => (draining ? shuttingDown() : fetch(req)),
+        fetch: (req, env: object) => (draining ? shuttingDown() : fetch(req, Object.assign(env, { stopping: stopping.signal }))),
         hostname: opts.host,
         port: opts.port,
         ...(opts.tls ? { createServer: createHttpsServer, serverOptions: opts.tls } : {}),
@@ -114,6 +133,7 @@ export async function listen(fetch: (req: Request) => Response | Promise<Respons
   const stop = (cutAfterMs?: number): Promise<void> =>
     new Promise<void>((r) => {
       draining = true;
+      stopping.abort();
       const s = server as ServerType & { closeIdleConnections?: () => void; closeAllConnections?: () => void };
       server.close(() => r());
       s.closeIdleConnections?.();
