@@ -169,6 +169,30 @@ describe('remote timeline upload queue against s3rver behind a faulty proxy', ()
     expect(rt.remoteConsistentLsn).toBe(300n);
   });
 
+  it('keeps advancing remote_consistent_lsn while new layers keep coming faster than uploads (no index starvation)', async () => {
+    // Every layer PUT takes a while: layers arrive faster than they go up.
+    proxy.rule = (r) => (r.method === 'PUT' && r.url.includes('/layers/') ? { delayMs: 150 } : 'pass');
+    const rt = remoteTimeline({ backoffBaseMs: 20, backoffMaxMs: 50 });
+    const names: string[] = [];
+    let lsn = 1000n;
+    const seen: bigint[] = [];
+    for (let i = 0; i < 12; i++) {
+      const name = `S${i}`;
+      names.push(name);
+      rt.uploadFile(`layers/${name}`, layerFile(name));
+      lsn += 100n;
+      const m = meta(lsn, [...names]);
+      rt.uploadIndex(m, encodeMeta(m));
+      await new Promise((r) => setTimeout(r, 60));
+      seen.push(rt.remoteConsistentLsn);
+    }
+    // Before the last layer is even queued, indexes behind earlier layers are up: the LSN moved while uploads lagged.
+    expect(seen[seen.length - 1]!).toBeGreaterThan(1000n);
+    expect(rt.snapshot().queued).toBeGreaterThan(2);
+    await drained(rt, 20_000);
+    expect(rt.remoteConsistentLsn).toBe(lsn);
+  });
+
   it('cuts off a request that S3 does not answer in time, and retries it', async () => {
     proxy.rule = (r) => (r.method === 'PUT' ? { delayMs: 5_000 } : 'pass');
     const rt = remoteTimeline({ backoffBaseMs: 20, backoffMaxMs: 50, attemptTimeoutMs: 200 });

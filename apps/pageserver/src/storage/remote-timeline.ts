@@ -182,15 +182,17 @@ export class RemoteTimeline {
   }
 
   uploadIndex(meta: TimelineMeta, text: string): void {
-    // Only the newest index matters: drop older queued ones, but never one
-    // queued before a delete: that index is what stops naming the deleted
-    // file, and it must be in remote storage before the file goes.
+    // Only the newest of consecutive indexes matters: a newer index replaces a
+    // queued one only when nothing was queued after it. An index further back
+    // names files that are uploaded before it, and dropping it for one at the
+    // end would starve remote_consistent_lsn for as long as new layers keep
+    // coming faster than uploads (seen in the soak: frozen for minutes). An
+    // index queued before a delete is never dropped either: it is what stops
+    // naming the deleted file, and it must be in remote storage before the file goes.
     if (this.destroying) return;
-    let lastDelete = -1;
-    this.queue.forEach((t, i) => {
-      if (t.kind === 'delete') lastDelete = i;
-    });
-    this.queue = this.queue.filter((t, i) => t.kind !== 'index' || i < lastDelete || (i === 0 && this.running !== null));
+    const last = this.queue[this.queue.length - 1];
+    const lastIsIdle = last !== undefined && (this.queue.length > 1 || this.running === null);
+    if (last?.kind === 'index' && lastIsIdle) this.queue.pop();
     this.queue.push({ kind: 'index', text, lsn: meta.diskConsistentLsn, bytes: text.length, queuedAtMs: this.now() });
     this.kick();
   }
