@@ -12,6 +12,7 @@ import { SafekeeperMetrics } from './metrics.js';
 import { TimelineRegistry } from './storage/timelines.js';
 import { WalBackup } from './backup/wal-backup.js';
 import { AcceptorHosts } from './data-path/hosts.js';
+import { attachConsensusStream } from './data-path/stream-server.js';
 import { PeerRecovery } from './peer-recovery.js';
 
 export const VERSION = '0.1.0';
@@ -66,6 +67,7 @@ export async function startSafekeeper(config: SafekeeperConfig, log: Logger, onB
   const tls = config.tls ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) } : undefined;
   const listening = await listen(app.fetch, { host: config.listen.host, port: config.listen.port, tls });
   const { url, port } = listening;
+  const consensusStreams = attachConsensusStream(listening.server, { timelines, hosts, verifier, log, onBug });
   walBackup?.start();
   peerRecovery?.start();
   log.info('safekeeper listening', { nodeId: config.nodeId, url, dataDir: config.dataDir, timelines: timelines.size, peers: config.peers?.size ?? 0, auth: verifier?.algorithm ?? 'none' });
@@ -79,7 +81,10 @@ export async function startSafekeeper(config: SafekeeperConfig, log: Logger, onB
     async stop() {
       // drain(), not close(): in-flight requests (WAL appends) finish before the timelines close rather than being cut after 2 s,
       // and appends that arrive later on a kept-alive connection are refused (a stopping safekeeper must not go on accepting WAL).
-      await listening.drain();
+      const drained = listening.drain();
+      // Streams end after the batch they are making durable has answered; until then drain() waits for them.
+      await consensusStreams.close();
+      await drained;
       await peerRecovery?.stop();
       await walBackup?.stop();
       await timelines.close();

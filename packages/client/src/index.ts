@@ -1,4 +1,5 @@
 export * from './proposer-driver.js';
+export * from './consensus-stream.js';
 export * from './membership-driver.js';
 export * from './wire-zstd.js';
 export * from './http.js';

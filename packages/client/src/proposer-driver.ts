@@ -1,25 +1,38 @@
 /**
  * The proposer's I/O shell: drives the pure proposer of
- * `@strata/core/consensus` with a clock and HTTP. Each safekeeper gets at
- * most one request in flight, carrying every queued frame, so messages to
- * one acceptor arrive in order; a failed request is a dropped message, which
- * the proposer's own retransmission and reconnect logic already handles.
+ * `@strata/core/consensus` with a clock and one consensus stream per
+ * safekeeper (consensus-stream.ts; neon's walproposer connections). Frames
+ * are written as the proposer produces them, without waiting for replies:
+ * appends are pipelined, and the acknowledgements (flush and commit LSNs)
+ * come back on the same connection as they are made durable, each stepped
+ * at once, so a commit is noticed when its acknowledgement arrives, never on
+ * a timer. The timer only drives the proposer's clock (heartbeats,
+ * retransmission, re-greeting a silent acceptor) and the connections'
+ * liveness checks.
  *
- * The proposer resends unacknowledged WAL once an acceptor has been silent for
- * two heartbeats; it does not know that the WAL is still in the request in
- * flight (a large batch on a busy machine takes longer than that). Such a
- * resend of a range the request in flight or the queue already carries is
- * dropped, so that a slow request does not make the next one carry the same
- * WAL again (and be slower still). Dropping is always safe, as a lost message
- * is: if the request in flight fails, the proposer resends later.
+ * Back-pressure: the proposer core sends an acceptor at most
+ * `inflightBytesMax` of WAL beyond what it acknowledged (the window of
+ * unacknowledged bytes); the shell writes to a socket only while its buffer
+ * holds less than SOCKET_BYTES_MAX and queues the rest (bounded too), and a
+ * slow safekeeper's TCP window pushes back on that. The compute sees the
+ * back-pressure as commits that wait.
+ *
+ * A stream delivers in order or fails as a whole. So the proposer's resend
+ * of WAL that the live connection already carries (it resends after two
+ * silent heartbeats, not knowing the WAL is still on its way behind a slow
+ * fsync) is dropped; the record of what a connection carries is forgotten
+ * when it fails, when the acceptor rejects anything, and when a message that
+ * may move the acceptor's log (a greeting, a vote request, ProposerElected)
+ * goes out, after which resends go through again. Dropping is always safe,
+ * as a lost message is: the proposer retransmits on its own schedule. A
+ * retransmission that does arrive twice is harmless too: the acceptor skips
+ * what it holds.
  */
 import { assert, StrataError } from '@strata/core';
-import { authHeaders } from './http.js';
-import { ACCEPT_ZSTD, consensusReplyBytes, encodeBody } from './wire-zstd.js';
 import {
   appendWal,
-  decodeFrames,
-  encodeFrames,
+  encodeCompressedFrame,
+  encodeMessage,
   newProposer,
   proposerMembers,
   type AcceptorMessage,
@@ -31,6 +44,8 @@ import {
   stepProposer,
   tickProposer,
 } from '@strata/core/consensus';
+import { zstdCompress } from '@strata/zstd';
+import { ConsensusStream, type ConsensusStreamState } from './consensus-stream.js';
 
 export interface SafekeeperEndpoint {
   readonly nodeId: NodeId;
@@ -44,16 +59,24 @@ export interface ProposerDriverOptions {
   readonly proposerId: NodeId;
   readonly safekeepers: readonly SafekeeperEndpoint[];
   readonly token?: string;
+  /** Certificates to trust for https safekeepers besides the system's. */
+  readonly ca?: string | Buffer;
+  /** Period of the proposer's clock (heartbeats, retransmission); default heartbeatMs / 2. Commits never wait for it. */
   readonly tickMs?: number;
   readonly heartbeatMs?: number;
   readonly reconnectMs?: number;
   readonly appendBytesMax?: number;
+  /** The window: WAL bytes sent to one safekeeper beyond its acknowledged flush LSN. */
   readonly inflightBytesMax?: number;
+  /** Connect timeout of a stream, and the silence after which an open one is presumed dead. */
   readonly requestTimeoutMs?: number;
+  /** First and longest wait between attempts to connect to a safekeeper. */
+  readonly backoffMsMin?: number;
+  readonly backoffMsMax?: number;
   /**
-   * zstd for request bodies that carry WAL (AppendRequest) and for replies.
-   * Off by default until measured: on loopback the compression may cost more
-   * than the bytes it saves.
+   * zstd for frames that carry WAL (each AppendRequest compressed on its own;
+   * sent plain when that does not make it smaller). Off by default: on
+   * loopback the compression costs more than the bytes it saves.
    */
   readonly compression?: 'zstd' | 'none';
   readonly onEvent?: (e: ProposerEvent) => void;
@@ -93,45 +116,26 @@ interface WalCover {
   endLsn: bigint;
 }
 
+/** Bytes a socket may hold unsent before frames wait in the peer's queue. */
+const SOCKET_BYTES_MAX = 4 << 20;
+
 interface Peer {
   readonly endpoint: SafekeeperEndpoint;
-  queue: ProposerMessage[];
-  inFlight: boolean;
-  /** WAL the request in flight and the queue carry, as far as it is contiguous. */
+  readonly conn: ConsensusStream;
+  /** Frames waiting for the connection to open or for its socket to drain. */
+  queue: Uint8Array[];
+  queuedBytes: number;
+  /** WAL the live connection and the queue carry, as far as it is contiguous. */
   cover: WalCover | null;
-  requestsFailed: number;
   bytesSent: number;
-  /** Resends dropped because the request in flight or the queue already carried that WAL. */
+  /** Resends dropped because the connection or the queue already carried that WAL. */
   resendsDropped: number;
-}
-
-/**
- * Queues `m` for `peer` unless it is WAL that `peer.cover` already holds;
- * extends the cover with WAL that continues it, or starts a new one.
- */
-function enqueue(peer: Peer, m: ProposerMessage): void {
-  if (m.type === 'AppendRequest' && m.data.length > 0) {
-    const c = peer.cover;
-    const same = c !== null && c.term === m.term && c.generation === m.generation && m.beginLsn >= c.beginLsn && m.beginLsn <= c.endLsn;
-    if (same && m.endLsn <= c.endLsn) {
-      peer.resendsDropped++;
-      return;
-    }
-    if (same) c.endLsn = m.endLsn;
-    else peer.cover = { term: m.term, generation: m.generation, beginLsn: m.beginLsn, endLsn: m.endLsn };
-  }
-  peer.queue.push(m);
-}
-
-/** The cover of what is queued alone (the request in flight is over). */
-function recover(peer: Peer): void {
-  const queued = peer.queue;
-  peer.queue = [];
-  peer.cover = null;
-  for (const m of queued) enqueue(peer, m);
+  /** Frames dropped because the queue was full (lost messages: the proposer retransmits). */
+  framesDropped: number;
 }
 
 type Waiter = { lsn: bigint; resolve: () => void; reject: (e: Error) => void };
+type FlushWaiter = { members: readonly NodeId[]; lsn: bigint; resolve: (ok: boolean) => void };
 
 export class ProposerDriver {
   private state: ProposerState;
@@ -139,8 +143,10 @@ export class ProposerDriver {
   private readonly timer: NodeJS.Timeout;
   private readonly commitWaiters: Waiter[] = [];
   private electedWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private flushWaiters: FlushWaiter[] = [];
   private stopped = false;
   private readonly opts: ProposerDriverOptions;
+  private readonly queueBytesMax: number;
   /** Set when the proposer is fenced: what fenced it. */
   private fenceCause: FenceCause = 'term';
   /** The cause to record if the message being stepped fences the proposer. */
@@ -148,9 +154,11 @@ export class ProposerDriver {
 
   constructor(opts: ProposerDriverOptions) {
     this.opts = opts;
-    for (const e of opts.safekeepers) {
-      this.peers.set(e.nodeId, { endpoint: e, queue: [], inFlight: false, cover: null, requestsFailed: 0, bytesSent: 0, resendsDropped: 0 });
-    }
+    const heartbeatMs = opts.heartbeatMs ?? 250;
+    const appendBytesMax = opts.appendBytesMax ?? 1 << 20;
+    const inflightBytesMax = opts.inflightBytesMax ?? 16 << 20;
+    // The window, a few batches beyond it (resends, heartbeats), and never less than one largest frame.
+    this.queueBytesMax = inflightBytesMax + 4 * appendBytesMax + (1 << 20);
     const step = newProposer(
       {
         proposerId: opts.proposerId,
@@ -158,16 +166,46 @@ export class ProposerDriver {
         timelineId: opts.timelineId,
         acceptors: opts.safekeepers.map((s) => s.nodeId),
         conf: null,
-        heartbeatMs: opts.heartbeatMs ?? 250,
+        heartbeatMs,
         reconnectMs: opts.reconnectMs ?? 2000,
-        appendBytesMax: opts.appendBytesMax ?? 1 << 20,
-        inflightBytesMax: opts.inflightBytesMax ?? 16 << 20,
+        appendBytesMax,
+        inflightBytesMax,
       },
       Date.now(),
     );
     this.state = step.state;
-    this.timer = setInterval(() => this.apply(tickProposer(this.state, Date.now())), opts.tickMs ?? 50);
+    for (const e of opts.safekeepers) this.peers.set(e.nodeId, this.newPeer(e));
+    this.timer = setInterval(() => this.onTick(), opts.tickMs ?? Math.max(10, Math.floor(heartbeatMs / 2)));
     this.apply(step);
+  }
+
+  private newPeer(endpoint: SafekeeperEndpoint): Peer {
+    const o = this.opts;
+    // The connection's callbacks run later (never inside its constructor), once the peer exists.
+    const ref: { peer?: Peer } = {};
+    const conn = new ConsensusStream({
+      baseUrl: endpoint.baseUrl,
+      tenantId: o.tenantId,
+      timelineId: o.timelineId,
+      token: o.token,
+      ca: o.ca,
+      connectTimeoutMs: o.requestTimeoutMs ?? 10_000,
+      silenceMsMax: o.requestTimeoutMs ?? 10_000,
+      backoffMsMin: o.backoffMsMin,
+      backoffMsMax: o.backoffMsMax,
+      onOpen: () => this.flushQueue(ref.peer!),
+      onDrain: () => this.flushQueue(ref.peer!),
+      onMessage: (m) => this.onMessage(ref.peer!, m),
+      onClose: () => {
+        // What the dead connection carried may never have arrived; what waited for it goes too.
+        const peer = ref.peer!;
+        peer.cover = null;
+        peer.queue = [];
+        peer.queuedBytes = 0;
+      },
+    });
+    ref.peer = { endpoint, conn, queue: [], queuedBytes: 0, cover: null, bytesSent: 0, resendsDropped: 0, framesDropped: 0 };
+    return ref.peer;
   }
 
   get status(): ProposerState['status'] {
@@ -201,14 +239,23 @@ export class ProposerDriver {
     return new ProposerFenced(this.state.fencedReason ?? 'fenced', this.fenceCause);
   }
   /** Per-safekeeper transport counters, for metrics and status output. */
-  peerStats(): Array<{ nodeId: NodeId; queued: number; failed: number; bytesSent: number; resendsDropped: number }> {
-    return [...this.peers.values()].map((p) => ({
-      nodeId: p.endpoint.nodeId,
-      queued: p.queue.length,
-      failed: p.requestsFailed,
-      bytesSent: p.bytesSent,
-      resendsDropped: p.resendsDropped,
-    }));
+  peerStats(): PeerStats[] {
+    return [...this.peers.values()].map((p) => {
+      const ps = this.state.peers.get(p.endpoint.nodeId);
+      return {
+        nodeId: p.endpoint.nodeId,
+        connection: p.conn.state,
+        connects: p.conn.opens,
+        failed: p.conn.failures,
+        lastError: p.conn.lastError,
+        queued: p.queue.length,
+        queuedBytes: p.queuedBytes,
+        unackedBytes: ps && ps.phase === 'streaming' && ps.nextLsn > ps.flushLsn ? Number(ps.nextLsn - ps.flushLsn) : 0,
+        bytesSent: p.bytesSent,
+        resendsDropped: p.resendsDropped,
+        framesDropped: p.framesDropped,
+      };
+    });
   }
 
   waitElected(timeoutMs: number): Promise<void> {
@@ -246,32 +293,66 @@ export class ProposerDriver {
   }
 
   /** Best effort: wait until every listed member has flushed `lsn` (a lagging one catching up), or the time runs out. */
-  async waitAllFlushed(members: readonly NodeId[], lsn: bigint, timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
+  waitAllFlushed(members: readonly NodeId[], lsn: bigint, timeoutMs: number): Promise<boolean> {
     // A fenced proposer hears no more acknowledgements: nothing to wait for.
-    while (Date.now() < deadline && !this.stopped && this.state.status !== 'fenced') {
-      if (this.minFlushLsn(members) >= lsn) return true;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return this.minFlushLsn(members) >= lsn;
+    if (this.minFlushLsn(members) >= lsn || this.stopped || this.state.status === 'fenced') return Promise.resolve(this.minFlushLsn(members) >= lsn);
+    return new Promise<boolean>((resolve) => {
+      const w: FlushWaiter = {
+        members,
+        lsn,
+        resolve: (ok) => {
+          clearTimeout(t);
+          this.flushWaiters = this.flushWaiters.filter((x) => x !== w);
+          resolve(ok);
+        },
+      };
+      const t = setTimeout(() => w.resolve(this.minFlushLsn(members) >= lsn), timeoutMs);
+      this.flushWaiters.push(w);
+    });
   }
 
   stop(): void {
+    if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timer);
+    for (const p of this.peers.values()) p.conn.close();
     const err = new Error('proposer stopped');
     for (const w of this.commitWaiters.splice(0)) w.reject(err);
     for (const w of this.electedWaiters.splice(0)) w.reject(err);
+    for (const w of [...this.flushWaiters]) w.resolve(this.minFlushLsn(w.members) >= w.lsn);
+  }
+
+  private onTick(): void {
+    const now = Date.now();
+    for (const p of this.peers.values()) p.conn.checkLiveness(now);
+    this.apply(tickProposer(this.state, now));
+  }
+
+  private onMessage(peer: Peer, m: AcceptorMessage): void {
+    if (this.stopped) return;
+    // The acceptor refused something: what the connection carries may not all be taken.
+    if (m.type === 'Reject') peer.cover = null;
+    this.stepCause = announcesNewerConfiguration(m, this.generation) ? 'generation' : 'term';
+    this.apply(stepProposer(this.state, peer.endpoint.nodeId, m, Date.now()));
+    this.stepCause = 'term';
+    if (m.type === 'AppendResponse' && this.flushWaiters.length > 0) {
+      for (const w of [...this.flushWaiters]) if (this.minFlushLsn(w.members) >= w.lsn) w.resolve(true);
+    }
+    if (this.state.status === 'fenced') for (const w of [...this.flushWaiters]) w.resolve(false);
   }
 
   private apply(step: ProposerStep): void {
     this.state = step.state;
-    for (const send of step.sends) {
-      const peer = this.peers.get(send.to);
-      if (peer) enqueue(peer, send.message);
+    if (step.sends.length > 0 && !this.stopped) {
+      // One write per peer for everything a step sends it.
+      for (const p of this.peers.values()) p.conn.cork();
+      for (const send of step.sends) {
+        const peer = this.peers.get(send.to);
+        if (peer) this.send(peer, send.message);
+      }
+      for (const p of this.peers.values()) p.conn.uncork();
     }
     for (const e of step.events) this.onEvent(e);
-    for (const peer of this.peers.values()) this.flushPeer(peer);
   }
 
   private onEvent(e: ProposerEvent): void {
@@ -294,57 +375,78 @@ export class ProposerDriver {
     }
   }
 
-  private flushPeer(peer: Peer): void {
-    if (this.stopped || peer.inFlight || peer.queue.length === 0) return;
-    const batch = peer.queue.splice(0);
-    peer.inFlight = true;
-    void this.exchange(peer, batch).finally(() => {
-      peer.inFlight = false;
-      this.flushPeer(peer);
-    });
-  }
-
-  private async exchange(peer: Peer, batch: ProposerMessage[]): Promise<void> {
-    // Only WAL is worth compressing; the other messages are a few dozen bytes.
-    const zstd = this.opts.compression === 'zstd';
-    const { body, headers: encoding } = encodeBody(encodeFrames(batch), zstd && batch.some((m) => m.type === 'AppendRequest'));
-    const size = body.length;
-    const { tenantId, timelineId } = this.opts;
-    let replies: AcceptorMessage[];
-    try {
-      const res = await fetch(`${peer.endpoint.baseUrl}/v1/tenants/${tenantId}/timelines/${timelineId}/consensus`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/octet-stream',
-          ...encoding,
-          ...(zstd ? ACCEPT_ZSTD : {}),
-          ...authHeaders(this.opts.token),
-        },
-        body,
-        signal: AbortSignal.timeout(this.opts.requestTimeoutMs ?? 10_000),
-      });
-      if (!res.ok) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
-      replies = decodeFrames(await consensusReplyBytes(res, REPLY_BYTES_MAX)) as AcceptorMessage[];
-      peer.bytesSent += size;
-    } catch {
-      // A lost exchange is a dropped message: the proposer retransmits on its own schedule.
-      peer.requestsFailed++;
-      recover(peer);
+  /** Write `m` to the peer's connection, or queue it; drop a resend of WAL the connection already carries. */
+  private send(peer: Peer, m: ProposerMessage): void {
+    const wal = m.type === 'AppendRequest' && m.data.length > 0;
+    const c = peer.cover;
+    const continues = wal && c !== null && c.term === m.term && c.generation === m.generation && m.beginLsn >= c.beginLsn && m.beginLsn <= c.endLsn;
+    if (continues && m.endLsn <= c.endLsn) {
+      peer.resendsDropped++;
       return;
     }
-    // Before the replies are stepped: what they make the proposer resend must go out.
-    recover(peer);
-    if (this.stopped) return;
-    for (const m of replies) {
-      this.stepCause = announcesNewerConfiguration(m, this.generation) ? 'generation' : 'term';
-      this.apply(stepProposer(this.state, peer.endpoint.nodeId, m, Date.now()));
-      this.stepCause = 'term';
+    const plain = encodeMessage(m);
+    const frame = wal && this.opts.compression === 'zstd' ? encodeCompressedFrame(plain, zstdCompress) : plain;
+    if (!this.writeOrQueue(peer, frame)) {
+      peer.framesDropped++;
+      return;
     }
+    if (wal) {
+      if (continues) c.endLsn = m.endLsn;
+      else peer.cover = { term: m.term, generation: m.generation, beginLsn: m.beginLsn, endLsn: m.endLsn };
+    } else if (m.type === 'Greeting' || m.type === 'VoteRequest' || m.type === 'ProposerElected') {
+      // The acceptor's log may move (a truncation, a new history): resends must go through again.
+      peer.cover = null;
+    }
+  }
+
+  /** False when the frame had to be dropped (the queue is full). */
+  private writeOrQueue(peer: Peer, frame: Uint8Array): boolean {
+    const conn = peer.conn;
+    if (conn.state === 'open' && peer.queue.length === 0 && conn.writableBytes < SOCKET_BYTES_MAX) {
+      conn.write(frame);
+      peer.bytesSent += frame.length;
+      return true;
+    }
+    if (peer.queuedBytes + frame.length > this.queueBytesMax) return false;
+    peer.queue.push(frame);
+    peer.queuedBytes += frame.length;
+    return true;
+  }
+
+  /** The connection opened or drained: write what waited, while the socket takes it. */
+  private flushQueue(peer: Peer): void {
+    const conn = peer.conn;
+    if (this.stopped || conn.state !== 'open' || peer.queue.length === 0) return;
+    conn.cork();
+    let i = 0;
+    for (; i < peer.queue.length && conn.writableBytes < SOCKET_BYTES_MAX; i++) {
+      const f = peer.queue[i]!;
+      conn.write(f);
+      peer.bytesSent += f.length;
+      peer.queuedBytes -= f.length;
+    }
+    peer.queue = i === peer.queue.length ? [] : peer.queue.slice(i);
+    conn.uncork();
+    assert(peer.queue.length > 0 || peer.queuedBytes === 0, `queue accounting: ${peer.queuedBytes} bytes in no frames`);
   }
 }
 
-/** Largest reply accepted once decompressed: a few frames of at most FRAME_BYTES_MAX each. */
-const REPLY_BYTES_MAX = 64 * 1024 * 1024;
+export interface PeerStats {
+  readonly nodeId: NodeId;
+  readonly connection: ConsensusStreamState;
+  /** Connections opened so far (1 + reconnections). */
+  readonly connects: number;
+  /** Connection attempts or connections that failed. */
+  readonly failed: number;
+  readonly lastError: string | null;
+  readonly queued: number;
+  readonly queuedBytes: number;
+  /** WAL sent beyond the acknowledged flush LSN (bounded by inflightBytesMax). */
+  readonly unackedBytes: number;
+  readonly bytesSent: number;
+  readonly resendsDropped: number;
+  readonly framesDropped: number;
+}
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {

@@ -5,6 +5,8 @@ import { ProposerDriver, walReplyBytes } from '@strata/client';
 import { decodeFrames, encodeFrames, type Greeting } from '@strata/core/consensus';
 import { zstdCompress, zstdDecompress } from '@strata/zstd';
 import { TENANT, TIMELINE, createBody, json, testApp, type TestApp } from '../app.test-util.js';
+import { AcceptorHosts } from '../data-path/hosts.js';
+import { attachConsensusStream, type ConsensusStreams } from '../data-path/stream-server.js';
 
 const base = `/v1/tenants/${TENANT}/timelines`;
 const consensusUrl = `${base}/${TIMELINE}/consensus`;
@@ -74,7 +76,9 @@ describe('zstd on the wire', () => {
 describe('a proposer with compression: zstd', () => {
   const apps: TestApp[] = [];
   const servers: ServerType[] = [];
+  const streams: ConsensusStreams[] = [];
   afterEach(async () => {
+    for (const s of streams.splice(0)) await s.close();
     for (const s of servers.splice(0)) await new Promise<void>((r) => s.close(() => r()));
     for (const a of apps.splice(0)) await a.close();
   });
@@ -88,6 +92,8 @@ describe('a proposer with compression: zstd', () => {
         const srv = serve({ fetch: a.app.fetch, hostname: '127.0.0.1', port: 0 }, () => resolve(srv));
       });
       servers.push(s);
+      // The proposer's WAL travels on the consensus stream (an upgrade on the same listener).
+      streams.push(attachConsensusStream(s, { timelines: a.deps.timelines, hosts: new AcceptorHosts(nodeId), verifier: null, log: a.deps.log }));
       endpoints.push({ nodeId, baseUrl: `http://127.0.0.1:${(s.address() as AddressInfo).port}` });
       expect((await a.app.request(base, json(createBody({ startLsn: '1000' })))).status).toBe(201);
     }

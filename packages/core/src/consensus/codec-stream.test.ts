@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { writeU32 } from '../bytes.js';
 import { CorruptFrame } from '../errors.js';
-import { encodeFrames, encodeMessage, FRAME_BYTES_MAX, FrameReader } from './codec.js';
+import { COMPRESSED_FRAME_TAG, encodeCompressedFrame, encodeFrames, encodeMessage, FRAME_BYTES_MAX, FrameReader } from './codec.js';
 import type { Message } from './messages.js';
 
 const h = { tenantId: 'deadbeef00112233deadbeef00112233', timelineId: '0123456789abcdef0123456789abcdef', generation: 7 };
@@ -114,5 +114,53 @@ describe('FrameReader (the consensus stream, every byte hostile)', () => {
         expect(e, `case ${i}`).toBeInstanceOf(CorruptFrame);
       }
     }
+  });
+
+  describe('compressed frames', () => {
+    // A toy compressor (trailing zeros dropped) stands in for the shells' zstd.
+    const compress = (raw: Uint8Array) => {
+      let n = raw.length;
+      while (n > 0 && raw[n - 1] === 0) n--;
+      return raw.slice(0, n);
+    };
+    const decompress = (packed: Uint8Array, rawBytes: number) => {
+      if (packed.length > rawBytes) throw new Error('does not fit');
+      const out = new Uint8Array(rawBytes);
+      out.set(packed);
+      return out;
+    };
+    const zeros: Message = { ...append(10n, 5000), data: new Uint8Array(5000) };
+
+    it('round-trip, mixed with plain frames; a frame that does not shrink goes plain', () => {
+      const packed = encodeCompressedFrame(encodeMessage(zeros), compress);
+      expect(packed[4]).toBe(COMPRESSED_FRAME_TAG);
+      expect(packed.length).toBeLessThan(200);
+      const plain = encodeMessage(stream[0]!);
+      expect(encodeCompressedFrame(plain, compress)).toBe(plain);
+      const got: Message[] = [];
+      const bytes = new Uint8Array([...plain, ...packed, ...plain]);
+      new FrameReader(FRAME_BYTES_MAX, decompress).push(bytes, (m) => got.push(m));
+      expect(got).toEqual([stream[0], zeros, stream[0]]);
+    });
+
+    it('refused without a decompressor, beyond the bound, when it does not decompress, or holds anything but one frame', () => {
+      const packed = encodeCompressedFrame(encodeMessage(zeros), compress);
+      expect(() => new FrameReader().push(packed, () => undefined)).toThrow(/takes none/);
+      expect(() => new FrameReader(1024, decompress).push(packed, () => undefined)).toThrow(/announces 5\d+ bytes/);
+      const lying = packed.slice();
+      writeU32(lying, 5, 20);
+      expect(() => new FrameReader(FRAME_BYTES_MAX, decompress).push(lying, () => undefined)).toThrow(/does not decompress/);
+      const short = packed.slice();
+      writeU32(short, 5, 2);
+      expect(() => new FrameReader(FRAME_BYTES_MAX, decompress).push(short, () => undefined)).toThrow(/announces 2 bytes/);
+      // Two frames inside one compressed frame.
+      const two = encodeFrames([zeros, zeros]);
+      const wrapped = new Uint8Array(9 + two.length);
+      writeU32(wrapped, 0, wrapped.length - 4);
+      wrapped[4] = COMPRESSED_FRAME_TAG;
+      writeU32(wrapped, 5, two.length);
+      wrapped.set(two, 9);
+      expect(() => new FrameReader(FRAME_BYTES_MAX, decompress).push(wrapped, () => undefined)).toThrow(/after the frame/);
+    });
   });
 });

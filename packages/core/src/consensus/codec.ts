@@ -12,7 +12,7 @@
  * is not exactly one well-formed message raises CorruptFrame.
  */
 import { readU32, readU64, readU16, writeU16, writeU32, writeU64 } from '../bytes.js';
-import { assert } from '../assert.js';
+import { assert, AssertionError } from '../assert.js';
 import { CorruptFrame } from '../errors.js';
 import { REJECT_REASONS, type Message, type MessageType, type RejectReason } from './messages.js';
 import type { Configuration, TermHistory, TermLsn } from './types.js';
@@ -488,6 +488,31 @@ export function encodeFrames(messages: readonly Message[]): Uint8Array {
 export const CONSENSUS_STREAM_PROTOCOL = 'strata-consensus/1';
 
 /**
+ * Tag of a frame that wraps one compressed frame: u8 tag, u32 length of the
+ * frame once decompressed (its own length prefix included), the compressed
+ * bytes. The shells bring the compressor (zstd): core stays pure.
+ */
+export const COMPRESSED_FRAME_TAG = 0x7f;
+const COMPRESSED_HEAD_BYTES = FRAME_HEADER_BYTES + 1 + 4;
+
+/** Decompress exactly `rawBytes` or throw. */
+export type Decompress = (compressed: Uint8Array, rawBytes: number) => Uint8Array;
+
+/** `frame` (a complete one) wrapped compressed, or `frame` itself when compressing does not make it smaller. */
+export function encodeCompressedFrame(frame: Uint8Array, compress: (raw: Uint8Array) => Uint8Array): Uint8Array {
+  assert(frameLength(frame, 0) === frame.length, 'encodeCompressedFrame takes one complete frame');
+  assert(frame[FRAME_HEADER_BYTES] !== COMPRESSED_FRAME_TAG, 'a compressed frame is not compressed again');
+  const packed = compress(frame);
+  if (COMPRESSED_HEAD_BYTES + packed.length >= frame.length) return frame;
+  const out = new Uint8Array(COMPRESSED_HEAD_BYTES + packed.length);
+  writeU32(out, 0, out.length - FRAME_HEADER_BYTES);
+  out[FRAME_HEADER_BYTES] = COMPRESSED_FRAME_TAG;
+  writeU32(out, FRAME_HEADER_BYTES + 1, frame.length);
+  out.set(packed, COMPRESSED_HEAD_BYTES);
+  return out;
+}
+
+/**
  * Cuts a byte stream (one connection, in order) into messages. Every chunk
  * is hostile: a length prefix is checked as soon as its 4 bytes are in (so a
  * garbage length never makes the reader wait for, or buffer, more than one
@@ -495,6 +520,9 @@ export const CONSENSUS_STREAM_PROTOCOL = 'strata-consensus/1';
  * one message; anything else raises CorruptFrame, after which the stream is
  * unusable (the caller closes the connection). Bytes of an unfinished frame
  * are held as the chunks they came in and joined once, when it is whole.
+ * A compressed frame (COMPRESSED_FRAME_TAG) is taken only with a
+ * `decompress`, must announce a size within the bound, and must decompress
+ * to exactly one frame of that size.
  */
 export class FrameReader {
   private parts: Uint8Array[] = [];
@@ -503,7 +531,10 @@ export class FrameReader {
   private needBytes = 0;
   private failed = false;
 
-  constructor(private readonly frameBytesMax: number = FRAME_BYTES_MAX) {
+  constructor(
+    private readonly frameBytesMax: number = FRAME_BYTES_MAX,
+    private readonly decompress?: Decompress,
+  ) {
     assert(Number.isInteger(frameBytesMax) && frameBytesMax > 0 && frameBytesMax <= FRAME_BYTES_MAX, `frameBytesMax ${frameBytesMax}`);
   }
 
@@ -545,7 +576,7 @@ export class FrameReader {
     while (buf.length - off >= FRAME_HEADER_BYTES) {
       const total = this.checkedLength(buf, off);
       if (buf.length - off < total) break;
-      onMessage(decodeBody(buf, off + FRAME_HEADER_BYTES, off + total), total);
+      onMessage(this.decode(buf, off, total), total);
       off += total;
     }
     if (off < buf.length) {
@@ -554,6 +585,26 @@ export class FrameReader {
       this.partsBytes = rest.length;
       this.needBytes = rest.length >= FRAME_HEADER_BYTES ? this.checkedLength(rest, 0) : 0;
     }
+  }
+
+  private decode(buf: Uint8Array, off: number, total: number): Message {
+    if (buf[off + FRAME_HEADER_BYTES] !== COMPRESSED_FRAME_TAG) return decodeBody(buf, off + FRAME_HEADER_BYTES, off + total);
+    if (this.decompress === undefined) throw new CorruptFrame('a compressed frame on a stream that takes none');
+    if (total < COMPRESSED_HEAD_BYTES) throw new CorruptFrame(`compressed frame of ${total} bytes`);
+    const rawBytes = readU32(buf, off + FRAME_HEADER_BYTES + 1);
+    if (rawBytes <= FRAME_HEADER_BYTES || rawBytes - FRAME_HEADER_BYTES > this.frameBytesMax) {
+      throw new CorruptFrame(`compressed frame announces ${rawBytes} bytes (at most ${FRAME_HEADER_BYTES + this.frameBytesMax})`);
+    }
+    let raw: Uint8Array;
+    try {
+      raw = this.decompress(buf.subarray(off + COMPRESSED_HEAD_BYTES, off + total), rawBytes);
+    } catch (e) {
+      if (e instanceof AssertionError) throw e;
+      throw new CorruptFrame(`compressed frame does not decompress: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (raw.length !== rawBytes) throw new CorruptFrame(`compressed frame decompressed to ${raw.length} bytes, announced ${rawBytes}`);
+    // Exactly one plain frame inside (a compressed one has an unknown tag there).
+    return decodeMessage(raw);
   }
 
   private checkedLength(buf: Uint8Array, off: number): number {

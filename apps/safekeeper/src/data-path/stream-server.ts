@@ -1,0 +1,244 @@
+/**
+ * The proposer ↔ safekeeper stream (neon's walproposer connection to
+ * `receive_wal.rs`): an HTTP upgrade on the safekeeper's own port (so TLS and
+ * the port are the listener's), the JWT checked once, at connect, then
+ * consensus frames both ways for as long as the proposer lives.
+ *
+ * The proposer pipelines: it writes appends without waiting for replies.
+ * Frames are stepped in the order they arrive, in batches: everything that
+ * arrived while the previous batch was being made durable forms the next one,
+ * so appends that arrive during an fsync share the next fsync (group commit
+ * on the connection), and the acceptor host sends no reply before the effects
+ * it depends on are durable. Of a batch's run of AppendResponses only the
+ * last goes out: the proposer only needs the highest flush LSN, and each
+ * reply is sent after the whole batch is durable anyway.
+ *
+ * Bounds: a frame is at most FRAME_BYTES_MAX (decompressed, for a zstd one); past STREAM_QUEUED_BYTES_MAX
+ * received and not yet stepped, or while the socket's write buffer holds more
+ * than REPLY_BYTES_BUFFERED_MAX, the socket is not read (TCP pushes back on
+ * the proposer). A corrupt frame, a message that is not for an acceptor or
+ * not for this stream's timeline, or a failed batch closes the connection:
+ * the proposer reconnects and retransmits what was not acknowledged.
+ */
+import { once } from 'node:events';
+import type { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { AssertionError, CorruptFrame } from '@strata/core';
+import { type AcceptorInput, type AcceptorMessage, CONSENSUS_STREAM_PROTOCOL, encodeMessage, FRAME_BYTES_MAX, FrameReader, type Message } from '@strata/core/consensus';
+import { zstdDecompress } from '@strata/zstd';
+import { authorize, Forbidden, type Logger, type TokenVerifier, Unauthenticated } from '@strata/service-kit';
+import { POLICY } from '../auth.js';
+import type { TimelineRegistry } from '../storage/timelines.js';
+import type { AcceptorHosts } from './hosts.js';
+
+const STREAM_PATH = /^\/v1\/tenants\/([0-9a-f]{32})\/timelines\/([0-9a-f]{32})\/consensus\/stream(?:\?.*)?$/;
+/** Bytes received and not yet stepped before the socket stops being read: a few large appends. */
+export const STREAM_QUEUED_BYTES_MAX = 32 << 20;
+/** Reply bytes the socket may hold unsent before the next batch waits (ReadWalResponses can be large). */
+const REPLY_BYTES_BUFFERED_MAX = 8 << 20;
+const ACCEPTOR_INPUTS: ReadonlySet<Message['type']> = new Set([
+  'Greeting',
+  'VoteRequest',
+  'ProposerElected',
+  'AppendRequest',
+  'ReadWalRequest',
+  'MembershipSwitchRequest',
+  'TermBumpRequest',
+]);
+
+export interface ConsensusStreamDeps {
+  readonly timelines: TimelineRegistry;
+  readonly hosts: AcceptorHosts;
+  readonly verifier: TokenVerifier | null;
+  readonly log: Logger;
+  /** An assertion failure (a bug): main.ts exits. */
+  readonly onBug?: ((e: Error) => void) | undefined;
+}
+
+export interface ConsensusStreams {
+  /** Streams open now. */
+  readonly open: number;
+  /**
+   * Stop taking streams, let each finish the batch it is making durable (its
+   * replies go out), then end every connection: an upgraded socket would
+   * otherwise keep the listener's drain waiting for ever.
+   */
+  close(): Promise<void>;
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
+
+function refuse(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ code, message, requestId: '' });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+function errorCode(e: unknown): string {
+  const code = e instanceof Error ? (e as Error & { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : 'INTERNAL';
+}
+
+/** Serve consensus streams on `server`'s upgrade requests for CONSENSUS_STREAM_PROTOCOL (others are left to other listeners). */
+export function attachConsensusStream(server: EventEmitter, deps: ConsensusStreamDeps): ConsensusStreams {
+  const streams = new Set<Stream>();
+  let closing = false;
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (req.headers.upgrade?.toLowerCase() !== CONSENSUS_STREAM_PROTOCOL) return;
+    socket.on('error', () => socket.destroy());
+    void (async () => {
+      if (closing) return refuse(socket, 503, 'SHUTTING_DOWN', 'the safekeeper is shutting down');
+      const m = STREAM_PATH.exec(req.url ?? '');
+      if (req.method !== 'GET' || !m) return refuse(socket, 404, 'ROUTE_NOT_FOUND', `no consensus stream at ${req.method} ${req.url}`);
+      const [, tenantId, timelineId] = m as unknown as [string, string, string];
+      try {
+        if (deps.verifier) {
+          const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+          if (!bearer) throw new Unauthenticated('missing or malformed Authorization header');
+          authorize(await deps.verifier.verify(bearer[1]!), POLICY.tenantData, tenantId);
+        }
+        deps.timelines.get(tenantId, timelineId);
+      } catch (e) {
+        const status = e instanceof Unauthenticated ? 401 : e instanceof Forbidden ? 403 : 404;
+        return refuse(socket, status, errorCode(e), e instanceof Error ? e.message : String(e));
+      }
+      if (closing || socket.destroyed) return socket.destroy();
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: ${CONSENSUS_STREAM_PROTOCOL}\r\nconnection: Upgrade\r\n\r\n`);
+      const s = new Stream(socket, tenantId, timelineId, deps);
+      streams.add(s);
+      socket.once('close', () => streams.delete(s));
+      s.start(head);
+    })().catch((e: unknown) => {
+      deps.log.error('consensus stream upgrade failed', { error: e });
+      socket.destroy();
+    });
+  };
+
+  server.on('upgrade', onUpgrade);
+  return {
+    get open() {
+      return streams.size;
+    },
+    async close() {
+      closing = true;
+      server.off('upgrade', onUpgrade);
+      await Promise.all([...streams].map((s) => s.close()));
+      streams.clear();
+    },
+  };
+}
+
+/** One proposer's connection. */
+class Stream {
+  // The proposer may send WAL zstd-compressed (its `compression` option); replies go plain.
+  private readonly reader = new FrameReader(FRAME_BYTES_MAX, zstdDecompress);
+  private queue: AcceptorInput[] = [];
+  private queuedBytes = 0;
+  /** The batch being made durable, if any. */
+  private running: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly socket: Duplex,
+    private readonly tenantId: string,
+    private readonly timelineId: string,
+    private readonly deps: ConsensusStreamDeps,
+  ) {}
+
+  start(head: Buffer): void {
+    (this.socket as Duplex & { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.once('end', () => {
+      try {
+        this.reader.end();
+      } catch (e) {
+        this.drop('connection closed inside a frame', e);
+      }
+      // The proposer half-closed: answer what it sent, then close our side.
+      void this.idle().then(() => this.socket.end());
+    });
+    this.socket.once('close', () => {
+      this.closed = true;
+    });
+    if (head.length > 0) this.onData(head);
+  }
+
+  /** Stop reading; resolves when the batch in progress (if any) has answered, and the socket is ended. */
+  async close(): Promise<void> {
+    this.socket.pause();
+    this.queue = [];
+    await this.idle();
+    this.closed = true;
+    // Once what was written is flushed, nothing more is read: cut rather than wait for the proposer's end.
+    this.socket.end(() => this.socket.destroy());
+  }
+
+  private async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    try {
+      this.reader.push(chunk, (m, bytes) => {
+        if (!ACCEPTOR_INPUTS.has(m.type)) throw new CorruptFrame(`${m.type} is not a message for an acceptor`);
+        if (m.tenantId !== this.tenantId || m.timelineId !== this.timelineId) {
+          throw new CorruptFrame(`message for ${m.tenantId}/${m.timelineId} on the stream of ${this.tenantId}/${this.timelineId}`);
+        }
+        this.queue.push(m as AcceptorInput);
+        this.queuedBytes += bytes;
+      });
+    } catch (e) {
+      if (!(e instanceof CorruptFrame)) throw e;
+      this.drop('corrupt frame', e);
+      return;
+    }
+    if (this.queuedBytes >= STREAM_QUEUED_BYTES_MAX) this.socket.pause();
+    if (!this.running && this.queue.length > 0) this.running = this.pump().finally(() => (this.running = null));
+  }
+
+  private async pump(): Promise<void> {
+    while (this.queue.length > 0 && !this.closed) {
+      const batch = this.queue;
+      this.queue = [];
+      this.queuedBytes = 0;
+      let replies: AcceptorMessage[];
+      try {
+        // Looked up per batch: a timeline deleted (or re-created) under an open stream is not written to.
+        const timeline = this.deps.timelines.get(this.tenantId, this.timelineId);
+        replies = await this.deps.hosts.of(timeline).handle(batch);
+      } catch (e) {
+        if (e instanceof AssertionError) this.deps.onBug?.(e);
+        this.drop('batch failed', e);
+        return;
+      }
+      if (this.closed) return;
+      this.socket.cork();
+      let ok = true;
+      for (let i = 0; i < replies.length; i++) {
+        const r = replies[i]!;
+        const next = replies[i + 1];
+        // Only the last of a run of acknowledgements: it carries the highest flush and commit LSNs.
+        if (r.type === 'AppendResponse' && next?.type === 'AppendResponse' && next.term === r.term && next.generation === r.generation) continue;
+        ok = this.socket.write(encodeMessage(r));
+      }
+      this.socket.uncork();
+      if (!ok && this.socket.writableLength > REPLY_BYTES_BUFFERED_MAX) await once(this.socket, 'drain');
+      if (this.socket.isPaused() && this.queuedBytes < STREAM_QUEUED_BYTES_MAX / 2 && !this.closed) this.socket.resume();
+    }
+  }
+
+  /** The stream cannot go on: log why and cut the connection; the proposer reconnects. */
+  private drop(why: string, e: unknown): void {
+    if (this.closed) return;
+    this.closed = true;
+    const known = errorCode(e) !== 'INTERNAL';
+    const fields = { tenantId: this.tenantId, timelineId: this.timelineId, error: e };
+    if (known) this.deps.log.warn(`consensus stream closed: ${why}`, fields);
+    else this.deps.log.error(`consensus stream closed: ${why}`, fields);
+    this.socket.destroy();
+  }
+}
