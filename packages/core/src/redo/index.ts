@@ -10,3 +10,4 @@ export * from './apply.js';
 export * from './replay.js';
 export * from './tablespaces.js';
 export * from './page-resets.js';
+export * from './wal-tail.js';

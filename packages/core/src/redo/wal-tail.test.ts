@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { fixtureMtrs } from './fixture-log.test-util.js';
+import { findEndOfWal, MtrStreamCheck } from './wal-tail.js';
+
+const START = 50841n;
+const mtrs = fixtureMtrs();
+const stream = (() => {
+  const total = mtrs.reduce((a, m) => a + m.bytes.length, 0);
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const m of mtrs) {
+    out.set(m.bytes, off);
+    off += m.bytes.length;
+  }
+  return out;
+})();
+const END = START + BigInt(stream.length);
+/** Offsets (from START) of the mtr boundaries. */
+const boundaries = mtrs.map((m) => Number(m.startLsn - START));
+
+/** The last boundary at or below `off`. */
+const boundaryBelow = (off: number) => [...boundaries, stream.length].filter((b) => b <= off).pop()!;
+
+/** A deterministic xorshift, so that a failure names its seed. */
+function splits(seed: number, n: number, maxPiece: number): number[] {
+  let x = seed >>> 0 || 1;
+  const out: number[] = [];
+  let at = 0;
+  while (at < n) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    at = Math.min(n, at + 1 + ((x >>> 0) % maxPiece));
+    out.push(at);
+  }
+  return out;
+}
+
+describe('findEndOfWal', () => {
+  it('a whole stream of valid mtrs is WAL to its end', () => {
+    expect(mtrs.length).toBeGreaterThan(10);
+    expect(findEndOfWal(stream, START)).toEqual({ wholeEndLsn: END, endLsn: END, tornReason: undefined });
+  });
+
+  it('a write cut inside an mtr keeps the valid prefix: the last whole mtr ends below it', () => {
+    const mid = boundaries[5]! + 3;
+    const r = findEndOfWal(stream.subarray(0, mid), START);
+    expect(r.endLsn).toBe(START + BigInt(mid));
+    expect(r.wholeEndLsn).toBe(START + BigInt(boundaries[5]!));
+    expect(r.tornReason).toBeUndefined();
+  });
+
+  it('a complete mtr with a wrong CRC is torn: WAL ends before it', () => {
+    const bad = stream.slice();
+    const victim = boundaries.length - 2;
+    bad[boundaries[victim]! + 2]! ^= 0x40;
+    const r = findEndOfWal(bad, START);
+    expect(r.endLsn).toBe(START + BigInt(boundaries[victim]!));
+    expect(r.wholeEndLsn).toBe(r.endLsn);
+    expect(r.tornReason).toMatch(/CRC-32C mismatch|cannot start|length/);
+  });
+
+  it('zeros after the last mtr (an extended file never written) are not WAL', () => {
+    const padded = new Uint8Array(stream.length + 4096);
+    padded.set(stream);
+    const r = findEndOfWal(padded, START);
+    expect(r.endLsn).toBe(END);
+    expect(r.tornReason).toMatch(/cannot start an mtr/);
+  });
+
+  it('an empty tail ends where it starts', () => {
+    expect(findEndOfWal(new Uint8Array(0), 7n)).toEqual({ wholeEndLsn: 7n, endLsn: 7n, tornReason: undefined });
+  });
+});
+
+describe('MtrStreamCheck', () => {
+  it('pushed in pieces of any size, it agrees with the one-shot scan at every cut (seeds 1..40)', () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      for (const crc of ['all', 'edges'] as const) {
+        const check = new MtrStreamCheck(START, crc);
+        let prev = 0;
+        for (const at of splits(seed, stream.length, seed % 2 ? 64 : 3000)) {
+          expect(check.push(stream.subarray(prev, at)), `seed ${seed} ${crc}`).toBe(true);
+          prev = at;
+          expect(check.endLsn, `seed ${seed}`).toBe(START + BigInt(at));
+          expect(check.wholeEndLsn, `seed ${seed}`).toBe(START + BigInt(boundaryBelow(at)));
+        }
+      }
+    }
+  });
+
+  it("'edges' catches a discontinuity between two pushes: a cut mtr followed by a fresh one", () => {
+    const check = new MtrStreamCheck(START, 'edges');
+    const cut = boundaries[8]! + 5;
+    expect(check.push(stream.subarray(0, cut))).toBe(true);
+    // The next push starts over at a boundary instead of continuing the cut mtr.
+    expect(check.push(stream.subarray(boundaries[3]!))).toBe(false);
+    expect(check.ok).toBe(false);
+    expect(check.endLsn).toBe(START + BigInt(boundaries[8]!));
+    expect(check.reason).toMatch(/at LSN/);
+    // Torn stays torn.
+    expect(check.push(stream)).toBe(false);
+  });
+
+  it("'edges' refuses bytes that are not redo", () => {
+    const noise = Uint8Array.from({ length: 5000 }, (_, i) => (i * 7 + (i >> 8)) & 0xff);
+    const check = new MtrStreamCheck(1000n, 'edges');
+    expect(check.push(noise)).toBe(false);
+    expect(check.endLsn).toBe(1000n);
+  });
+});

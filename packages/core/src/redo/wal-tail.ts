@@ -1,0 +1,137 @@
+/**
+ * Where valid WAL ends: the safekeeper's WAL is the redo stream itself, a
+ * sequence of mtrs each closed by an end byte and a CRC-32C, so the stream
+ * says on its own how far it is whole (neon `find_end_of_wal`, re-derived
+ * for mtr framing). Pure: the caller reads the bytes, this only judges them.
+ *
+ * The judgement, for bytes that start at an mtr boundary:
+ *   - whole mtrs with a matching CRC are WAL;
+ *   - after the last whole mtr, an incomplete mtr whose bytes so far are a
+ *     valid prefix (framing walks to the end of the bytes) is WAL too: a
+ *     write cut short, not a wrong one. The acceptor acknowledges append
+ *     ends, and those need not be mtr ends, so such a prefix may be
+ *     acknowledged WAL that a recovery must keep;
+ *   - anything else (a complete frame with a wrong CRC, a byte that cannot
+ *     start or continue an mtr, an mtr over 1 MiB) is torn: the valid WAL
+ *     ends at the last whole mtr before it.
+ */
+import { assert } from '../assert.js';
+import { FRAME_INCOMPLETE, frameCrcMatches, frameEndReason, MTR_SIZE_MAX, MTR_TAIL_LENGTH, scanFrame } from './mtr.js';
+
+/**
+ * Which CRCs `MtrStreamCheck` verifies. 'all': every mtr (recovery).
+ * 'edges': the first and the last mtr completed by each push (the append
+ * path, where a full CRC pass would cost more CPU than the rest of the
+ * append; a stream that is not redo, or a discontinuity between two
+ * appends, still shows at once).
+ */
+export type CrcCheck = 'all' | 'edges';
+
+export interface WalEnd {
+  /** End of the last whole mtr. */
+  readonly wholeEndLsn: bigint;
+  /** End of the valid WAL: `wholeEndLsn` plus a trailing valid prefix of an mtr, if any. */
+  readonly endLsn: bigint;
+  /** Why the bytes past `endLsn` are not WAL; undefined when all of them are. */
+  readonly tornReason: string | undefined;
+}
+
+/**
+ * Follows a redo stream pushed in pieces of any size from an mtr boundary,
+ * and knows at every point where its valid part ends. Holds at most one
+ * incomplete mtr (under `MTR_SIZE_MAX` + its tail) between pushes.
+ */
+export class MtrStreamCheck {
+  private pending: Uint8Array = new Uint8Array(0);
+  private wholeEnd: bigint;
+  private failure: string | undefined;
+
+  /** `startLsn` must be an mtr boundary. */
+  constructor(
+    readonly startLsn: bigint,
+    private readonly crc: CrcCheck,
+  ) {
+    assert(startLsn >= 0n, 'negative start LSN');
+    this.wholeEnd = startLsn;
+  }
+
+  /** Whether every byte pushed so far is valid WAL. */
+  get ok(): boolean {
+    return this.failure === undefined;
+  }
+
+  /** Why the stream stopped being WAL (undefined while `ok`). */
+  get reason(): string | undefined {
+    return this.failure;
+  }
+
+  /** End of the last whole mtr seen (verified as `crc` says). */
+  get wholeEndLsn(): bigint {
+    return this.wholeEnd;
+  }
+
+  /** End of the valid WAL pushed: the whole mtrs, plus the pending prefix while `ok`. */
+  get endLsn(): bigint {
+    return this.wholeEnd + BigInt(this.pending.length);
+  }
+
+  get result(): WalEnd {
+    return { wholeEndLsn: this.wholeEnd, endLsn: this.endLsn, tornReason: this.failure };
+  }
+
+  /** Feeds the next bytes of the stream; returns `ok`. Once torn, later bytes are ignored. */
+  push(chunk: Uint8Array): boolean {
+    if (this.failure !== undefined || chunk.length === 0) return this.failure === undefined;
+    let buf = chunk;
+    if (this.pending.length > 0) {
+      buf = new Uint8Array(this.pending.length + chunk.length);
+      buf.set(this.pending);
+      buf.set(chunk, this.pending.length);
+    }
+    const end = buf.length;
+    let pos = 0;
+    // The last whole mtr not yet CRC-checked ('edges' checks it after the loop).
+    let uncheckedStart = -1;
+    let uncheckedEndByte = -1;
+    let first = true;
+    // Each pass consumes one whole mtr (at least 6 bytes), so the loop is bounded by end / 6.
+    while (pos < end) {
+      const p = scanFrame(buf, pos, end);
+      if (p === FRAME_INCOMPLETE || (p >= 0 && p + MTR_TAIL_LENGTH > end)) break;
+      if (p < 0) return this.fail(buf, pos, frameEndReason(p, buf, pos));
+      if (this.crc === 'all' || first) {
+        if (!frameCrcMatches(buf, pos, p)) return this.fail(buf, pos, 'CRC-32C mismatch');
+        uncheckedStart = -1;
+      } else {
+        uncheckedStart = pos;
+        uncheckedEndByte = p;
+      }
+      first = false;
+      pos = p + MTR_TAIL_LENGTH;
+    }
+    if (uncheckedStart >= 0 && !frameCrcMatches(buf, uncheckedStart, uncheckedEndByte)) {
+      return this.fail(buf, uncheckedStart, 'CRC-32C mismatch');
+    }
+    assert(end - pos <= MTR_SIZE_MAX + MTR_TAIL_LENGTH, 'pending mtr beyond the size limit');
+    this.wholeEnd += BigInt(pos);
+    // A copy: the caller may reuse its buffer.
+    this.pending = pos === end ? new Uint8Array(0) : buf.slice(pos);
+    return true;
+  }
+
+  private fail(buf: Uint8Array, at: number, reason: string): false {
+    // `at` is an mtr start within `buf`, which begins at the old whole end.
+    assert(at >= 0 && at <= buf.length, 'failure outside the buffer');
+    this.wholeEnd += BigInt(at);
+    this.pending = new Uint8Array(0);
+    this.failure = `${reason} at LSN ${this.wholeEnd}`;
+    return false;
+  }
+}
+
+/** Where valid WAL ends in `bytes`, which start at the mtr boundary `startLsn`; every CRC is verified. */
+export function findEndOfWal(bytes: Uint8Array, startLsn: bigint): WalEnd {
+  const check = new MtrStreamCheck(startLsn, 'all');
+  check.push(bytes);
+  return check.result;
+}
