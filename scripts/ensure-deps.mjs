@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Installs what Strata needs and is missing, idempotently: npm dependencies
 // (npm ci from the lock file), the console's generated Prisma client, and
-// Debian packages (mariadb-server, postgresql for the console's tests,
+// Debian packages (mariadb-server, libfuse2 and fuse for FUSE computes, postgresql for the console's tests,
 // chromium for its browser tests) when we are root. Fails with a message that
 // says what to do otherwise.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -106,6 +106,10 @@ export function ensureSystem() {
   // when none is running); its browser tests drive Debian's Chromium, never a downloaded one.
   if (!has('initdb') && !existsSync('/usr/lib/postgresql')) missing.push('postgresql');
   if (!has('chromium')) missing.push('chromium');
+  // FUSE computes (the datadir served by the compute controller): fuse-native loads libfuse.so.2, and
+  // fusermount unmounts. Without them a compute falls back to basebackup mode.
+  if (!existsSync('/lib/x86_64-linux-gnu/libfuse.so.2') && !existsSync('/usr/lib/x86_64-linux-gnu/libfuse.so.2') && !existsSync('/lib/aarch64-linux-gnu/libfuse.so.2')) missing.push('libfuse2');
+  if (!has('fusermount')) missing.push('fuse');
   if (missing.length) apt(missing);
 }
 
