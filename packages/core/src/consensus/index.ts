@@ -7,3 +7,4 @@ export * from './acceptor.js';
 export * from './proposer.js';
 export * from './coordinator.js';
 export * from './peer-recovery.js';
+export * from './join.js';

@@ -143,6 +143,11 @@ export const REJECT_REASONS = [
   'staleElected',
   'notElected',
   'wrongTimeline',
+  // Sent by the safekeeper's shell, never by the acceptor core (codes are stable: append only):
+  /** The safekeeper has no acceptor for this timeline (and may join it, see join.ts). */
+  'noTimeline',
+  /** The safekeeper held this timeline and lost it: it must not join as a fresh acceptor. */
+  'timelineLost',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 

@@ -33,6 +33,7 @@ import type {
   VoteRequest,
   VoteResponse,
 } from './messages.js';
+import type { MemberPresence } from './join.js';
 import { allMembers, isMember, isQuorum, quorumLsn } from './quorum.js';
 import { compareLogPosition, highestCommonPoint, historyUpTo, lastLogTerm } from './term-history.js';
 import type { Configuration, Lsn, NodeId, Term, TermHistory } from './types.js';
@@ -77,6 +78,10 @@ export interface PeerState {
   /** Flush LSN acknowledged in this term (after adopting our history). */
   readonly flushLsn: Lsn;
   readonly lastProgressMs: number;
+  /** Does its safekeeper hold the timeline (see join.ts)? Kept across reconnects. */
+  readonly presence: MemberPresence;
+  /** When the shell was last asked to bring this missing member into the timeline. */
+  readonly joinAskedMs: number;
 }
 
 export interface WalChunk {
@@ -108,7 +113,17 @@ export interface ProposerState {
 export type ProposerEvent =
   | { readonly kind: 'elected'; readonly term: Term; readonly epochStartLsn: Lsn; readonly donor: NodeId }
   | { readonly kind: 'committed'; readonly commitLsn: Lsn }
-  | { readonly kind: 'fenced'; readonly reason: string };
+  | { readonly kind: 'fenced'; readonly reason: string }
+  /**
+   * A member's safekeeper answers without the timeline: the shell should
+   * ask it to join (it decides whether it may, join.ts). Repeated at most
+   * once per `reconnectMs` while the member stays missing.
+   */
+  | { readonly kind: 'memberMissing'; readonly nodeId: NodeId }
+  /** A member lost the timeline and refuses to join: degraded until a membership change replaces it. */
+  | { readonly kind: 'memberLost'; readonly nodeId: NodeId }
+  /** A missing or lost member answers for the timeline again. */
+  | { readonly kind: 'memberPresent'; readonly nodeId: NodeId };
 
 export interface Send {
   readonly to: NodeId;
@@ -158,6 +173,8 @@ function freshPeer(nowMs: number): PeerState {
     nextLsn: 0n,
     flushLsn: 0n,
     lastProgressMs: nowMs,
+    presence: 'present',
+    joinAskedMs: 0,
   };
 }
 
@@ -216,6 +233,14 @@ export function stepProposer(s: ProposerState, from: NodeId, m: AcceptorMessage,
   if (s.status === 'fenced' || peer === undefined) return out.done();
   if (m.tenantId !== s.opts.tenantId || m.timelineId !== s.opts.timelineId) return out.done();
   out.setPeer(from, { lastHeardMs: nowMs });
+  if (m.type === 'Reject' && (m.reason === 'noTimeline' || m.reason === 'timelineLost')) {
+    onAbsent(out, from, m.reason, nowMs);
+    return out.done();
+  }
+  if (peer.presence !== 'present') {
+    out.setPeer(from, { presence: 'present' });
+    out.events.push({ kind: 'memberPresent', nodeId: from });
+  }
   // A higher term anywhere means another proposer may be elected: stop.
   if (s.status !== 'greeting' && m.term > s.term) {
     out.fence(`acceptor ${from} is at term ${m.term} > ${s.term}`);
@@ -438,6 +463,29 @@ function onReject(out: Out, from: NodeId, reason: string, lsn: Lsn, nowMs: numbe
   }
 }
 
+/**
+ * The member's safekeeper has no acceptor for the timeline (the shell
+ * answered, not an acceptor: its term and generation mean nothing). Only a
+ * member is asked to join; whether it may is the safekeeper's decision.
+ */
+function onAbsent(out: Out, from: NodeId, reason: 'noTimeline' | 'timelineLost', nowMs: number): void {
+  const s = out.s;
+  const p = out.peer(from)!;
+  // Whatever it acknowledged is gone with its timeline: it starts over from a greeting.
+  if (p.phase !== 'greet') out.setPeer(from, { ...freshPeer(nowMs), lastHeardMs: nowMs, presence: p.presence, joinAskedMs: p.joinAskedMs });
+  if (reason === 'timelineLost') {
+    if (p.presence !== 'lost') {
+      out.setPeer(from, { presence: 'lost' });
+      out.events.push({ kind: 'memberLost', nodeId: from });
+    }
+    return;
+  }
+  if (s.conf !== null && !isMember(s.conf, from)) return;
+  if (p.presence === 'missing' && nowMs - p.joinAskedMs < s.opts.reconnectMs) return;
+  out.setPeer(from, { presence: 'missing', joinAskedMs: nowMs });
+  out.events.push({ kind: 'memberMissing', nodeId: from });
+}
+
 function askPosition(out: Out, to: NodeId, nowMs: number): void {
   out.setPeer(to, { phase: 'position', lastSentMs: nowMs });
   out.send(to, voteRequest(out.s));
@@ -530,7 +578,7 @@ export function tickProposer(s: ProposerState, nowMs: number): ProposerStep {
     const silent = nowMs - p.lastHeardMs >= s.opts.reconnectMs;
     if (silent && p.phase !== 'greet') {
       // Reconnect: forget what we knew of it and greet again.
-      out.setPeer(id, { ...freshPeer(nowMs), lastHeardMs: p.lastHeardMs });
+      out.setPeer(id, { ...freshPeer(nowMs), lastHeardMs: p.lastHeardMs, presence: p.presence, joinAskedMs: p.joinAskedMs });
       out.send(id, greeting(out.s));
       continue;
     }
@@ -563,6 +611,13 @@ export function tickProposer(s: ProposerState, nowMs: number): ProposerStep {
   }
   if (out.s.status === 'elected') pump(out, nowMs);
   return out.done();
+}
+
+/** Members whose safekeeper lacks the timeline or lost it, for status output. */
+export function degradedMembers(s: ProposerState): { nodeId: NodeId; presence: MemberPresence }[] {
+  const out: { nodeId: NodeId; presence: MemberPresence }[] = [];
+  for (const [id, p] of s.peers) if (p.presence !== 'present') out.push({ nodeId: id, presence: p.presence });
+  return out;
 }
 
 /** Members of the proposer's configuration, for shells that connect lazily. */

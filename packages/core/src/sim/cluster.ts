@@ -1,8 +1,14 @@
 /**
  * Deterministic simulation of one timeline's consensus: acceptors with
- * crashing disks, proposers that crash, restart and compete, a lossy
- * reordering network with partitions, and a membership change
- * {1,2,3} → {1,2,4} in the middle. Every run is a function of its seed.
+ * crashing disks, proposers that crash, restart and compete, a network with
+ * partitions (per seed either streaming connections that break and
+ * reconnect, or lossy reordering datagrams, see network.ts), and a
+ * membership change {1,2,3} → {1,2,4} in the middle (or replacing a member
+ * that lost its disk). Some seeds start with a member that missed the
+ * timeline's creation (down, then up without it: the proposer has it join,
+ * join.ts); some lose one member's timeline or whole disk in the middle
+ * (it must refuse to come back as a fresh acceptor and stay degraded).
+ * Every run is a function of its seed.
  *
  * WAL bytes are a function of (term that wrote them, LSN), so every byte
  * says which term's proposer produced it, and the invariants can check
@@ -10,13 +16,19 @@
  *
  * Invariants, checked after every step (a violation throws SimViolation):
  *   - election safety: at most one proposer is elected per term;
- *   - leader completeness: an elected proposer's log holds all committed WAL;
+ *   - leader completeness: an elected proposer's log holds all WAL that
+ *     proposers of lower terms committed (a late election of a lower term,
+ *     its votes delayed in flight, may lack what a higher term committed
+ *     since; it can write nothing, acceptors of the higher term refuse it);
  *   - log safety: the WAL below any node's commitLsn is the committed WAL,
  *     for all nodes and forever (one global record of committed terms);
  *   - committed WAL is never truncated (acceptor asserts + effect check);
  *   - commitLsn is monotonic per acceptor (also across restarts, against
  *     its durable value) and per proposer, and never beyond flushLsn;
- *   - every acceptor's WAL matches its term history, byte for byte.
+ *   - every acceptor's WAL matches its term history, byte for byte;
+ *   - promises are permanent: an acceptor's term never goes down, across
+ *     restarts and lost disks (a node that lost its state and came back
+ *     empty would have forgotten its votes, join.ts).
  * Any assertion failure inside the core is a violation too.
  */
 import { assert } from '../assert.js';
@@ -49,10 +61,11 @@ import {
 } from '../consensus/proposer.js';
 import { termAt } from '../consensus/term-history.js';
 import type { Configuration, Lsn, NodeId, Term, TermHistory } from '../consensus/types.js';
+import { decideJoin, type MemberPresence } from '../consensus/join.js';
 import { Prng } from '../prng.js';
 import { SimClock } from './clock.js';
 import { SimDisk } from './disk.js';
-import { SimNetwork } from './network.js';
+import { SimNetwork, type NetworkModel } from './network.js';
 
 export class SimViolation extends Error {
   constructor(
@@ -72,10 +85,18 @@ export interface SimOptions {
   readonly membershipChangeAtStep?: number | null;
   /** Round-trip every message through the binary codec (default: every fourth seed, it costs ~30%). */
   readonly wireCodec?: boolean;
+  /** Network model (default: datagrams every third seed, streams otherwise). */
+  readonly network?: NetworkModel;
+  /** A member misses the timeline's creation (default: a third of the seeds). */
+  readonly missedMember?: boolean;
+  /** Chance per step that a member loses its timeline (default: 0 on half the seeds, 0.002 on the rest). At most one per run. */
+  readonly diskLossP?: number;
   /** Deliberate bugs, to prove the invariants catch them. */
   readonly bugs?: {
     readonly commitPreviousTermEntries?: boolean;
     readonly voteTwice?: boolean;
+    /** A member that lost its timeline joins again as a fresh acceptor (what join.ts forbids). */
+    readonly rejoinLostAsFresh?: boolean;
   };
   readonly trace?: (line: string) => void;
 }
@@ -87,6 +108,14 @@ export interface SimResult {
   readonly committedLsn: Lsn;
   readonly membershipChange: string;
   readonly messagesDelivered: number;
+  readonly network: NetworkModel;
+  readonly connectionResets: number;
+  /** Members that joined as fresh acceptors after missing the creation. */
+  readonly freshJoins: number;
+  /** Members that lost their timeline (and, without the bug, stayed out). */
+  readonly losses: number;
+  /** Each node's timeline at the end: present, missing or lost. */
+  readonly presence: Readonly<Record<NodeId, MemberPresence>>;
 }
 
 const TENANT = 'aa11';
@@ -96,6 +125,8 @@ const COORDINATOR = 99;
 const INITIAL_CONF: Configuration = { generation: 1, members: [1, 2, 3] };
 const ALL_ACCEPTORS: readonly NodeId[] = [1, 2, 3, 4];
 const PROPOSER_SLOTS = 2;
+/** The timeline is created at time 0; the original disks are older. */
+const TIMELINE_CREATED_MS = 0;
 
 /** The byte that term `term`'s proposer writes at `lsn`: distinct terms (mod 256) give distinct bytes. */
 export function walByte(term: Term, lsn: Lsn): number {
@@ -105,10 +136,18 @@ export function walByte(term: Term, lsn: Lsn): number {
 interface AcceptorNode {
   readonly id: NodeId;
   disk: SimDisk;
-  state: AcceptorState | null; // null: down
+  /** null: down, or up without the timeline (presence). */
+  state: AcceptorState | null;
+  down: boolean;
+  presence: MemberPresence;
+  /** The node-level ledger (survives the timeline directory, not the disk): it held the timeline. */
+  ledger: boolean;
+  diskInitializedAtMs: number;
   restartAtMs: number;
   /** Durable commit seen at the last crash (commit must not go below it after restart). */
   durableCommit: Lsn;
+  /** The highest term this node ever held (ghost state: survives everything, for the promise invariant). */
+  promisedTerm: Term;
 }
 
 interface ProposerSlot {
@@ -136,18 +175,42 @@ class Cluster {
   /** Term that wrote each committed LSN, indexed from START_LSN. */
   private committedTerms: Term[] = [];
   private readonly electedBy = new Map<Term, number>();
+  /** The highest commit LSN each term's proposer reached. */
+  private readonly commitByTerm = new Map<Term, Lsn>();
+  private readonly diskLossP: number;
+  private freshJoins = 0;
+  private losses = 0;
 
   constructor(private readonly o: SimOptions) {
     this.rng = new Prng(o.seed);
-    this.net = new SimNetwork<Message>(this.rng, {
-      dropP: 0.03,
-      duplicateP: 0.03,
-      delayMsMin: 1,
-      delayMsMax: this.rng.int(3, 30),
-    });
+    const model = o.network ?? (o.seed % 3 === 0 ? 'datagram' : 'stream');
+    this.net = new SimNetwork<Message>(
+      this.rng,
+      { dropP: 0.03, duplicateP: 0.03, delayMsMin: 1, delayMsMax: this.rng.int(3, 30), resetP: 0.01, reconnectMsMin: 5, reconnectMsMax: 60 },
+      2000,
+      model,
+    );
+    const missed = (o.missedMember ?? this.rng.chance(1 / 3)) ? this.rng.pick([1, 2, 3]) : null;
+    this.diskLossP = o.diskLossP ?? (this.rng.chance(0.5) ? 0.002 : 0);
     for (const id of [1, 2, 3]) {
       const st = newAcceptor({ nodeId: id, tenantId: TENANT, timelineId: TIMELINE, conf: INITIAL_CONF, timelineStartLsn: START_LSN });
-      this.acceptors.set(id, { id, disk: new SimDisk(controlOf(st), START_LSN), state: st, restartAtMs: 0, durableCommit: START_LSN });
+      const node: AcceptorNode = {
+        id,
+        disk: new SimDisk(controlOf(st), START_LSN),
+        state: st,
+        down: false,
+        presence: 'present',
+        ledger: true,
+        diskInitializedAtMs: TIMELINE_CREATED_MS - 1,
+        restartAtMs: 0,
+        durableCommit: START_LSN,
+        promisedTerm: 0n,
+      };
+      if (id === missed) {
+        // Killed before it heard of the timeline; up again later, without it.
+        Object.assign(node, { state: null, down: true, presence: 'missing', ledger: false, restartAtMs: this.rng.int(0, 100) });
+      }
+      this.acceptors.set(id, node);
     }
     for (let i = 0; i < PROPOSER_SLOTS; i++) {
       this.slots.push({ incarnation: 0, state: null, restartAtMs: this.rng.int(0, 50), lastCommit: 0n });
@@ -182,6 +245,11 @@ class Cluster {
       committedLsn: START_LSN + BigInt(this.committedTerms.length),
       membershipChange: this.coordinator?.phase ?? 'none',
       messagesDelivered: this.delivered,
+      network: this.net.model,
+      connectionResets: this.net.resets,
+      freshJoins: this.freshJoins,
+      losses: this.losses,
+      presence: Object.fromEntries([...this.acceptors.values()].map((a) => [a.id, a.presence])),
     };
   }
 
@@ -200,6 +268,7 @@ class Cluster {
     if (r < 0.006) return this.crashAcceptor();
     if (r < 0.009) return this.crashProposer();
     if (r < 0.015) return this.togglePartition();
+    if (r < 0.015 + this.diskLossP) return this.loseTimeline();
     const due = this.net.nextDueMs();
     const next = Math.min(due ?? Infinity, this.nextTickMs, this.nextAppendMs);
     this.clock.advanceTo(next);
@@ -221,7 +290,13 @@ class Cluster {
 
   private restartDue(now: number): void {
     for (const a of this.acceptors.values()) {
-      if (a.state === null && now >= a.restartAtMs) {
+      if (a.down && now >= a.restartAtMs) {
+        a.down = false;
+        // The shell finds the ledger's timeline without its directory: lost, at once.
+        if (a.presence !== 'present') {
+          this.trace(`acceptor ${a.id} restarts without the timeline (${a.presence})`);
+          continue;
+        }
         a.state = restoreAcceptor(a.disk.control, a.disk.flushLsn);
         if (a.state.commitLsn < a.durableCommit) this.fail(`acceptor ${a.id} commit went back across restart`);
         this.trace(`acceptor ${a.id} restarts at flush ${a.state.flushLsn} term ${a.state.term}`);
@@ -253,12 +328,75 @@ class Cluster {
 
   private crashAcceptor(): void {
     const a = this.rng.pick([...this.acceptors.values()]);
-    if (a.state === null) return;
+    if (a.down) return;
     this.trace(`acceptor ${a.id} crashes`);
+    this.downAcceptor(a);
+  }
+
+  private downAcceptor(a: AcceptorNode): void {
     a.disk.crash();
     a.state = null;
+    a.down = true;
     a.durableCommit = a.disk.control.commitLsn;
     a.restartAtMs = this.clock.nowMs + this.rng.int(5, 60);
+    this.net.breakAll(a.id, this.clock.nowMs);
+  }
+
+  /**
+   * A member loses its timeline: only the directory (the ledger remembers
+   * it held it) or the whole disk (a new, younger data directory). It
+   * restarts without the timeline. One loss per run: two of three would be
+   * more than the protocol tolerates, not a bug.
+   */
+  private loseTimeline(): void {
+    if (this.losses > 0) return;
+    const a = this.rng.pick([...this.acceptors.values()]);
+    if (a.presence !== 'present') return;
+    this.losses++;
+    const wholeDisk = this.rng.chance(0.5);
+    this.trace(`acceptor ${a.id} loses its ${wholeDisk ? 'disk' : 'timeline directory'}`);
+    if (!a.down) this.downAcceptor(a);
+    // The bug: the safekeeper ignores its ledger and offers to join as if it never held the timeline.
+    a.presence = wholeDisk || this.o.bugs?.rejoinLostAsFresh === true ? 'missing' : 'lost';
+    if (wholeDisk) {
+      a.ledger = false;
+      a.diskInitializedAtMs = this.clock.nowMs;
+    }
+    a.disk = new SimDisk(controlOf(newAcceptor({ nodeId: a.id, tenantId: TENANT, timelineId: TIMELINE, conf: INITIAL_CONF, timelineStartLsn: START_LSN })), START_LSN);
+    a.durableCommit = START_LSN;
+    for (const k of [...this.checkedCommit.keys()]) if (k.startsWith(`a${a.id}:`)) this.checkedCommit.delete(k);
+  }
+
+  /**
+   * The proposer's shell asks a member that answered without the timeline
+   * to join (an HTTP create in the real shell; it may fail like any request).
+   * The safekeeper decides with join.ts.
+   */
+  private askJoin(slot: ProposerSlot, id: NodeId): void {
+    const a = this.acceptors.get(id);
+    const conf = slot.state?.conf ?? null;
+    if (a === undefined || a.down || a.presence === 'present' || conf === null || this.rng.chance(0.2)) return;
+    const d = decideJoin({
+      nodeId: id,
+      conf,
+      heldBefore: a.ledger,
+      diskInitializedAtMs: a.diskInitializedAtMs,
+      timelineCreatedAtMs: TIMELINE_CREATED_MS,
+    });
+    const bug = this.o.bugs?.rejoinLostAsFresh === true && d.kind === 'refuse' && d.reason !== 'notMember';
+    if (d.kind === 'refuse' && !bug) {
+      if (d.reason !== 'notMember') a.presence = 'lost';
+      this.trace(`acceptor ${id} refuses to join: ${d.reason}`);
+      return;
+    }
+    const st = newAcceptor({ nodeId: id, tenantId: TENANT, timelineId: TIMELINE, conf, timelineStartLsn: START_LSN });
+    a.disk = new SimDisk(controlOf(st), START_LSN);
+    a.state = st;
+    a.presence = 'present';
+    a.ledger = true;
+    a.durableCommit = START_LSN;
+    this.freshJoins++;
+    this.trace(`acceptor ${id} joins as a fresh acceptor in generation ${conf.generation}`);
   }
 
   private crashProposer(): void {
@@ -307,7 +445,14 @@ class Cluster {
   }
 
   private deliverToAcceptor(a: AcceptorNode, from: number, m: AcceptorInput): void {
-    if (a.state === null) return;
+    if (a.down) return;
+    if (a.state === null) {
+      // The safekeeper's shell answers for a timeline it does not hold.
+      const reason = a.presence === 'lost' ? 'timelineLost' : 'noTimeline';
+      const r: Message = { type: 'Reject', tenantId: TENANT, timelineId: TIMELINE, generation: 0, nodeId: a.id, term: 0n, reason, lsn: 0n };
+      this.send(a.id, from, r);
+      return;
+    }
     let before = a.state;
     if (this.o.bugs?.voteTwice === true && m.type === 'VoteRequest' && m.term === before.term && m.term > 0n) {
       // Deliberate bug: forget that this term's vote was already given.
@@ -320,10 +465,7 @@ class Cluster {
       // A crash between effects: what was made durable stays, no reply leaves.
       if (this.rng.chance(0.004)) {
         this.trace(`acceptor ${a.id} crashes before ${e.kind}`);
-        a.disk.crash();
-        a.state = null;
-        a.durableCommit = a.disk.control.commitLsn;
-        a.restartAtMs = this.clock.nowMs + this.rng.int(5, 60);
+        this.downAcceptor(a);
         return;
       }
       readData = this.applyEffect(a, before, after, e) ?? readData;
@@ -372,7 +514,13 @@ class Cluster {
     slot.state = step.state;
     for (const ev of step.events) {
       if (ev.kind === 'elected') this.onElected(slot, step.state, ev.term, ev.epochStartLsn, ev.donor);
-      if (ev.kind === 'committed') this.trace(`proposer ${slot.incarnation} commits ${ev.commitLsn}`);
+      if (ev.kind === 'committed') {
+        this.trace(`proposer ${slot.incarnation} commits ${ev.commitLsn}`);
+        const t = step.state.term;
+        if (ev.commitLsn > (this.commitByTerm.get(t) ?? 0n)) this.commitByTerm.set(t, ev.commitLsn);
+      }
+      if (ev.kind === 'memberMissing') this.askJoin(slot, ev.nodeId);
+      if (ev.kind === 'memberLost') this.trace(`proposer ${slot.incarnation}: member ${ev.nodeId} lost the timeline (degraded)`);
       if (ev.kind === 'fenced') {
         this.trace(`proposer ${slot.incarnation} fenced: ${ev.reason}`);
         slot.state = null;
@@ -418,31 +566,52 @@ class Cluster {
   private startMembershipChange(): void {
     const current = this.maxConf();
     if (current.newMembers !== undefined || current.generation !== INITIAL_CONF.generation) return;
-    this.trace('membership change {1,2,3} -> {1,2,4} starts');
+    // Replace a member that lost the timeline, or else 3.
+    const lost = current.members.find((id) => this.acceptors.get(id)?.presence === 'lost');
+    const victim = lost ?? 3;
+    const desired = [...current.members.filter((id) => id !== victim), 4];
+    this.trace(`membership change {${current.members.join(',')}} -> {${desired.join(',')}} starts`);
     this.applyCoordinatorStep(
-      startChange(TENANT, TIMELINE, current, [1, 2, 4], (id) => this.acceptors.has(id), this.clock.nowMs),
+      startChange(TENANT, TIMELINE, current, desired, (id) => this.acceptors.get(id)?.presence === 'present', this.clock.nowMs),
     );
   }
 
   private maxConf(): Configuration {
     let c = INITIAL_CONF;
-    for (const a of this.acceptors.values()) if (a.disk.control.conf.generation > c.generation) c = a.disk.control.conf;
+    for (const a of this.acceptors.values()) {
+      if (a.presence === 'present' && a.disk.control.conf.generation > c.generation) c = a.disk.control.conf;
+    }
     return c;
   }
 
   /** pull_timeline: copy the durable state of a live old member into a new one. */
   private pullTimeline(id: NodeId): void {
-    if (this.acceptors.has(id)) {
+    const existing = this.acceptors.get(id);
+    if (existing?.presence === 'present') {
       this.applyCoordinatorStep(timelinePulled(this.coordinator!, id, this.clock.nowMs));
       return;
     }
-    const sources = [1, 2, 3].map((x) => this.acceptors.get(x)!).filter((a) => a.state !== null);
+    // A pull is a join too: into a node that never held the timeline only.
+    if (existing !== undefined && (existing.down || existing.ledger || !(existing.diskInitializedAtMs < TIMELINE_CREATED_MS))) return;
+    const sources = this.coordinator!.joint.members.map((x) => this.acceptors.get(x)).filter((a) => a !== undefined && a.state !== null);
     if (sources.length === 0) return;
-    const src = this.rng.pick(sources);
+    const src = this.rng.pick(sources)!;
     const disk = src.disk.clone();
     disk.persistControl({ ...disk.control, nodeId: id });
     const state = restoreAcceptor(disk.control, disk.flushLsn);
-    this.acceptors.set(id, { id, disk, state, restartAtMs: 0, durableCommit: state.commitLsn });
+    const node: AcceptorNode = {
+      id,
+      disk,
+      state,
+      down: false,
+      presence: 'present',
+      ledger: true,
+      diskInitializedAtMs: existing?.diskInitializedAtMs ?? this.clock.nowMs,
+      restartAtMs: 0,
+      durableCommit: state.commitLsn,
+      promisedTerm: existing?.promisedTerm ?? 0n,
+    };
+    this.acceptors.set(id, node);
     this.trace(`acceptor ${id} pulled from ${src.id} at flush ${state.flushLsn}`);
     this.applyCoordinatorStep(timelinePulled(this.coordinator!, id, this.clock.nowMs));
   }
@@ -457,10 +626,11 @@ class Cluster {
       this.fail(`election safety: term ${term} elected proposers ${other} and ${slot.incarnation}`);
     }
     this.electedBy.set(term, slot.incarnation);
-    // Leader completeness: the new proposer's log holds everything committed.
-    const committedEnd = START_LSN + BigInt(this.committedTerms.length);
+    // Leader completeness: the new proposer's log holds everything lower terms committed.
+    let committedEnd = START_LSN;
+    for (const [t, lsn] of this.commitByTerm) if (t < term && lsn > committedEnd) committedEnd = lsn;
     if (epochStartLsn < committedEnd) {
-      this.fail(`leader completeness: term ${term} epoch starts at ${epochStartLsn} below commit ${committedEnd}`);
+      this.fail(`leader completeness: term ${term} epoch starts at ${epochStartLsn} below commit ${committedEnd} of a lower term`);
     }
     this.checkCommitted(`proposer ${slot.incarnation}`, p.termHistory, committedEnd);
   }
@@ -497,6 +667,8 @@ class Cluster {
       const s = a.state;
       if (s === null) continue;
       if (s.commitLsn > s.flushLsn) this.fail(`acceptor ${a.id} commit ${s.commitLsn} beyond flush ${s.flushLsn}`);
+      if (s.term < a.promisedTerm) this.fail(`promise forgotten: acceptor ${a.id} is at term ${s.term} after holding ${a.promisedTerm}`);
+      a.promisedTerm = s.term;
       const key = `a${a.id}:${s.termHistory.length}:${s.term}`;
       const checked = this.checkedCommit.get(key);
       if (checked !== s.commitLsn) {
