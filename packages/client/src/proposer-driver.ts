@@ -31,6 +31,7 @@
 import { assert, StrataError } from '@strata/core';
 import {
   appendWal,
+  encodeAppendRequestParts,
   encodeCompressedFrame,
   encodeMessage,
   newProposer,
@@ -116,6 +117,12 @@ interface WalCover {
   endLsn: bigint;
 }
 
+/** One encoded frame: its parts are written back to back (a WAL frame's data is not copied into it). */
+interface Frame {
+  readonly parts: readonly Uint8Array[];
+  readonly bytes: number;
+}
+
 /** Bytes a socket may hold unsent before frames wait in the peer's queue. */
 const SOCKET_BYTES_MAX = 4 << 20;
 
@@ -123,7 +130,7 @@ interface Peer {
   readonly endpoint: SafekeeperEndpoint;
   readonly conn: ConsensusStream;
   /** Frames waiting for the connection to open or for its socket to drain. */
-  queue: Uint8Array[];
+  queue: Frame[];
   queuedBytes: number;
   /** WAL the live connection and the queue carry, as far as it is contiguous. */
   cover: WalCover | null;
@@ -384,8 +391,7 @@ export class ProposerDriver {
       peer.resendsDropped++;
       return;
     }
-    const plain = encodeMessage(m);
-    const frame = wal && this.opts.compression === 'zstd' ? encodeCompressedFrame(plain, zstdCompress) : plain;
+    const frame = encodeFrame(m, this.opts.compression === 'zstd');
     if (!this.writeOrQueue(peer, frame)) {
       peer.framesDropped++;
       return;
@@ -400,16 +406,16 @@ export class ProposerDriver {
   }
 
   /** False when the frame had to be dropped (the queue is full). */
-  private writeOrQueue(peer: Peer, frame: Uint8Array): boolean {
+  private writeOrQueue(peer: Peer, frame: Frame): boolean {
     const conn = peer.conn;
     if (conn.state === 'open' && peer.queue.length === 0 && conn.writableBytes < SOCKET_BYTES_MAX) {
-      conn.write(frame);
-      peer.bytesSent += frame.length;
+      for (const part of frame.parts) conn.write(part);
+      peer.bytesSent += frame.bytes;
       return true;
     }
-    if (peer.queuedBytes + frame.length > this.queueBytesMax) return false;
+    if (peer.queuedBytes + frame.bytes > this.queueBytesMax) return false;
     peer.queue.push(frame);
-    peer.queuedBytes += frame.length;
+    peer.queuedBytes += frame.bytes;
     return true;
   }
 
@@ -421,9 +427,9 @@ export class ProposerDriver {
     let i = 0;
     for (; i < peer.queue.length && conn.writableBytes < SOCKET_BYTES_MAX; i++) {
       const f = peer.queue[i]!;
-      conn.write(f);
-      peer.bytesSent += f.length;
-      peer.queuedBytes -= f.length;
+      for (const part of f.parts) conn.write(part);
+      peer.bytesSent += f.bytes;
+      peer.queuedBytes -= f.bytes;
     }
     peer.queue = i === peer.queue.length ? [] : peer.queue.slice(i);
     conn.uncork();
@@ -446,6 +452,19 @@ export interface PeerStats {
   readonly bytesSent: number;
   readonly resendsDropped: number;
   readonly framesDropped: number;
+}
+
+function encodeFrame(m: ProposerMessage, zstd: boolean): Frame {
+  if (m.type === 'AppendRequest' && m.data.length > 0) {
+    if (zstd) {
+      const packed = encodeCompressedFrame(encodeMessage(m), zstdCompress);
+      return { parts: [packed], bytes: packed.length };
+    }
+    const [head, data] = encodeAppendRequestParts(m);
+    return { parts: [head, data], bytes: head.length + data.length };
+  }
+  const f = encodeMessage(m);
+  return { parts: [f], bytes: f.length };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

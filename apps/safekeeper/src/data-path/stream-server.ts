@@ -87,7 +87,11 @@ export function attachConsensusStream(server: EventEmitter, deps: ConsensusStrea
   let closing = false;
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (req.headers.upgrade?.toLowerCase() !== CONSENSUS_STREAM_PROTOCOL) return;
+    if (req.headers.upgrade?.toLowerCase() !== CONSENSUS_STREAM_PROTOCOL) {
+      // Nobody else takes upgrades here: say so rather than leave the socket hanging.
+      if (server.listenerCount('upgrade') === 1) refuse(socket, 400, 'BAD_REQUEST', `cannot upgrade to ${req.headers.upgrade ?? 'nothing'}; use ${CONSENSUS_STREAM_PROTOCOL}`);
+      return;
+    }
     socket.on('error', () => socket.destroy());
     void (async () => {
       if (closing) return refuse(socket, 503, 'SHUTTING_DOWN', 'the safekeeper is shutting down');

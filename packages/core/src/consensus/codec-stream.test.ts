@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { writeU32 } from '../bytes.js';
 import { CorruptFrame } from '../errors.js';
-import { COMPRESSED_FRAME_TAG, encodeCompressedFrame, encodeFrames, encodeMessage, FRAME_BYTES_MAX, FrameReader } from './codec.js';
+import { COMPRESSED_FRAME_TAG, encodeAppendRequestParts, encodeCompressedFrame, encodeFrames, encodeMessage, FRAME_BYTES_MAX, FrameReader } from './codec.js';
 import type { Message } from './messages.js';
 
 const h = { tenantId: 'deadbeef00112233deadbeef00112233', timelineId: '0123456789abcdef0123456789abcdef', generation: 7 };
@@ -42,6 +42,14 @@ describe('FrameReader (the consensus stream, every byte hostile)', () => {
       expect(readAll(reader, cut(bytes, size)), `chunks of ${size}`).toEqual(stream);
       expect(reader.buffered).toBe(0);
       expect(() => reader.end()).not.toThrow();
+    }
+  });
+
+  it('an AppendRequest in two parts (head, data) is byte for byte its frame', () => {
+    for (const m of [append(100n, 0), append(100n, 5), append(105n, 70_000)]) {
+      const [head, data] = encodeAppendRequestParts(m as Parameters<typeof encodeAppendRequestParts>[0]);
+      expect(data).toBe((m as { data: Uint8Array }).data);
+      expect(new Uint8Array([...head, ...data])).toEqual(encodeMessage(m));
     }
   });
 

@@ -14,7 +14,7 @@
 import { readU32, readU64, readU16, writeU16, writeU32, writeU64 } from '../bytes.js';
 import { assert, AssertionError } from '../assert.js';
 import { CorruptFrame } from '../errors.js';
-import { REJECT_REASONS, type Message, type MessageType, type RejectReason } from './messages.js';
+import { REJECT_REASONS, type AppendRequest, type Message, type MessageType, type RejectReason } from './messages.js';
 import type { Configuration, TermHistory, TermLsn } from './types.js';
 
 /** Largest frame body accepted (tag + fields): 16 MiB of WAL plus headers. */
@@ -113,8 +113,9 @@ class Writer {
     this.bool(c.newMembers !== undefined);
     if (c.newMembers !== undefined) this.ids(c.newMembers);
   }
-  finish(): Uint8Array {
-    const bodyLen = this.len - FRAME_HEADER_BYTES;
+  /** The frame so far, its length prefix counting `tailBytes` more that the caller sends right after it. */
+  finish(tailBytes = 0): Uint8Array {
+    const bodyLen = this.len - FRAME_HEADER_BYTES + tailBytes;
     assert(bodyLen <= FRAME_BYTES_MAX, `frame too large: ${bodyLen}`);
     writeU32(this.buf, 0, bodyLen);
     return this.buf.slice(0, this.len);
@@ -304,6 +305,26 @@ export function encodeMessage(m: Message): Uint8Array {
       break;
   }
   return w.finish();
+}
+
+/**
+ * An AppendRequest's frame as two parts: everything up to and including the
+ * data's length field, and the data itself. Sent back to back (one writev)
+ * they are exactly `encodeMessage(m)`, without copying the WAL into a frame.
+ */
+export function encodeAppendRequestParts(m: AppendRequest): [head: Uint8Array, data: Uint8Array] {
+  assert(m.endLsn - m.beginLsn === BigInt(m.data.length), 'AppendRequest data length != endLsn - beginLsn');
+  const w = new Writer();
+  w.u8(TAGS[m.type]);
+  w.hexId(m.tenantId);
+  w.hexId(m.timelineId);
+  w.u32(m.generation);
+  w.u64(m.term);
+  w.u64(m.beginLsn);
+  w.u64(m.endLsn);
+  w.u64(m.commitLsn);
+  w.u32(m.data.length);
+  return [w.finish(m.data.length), m.data];
 }
 
 /**
