@@ -82,7 +82,9 @@ export interface ComputeStatus {
 
 export async function computeStatus(home: string, name: string): Promise<ComputeStatus> {
   const state = JSON.parse(readFileSync(join(home, 'computes', name, 'compute.json'), 'utf8')) as { controlUrl: string };
-  return (await (await fetch(`${state.controlUrl}/v1/status`, { signal: AbortSignal.timeout(10_000) })).json()) as ComputeStatus;
+  // The control port takes the cluster's admin token.
+  const headers = { authorization: `Bearer ${readFileSync(join(home, 'keys', 'admin.jwt'), 'utf8').trim()}` };
+  return (await (await fetch(`${state.controlUrl}/v1/status`, { headers, signal: AbortSignal.timeout(10_000) })).json()) as ComputeStatus;
 }
 
 /** InnoDB's current LSN: the end of the last mtr the server wrote. */

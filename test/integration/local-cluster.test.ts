@@ -25,12 +25,17 @@ interface ComputeState {
   controlUrl: string;
 }
 
+/** The control port takes the cluster's admin token (keys/admin.jwt). */
+function controlHeaders(): Record<string, string> {
+  return { authorization: `Bearer ${readFileSync(join(home, 'keys', 'admin.jwt'), 'utf8').trim()}` };
+}
+
 function computeState(name: string): ComputeState {
   return JSON.parse(readFileSync(join(home, 'computes', name, 'compute.json'), 'utf8')) as ComputeState;
 }
 
 async function shipperCommit(name: string): Promise<bigint> {
-  const r = await fetch(`${computeState(name).controlUrl}/v1/status`);
+  const r = await fetch(`${computeState(name).controlUrl}/v1/status`, { headers: controlHeaders() });
   const s = (await r.json()) as { shipper: { commitLsn: string } | null };
   return BigInt(s.shipper?.commitLsn ?? '0');
 }
@@ -51,7 +56,7 @@ async function waitShipped(name: string, lsn: bigint): Promise<void> {
  * DDL's .frm (a known limit of capture by polling).
  */
 async function auxSetsStored(name: string): Promise<number> {
-  const r = await fetch(`${computeState(name).controlUrl}/v1/status`);
+  const r = await fetch(`${computeState(name).controlUrl}/v1/status`, { headers: controlHeaders() });
   return ((await r.json()) as { auxSetsStored: number }).auxSetsStored;
 }
 
@@ -63,7 +68,7 @@ async function auxSetsStored(name: string): Promise<number> {
 async function waitAuxCurrent(name: string): Promise<void> {
   const since = Date.now() + ARIA_CHECKPOINT_MS;
   await until(`compute ${name} to store the aux files changed before ${new Date(since).toISOString()}`, async () => {
-    const r = await fetch(`${computeState(name).controlUrl}/v1/status`);
+    const r = await fetch(`${computeState(name).controlUrl}/v1/status`, { headers: controlHeaders() });
     const s = (await r.json()) as { auxCurrentAtMs: number | null };
     return s.auxCurrentAtMs !== null && s.auxCurrentAtMs > since;
   }, 30_000);

@@ -88,7 +88,8 @@ function controlUrl(computeName: string): string {
 }
 
 async function computeStatus<T>(computeName: string): Promise<T> {
-  const r = await fetch(`${controlUrl(computeName)}/v1/status`);
+  // The control port takes the cluster's admin token.
+  const r = await fetch(`${controlUrl(computeName)}/v1/status`, { headers: { authorization: `Bearer ${readFileSync(join(home, 'keys', 'admin.jwt'), 'utf8').trim()}` } });
   return (await r.json()) as T;
 }
 

@@ -357,6 +357,7 @@ async function cmdComputeStart(argv: string[]): Promise<number> {
       'control-port': { type: 'string' },
       branch: { type: 'string' },
       at: { type: 'string' },
+      'auth-public-key': { type: 'string' },
     },
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
@@ -395,6 +396,7 @@ async function cmdComputeStart(argv: string[]): Promise<number> {
     token: token(),
     dbUser: cliEnv().dbUser,
     dbPassword: cliEnv().dbPassword,
+    authPublicKeyFile: values['auth-public-key'],
     out,
     log: (line) => process.stderr.write(`${new Date().toISOString()} [compute] ${line}\n`),
   });
@@ -496,7 +498,7 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === 'compute' && sub === 'stop') return await cmdComputeStop(rest);
     if (cmd === 'compute' && sub === 'list') {
       if (rest.length) throw new UsageError(`unexpected argument ${rest[0]}`);
-      await computeList(out, (timelineId) => readCluster()?.branches.find((b) => b.timelineId === timelineId)?.name);
+      await computeList(out, (timelineId) => readCluster()?.branches.find((b) => b.timelineId === timelineId)?.name, token());
       return 0;
     }
     throw new UsageError(`unknown command: ${[cmd, sub].filter(Boolean).join(' ')}`);

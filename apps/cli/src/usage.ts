@@ -37,8 +37,9 @@ export const USAGE = `usage: strata <command>
   branch create --pageserver H:P --tenant T --from TL (--lsn L | --at ISO-TIME) [--timeline NEW]
                                        branch a timeline at an LSN of any page server
   compute start --pageserver H:P --safekeepers H:P,H:P,H:P --tenant T --timeline TL [--port P] [--data DIR] [--name N]
-                [--read-only [--lsn L]] [--control-port P] [--safekeeper-directory H:P,...|@FILE]
+                [--read-only [--lsn L]] [--control-port P] [--safekeeper-directory H:P,...|@FILE] [--auth-public-key FILE]
                                        run a MariaDB compute on a timeline in the foreground (SIGTERM = clean stop);
+                                       with a key, its control port takes only admin tokens signed by it;
                                        prints "compute NAME mysql://USER:PASSWORD@127.0.0.1:PORT/" once it takes queries
   compute list                         computes recorded under STRATA_HOME (default .strata)
   compute stop --name N                clean stop of a compute recorded under STRATA_HOME

@@ -47,7 +47,8 @@ export async function initDatadir(o: InitDatadirOptions): Promise<void> {
   rmSync(o.datadir, { recursive: true, force: true });
   mkdirSync(o.runDir, { recursive: true });
   await installDb(o);
-  const m = new Mariadbd({ datadir: o.datadir, runDir: o.runDir, port: 0, logFileSizeBytes: 8n << 20n, pageSize: 16384, bufferPoolSize: '64M', readOnly: false, extraArgs: ['--skip-networking'] });
+  // The controller's own user (root here): a private start without networking that runs only the statements below.
+  const m = new Mariadbd({ datadir: o.datadir, runDir: o.runDir, port: 0, logFileSizeBytes: 8n << 20n, pageSize: 16384, bufferPoolSize: '64M', readOnly: false, osUser: undefined, extraArgs: ['--skip-networking'] });
   const socketPath = join(o.runDir, 'mysqld.sock');
   const deadline = Date.now() + (o.timeoutMs ?? 120_000);
   let conn: mysql.Connection | undefined;

@@ -11,7 +11,7 @@
  * read-only at L: basebackup at L, `--read-only --innodb-read-only`, no
  * shipper; the datadir is removed on stop.
  */
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ProposerDriver, type SafekeeperEndpoint } from '@strata/client';
 import { redo } from '@strata/core';
@@ -20,6 +20,8 @@ import { CollectedGauge, Counter, Histogram, Registry } from '@strata/service-ki
 import { auxSnapshot, type AuxSnapshot, sameSnapshot } from './aux-watcher.js';
 import { ComputeError } from './errors.js';
 import { describeExit, Mariadbd } from './mariadbd.js';
+import { handOver, mariadbdOsUser, type OsUser } from './os-user.js';
+import { loadComputeEnv } from './env.js';
 import { basebackup, pageserverUrl, type PageserverTarget, postLsnTimes, putAuxSet, timelineDetails, waitLsn } from '@strata/client';
 import { endpointsOfCurrentConf, ensureTimeline, parseSafekeeperList, resolveSafekeepers } from './safekeepers.js';
 import { type LsnStamp, RedoShipper, type ShipperStats } from './shipper.js';
@@ -50,6 +52,14 @@ export interface ComputeOptions {
   readonly dbUser?: string;
   readonly dbPassword?: string;
   readonly bufferPoolSize?: string;
+  /** The OS account mariadbd runs as when the controller is root (default: STRATA_MARIADBD_USER, else `mysql`). */
+  readonly mariadbdUser?: string;
+  /**
+   * Directories inside which the compute may add the search bit to the
+   * ancestors of its datadir, so that account can reach it (the temp
+   * directory always): the CLI passes the cluster's home.
+   */
+  readonly openableRoots?: readonly string[];
   /**
    * Smallest redo log for a read-write compute. The shipper's worst lag must
    * fit in it (the server overwrites redo below its checkpoint), so a
@@ -120,7 +130,9 @@ const BASEBACKUP_TIMEOUT_MS = 600_000;
 export async function startCompute(opts: ComputeOptions): Promise<Compute> {
   // The shipper checks the CRC of every mtr it tails.
   installNativeCrc32c();
-  return opts.readOnly ? startReadOnly(opts) : startReadWrite(opts);
+  // Looked up first: a machine without the account fails before an election fences another compute.
+  const osUser = mariadbdOsUser(opts.mariadbdUser ?? loadComputeEnv().mariadbdUser);
+  return opts.readOnly ? startReadOnly(opts, osUser) : startReadWrite(opts, osUser);
 }
 
 function stateFile(dataDir: string): string {
@@ -141,8 +153,12 @@ export interface ComputeStateFile {
   readonly controlUrl?: string;
 }
 
+/** 0600: the connection URL inside names the database account's password. */
 export function writeStateFile(dataDir: string, s: ComputeStateFile): void {
-  writeFileSync(stateFile(dataDir), JSON.stringify(s, null, 2) + '\n');
+  const file = stateFile(dataDir);
+  writeFileSync(file, JSON.stringify(s, null, 2) + '\n', { mode: 0o600 });
+  // The mode above applies only when the file is created: an older file keeps its own.
+  chmodSync(file, 0o600);
 }
 
 export function readStateFile(dataDir: string): ComputeStateFile | undefined {
@@ -184,7 +200,7 @@ function logSizeOf(datadir: string): bigint {
   return BigInt(statSync(join(datadir, 'ib_logfile0')).size);
 }
 
-async function startReadOnly(opts: ComputeOptions): Promise<Compute> {
+async function startReadOnly(opts: ComputeOptions, osUser: OsUser | undefined): Promise<Compute> {
   const log = opts.log ?? (() => {});
   const ps: PageserverTarget = { url: pageserverUrl(opts.pageserver), token: opts.token };
   const tl = await timelineDetails(ps, opts.tenantId, opts.timelineId);
@@ -193,7 +209,8 @@ async function startReadOnly(opts: ComputeOptions): Promise<Compute> {
   const { datadir, runDir } = prepareDirs(opts.dataDir);
   const bb = await basebackup(ps, opts.tenantId, opts.timelineId, datadir, { lsn, timeoutMs: BASEBACKUP_TIMEOUT_MS });
   log(`basebackup at LSN ${lsn}: ${bb.files} files, ${bb.bytes} bytes`);
-  const m = new Mariadbd({ datadir, runDir, port: opts.port, logFileSizeBytes: logSizeOf(datadir), pageSize: tl.pageSize, bufferPoolSize: opts.bufferPoolSize ?? '64M', readOnly: true });
+  if (osUser) handOver(osUser, [datadir, runDir], opts.openableRoots ?? []);
+  const m = new Mariadbd({ datadir, runDir, port: opts.port, logFileSizeBytes: logSizeOf(datadir), pageSize: tl.pageSize, bufferPoolSize: opts.bufferPoolSize ?? '64M', readOnly: true, osUser });
   try {
     await m.waitReady(opts.startTimeoutMs ?? 120_000);
   } catch (e) {
@@ -267,7 +284,7 @@ function newDriver(opts: ComputeOptions, endpoints: SafekeeperEndpoint[], onFenc
   });
 }
 
-async function startReadWrite(opts: ComputeOptions): Promise<Compute> {
+async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined): Promise<Compute> {
   const log = opts.log ?? (() => {});
   if (!opts.safekeepers) throw new ComputeError('ComputeStartFailed', 'a read-write compute needs the safekeepers');
   if (opts.lsn !== undefined) throw new ComputeError('ComputeStartFailed', 'a read-write compute starts at the end of its timeline; --lsn is for read-only computes (or branch at the LSN first)');
@@ -319,7 +336,9 @@ async function startReadWrite(opts: ComputeOptions): Promise<Compute> {
       pollMs: opts.shipperPollMs ?? 5,
       onFatal: (e) => onShipperFatal(e),
     });
-    m = new Mariadbd({ datadir, runDir, port: opts.port, logFileSizeBytes: logSizeOf(datadir), pageSize: tl.pageSize, bufferPoolSize: opts.bufferPoolSize ?? '128M', readOnly: false });
+    // After the basebackup and the fresh log, which the controller writes as itself.
+    if (osUser) handOver(osUser, [datadir, runDir], opts.openableRoots ?? []);
+    m = new Mariadbd({ datadir, runDir, port: opts.port, logFileSizeBytes: logSizeOf(datadir), pageSize: tl.pageSize, bufferPoolSize: opts.bufferPoolSize ?? '128M', readOnly: false, osUser });
   } catch (e) {
     driver.stop();
     throw e;

@@ -7,11 +7,14 @@ import { z } from 'zod';
 const computeEnvSchema = z.object({
   STRATA_MARIADBD: z.string().optional(),
   STRATA_MARIADB_INSTALL_DB: z.string().optional(),
+  /** The OS account mariadbd runs as when the controller is root (default `mysql`). */
+  STRATA_MARIADBD_USER: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/).optional(),
 });
 
 export interface ComputeEnv {
   readonly mariadbdPath: string;
   readonly installDbPath: string;
+  readonly mariadbdUser: string;
 }
 
 export function loadComputeEnv(env: Record<string, string | undefined> = process.env): ComputeEnv {
@@ -19,5 +22,6 @@ export function loadComputeEnv(env: Record<string, string | undefined> = process
   return {
     mariadbdPath: e.STRATA_MARIADBD ?? '/usr/sbin/mariadbd',
     installDbPath: e.STRATA_MARIADB_INSTALL_DB ?? '/usr/bin/mariadb-install-db',
+    mariadbdUser: e.STRATA_MARIADBD_USER ?? 'mysql',
   };
 }

@@ -3,11 +3,12 @@
  * line that suits shipping, readiness, clean shutdown and kill.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, fchownSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { loadComputeEnv } from './env.js';
 import { ComputeError } from './errors.js';
+import type { OsUser } from './os-user.js';
 
 export const MARIADBD_PATH = loadComputeEnv().mariadbdPath;
 /**
@@ -27,6 +28,12 @@ export interface MariadbdOptions {
   readonly pageSize: number;
   readonly bufferPoolSize: string;
   readonly readOnly: boolean;
+  /**
+   * The unprivileged account mariadbd is exec'd as (it must own the datadir and
+   * run directory: see os-user.ts). Undefined: mariadbd runs as the controller's
+   * own user — as root only for the bootstrap's private, socket-only start.
+   */
+  readonly osUser: OsUser | undefined;
   readonly extraArgs?: readonly string[];
 }
 
@@ -39,11 +46,25 @@ export function describeExit(s: ExitStatus): string {
   return s.signal ? `killed by ${s.signal}` : `exited with code ${String(s.code)}`;
 }
 
+/**
+ * An empty directory mariadbd may read and write files in (`secure_file_priv`):
+ * LOAD_FILE, LOAD DATA INFILE and SELECT … INTO OUTFILE reach nothing else.
+ * It belongs to the controller's user, mode 0555, so mariadbd cannot even
+ * write into it.
+ */
+export function secureFilesDir(runDir: string): string {
+  return join(runDir, 'secure-files');
+}
+
+const runningAsRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
+
 export function mariadbdArgs(o: MariadbdOptions): string[] {
   return [
     '--no-defaults',
-    '--user=root',
+    // mariadbd refuses to start as root without being told to; with an osUser it is never root (setpriv drops to it first).
+    ...(o.osUser === undefined && runningAsRoot() ? ['--user=root'] : []),
     `--datadir=${o.datadir}`,
+    `--secure-file-priv=${secureFilesDir(o.runDir)}`,
     `--socket=${join(o.runDir, 'mysqld.sock')}`,
     `--pid-file=${join(o.runDir, 'mysqld.pid')}`,
     `--log-error=${join(o.runDir, 'mariadbd.err')}`,
@@ -72,6 +93,15 @@ export function mariadbdArgs(o: MariadbdOptions): string[] {
   ];
 }
 
+/** (Re)creates the empty secure_file_priv directory, owned by the controller and not writable by mariadbd. */
+function prepareSecureFilesDir(runDir: string): void {
+  const dir = secureFilesDir(runDir);
+  if (existsSync(dir) && readdirSync(dir).length > 0) rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  if (runningAsRoot()) chownSync(dir, 0, 0);
+  chmodSync(dir, 0o555);
+}
+
 export class Mariadbd {
   readonly child: ChildProcess;
   readonly exited: Promise<ExitStatus>;
@@ -87,11 +117,19 @@ export class Mariadbd {
       // a fresh log
     }
     this.logStart = start;
+    prepareSecureFilesDir(opts.runDir);
     const fd = openSync(errLog, 'a');
     try {
+      // mariadbd reopens its error log by name, as its own user.
+      if (opts.osUser) fchownSync(fd, opts.osUser.uid, opts.osUser.gid);
       const args = mariadbdArgs(opts);
+      // setpriv switches user before exec, so the parent-death signal is set for the final user: had mariadbd
+      // switched itself (--user), the kernel would clear the signal at its setuid and a killed controller
+      // would leave its server running.
+      const drop = opts.osUser ? [`--reuid=${opts.osUser.uid}`, `--regid=${opts.osUser.gid}`, '--clear-groups'] : [];
+      if (opts.osUser && !existsSync(SETPRIV_PATH)) throw new ComputeError('ComputeStartFailed', `${SETPRIV_PATH} (util-linux) is needed to run mariadbd as ${opts.osUser.name}`);
       this.child = existsSync(SETPRIV_PATH)
-        ? spawn(SETPRIV_PATH, ['--pdeathsig', 'KILL', '--', MARIADBD_PATH, ...args], { stdio: ['ignore', fd, fd] })
+        ? spawn(SETPRIV_PATH, [...drop, '--pdeathsig', 'KILL', '--', MARIADBD_PATH, ...args], { stdio: ['ignore', fd, fd] })
         : spawn(MARIADBD_PATH, args, { stdio: ['ignore', fd, fd] });
     } finally {
       closeSync(fd);

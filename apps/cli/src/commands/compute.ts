@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Compute, ComputeError, createApp, readStateFile, startCompute, writeStateFile } from '@strata/compute';
-import { listen } from '@strata/service-kit';
+import { jsonLogger, listen, loadVerifier } from '@strata/service-kit';
 import { isAlive } from '../local/daemon.js';
 import { strataHome } from '../local/state.js';
 import { StrataError } from '@strata/core';
@@ -49,6 +49,8 @@ export interface ComputeStartArgs {
   readonly token?: string | undefined;
   readonly dbUser?: string | undefined;
   readonly dbPassword?: string | undefined;
+  /** The cluster's public key: the control port then takes only admin tokens it signed. */
+  readonly authPublicKeyFile?: string | undefined;
   readonly out: (line: string) => void;
   readonly log: (line: string) => void;
 }
@@ -63,6 +65,9 @@ export async function computeStart(args: ComputeStartArgs): Promise<number> {
   const dataDir = resolve(args.dataDir ?? tempDir ?? join(computesDir(), name));
   mkdirSync(dataDir, { recursive: true });
   const port = args.port ?? (await freePort());
+  // Loaded before anything starts: a bad key file must not leave a database running behind an open port.
+  const verifier = await loadVerifier({ publicKeyFile: args.authPublicKeyFile });
+  if (!verifier) args.log('control port without auth (no --auth-public-key): loopback only; browser requests are still refused');
 
   let stopRequested = false;
   let compute: Compute | undefined;
@@ -89,13 +94,15 @@ export async function computeStart(args: ComputeStartArgs): Promise<number> {
       ...(args.token ? { token: args.token } : {}),
       ...(args.dbUser ? { dbUser: args.dbUser } : {}),
       ...(args.dbPassword ? { dbPassword: args.dbPassword } : {}),
+      // The home's directories may be opened for mariadbd's unprivileged user (search only).
+      openableRoots: [strataHome()],
       log: args.log,
     });
   } catch (e) {
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
     throw e;
   }
-  const control = await listen(createApp(compute, requestStop).fetch, { host: '127.0.0.1', port: args.controlPort ?? 0 });
+  const control = await listen(createApp({ compute, onStop: requestStop, verifier, log: jsonLogger((line) => args.log(line.trimEnd())) }).fetch, { host: '127.0.0.1', port: args.controlPort ?? 0 });
   writeStateFile(dataDir, {
     name,
     controllerPid: process.pid,
@@ -125,7 +132,7 @@ export async function computeStart(args: ComputeStartArgs): Promise<number> {
 
 
 /** One line per compute recorded under STRATA_HOME: name, timeline, port, pids, shipper lag. */
-export async function computeList(out: (line: string) => void, branchOf: (timelineId: string) => string | undefined = () => undefined): Promise<void> {
+export async function computeList(out: (line: string) => void, branchOf: (timelineId: string) => string | undefined = () => undefined, token?: string): Promise<void> {
   const dir = computesDir();
   if (!existsSync(dir)) return;
   for (const entry of readdirSync(dir).sort()) {
@@ -133,7 +140,7 @@ export async function computeList(out: (line: string) => void, branchOf: (timeli
     if (!s || !isAlive(s.controllerPid)) continue;
     let lag = '-';
     if (s.controlUrl) {
-      const r = await fetch(`${s.controlUrl}/v1/status`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+      const r = await fetch(`${s.controlUrl}/v1/status`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(2000) }).catch(() => undefined);
       const body = r?.ok ? ((await r.json()) as { shipper?: { lagBytes?: string; lagMs?: number } | null }) : undefined;
       if (body?.shipper) lag = `${body.shipper.lagBytes ?? '?'}B/${body.shipper.lagMs ?? '?'}ms`;
     }

@@ -108,10 +108,13 @@ export async function startLocalCompute(state: ClusterState, req: LocalComputeRe
     '--name', name,
     '--port', String(port),
     '--data', dataDir,
+    // The control port takes the cluster's admin token only.
+    '--auth-public-key', state.auth.publicKeyFile,
     ...(req.readOnly ? ['--read-only', ...(req.lsn !== undefined ? ['--lsn', req.lsn.toString()] : [])] : []),
   ];
   const token = await mintToken(state.auth.privateKeyFile, { scope: 'tenant', tenantId: state.tenantId });
-  const d = startDaemon(home, daemonName(name), args, { STRATA_TOKEN: token, STRATA_DB_USER: state.db.user, STRATA_DB_PASSWORD: state.db.password });
+  // STRATA_HOME: the compute may open its home's directories to mariadbd's unprivileged user (os-user.ts).
+  const d = startDaemon(home, daemonName(name), args, { STRATA_HOME: home, STRATA_TOKEN: token, STRATA_DB_USER: state.db.user, STRATA_DB_PASSWORD: state.db.password });
   let started: ComputeStateFile | undefined;
   await waitReady(`compute ${name}`, d, async () => {
     const s = readStateFile(dataDir);

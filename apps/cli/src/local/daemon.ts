@@ -11,7 +11,7 @@
  * to start.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -82,8 +82,10 @@ export function startDaemon(home: string, name: string, args: readonly string[],
   mkdirSync(dirname(log), { recursive: true });
   mkdirSync(join(home, 'run'), { recursive: true });
   const logOffset = existsSync(log) ? statSync(log).size : 0;
-  const fd = openSync(log, 'a');
+  // 0600: a compute prints its connection URL, password included, into its log.
+  const fd = openSync(log, 'a', 0o600);
   try {
+    fchmodSync(fd, 0o600);
     const argv = programArgv(program);
     writeFileSync(fd, `\n==== ${new Date().toISOString()} ${program} ${args.join(' ')} (node ${argv.join(' ')})\n`);
     const child = spawn(process.execPath, [...argv, ...args], {

@@ -34,7 +34,9 @@ describe('[CLUSTER] routers against a real local cluster', () => {
     const since = Date.now();
     const { controlUrl } = JSON.parse(readFileSync(join(h.home, 'computes', 'main', 'compute.json'), 'utf8')) as { controlUrl: string };
     for (let i = 0; i < 300; i++) {
-      const s = (await (await fetch(`${controlUrl}/v1/status`)).json()) as { auxCurrentAtMs: number | null };
+      // The control port takes the cluster's admin token.
+      const headers = { authorization: `Bearer ${readFileSync(join(h.home, 'keys', 'admin.jwt'), 'utf8').trim()}` };
+      const s = (await (await fetch(`${controlUrl}/v1/status`, { headers })).json()) as { auxCurrentAtMs: number | null };
       if (s.auxCurrentAtMs !== null && s.auxCurrentAtMs > since) return;
       await new Promise((res) => setTimeout(res, 100));
     }
