@@ -184,6 +184,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       const { createDb } = await import('@strata/db');
       const { BackgroundTasks } = await import('../src/server/deps');
       const { ensureAdmin } = await import('../src/server/services/auth');
+      const { SignInLimiter } = await import('../src/server/services/sign-in-limiter');
       const { refreshLocalCluster } = await import('../src/server/services/registry');
       const db = createDb(databaseUrl, { maxConnections: 1 });
       const deps = {
@@ -195,6 +196,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         metrics: { retentionMs: 0, rowsMax: 0, scrapeIntervalMs: 0 },
         secureCookie: false,
         background: new BackgroundTasks(),
+        signInLimiter: new SignInLimiter(() => new Date()),
       };
       try {
         await ensureAdmin(deps, 'admin', password);

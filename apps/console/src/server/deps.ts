@@ -5,6 +5,7 @@
  */
 import { sharedDb, type Db } from '@strata/db';
 import { env } from '../env';
+import { SignInLimiter } from './services/sign-in-limiter';
 
 export interface ConsoleDeps {
   db: Db;
@@ -18,6 +19,8 @@ export interface ConsoleDeps {
   secureCookie: boolean;
   /** Operations run in the background; tests await them here. */
   background: BackgroundTasks;
+  /** Failed sign-ins per user and per address (one console process holds them). */
+  signInLimiter: SignInLimiter;
 }
 
 export class BackgroundTasks {
@@ -41,15 +44,17 @@ const holder = globalThis as typeof globalThis & { __strataConsoleDeps?: Console
 export function serverDeps(): ConsoleDeps {
   if (!holder.__strataConsoleDeps) {
     const e = env();
+    const now = () => new Date();
     holder.__strataConsoleDeps = {
       db: sharedDb(e.DATABASE_URL, { maxConnections: e.CONSOLE_DB_CONNECTIONS }),
       home: e.STRATA_HOME,
       repoRoot: e.STRATA_REPO,
-      now: () => new Date(),
+      now,
       sessionTtlMs: e.CONSOLE_SESSION_TTL_HOURS * 3_600_000,
       metrics: { retentionMs: e.CONSOLE_METRICS_RETENTION_HOURS * 3_600_000, rowsMax: e.CONSOLE_METRICS_ROWS_MAX, scrapeIntervalMs: e.CONSOLE_SCRAPE_INTERVAL_MS },
       secureCookie: e.CONSOLE_SECURE_COOKIE === 'true',
       background: new BackgroundTasks(),
+      signInLimiter: new SignInLimiter(now),
     };
   }
   return holder.__strataConsoleDeps;

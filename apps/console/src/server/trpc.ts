@@ -8,6 +8,7 @@ import { DbError } from '@strata/db';
 import type { ConsoleDeps } from './deps';
 import { ConsoleError, type ConsoleErrorCode } from './services/errors';
 import type { SignedIn } from './services/auth';
+import { redactSecrets } from './services/secrets';
 
 export interface CookieWriter {
   setSession(token: string, expiresAt: Date): void;
@@ -18,6 +19,8 @@ export interface Context {
   deps: ConsoleDeps;
   session: SignedIn | null;
   cookies: CookieWriter;
+  /** The client's address, for sign-in throttling; null for callers inside the process. */
+  clientAddress: string | null;
 }
 
 const CODE: Record<ConsoleErrorCode, TRPC_ERROR_CODE_KEY> = {
@@ -31,6 +34,7 @@ const CODE: Record<ConsoleErrorCode, TRPC_ERROR_CODE_KEY> = {
   SERVICE_UNREACHABLE: 'SERVICE_UNAVAILABLE',
   CLI_FAILED: 'BAD_GATEWAY',
   QUERY_FAILED: 'BAD_REQUEST',
+  RATE_LIMITED: 'TOO_MANY_REQUESTS',
 };
 
 export interface StrataErrorData {
@@ -64,7 +68,8 @@ const t = initTRPC.context<Context>().create({
         : cause instanceof DbError
           ? { code: cause.code, service: null, serviceCode: null }
           : null;
-    return { ...shape, data: { ...shape.data, stack: undefined, strata } };
+    // A CLI's failure quotes its output, which may hold a connection URL with its password.
+    return { ...shape, message: redactSecrets(shape.message), data: { ...shape.data, stack: undefined, strata } };
   },
 });
 

@@ -22,6 +22,7 @@ export function serverTrpc(queryClient: QueryClient, session: ServerSession): Tr
     router: appRouter,
     queryClient,
     // Built lazily: a failure here (no database, bad environment) fails the one query, which prefetch absorbs.
-    ctx: (): Context => ({ deps: serverDeps(), session: session.state === 'signed-in' ? session.signedIn : null, cookies: noCookies }),
+    // No address: a render never signs in, so sign-in throttling never needs one here.
+    ctx: (): Context => ({ deps: serverDeps(), session: session.state === 'signed-in' ? session.signedIn : null, cookies: noCookies, clientAddress: null }),
   });
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { clusterView } from '../services/cluster';
 import { refreshLocalCluster } from '../services/registry';
 import { computeStart, computeStop } from '../services/computes';
+import { withoutPassword } from '../services/secrets';
 import { adminProcedure, router, viewerProcedure } from '../trpc';
 import { operationOut } from './shapes';
 import { start } from './start';
@@ -28,12 +29,14 @@ export const computesRouter = router({
     .query(async ({ ctx }) => {
       const c = await refreshLocalCluster(ctx.deps);
       const v = await clusterView(ctx.deps, c);
+      // The URL names the root account's password: admins connect with it, viewers only see where a compute is.
+      const admin = ctx.session.operator.role === 'admin';
       return v.computes.map((cv) => ({
         name: cv.name,
         mode: cv.mode,
         state: cv.state,
         branch: c.registry.branches.find((b) => b.timelineId === cv.timelineId)?.name ?? null,
-        connectionUrl: cv.connectionUrl,
+        connectionUrl: cv.connectionUrl === null || admin ? cv.connectionUrl : withoutPassword(cv.connectionUrl),
         shippedLsn: cv.shipper?.shippedLsn ?? null,
         commitLsn: cv.shipper?.commitLsn ?? null,
         lagBytes: cv.shipper?.lagBytes ?? null,

@@ -14,7 +14,7 @@ export const operatorsRouter = router({
     .input(z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(200) }))
     .output(operatorOut)
     .mutation(async ({ ctx, input }) => {
-      const s = await signIn(ctx.deps, input.username, input.password);
+      const s = await signIn(ctx.deps, input.username, input.password, ctx.clientAddress);
       ctx.cookies.setSession(s.token, s.expiresAt);
       return show(s.operator);
     }),

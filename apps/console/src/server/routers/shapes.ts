@@ -1,5 +1,6 @@
 /** Output schemas shared by routers. Dates cross the wire as ISO strings, LSNs as decimal strings. */
 import { z } from 'zod';
+import { redactDeep, redactSecrets } from '../services/secrets';
 
 export const iso = z.string();
 export const toIso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -47,12 +48,16 @@ export function showOperation(op: {
   finishedAt: Date | null;
   steps: { position: number; name: string; status: 'scheduled' | 'running' | 'finished' | 'failed'; detail: string | null; startedAt: Date | null; finishedAt: Date | null }[];
 }): OperationOut {
+  // Operations are a log every viewer reads: no password in it, even one recorded before redaction existed.
   return {
     ...op,
+    input: redactDeep(op.input),
+    result: redactDeep(op.result),
+    errorMessage: op.errorMessage === null ? null : redactSecrets(op.errorMessage),
     actor: op.actor?.username ?? null,
     createdAt: op.createdAt.toISOString(),
     startedAt: toIso(op.startedAt),
     finishedAt: toIso(op.finishedAt),
-    steps: op.steps.map((s) => ({ ...s, startedAt: toIso(s.startedAt), finishedAt: toIso(s.finishedAt) })),
+    steps: op.steps.map((s) => ({ ...s, detail: s.detail === null ? null : redactSecrets(s.detail), startedAt: toIso(s.startedAt), finishedAt: toIso(s.finishedAt) })),
   };
 }

@@ -41,11 +41,23 @@ export const hashPassword = (password: string) => hash(password);
 // Verifying against a fixed hash when the user does not exist keeps the timing of "no such user" and "wrong password" alike.
 let dummyHash: Promise<string> | undefined;
 
-export async function signIn(deps: ConsoleDeps, username: string, password: string): Promise<{ token: string; expiresAt: Date; operator: OperatorRow }> {
+export async function signIn(
+  deps: ConsoleDeps,
+  username: string,
+  password: string,
+  address: string | null = null,
+): Promise<{ token: string; expiresAt: Date; operator: OperatorRow }> {
+  const attempt = { username, address };
+  // Before the password is looked at: while locked, the right password is refused too, so guessing learns nothing.
+  deps.signInLimiter.check(attempt);
   const creds = await findOperatorCredentials(deps.db, username);
   dummyHash ??= hash('not a password of anyone');
   const ok = await verify(creds?.passwordHash ?? (await dummyHash), password).catch(() => false);
-  if (!creds || !ok) throw new ConsoleError('UNAUTHENTICATED', 'wrong username or password');
+  if (!creds || !ok) {
+    deps.signInLimiter.failed(attempt);
+    throw new ConsoleError('UNAUTHENTICATED', 'wrong username or password');
+  }
+  deps.signInLimiter.succeeded(attempt);
   const token = randomBytes(32).toString('base64url');
   const now = deps.now();
   const expiresAt = new Date(now.getTime() + deps.sessionTtlMs);

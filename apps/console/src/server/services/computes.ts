@@ -5,6 +5,7 @@ import { parseComputeLine, runCli } from './cli';
 import { defineOperation } from './operations';
 import { readComputeFiles, refreshLocalCluster } from './registry';
 import { branchName, isoTime, lsnInput } from './inputs';
+import { withoutPassword } from './secrets';
 
 const lsn = lsnInput;
 
@@ -47,7 +48,8 @@ export const computeStart = defineOperation({
       return r;
     });
     await ctx.step(1, () => refreshLocalCluster(ctx.deps));
-    return started;
+    // The result is stored and shown to every viewer: where the compute is, not the password to it.
+    return { name: started.name, connectionUrl: withoutPassword(started.connectionUrl) };
   },
 });
 

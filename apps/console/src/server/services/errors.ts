@@ -15,7 +15,8 @@ export type ConsoleErrorCode =
   | 'SERVICE_ERROR'
   | 'SERVICE_UNREACHABLE'
   | 'CLI_FAILED'
-  | 'QUERY_FAILED';
+  | 'QUERY_FAILED'
+  | 'RATE_LIMITED';
 
 export interface ServiceErrorDetails {
   /** e.g. "pageserver", "safekeeper 2", "compute main", "strata branch create". */

@@ -17,6 +17,7 @@ import {
 import type { ConsoleDeps } from '../deps';
 import { ConsoleError, conflict, errorMessage } from './errors';
 import type { LocalCluster } from './registry';
+import { redactSecrets } from './secrets';
 
 export interface StepContext {
   deps: ConsoleDeps;
@@ -66,13 +67,14 @@ async function execute(deps: ConsoleDeps, cluster: LocalCluster, def: AnyKind, o
       deps,
       cluster,
       async mark(position, status, detail) {
-        await markStep(deps.db, op.id, position, { status, ...(detail !== undefined ? { detail: detail.slice(0, DETAIL_CHARS_MAX) } : {}), at: deps.now() });
+        await markStep(deps.db, op.id, position, { status, ...(detail !== undefined ? { detail: redactSecrets(detail).slice(0, DETAIL_CHARS_MAX) } : {}), at: deps.now() });
       },
       async step(position, fn) {
         let detail: string | null = null;
         let lastWrite = Promise.resolve();
         const setDetail = (text: string) => {
-          detail = text.slice(0, DETAIL_CHARS_MAX);
+          // Progress lines come from CLIs, which print connection URLs: stored without their passwords.
+          detail = redactSecrets(text).slice(0, DETAIL_CHARS_MAX);
           // Progress lines are written as they come so the browser sees them while the step runs.
           lastWrite = lastWrite.then(() => markStep(deps.db, op.id, position, { status: 'running', detail, at: deps.now() })).catch(() => undefined);
         };
@@ -84,7 +86,7 @@ async function execute(deps: ConsoleDeps, cluster: LocalCluster, def: AnyKind, o
           return r;
         } catch (e) {
           await lastWrite;
-          await markStep(deps.db, op.id, position, { status: 'failed', detail: errorMessage(e).slice(0, DETAIL_CHARS_MAX), at: deps.now() });
+          await markStep(deps.db, op.id, position, { status: 'failed', detail: redactSecrets(errorMessage(e)).slice(0, DETAIL_CHARS_MAX), at: deps.now() });
           throw e;
         }
       },
@@ -93,7 +95,7 @@ async function execute(deps: ConsoleDeps, cluster: LocalCluster, def: AnyKind, o
     await markOperationFinished(deps.db, op.id, JSON.parse(JSON.stringify(result)), deps.now());
   } catch (e) {
     const code = e instanceof ConsoleError ? (e.details.serviceCode ?? e.code) : 'INTERNAL';
-    await markOperationFailed(deps.db, op.id, { code, message: errorMessage(e) }, deps.now());
+    await markOperationFailed(deps.db, op.id, { code, message: redactSecrets(errorMessage(e)) }, deps.now());
   }
 }
 

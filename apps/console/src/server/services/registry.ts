@@ -98,7 +98,9 @@ export interface LocalCluster {
 export async function refreshLocalCluster(deps: ConsoleDeps): Promise<LocalCluster> {
   const registry = readRegistry(deps.home);
   const now = deps.now();
-  const cluster = await upsertCluster(deps.db, { name: LOCAL_CLUSTER_NAME, home: deps.home, registry: JSON.parse(JSON.stringify(registry)), now });
+  // The copy in Postgres leaves out the database account: its password stays in the 0600 cluster.json only.
+  const { db: _account, ...mirrored } = registry;
+  const cluster = await upsertCluster(deps.db, { name: LOCAL_CLUSTER_NAME, home: deps.home, registry: JSON.parse(JSON.stringify(mirrored)), now });
   await syncNodes(deps.db, cluster.id, 'safekeeper', registry.safekeepers.map((s) => ({ name: String(s.id), url: s.url })));
   await syncNodes(deps.db, cluster.id, 'pageserver', [{ name: 'pageserver', url: registry.pageserver.url }]);
   await syncNodes(deps.db, cluster.id, 'compute', readComputeFiles(deps.home).map((c) => ({ name: c.name, url: c.controlUrl })));

@@ -1,7 +1,15 @@
 /**
  * Time travel: a read-only SQL query against a branch as of an LSN or a time,
  * answered by an ephemeral read-only compute started for it and stopped after.
+ *
+ * The query never runs as root. On the ephemeral compute (its datadir is
+ * thrown away at its stop, so nothing here reaches the branch) the console
+ * creates a dedicated account for this one query: SELECT and SHOW VIEW on
+ * each user schema, nothing on `mysql`, `sys` or the server (no FILE, so no
+ * LOAD_FILE or INTO OUTFILE; the compute's secure_file_priv is an empty
+ * directory besides).
  */
+import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import type { ConsoleDeps } from '../deps';
 import { cliComputeStart, stopComputeIfRunning } from './computes';
@@ -24,6 +32,49 @@ export function assertReadOnlySql(sql: string): string {
   if (!READ_ONLY_FIRST_WORDS.has(first)) throw invalid(`only read-only statements (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN); got ${first.toUpperCase()}`);
   if (/\b(into\s+(out|dump)file|for\s+update|lock\s+in\s+share\s+mode)\b/i.test(stripped)) throw invalid('the query writes or locks');
   return stripped;
+}
+
+/** Schemas of the server itself: never granted to the reader. */
+const SYSTEM_SCHEMAS = new Set(['mysql', 'information_schema', 'performance_schema', 'sys']);
+/** Connections reach a compute over TCP on 127.0.0.1 (it runs with skip-name-resolve). */
+const READER_HOST = '127.0.0.1';
+
+/**
+ * A schema name as the database part of a GRANT: backquoted, and `_`/`%`
+ * escaped, since they are wildcards there (a schema `my_ql` would otherwise
+ * grant `mysql`).
+ */
+export function grantSchema(name: string): string {
+  return '`' + name.replace(/`/g, '``').replace(/([_%])/g, '\\$1') + '`';
+}
+
+export interface ReaderAccount {
+  user: string;
+  password: string;
+}
+
+/** Creates the query's own read-only account on the ephemeral compute, as the cluster's admin account. */
+export async function createReader(adminUrl: string): Promise<ReaderAccount> {
+  const conn = await mysql.createConnection({ uri: adminUrl, connectTimeout: 10_000 });
+  try {
+    const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA');
+    const schemas = rows.map((r) => String(r['name'])).filter((s) => !SYSTEM_SCHEMAS.has(s.toLowerCase()));
+    // One account per query: two queries sharing a compute must not reset each other's password.
+    const reader = { user: `strata_tt_${randomBytes(6).toString('hex')}`, password: randomBytes(18).toString('base64url') };
+    await conn.query('CREATE USER ?@? IDENTIFIED BY ?', [reader.user, READER_HOST, reader.password]);
+    for (const s of schemas) await conn.query(`GRANT SELECT, SHOW VIEW ON ${grantSchema(s)}.* TO ?@?`, [reader.user, READER_HOST]);
+    return reader;
+  } finally {
+    await conn.end().catch(() => undefined);
+  }
+}
+
+/** The compute's URL with the reader's account instead of the admin's. */
+function readerUrl(adminUrl: string, reader: ReaderAccount): string {
+  const u = new URL(adminUrl);
+  u.username = encodeURIComponent(reader.user);
+  u.password = encodeURIComponent(reader.password);
+  return u.toString();
 }
 
 export interface TimeTravelResult {
@@ -50,7 +101,8 @@ export async function timeTravelQuery(
   const t0 = Date.now();
   const compute = await cliComputeStart(deps, { branch: input.branch, readOnly: true, lsn: input.lsn, at: input.at });
   try {
-    const conn = await mysql.createConnection({ uri: compute.connectionUrl, ...(input.database ? { database: input.database } : {}), connectTimeout: 10_000 });
+    const reader = await createReader(compute.connectionUrl);
+    const conn = await mysql.createConnection({ uri: readerUrl(compute.connectionUrl, reader), ...(input.database ? { database: input.database } : {}), connectTimeout: 10_000 });
     try {
       await conn.query('SET SESSION TRANSACTION READ ONLY');
       const [rows, fields] = await conn.query({ sql, rowsAsArray: true, timeout: QUERY_TIMEOUT_MS });

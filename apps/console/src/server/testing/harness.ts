@@ -13,6 +13,7 @@ import { createTestDatabase, type TestDatabase } from '@strata/db/testing';
 import { BackgroundTasks, type ConsoleDeps } from '../deps';
 import { appRouter } from '../routers/_app';
 import { addOperator, sessionOperator } from '../services/auth';
+import { SignInLimiter } from '../services/sign-in-limiter';
 import { createCallerFactory, type Context } from '../trpc';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../../../', import.meta.url));
@@ -43,20 +44,23 @@ export async function createHarness(options: { cluster: boolean }): Promise<Harn
   const database = await createTestDatabase();
   const home = mkdtempSync(join(tmpdir(), 'strata-console-'));
   if (options.cluster) await strataUp(home);
+  const now = () => new Date();
   const deps: ConsoleDeps = {
     db: createDb(database.url, { maxConnections: 3 }),
     home,
     repoRoot: REPO_ROOT,
-    now: () => new Date(),
+    now,
     sessionTtlMs: 3_600_000,
     metrics: { retentionMs: 3_600_000, rowsMax: 10_000, scrapeIntervalMs: 0 },
     secureCookie: false,
     background: new BackgroundTasks(),
+    signInLimiter: new SignInLimiter(now),
   };
   const jar: { token: string | undefined } = { token: undefined };
   const contextFor = async (token?: string): Promise<Context> => ({
     deps,
     session: await sessionOperator(deps, token),
+    clientAddress: null,
     cookies: {
       setSession: (t) => {
         jar.token = t;
