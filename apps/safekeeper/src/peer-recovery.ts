@@ -10,21 +10,24 @@
  * than `quietMs` (a live proposer streams to every member itself, and two
  * writers would only race for the same bytes), it asks the members it has an
  * address for (`--peers`) for their status, takes the one with the highest
- * flush LSN that passes the rule, and copies in chunks through the
- * timeline's acceptor host (`recoverFromPeer`, which recomputes the range
- * against the acceptor's current state in the host's queue) until caught up.
+ * flush LSN that passes the rule, and copies through the timeline's
+ * acceptor host (`recoverFromPeer`, which recomputes the range against the
+ * acceptor's current state in the host's queue) until caught up.
  *
- * Each chunk is checked like a pull (routes/pull.ts): after reading WAL
- * `[a, b)` from the peer, its history below `b` must still be the one the
- * range was computed from — a truncation below `b` only comes with adopting
- * a history that differs below `b`, so equal histories prove the bytes are
- * the ones described.
+ * The WAL comes as one stream from the peer (`snapshot/wal/stream`,
+ * peer-wal-stream.ts): no request per chunk. The peer sends its term history
+ * in HELLO, which must be the one the range was computed from (below its
+ * end), and checks every chunk against it before sending it: a truncation
+ * below a chunk's end only comes with adopting a history that differs below
+ * it, so equal histories prove the bytes are the ones described (the check
+ * pulls made here per chunk, moved to the side that holds the log).
  */
 import { historyUpTo, peerRecoveryRange } from '@strata/core/consensus';
 import type { Logger } from '@strata/service-kit';
 import type { AcceptorHosts } from './data-path/hosts.js';
 import { PeerFailed } from './errors.js';
 import type { SafekeeperMetrics } from './metrics.js';
+import { PeerWalStream } from './peer-wal-stream.js';
 import { Peer, sameHistory } from './routes/pull.js';
 import type { Timeline } from './storage/timeline.js';
 import type { TimelineRegistry } from './storage/timelines.js';
@@ -124,19 +127,25 @@ export class PeerRecovery {
     if (!best) return 0;
     const { peer, status } = best;
     const startFlush = host.acceptor.flushLsn;
+    const stream = await PeerWalStream.open(peer, startFlush, status.flushLsn);
     let copied = 0;
-    while (!this.stopped && this.quiet(t) && host.acceptor.flushLsn < status.flushLsn) {
-      const n = await host.recoverFromPeer(status.termHistory, status.flushLsn, async (from, to) => {
-        const { bytes, end } = await peer.wal(from, to);
-        const now = await peer.status();
-        if (!sameHistory(historyUpTo(status.termHistory, end - 1n), historyUpTo(now.termHistory, end - 1n))) {
-          throw new PeerFailed(peer.base, `its log changed below ${end} during peer recovery`);
-        }
-        return bytes;
-      });
-      if (n === 0) break;
-      copied += n;
-      this.opts.metrics.peerRecoveryBytes.inc(t.labels(), n);
+    try {
+      const below = stream.endLsn - 1n;
+      if (!sameHistory(historyUpTo(status.termHistory, below), historyUpTo(stream.hello.termHistory, below))) {
+        throw new PeerFailed(peer.base, `its log changed below ${stream.endLsn} since its status`);
+      }
+      while (!this.stopped && this.quiet(t) && host.acceptor.flushLsn < stream.endLsn) {
+        const n = await host.recoverFromPeer(status.termHistory, stream.endLsn, async (from, to) => {
+          // Something else (a proposer) moved this acceptor since the stream began: start over next pass.
+          if (from !== stream.position) throw new PeerFailed(peer.base, `peer recovery stream at ${stream.position}, the acceptor now at ${from}`);
+          return stream.read(to);
+        });
+        if (n === 0) break;
+        copied += n;
+        this.opts.metrics.peerRecoveryBytes.inc(t.labels(), n);
+      }
+    } finally {
+      stream.close();
     }
     if (copied > 0) {
       this.opts.metrics.peerRecoveryRuns.inc(t.labels());

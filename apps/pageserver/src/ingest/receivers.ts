@@ -10,7 +10,7 @@ export interface ReceiversOptions {
   readonly token?: string | undefined;
   readonly metrics: PageserverMetrics;
   readonly log: Logger;
-  readonly pollWaitMs?: number;
+  readonly keepaliveMs?: number;
   readonly checkpointTimeoutMs?: number;
   readonly onBug?: ((e: Error) => void) | undefined;
   readonly backpressure?: ((t: Timeline) => Promise<void>) | undefined;

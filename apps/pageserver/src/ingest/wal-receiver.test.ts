@@ -1,7 +1,7 @@
 /**
  * The WAL receiver against real HTTP servers that speak the safekeeper's
- * WAL protocol (status with commitLsn; `.../wal?from` answering committed
- * bytes with x-strata-end-lsn and x-strata-commit-lsn; `.../remote_consistent_lsn`),
+ * protocol (status with commitLsn; `.../wal/stream?from` pushing core
+ * `wal-stream` frames of committed bytes; `.../remote_consistent_lsn`),
  * serving framed mtrs of a synthetic log over the seeded timeline.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -10,6 +10,7 @@ import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { redo, StrataError } from '@strata/core';
+import { encodeError, encodeHello, encodeKeepalive, encodeWal, WAL_STREAM_CONTENT_TYPE } from '@strata/core/wal-stream';
 import { memoryLogger } from '@strata/service-kit';
 import { PageserverMetrics } from '../metrics.js';
 import { LSN, SPACE } from '../seed-timeline.test-util.js';
@@ -42,16 +43,52 @@ function walLog(n: number): Uint8Array {
 const MTR_BYTES = BigInt(framedWrite(0, 1).length);
 const lsnAfter = (mtrs: number) => LSN + BigInt(mtrs) * MTR_BYTES;
 
-/** A safekeeper stand-in: `commitMtrs` of `log` are committed; each WAL answer holds at most `mtrsPerResponse`. */
+/** One open WAL stream of the stand-in: where it is, and how to write to it with flow control. */
+class Subscriber {
+  sent: bigint;
+  private writing: Promise<void> = Promise.resolve();
+  keepalive: ReturnType<typeof setInterval> | undefined;
+  constructor(
+    readonly res: ServerResponse,
+    from: bigint,
+  ) {
+    this.sent = from;
+  }
+
+  /** Queued writes, each after the socket drained the one before: what a sender with flow control does. */
+  write(frame: Uint8Array, onWritten: (n: number) => void): void {
+    this.writing = this.writing.then(async () => {
+      if (this.res.destroyed) return;
+      onWritten(frame.length);
+      if (!this.res.write(frame)) await new Promise((r) => this.res.once('drain', r).once('close', r));
+    });
+  }
+
+  /** Ends the reply after the queued writes. */
+  end(): void {
+    this.writing = this.writing.then(() => void this.res.end());
+  }
+}
+
+/**
+ * A safekeeper stand-in: `commitMtrs` of `log` are committed (raise it with
+ * `commit`, which pushes to open streams at once); each WAL frame holds at
+ * most `mtrsPerFrame`.
+ */
 class FakeSafekeeper {
-  commitMtrs: number;
-  mtrsPerResponse = 1_000_000;
-  /** Bytes to answer instead of the log (a corrupt response), once. */
+  private committed: number;
+  mtrsPerFrame = 1_000_000;
+  /** Bytes to send in the next WAL frame instead of the log (a corrupt mtr), once. */
   corruptOnce: Uint8Array | undefined;
-  /** Claim one byte more than sent in x-strata-end-lsn, once. */
-  badEndOnce = false;
-  walRequests = 0;
+  /** Send a frame that breaks the stream's rules (a WAL frame one byte off), once. */
+  hostileOnce = false;
+  /** End the next stream with this error frame after HELLO, once. */
+  errorOnce: { code: string; message: string } | undefined;
+  streams = 0;
+  /** Bytes handed to sockets, frames included (what flow control bounds). */
+  bytesWritten = 0;
   reported: bigint[] = [];
+  private readonly subscribers = new Set<Subscriber>();
   private server: Server;
   url = '';
 
@@ -59,8 +96,18 @@ class FakeSafekeeper {
     private readonly log: Uint8Array,
     commitMtrs: number,
   ) {
-    this.commitMtrs = commitMtrs;
+    this.committed = commitMtrs;
     this.server = createServer((req, res) => void this.handle(req, res));
+  }
+
+  get commitMtrs(): number {
+    return this.committed;
+  }
+
+  /** Commits up to `mtrs` and pushes the new bytes to every open stream. */
+  commit(mtrs: number): void {
+    this.committed = mtrs;
+    for (const s of this.subscribers) this.push(s);
   }
 
   async start(): Promise<this> {
@@ -70,12 +117,29 @@ class FakeSafekeeper {
   }
 
   async stop(): Promise<void> {
+    for (const s of this.subscribers) clearInterval(s.keepalive);
     this.server.closeAllConnections();
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 
   private get commitLsn(): bigint {
-    return lsnAfter(this.commitMtrs);
+    return lsnAfter(this.committed);
+  }
+
+  private push(s: Subscriber): void {
+    while (s.sent < this.commitLsn) {
+      const limit = s.sent + BigInt(this.mtrsPerFrame) * MTR_BYTES;
+      const end = this.commitLsn < limit ? this.commitLsn : limit;
+      let bytes = this.log.subarray(Number(s.sent - LSN), Number(end - LSN));
+      if (this.corruptOnce) {
+        bytes = this.corruptOnce;
+        this.corruptOnce = undefined;
+      }
+      const start = this.hostileOnce ? s.sent + 1n : s.sent;
+      this.hostileOnce = false;
+      s.write(encodeWal(start, this.commitLsn, bytes), (n) => (this.bytesWritten += n));
+      s.sent += BigInt(bytes.length);
+    }
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -87,22 +151,26 @@ class FakeSafekeeper {
       res.writeHead(200).end('{}');
       return;
     }
-    if (url.pathname.endsWith('/wal')) {
-      this.walRequests++;
+    if (url.pathname.endsWith('/wal/stream')) {
+      this.streams++;
       const from = BigInt(url.searchParams.get('from') ?? '0');
-      // Nothing new: a short long-poll, so tests move quickly.
-      if (from >= this.commitLsn) await new Promise((r) => setTimeout(r, 20));
-      const limit = from + BigInt(this.mtrsPerResponse) * MTR_BYTES;
-      const end = this.commitLsn < limit ? this.commitLsn : limit;
-      let bytes = this.log.subarray(Number(from - LSN), Number(end - LSN));
-      if (this.corruptOnce && bytes.length > 0) {
-        bytes = this.corruptOnce;
-        this.corruptOnce = undefined;
+      const keepaliveMs = Number(url.searchParams.get('keepaliveMs') ?? '1000');
+      res.writeHead(200, { 'content-type': WAL_STREAM_CONTENT_TYPE });
+      const s = new Subscriber(res, from);
+      s.write(encodeHello({ startLsn: from, commitLsn: this.commitLsn, flushLsn: this.commitLsn, endLsn: null, termHistory: [] }), (n) => (this.bytesWritten += n));
+      if (this.errorOnce) {
+        s.write(encodeError(this.errorOnce.code, this.errorOnce.message), () => undefined);
+        this.errorOnce = undefined;
+        s.end();
+        return;
       }
-      const lie = this.badEndOnce && bytes.length > 0 ? 1n : 0n;
-      if (lie) this.badEndOnce = false;
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'x-strata-end-lsn': (from + BigInt(bytes.length) + lie).toString(), 'x-strata-commit-lsn': this.commitLsn.toString() });
-      res.end(bytes);
+      this.subscribers.add(s);
+      s.keepalive = setInterval(() => s.write(encodeKeepalive(this.commitLsn, this.commitLsn), (n) => (this.bytesWritten += n)), keepaliveMs);
+      res.on('close', () => {
+        clearInterval(s.keepalive);
+        this.subscribers.delete(s);
+      });
+      this.push(s);
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ commitLsn: this.commitLsn.toString() }));
@@ -128,7 +196,7 @@ describe('WalReceiver', () => {
   let metrics: PageserverMetrics;
 
   function receiver(urls: string[], extra: Partial<WalReceiverOptions> = {}): WalReceiver {
-    const r = new WalReceiver({ timeline, safekeepers: urls, metrics, log, pollWaitMs: 50, onBug: (e) => bugs.push(e), ...extra });
+    const r = new WalReceiver({ timeline, safekeepers: urls, metrics, log, keepaliveMs: 50, onBug: (e) => bugs.push(e), ...extra });
     receivers.push(r);
     r.start();
     return r;
@@ -161,9 +229,9 @@ describe('WalReceiver', () => {
     const r = receiver([behind.url, ahead.url]);
     await until('the ahead safekeeper\'s commit LSN ingested', () => timeline.lastRecordLsn === lsnAfter(40));
     expect(r.status).toMatchObject({ safekeeper: ahead.url, commitLsn: lsnAfter(40), state: 'streaming' });
-    expect(behind.walRequests).toBe(0);
+    expect(behind.streams).toBe(0);
     // The one streamed from dies; the other has since committed more.
-    behind.commitMtrs = 60;
+    behind.commit(60);
     await ahead.stop();
     servers.splice(servers.indexOf(ahead), 1);
     await until('the rest ingested from the other safekeeper', () => timeline.lastRecordLsn === lsnAfter(60));
@@ -174,7 +242,7 @@ describe('WalReceiver', () => {
     expect(page.lsn).toBe(lsnAfter(58));
   });
 
-  it('a corrupt WAL response is a ReceiverError that is retried, not a crash and not a bug', async () => {
+  it('a corrupt mtr in a WAL frame is a ReceiverError that is retried, not a crash and not a bug', async () => {
     const wal = walLog(30);
     const sk = await safekeeper(wal, 30);
     const bad = wal.slice(0, 3 * Number(MTR_BYTES));
@@ -193,16 +261,115 @@ describe('WalReceiver', () => {
     expect(r.status.state).not.toBe('failed');
   });
 
-  it('a WAL response whose length disagrees with its LSN headers is a ReceiverError, retried', async () => {
+  it('a frame that breaks the stream\'s rules (WAL not where the stream is) is a ReceiverError, retried', async () => {
     const sk = await safekeeper(walLog(10), 10);
-    sk.badEndOnce = true;
+    sk.hostileOnce = true;
     receiver([sk.url]);
     await until('ingested after the retry', () => timeline.lastRecordLsn === lsnAfter(10));
     const warned = log.lines.filter((l) => l.msg === 'WAL receiver: retrying').map((l) => String(l.fields?.error));
-    expect(warned.some((e) => /WAL response of \d+ bytes for/.test(e))).toBe(true);
+    expect(warned.some((e) => /WAL frame at \d+, expected \d+/.test(e))).toBe(true);
     expect(log.lines.some((l) => l.msg === 'WAL receiver: retrying' && l.fields?.['code'] === 'SAFEKEEPER_BAD_REPLY')).toBe(true);
     expect(bugs).toEqual([]);
   });
+
+  it('hostile bytes instead of frames (oversized, unknown kind, short, cut short) are ReceiverErrors, never a crash', async () => {
+    const garbage: [Uint8Array, string][] = [
+      [Uint8Array.of(0x7f, 0xff, 0xff, 0xff, 2), 'SAFEKEEPER_BAD_REPLY'],
+      [Uint8Array.of(0, 0, 0, 1, 99), 'SAFEKEEPER_BAD_REPLY'],
+      [Uint8Array.of(0, 0, 0, 5, 2, 1, 2, 3, 4), 'SAFEKEEPER_BAD_REPLY'],
+      // The head of a 2.4 MB frame, then the end: a stream cut short.
+      [Uint8Array.from({ length: 64 }, (_, i) => (i * 37) & 0xff), 'STREAM_LOST'],
+    ];
+    for (const [bytes, code] of garbage) {
+      const server = createServer((req, res) => {
+        if (req.url?.includes('/wal/stream')) res.writeHead(200, { 'content-type': WAL_STREAM_CONTENT_TYPE }).end(bytes);
+        else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ commitLsn: '200000' }));
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const r = receiver([`http://127.0.0.1:${(server.address() as AddressInfo).port}`]);
+      await until(`a retry logged with ${code}`, () => log.lines.some((l) => l.msg === 'WAL receiver: retrying' && l.fields?.['code'] === code));
+      expect(r.status.state).not.toBe('failed');
+      await r.stop();
+      receivers.splice(receivers.indexOf(r), 1);
+      server.closeAllConnections();
+      await new Promise<void>((res) => server.close(() => res()));
+      log.lines.length = 0;
+    }
+    expect(timeline.lastRecordLsn).toBe(LSN);
+    expect(bugs).toEqual([]);
+  });
+
+  it('an ERROR frame (the safekeeper stopping, leaving the configuration) is SAFEKEEPER_ERROR: it picks again and goes on', async () => {
+    const sk = await safekeeper(walLog(10), 10);
+    sk.errorOnce = { code: 'SHUTTING_DOWN', message: 'the safekeeper is shutting down' };
+    receiver([sk.url]);
+    await until('ingested after the retry', () => timeline.lastRecordLsn === lsnAfter(10));
+    expect(log.lines.some((l) => l.msg === 'WAL receiver: retrying' && l.fields?.['code'] === 'SAFEKEEPER_ERROR' && /SHUTTING_DOWN/.test(String(l.fields['error'])))).toBe(true);
+    expect(sk.streams).toBe(2);
+  });
+
+  it('a stream that goes silent (no keepalive) is dropped as STREAM_LOST', async () => {
+    const server = createServer((req, res) => {
+      if (req.url?.includes('/wal/stream')) {
+        res.writeHead(200, { 'content-type': WAL_STREAM_CONTENT_TYPE });
+        res.write(encodeHello({ startLsn: LSN, commitLsn: LSN, flushLsn: LSN, endLsn: null, termHistory: [] }));
+      } else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ commitLsn: LSN.toString() }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      receiver([`http://127.0.0.1:${(server.address() as AddressInfo).port}`], { keepaliveMs: 20 });
+      await until('dropped', () => log.lines.some((l) => l.fields?.['code'] === 'STREAM_LOST' && /nothing on the WAL stream for 100 ms/.test(String(l.fields['error']))));
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((res) => server.close(() => res()));
+    }
+  });
+
+  it('latency: a commit reaches lastRecordLsn within a few ms, with no poll interval (keepalives 10 s apart)', async () => {
+    const n = 60;
+    const sk = await safekeeper(walLog(n), 0);
+    receiver([sk.url], { keepaliveMs: 10_000 });
+    await until('streaming', () => sk.streams === 1);
+    await new Promise((r) => setTimeout(r, 50));
+    const latenciesMs: number[] = [];
+    for (let i = 1; i <= n; i++) {
+      const t0 = performance.now();
+      sk.commit(i);
+      // What GetPage waits on: woken by ingest itself.
+      await timeline.waitForLsn(lsnAfter(i), 5_000);
+      latenciesMs.push(performance.now() - t0);
+    }
+    latenciesMs.sort((a, b) => a - b);
+    const p50 = latenciesMs[Math.floor(n / 2)]!;
+    console.log(`commit → page server lastRecordLsn over loopback: p50 ${p50.toFixed(2)} ms, max ${latenciesMs[n - 1]!.toFixed(2)} ms`);
+    expect(p50).toBeLessThan(10);
+    expect(sk.streams).toBe(1);
+  });
+
+  it('backpressure stops reading the socket: the sender is held back by TCP, then everything arrives', async () => {
+    const n = 1_000_000;
+    const sk = await safekeeper(walLog(n), n);
+    sk.mtrsPerFrame = 50_000;
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (open = r));
+    let waits = 0;
+    receiver([sk.url], { backpressure: () => (waits++, gate) });
+    let written = 0;
+    try {
+      await until('the receiver waiting', () => waits > 0 && sk.streams === 1);
+      await new Promise((r) => setTimeout(r, 300));
+      written = sk.bytesWritten;
+      await new Promise((r) => setTimeout(r, 200));
+      console.log(`written to the socket while the receiver did not read: ${written} of ${n * Number(MTR_BYTES)} bytes`);
+      expect(sk.bytesWritten).toBe(written);
+      expect(written).toBeLessThan((n * Number(MTR_BYTES)) / 2);
+      expect(timeline.lastRecordLsn).toBe(LSN);
+    } finally {
+      open();
+    }
+    // Reading again, it gets past everything the socket buffers held: the sender went on.
+    await until('ingest past what was buffered', () => timeline.lastRecordLsn > LSN + BigInt(sk.bytesWritten) && sk.bytesWritten > written, 30_000);
+  }, 60_000);
 
   it('waits while more than one frozen layer waits to be written (backpressure), then goes on', async () => {
     await timeline.flushed();
@@ -210,17 +377,15 @@ describe('WalReceiver', () => {
     timeline = Timeline.load(timelineDir, { checkpointBytes: 1 });
     const wal = walLog(40);
     const sk = await safekeeper(wal, 40);
-    sk.mtrsPerResponse = 1;
+    sk.mtrsPerFrame = 1;
     // Layer writes fail while the layers directory is away: frozen layers pile up.
     const layersDir = join(timelineDir, 'layers');
     const aside = `${layersDir}-aside`;
     renameSync(layersDir, aside);
     receiver([sk.url]);
     await until('ingest stalled behind frozen layers', () => timeline.frozenLayers > 1);
-    const requests = sk.walRequests;
     const stalledAt = timeline.lastRecordLsn;
     await new Promise((r) => setTimeout(r, 300));
-    expect(sk.walRequests).toBe(requests);
     expect(timeline.lastRecordLsn).toBe(stalledAt);
     expect(timeline.frozenLayers).toBe(2);
     expect(timeline.lastFlushError).not.toBeNull();

@@ -5,18 +5,25 @@
  * - Picks the safekeeper with the highest commit LSN (their status route),
  *   and picks again on any failure and now and then while idle, so a
  *   safekeeper that falls behind or dies is left.
- * - Long-polls `GET .../wal?from=<next byte>&waitMs=N`. Safekeepers send
- *   committed bytes only, which are whole mtrs, but a response may end in
- *   the middle of one (size limit): the decoder keeps the partial tail
- *   across responses of one stream.
+ * - Subscribes with `GET .../wal/stream?from=<next byte>` (core
+ *   `wal-stream`): the safekeeper pushes committed WAL in frames as it
+ *   commits, with keepalives while nothing does, so a commit reaches the
+ *   page server without a poll interval. Every frame is checked (core's
+ *   WalStreamDecoder): hostile or broken input is a ReceiverError, retried
+ *   elsewhere, never a crash. Frames hold whole mtrs only by chance: the mtr
+ *   decoder keeps a partial tail across frames.
+ * - Backpressure: while compaction lags (`backpressure`) or frozen layers
+ *   pile up, the receiver stops reading the socket; TCP pushes back on the
+ *   safekeeper, which stops reading its WAL (its sender is pull-driven).
  * - Flushes the open layer after `checkpointTimeoutMs` without a flush, and
  *   reports the disk-consistent LSN to every safekeeper (best-effort) so they
  *   can drop WAL that the page server no longer needs.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AssertionError, CorruptRedo, redo, StrataError } from '@strata/core';
+import { AssertionError, CorruptFrame, CorruptRedo, redo, StrataError } from '@strata/core';
 import { lsnDecimal } from '@strata/core/json';
 import { LSN_TIME_POINTS_MAX, mergeLsnTimes } from '@strata/core/layers';
+import { WAL_STREAM_CONTENT_TYPE, WalStreamDecoder, type WalStreamFrame } from '@strata/core/wal-stream';
 import type { Logger } from '@strata/service-kit';
 import { z } from 'zod';
 import type { PageserverMetrics } from '../metrics.js';
@@ -29,13 +36,13 @@ export interface WalReceiverOptions {
   readonly token?: string | undefined;
   readonly metrics: PageserverMetrics;
   readonly log: Logger;
-  /** Long-poll wait per WAL request. */
-  readonly pollWaitMs?: number;
+  /** Keepalive interval asked of the safekeeper; a stream silent for several is dropped. */
+  readonly keepaliveMs?: number;
   /** Flush the open layer when it is older than this. */
   readonly checkpointTimeoutMs?: number;
   /** A failed assertion while ingesting is a bug: main.ts stops the process. */
   readonly onBug?: ((e: Error) => void) | undefined;
-  /** Awaited before each request for more WAL: resolves when ingest may go on (compaction caught up). */
+  /** Awaited before each frame is read from the stream: resolves when ingest may go on (compaction caught up). */
   readonly backpressure?: ((t: Timeline) => Promise<void>) | undefined;
 }
 
@@ -56,8 +63,13 @@ function removedMember(s: z.infer<typeof statusSchema>): boolean {
 /** Pick again after this long without new WAL: another safekeeper may be ahead. */
 const IDLE_REPICK_MS = 30_000;
 const BACKOFF_MIN_MS = 200;
+const KEEPALIVE_MS_DEFAULT = 1_000;
+/** A stream that sends nothing (not even a keepalive) for this many keepalive intervals is dead. */
+const SILENT_KEEPALIVES_MAX = 5;
+/** Until the reply's headers arrive. */
+const CONNECT_TIMEOUT_MS = 10_000;
 const BACKOFF_MAX_MS = 5_000;
-/** Yield to the event loop after this many mtrs: GetPage must not starve behind a large response. */
+/** Yield to the event loop after this many mtrs: GetPage must not starve behind a large frame. */
 const MTRS_PER_SLICE = 2_000;
 /**
  * Frozen layers waiting to be written before ingest waits for them. One: the
@@ -71,11 +83,13 @@ const INGEST_TIME_POINT_MS = 1_000;
 
 /**
  * Why the receiver dropped a safekeeper: none has the timeline, one answered
- * something that is not WAL, or the WAL it sent does not decode. The
- * receiver handles these itself (logs, backs off, picks again); the code
- * tells them apart in its status and logs.
+ * something that is not a WAL stream (or broke its rules), it ended the
+ * stream with an error frame (it stopped, left the configuration, removed
+ * the WAL), the stream went silent or was cut, or the WAL it sent does not
+ * decode. The receiver handles these itself (logs, backs off, picks again);
+ * the code tells them apart in its status and logs.
  */
-export type ReceiverErrorCode = 'NO_SAFEKEEPER' | 'SAFEKEEPER_BAD_REPLY' | 'CORRUPT_WAL';
+export type ReceiverErrorCode = 'NO_SAFEKEEPER' | 'SAFEKEEPER_BAD_REPLY' | 'SAFEKEEPER_ERROR' | 'STREAM_LOST' | 'CORRUPT_WAL';
 
 export class ReceiverError extends StrataError {
   constructor(
@@ -103,13 +117,15 @@ export class WalReceiver {
   private reportedLsn: bigint;
   private lastTimePointMs = 0;
   private readonly labels: Record<string, string>;
-  private readonly pollWaitMs: number;
+  private readonly keepaliveMs: number;
   private readonly checkpointTimeoutMs: number;
+  /** The report in flight, started from the stream loop without waiting for it. */
+  private reporting: Promise<void> | undefined;
 
   constructor(private readonly o: WalReceiverOptions) {
     this.reportedLsn = o.timeline.initLsn;
     this.labels = { tenant_id: o.timeline.tenantId, timeline_id: o.timeline.timelineId };
-    this.pollWaitMs = o.pollWaitMs ?? 5_000;
+    this.keepaliveMs = o.keepaliveMs ?? KEEPALIVE_MS_DEFAULT;
     this.checkpointTimeoutMs = o.checkpointTimeoutMs ?? 10_000;
   }
 
@@ -122,10 +138,11 @@ export class WalReceiver {
     this.loop = this.run();
   }
 
-  /** Ends the stream; the in-flight response is abandoned (its bytes come again after a restart). */
+  /** Ends the stream; bytes not yet ingested are abandoned (they come again after a restart). */
   async stop(): Promise<void> {
     this.abort.abort();
     await this.loop;
+    await this.reporting;
     this.state = 'stopped';
   }
 
@@ -205,43 +222,87 @@ export class WalReceiver {
   /** Streams until an idle re-pick is due (returns) or a failure (throws). True when WAL was ingested. */
   private async stream(url: string): Promise<boolean> {
     const tl = this.o.timeline;
-    const decoder = new redo.MtrDecoder({ startLsn: tl.lastRecordLsn, pageSize: tl.pageSize });
-    let from = tl.lastRecordLsn;
+    const from = tl.lastRecordLsn;
+    const decoder = new redo.MtrDecoder({ startLsn: from, pageSize: tl.pageSize });
+    const frames = new WalStreamDecoder({ startLsn: from });
+    // Cut when this stream ends for any reason: the connection goes with it.
+    const cut = new AbortController();
+    const connectTimer = setTimeout(() => cut.abort(new ReceiverError('STREAM_LOST', `${url}: no reply in ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
     let lastDataAt = Date.now();
     let progressed = false;
-    this.state = 'streaming';
-    while (!this.stopped) {
-      await this.o.backpressure?.(tl);
-      // Layers are written out in the background; memory stays bounded by waiting when they pile up.
-      await tl.frozenAtMost(FROZEN_LAYERS_MAX);
-      const res = await fetch(`${url}${this.path()}/wal?from=${from}&waitMs=${this.pollWaitMs}`, {
+    try {
+      const res = await fetch(`${url}${this.path()}/wal/stream?from=${from}&keepaliveMs=${this.keepaliveMs}`, {
         headers: this.headers(),
-        signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.pollWaitMs + 30_000)]),
+        signal: AbortSignal.any([this.abort.signal, cut.signal]),
       });
+      clearTimeout(connectTimer);
       if (res.status !== 200) throw new ReceiverError('SAFEKEEPER_BAD_REPLY', `${url}: HTTP ${res.status}: ${(await res.text()).slice(0, 300)}`);
-      const endHeader = res.headers.get('x-strata-end-lsn');
-      const commitHeader = res.headers.get('x-strata-commit-lsn');
-      if (!endHeader || !/^\d+$/.test(endHeader) || !commitHeader || !/^\d+$/.test(commitHeader)) throw new ReceiverError('SAFEKEEPER_BAD_REPLY', `${url}: WAL response without LSN headers`);
-      const bytes = new Uint8Array(await res.arrayBuffer());
-      const end = BigInt(endHeader);
-      if (end - from !== BigInt(bytes.length)) throw new ReceiverError('SAFEKEEPER_BAD_REPLY', `${url}: WAL response of ${bytes.length} bytes for ${from}..${end}`);
-      this.commitLsn = BigInt(commitHeader);
-      if (bytes.length > 0) {
-        this.o.metrics.ingestBytes.inc(this.labels, bytes.length);
-        decoder.pushOwned(bytes);
-        from = end;
-        await this.ingestDecoded(decoder);
-        lastDataAt = Date.now();
-        this.noteIngestTime(lastDataAt);
-        progressed = true;
+      if (res.headers.get('content-type') !== WAL_STREAM_CONTENT_TYPE || !res.body) {
+        await res.body?.cancel();
+        throw new ReceiverError('SAFEKEEPER_BAD_REPLY', `${url}: not a WAL stream (content-type ${res.headers.get('content-type')})`);
       }
-      const lag = this.commitLsn - tl.lastRecordLsn;
-      this.o.metrics.ingestLagBytes.set(lag > 0n ? lag : 0n, this.labels);
-      this.maybeFlush();
-      await this.report();
-      if (bytes.length === 0 && Date.now() - lastDataAt > IDLE_REPICK_MS) return progressed;
+      const reader = res.body.getReader();
+      this.state = 'streaming';
+      while (!this.stopped) {
+        // Not reading while ingest must wait: the socket fills and TCP pushes back on the safekeeper.
+        await this.o.backpressure?.(tl);
+        // Layers are written out in the background; memory stays bounded by waiting when they pile up.
+        await tl.frozenAtMost(FROZEN_LAYERS_MAX);
+        const f = await this.nextFrame(url, frames, reader);
+        if (f.kind === 'error') throw new ReceiverError('SAFEKEEPER_ERROR', `${url} ended the WAL stream: ${f.code}: ${f.message.slice(0, 300)}`);
+        this.commitLsn = frames.commitLsn;
+        if (f.kind === 'wal') {
+          this.o.metrics.ingestBytes.inc(this.labels, f.bytes.length);
+          decoder.pushOwned(f.bytes);
+          await this.ingestDecoded(decoder);
+          lastDataAt = Date.now();
+          this.noteIngestTime(lastDataAt);
+          progressed = true;
+        }
+        const lag = this.commitLsn - tl.lastRecordLsn;
+        this.o.metrics.ingestLagBytes.set(lag > 0n ? lag : 0n, this.labels);
+        this.maybeFlush();
+        this.reportInBackground();
+        if (f.kind === 'keepalive' && Date.now() - lastDataAt > IDLE_REPICK_MS) return progressed;
+      }
+      return progressed;
+    } catch (e) {
+      // The cut's reason, when the connect timer fired.
+      if (cut.signal.aborted && cut.signal.reason instanceof ReceiverError) throw cut.signal.reason;
+      throw e;
+    } finally {
+      clearTimeout(connectTimer);
+      cut.abort();
     }
-    return progressed;
+  }
+
+  /** The next checked frame; a stream silent for several keepalive intervals, cut, or ended is STREAM_LOST. */
+  private async nextFrame(url: string, frames: WalStreamDecoder, reader: ReadableStreamDefaultReader<Uint8Array>): Promise<WalStreamFrame> {
+    const silentMs = this.keepaliveMs * SILENT_KEEPALIVES_MAX;
+    for (;;) {
+      let f: WalStreamFrame | undefined;
+      try {
+        f = frames.next();
+      } catch (e) {
+        if (e instanceof CorruptFrame) throw new ReceiverError('SAFEKEEPER_BAD_REPLY', `${url}: ${e.message}`);
+        throw e;
+      }
+      if (f) return f;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const silent = new Promise<'silent'>((r) => (timer = setTimeout(() => r('silent'), silentMs)));
+      let r: Awaited<ReturnType<typeof reader.read>> | 'silent';
+      try {
+        r = await Promise.race([reader.read(), silent]);
+      } catch (e) {
+        if (this.stopped) throw e;
+        throw new ReceiverError('STREAM_LOST', `${url}: the WAL stream broke: ${(e as Error).message}`);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (r === 'silent') throw new ReceiverError('STREAM_LOST', `${url}: nothing on the WAL stream for ${silentMs} ms`);
+      if (r.done) throw new ReceiverError('STREAM_LOST', `${url}: the WAL stream ended without an error frame`);
+      frames.push(r.value);
+    }
   }
 
   private async ingestDecoded(decoder: redo.MtrDecoder): Promise<void> {
@@ -290,6 +351,12 @@ export class WalReceiver {
       tl.freeze();
       this.flushed('timeout');
     }
+  }
+
+  /** Starts a report unless one is in flight; the stream goes on reading meanwhile. */
+  private reportInBackground(): void {
+    if (this.reporting || this.o.timeline.remoteConsistentLsn <= this.reportedLsn) return;
+    this.reporting = this.report().finally(() => (this.reporting = undefined));
   }
 
   /**

@@ -8,7 +8,7 @@
  * the new member would hold less than the acceptor it copies claims.
  *
  * Destination side: `POST .../pull {from}` copies the source's consensus
- * state and WAL into a staging timeline and renames it into place (see
+ * state and WAL (one `snapshot/wal/stream`, see wal-stream.ts) into a staging timeline and renames it into place (see
  * `TimelineRegistry.createFrom`). The copy is a state the source really was
  * in: status S1 (history H1, flush F), then WAL [start, F), then status S2.
  * The bytes below F are those S1 described unless the source truncated below
@@ -25,6 +25,7 @@ import { historyUpTo, type TermHistory } from '@strata/core/consensus';
 import { authorize, zv } from '@strata/service-kit';
 import { POLICY } from '../auth.js';
 import { appendFromBackup } from '../backup/restore.js';
+import { PeerWalStream } from '../peer-wal-stream.js';
 import { DEFAULT_LIMITS, type AppEnv, type SafekeeperDeps } from '../deps.js';
 import { PeerFailed, PullConflict } from '../errors.js';
 import { configurationSchema } from '../storage/control-file.js';
@@ -57,6 +58,8 @@ type SourceStatus = z.output<typeof sourceStatus>;
 /** Attempts before giving up on a source whose log keeps changing under the copy. */
 const PULL_ATTEMPTS_MAX = 3;
 const PEER_TIMEOUT_MS = 60_000;
+/** WAL appended (and fsynced) per write while copying from the stream. */
+const PULL_APPEND_BYTES = 16 * 1024 * 1024;
 
 export function pullRoutes(deps: SafekeeperDeps) {
   const limits = { ...DEFAULT_LIMITS, ...deps.limits };
@@ -119,11 +122,18 @@ async function pullOnce(deps: SafekeeperDeps, peer: Peer) {
     async (staging: Timeline) => {
       let at = s1.timelineStartLsn;
       if (s1.oldestLsn > at && deps.remoteStorage) at = await appendFromBackup(deps.remoteStorage, staging, s1.oldestLsn);
-      while (at < flush) {
-        const { bytes, end } = await peer.wal(at, flush);
-        if (end <= at) throw new PullConflict(peer.tenantId, peer.timelineId, `${peer.base} served no WAL at ${at} (it had flushed up to ${flush})`);
-        await staging.appendWal(at, bytes);
-        at = end;
+      if (at < flush) {
+        const stream = await PeerWalStream.open(peer, at, flush);
+        try {
+          if (stream.endLsn < flush) throw new PullConflict(peer.tenantId, peer.timelineId, `${peer.base} now ends its WAL at ${stream.endLsn} (it had flushed up to ${flush})`);
+          while (at < flush) {
+            const bytes = await stream.read(at + BigInt(PULL_APPEND_BYTES) < flush ? at + BigInt(PULL_APPEND_BYTES) : flush);
+            await staging.appendWal(at, bytes);
+            at += BigInt(bytes.length);
+          }
+        } finally {
+          stream.close();
+        }
       }
       const s2 = await peer.status();
       if (s2.timelineStartLsn !== s1.timelineStartLsn || !sameHistory(historyUpTo(s1.termHistory, flush), historyUpTo(s2.termHistory, flush))) {
@@ -152,7 +162,7 @@ export class Peer {
     readonly base: string,
     readonly tenantId: string,
     readonly timelineId: string,
-    private readonly authorization: string | undefined,
+    readonly authorization: string | undefined,
   ) {}
 
   private async get(path: string): Promise<Response> {
