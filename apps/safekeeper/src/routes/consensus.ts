@@ -1,6 +1,9 @@
 /**
- * The proposer ↔ acceptor data path: `POST .../consensus` with a body of
+ * Consensus messages over plain HTTP: `POST .../consensus` with a body of
  * binary frames (core's consensus codec), answered with the reply frames.
+ * The membership coordinator (@strata/client's MembershipDriver) sends its
+ * few messages this way; proposers stream instead (data-path/stream-server.ts)
+ * and this route stays for any older proposer.
  */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -13,6 +16,7 @@ import { AcceptorHosts } from '../data-path/hosts.js';
 import type { AppEnv, SafekeeperDeps } from '../deps.js';
 import { BadZstd } from '../errors.js';
 import { timelineParams } from '../schemas.js';
+import { refuseLost } from '../membership/join.js';
 
 export const CONSENSUS_BODY_BYTES_MAX = 64 * 1024 * 1024;
 const ACCEPTOR_INPUTS = new Set(['Greeting', 'VoteRequest', 'ProposerElected', 'AppendRequest', 'ReadWalRequest', 'MembershipSwitchRequest', 'TermBumpRequest']);
@@ -31,7 +35,10 @@ export function consensusRoutes(deps: SafekeeperDeps) {
     async (c) => {
       const { tenant, timeline: timelineId } = c.req.valid('param');
       authorize(c.var.claims, POLICY.tenantData, tenant);
+      refuseLost(deps, tenant, timelineId);
       const timeline = deps.timelines.get(tenant, timelineId);
+      // Before its first vote here (a pulled timeline has no entry yet).
+      await deps.ledger?.record(tenant, timelineId);
       const body = decodeBody(c.req.header('content-encoding'), await readBodyBytes(c, CONSENSUS_BODY_BYTES_MAX));
       const messages = decodeFrames(body);
       for (const m of messages) {
