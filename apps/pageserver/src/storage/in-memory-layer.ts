@@ -25,6 +25,14 @@ interface PageValues {
   chainBytes: number;
 }
 
+/**
+ * Small values come from Node's shared 8 KiB pool slabs (`Buffer.allocUnsafe`;
+ * every byte is written by the encoder): an open layer holds millions of them,
+ * and one backing store each made the heap slow to collect (GC pauses of tens
+ * of milliseconds showed up as GetPage outliers).
+ */
+const pooled = (n: number): Uint8Array => Buffer.allocUnsafe(n);
+
 /** Bookkeeping per stored value beyond its bytes, counted in `sizeBytes`. */
 const VALUE_OVERHEAD_BYTES = 48;
 
@@ -76,7 +84,7 @@ export class InMemoryLayer {
   put(key: PageKey, change: redo.PageChange): { values: number; bytes: number } {
     assert(change.startLsn >= this.startLsn, 'change below the layer start');
     const pv = this.values(key);
-    this.store(pv, change.startLsn, encodePageValue({ kind: 'delta', change }));
+    this.store(pv, change.startLsn, encodePageValue({ kind: 'delta', change }, pooled));
     return { values: pv.chainValues, bytes: pv.chainBytes };
   }
 

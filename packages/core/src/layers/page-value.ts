@@ -53,9 +53,14 @@ function recordSize(r: PageRecord): number {
   }
 }
 
-export function encodePageValue(v: PageValue): Uint8Array {
+/**
+ * Encode `v`. `alloc` supplies the output buffer (every byte of it is
+ * written): the page server passes a pooled allocator so the millions of
+ * small values an open layer holds do not each own a backing store.
+ */
+export function encodePageValue(v: PageValue, alloc: (bytes: number) => Uint8Array = (n) => new Uint8Array(n)): Uint8Array {
   if (v.kind === 'image') {
-    const out = new Uint8Array(1 + 8 + v.page.length);
+    const out = alloc(1 + 8 + v.page.length);
     out[0] = KIND_IMAGE;
     writeU64(out, 1, v.lsn);
     out.set(v.page, 9);
@@ -64,7 +69,7 @@ export function encodePageValue(v: PageValue): Uint8Array {
   const c = v.change;
   let size = 1 + 8 + 8 + 4;
   for (const r of c.records) size += recordSize(r);
-  const out = new Uint8Array(size);
+  const out = alloc(size);
   out[0] = KIND_DELTA;
   writeU64(out, 1, c.startLsn);
   writeU64(out, 9, c.endLsn);
