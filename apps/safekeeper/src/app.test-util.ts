@@ -7,6 +7,7 @@ import { createVerifier, memoryLogger, type TokenVerifier } from '@strata/servic
 import { createApp } from './app.js';
 import type { SafekeeperDeps, SafekeeperLimits } from './deps.js';
 import { SafekeeperMetrics } from './metrics.js';
+import { MembershipLedger } from './membership/ledger.js';
 import { TimelineRegistry } from './storage/timelines.js';
 
 export const TENANT = '0123456789abcdef0123456789abcdef';
@@ -65,7 +66,9 @@ export async function testApp(
     segmentBytes: options.segmentBytes ?? 1024,
     now: () => new Date('2026-01-02T03:04:05.000Z'),
   });
+  const ledger = await MembershipLedger.open(dataDir, options.nodeId ?? 1, timelines.all(), () => new Date('2026-01-01T00:00:00.000Z'));
   const deps: SafekeeperDeps = {
+    ledger,
     nodeId: options.nodeId ?? 1,
     version: 'test',
     timelines,

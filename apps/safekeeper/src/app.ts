@@ -39,6 +39,8 @@ const STATUS: Record<StrataErrorCode | SafekeeperErrorCode | keyof typeof SERVIC
   PEER_FAILED: 502,
   PULL_CONFLICT: 409,
   BAD_ZSTD: 400,
+  TIMELINE_LOST: 410,
+  JOIN_REFUSED: 409,
 };
 
 export function createApp(deps: SafekeeperDeps) {

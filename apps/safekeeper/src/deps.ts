@@ -1,6 +1,7 @@
 import type { RemoteStorage } from '@strata/remote-storage';
 import type { Claims, Logger, TokenVerifier } from '@strata/service-kit';
 import type { AcceptorHosts } from './data-path/hosts.js';
+import type { MembershipLedger } from './membership/ledger.js';
 import type { SafekeeperMetrics } from './metrics.js';
 import type { Timeline } from './storage/timeline.js';
 import type { TimelineRegistry } from './storage/timelines.js';
@@ -38,6 +39,8 @@ export interface SafekeeperDeps {
    * LSN: only what a quorum has flushed leaves a safekeeper.
    */
   walReadBound?: (timeline: Timeline) => bigint;
+  /** Timelines held and the data directory's age: tells a lost timeline from a missed one (membership/ledger.ts). */
+  ledger?: MembershipLedger;
   /** Called with an assertion failure (a bug) after it was answered with 500; main.ts exits. */
   onBug?: (error: Error) => void;
 }

@@ -80,4 +80,33 @@ export class BadZstd extends ServiceError {
   }
 }
 
-export type SafekeeperErrorCode = (TimelineExists | ControlFileCorrupt | WalCorrupt | PeerFailed | PullConflict | BadZstd)['code'];
+export type SafekeeperErrorCode = (TimelineExists | ControlFileCorrupt | WalCorrupt | PeerFailed | PullConflict | BadZstd | TimelineLost | JoinRefused)['code'];
+
+/**
+ * This safekeeper held the timeline (its ledger says so) and its directory is
+ * gone: it must not take part as a fresh acceptor (core consensus join.ts).
+ * It stays out until a membership change replaces it.
+ */
+export class TimelineLost extends ServiceError {
+  readonly code = 'TIMELINE_LOST' as const;
+  constructor(
+    readonly tenantId: string,
+    readonly timelineId: string,
+  ) {
+    super(`timeline ${tenantId}/${timelineId} was held here and is lost: this safekeeper must be replaced by a membership change, not rejoin empty`);
+    this.name = 'TimelineLost';
+  }
+}
+
+/** A join that the join rule refuses (not a member, a younger data directory). */
+export class JoinRefused extends ServiceError {
+  readonly code = 'JOIN_REFUSED' as const;
+  constructor(
+    readonly tenantId: string,
+    readonly timelineId: string,
+    readonly reason: string,
+  ) {
+    super(`safekeeper may not join timeline ${tenantId}/${timelineId} as a fresh acceptor: ${reason}`);
+    this.name = 'JoinRefused';
+  }
+}

@@ -13,6 +13,7 @@ import { TimelineRegistry } from './storage/timelines.js';
 import { WalBackup } from './backup/wal-backup.js';
 import { AcceptorHosts } from './data-path/hosts.js';
 import { attachConsensusStream } from './data-path/stream-server.js';
+import { holds, MembershipLedger } from './membership/ledger.js';
 import { PeerRecovery } from './peer-recovery.js';
 
 export const VERSION = '0.1.0';
@@ -42,6 +43,8 @@ export async function startSafekeeper(config: SafekeeperConfig, log: Logger, onB
     metrics,
     ...(config.walSegmentBytes !== undefined ? { segmentBytes: config.walSegmentBytes } : {}),
   });
+  const ledger = await MembershipLedger.open(config.dataDir, config.nodeId, timelines.all());
+  for (const l of ledger.lost((t, tl) => holds(timelines, t, tl))) log.warn('timeline lost: held here, directory gone; this safekeeper stays out of it until a membership change replaces it', l);
   const remoteStorage = config.remoteStorageUrl ? openRemoteStorage(config.remoteStorageUrl) : undefined;
   const hosts = new AcceptorHosts(config.nodeId);
   const deps: SafekeeperDeps = {
@@ -53,6 +56,7 @@ export async function startSafekeeper(config: SafekeeperConfig, log: Logger, onB
     log,
     remoteStorage,
     hosts,
+    ledger,
     ...(onBug ? { onBug } : {}),
   };
   const app = createApp(deps);

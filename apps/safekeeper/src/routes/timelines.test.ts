@@ -42,7 +42,7 @@ describe('timelines admin API', () => {
     expect(await one.json()).toEqual(status);
 
     const st = await t.app.request('/v1/status');
-    expect(await st.json()).toEqual({ nodeId: 1, version: 'test', timelines: 1, auth: 'none', remoteStorage: null });
+    expect(await st.json()).toEqual({ nodeId: 1, version: 'test', timelines: 1, auth: 'none', remoteStorage: null, lostTimelines: [] });
 
     const del = await t.app.request(`${base}/${TIMELINE}`, { method: 'DELETE' });
     expect(del.status).toBe(200);
