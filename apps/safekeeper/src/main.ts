@@ -71,7 +71,7 @@ export async function startSafekeeper(config: SafekeeperConfig, log: Logger, onB
   const tls = config.tls ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) } : undefined;
   const listening = await listen(app.fetch, { host: config.listen.host, port: config.listen.port, tls });
   const { url, port } = listening;
-  const consensusStreams = attachConsensusStream(listening.server, { timelines, hosts, verifier, log, onBug });
+  const consensusStreams = attachConsensusStream(listening.server, { timelines, hosts, verifier, log, onBug, ledger });
   walBackup?.start();
   peerRecovery?.start();
   log.info('safekeeper listening', { nodeId: config.nodeId, url, dataDir: config.dataDir, timelines: timelines.size, peers: config.peers?.size ?? 0, auth: verifier?.algorithm ?? 'none' });

@@ -29,6 +29,8 @@ import { type AcceptorInput, type AcceptorMessage, CONSENSUS_STREAM_PROTOCOL, en
 import { zstdDecompress } from '@strata/zstd';
 import { authorize, Forbidden, type Logger, type TokenVerifier, Unauthenticated } from '@strata/service-kit';
 import { POLICY } from '../auth.js';
+import { TimelineLost } from '../errors.js';
+import type { MembershipLedger } from '../membership/ledger.js';
 import type { TimelineRegistry } from '../storage/timelines.js';
 import type { AcceptorHosts } from './hosts.js';
 
@@ -52,6 +54,8 @@ export interface ConsensusStreamDeps {
   readonly hosts: AcceptorHosts;
   readonly verifier: TokenVerifier | null;
   readonly log: Logger;
+  /** The join rule's ledger: a lost timeline is refused, any other is recorded before its first vote here. */
+  readonly ledger?: MembershipLedger | undefined;
   /** An assertion failure (a bug): main.ts exits. */
   readonly onBug?: ((e: Error) => void) | undefined;
 }
@@ -104,9 +108,13 @@ export function attachConsensusStream(server: EventEmitter, deps: ConsensusStrea
           if (!bearer) throw new Unauthenticated('missing or malformed Authorization header');
           authorize(await deps.verifier.verify(bearer[1]!), POLICY.tenantData, tenantId);
         }
+        if (deps.ledger?.has(tenantId, timelineId) === true && !deps.timelines.all().some((t) => t.tenantId === tenantId && t.timelineId === timelineId)) {
+          throw new TimelineLost(tenantId, timelineId);
+        }
         deps.timelines.get(tenantId, timelineId);
+        await deps.ledger?.record(tenantId, timelineId);
       } catch (e) {
-        const status = e instanceof Unauthenticated ? 401 : e instanceof Forbidden ? 403 : 404;
+        const status = e instanceof Unauthenticated ? 401 : e instanceof Forbidden ? 403 : e instanceof TimelineLost ? 410 : 404;
         return refuse(socket, status, errorCode(e), e instanceof Error ? e.message : String(e));
       }
       if (closing || socket.destroyed) return socket.destroy();
