@@ -57,6 +57,17 @@ describe('[SECURITY][HTTP] the console refuses cross-site mutations and throttle
     expect(await operatorNames()).not.toContain('mallory');
   });
 
+  it('a cross-origin multipart signOut (tRPC reads FormData as {}) does not end the admin session', async () => {
+    const form = new FormData();
+    form.set('x', '1');
+    const r = await handle(
+      new Request(`${CONSOLE}/api/trpc/operators.signOut`, { method: 'POST', headers: { host: '127.0.0.1:7000', cookie: adminCookie, origin: EVIL, 'sec-fetch-site': 'same-site' }, body: form }),
+    );
+    expect(r.status).toBe(403);
+    const me = await handle(new Request(`${CONSOLE}/api/trpc/operators.me`, { headers: { cookie: adminCookie } }));
+    expect(((await me.json()) as { result: { data: { username: string } | null } }).result.data?.username).toBe('admin');
+  });
+
   it('JSON from another origin (another port of 127.0.0.1 is the same site) is refused', async () => {
     const body = JSON.stringify({ username: 'mallory', password: 'longenough', role: 'admin' });
     expect((await createOperator({ origin: EVIL, 'content-type': 'application/json' }, body)).status).toBe(403);
