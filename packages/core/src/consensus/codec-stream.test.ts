@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { writeU32 } from '../bytes.js';
 import { CorruptFrame } from '../errors.js';
 import { COMPRESSED_FRAME_TAG, encodeAppendRequestParts, encodeCompressedFrame, encodeFrames, encodeMessage, FRAME_BYTES_MAX, FrameReader } from './codec.js';
-import type { Message } from './messages.js';
+import type { AppendRequest, Message } from './messages.js';
 
 const h = { tenantId: 'deadbeef00112233deadbeef00112233', timelineId: '0123456789abcdef0123456789abcdef', generation: 7 };
-const append = (beginLsn: bigint, n: number): Message => ({
+const append = (beginLsn: bigint, n: number): AppendRequest => ({
   type: 'AppendRequest',
   ...h,
   term: 3n,
@@ -47,8 +47,8 @@ describe('FrameReader (the consensus stream, every byte hostile)', () => {
 
   it('an AppendRequest in two parts (head, data) is byte for byte its frame', () => {
     for (const m of [append(100n, 0), append(100n, 5), append(105n, 70_000)]) {
-      const [head, data] = encodeAppendRequestParts(m as Parameters<typeof encodeAppendRequestParts>[0]);
-      expect(data).toBe((m as { data: Uint8Array }).data);
+      const [head, data] = encodeAppendRequestParts(m);
+      expect(data).toBe(m.data);
       expect(new Uint8Array([...head, ...data])).toEqual(encodeMessage(m));
     }
   });
@@ -137,7 +137,7 @@ describe('FrameReader (the consensus stream, every byte hostile)', () => {
       out.set(packed);
       return out;
     };
-    const zeros: Message = { ...append(10n, 5000), data: new Uint8Array(5000) };
+    const zeros: AppendRequest = { ...append(10n, 5000), data: new Uint8Array(5000) };
 
     it('round-trip, mixed with plain frames; a frame that does not shrink goes plain', () => {
       const packed = encodeCompressedFrame(encodeMessage(zeros), compress);
