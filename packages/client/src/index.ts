@@ -5,3 +5,4 @@ export * from './wire-zstd.js';
 export * from './http.js';
 export * from './pageserver-client.js';
 export * from './pageserver-api.js';
+export * from './member-join.js';

@@ -44,9 +44,12 @@ import {
   type ProposerStep,
   stepProposer,
   tickProposer,
+  degradedMembers,
+  type MemberPresence,
 } from '@strata/core/consensus';
 import { zstdCompress } from '@strata/zstd';
 import { ConsensusStream, type ConsensusStreamState } from './consensus-stream.js';
+import { absentReject, MemberJoiner } from './member-join.js';
 
 export interface SafekeeperEndpoint {
   readonly nodeId: NodeId;
@@ -158,9 +161,12 @@ export class ProposerDriver {
   private fenceCause: FenceCause = 'term';
   /** The cause to record if the message being stepped fences the proposer. */
   private stepCause: FenceCause = 'term';
+  /** Brings members that missed the timeline into it (member-join.ts). */
+  private readonly joiner: MemberJoiner;
 
   constructor(opts: ProposerDriverOptions) {
     this.opts = opts;
+    this.joiner = new MemberJoiner({ tenantId: opts.tenantId, timelineId: opts.timelineId, endpoints: opts.safekeepers, token: opts.token });
     const heartbeatMs = opts.heartbeatMs ?? 250;
     const appendBytesMax = opts.appendBytesMax ?? 1 << 20;
     const inflightBytesMax = opts.inflightBytesMax ?? 16 << 20;
@@ -203,12 +209,15 @@ export class ProposerDriver {
       onOpen: () => this.flushQueue(ref.peer!),
       onDrain: () => this.flushQueue(ref.peer!),
       onMessage: (m) => this.onMessage(ref.peer!, m),
-      onClose: () => {
+      onClose: (reason) => {
         // What the dead connection carried may never have arrived; what waited for it goes too.
         const peer = ref.peer!;
         peer.cover = null;
         peer.queue = [];
         peer.queuedBytes = 0;
+        // Refused for want of the timeline: the proposer decides whether to ask it to join (member-join.ts).
+        const absent = absentReject(o.tenantId, o.timelineId, endpoint.nodeId, reason);
+        if (absent !== null) this.onMessage(peer, absent);
       },
     });
     ref.peer = { endpoint, conn, queue: [], queuedBytes: 0, cover: null, bytesSent: 0, resendsDropped: 0, framesDropped: 0 };
@@ -237,6 +246,10 @@ export class ProposerDriver {
   /** Members of the configuration (old and new while joint); the given safekeepers until one is learned. */
   get members(): NodeId[] {
     return proposerMembers(this.state);
+  }
+  /** Members whose safekeeper lacks the timeline (being asked to join) or lost it (until replaced). */
+  get degradedMembers(): { nodeId: NodeId; presence: MemberPresence }[] {
+    return degradedMembers(this.state);
   }
   /** Why the proposer is fenced, or null while it is not. */
   get fence(): ProposerFenced | null {
@@ -322,6 +335,7 @@ export class ProposerDriver {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timer);
+    this.joiner.stop();
     for (const p of this.peers.values()) p.conn.close();
     const err = new Error('proposer stopped');
     for (const w of this.commitWaiters.splice(0)) w.reject(err);
@@ -364,6 +378,8 @@ export class ProposerDriver {
 
   private onEvent(e: ProposerEvent): void {
     this.opts.onEvent?.(e);
+    this.joiner.onEvent(e);
+    if (e.kind === 'memberMissing' || e.kind === 'memberLost' || e.kind === 'memberPresent') return;
     if (e.kind === 'elected') {
       for (const w of this.electedWaiters.splice(0)) w.resolve();
     } else if (e.kind === 'committed') {
