@@ -3,6 +3,7 @@ import { TENANT, TIMELINE, tempDir } from '../app.test-util.js';
 import { SafekeeperMetrics } from '../metrics.js';
 import type { Timeline } from '../storage/timeline.js';
 import { TimelineRegistry } from '../storage/timelines.js';
+import { redoStream } from '../storage/redo.test-util.js';
 import { AcceptorHost } from './acceptor-host.js';
 
 const bytes = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * seed + 7) & 0xff);
@@ -51,5 +52,50 @@ describe('AcceptorHost.recoverFromPeer', () => {
     expect(await host.recoverFromPeer(history, 1600n, async () => bytes(10))).toBe(10);
     expect(host.acceptor.flushLsn).toBe(1110n);
     expect(timeline.flushLsn).toBe(1110n);
+  });
+});
+
+describe('AcceptorHost group commit', () => {
+  let cleanup: () => Promise<void>;
+  let registry: TimelineRegistry;
+  let timeline: Timeline;
+
+  beforeEach(async () => {
+    let dataDir: string;
+    ({ dir: dataDir, cleanup } = await tempDir());
+    registry = await TimelineRegistry.open({ dataDir, nodeId: 1, metrics: new SafekeeperMetrics(), segmentBytes: 1 << 16 });
+    ({ timeline } = await registry.create({ tenantId: TENANT, timelineId: TIMELINE, startLsn: 1000n, conf: { generation: 1, members: [1, 2, 3] } }));
+    await timeline.updateConsensus({ term: 2n, termHistory: [{ term: 2n, lsn: 1000n }] });
+  });
+  afterEach(async () => {
+    await registry.close();
+    await cleanup();
+  });
+
+  it('N appends in flight at once take far fewer than N fdatasyncs, and none is answered before it is durable', async () => {
+    const host = new AcceptorHost(1, timeline);
+    const { bytes, boundaries: b } = redoStream(100, 9);
+    const n = b.length - 1;
+    const flushes0 = timeline.walFlushes;
+    const answers = b.slice(1).map((to, i) => {
+      const beginLsn = 1000n + BigInt(b[i]!);
+      const endLsn = 1000n + BigInt(to);
+      return host
+        .handle([{ type: 'AppendRequest', tenantId: TENANT, timelineId: TIMELINE, generation: 1, term: 2n, beginLsn, endLsn, commitLsn: beginLsn, data: bytes.subarray(b[i], to) }])
+        .then((replies) => {
+          // Answered only once durable.
+          expect(timeline.flushLsn).toBeGreaterThanOrEqual(endLsn);
+          return replies;
+        });
+    });
+    const replies = await Promise.all(answers);
+    const flushes = timeline.walFlushes - flushes0;
+    expect(replies.map((r) => r[0]!.type)).toEqual(Array(n).fill('AppendResponse'));
+    expect(replies[n - 1]![0]).toMatchObject({ flushLsn: 1000n + BigInt(bytes.length) });
+    expect(flushes).toBeGreaterThan(0);
+    expect(flushes).toBeLessThanOrEqual(5);
+    expect(host.acceptor.flushLsn).toBe(timeline.flushLsn);
+    expect(timeline.commitLsn).toBe(1000n + BigInt(b[n - 1]!));
+    expect(await timeline.readWal(1000n, timeline.flushLsn)).toEqual(bytes);
   });
 });

@@ -1,9 +1,14 @@
 /**
  * Runs the pure acceptor of `@strata/core/consensus` over one timeline's
- * storage. Requests for a timeline are serialized; within one request the
- * WAL writes of all its messages share one fsync, and no reply leaves before
- * everything it depends on is durable (replies go out only after the whole
- * batch's effects are done).
+ * storage. Requests for a timeline are stepped one at a time, in order;
+ * no reply leaves before everything it depends on is durable.
+ *
+ * Group commit: stepping a request and queueing its WAL writes is quick,
+ * and the wait for durability happens after, outside the step queue. So the
+ * requests that arrive while one fdatasync runs are all stepped and written
+ * behind it, and one next fdatasync (the timeline's `syncWal`) covers them
+ * all. Effects that need durable WAL first (control writes, truncation,
+ * reads) wait for it inside the step queue, as they must keep their order.
  */
 import { assert } from '@strata/core';
 import {
@@ -25,6 +30,10 @@ export const PEER_RECOVERY_CHUNK_BYTES = 16 * 1024 * 1024;
 export class AcceptorHost {
   private state: AcceptorState;
   private queue: Promise<unknown> = Promise.resolve();
+  /** End of the WAL once the writes queued so far are done (the acceptor's flush LSN, not yet durable). */
+  private writeEnd: bigint;
+  /** A failed WAL write: the acceptor's state is ahead of its storage, so it answers nothing more. */
+  private broken: Error | undefined;
   /** `Date.now()` of the last proposer request handled (0: none since this host was made). */
   lastProposerMessageAt = 0;
 
@@ -33,6 +42,8 @@ export class AcceptorHost {
     private readonly timeline: Timeline,
   ) {
     this.state = restoreAcceptor(controlFromTimeline(nodeId, timeline), timeline.flushLsn);
+    assert(timeline.writtenLsn === timeline.flushLsn, 'a host starts over durable WAL only');
+    this.writeEnd = timeline.flushLsn;
   }
 
   get acceptor(): AcceptorState {
@@ -40,9 +51,14 @@ export class AcceptorHost {
   }
 
   /** Step every message in order, make its effects durable, and return the replies. */
-  handle(messages: readonly AcceptorInput[]): Promise<AcceptorMessage[]> {
+  async handle(messages: readonly AcceptorInput[]): Promise<AcceptorMessage[]> {
     this.lastProposerMessageAt = Date.now();
-    return this.serialize(() => this.handleNow(messages));
+    const batch = await this.serialize(() => this.stepAndWrite(messages));
+    await batch.written;
+    await this.timeline.syncWal(batch.flushLsn);
+    // Readers may see what a quorum flushed as soon as this node knows of it; the control file catches up on its next write.
+    if (batch.commitLsn > this.timeline.commits.lsn) this.timeline.commits.advance(batch.commitLsn);
+    return batch.replies;
   }
 
   /**
@@ -55,13 +71,16 @@ export class AcceptorHost {
    */
   recoverFromPeer(peerTermHistory: TermHistory, peerFlushLsn: bigint, fetch: (from: bigint, to: bigint) => Promise<Uint8Array>): Promise<number> {
     return this.serialize(async () => {
+      this.assertUsable();
       const range = peerRecoveryRange(this.state, { termHistory: peerTermHistory, flushLsn: peerFlushLsn });
       if (!range) return 0;
       const to = range.to - range.from > BigInt(PEER_RECOVERY_CHUNK_BYTES) ? range.from + BigInt(PEER_RECOVERY_CHUNK_BYTES) : range.to;
       const bytes = await fetch(range.from, to);
       if (bytes.length === 0) return 0;
       assert(BigInt(bytes.length) <= to - range.from, `peer recovery fetched ${bytes.length} bytes for ${range.from}..${to}`);
-      const flushLsn = await this.timeline.appendWal(range.from, bytes);
+      assert(range.from === this.writeEnd, `peer recovery from ${range.from} but the WAL ends at ${this.writeEnd}`);
+      const flushLsn = await this.guard(this.timeline.appendWal(range.from, bytes));
+      this.writeEnd = flushLsn;
       this.state = { ...this.state, flushLsn };
       assert(this.timeline.flushLsn === this.state.flushLsn, `storage flush ${this.timeline.flushLsn} != acceptor flush ${this.state.flushLsn}`);
       return bytes.length;
@@ -74,16 +93,42 @@ export class AcceptorHost {
     return run;
   }
 
-  private async handleNow(messages: readonly AcceptorInput[]): Promise<AcceptorMessage[]> {
+  private assertUsable(): void {
+    if (this.broken) throw this.broken;
+  }
+
+  /** A storage failure leaves the acceptor's state ahead of its storage: nothing more is answered. */
+  private guard<T>(p: Promise<T>): Promise<T> {
+    return p.catch((e: unknown) => {
+      this.broken ??= e instanceof Error ? e : new Error(String(e));
+      throw e;
+    });
+  }
+
+  /**
+   * Steps the messages and queues their WAL writes without waiting for
+   * them; returns the replies and what they wait for: the writes, then
+   * durability up to `flushLsn`.
+   */
+  private async stepAndWrite(messages: readonly AcceptorInput[]): Promise<{ replies: AcceptorMessage[]; written: Promise<unknown>; flushLsn: bigint; commitLsn: bigint }> {
+    this.assertUsable();
     const replies: AcceptorMessage[] = [];
-    // WAL written but not yet fsynced: it is flushed before anything that depends on it.
+    const writes: Promise<unknown>[] = [];
+    // WAL stepped but not yet handed to the timeline: contiguous writes of one batch become one.
     let pending: { begin: bigint; parts: Uint8Array[]; bytes: number } | null = null;
-    const flushPending = async (): Promise<void> => {
+    const queuePending = (): void => {
       if (!pending) return;
       const data = concat(pending.parts, pending.bytes);
-      const begin = pending.begin;
+      assert(pending.begin === this.writeEnd, `WAL write at ${pending.begin} but the WAL ends at ${this.writeEnd}`);
+      writes.push(this.guard(this.timeline.writeWal(pending.begin, data)));
+      this.writeEnd = pending.begin + BigInt(pending.bytes);
       pending = null;
-      await this.timeline.appendWal(begin, data);
+    };
+    // Everything stepped so far durable: for effects that depend on it.
+    const durable = async (): Promise<void> => {
+      queuePending();
+      await Promise.all(writes.splice(0));
+      await this.guard(this.timeline.syncWal(this.writeEnd));
     };
     for (const m of messages) {
       const step = stepAcceptor(this.state, m);
@@ -95,7 +140,7 @@ export class AcceptorHost {
               pending.parts.push(e.data);
               pending.bytes += e.data.length;
             } else {
-              await flushPending();
+              queuePending();
               pending = { begin: e.beginLsn, parts: [e.data], bytes: e.data.length };
             }
             break;
@@ -103,15 +148,16 @@ export class AcceptorHost {
             // Deferred to the end of the batch (or to the next effect that needs it).
             break;
           case 'truncateWal':
-            await flushPending();
-            await this.timeline.truncateWal(e.lsn);
+            await durable();
+            await this.guard(this.timeline.truncateWal(e.lsn));
+            this.writeEnd = e.lsn;
             break;
           case 'persistControl':
-            await flushPending();
-            await this.timeline.updateConsensus(consensusPatch(e.control));
+            await durable();
+            await this.guard(this.timeline.updateConsensus(consensusPatch(e.control)));
             break;
           case 'readWal': {
-            await flushPending();
+            await durable();
             reads ??= new Map();
             reads.set(replies.length + step.replies.findIndex((r) => r.type === 'ReadWalResponse'), await this.timeline.readWal(e.beginLsn, e.endLsn));
             break;
@@ -125,11 +171,9 @@ export class AcceptorHost {
         replies.push(data && r.type === 'ReadWalResponse' ? { ...r, data } : r);
       }
     }
-    await flushPending();
-    assert(this.timeline.flushLsn === this.state.flushLsn, `storage flush ${this.timeline.flushLsn} != acceptor flush ${this.state.flushLsn}`);
-    // Readers may see what a quorum flushed as soon as this node knows of it; the control file catches up on its next write.
-    this.timeline.commits.advance(this.state.commitLsn);
-    return replies;
+    queuePending();
+    assert(this.writeEnd === this.state.flushLsn, `storage end ${this.writeEnd} != acceptor flush ${this.state.flushLsn}`);
+    return { replies, written: Promise.all(writes), flushLsn: this.state.flushLsn, commitLsn: this.state.commitLsn };
   }
 }
 

@@ -45,8 +45,17 @@ export const controlFileSchema = z
     term: u64,
     termHistory: z.array(termLsnSchema).max(100_000),
     timelineStartLsn: u64,
-    /** End of the WAL that was fsynced; recovery cuts the WAL files here. */
+    /**
+     * A durable end of the WAL when the file was written: a lower bound,
+     * since appends do not rewrite this file (see timeline.ts).
+     */
     walFlushLsn: u64,
+    /**
+     * An mtr boundary at or below walFlushLsn from which the WAL was valid
+     * redo: recovery scans the tail from here to find the real end. Absent
+     * (older files, WAL that is not redo): the end is walFlushLsn.
+     */
+    walScanLsn: u64.optional(),
     commitLsn: u64,
     /** Everything below is in remote storage (WAL backup). */
     backupLsn: u64,
@@ -63,6 +72,9 @@ export const controlFileSchema = z
     if (c.walFlushLsn < c.timelineStartLsn) ctx.addIssue({ code: 'custom', message: 'walFlushLsn below timelineStartLsn' });
     if (c.commitLsn > c.walFlushLsn) ctx.addIssue({ code: 'custom', message: 'commitLsn beyond walFlushLsn' });
     if (c.commitLsn < c.timelineStartLsn) ctx.addIssue({ code: 'custom', message: 'commitLsn below timelineStartLsn' });
+    if (c.walScanLsn !== undefined && (c.walScanLsn < c.timelineStartLsn || c.walScanLsn > c.walFlushLsn)) {
+      ctx.addIssue({ code: 'custom', message: 'walScanLsn outside [timelineStartLsn, walFlushLsn]' });
+    }
     for (let i = 1; i < c.termHistory.length; i++) {
       const [prev, cur] = [c.termHistory[i - 1]!, c.termHistory[i]!];
       if (cur.term <= prev.term || cur.lsn < prev.lsn) {

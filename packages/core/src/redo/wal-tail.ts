@@ -46,10 +46,10 @@ export class MtrStreamCheck {
   private wholeEnd: bigint;
   private failure: string | undefined;
 
-  /** `startLsn` must be an mtr boundary. */
+  /** `startLsn` must be an mtr boundary; `crc` may change between pushes (recovery hands its check to the append path). */
   constructor(
     readonly startLsn: bigint,
-    private readonly crc: CrcCheck,
+    public crc: CrcCheck,
   ) {
     assert(startLsn >= 0n, 'negative start LSN');
     this.wholeEnd = startLsn;
