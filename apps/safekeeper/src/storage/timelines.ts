@@ -188,8 +188,7 @@ export class TimelineRegistry {
       } finally {
         await probe.close();
       }
-      // The control file's walFlushLsn is only a lower bound (see timeline.ts);
-      // the flush marker inside the directory carries the exact end along.
+      // The probe's close recorded the exact WAL end in its control file (see timeline.ts).
       await fsyncDir(join(staging, 'wal'));
       await fsyncDir(staging);
       await rename(staging, dir);
