@@ -12,6 +12,7 @@ import { DEFAULT_LIMITS, type AppEnv, type PageserverDeps } from './deps.js';
 import type { AlreadyExists, BasebackupFailed, InvalidDatadir, MaintenanceFailed, NoLsnAtTime, RemoteUploadTimedOut, SnapshotNotFound, TenantNotFound, TimelineHasChildren } from './errors.js';
 import { StorageMaintenance } from './maintenance.js';
 import { basebackupRoutes } from './routes/basebackup.js';
+import { datadirRoutes } from './routes/datadir.js';
 import { getpageRoutes } from './routes/getpage.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { snapshotRoutes } from './routes/snapshots.js';
@@ -97,6 +98,7 @@ export function createApp(deps: PageserverDeps) {
     .route('/', timelineRoutes(deps))
     .route('/', getpageRoutes(deps))
     .route('/', basebackupRoutes(deps))
+    .route('/', datadirRoutes(deps))
     .route('/', storageRoutes(deps, maintenance))
     .route('/', snapshotRoutes(deps))
     .route('/', tierRoutes(deps))

@@ -10,7 +10,7 @@
  * `CONNECTION_FAILED` when it did not answer.
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { encodeAuxSet } from '@strata/core';
+import { type AuxFile, decodeAuxSet, encodeAuxSet } from '@strata/core';
 import { decodeGetPageResponse, encodeGetPageRequests, type GetPageItem } from '@strata/core/getpage';
 import { lsnDecimal, lsnString } from '@strata/core/json';
 import { readAuxFiles, TarDirSink, TarParser } from '@strata/datadir';
@@ -185,6 +185,29 @@ export async function putAuxSet(t: PageserverTarget, tenantId: string, timelineI
       headers: { 'content-type': 'application/octet-stream' },
     })
   ).files;
+}
+
+const manifestReply = z.object({
+  lsn: lsnString,
+  pageSize: z.number().int().positive(),
+  logFileSize: lsnString,
+  tablespaces: z.array(z.object({ spaceId: z.number().int().nonnegative(), path: z.string(), sizePages: z.number().int().nonnegative() })),
+});
+/** A datadir at an LSN without its pages: every tablespace's path and size, the redo log's size (FUSE computes). */
+export type DatadirManifest = z.output<typeof manifestReply>;
+
+/** The tablespaces of a timeline at `lsn` (page 0 sizes) and its log size: what a FUSE compute serves before any page. */
+export function datadirManifest(t: PageserverTarget, tenantId: string, timelineId: string, lsn: bigint, waitMs?: number): Promise<DatadirManifest> {
+  const q = new URLSearchParams({ lsn: lsn.toString(), ...(waitMs ? { waitMs: String(waitMs) } : {}) });
+  return json(t, `${timelinePath(tenantId, timelineId)}/datadir?${q}`, manifestReply, `datadir manifest at LSN ${lsn}`, { timeoutMs: (waitMs ?? 0) + SERVICE_TIMEOUT_MS_DEFAULT });
+}
+
+/** The aux-file set (.frm, db.opt, Aria system tables...) valid at `lsn`, as bytes (nothing is written to disk). */
+export async function getAuxSet(t: PageserverTarget, tenantId: string, timelineId: string, lsn: bigint, waitMs?: number): Promise<AuxFile[]> {
+  const q = new URLSearchParams({ lsn: lsn.toString(), ...(waitMs ? { waitMs: String(waitMs) } : {}) });
+  const res = await request(t, `${timelinePath(tenantId, timelineId)}/aux?${q}`, { timeoutMs: (waitMs ?? 0) + SERVICE_TIMEOUT_MS_DEFAULT });
+  if (!res.ok) throw await failure(res, `aux files at LSN ${lsn}`);
+  return decodeAuxSet(new Uint8Array(await res.arrayBuffer()));
 }
 
 export interface BasebackupProgress {
