@@ -3,7 +3,7 @@
  * nothing when the timeline is healthy or the page server is too old to say.
  */
 import { describe, expect, it } from 'vitest';
-import { pageserverProblemLines, type PageserverTimelineStatus } from './status.js';
+import { degradedMemberLines, pageserverProblemLines, type PageserverTimelineStatus } from './status.js';
 
 const healthyRemote = {
   queued: 0,
@@ -58,5 +58,16 @@ describe('pageserverProblemLines', () => {
   it('prints an upload backlog that is old even while no attempt fails (uploads not keeping up)', () => {
     const t: PageserverTimelineStatus = { lastRecordLsn: '2', diskConsistentLsn: '2', remote: { ...healthyRemote, queued: 40, pendingBytes: 1 << 30, oldestPendingAgeMs: 90_000, lagBytes: '1000' }, lastErrors: [] };
     expect(pageserverProblemLines('dev', t)).toEqual(['  pageserver upload backlog timeline dev: 40 tasks, 1073741824 bytes, oldest 90 s; remote-consistent 241489070 lags ingest by 1000 bytes']);
+  });
+});
+
+describe('degradedMemberLines', () => {
+  const conf = { generation: 1, members: [1, 2, 3] };
+  it('names a member without the timeline and one that lost it; says nothing of non-members or when nobody has it', () => {
+    expect(degradedMemberLines(conf, [{ id: 3, reply: 'HTTP 404' }, { id: 2, reply: 'HTTP 410' }, { id: 4, reply: 'HTTP 404' }])).toEqual([
+      '  safekeeper 3: DEGRADED member of generation 1 without the timeline (missed its creation; a proposer asks it to join when it connects)',
+      '  safekeeper 2: DEGRADED lost the timeline (held it, its directory is gone; it must not rejoin empty: replace it with `strata safekeeper membership`)',
+    ]);
+    expect(degradedMemberLines(null, [{ id: 3, reply: 'HTTP 404' }])).toEqual([]);
   });
 });

@@ -52,6 +52,22 @@ export function pageserverProblemLines(branch: string, t: PageserverTimelineStat
   }
   return lines;
 }
+/**
+ * Members of the timeline's configuration (as the others hold it) whose
+ * safekeeper answers without it: one that missed the creation (404, it joins
+ * when a proposer next connects) or lost it (410, it never rejoins empty).
+ */
+export function degradedMemberLines(conf: { generation: number; members: number[] } | null, absent: readonly { id: number; reply: string }[]): string[] {
+  if (conf === null) return [];
+  const lines: string[] = [];
+  for (const a of absent) {
+    if (!conf.members.includes(a.id)) continue;
+    if (a.reply === 'HTTP 404') lines.push(`  safekeeper ${a.id}: DEGRADED member of generation ${conf.generation} without the timeline (missed its creation; a proposer asks it to join when it connects)`);
+    else if (a.reply === 'HTTP 410') lines.push(`  safekeeper ${a.id}: DEGRADED lost the timeline (held it, its directory is gone; it must not rejoin empty: replace it with \`strata safekeeper membership\`)`);
+  }
+  return lines;
+}
+const lostOf = z.object({ lostTimelines: z.array(z.object({ tenantId: z.string(), timelineId: z.string() })) });
 const computeStatus = z.object({ state: z.string(), shipper: z.object({ commitLsn: z.string(), lagBytes: z.string(), lagMs: z.number() }).passthrough().nullable() }).passthrough();
 
 async function getJson<T>(url: string, token: string, schema: z.ZodType<T>): Promise<T | string> {
@@ -71,6 +87,8 @@ export async function status(state: ClusterState, out: (line: string) => void): 
   for (const sk of state.safekeepers) {
     const s = await getJson(`${sk.url}/v1/status`, token, z.unknown());
     out(`safekeeper ${sk.id} ${sk.url} ${typeof s === 'string' ? `DOWN (${s})` : 'up'}`);
+    const lost = typeof s === 'string' ? [] : (lostOf.safeParse(s).data?.lostTimelines ?? []);
+    for (const l of lost) out(`  safekeeper ${sk.id}: DEGRADED lost timeline ${l.timelineId} of tenant ${l.tenantId}`);
   }
   const ps = await getJson(`${state.pageserver.url}/v1/status`, token, z.unknown());
   out(`pageserver ${state.pageserver.url} ${typeof ps === 'string' ? `DOWN (${ps})` : 'up'}`);
@@ -80,15 +98,20 @@ export async function status(state: ClusterState, out: (line: string) => void): 
     out(`branch ${b.name} timeline ${b.timelineId} parent ${b.parent ?? '-'} lsn ${b.lsn ?? '-'} ${ingest}`);
     if (typeof t !== 'string') for (const line of pageserverProblemLines(b.name, t)) out(line);
     let commit = 0n;
+    const absent: { id: number; reply: string }[] = [];
+    let conf: { generation: number; members: number[] } | null = null;
     for (const sk of state.safekeepers) {
       const st = await getJson(`${sk.url}/v1/tenants/${state.tenantId}/timelines/${b.timelineId}`, token, skTimeline);
       if (typeof st === 'string') {
         out(`  safekeeper ${sk.id}: ${st === 'HTTP 404' ? 'no WAL yet (no compute has written to this branch)' : st}`);
+        absent.push({ id: sk.id, reply: st });
         continue;
       }
+      if (conf === null || st.conf.generation > conf.generation) conf = st.conf;
       if (BigInt(st.commitLsn) > commit) commit = BigInt(st.commitLsn);
       out(`  safekeeper ${sk.id}: term ${st.term} flush ${st.flushLsn} commit ${st.commitLsn} backup ${st.backupLsn} remote-consistent ${st.remoteConsistentLsn} generation ${st.conf.generation} members ${st.conf.members.join(',')}`);
     }
+    for (const line of degradedMemberLines(conf, absent)) out(line);
     if (typeof t !== 'string' && commit > 0n) out(`  ingest lag ${commit > BigInt(t.lastRecordLsn) ? commit - BigInt(t.lastRecordLsn) : 0n} bytes`);
   }
   for (const c of runningComputes()) {
