@@ -182,17 +182,21 @@ export class RemoteTimeline {
   }
 
   uploadIndex(meta: TimelineMeta, text: string): void {
-    // Only the newest of consecutive indexes matters: a newer index replaces a
-    // queued one only when nothing was queued after it. An index further back
-    // names files that are uploaded before it, and dropping it for one at the
-    // end would starve remote_consistent_lsn for as long as new layers keep
-    // coming faster than uploads (seen in the soak: frozen for minutes). An
-    // index queued before a delete is never dropped either: it is what stops
-    // naming the deleted file, and it must be in remote storage before the file goes.
+    // Queued indexes are coalesced, with two exceptions. The first one
+    // waiting stays: it names files uploaded before it, so remote_consistent_lsn
+    // keeps moving while new layers come faster than uploads (dropping every
+    // older index for the newest at the tail starved it: in the soak it
+    // stood still for minutes). And an index queued before a delete stays:
+    // it is what stops naming the deleted file, and it must be in remote
+    // storage before the file goes. The rest only delay the newest.
     if (this.destroying) return;
-    const last = this.queue[this.queue.length - 1];
-    const lastIsIdle = last !== undefined && (this.queue.length > 1 || this.running === null);
-    if (last?.kind === 'index' && lastIsIdle) this.queue.pop();
+    let firstWaiting = -1;
+    let lastDelete = -1;
+    this.queue.forEach((t, i) => {
+      if (t.kind === 'delete') lastDelete = i;
+      if (t.kind === 'index' && firstWaiting < 0 && !(i === 0 && this.running !== null)) firstWaiting = i;
+    });
+    this.queue = this.queue.filter((t, i) => t.kind !== 'index' || i === firstWaiting || i < lastDelete || (i === 0 && this.running !== null));
     this.queue.push({ kind: 'index', text, lsn: meta.diskConsistentLsn, bytes: text.length, queuedAtMs: this.now() });
     this.kick();
   }
