@@ -124,6 +124,7 @@ describe('the consensus stream (real safekeepers on loopback)', () => {
     await d.waitElected(10_000);
     let lsn = d.endLsn;
     expect(lsn).toBe(START_LSN);
+    const flushesBefore = c.sks.map((s) => s.deps.timelines.get(TENANT, TIMELINE).walFlushes);
     // 300 appends without waiting for any reply.
     for (let i = 0; i < 300; i++) {
       const data = mtrs(4096, i);
@@ -138,6 +139,8 @@ describe('the consensus stream (real safekeepers on loopback)', () => {
     expect(commits.length).toBeGreaterThan(1);
     for (let i = 1; i < commits.length; i++) expect(commits[i]!).toBeGreaterThan(commits[i - 1]!);
     for (const s of c.sks) expect((await status(s)).flushLsn).toBe(lsn);
+    // Appends that arrived together, or during an fdatasync, shared one.
+    c.sks.forEach((s, i) => expect(s.deps.timelines.get(TENANT, TIMELINE).walFlushes - flushesBefore[i]!).toBeLessThan(150));
     // The commit LSN travels to the safekeepers on the next append or heartbeat.
     await until('every safekeeper to know the commit', async () => (await Promise.all(c!.sks.map((s) => status(s)))).every((st) => st.commitLsn === lsn));
     for (const p of d.peerStats()) {

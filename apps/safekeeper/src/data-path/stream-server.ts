@@ -5,16 +5,17 @@
  * consensus frames both ways for as long as the proposer lives.
  *
  * The proposer pipelines: it writes appends without waiting for replies.
- * Frames are stepped in the order they arrive, in batches: everything that
- * arrived while the previous batch was being made durable forms the next one,
- * so appends that arrive during an fsync share the next fsync (group commit
- * on the connection), and the acceptor host sends no reply before the effects
+ * Frames are stepped in the order they arrive, in batches (what one read of
+ * the socket brought, or what queued while BATCHES_IN_FLIGHT_MAX batches were
+ * waiting): the acceptor host writes each batch's WAL at once and answers it
+ * once durable, and writes that arrive during an fdatasync share the next one
+ * (group commit). Replies go out in batch order, each only after the effects
  * it depends on are durable. Of a batch's run of AppendResponses only the
  * last goes out: the proposer only needs the highest flush LSN, and each
  * reply is sent after the whole batch is durable anyway.
  *
- * Bounds: a frame is at most FRAME_BYTES_MAX (decompressed, for a zstd one); past STREAM_QUEUED_BYTES_MAX
- * received and not yet stepped, or while the socket's write buffer holds more
+ * Bounds: a frame is at most FRAME_BYTES_MAX (decompressed, for a zstd one); past STREAM_HELD_BYTES_MAX
+ * received and not yet answered, or while the socket's write buffer holds more
  * than REPLY_BYTES_BUFFERED_MAX, the socket is not read (TCP pushes back on
  * the proposer). A corrupt frame, a message that is not for an acceptor or
  * not for this stream's timeline, or a failed batch closes the connection:
@@ -35,8 +36,10 @@ import type { TimelineRegistry } from '../storage/timelines.js';
 import type { AcceptorHosts } from './hosts.js';
 
 const STREAM_PATH = /^\/v1\/tenants\/([0-9a-f]{32})\/timelines\/([0-9a-f]{32})\/consensus\/stream(?:\?.*)?$/;
-/** Bytes received and not yet stepped before the socket stops being read: a few large appends. */
-export const STREAM_QUEUED_BYTES_MAX = 32 << 20;
+/** Bytes received and not yet answered before the socket stops being read: a few large appends. */
+export const STREAM_HELD_BYTES_MAX = 32 << 20;
+/** Batches handed to the acceptor host and waiting for durability, per stream. */
+const BATCHES_IN_FLIGHT_MAX = 4;
 /** Reply bytes the socket may hold unsent before the next batch waits (ReadWalResponses can be large). */
 const REPLY_BYTES_BUFFERED_MAX = 8 << 20;
 const ACCEPTOR_INPUTS: ReadonlySet<Message['type']> = new Set([
@@ -147,10 +150,14 @@ export function attachConsensusStream(server: EventEmitter, deps: ConsensusStrea
 class Stream {
   // The proposer may send WAL zstd-compressed (its `compression` option); replies go plain.
   private readonly reader = new FrameReader(FRAME_BYTES_MAX, zstdDecompress);
+  /** Received, not yet handed to the acceptor host. */
   private queue: AcceptorInput[] = [];
   private queuedBytes = 0;
-  /** The batch being made durable, if any. */
-  private running: Promise<void> | null = null;
+  /** Handed to the host and not yet answered: batches, and their bytes. */
+  private inFlight = 0;
+  private inFlightBytes = 0;
+  /** The replies of each batch in flight are written after those of the batches before it. */
+  private replies: Promise<void> = Promise.resolve();
   private closed = false;
 
   constructor(
@@ -174,22 +181,29 @@ class Stream {
     });
     this.socket.once('close', () => {
       this.closed = true;
+      this.queue = [];
+      this.queuedBytes = 0;
     });
     if (head.length > 0) this.onData(head);
   }
 
-  /** Stop reading; resolves when the batch in progress (if any) has answered, and the socket is ended. */
+  /** Stop reading; resolves when the batches in flight have answered, and the socket is ended. */
   async close(): Promise<void> {
     this.socket.pause();
     this.queue = [];
+    this.queuedBytes = 0;
     await this.idle();
     this.closed = true;
     // Once what was written is flushed, nothing more is read: cut rather than wait for the proposer's end.
     this.socket.end(() => this.socket.destroy());
   }
 
+  /** Every batch handed over has answered (or the stream failed). */
   private async idle(): Promise<void> {
-    while (this.running) await this.running;
+    for (let p = this.replies; ; p = this.replies) {
+      await p;
+      if (p === this.replies && (this.queue.length === 0 || this.closed)) return;
+    }
   }
 
   private onData(chunk: Buffer): void {
@@ -208,45 +222,75 @@ class Stream {
       this.drop('corrupt frame', e);
       return;
     }
-    if (this.queuedBytes >= STREAM_QUEUED_BYTES_MAX) this.socket.pause();
-    if (!this.running && this.queue.length > 0) this.running = this.pump().finally(() => (this.running = null));
+    if (this.queuedBytes + this.inFlightBytes >= STREAM_HELD_BYTES_MAX) this.socket.pause();
+    this.dispatch();
   }
 
-  private async pump(): Promise<void> {
-    while (this.queue.length > 0 && !this.closed) {
-      const batch = this.queue;
-      this.queue = [];
-      this.queuedBytes = 0;
-      let replies: AcceptorMessage[];
-      try {
-        // Looked up per batch: a timeline deleted (or re-created) under an open stream is not written to.
-        const timeline = this.deps.timelines.get(this.tenantId, this.timelineId);
-        replies = await this.deps.hosts.of(timeline).handle(batch);
-      } catch (e) {
-        if (e instanceof AssertionError) this.deps.onBug?.(e);
-        this.drop('batch failed', e);
-        return;
-      }
-      if (this.closed) return;
-      this.socket.cork();
-      let ok = true;
-      for (let i = 0; i < replies.length; i++) {
-        const r = replies[i]!;
-        const next = replies[i + 1];
-        // Only the last of a run of acknowledgements: it carries the highest flush and commit LSNs.
-        if (r.type === 'AppendResponse' && next?.type === 'AppendResponse' && next.term === r.term && next.generation === r.generation) continue;
-        ok = this.socket.write(encodeMessage(r));
-      }
-      this.socket.uncork();
-      if (!ok && this.socket.writableLength > REPLY_BYTES_BUFFERED_MAX) await once(this.socket, 'drain');
-      if (this.socket.isPaused() && this.queuedBytes < STREAM_QUEUED_BYTES_MAX / 2 && !this.closed) this.socket.resume();
+  /**
+   * Hand what was received to the acceptor host as one batch, unless
+   * BATCHES_IN_FLIGHT_MAX are already waiting for durability: the host steps
+   * and writes a batch at once and waits for the fdatasync outside its step
+   * queue, so a batch handed over during an fdatasync shares the next one.
+   */
+  private dispatch(): void {
+    if (this.closed || this.queue.length === 0 || this.inFlight >= BATCHES_IN_FLIGHT_MAX) return;
+    const batch = this.queue;
+    const bytes = this.queuedBytes;
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.inFlight++;
+    this.inFlightBytes += bytes;
+    let answered: Promise<AcceptorMessage[]>;
+    try {
+      // Looked up per batch: a timeline deleted (or re-created) under an open stream is not written to.
+      const timeline = this.deps.timelines.get(this.tenantId, this.timelineId);
+      answered = this.deps.hosts.of(timeline).handle(batch);
+    } catch (e) {
+      answered = Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
+    // Not left unhandled while an earlier batch's replies are still being written.
+    answered.catch(() => undefined);
+    this.replies = this.replies
+      .then(async () => {
+        let replies: AcceptorMessage[];
+        try {
+          replies = await answered;
+        } catch (e) {
+          if (e instanceof AssertionError) this.deps.onBug?.(e);
+          this.drop('batch failed', e);
+          return;
+        }
+        await this.write(replies);
+      })
+      .finally(() => {
+        this.inFlight--;
+        this.inFlightBytes -= bytes;
+        if (this.socket.isPaused() && this.queuedBytes + this.inFlightBytes < STREAM_HELD_BYTES_MAX / 2 && !this.closed) this.socket.resume();
+        this.dispatch();
+      });
+  }
+
+  private async write(replies: readonly AcceptorMessage[]): Promise<void> {
+    if (this.closed) return;
+    this.socket.cork();
+    let ok = true;
+    for (let i = 0; i < replies.length; i++) {
+      const r = replies[i]!;
+      const next = replies[i + 1];
+      // Only the last of a run of acknowledgements: it carries the highest flush and commit LSNs.
+      if (r.type === 'AppendResponse' && next?.type === 'AppendResponse' && next.term === r.term && next.generation === r.generation) continue;
+      ok = this.socket.write(encodeMessage(r));
+    }
+    this.socket.uncork();
+    if (!ok && this.socket.writableLength > REPLY_BYTES_BUFFERED_MAX && !this.closed) await once(this.socket, 'drain');
   }
 
   /** The stream cannot go on: log why and cut the connection; the proposer reconnects. */
   private drop(why: string, e: unknown): void {
     if (this.closed) return;
     this.closed = true;
+    this.queue = [];
+    this.queuedBytes = 0;
     const known = errorCode(e) !== 'INTERNAL';
     const fields = { tenantId: this.tenantId, timelineId: this.timelineId, error: e };
     if (known) this.deps.log.warn(`consensus stream closed: ${why}`, fields);
