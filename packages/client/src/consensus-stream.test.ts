@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AcceptorMessage, CONSENSUS_STREAM_PROTOCOL, encodeMessage } from '@strata/core/consensus';
@@ -111,5 +111,21 @@ describe('ConsensusStream (the safekeeper is hostile too)', () => {
     s.checkLiveness(Date.now() + 1000);
     expect(closes[0]).toMatch(/no answer for/);
     expect(s.state).toBe('waiting');
+  });
+
+  it('close() during an attempt that gets no answer ends the attempt (nothing holds the process)', async () => {
+    const accepted: Socket[] = [];
+    const server = createTcpServer((sock) => accepted.push(sock.resume()));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => server.close());
+    const closes: string[] = [];
+    const s = open(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, [], closes);
+    while (accepted.length === 0) await new Promise((r) => setTimeout(r, 5));
+    expect(s.state).toBe('connecting');
+    const ended = new Promise((r) => accepted[0]!.once('close', r));
+    s.close();
+    await ended;
+    expect(s.state).toBe('closed');
+    expect(closes).toEqual([]);
   });
 });

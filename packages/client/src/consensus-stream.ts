@@ -10,7 +10,7 @@
  * a frame that is corrupt, oversized, not an acceptor's message or not for
  * this timeline ends the connection (and a new one is made).
  */
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { type ClientRequest, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { CorruptFrame } from '@strata/core';
@@ -58,6 +58,8 @@ const ACCEPTOR_MESSAGES: ReadonlySet<Message['type']> = new Set([
 export class ConsensusStream {
   private stateNow: ConsensusStreamState = 'waiting';
   private socket: Socket | null = null;
+  /** The connection attempt under way. */
+  private req: ClientRequest | null = null;
   private timer: NodeJS.Timeout | null = null;
   /** Failures since a connection last delivered a message. */
   private failuresInRow = 0;
@@ -109,6 +111,9 @@ export class ConsensusStream {
     this.stateNow = 'closed';
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    // An attempt under way would hold the process up to the connect timeout.
+    this.req?.destroy();
+    this.req = null;
     const s = this.socket;
     this.socket = null;
     if (s) {
@@ -128,10 +133,12 @@ export class ConsensusStream {
       timeout: o.connectTimeoutMs ?? 5000,
     };
     const req = url.protocol === 'https:' ? httpsRequest(url, { ...options, ...(o.ca ? { ca: o.ca } : {}) }) : httpRequest(url, options);
+    this.req = req;
     let settled = false;
     const failAttempt = (reason: string): void => {
       if (settled) return;
       settled = true;
+      if (this.req === req) this.req = null;
       req.destroy();
       this.failed(reason);
     };
@@ -141,6 +148,7 @@ export class ConsensusStream {
         return;
       }
       settled = true;
+      if (this.req === req) this.req = null;
       if (res.headers.upgrade?.toLowerCase() !== CONSENSUS_STREAM_PROTOCOL) {
         socket.destroy();
         this.failed(`upgraded to ${res.headers.upgrade ?? 'nothing'}, not ${CONSENSUS_STREAM_PROTOCOL}`);
