@@ -145,6 +145,9 @@ async function pushOnce(args: WalPushArgs, endpoints: SafekeeperEndpoint[], read
     onEvent: (e) => {
       if (e.kind === 'elected') log(`elected: term ${e.term}, epoch start ${e.epochStartLsn}, donor ${e.donor}`);
       if (e.kind === 'fenced') log(`fenced: ${e.reason}`);
+      if (e.kind === 'memberMissing') log(`safekeeper ${e.nodeId} DEGRADED: member without the timeline, asking it to join`);
+      if (e.kind === 'memberLost') log(`safekeeper ${e.nodeId} DEGRADED: lost the timeline; it stays out until a membership change replaces it`);
+      if (e.kind === 'memberPresent') log(`safekeeper ${e.nodeId} holds the timeline again`);
     },
   });
   try {
