@@ -42,6 +42,11 @@ describe('simulation catches deliberately broken rules', () => {
     expect(firstViolation(20, o)?.message).toMatch(/promise forgotten/);
   });
 
+  it('without the promise invariant, the same bug is caught by what it breaks: a double election or lost committed WAL', () => {
+    const o = { steps: 600, diskLossP: 0.004, checkPromises: false, bugs: { rejoinLostAsFresh: true } };
+    expect(firstViolation(100, o)?.message).toMatch(/election safety|leader completeness|log safety/);
+  });
+
   it('the same runs without the bugs are clean (the detection is the bug, not noise)', () => {
     for (let seed = 1; seed <= 50; seed++) {
       runSimulation({ seed, steps: 600 });
