@@ -358,10 +358,13 @@ async function cmdComputeStart(argv: string[]): Promise<number> {
       branch: { type: 'string' },
       at: { type: 'string' },
       'auth-public-key': { type: 'string' },
+      storage: { type: 'string' },
     },
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const readOnly = values['read-only'] ?? false;
+  const storage = values.storage;
+  if (storage !== undefined && storage !== 'basebackup' && storage !== 'fuse' && storage !== 'auto') throw new UsageError(`--storage takes basebackup, fuse or auto, got "${storage}"`);
   if (values.branch !== undefined && values.pageserver === undefined) {
     // The local cluster: the compute runs in the background; this returns once it takes queries.
     if (!readOnly && (values.lsn !== undefined || values.at !== undefined)) throw new UsageError('--lsn/--at need --read-only (a read-write compute starts at the end of its branch)');
@@ -397,6 +400,7 @@ async function cmdComputeStart(argv: string[]): Promise<number> {
     dbUser: cliEnv().dbUser,
     dbPassword: cliEnv().dbPassword,
     authPublicKeyFile: values['auth-public-key'],
+    storage,
     out,
     log: (line) => process.stderr.write(`${new Date().toISOString()} [compute] ${line}\n`),
   });

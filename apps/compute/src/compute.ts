@@ -25,6 +25,7 @@ import { loadComputeEnv } from './env.js';
 import { basebackup, pageserverUrl, type PageserverTarget, postLsnTimes, putAuxSet, timelineDetails, waitLsn } from '@strata/client';
 import { endpointsOfCurrentConf, ensureTimeline, parseSafekeeperList, resolveSafekeepers } from './safekeepers.js';
 import { type LsnStamp, RedoShipper, type ShipperStats } from './shipper.js';
+import { FUSE_MARIADBD_ARGS, type FuseDatadir, fuseUnavailableReason, startFuseDatadir, unmountStale } from './datadir-fs/index.js';
 
 export interface ComputeOptions {
   readonly tenantId: string;
@@ -68,6 +69,14 @@ export interface ComputeOptions {
   readonly logFileSizeMinBytes?: bigint;
   readonly auxPollMs?: number;
   readonly shipperPollMs?: number;
+  /**
+   * Where the datadir comes from: `fuse` serves it from the page server through a FUSE filesystem
+   * (pages on demand, COMMIT only once the quorum has it); `basebackup` copies every page first;
+   * `auto` is fuse where /dev/fuse and libfuse2 exist. Default: STRATA_COMPUTE_STORAGE, else basebackup.
+   */
+  readonly storage?: 'basebackup' | 'fuse' | 'auto';
+  /** FUSE mode: bytes of pages the local file cache holds (default 256 MiB). */
+  readonly lfcBytes?: number;
   readonly startTimeoutMs?: number;
   readonly log?: (line: string) => void;
 }
@@ -77,6 +86,9 @@ export type ComputeState = 'starting' | 'running' | 'stopping' | 'stopped' | 'fa
 export interface ComputeStatus {
   readonly name: string;
   readonly mode: 'read-write' | 'read-only';
+  readonly storage: 'basebackup' | 'fuse';
+  /** FUSE mode: the local file cache and the pages fetched from the page server. */
+  readonly datadirFs: Record<string, number> | null;
   readonly state: ComputeState;
   readonly tenantId: string;
   readonly timelineId: string;
@@ -169,14 +181,50 @@ export function readStateFile(dataDir: string): ComputeStateFile | undefined {
   }
 }
 
+/** basebackup or fuse, from the option, STRATA_COMPUTE_STORAGE and what this machine has. */
+function storageOf(opts: ComputeOptions, log: (line: string) => void): 'basebackup' | 'fuse' {
+  const asked = opts.storage ?? loadComputeEnv().storage ?? 'basebackup';
+  if (asked === 'basebackup') return 'basebackup';
+  const why = fuseUnavailableReason();
+  if (why === undefined) return 'fuse';
+  if (asked === 'fuse') throw new ComputeError('ComputeStartFailed', `--storage fuse: ${why}`);
+  log(`storage: basebackup (FUSE unavailable: ${why})`);
+  return 'basebackup';
+}
+
 function prepareDirs(dataDir: string): { datadir: string; runDir: string } {
   const root = resolve(dataDir);
   const datadir = join(root, 'datadir');
   const runDir = join(root, 'run');
+  // A controller killed with -9 leaves its FUSE mount behind, dead: nothing below it can be removed until it goes.
+  unmountStale(datadir);
   // The datadir is disposable: everything durable is in the safekeepers and the page server.
   rmSync(datadir, { recursive: true, force: true });
   mkdirSync(runDir, { recursive: true });
   return { datadir, runDir };
+}
+
+/** The part of what RedoShipper does that the controller drives: the FUSE mode's RedoSink has the same. */
+type RedoSource = Pick<RedoShipper, 'start' | 'close' | 'failed' | 'stamps' | 'stats' | 'pause' | 'replaceProposer' | 'drain' | 'shipNow' | 'onCommitLag'>;
+
+function fsStatus(f: FuseDatadir): Record<string, number> {
+  const s = f.fs.stats();
+  const r = f.redo?.stats();
+  return {
+    lfcPages: s.lfc.pages,
+    lfcBytes: s.lfc.bytes,
+    lfcBudgetBytes: s.lfc.budgetBytes,
+    lfcHits: s.lfc.hits,
+    lfcMisses: s.lfc.misses,
+    lfcEvictions: s.lfc.evictions,
+    lfcEvictedWritten: s.lfc.evictedWritten,
+    pagesFetched: s.pagesFetched,
+    getpageBatches: s.batches,
+    pagesWritten: s.pagesWritten,
+    commitsWaiting: r?.commitsWaiting ?? 0,
+    commitWaitMs: r?.commitWaitMs ?? 0,
+    fsyncWaits: r?.fsyncWaits ?? 0,
+  };
 }
 
 function connectionUrl(opts: ComputeOptions): string {
@@ -206,16 +254,31 @@ async function startReadOnly(opts: ComputeOptions, osUser: OsUser | undefined): 
   const tl = await timelineDetails(ps, opts.tenantId, opts.timelineId);
   const lsn = opts.lsn ?? tl.lastRecordLsn;
   await waitLsn(ps, opts.tenantId, opts.timelineId, lsn, INGEST_TIMEOUT_MS);
+  const storage = storageOf(opts, log);
   const { datadir, runDir } = prepareDirs(opts.dataDir);
-  const bb = await basebackup(ps, opts.tenantId, opts.timelineId, datadir, { lsn, timeoutMs: BASEBACKUP_TIMEOUT_MS });
-  log(`basebackup at LSN ${lsn}: ${bb.files} files, ${bb.bytes} bytes`);
-  if (osUser) handOver(osUser, [datadir, runDir], opts.openableRoots ?? []);
-  const m = new Mariadbd({ datadir, runDir, port: opts.port, logFileSizeBytes: logSizeOf(datadir), pageSize: tl.pageSize, bufferPoolSize: opts.bufferPoolSize ?? '64M', readOnly: true, osUser });
+  let fused: FuseDatadir | undefined;
+  let logFileSizeBytes: bigint;
+  if (storage === 'fuse') {
+    // The mount point must be reachable by mariadbd's account before it becomes a FUSE mount.
+    if (osUser) handOver(osUser, [runDir], opts.openableRoots ?? []);
+    mkdirSync(datadir, { recursive: true });
+    if (osUser) handOver(osUser, [datadir], opts.openableRoots ?? []);
+    fused = await startFuseDatadir({ ps, tenantId: opts.tenantId, timelineId: opts.timelineId, lsn, mountPoint: datadir, localDir: join(resolve(opts.dataDir), 'local'), readOnly: true, osUser, ...(opts.lfcBytes ? { lfcBytes: opts.lfcBytes } : {}), log });
+    logFileSizeBytes = fused.logFileSizeBytes;
+    log(`storage: fuse at LSN ${lsn}: ${fused.tablespaces} tablespaces served on demand, ${fused.auxFiles} aux files`);
+  } else {
+    const bb = await basebackup(ps, opts.tenantId, opts.timelineId, datadir, { lsn, timeoutMs: BASEBACKUP_TIMEOUT_MS });
+    log(`storage: basebackup at LSN ${lsn}: ${bb.files} files, ${bb.bytes} bytes`);
+    if (osUser) handOver(osUser, [datadir, runDir], opts.openableRoots ?? []);
+    logFileSizeBytes = logSizeOf(datadir);
+  }
+  const m = new Mariadbd({ datadir, runDir, port: opts.port, logFileSizeBytes, pageSize: tl.pageSize, bufferPoolSize: opts.bufferPoolSize ?? '64M', readOnly: true, osUser, ...(fused ? { extraArgs: FUSE_MARIADBD_ARGS } : {}) });
   try {
     await m.waitReady(opts.startTimeoutMs ?? 120_000);
   } catch (e) {
     m.kill();
     await m.exited;
+    await fused?.close();
     rmSync(datadir, { recursive: true, force: true });
     throw e;
   }
@@ -227,6 +290,7 @@ async function startReadOnly(opts: ComputeOptions, osUser: OsUser | undefined): 
     (finishing ??= (async () => {
       state = 'stopping';
       await m.shutdown(60_000);
+      await fused?.close();
       rmSync(datadir, { recursive: true, force: true });
       error = err;
       state = err ? 'failed' : 'stopped';
@@ -249,6 +313,8 @@ async function startReadOnly(opts: ComputeOptions, osUser: OsUser | undefined): 
     status: () => ({
       name,
       mode: 'read-only',
+      storage,
+      datadirFs: fused ? fsStatus(fused) : null,
       state,
       tenantId: opts.tenantId,
       timelineId: opts.timelineId,
@@ -290,6 +356,8 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
   if (opts.lsn !== undefined) throw new ComputeError('ComputeStartFailed', 'a read-write compute starts at the end of its timeline; --lsn is for read-only computes (or branch at the LSN first)');
   const urls = typeof opts.safekeepers === 'string' ? parseSafekeeperList(opts.safekeepers) : parseSafekeeperList(opts.safekeepers.join(','));
   const ps: PageserverTarget = { url: pageserverUrl(opts.pageserver), token: opts.token };
+  // Decided before the election: a compute that cannot run must not fence the one that runs.
+  const storage = storageOf(opts, log);
   const tl = await timelineDetails(ps, opts.tenantId, opts.timelineId);
   let endpoints = await resolveSafekeepers(urls, opts.token);
   const directory = (): string[] => {
@@ -318,9 +386,34 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
 
   const { datadir, runDir } = prepareDirs(opts.dataDir);
   let m: Mariadbd;
-  let shipper: RedoShipper;
+  let shipper: RedoSource;
+  let fused: FuseDatadir | undefined;
   let onShipperFatal: (e: ComputeError) => void = () => {};
   try {
+    if (storage === 'fuse') {
+      if (osUser) handOver(osUser, [runDir], opts.openableRoots ?? []);
+      mkdirSync(datadir, { recursive: true });
+      // Before the mount: afterwards the mount point is the filesystem's root.
+      if (osUser) handOver(osUser, [datadir], opts.openableRoots ?? []);
+      fused = await startFuseDatadir({
+        ps,
+        tenantId: opts.tenantId,
+        timelineId: opts.timelineId,
+        lsn: startLsn,
+        mountPoint: datadir,
+        localDir: join(resolve(opts.dataDir), 'local'),
+        readOnly: false,
+        osUser,
+        ...(opts.lfcBytes ? { lfcBytes: opts.lfcBytes } : {}),
+        logFileSizeMinBytes: opts.logFileSizeMinBytes ?? 256n * MIB,
+        proposer: { get status() { return driver.status; }, get commitLsn() { return driver.commitLsn; }, get endLsn() { return driver.endLsn; }, append: (b, d) => driver.append(b, d), waitCommitted: (l, t) => driver.waitCommitted(l, t) },
+        onFatal: (e) => onShipperFatal(e),
+        log,
+      });
+      log(`storage: fuse at LSN ${startLsn}: ${fused.tablespaces} tablespaces served on demand, ${fused.auxFiles} aux files`);
+      shipper = fused.redo!;
+      m = new Mariadbd({ datadir, runDir, port: opts.port, logFileSizeBytes: fused.logFileSizeBytes, pageSize: tl.pageSize, bufferPoolSize: opts.bufferPoolSize ?? '128M', readOnly: false, osUser, extraArgs: FUSE_MARIADBD_ARGS });
+    } else {
     const bb = await basebackup(ps, opts.tenantId, opts.timelineId, datadir, { lsn: startLsn, timeoutMs: BASEBACKUP_TIMEOUT_MS });
     log(`basebackup at LSN ${startLsn}: ${bb.files} files, ${bb.bytes} bytes`);
     const logPath = join(datadir, 'ib_logfile0');
@@ -339,11 +432,15 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
     // After the basebackup and the fresh log, which the controller writes as itself.
     if (osUser) handOver(osUser, [datadir, runDir], opts.openableRoots ?? []);
     m = new Mariadbd({ datadir, runDir, port: opts.port, logFileSizeBytes: logSizeOf(datadir), pageSize: tl.pageSize, bufferPoolSize: opts.bufferPoolSize ?? '128M', readOnly: false, osUser });
+    }
   } catch (e) {
     driver.stop();
+    await fused?.close();
     throw e;
   }
-  const baseline = auxSnapshot(datadir);
+  // Aux files are read from local disk: in FUSE mode never through the mount, which this very thread serves.
+  const auxDir = fused ? fused.localDir : datadir;
+  const baseline = auxSnapshot(auxDir);
   // Redo written while the server starts is shipped like any other.
   shipper.start();
 
@@ -379,7 +476,7 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
   /** Store the datadir's aux files as of the redo shipped now, if they changed since the last stored set. */
   const storeAux = async (at?: bigint): Promise<void> => {
     const lookedAt = Date.now();
-    const snap = auxSnapshot(datadir);
+    const snap = auxSnapshot(auxDir);
     if (sameSnapshot(snap, lastAux)) {
       auxCurrentAtMs = lookedAt;
       return;
@@ -387,7 +484,7 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
     const lsn = at ?? shipper.shipNow();
     // Only committed redo may have aux files: a set at an LSN the quorum may still lose would outlive it.
     await driver.waitCommitted(lsn, DRAIN_TIMEOUT_MS);
-    const files = await putAuxSet(ps, opts.tenantId, opts.timelineId, lsn, datadir);
+    const files = await putAuxSet(ps, opts.tenantId, opts.timelineId, lsn, auxDir);
     lastAux = snap;
     lastAuxLsn = lsn;
     auxCurrentAtMs = lookedAt;
@@ -452,6 +549,8 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
       }
       shipper.close();
       driver.stop();
+      // mariadbd has exited: nothing holds a file of the mount any more.
+      await fused?.close();
       error = err;
       state = err ? 'failed' : 'stopped';
       const st = shipper.stats();
@@ -533,6 +632,8 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
       return {
         name,
         mode: 'read-write',
+        storage,
+        datadirFs: fused ? fsStatus(fused) : null,
         state,
         tenantId: opts.tenantId,
         timelineId: opts.timelineId,

@@ -9,12 +9,15 @@ const computeEnvSchema = z.object({
   STRATA_MARIADB_INSTALL_DB: z.string().optional(),
   /** The OS account mariadbd runs as when the controller is root (default `mysql`). */
   STRATA_MARIADBD_USER: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/).optional(),
+  /** Where a compute's datadir comes from when its options do not say (basebackup, fuse, auto). */
+  STRATA_COMPUTE_STORAGE: z.enum(['basebackup', 'fuse', 'auto']).optional(),
 });
 
 export interface ComputeEnv {
   readonly mariadbdPath: string;
   readonly installDbPath: string;
   readonly mariadbdUser: string;
+  readonly storage: 'basebackup' | 'fuse' | 'auto' | undefined;
 }
 
 export function loadComputeEnv(env: Record<string, string | undefined> = process.env): ComputeEnv {
@@ -23,5 +26,6 @@ export function loadComputeEnv(env: Record<string, string | undefined> = process
     mariadbdPath: e.STRATA_MARIADBD ?? '/usr/sbin/mariadbd',
     installDbPath: e.STRATA_MARIADB_INSTALL_DB ?? '/usr/bin/mariadb-install-db',
     mariadbdUser: e.STRATA_MARIADBD_USER ?? 'mysql',
+    storage: e.STRATA_COMPUTE_STORAGE,
   };
 }

@@ -51,6 +51,8 @@ export interface ComputeStartArgs {
   readonly dbPassword?: string | undefined;
   /** The cluster's public key: the control port then takes only admin tokens it signed. */
   readonly authPublicKeyFile?: string | undefined;
+  /** basebackup, fuse or auto (default: the compute's own default). */
+  readonly storage?: 'basebackup' | 'fuse' | 'auto' | undefined;
   readonly out: (line: string) => void;
   readonly log: (line: string) => void;
 }
@@ -96,6 +98,7 @@ export async function computeStart(args: ComputeStartArgs): Promise<number> {
       ...(args.dbPassword ? { dbPassword: args.dbPassword } : {}),
       // The home's directories may be opened for mariadbd's unprivileged user (search only).
       openableRoots: [strataHome()],
+      ...(args.storage ? { storage: args.storage } : {}),
       log: args.log,
     });
   } catch (e) {

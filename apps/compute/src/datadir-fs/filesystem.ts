@@ -56,8 +56,6 @@ export interface DatadirFsOptions {
   readonly lsn: bigint;
   /** One GetPage batch (the stream client's getPages). */
   readonly getPages: (batch: readonly GetPageRequest[], waitMs: number) => Promise<GetPageItem[]>;
-  /** Read-write computes: where log writes go. */
-  readonly redo?: RedoSink;
   readonly readOnly: boolean;
   /** Owner shown for every file (the account mariadbd runs as). */
   readonly uid: number;
@@ -107,6 +105,8 @@ export class DatadirFs {
   private pagesWritten = 0;
   private logFd: number | undefined;
   private readonly zeroPage: Uint8Array;
+  /** Read-write computes: where log writes go. */
+  private redo: RedoSink | undefined;
 
   constructor(private readonly opts: DatadirFsOptions) {
     this.lfc = new LocalFileCache(opts.pageSize, opts.lfcBytes);
@@ -116,6 +116,10 @@ export class DatadirFs {
       this.spaces.set(t.path, { id: this.nextNodeId++, spaceId: t.spaceId, sizeBytes: t.sizePages * opts.pageSize, basePages: t.sizePages, lastMiss: undefined, mtimeMs: now });
       mkdirSync(join(opts.localDir, dirname(t.path)), { recursive: true });
     }
+  }
+
+  attachRedo(sink: RedoSink): void {
+    this.redo = sink;
   }
 
   /** Read `length` bytes of the local ib_logfile0 at `offset` (for the RedoSink). */
@@ -403,8 +407,8 @@ export class DatadirFs {
         const h = this.handles.get(fd);
         if (!h) return cb(EBADF);
         // Only the log needs durability, and its durability is the quorum's commit.
-        if (h.kind === 'local' && h.log && this.opts.redo) {
-          this.opts.redo.waitDurable().then(
+        if (h.kind === 'local' && h.log && this.redo) {
+          this.redo.waitDurable().then(
             () => cb(0),
             (e: unknown) => {
               this.opts.log?.(`fsync of ib_logfile0 failed: ${e instanceof Error ? e.message : String(e)}`);
@@ -444,12 +448,12 @@ export class DatadirFs {
           let n: number;
           try {
             n = writeSync(h.fd, buf, 0, len, pos);
-            this.opts.redo?.onWrite(pos, n);
+            this.redo?.onWrite(pos, n);
           } catch (e) {
             return cb(this.errno(e));
           }
-          if (h.sync && this.opts.redo) {
-            this.opts.redo.waitDurable().then(
+          if (h.sync && this.redo) {
+            this.redo.waitDurable().then(
               () => cb(n),
               () => cb(EIO),
             );

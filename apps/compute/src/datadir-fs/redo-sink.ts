@@ -141,14 +141,18 @@ export class RedoSink {
       for (;;) {
         if (this.fatal) throw this.fatal;
         if (this.stopped && this.proposer.status === 'fenced') throw new ComputeError('ProposerFencedByTerm', 'the proposer was fenced');
+        const slice = this.opts.commitWaitSliceMs ?? 5_000;
+        const began = Date.now();
         try {
-          await this.proposer.waitCommitted(lsn, this.opts.commitWaitSliceMs ?? 5_000);
+          await this.proposer.waitCommitted(lsn, slice);
           break;
         } catch (e) {
-          // A timeout, or a proposer replaced after a membership change: look again at the current one.
+          // A timeout, or a proposer stopped for a membership change: look again at the current one.
           if (this.fatal) throw this.fatal;
           if (this.proposer.commitLsn >= lsn) break;
           if (this.proposer.status === 'fenced' && !this.paused && this.stopped) throw e;
+          // A stopped proposer refuses at once: wait before asking again instead of spinning until it is replaced.
+          if (Date.now() - began < slice) await new Promise((r) => setTimeout(r, 20));
         }
       }
     } finally {

@@ -1,0 +1,148 @@
+/**
+ * A compute's datadir as a FUSE filesystem (issue 12): fetch the manifest
+ * and the aux set at the LSN, write a fresh ib_logfile0 whose checkpoint is
+ * the LSN, open the GetPage stream, mount. Nothing else is copied.
+ */
+import { chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { datadirManifest, getAuxSet, PageserverClient, type PageserverTarget } from '@strata/client';
+import type { GetPageRequest } from '@strata/core/getpage';
+import { writeFreshLog } from '@strata/datadir';
+import type { ComputeError } from '../errors.js';
+import type { OsUser } from '../os-user.js';
+import type { ShipperProposer } from '../shipper.js';
+import { DatadirFs } from './filesystem.js';
+import { type Mounted, mountFs, unmountStale } from './mount.js';
+import { RedoSink } from './redo-sink.js';
+
+export { fuseUnavailableReason, isMountPoint, unmountStale } from './mount.js';
+export { DatadirFs, type DatadirFsStats } from './filesystem.js';
+export { RedoSink } from './redo-sink.js';
+export { LocalFileCache } from './lfc.js';
+
+/** What mariadbd needs on top of its usual arguments to run on the FUSE datadir. */
+export const FUSE_MARIADBD_ARGS: readonly string[] = [
+  // Page writes need no local durability: a torn page is fetched again from the page server.
+  '--innodb-doublewrite=0',
+];
+
+export interface FuseDatadirOptions {
+  readonly ps: PageserverTarget;
+  readonly tenantId: string;
+  readonly timelineId: string;
+  readonly lsn: bigint;
+  /** The mount point (the datadir mariadbd is given). */
+  readonly mountPoint: string;
+  /** Aux files, temporary files and the local copy of ib_logfile0. */
+  readonly localDir: string;
+  readonly readOnly: boolean;
+  readonly osUser: OsUser | undefined;
+  readonly lfcBytes?: number;
+  /** Read-write: the log is at least this large (the basebackup mode's rule). */
+  readonly logFileSizeMinBytes?: bigint;
+  /** Read-write: the proposer the sink appends to, and what to do when the redo cannot be shipped. */
+  readonly proposer?: ShipperProposer;
+  readonly onFatal?: (e: ComputeError) => void;
+  readonly onAuxChange?: (rel: string) => void;
+  readonly log?: (line: string) => void;
+}
+
+export interface FuseDatadir {
+  readonly fs: DatadirFs;
+  readonly redo: RedoSink | undefined;
+  readonly localDir: string;
+  readonly logFileSizeBytes: bigint;
+  readonly pageSize: number;
+  readonly tablespaces: number;
+  readonly auxFiles: number;
+  /** Unmount (mariadbd must have exited), close the stream. */
+  close(): Promise<void>;
+}
+
+const MANIFEST_WAIT_MS = 120_000;
+
+export async function startFuseDatadir(o: FuseDatadirOptions): Promise<FuseDatadir> {
+  const manifest = await datadirManifest(o.ps, o.tenantId, o.timelineId, o.lsn, MANIFEST_WAIT_MS);
+  const aux = await getAuxSet(o.ps, o.tenantId, o.timelineId, o.lsn);
+  unmountStale(o.mountPoint);
+  rmSync(o.localDir, { recursive: true, force: true });
+  mkdirSync(o.localDir, { recursive: true, mode: 0o700 });
+  for (const f of aux) {
+    const path = join(o.localDir, f.path);
+    mkdirSync(join(path, '..'), { recursive: true });
+    // Paths were checked by the page server when the set was stored (datadir-relative, no `..`).
+    writeFileSync(path, f.data, { mode: 0o640 });
+  }
+  const minSize = o.readOnly ? 0n : (o.logFileSizeMinBytes ?? 256n << 20n);
+  const logFileSizeBytes = manifest.logFileSize > minSize ? manifest.logFileSize : minSize;
+  writeFreshLog(join(o.localDir, 'ib_logfile0'), o.lsn, logFileSizeBytes);
+
+  let stream: PageserverClient | undefined = await PageserverClient.connect({ url: o.ps.url, tenantId: o.tenantId, timelineId: o.timelineId, token: o.ps.token });
+  const getPages = async (batch: readonly GetPageRequest[], waitMs: number) => {
+    // A dropped stream is opened again once: the page server restarted, or an idle connection was cut.
+    try {
+      stream ??= await PageserverClient.connect({ url: o.ps.url, tenantId: o.tenantId, timelineId: o.timelineId, token: o.ps.token });
+      return await stream.getPages(batch, { waitMs });
+    } catch (e) {
+      stream?.close();
+      stream = undefined;
+      o.log?.(`GetPage stream failed (${e instanceof Error ? e.message : String(e)}): opening it again`);
+      stream = await PageserverClient.connect({ url: o.ps.url, tenantId: o.tenantId, timelineId: o.timelineId, token: o.ps.token });
+      return stream.getPages(batch, { waitMs });
+    }
+  };
+
+  let sinkRef: RedoSink | undefined;
+  const fs = new DatadirFs({
+    localDir: o.localDir,
+    pageSize: manifest.pageSize,
+    tablespaces: manifest.tablespaces,
+    lsn: o.lsn,
+    getPages,
+    readOnly: o.readOnly,
+    uid: o.osUser?.uid ?? process.getuid?.() ?? 0,
+    gid: o.osUser?.gid ?? process.getgid?.() ?? 0,
+    lfcBytes: o.lfcBytes ?? 256 << 20,
+    ...(o.onAuxChange ? { onAuxChange: o.onAuxChange } : {}),
+    ...(o.log ? { log: o.log } : {}),
+  });
+  if (!o.readOnly) {
+    if (!o.proposer || !o.onFatal) throw new Error('a read-write FUSE datadir needs a proposer');
+    sinkRef = new RedoSink({
+      startLsn: o.lsn,
+      pageSize: manifest.pageSize,
+      // A fresh log starts at its checkpoint: its first LSN is the start LSN, at the first data byte.
+      geometry: { firstLsn: o.lsn, fileSize: logFileSizeBytes },
+      proposer: o.proposer,
+      readFile: (off, len) => fs.readLog(off, len),
+      onFatal: o.onFatal,
+    });
+    fs.attachRedo(sinkRef);
+  }
+  mkdirSync(o.mountPoint, { recursive: true });
+  if (o.osUser) chownSync(o.mountPoint, o.osUser.uid, o.osUser.gid);
+  let mounted: Mounted;
+  try {
+    mounted = await mountFs(o.mountPoint, fs.ops(), { allowOther: o.osUser !== undefined });
+  } catch (e) {
+    stream?.close();
+    fs.close();
+    throw e;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    fs,
+    redo: sinkRef,
+    localDir: o.localDir,
+    logFileSizeBytes,
+    pageSize: manifest.pageSize,
+    tablespaces: manifest.tablespaces.length,
+    auxFiles: aux.length,
+    close: () =>
+      (closing ??= (async () => {
+        await mounted.unmount();
+        stream?.close();
+        fs.close();
+      })()),
+  };
+}
