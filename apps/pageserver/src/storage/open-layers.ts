@@ -28,7 +28,7 @@ export const DEFAULT_CHECKPOINT_BYTES = 64 << 20;
 export type PageChangeListener = (spaceId: number, pageNo: number, startLsn: bigint) => void;
 
 export interface OpenLayersOptions {
-  /** Freeze the open layer once it holds this many bytes. */
+  /** Freeze the open layer once it holds this many bytes, or spans this many bytes of WAL. */
   readonly checkpointBytes?: number | undefined;
   /** Image a page once this many changes (or bytes of them) are stored since its last will_init value. */
   readonly hotChainValues?: number | undefined;
@@ -199,7 +199,10 @@ export class OpenLayers {
     }
     this.open.advance(m.endLsn);
     if (hot) this.imageHotPages(hot, m.endLsn);
-    if (this.open.sizeBytes >= (this.options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES)) this.freeze();
+    // Frozen at the size in memory or at the same span of WAL, whichever comes first: the span is what bounds
+    // remote_consistent_lsn's lag (and so the safekeepers' WAL) in WAL bytes.
+    const checkpoint = this.options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES;
+    if (this.open.sizeBytes >= checkpoint || this.open.endLsn - this.open.startLsn >= BigInt(checkpoint)) this.freeze();
     return true;
   }
 
