@@ -77,6 +77,18 @@ describe('OpenLayers', () => {
     h.files.close();
   });
 
+  it('freezes at the checkpoint size of WAL span even when the values are small (the upload lag bound is in WAL bytes)', () => {
+    const h = harness(timelineDir, { checkpointBytes: 64 << 10 });
+    const rec: redo.PageRecord = { type: 'WRITE', spaceId: SPACE, pageNo: 1, offset: 200, data: new Uint8Array(4) };
+    // Two small changes spanning 40 KiB of WAL each: the second crosses 64 KiB of WAL.
+    h.mem.ingest({ startLsn: LSN, endLsn: LSN + 40_000n, records: [rec] } as redo.Mtr);
+    expect(h.mem.frozenLayers).toBe(0);
+    h.mem.ingest({ startLsn: LSN + 40_000n, endLsn: LSN + 80_000n, records: [rec] } as redo.Mtr);
+    expect(h.mem.frozenLayers).toBe(1);
+    h.mem.close();
+    h.files.close();
+  });
+
   it('tells page-change listeners of every page an mtr changes, until they unsubscribe', () => {
     const h = harness(timelineDir);
     const seen: string[] = [];
