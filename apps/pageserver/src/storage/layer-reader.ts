@@ -35,7 +35,7 @@ import {
 export const INDEX_BLOCK_ENTRIES = 256;
 const BLOCK_BYTES = INDEX_BLOCK_ENTRIES * LAYER_INDEX_ENTRY_BYTES;
 /** The index is checked at open in pieces of this many blocks. */
-const OPEN_SCAN_BLOCKS = 256;
+const OPEN_SCAN_BLOCKS = 32;
 
 /**
  * Index blocks recently read, least recently used out first, bounded in

@@ -99,7 +99,7 @@ describe('LayerResidency', () => {
     unpin();
     unpin();
     expect(residency.pinCount).toBe(0);
-    const child = new LayerResidency(files, remote, { prepareRead: async () => undefined, pin: () => residency.pin(), isAllLocal: () => residency.isAllLocal(), isReadyToRead: () => residency.isReadyToRead(), ensureAllLocal: () => residency.ensureAllLocal() } satisfies ResidentAncestor);
+    const child = new LayerResidency(files, remote, { prepareRead: async () => undefined, pin: () => residency.pin(), isAllLocal: () => residency.isAllLocal(), isReadyToRead: () => residency.isReadyToRead(), openAllReaders: () => residency.openAllReaders(), ensureAllLocal: () => residency.ensureAllLocal() } satisfies ResidentAncestor);
     const unpinChild = child.pin();
     expect(residency.pinCount).toBe(1);
     expect(residency.evictLayers(0)).toEqual([]);

@@ -17,6 +17,7 @@ export interface ResidentAncestor {
   pin(): () => void;
   isAllLocal(): boolean;
   isReadyToRead(): boolean;
+  openAllReaders(): Promise<void>;
   ensureAllLocal(): Promise<void>;
 }
 
@@ -96,6 +97,12 @@ export class LayerResidency {
   }
 
   /** Every layer of this timeline and its ancestors is on local disk: reads need no download check. */
+  /** Open (with async reads) every listed local layer not open yet, here and in the ancestors: after it, local reads need no preparation. */
+  async openAllReaders(): Promise<void> {
+    for (const name of [...this.layers.meta.layers]) if (existsSync(this.layers.pathOf(name))) await this.layers.openReaderAsync(name);
+    await this.ancestor?.openAllReaders();
+  }
+
   /** Every layer here and in the ancestors is local with its reader open: a read needs no preparation. */
   isReadyToRead(): boolean {
     return this.isAllLocal() && this.layers.allReadersOpen() && (this.ancestor?.isReadyToRead() ?? true);

@@ -298,6 +298,11 @@ export class Timeline implements ReadableTimeline {
     return this.residency.isReadyToRead();
   }
 
+  /** Open every local layer's reader (async reads), here and in the ancestors. */
+  openAllReaders(): Promise<void> {
+    return this.residency.openAllReaders();
+  }
+
   isAllLocal(): boolean {
     return this.residency.isAllLocal();
   }
