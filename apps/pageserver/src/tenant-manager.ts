@@ -142,7 +142,8 @@ export class TenantManager {
       const rt = t.remote;
       if (!rt) continue;
       const remoteMeta = await rt.downloadIndex().catch(() => undefined);
-      if (remoteMeta) rt.markUploaded(remoteMeta.layers.map((n) => `layers/${n}`), remoteMeta.diskConsistentLsn);
+      // What the remote index lists is there (it goes up after its files): only the rest is queued again.
+      if (remoteMeta) t.markRemote(remoteMeta);
       t.scheduleFullUpload();
     }
   }

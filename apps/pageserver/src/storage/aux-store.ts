@@ -72,13 +72,27 @@ export class AuxStore {
     return n;
   }
 
-  /** Queue every stored aux file for upload (a full upload; the caller queues the index after). */
+  /** Queue every stored aux file remote storage is not known to hold (a full upload; the caller queues the index after). */
   scheduleUploads(): void {
     const remote = this.remote;
     if (!remote) return;
     for (const lsn of this.layers.meta.auxSets) {
       const base = this.dirOf(lsn);
-      for (const rel of listFiles(base)) remote.uploadFile(`aux/${lsn}/${rel}`, join(base, rel));
+      for (const rel of listFiles(base)) {
+        const key = `aux/${lsn}/${rel}`;
+        if (!remote.isUploadedKey(key)) remote.uploadFile(key, join(base, rel));
+      }
     }
+  }
+
+  /**
+   * The keys of the aux sets `lsns` as stored here: after a restart, the sets
+   * the remote index lists are in remote storage (an index goes up after the
+   * files it names), so they need no upload again.
+   */
+  keysOf(lsns: readonly bigint[]): string[] {
+    const keys: string[] = [];
+    for (const lsn of lsns) for (const rel of listFiles(this.dirOf(lsn))) keys.push(`aux/${lsn}/${rel}`);
+    return keys;
   }
 }

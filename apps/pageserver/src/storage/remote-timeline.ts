@@ -144,6 +144,11 @@ export class RemoteTimeline {
     return this.uploaded.has(`layers/${layerName}`);
   }
 
+  /** Is this object (a key under the timeline's prefix, e.g. `aux/<lsn>/<path>`) known to be in remote storage? */
+  isUploadedKey(relKey: string): boolean {
+    return this.uploaded.has(relKey);
+  }
+
   snapshot(): RemoteTimelineStats {
     let pendingFiles = 0;
     let pendingBytes = 0;

@@ -264,6 +264,14 @@ export class Timeline implements ReadableTimeline {
    * index for upload: after an import or branch built in a temporary
    * directory, or to re-seed an empty bucket.
    */
+  /** What the remote index `remoteMeta` says is in remote storage: its layers and aux sets (after a restart). */
+  markRemote(remoteMeta: TimelineMeta): void {
+    const remote = this.options.remote;
+    if (!remote) return;
+    const auxSets = remoteMeta.auxSets.filter((lsn) => this.files.meta.auxSets.includes(lsn));
+    remote.markUploaded([...remoteMeta.layers.map((n) => `layers/${n}`), ...this.aux.keysOf(auxSets)], remoteMeta.diskConsistentLsn);
+  }
+
   scheduleFullUpload(): void {
     const remote = this.options.remote;
     if (!remote) return;
