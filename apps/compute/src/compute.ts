@@ -272,7 +272,7 @@ async function startReadOnly(opts: ComputeOptions, osUser: OsUser | undefined): 
     if (osUser) handOver(osUser, [datadir, runDir], opts.openableRoots ?? []);
     logFileSizeBytes = logSizeOf(datadir);
   }
-  const m = new Mariadbd({ datadir, runDir, port: opts.port, logFileSizeBytes, pageSize: tl.pageSize, bufferPoolSize: opts.bufferPoolSize ?? '64M', readOnly: true, osUser, ...(fused ? { extraArgs: FUSE_MARIADBD_ARGS } : {}) });
+  const m = new Mariadbd({ datadir, runDir, port: opts.port, logFileSizeBytes, pageSize: tl.pageSize, bufferPoolSize: opts.bufferPoolSize ?? '64M', readOnly: true, osUser, ...(fused ? { extraArgs: FUSE_MARIADBD_ARGS, closeFds: fused.deviceFds } : {}) });
   try {
     await m.waitReady(opts.startTimeoutMs ?? 120_000);
   } catch (e) {
@@ -412,7 +412,7 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
       });
       log(`storage: fuse at LSN ${startLsn}: ${fused.tablespaces} tablespaces served on demand, ${fused.auxFiles} aux files`);
       shipper = fused.redo!;
-      m = new Mariadbd({ datadir, runDir, port: opts.port, logFileSizeBytes: fused.logFileSizeBytes, pageSize: tl.pageSize, bufferPoolSize: opts.bufferPoolSize ?? '128M', readOnly: false, osUser, extraArgs: FUSE_MARIADBD_ARGS });
+      m = new Mariadbd({ datadir, runDir, port: opts.port, logFileSizeBytes: fused.logFileSizeBytes, pageSize: tl.pageSize, bufferPoolSize: opts.bufferPoolSize ?? '128M', readOnly: false, osUser, extraArgs: FUSE_MARIADBD_ARGS, closeFds: fused.deviceFds });
     } else {
     const bb = await basebackup(ps, opts.tenantId, opts.timelineId, datadir, { lsn: startLsn, timeoutMs: BASEBACKUP_TIMEOUT_MS });
     log(`basebackup at LSN ${startLsn}: ${bb.files} files, ${bb.bytes} bytes`);

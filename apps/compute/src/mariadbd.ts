@@ -35,6 +35,13 @@ export interface MariadbdOptions {
    */
   readonly osUser: OsUser | undefined;
   readonly extraArgs?: readonly string[];
+  /**
+   * Descriptors of the controller that mariadbd must not inherit (the FUSE
+   * device of a FUSE datadir, which libfuse opens without O_CLOEXEC: held by
+   * mariadbd, it would keep the mount's connection alive after the
+   * controller died, and mariadbd would wait on its own filesystem forever).
+   */
+  readonly closeFds?: readonly number[];
 }
 
 export interface ExitStatus {
@@ -119,6 +126,7 @@ export class Mariadbd {
     this.logStart = start;
     prepareSecureFilesDir(opts.runDir);
     const fd = openSync(errLog, 'a');
+    const devNull = opts.closeFds?.length ? openSync('/dev/null', 'r') : undefined;
     try {
       // mariadbd reopens its error log by name, as its own user.
       if (opts.osUser) fchownSync(fd, opts.osUser.uid, opts.osUser.gid);
@@ -128,10 +136,17 @@ export class Mariadbd {
       // would leave its server running.
       const drop = opts.osUser ? [`--reuid=${opts.osUser.uid}`, `--regid=${opts.osUser.gid}`, '--clear-groups'] : [];
       if (opts.osUser && !existsSync(SETPRIV_PATH)) throw new ComputeError('ComputeStartFailed', `${SETPRIV_PATH} (util-linux) is needed to run mariadbd as ${opts.osUser.name}`);
+      // The child's copy of each descriptor to close becomes /dev/null (libuv dup2s it over the inherited one).
+      const stdio: Array<'ignore' | number> = ['ignore', fd, fd];
+      for (const n of opts.closeFds ?? []) {
+        while (stdio.length <= n) stdio.push('ignore');
+        stdio[n] = devNull!;
+      }
       this.child = existsSync(SETPRIV_PATH)
-        ? spawn(SETPRIV_PATH, [...drop, '--pdeathsig', 'KILL', '--', MARIADBD_PATH, ...args], { stdio: ['ignore', fd, fd] })
-        : spawn(MARIADBD_PATH, args, { stdio: ['ignore', fd, fd] });
+        ? spawn(SETPRIV_PATH, [...drop, '--pdeathsig', 'KILL', '--', MARIADBD_PATH, ...args], { stdio })
+        : spawn(MARIADBD_PATH, args, { stdio });
     } finally {
+      if (devNull !== undefined) closeSync(devNull);
       closeSync(fd);
     }
     this.exited = new Promise((resolve) => {

@@ -55,6 +55,8 @@ export interface FuseDatadir {
   readonly pageSize: number;
   readonly tablespaces: number;
   readonly auxFiles: number;
+  /** Descriptors mariadbd must not inherit (MariadbdOptions.closeFds). */
+  readonly deviceFds: readonly number[];
   /** Unmount (mariadbd must have exited), close the stream. */
   close(): Promise<void>;
 }
@@ -138,6 +140,7 @@ export async function startFuseDatadir(o: FuseDatadirOptions): Promise<FuseDatad
     pageSize: manifest.pageSize,
     tablespaces: manifest.tablespaces.length,
     auxFiles: aux.length,
+    deviceFds: mounted.deviceFds,
     close: () =>
       (closing ??= (async () => {
         await mounted.unmount();

@@ -4,7 +4,7 @@
  * mode where it cannot).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { ComputeError } from '../errors.js';
@@ -49,9 +49,55 @@ export function isMountPoint(dir: string): boolean {
   }
 }
 
+/** Descriptors of this process open on /dev/fuse. */
+export function fuseDeviceFds(): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc/self/fd')) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${e}`) === '/dev/fuse') out.push(Number(e));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
+}
+
+/** The FUSE connection number of the mount at `dir` (its device's minor), from mountinfo. */
+function connectionOf(dir: string): string | undefined {
+  const abs = resolve(dir);
+  try {
+    for (const l of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+      const f = l.split(' ');
+      if (f[4] === abs && f[2]?.startsWith('0:')) return f[2].slice(2);
+    }
+  } catch {
+    // no mountinfo: nothing to abort
+  }
+  return undefined;
+}
+
+/**
+ * Abort the FUSE connection of the mount at `dir` (fusectl): every request
+ * waiting on a dead controller fails at once, so a mariadbd blocked in it
+ * can finish dying. Root only; a no-op elsewhere.
+ */
+function abortConnection(dir: string): void {
+  const conn = connectionOf(dir);
+  if (!conn) return;
+  if (!existsSync('/sys/fs/fuse/connections/') || readdirSync('/sys/fs/fuse/connections/').length === 0) {
+    spawnSync('mount', ['-t', 'fusectl', 'none', '/sys/fs/fuse/connections'], { stdio: 'ignore' });
+  }
+  try {
+    writeFileSync(`/sys/fs/fuse/connections/${conn}/abort`, '1');
+  } catch {
+    // not root, or the connection is gone already
+  }
+}
+
 /** Lazily unmount whatever is mounted at `dir` (a controller killed with -9 leaves its mount dead). */
 export function unmountStale(dir: string): void {
   if (!isMountPoint(dir)) return;
+  abortConnection(dir);
   spawnSync('fusermount', ['-uz', resolve(dir)], { stdio: 'ignore' });
   if (isMountPoint(dir)) execFileSync('umount', ['-l', resolve(dir)], { stdio: 'ignore' });
 }
@@ -62,6 +108,8 @@ export interface MountOptions {
 
 export interface Mounted {
   readonly mountPoint: string;
+  /** This mount's /dev/fuse descriptors: no child process may inherit them (see MariadbdOptions.closeFds). */
+  readonly deviceFds: readonly number[];
   unmount(): Promise<void>;
 }
 
@@ -69,12 +117,14 @@ export async function mountFs(mountPoint: string, ops: Record<string, unknown>, 
   const Fuse = loadFuse();
   if (!Fuse) throw new ComputeError('ComputeStartFailed', `FUSE mode: ${fuseUnavailableReason() ?? 'fuse-native missing'}`);
   unmountStale(mountPoint);
+  const before = new Set(fuseDeviceFds());
   // No per-op timeout: an fsync of the log waits for the quorum as long as it takes.
   const fuse = new Fuse(mountPoint, ops, { timeout: false, force: true, mkdir: true, allowOther: o.allowOther, defaultPermissions: o.allowOther, fsname: 'strata', subtype: 'strata' });
   await new Promise<void>((res, rej) => fuse.mount((e) => (e ? rej(new ComputeError('ComputeStartFailed', `cannot mount the datadir at ${mountPoint}: ${e.message}`)) : res())));
   let unmounting: Promise<void> | undefined;
   return {
     mountPoint,
+    deviceFds: fuseDeviceFds().filter((fd) => !before.has(fd)),
     unmount: () =>
       (unmounting ??= new Promise<void>((res) =>
         fuse.unmount((e) => {
