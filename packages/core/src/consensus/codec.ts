@@ -128,6 +128,8 @@ class Reader {
     private readonly buf: Uint8Array,
     start: number,
     private readonly end: number,
+    /** false: byte fields are views into `buf` (its owner never writes to it again). */
+    private readonly copyBytes = true,
   ) {
     this.off = start;
   }
@@ -177,7 +179,7 @@ class Reader {
   bytes(what: string): Uint8Array {
     const n = this.u32(what);
     this.need(n, what);
-    const b = this.buf.slice(this.off, this.off + n);
+    const b = this.copyBytes ? this.buf.slice(this.off, this.off + n) : this.buf.subarray(this.off, this.off + n);
     this.off += n;
     return b;
   }
@@ -359,8 +361,8 @@ export function decodeMessage(frame: Uint8Array): Message {
   return decodeBody(frame, FRAME_HEADER_BYTES, total);
 }
 
-function decodeBody(buf: Uint8Array, start: number, end: number): Message {
-  const r = new Reader(buf, start, end);
+function decodeBody(buf: Uint8Array, start: number, end: number, copyBytes = true): Message {
+  const r = new Reader(buf, start, end, copyBytes);
   const tag = r.u8('tag');
   const type = TYPE_BY_TAG.get(tag);
   if (type === undefined) throw new CorruptFrame(`unknown message tag ${tag}`);
@@ -541,6 +543,8 @@ export function encodeCompressedFrame(frame: Uint8Array, compress: (raw: Uint8Ar
  * one message; anything else raises CorruptFrame, after which the stream is
  * unusable (the caller closes the connection). Bytes of an unfinished frame
  * are held as the chunks they came in and joined once, when it is whole.
+ * The WAL of the messages it yields is a view into the chunks it was given
+ * (no copy): a caller must not write into a chunk after pushing it.
  * A compressed frame (COMPRESSED_FRAME_TAG) is taken only with a
  * `decompress`, must announce a size within the bound, and must decompress
  * to exactly one frame of that size.
@@ -609,7 +613,7 @@ export class FrameReader {
   }
 
   private decode(buf: Uint8Array, off: number, total: number): Message {
-    if (buf[off + FRAME_HEADER_BYTES] !== COMPRESSED_FRAME_TAG) return decodeBody(buf, off + FRAME_HEADER_BYTES, off + total);
+    if (buf[off + FRAME_HEADER_BYTES] !== COMPRESSED_FRAME_TAG) return decodeBody(buf, off + FRAME_HEADER_BYTES, off + total, false);
     if (this.decompress === undefined) throw new CorruptFrame('a compressed frame on a stream that takes none');
     if (total < COMPRESSED_HEAD_BYTES) throw new CorruptFrame(`compressed frame of ${total} bytes`);
     const rawBytes = readU32(buf, off + FRAME_HEADER_BYTES + 1);
@@ -625,7 +629,8 @@ export class FrameReader {
     }
     if (raw.length !== rawBytes) throw new CorruptFrame(`compressed frame decompressed to ${raw.length} bytes, announced ${rawBytes}`);
     // Exactly one plain frame inside (a compressed one has an unknown tag there).
-    return decodeMessage(raw);
+    if (frameLength(raw, 0) !== raw.length) throw new CorruptFrame(`a compressed frame holds ${raw.length} bytes that are not one frame`);
+    return decodeBody(raw, FRAME_HEADER_BYTES, raw.length, false);
   }
 
   private checkedLength(buf: Uint8Array, off: number): number {
