@@ -381,9 +381,9 @@ export class DatadirFs {
         guard(cb, () => cb(0, this.openLocal(rel, flags)));
       },
       create: (path: string, mode: number, cb: Cb) => {
-        if (ro) return cb(EROFS);
         const rel = relPath(path);
         if (fileKind(rel) === 'tablespace') {
+          if (ro) return cb(EROFS);
           if (this.spaces.has(rel)) return cb(EEXIST);
           const h = this.nextHandle++;
           this.handles.set(h, { kind: 'space', file: this.newSpace(rel) });
@@ -398,8 +398,11 @@ export class DatadirFs {
       release: (_path: string, fd: number, cb: Cb) => {
         const h = this.handles.get(fd);
         this.handles.delete(fd);
-        if (h?.kind === 'local') guard(cb, () => closeSync(h.fd));
-        cb(0);
+        if (h?.kind === 'local') guard(cb, () => {
+          closeSync(h.fd);
+          cb(0);
+        });
+        else cb(0);
       },
       flush: (_path: string, _fd: number, cb: Cb) => cb(0),
       fsyncdir: (_path: string, _datasync: number, _fd: number, cb: Cb) => cb(0),
@@ -433,9 +436,10 @@ export class DatadirFs {
         });
       },
       write: (_path: string, fd: number, buf: Buffer, len: number, pos: number, cb: (n: number) => void) => {
-        if (ro) return cb(EROFS);
         const h = this.handles.get(fd);
         if (!h) return cb(EBADF);
+        // Read-only: tablespaces and the log stay as they are at the LSN; other files are local scratch, as in a basebackup.
+        if (ro && (h.kind === 'space' || h.log)) return cb(EROFS);
         if (h.kind === 'space') {
           this.writeSpace(h.file, buf, len, pos).then(cb, (e: unknown) => {
             this.opts.log?.(`write of a tablespace failed: ${e instanceof Error ? e.message : String(e)}`);
@@ -467,10 +471,10 @@ export class DatadirFs {
         });
       },
       truncate: (path: string, size: number, cb: Cb) => {
-        if (ro) return cb(EROFS);
         const rel = relPath(path);
         const f = this.spaces.get(rel);
         if (f) {
+          if (ro) return cb(EROFS);
           this.truncateSpace(f, size);
           return cb(0);
         }
@@ -481,10 +485,10 @@ export class DatadirFs {
         });
       },
       ftruncate: (path: string, fd: number, size: number, cb: Cb) => {
-        if (ro) return cb(EROFS);
         const h = this.handles.get(fd);
         if (!h) return cb(EBADF);
         if (h.kind === 'space') {
+          if (ro) return cb(EROFS);
           this.truncateSpace(h.file, size);
           return cb(0);
         }
@@ -495,9 +499,9 @@ export class DatadirFs {
         });
       },
       unlink: (path: string, cb: Cb) => {
-        if (ro) return cb(EROFS);
         const rel = relPath(path);
         if (this.spaces.has(rel)) {
+          if (ro) return cb(EROFS);
           this.dropSpace(rel);
           return cb(0);
         }
@@ -508,10 +512,10 @@ export class DatadirFs {
         });
       },
       rename: (src: string, dest: string, cb: Cb) => {
-        if (ro) return cb(EROFS);
         const from = relPath(src);
         const to = relPath(dest);
         const f = this.spaces.get(from);
+        if (ro && (f || this.spaces.has(to))) return cb(EROFS);
         guard(cb, () => {
           if (f) {
             this.dropSpace(to);
@@ -542,14 +546,12 @@ export class DatadirFs {
         });
       },
       mkdir: (path: string, mode: number, cb: Cb) => {
-        if (ro) return cb(EROFS);
         guard(cb, () => {
           mkdirSync(this.local(relPath(path)), mode & 0o7777);
           cb(0);
         });
       },
       rmdir: (path: string, cb: Cb) => {
-        if (ro) return cb(EROFS);
         const rel = relPath(path);
         for (const p of this.spaces.keys()) if (p.startsWith(`${rel}/`)) return cb(ENOTEMPTY);
         guard(cb, () => {
