@@ -239,6 +239,28 @@ describe('FUSE compute (real processes: 3 safekeepers, page server, mariadbd on 
     expect(mountsUnder(dir)).toEqual([]);
   }, 420_000);
 
+  it('[FALLBACK] --storage basebackup still copies the datadir and runs as before', async () => {
+    const a = args(small, 'fallback');
+    a[1] = 'basebackup';
+    const c = await start(a);
+    expect(c.output()).toMatch(/storage: basebackup at LSN \d+: \d+ files/);
+    const st = (await c.status()) as unknown as { storage: string; datadirFs: unknown };
+    expect(st.storage).toBe('basebackup');
+    expect(st.datadirFs).toBeNull();
+    const conn = await c.connect();
+    const before = Number((await rows(conn, 'SELECT COUNT(*) AS n FROM rpo.t'))[0]?.['n']);
+    expect(before).toBeGreaterThan(2000);
+    await conn.query('INSERT INTO rpo.t VALUES (6000000, NULL)');
+    conn.destroy();
+    expect(await c.stop(), c.output()).toBe(0);
+    // And the next FUSE compute sees what the basebackup one wrote.
+    const f = await start(args(small, 'after-fallback'));
+    const conn2 = await f.connect();
+    expect(Number((await rows(conn2, 'SELECT COUNT(*) AS n FROM rpo.t'))[0]?.['n'])).toBe(before + 1);
+    conn2.destroy();
+    expect(await f.stop(), f.output()).toBe(0);
+  }, 300_000);
+
   it('[LAZY] a larger database starts fetching under 5% of its pages; a point query and CHECKSUM TABLE read it right', async () => {
     const manifest = (await (await fetch(`${ps.url}/v1/tenants/${big.tenant}/timelines/${big.timeline}/datadir`)).json()) as { pageSize: number; tablespaces: Array<{ path: string; sizePages: number }> };
     const totalPages = manifest.tablespaces.reduce((n, t) => n + t.sizePages, 0);

@@ -72,7 +72,8 @@ export interface ComputeOptions {
   /**
    * Where the datadir comes from: `fuse` serves it from the page server through a FUSE filesystem
    * (pages on demand, COMMIT only once the quorum has it); `basebackup` copies every page first;
-   * `auto` is fuse where /dev/fuse and libfuse2 exist. Default: STRATA_COMPUTE_STORAGE, else basebackup.
+   * `auto` (the default, unless STRATA_COMPUTE_STORAGE says otherwise) is fuse where /dev/fuse,
+   * fusermount and libfuse2 exist, basebackup elsewhere.
    */
   readonly storage?: 'basebackup' | 'fuse' | 'auto';
   /** FUSE mode: bytes of pages the local file cache holds (default 256 MiB). */
@@ -183,7 +184,7 @@ export function readStateFile(dataDir: string): ComputeStateFile | undefined {
 
 /** basebackup or fuse, from the option, STRATA_COMPUTE_STORAGE and what this machine has. */
 function storageOf(opts: ComputeOptions, log: (line: string) => void): 'basebackup' | 'fuse' {
-  const asked = opts.storage ?? loadComputeEnv().storage ?? 'basebackup';
+  const asked = opts.storage ?? loadComputeEnv().storage ?? 'auto';
   if (asked === 'basebackup') return 'basebackup';
   const why = fuseUnavailableReason();
   if (why === undefined) return 'fuse';
@@ -415,7 +416,7 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
       m = new Mariadbd({ datadir, runDir, port: opts.port, logFileSizeBytes: fused.logFileSizeBytes, pageSize: tl.pageSize, bufferPoolSize: opts.bufferPoolSize ?? '128M', readOnly: false, osUser, extraArgs: FUSE_MARIADBD_ARGS, closeFds: fused.deviceFds });
     } else {
     const bb = await basebackup(ps, opts.tenantId, opts.timelineId, datadir, { lsn: startLsn, timeoutMs: BASEBACKUP_TIMEOUT_MS });
-    log(`basebackup at LSN ${startLsn}: ${bb.files} files, ${bb.bytes} bytes`);
+    log(`storage: basebackup at LSN ${startLsn}: ${bb.files} files, ${bb.bytes} bytes`);
     const logPath = join(datadir, 'ib_logfile0');
     const minSize = opts.logFileSizeMinBytes ?? 256n * MIB;
     if (logSizeOf(datadir) < minSize) writeFreshLog(logPath, startLsn, minSize);
