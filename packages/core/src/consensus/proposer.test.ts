@@ -171,6 +171,25 @@ describe('proposer: fencing', () => {
   });
 });
 
+describe('proposer: commit announcement', () => {
+  it('acceptors learn a new commit LSN with no further WAL and no heartbeat (an empty append goes to idle peers)', () => {
+    const net = new Net(conf3, [1, 2, 3]);
+    net.start(100, conf3, [1, 2, 3]);
+    net.run(2_000);
+    expect(net.proposers.get(100)!.status).toBe('elected');
+    net.append(100, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    // Deliver what is in flight and what it causes, with the clock stopped: no tick, no heartbeat.
+    for (let i = 0; i < 10_000 && net.queue.length > 0; i++) {
+      const before = net.now;
+      net.run(1);
+      expect(net.now).toBe(before);
+    }
+    const commit = net.proposers.get(100)!.commitLsn;
+    expect(commit).toBe(110n);
+    for (const id of [1, 2, 3]) expect(net.acceptors.get(id)!.s.commitLsn, `acceptor ${id}`).toBe(commit);
+  });
+});
+
 describe('proposer: commit rule', () => {
   // Figure 8: acceptor 1 holds term-2 WAL nobody committed; acceptor 3 holds
   // different term-3 WAL. A term-4 proposer elected by {1, 2} syncs acceptor

@@ -381,7 +381,23 @@ function onAppendResponse(out: Out, from: NodeId, flushLsn: Lsn, nowMs: number):
   } else if (flushLsn > p.flushLsn) {
     out.setPeer(from, { flushLsn, lastProgressMs: nowMs, nextLsn: p.nextLsn > flushLsn ? p.nextLsn : flushLsn });
   }
+  const before = out.s.commitLsn;
   advanceCommit(out);
+  if (out.s.commitLsn > before) announceCommit(out, nowMs);
+}
+
+/**
+ * Tell acceptors with no WAL left to send that the commit moved (an empty
+ * append carries it): they learn it otherwise only with the next WAL or
+ * heartbeat, and what they know is what they stream to the page server and
+ * report. Peers with WAL pending get the new commit LSN with it.
+ */
+function announceCommit(out: Out, nowMs: number): void {
+  for (const [id, p] of out.s.peers) {
+    if (p.phase !== 'streaming' || p.nextLsn < out.s.walEndLsn) continue;
+    out.setPeer(id, { lastSentMs: nowMs });
+    out.send(id, appendMessage(out.s, p.nextLsn, p.nextLsn, new Uint8Array()));
+  }
 }
 
 /**
