@@ -98,4 +98,17 @@ describe('AcceptorHost group commit', () => {
     expect(timeline.commitLsn).toBe(1000n + BigInt(b[n - 1]!));
     expect(await timeline.readWal(1000n, timeline.flushLsn)).toEqual(bytes);
   });
+
+  it('an empty append right behind a batch still being written waits for that write (no sync beyond the written WAL)', async () => {
+    const host = new AcceptorHost(1, timeline);
+    const { bytes } = redoStream(100, 9);
+    const req = (beginLsn: bigint, data: Uint8Array) => ({ type: 'AppendRequest' as const, tenantId: TENANT, timelineId: TIMELINE, generation: 1, term: 2n, beginLsn, endLsn: beginLsn + BigInt(data.length), commitLsn: beginLsn, data });
+    // A big write, then at once an empty append (a heartbeat, or a commit announced) with no WAL of its own.
+    const big = host.handle([req(1000n, bytes)]);
+    const empty = host.handle([req(1000n + BigInt(bytes.length), new Uint8Array())]);
+    const [a, b] = await Promise.all([big, empty]);
+    expect(a[0]).toMatchObject({ type: 'AppendResponse', flushLsn: 1000n + BigInt(bytes.length) });
+    expect(b[0]).toMatchObject({ type: 'AppendResponse', flushLsn: 1000n + BigInt(bytes.length) });
+    expect(timeline.flushLsn).toBe(1000n + BigInt(bytes.length));
+  });
 });

@@ -32,6 +32,8 @@ export class AcceptorHost {
   private queue: Promise<unknown> = Promise.resolve();
   /** End of the WAL once the writes queued so far are done (the acceptor's flush LSN, not yet durable). */
   private writeEnd: bigint;
+  /** The last WAL write handed to the timeline (it writes in order: when this one is done, all are). */
+  private lastWrite: Promise<unknown> = Promise.resolve();
   /** A failed WAL write: the acceptor's state is ahead of its storage, so it answers nothing more. */
   private broken: Error | undefined;
   /** `Date.now()` of the last proposer request handled (0: none since this host was made). */
@@ -120,7 +122,9 @@ export class AcceptorHost {
       if (!pending) return;
       const data = concat(pending.parts, pending.bytes);
       assert(pending.begin === this.writeEnd, `WAL write at ${pending.begin} but the WAL ends at ${this.writeEnd}`);
-      writes.push(this.guard(this.timeline.writeWal(pending.begin, data)));
+      const w = this.guard(this.timeline.writeWal(pending.begin, data));
+      writes.push(w);
+      this.lastWrite = w;
       this.writeEnd = pending.begin + BigInt(pending.bytes);
       pending = null;
     };
@@ -173,7 +177,10 @@ export class AcceptorHost {
     }
     queuePending();
     assert(this.writeEnd === this.state.flushLsn, `storage end ${this.writeEnd} != acceptor flush ${this.state.flushLsn}`);
-    return { replies, written: Promise.all(writes), flushLsn: this.state.flushLsn, commitLsn: this.state.commitLsn };
+    // Every write queued so far, an earlier batch's too: a batch with no WAL of its own (a heartbeat, an
+    // empty append announcing a commit) still reports the flush LSN of WAL an earlier batch is writing.
+    // The timeline writes in queue order, so the last one queued finishing means all of them have.
+    return { replies, written: Promise.all([...writes, this.lastWrite]), flushLsn: this.state.flushLsn, commitLsn: this.state.commitLsn };
   }
 }
 
