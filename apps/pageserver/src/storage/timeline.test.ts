@@ -3,35 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { redo } from '@strata/core';
-import { LSN, page, ROOT, seedTimeline, SPACE, TENANT } from '../seed-timeline.test-util.js';
+import { ROOT, seedTimeline, SPACE, TENANT } from '../seed-timeline.test-util.js';
 import { compactTimeline, DEFAULT_COMPACTION } from './compaction.js';
 import { collectChains } from './read-path.js';
+import { straightReplay, writeMtr } from './synthetic-wal.test-util.js';
 import { DEFAULT_HOT_CHAIN_VALUES, Timeline } from './timeline.js';
-
-/** Bytes of LSN each synthetic mtr takes. */
-const MTR_LSN_BYTES = 20n;
-
-function writeMtr(i: number, pageNo: number): redo.Mtr {
-  const startLsn = LSN + BigInt(i) * MTR_LSN_BYTES;
-  const data = new Uint8Array(8);
-  new DataView(data.buffer).setUint32(0, i);
-  new DataView(data.buffer).setUint32(4, pageNo);
-  const rec: redo.PageRecord = { type: 'WRITE', spaceId: SPACE, pageNo, offset: 200 + (i % 1000) * 8, data };
-  return { startLsn, endLsn: startLsn + MTR_LSN_BYTES, records: [rec] } as redo.Mtr;
-}
-
-/** The page as a straight replay of every change from the stored base gives it. */
-function straightReplay(pageNo: number, mtrs: readonly redo.Mtr[], upTo: number): Uint8Array {
-  const p = new Uint8Array(page(pageNo));
-  const changes: redo.PageChange[] = [];
-  for (let i = 0; i < upTo; i++) {
-    const m = mtrs[i]!;
-    const records = m.records.filter((r): r is redo.PageRecord => redo.isPageRecord(r) && r.pageNo === pageNo);
-    if (records.length) changes.push({ startLsn: m.startLsn, endLsn: m.endLsn, records });
-  }
-  redo.replayPage(p, changes, 'crc32');
-  return p;
-}
 
 describe('Timeline: bounded reconstruction', () => {
   let dir: string;
