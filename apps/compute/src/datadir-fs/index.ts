@@ -62,6 +62,8 @@ export interface FuseDatadir {
 }
 
 const MANIFEST_WAIT_MS = 120_000;
+/** About a minute of retries before a page read fails. */
+const GETPAGE_ATTEMPTS_MAX = 35;
 
 export async function startFuseDatadir(o: FuseDatadirOptions): Promise<FuseDatadir> {
   const manifest = await datadirManifest(o.ps, o.tenantId, o.timelineId, o.lsn, MANIFEST_WAIT_MS);
@@ -81,16 +83,19 @@ export async function startFuseDatadir(o: FuseDatadirOptions): Promise<FuseDatad
 
   let stream: PageserverClient | undefined = await PageserverClient.connect({ url: o.ps.url, tenantId: o.tenantId, timelineId: o.timelineId, token: o.ps.token });
   const getPages = async (batch: readonly GetPageRequest[], waitMs: number) => {
-    // A dropped stream is opened again once: the page server restarted, or an idle connection was cut.
-    try {
-      stream ??= await PageserverClient.connect({ url: o.ps.url, tenantId: o.tenantId, timelineId: o.timelineId, token: o.ps.token });
-      return await stream.getPages(batch, { waitMs });
-    } catch (e) {
-      stream?.close();
-      stream = undefined;
-      o.log?.(`GetPage stream failed (${e instanceof Error ? e.message : String(e)}): opening it again`);
-      stream = await PageserverClient.connect({ url: o.ps.url, tenantId: o.tenantId, timelineId: o.timelineId, token: o.ps.token });
-      return stream.getPages(batch, { waitMs });
+    // A dropped stream (the page server restarted, or cut a connection while busy) is opened again, with a
+    // growing pause: a read that fails is an I/O error for mariadbd, which InnoDB does not survive.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        stream ??= await PageserverClient.connect({ url: o.ps.url, tenantId: o.tenantId, timelineId: o.timelineId, token: o.ps.token });
+        return await stream.getPages(batch, { waitMs });
+      } catch (e) {
+        stream?.close();
+        stream = undefined;
+        if (attempt >= GETPAGE_ATTEMPTS_MAX) throw e;
+        o.log?.(`GetPage stream failed (${e instanceof Error ? e.message : String(e)}): opening it again (attempt ${attempt + 1})`);
+        await new Promise((r) => setTimeout(r, Math.min(2_000, 50 * 2 ** attempt)));
+      }
     }
   };
 

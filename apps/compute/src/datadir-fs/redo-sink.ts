@@ -34,6 +34,8 @@ export interface RedoSinkOptions {
 }
 
 const LAG_SAMPLES_MAX = 2048;
+/** At most one LSN ↔ time stamp per this many ms. */
+const STAMP_MS = 20;
 /** A write far behind the decoder is a rewrite of the log's head area or a bug: never more than a block or two. */
 const REWRITE_BACK_BYTES_MAX = 1 << 20;
 
@@ -292,7 +294,11 @@ export class RedoSink {
     // While a new proposer is elected the batch waits in memory; replaceProposer appends it.
     if (!this.paused && this.proposer.status !== 'fenced') this.proposer.append(beginLsn, data);
     this.inFlight.push({ beginLsn, endLsn, seenMs, data });
-    this.stampList.push({ lsn: endLsn, unixMs: seenMs });
+    // One stamp per STAMP_MS: every log write would make thousands a second, more than the page server's LSN ↔ time map wants.
+    // The newest stamp moves forward (LSN and time together) until it is STAMP_MS past the one before it.
+    const prev = this.stampList.at(-2);
+    if (prev && this.stampList.length > 1 && seenMs - prev.unixMs < STAMP_MS) this.stampList[this.stampList.length - 1] = { lsn: endLsn, unixMs: seenMs };
+    else this.stampList.push({ lsn: endLsn, unixMs: seenMs });
     if (this.stampList.length > (this.opts.stampsMax ?? 100_000)) this.stampList.shift();
     this.mtrCount += batch.length;
     this.byteCount += BigInt(bytes);
