@@ -111,3 +111,27 @@ describe('tenant manager restart with remote storage', () => {
     }
   });
 });
+
+describe('tenant manager restart: an aux set without a local directory', () => {
+  it('starts (an empty or not yet downloaded aux set is skipped, not a crash)', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'strata-tm-noaux-'));
+    const remoteDir = mkdtempSync(join(tmpdir(), 'strata-tm-noaux-remote-'));
+    try {
+      seedTimeline(dataDir);
+      const m = TenantManager.open({ dataDir, log: memoryLogger(), remote: openRemoteStorage(`file://${remoteDir}`) });
+      const root = m.get(TENANT, ROOT);
+      // An aux set of no files: listed in the index, no directory.
+      root.putAuxSet(LSN + 20n, []);
+      root.scheduleFullUpload();
+      await m.drainUploads();
+      m.close();
+      const again = TenantManager.open({ dataDir, log: memoryLogger(), remote: openRemoteStorage(`file://${remoteDir}`) });
+      await again.syncRemote();
+      await again.drainUploads();
+      again.close();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+      rmSync(remoteDir, { recursive: true, force: true });
+    }
+  });
+});

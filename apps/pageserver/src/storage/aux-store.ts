@@ -4,7 +4,7 @@
  * (everything in a datadir the redo log does not describe: .frm files, Aria
  * system tables, ...), each stored whole under `aux/<lsn>/`.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { listFiles } from '@strata/datadir';
 import { assert, type AuxFile, isSafeRelativePath } from '@strata/core';
@@ -78,6 +78,7 @@ export class AuxStore {
     if (!remote) return;
     for (const lsn of this.layers.meta.auxSets) {
       const base = this.dirOf(lsn);
+      if (!existsSync(base)) continue;
       for (const rel of listFiles(base)) {
         const key = `aux/${lsn}/${rel}`;
         if (!remote.isUploadedKey(key)) remote.uploadFile(key, join(base, rel));
@@ -92,7 +93,12 @@ export class AuxStore {
    */
   keysOf(lsns: readonly bigint[]): string[] {
     const keys: string[] = [];
-    for (const lsn of lsns) for (const rel of listFiles(this.dirOf(lsn))) keys.push(`aux/${lsn}/${rel}`);
+    for (const lsn of lsns) {
+      const dir = this.dirOf(lsn);
+      // A set the index lists may be absent here (a timeline restored from remote storage gets it on demand).
+      if (!existsSync(dir)) continue;
+      for (const rel of listFiles(dir)) keys.push(`aux/${lsn}/${rel}`);
+    }
     return keys;
   }
 }
