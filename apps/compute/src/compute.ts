@@ -72,8 +72,8 @@ export interface ComputeOptions {
   /**
    * Where the datadir comes from: `fuse` serves it from the page server through a FUSE filesystem
    * (pages on demand, COMMIT only once the quorum has it); `basebackup` copies every page first;
-   * `auto` (the default, unless STRATA_COMPUTE_STORAGE says otherwise) is fuse where /dev/fuse,
-   * fusermount and libfuse2 exist, basebackup elsewhere.
+   * `auto` is fuse where /dev/fuse, fusermount and libfuse2 exist, basebackup elsewhere. Default:
+   * STRATA_COMPUTE_STORAGE, else basebackup.
    */
   readonly storage?: 'basebackup' | 'fuse' | 'auto';
   /** FUSE mode: bytes of pages the local file cache holds (default 256 MiB). */
@@ -184,7 +184,9 @@ export function readStateFile(dataDir: string): ComputeStateFile | undefined {
 
 /** basebackup or fuse, from the option, STRATA_COMPUTE_STORAGE and what this machine has. */
 function storageOf(opts: ComputeOptions, log: (line: string) => void): 'basebackup' | 'fuse' {
-  const asked = opts.storage ?? loadComputeEnv().storage ?? 'auto';
+  // basebackup stays the default until FUSE mode holds under a bulk load (a soak's 600k-row INSERT failed in it with
+  // "read of a tablespace failed: Cannot perform Construct on a detached ArrayBuffer"); `auto` or `fuse` opt in.
+  const asked = opts.storage ?? loadComputeEnv().storage ?? 'basebackup';
   if (asked === 'basebackup') return 'basebackup';
   const why = fuseUnavailableReason();
   if (why === undefined) return 'fuse';
