@@ -98,6 +98,20 @@ describe('DatadirFs', () => {
     expect(fs.stats().lfc.evictedWritten).toBeGreaterThan(0);
   });
 
+  it('a written page survives the write buffer being taken back (fuse-native detaches it after the call)', async () => {
+    const { fs } = make(16);
+    const fd = await open(fs, '/db/t.ibd');
+    const src = Buffer.alloc(PS);
+    Buffer.from(page(7, 4, 9100n, 0xcd)).copy(src);
+    expect((await call(fs, 'write', '/db/t.ibd', fd, src, PS, 4 * PS))[0]).toBe(PS);
+    // What the native side does once the write returned: the memory behind the buffer is gone.
+    structuredClone(src.buffer, { transfer: [src.buffer] });
+    expect(src.buffer.byteLength).toBe(0);
+    const buf = Buffer.alloc(PS);
+    await call(fs, 'read', '/db/t.ibd', fd, buf, PS, 4 * PS);
+    expect(buf[200]).toBe(0xcd);
+  });
+
   it('files MariaDB creates, extends with partial writes, renames, truncates and deletes', async () => {
     const { fs, ps } = make();
     const [err, fd] = await call(fs, 'create', '/db/new.ibd', 0o660);

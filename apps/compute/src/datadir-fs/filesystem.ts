@@ -257,7 +257,9 @@ export class DatadirFs {
       const to = Math.min(pos + len, pageStart + ps);
       const key = pageKey(f.id, p);
       if (to - from === ps) {
-        this.lfc.putWritten(key, buf.subarray(from - pos, to - pos));
+        // A copy: `buf` is fuse-native's buffer for this one operation, detached once the write returns
+        // (a view kept in the LFC failed later reads: "Cannot perform Construct on a detached ArrayBuffer").
+        this.lfc.putWritten(key, Uint8Array.prototype.slice.call(buf, from - pos, to - pos));
       } else {
         // A partial page (glibc's posix_fallocate writes one byte per block): read, change, keep.
         const cur = p * ps < f.sizeBytes ? await this.page(f, p, p + 1) : undefined;
