@@ -111,4 +111,18 @@ describe('AcceptorHost group commit', () => {
     expect(b[0]).toMatchObject({ type: 'AppendResponse', flushLsn: 1000n + BigInt(bytes.length) });
     expect(timeline.flushLsn).toBe(1000n + BigInt(bytes.length));
   });
+
+  it('a membership switch right behind a batch still being written waits for that write before its control write (no sync beyond the written WAL)', async () => {
+    const host = new AcceptorHost(1, timeline);
+    const { bytes } = redoStream(100, 9);
+    const append = { type: 'AppendRequest' as const, tenantId: TENANT, timelineId: TIMELINE, generation: 1, term: 2n, beginLsn: 1000n, endLsn: 1000n + BigInt(bytes.length), commitLsn: 1000n, data: bytes };
+    const joint = { generation: 2, members: [1, 2, 3], newMembers: [1, 2] };
+    const big = host.handle([append]);
+    // Its persistControl effect makes everything stepped so far durable, the earlier batch's WAL included.
+    const sw = host.handle([{ type: 'MembershipSwitchRequest', tenantId: TENANT, timelineId: TIMELINE, generation: 2, conf: joint }]);
+    const [, b] = await Promise.all([big, sw]);
+    expect(b[0]).toMatchObject({ type: 'MembershipSwitchResponse', flushLsn: 1000n + BigInt(bytes.length), conf: joint });
+    expect(timeline.control.conf).toEqual(joint);
+    expect(timeline.flushLsn).toBe(1000n + BigInt(bytes.length));
+  });
 });

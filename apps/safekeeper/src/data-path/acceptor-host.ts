@@ -131,7 +131,9 @@ export class AcceptorHost {
     // Everything stepped so far durable: for effects that depend on it.
     const durable = async (): Promise<void> => {
       queuePending();
-      await Promise.all(writes.splice(0));
+      // An earlier batch's writes may still be in flight (its handle() waits outside the step queue):
+      // the last write queued finishing means every write up to writeEnd has.
+      await Promise.all([...writes.splice(0), this.lastWrite]);
       await this.guard(this.timeline.syncWal(this.writeEnd));
     };
     for (const m of messages) {
