@@ -54,6 +54,10 @@ export async function testApp(
     dataDir?: string;
     nodeId?: number;
     remoteStorage?: RemoteStorage;
+    /** `--peers`: the pull sources and known nodes (see bounds.ts, routes/pull.ts). */
+    peers?: ReadonlyMap<number, string>;
+    /** `--token-file`, as the Authorization header value it becomes. */
+    peerAuthorization?: string;
   } = {},
 ): Promise<TestApp> {
   const tmp = options.dataDir ? undefined : await tempDir();
@@ -77,6 +81,8 @@ export async function testApp(
     log: memoryLogger(),
     ...(options.limits ? { limits: options.limits } : {}),
     ...(options.remoteStorage ? { remoteStorage: options.remoteStorage } : {}),
+    ...(options.peers ? { peers: options.peers } : {}),
+    ...(options.peerAuthorization ? { peerAuthorization: options.peerAuthorization } : {}),
   };
   const app = createApp(deps);
   return {

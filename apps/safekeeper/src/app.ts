@@ -41,6 +41,8 @@ const STATUS: Record<StrataErrorCode | SafekeeperErrorCode | keyof typeof SERVIC
   BAD_ZSTD: 400,
   TIMELINE_LOST: 410,
   JOIN_REFUSED: 409,
+  UNKNOWN_MEMBER: 400,
+  PULL_SOURCE_NOT_ALLOWED: 400,
 };
 
 export function createApp(deps: SafekeeperDeps) {

@@ -41,6 +41,15 @@ export interface SafekeeperDeps {
   walReadBound?: (timeline: Timeline) => bigint;
   /** Timelines held and the data directory's age: tells a lost timeline from a missed one (membership/ledger.ts). */
   ledger?: MembershipLedger;
+  /**
+   * The other safekeepers of the cluster by node ID (`--peers`, this node's
+   * own entry dropped): the only sources a pull fetches from, and the nodes
+   * a new timeline's configuration may name. Absent: see routes/pull.ts and
+   * bounds.ts for what is allowed then.
+   */
+  peers?: ReadonlyMap<number, string> | undefined;
+  /** `Bearer <token>` this safekeeper shows its peers (`--token-file`); a pull presents it rather than its caller's. */
+  peerAuthorization?: string | undefined;
   /** Called with an assertion failure (a bug) after it was answered with 500; main.ts exits. */
   onBug?: (error: Error) => void;
 }

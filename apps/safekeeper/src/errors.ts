@@ -80,7 +80,18 @@ export class BadZstd extends ServiceError {
   }
 }
 
-export type SafekeeperErrorCode = (TimelineExists | ControlFileCorrupt | WalCorrupt | PeerFailed | PullConflict | BadZstd | TimelineLost | JoinRefused)['code'];
+export type SafekeeperErrorCode = (
+  | TimelineExists
+  | ControlFileCorrupt
+  | WalCorrupt
+  | PeerFailed
+  | PullConflict
+  | BadZstd
+  | TimelineLost
+  | JoinRefused
+  | UnknownMember
+  | PullSourceNotAllowed
+)['code'];
 
 /**
  * This safekeeper held the timeline (its ledger says so) and its directory is
@@ -108,5 +119,37 @@ export class JoinRefused extends ServiceError {
   ) {
     super(`safekeeper may not join timeline ${tenantId}/${timelineId} as a fresh acceptor: ${reason}`);
     this.name = 'JoinRefused';
+  }
+}
+
+/**
+ * A configuration (of a timeline create or join) that names nodes this
+ * safekeeper does not know: neither itself nor one of its `--peers`. Such a
+ * timeline could never reach a quorum of real nodes.
+ */
+export class UnknownMember extends ServiceError {
+  readonly code = 'UNKNOWN_MEMBER' as const;
+  constructor(
+    readonly unknown: readonly number[],
+    readonly known: readonly number[],
+  ) {
+    super(`configuration names node${unknown.length === 1 ? '' : 's'} ${unknown.join(', ')} unknown to this safekeeper; known nodes: ${known.join(', ')} (itself and --peers)`);
+    this.name = 'UnknownMember';
+  }
+}
+
+/**
+ * A pull whose source is not a registered safekeeper. A pull fetches from
+ * the source with a token: any other address would let a caller make this
+ * safekeeper send requests (and a token) wherever it likes.
+ */
+export class PullSourceNotAllowed extends ServiceError {
+  readonly code = 'PULL_SOURCE_NOT_ALLOWED' as const;
+  constructor(
+    readonly source: string,
+    readonly allowed: string,
+  ) {
+    super(`pull source ${source} is not allowed: ${allowed}`);
+    this.name = 'PullSourceNotAllowed';
   }
 }

@@ -48,6 +48,7 @@ export async function startSafekeeper(config: SafekeeperConfig, log: Logger, onB
   for (const l of ledger.lost((t, tl) => holds(timelines, t, tl))) log.warn('timeline lost: held here, directory gone; this safekeeper stays out of it until a membership change replaces it', l);
   const remoteStorage = config.remoteStorageUrl ? openRemoteStorage(config.remoteStorageUrl) : undefined;
   const hosts = new AcceptorHosts(config.nodeId);
+  const peerToken = config.tokenFile ? (await readFile(config.tokenFile, 'utf8')).trim() : undefined;
   const deps: SafekeeperDeps = {
     nodeId: config.nodeId,
     version: VERSION,
@@ -58,12 +59,13 @@ export async function startSafekeeper(config: SafekeeperConfig, log: Logger, onB
     remoteStorage,
     hosts,
     ledger,
+    peers: config.peers,
+    ...(peerToken ? { peerAuthorization: `Bearer ${peerToken}` } : {}),
     ...(onBug ? { onBug } : {}),
   };
   const app = createApp(deps);
   const walBackup = remoteStorage ? new WalBackup({ timelines, storage: remoteStorage, nodeId: config.nodeId, metrics, log }) : undefined;
 
-  const peerToken = config.tokenFile ? (await readFile(config.tokenFile, 'utf8')).trim() : undefined;
   const peerRecovery = config.peers
     ? new PeerRecovery({ nodeId: config.nodeId, peers: config.peers, timelines, hosts, metrics, log, ...(peerToken ? { authorization: `Bearer ${peerToken}` } : {}) })
     : undefined;

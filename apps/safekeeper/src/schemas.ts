@@ -1,7 +1,7 @@
 /** Wire schemas shared by the routes. LSNs and terms are decimal strings in JSON. */
 import { z } from 'zod';
 import { hexId, lsnString } from '@strata/core/json';
-import { configurationSchema } from './storage/control-file.js';
+import { boundedLsnString, remoteConfiguration } from './bounds.js';
 import type { Timeline } from './storage/timeline.js';
 
 export { hexId, lsnString };
@@ -9,11 +9,12 @@ export { hexId, lsnString };
 export const tenantParams = z.object({ tenant: hexId });
 export const timelineParams = z.object({ tenant: hexId, timeline: hexId });
 
+/** A new timeline: start LSN below 2^62 and a configuration of the right shape (bounds.ts); known nodes are checked by createHeld. */
 export const createTimelineBody = z
   .object({
     timelineId: hexId,
-    startLsn: lsnString,
-    conf: configurationSchema,
+    startLsn: boundedLsnString,
+    conf: remoteConfiguration,
   })
   .strict();
 

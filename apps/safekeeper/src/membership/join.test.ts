@@ -32,6 +32,27 @@ describe('a member that missed the timeline joins; one that lost it does not', (
     expect((await t.app.request(`${base}/${TIMELINE}`)).status).toBe(404);
   });
 
+  it('a start LSN near 2^64, an empty or repeated member list, or unknown members are refused before anything is recorded', async () => {
+    for (const body of [
+      { ...joinBody(), startLsn: '18446744073709551615' },
+      { ...joinBody(), startLsn: '4611686018427387904' },
+      joinBody(undefined, []),
+      joinBody(undefined, [1, 2, 2]),
+      joinBody(undefined, [0, 1, 2]),
+    ]) {
+      const r = await t.app.request(`${base}/${TIMELINE}/join`, json(body));
+      expect(r.status, JSON.stringify(body)).toBe(400);
+      expect(await r.json()).toMatchObject({ code: 'BAD_REQUEST' });
+    }
+    await t.close();
+    t = await testApp({ peers: new Map([[2, 'http://127.0.0.1:7702'], [3, 'http://127.0.0.1:7703']]) });
+    const unknown = await t.app.request(`${base}/${TIMELINE}/join`, json(joinBody(undefined, [1, 2, 7])));
+    expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toMatchObject({ code: 'UNKNOWN_MEMBER' });
+    expect(t.deps.ledger?.has(TENANT, TIMELINE)).toBe(false);
+    expect((await t.app.request(`${base}/${TIMELINE}`)).status).toBe(404);
+  });
+
   it('a node outside the configuration is refused', async () => {
     const r = await t.app.request(`${base}/${TIMELINE}/join`, json(joinBody(undefined, [2, 3, 4])));
     expect(r.status).toBe(409);

@@ -9,18 +9,17 @@
 import { z } from 'zod';
 import { decideJoin } from '@strata/core/consensus';
 import type { SafekeeperDeps } from '../deps.js';
-import { JoinRefused, TimelineLost } from '../errors.js';
-import { configurationSchema } from '../storage/control-file.js';
+import { boundedLsnString, knownNodes, remoteConfiguration, unknownMembers } from '../bounds.js';
+import { JoinRefused, TimelineLost, UnknownMember } from '../errors.js';
 import type { NewTimelineParams } from '../storage/timelines.js';
 import type { Timeline } from '../storage/timeline.js';
-import { lsnString } from '../schemas.js';
 import { holds } from './ledger.js';
 
 export const joinTimelineBody = z
   .object({
-    startLsn: lsnString,
+    startLsn: boundedLsnString,
     /** The configuration the timeline's other members hold (the proposer's). */
-    conf: configurationSchema,
+    conf: remoteConfiguration,
     /** When the timeline was created, as its other members recorded it. */
     timelineCreatedAt: z.iso.datetime(),
   })
@@ -36,6 +35,7 @@ export function refuseLost(deps: SafekeeperDeps, tenantId: string, timelineId: s
 /** `timelines.create` with the ledger entry made durable first (and dropped if nothing was created). */
 export async function createHeld(deps: SafekeeperDeps, params: NewTimelineParams): Promise<{ timeline: Timeline; created: boolean }> {
   refuseLost(deps, params.tenantId, params.timelineId);
+  refuseUnknownMembers(deps, params.conf);
   const ledger = deps.ledger;
   const had = ledger?.has(params.tenantId, params.timelineId) ?? true;
   await ledger?.record(params.tenantId, params.timelineId);
@@ -46,6 +46,18 @@ export async function createHeld(deps: SafekeeperDeps, params: NewTimelineParams
     if (!had && !holds(deps.timelines, params.tenantId, params.timelineId)) await ledger?.forget(params.tenantId, params.timelineId);
     throw e;
   }
+}
+
+/**
+ * Throws UnknownMember when a new timeline's configuration names a node that
+ * is neither this safekeeper nor one of its `--peers` (checked only when it
+ * has peers: without them it cannot tell). Before anything is recorded, so a
+ * refused create leaves no trace.
+ */
+export function refuseUnknownMembers(deps: SafekeeperDeps, conf: NewTimelineParams['conf']): void {
+  const known = knownNodes(deps);
+  const unknown = unknownMembers(conf, known);
+  if (known !== undefined && unknown.length > 0) throw new UnknownMember(unknown, [...known].sort((a, b) => a - b));
 }
 
 export async function joinTimeline(

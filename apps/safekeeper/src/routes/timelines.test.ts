@@ -50,11 +50,12 @@ describe('timelines admin API', () => {
   });
 
   it('status survives a restart, read from the control file', async () => {
-    await t.app.request(base, json(createBody({ startLsn: '18446744073709551000' })));
-    await t.deps.timelines.get(TENANT, TIMELINE).appendWal(18446744073709551000n, new Uint8Array(100));
+    // The highest start LSN the API takes (bounds.ts): 2^62 − 1000, past any JavaScript number.
+    expect((await t.app.request(base, json(createBody({ startLsn: '4611686018427386904' })))).status).toBe(201);
+    await t.deps.timelines.get(TENANT, TIMELINE).appendWal(4611686018427386904n, new Uint8Array(100));
     t = await t.restart();
     const body = (await (await t.app.request(`${base}/${TIMELINE}`)).json()) as { flushLsn: string; walBytesOnDisk: number };
-    expect(body.flushLsn).toBe('18446744073709551100');
+    expect(body.flushLsn).toBe('4611686018427387004');
     expect(body.walBytesOnDisk).toBe(100);
   });
 
@@ -79,7 +80,14 @@ describe('timelines admin API', () => {
     ['a bad LSN', base, createBody({ startLsn: '-5' }), /startLsn: must be a decimal LSN/],
     ['an LSN as a number', base, createBody({ startLsn: 1000 }), /startLsn/],
     ['no members', base, createBody({ conf: { generation: 1, members: [] } }), /conf.members/],
-    ['duplicate members', base, createBody({ conf: { generation: 1, members: [1, 1] } }), /distinct/],
+    ['duplicate members', base, createBody({ conf: { generation: 1, members: [1, 1] } }), /listed twice/],
+    ['duplicate new members', base, createBody({ conf: { generation: 1, members: [1, 2, 3], newMembers: [4, 4] } }), /conf.newMembers: a node is listed twice/],
+    ['an empty new member list', base, createBody({ conf: { generation: 1, members: [1, 2, 3], newMembers: [] } }), /conf.newMembers/],
+    ['node ID 0', base, createBody({ conf: { generation: 1, members: [0, 1, 2] } }), /node IDs start at 1/],
+    ['a node ID beyond u32', base, createBody({ conf: { generation: 1, members: [1, 2, 2 ** 32] } }), /u32/],
+    ['a generation of 2^31', base, createBody({ conf: { generation: 2 ** 31, members: [1, 2, 3] } }), /generation must be below 2\^31/],
+    ['start LSN 2^64 − 1', base, createBody({ startLsn: '18446744073709551615' }), /startLsn: must be below 2\^62/],
+    ['start LSN 2^62', base, createBody({ startLsn: '4611686018427387904' }), /startLsn: must be below 2\^62/],
     ['an unknown field', base, { ...createBody(), extra: true }, /Unrecognized key/],
   ])('rejects %s with 400 BAD_REQUEST', async (_name, path, body, message) => {
     const res = await t.app.request(path, json(body));
@@ -88,6 +96,19 @@ describe('timelines admin API', () => {
     expect(reply.code).toBe('BAD_REQUEST');
     expect(reply.message).toMatch(message);
     expect(t.deps.timelines.size).toBe(0);
+  });
+
+  it('refuses members this safekeeper does not know (itself and --peers) with UNKNOWN_MEMBER, creating nothing', async () => {
+    await t.close();
+    t = await testApp({ peers: new Map([[2, 'http://127.0.0.1:7702'], [3, 'http://127.0.0.1:7703']]) });
+    for (const conf of [{ generation: 1, members: [1, 2, 9] }, { generation: 1, members: [1, 2, 3], newMembers: [1, 2, 9] }]) {
+      const res = await t.app.request(base, json(createBody({ conf })));
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ code: 'UNKNOWN_MEMBER', message: expect.stringMatching(/node 9 unknown .* known nodes: 1, 2, 3/) });
+    }
+    expect(t.deps.timelines.size).toBe(0);
+    expect(t.deps.ledger?.has(TENANT, TIMELINE)).toBe(false);
+    expect((await t.app.request(base, json(createBody()))).status).toBe(201);
   });
 
   it('rejects malformed JSON and a wrong content type', async () => {

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ProposerDriver, walReplyBytes } from '@strata/client';
-import { decodeFrames, encodeFrames, type Greeting } from '@strata/core/consensus';
+import { decodeFrames, encodeFrames, type MembershipSwitchRequest, type TermBumpRequest } from '@strata/core/consensus';
 import { zstdCompress, zstdDecompress } from '@strata/zstd';
 import { TENANT, TIMELINE, createBody, json, testApp, type TestApp } from '../app.test-util.js';
 import { AcceptorHosts } from '../data-path/hosts.js';
@@ -11,7 +11,9 @@ import { attachConsensusStream, type ConsensusStreams } from '../data-path/strea
 const base = `/v1/tenants/${TENANT}/timelines`;
 const consensusUrl = `${base}/${TIMELINE}/consensus`;
 const data = Uint8Array.from({ length: 3000 }, (_, i) => (i % 50 < 40 ? 7 : (i * 13) & 0xff));
-const greeting: Greeting = { type: 'Greeting', tenantId: TENANT, timelineId: TIMELINE, generation: 1, proposerId: 9, conf: null };
+// The route takes the membership coordinator's messages only (proposers stream).
+const bump: TermBumpRequest = { type: 'TermBumpRequest', tenantId: TENANT, timelineId: TIMELINE, generation: 1, term: 2n };
+const sameConf: MembershipSwitchRequest = { type: 'MembershipSwitchRequest', tenantId: TENANT, timelineId: TIMELINE, generation: 1, conf: { generation: 1, members: [1, 2, 3] } };
 
 describe('zstd on the wire', () => {
   let t: TestApp;
@@ -46,21 +48,21 @@ describe('zstd on the wire', () => {
     const res = await t.app.request(consensusUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream', 'content-encoding': 'zstd', 'accept-encoding': 'zstd' },
-      body: zstdCompress(encodeFrames([greeting])),
+      body: zstdCompress(encodeFrames([bump])),
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-encoding')).toBe('zstd');
     const [reply] = decodeFrames(zstdDecompress(new Uint8Array(await res.arrayBuffer()), 1 << 20));
-    expect(reply).toMatchObject({ type: 'GreetingResponse', nodeId: 1 });
+    expect(reply).toMatchObject({ type: 'TermBumpResponse', nodeId: 1, term: 2n });
 
-    const plain = await t.app.request(consensusUrl, { method: 'POST', body: encodeFrames([greeting]) });
+    const plain = await t.app.request(consensusUrl, { method: 'POST', body: encodeFrames([sameConf]) });
     expect(plain.headers.get('content-encoding')).toBeNull();
-    expect(decodeFrames(new Uint8Array(await plain.arrayBuffer()))[0]).toMatchObject({ type: 'GreetingResponse' });
+    expect(decodeFrames(new Uint8Array(await plain.arrayBuffer()))[0]).toMatchObject({ type: 'MembershipSwitchResponse', conf: { generation: 1 } });
   });
 
   it('bad zstd is a typed 400 and changes nothing stored', async () => {
     const before = await (await t.app.request(`${base}/${TIMELINE}`)).json();
-    const frames = zstdCompress(encodeFrames([greeting, { type: 'VoteRequest', tenantId: TENANT, timelineId: TIMELINE, generation: 1, term: 5n }]));
+    const frames = zstdCompress(encodeFrames([sameConf, { ...bump, term: 5n }]));
     for (const body of [new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9]), frames.subarray(0, frames.length - 3), new Uint8Array(0)]) {
       const res = await t.app.request(consensusUrl, { method: 'POST', headers: { 'content-encoding': 'zstd' }, body });
       expect(res.status).toBe(400);
