@@ -22,12 +22,12 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { LsnOutOfRange } from '@strata/core';
 import { historyUpTo, type TermHistory } from '@strata/core/consensus';
-import { authorize, zv } from '@strata/service-kit';
+import { authorize, isLoopbackHost, zv } from '@strata/service-kit';
 import { POLICY } from '../auth.js';
 import { appendFromBackup } from '../backup/restore.js';
 import { PeerWalStream } from '../peer-wal-stream.js';
 import { DEFAULT_LIMITS, type AppEnv, type SafekeeperDeps } from '../deps.js';
-import { PeerFailed, PullConflict } from '../errors.js';
+import { PeerFailed, PullConflict, PullSourceNotAllowed } from '../errors.js';
 import { configurationSchema } from '../storage/control-file.js';
 import type { Timeline } from '../storage/timeline.js';
 import { lsnString, timelineParams, timelineStatus } from '../schemas.js';
@@ -37,7 +37,15 @@ const snapshotWalQuery = z.object({ from: lsnString, to: lsnString.optional() })
 const pullBody = z
   .object({
     /** Base URL of the source safekeeper, e.g. http://127.0.0.1:7676 (a current member). */
-    from: z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, '')),
+    from: z
+      .url({ protocol: /^https?$/ })
+      .refine((u) => {
+        // zod runs this even when the URL check failed: that one reports it.
+        if (!URL.canParse(u)) return true;
+        const url = new URL(u);
+        return url.username === '' && url.password === '' && url.search === '' && url.hash === '';
+      }, 'a base URL without credentials, query or fragment')
+      .transform((u) => u.replace(/\/+$/, '')),
   })
   .strict();
 
@@ -88,11 +96,9 @@ export function pullRoutes(deps: SafekeeperDeps) {
     .post('/v1/tenants/:tenant/timelines/:timeline/pull', zv('param', timelineParams), zv('json', pullBody), async (c) => {
       const { tenant, timeline: timelineId } = c.req.valid('param');
       authorize(c.var.claims, POLICY.operator, tenant);
-      const { from } = c.req.valid('json');
-      // The caller's token is good on every safekeeper of the cluster (an
-      // operator or a peer): it is what this safekeeper shows the source.
-      const authorization = c.req.header('authorization');
-      const peer = new Peer(from, tenant, timelineId, authorization);
+      const source = pullSource(deps, c.req.valid('json').from, c.req.header('authorization'));
+      const from = source.base;
+      const peer = new Peer(from, tenant, timelineId, source.authorization);
       let lastConflict: PullConflict | undefined;
       for (let attempt = 1; attempt <= PULL_ATTEMPTS_MAX; attempt++) {
         try {
@@ -107,6 +113,51 @@ export function pullRoutes(deps: SafekeeperDeps) {
       }
       throw lastConflict!;
     });
+}
+
+/** A URL's scheme, host and port, and path without trailing slashes: how two spellings of one base URL compare. */
+function baseKey(url: string): string {
+  const u = new URL(url);
+  return `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
+}
+
+/**
+ * Where a pull may fetch from, and with which token; PullSourceNotAllowed
+ * before any request is made otherwise. A pull sends requests, with a
+ * bearer token, to the address it is given: left open, any operator-scoped
+ * caller (or a forged request relayed by one) could point it at an internal
+ * service or at a server that keeps the token (issue 16).
+ *
+ *  - With `--peers`: only a registered peer's base URL, and the request goes
+ *    to the URL as registered. The token shown is this safekeeper's own
+ *    (`--token-file`) when it has one, else the caller's, which is good on
+ *    every safekeeper of the cluster (an operator or a peer) and only ever
+ *    goes to a registered peer.
+ *  - Without `--peers` and without auth (a loopback-only safekeeper, as
+ *    tests and single-host setups run them): loopback addresses only, and
+ *    no caller token is forwarded (this safekeeper did not check it).
+ *  - Without `--peers` and with auth: refused; the safekeeper cannot tell a
+ *    peer from anything else.
+ */
+export function pullSource(
+  deps: Pick<SafekeeperDeps, 'peers' | 'verifier' | 'peerAuthorization'>,
+  from: string,
+  callerAuthorization: string | undefined,
+): { base: string; authorization: string | undefined } {
+  const peers = deps.peers;
+  if (peers !== undefined && peers.size > 0) {
+    const key = baseKey(from);
+    for (const url of peers.values()) {
+      if (baseKey(url) === key) return { base: url, authorization: deps.peerAuthorization ?? callerAuthorization };
+    }
+    const listed = [...peers].map(([id, url]) => `${id}=${url}`).join(', ');
+    throw new PullSourceNotAllowed(from, `a pull fetches only from this safekeeper's registered peers (--peers): ${listed}`);
+  }
+  if (deps.verifier === null) {
+    if (isLoopbackHost(new URL(from).hostname)) return { base: from, authorization: deps.peerAuthorization };
+    throw new PullSourceNotAllowed(from, 'this safekeeper has no --peers and runs without auth: only loopback sources (127.0.0.0/8, ::1, localhost) are allowed');
+  }
+  throw new PullSourceNotAllowed(from, 'this safekeeper has no --peers: with auth on, a pull fetches only from peers registered with --peers ID=URL,...');
 }
 
 /** One attempt: S1, WAL up to S1's flush LSN, S2, check, then the consensus state. */
