@@ -9,7 +9,12 @@ export const POLICY = {
   tenantData: ['admin', 'safekeeperdata', 'tenant'],
   /** Read one tenant's timelines and committed WAL: also the page server, which ingests it. */
   walRead: ['admin', 'safekeeperdata', 'tenant', 'pageserverapi'],
-  /** Destructive or cross-tenant operations. */
+  /**
+   * Destructive or cross-tenant operations, and whatever changes who holds or
+   * writes a timeline outside an election: membership switches and term bumps
+   * (the HTTP consensus route), pulls, uncommitted WAL. Never a compute's
+   * tenant token (docs/security.md).
+   */
   operator: ['admin', 'safekeeperdata'],
   /** The page server's reports (remote_consistent_lsn). */
   pageserver: ['admin', 'pageserverapi'],
