@@ -21,6 +21,10 @@ export class SafekeeperMetrics {
   readonly peerRecoveryRuns = this.registry.register(
     new Counter('safekeeper_peer_recovery_runs_total', 'Peer recovery runs that copied WAL from a peer.'),
   );
+  /** Labels: tenant_id, timeline_id, reason (a Reject reason: badRedo, conflict, notElected, notAuthorized, ...). */
+  readonly consensusRefused = this.registry.register(
+    new Counter('safekeeper_consensus_refused_total', 'Consensus messages refused as invalid or out of place (garbage redo, a resend that differs, an append off the elected connection, a scope that may not), by reason.'),
+  );
   readonly httpRequests = this.registry.register(
     new Counter('safekeeper_http_requests_total', 'HTTP requests by route and status.'),
   );

@@ -134,13 +134,20 @@ export class PeerRecovery {
       if (!sameHistory(historyUpTo(status.termHistory, below), historyUpTo(stream.hello.termHistory, below))) {
         throw new PeerFailed(peer.base, `its log changed below ${stream.endLsn} since its status`);
       }
+      // Read from the stream and not yet written: the host writes whole mtrs only, so the start of an mtr
+      // that a chunk cut waits here for the next chunk.
+      let carry: Uint8Array = new Uint8Array(0);
       while (!this.stopped && this.quiet(t) && host.acceptor.flushLsn < stream.endLsn) {
+        let fetched = carry;
         const n = await host.recoverFromPeer(status.termHistory, stream.endLsn, async (from, to) => {
           // Something else (a proposer) moved this acceptor since the stream began: start over next pass.
-          if (from !== stream.position) throw new PeerFailed(peer.base, `peer recovery stream at ${stream.position}, the acceptor now at ${from}`);
-          return stream.read(to);
+          const at = stream.position - BigInt(carry.length);
+          if (from !== at) throw new PeerFailed(peer.base, `peer recovery stream at ${at}, the acceptor now at ${from}`);
+          if (to > stream.position) fetched = concatBytes(carry, await stream.read(to));
+          return fetched;
         });
         if (n === 0) break;
+        carry = fetched.slice(n);
         copied += n;
         this.opts.metrics.peerRecoveryBytes.inc(t.labels(), n);
       }
@@ -160,4 +167,12 @@ export class PeerRecovery {
     }
     return copied;
   }
+}
+
+function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (a.length === 0) return b;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }

@@ -4,7 +4,7 @@ import { SafekeeperMetrics } from '../metrics.js';
 import type { Timeline } from '../storage/timeline.js';
 import { TimelineRegistry } from '../storage/timelines.js';
 import { redoStream } from '../storage/redo.test-util.js';
-import { AcceptorHost } from './acceptor-host.js';
+import { AcceptorHost, type Refusal, StreamSession } from './acceptor-host.js';
 
 const bytes = (n: number, seed = 1) => Uint8Array.from({ length: n }, (_, i) => (i * seed + 7) & 0xff);
 const history = [{ term: 1n, lsn: 1000n }];
@@ -124,5 +124,86 @@ describe('AcceptorHost group commit', () => {
     expect(b[0]).toMatchObject({ type: 'MembershipSwitchResponse', flushLsn: 1000n + BigInt(bytes.length), conf: joint });
     expect(timeline.control.conf).toEqual(joint);
     expect(timeline.flushLsn).toBe(1000n + BigInt(bytes.length));
+  });
+});
+
+describe('AcceptorHost: only valid redo from the elected connection is stored', () => {
+  let cleanup: () => Promise<void>;
+  let registry: TimelineRegistry;
+  let timeline: Timeline;
+  const { bytes: wal, boundaries } = redoStream(40, 5);
+  const cutAt = boundaries[20]!;
+  const append = (beginLsn: bigint, data: Uint8Array, term = 2n) => ({
+    type: 'AppendRequest' as const, tenantId: TENANT, timelineId: TIMELINE, generation: 1, term, beginLsn, endLsn: beginLsn + BigInt(data.length), commitLsn: beginLsn + BigInt(data.length), data,
+  });
+  const elected = { type: 'ProposerElected' as const, tenantId: TENANT, timelineId: TIMELINE, generation: 1, term: 2n, startStreamingAt: 1000n, termHistory: [{ term: 2n, lsn: 1000n }] };
+
+  beforeEach(async () => {
+    let dataDir: string;
+    ({ dir: dataDir, cleanup } = await tempDir());
+    registry = await TimelineRegistry.open({ dataDir, nodeId: 1, metrics: new SafekeeperMetrics(), segmentBytes: 1 << 16 });
+    ({ timeline } = await registry.create({ tenantId: TENANT, timelineId: TIMELINE, startLsn: 1000n, conf: { generation: 1, members: [1, 2, 3] } }));
+    await timeline.updateConsensus({ term: 2n, termHistory: [{ term: 2n, lsn: 1000n }] });
+  });
+  afterEach(async () => {
+    await registry.close();
+    await cleanup();
+  });
+
+  it('refuses bytes that are not whole CRC-valid mtrs (badRedo), stores nothing, reports it; a heartbeat passes', async () => {
+    const host = new AcceptorHost(1, timeline);
+    const refusals: Refusal[] = [];
+    const onRefused = (r: Refusal) => refusals.push(r);
+    const badCrc = wal.slice(0, cutAt);
+    badCrc[boundaries[3]! + 2] = badCrc[boundaries[3]! + 2]! ^ 0x40;
+    for (const data of [new Uint8Array(64).fill(0xab), wal.subarray(0, cutAt + 3), badCrc]) {
+      const [r] = await host.handle([append(1000n, data)], { onRefused });
+      expect(r).toMatchObject({ type: 'Reject', reason: 'badRedo', lsn: 1000n });
+    }
+    expect(refusals.map((r) => r.reason)).toEqual(['badRedo', 'badRedo', 'badRedo']);
+    expect(timeline.flushLsn).toBe(1000n);
+    expect(timeline.commitLsn).toBe(1000n);
+    expect((await host.handle([append(1000n, new Uint8Array())]))[0]).toMatchObject({ type: 'AppendResponse', flushLsn: 1000n });
+    expect((await host.handle([append(1000n, wal.subarray(0, cutAt))]))[0]).toMatchObject({ type: 'AppendResponse', flushLsn: 1000n + BigInt(cutAt) });
+  });
+
+  it('a resend must be byte-identical to the stored WAL (conflict otherwise), also within one batch', async () => {
+    const host = new AcceptorHost(1, timeline);
+    const refusals: Refusal[] = [];
+    const end = 1000n + BigInt(cutAt);
+    await host.handle([append(1000n, wal.subarray(0, cutAt))]);
+    // Same mtrs, one byte changed (and its CRC fixed up would not help: the bytes differ).
+    const other = redoStream(40, 6).bytes;
+    const forged = other.subarray(0, redoStream(40, 6).boundaries[20]!);
+    const [r] = await host.handle([append(1000n, forged)], { onRefused: (x) => refusals.push(x) });
+    expect(r).toMatchObject({ type: 'Reject', reason: 'conflict' });
+    expect(refusals).toEqual([expect.objectContaining({ reason: 'conflict' })]);
+    expect(timeline.flushLsn).toBe(end);
+    expect(await timeline.readWal(1000n, end)).toEqual(wal.subarray(0, cutAt));
+    // A byte-identical resend that runs past the end is taken, the tail written; in one batch with the write it overlaps too.
+    const replies = await host.handle([append(end, wal.subarray(cutAt, boundaries[30]!)), append(1000n, wal.subarray(0, boundaries[35]!))]);
+    expect(replies.map((x) => x.type)).toEqual(['AppendResponse', 'AppendResponse']);
+    expect(timeline.flushLsn).toBe(1000n + BigInt(boundaries[35]!));
+    expect(await timeline.readWal(1000n, timeline.flushLsn)).toEqual(wal.subarray(0, boundaries[35]!));
+  });
+
+  it('on a stream, appends are taken only from the connection elected for their term (notElected otherwise)', async () => {
+    const host = new AcceptorHost(1, timeline);
+    const mine = new StreamSession('proposer');
+    const other = new StreamSession('proposer');
+    expect((await host.handle([append(1000n, wal.subarray(0, cutAt))], { session: other }))[0]).toMatchObject({ type: 'Reject', reason: 'notElected' });
+    const replies = await host.handle([elected, append(1000n, wal.subarray(0, cutAt))], { session: mine });
+    expect(replies.map((x) => x.type)).toEqual(['AppendResponse', 'AppendResponse']);
+    expect(mine.electedTerm).toBe(2n);
+    // The other connection still cannot write, not even a heartbeat.
+    expect((await host.handle([append(1000n + BigInt(cutAt), new Uint8Array())], { session: other }))[0]).toMatchObject({ type: 'Reject', reason: 'notElected' });
+    expect(timeline.flushLsn).toBe(1000n + BigInt(cutAt));
+  });
+
+  it('peer recovery writes whole mtrs only: a chunk cut inside an mtr leaves that mtr for the next call', async () => {
+    const host = new AcceptorHost(1, timeline);
+    const n = await host.recoverFromPeer([{ term: 2n, lsn: 1000n }], 1000n + BigInt(wal.length), async (from) => wal.subarray(Number(from - 1000n), cutAt + 7));
+    expect(n).toBe(cutAt);
+    expect(timeline.flushLsn).toBe(1000n + BigInt(cutAt));
   });
 });

@@ -9,16 +9,30 @@
  * behind it, and one next fdatasync (the timeline's `syncWal`) covers them
  * all. Effects that need durable WAL first (control writes, truncation,
  * reads) wait for it inside the step queue, as they must keep their order.
+ *
+ * What is stored is checked before stepping (core acceptor.ts decides,
+ * this shell brings the bytes and the CPU): an append must be whole mtrs
+ * with valid CRC-32C (`appendRedoError`), a resend must equal the WAL it
+ * overlaps (read here, compared by the step), and on a proposer stream an
+ * append must come from the connection whose ProposerElected for its term
+ * the acceptor took (`StreamSession`). A refused message changes nothing.
  */
-import { assert } from '@strata/core';
+import { assert, LsnOutOfRange, redo } from '@strata/core';
 import {
   type AcceptorControl,
   type AcceptorInput,
   type AcceptorMessage,
   type AcceptorState,
+  type AcceptorStep,
+  appendOverlap,
+  appendRedoError,
   controlOf,
   peerRecoveryRange,
+  refuse,
+  type RejectReason,
   restoreAcceptor,
+  type Sender,
+  type StepContext,
   type TermHistory,
   stepAcceptor,
 } from '@strata/core/consensus';
@@ -26,6 +40,35 @@ import type { Timeline } from '../storage/timeline.js';
 
 /** Largest WAL copied from a peer in one `recoverFromPeer` call. */
 export const PEER_RECOVERY_CHUNK_BYTES = 16 * 1024 * 1024;
+
+/**
+ * One proposer connection's proof of election: the term whose
+ * ProposerElected it sent and the acceptor took (neon binds the term to the
+ * walproposer's connection the same way). Appends on the connection must
+ * carry that term; another connection, or one that was never elected,
+ * gets `notElected` (the proposer answers by asking for a vote again).
+ */
+export class StreamSession {
+  electedTerm: bigint | null = null;
+  constructor(readonly sender: Sender) {}
+}
+
+/** A message refused before or by the step, for the caller's log and metrics. */
+export interface Refusal {
+  readonly message: AcceptorInput;
+  readonly reason: RejectReason;
+  readonly detail: string;
+}
+
+export interface HandleOptions {
+  /** The proposer stream's connection; absent for the HTTP route (no binding, operator sender). */
+  readonly session?: StreamSession | undefined;
+  /** Called for each message refused as hostile or out of place (see REFUSALS_REPORTED). */
+  readonly onRefused?: ((r: Refusal) => void) | undefined;
+}
+
+/** Refusals worth a log line and a metric: what a correct proposer or coordinator does not earn. */
+const REFUSALS_REPORTED: ReadonlySet<RejectReason> = new Set(['badRedo', 'conflict', 'badConfiguration', 'notAuthorized', 'badTerm', 'badHistory']);
 
 export class AcceptorHost {
   private state: AcceptorState;
@@ -53,9 +96,9 @@ export class AcceptorHost {
   }
 
   /** Step every message in order, make its effects durable, and return the replies. */
-  async handle(messages: readonly AcceptorInput[]): Promise<AcceptorMessage[]> {
+  async handle(messages: readonly AcceptorInput[], options: HandleOptions = {}): Promise<AcceptorMessage[]> {
     this.lastProposerMessageAt = Date.now();
-    const batch = await this.serialize(() => this.stepAndWrite(messages));
+    const batch = await this.serialize(() => this.stepAndWrite(messages, options));
     await batch.written;
     await this.timeline.syncWal(batch.flushLsn);
     // Readers may see what a quorum flushed as soon as this node knows of it; the control file catches up on its next write.
@@ -77,7 +120,13 @@ export class AcceptorHost {
       const range = peerRecoveryRange(this.state, { termHistory: peerTermHistory, flushLsn: peerFlushLsn });
       if (!range) return 0;
       const to = range.to - range.from > BigInt(PEER_RECOVERY_CHUNK_BYTES) ? range.from + BigInt(PEER_RECOVERY_CHUNK_BYTES) : range.to;
-      const bytes = await fetch(range.from, to);
+      const fetched = await fetch(range.from, to);
+      // Whole mtrs only (range.from is an mtr end, as every flush LSN is): a
+      // proposer's next append starts at our flush LSN and must start an mtr.
+      // The rest comes with the next call. Bytes with no mtr end at all (WAL
+      // that is not redo, which only tests write) are copied as they are.
+      const cut = redo.mtrCut(fetched, 0, fetched.length, fetched.length);
+      const bytes = cut <= 0 ? fetched : fetched.subarray(0, cut);
       if (bytes.length === 0) return 0;
       assert(BigInt(bytes.length) <= to - range.from, `peer recovery fetched ${bytes.length} bytes for ${range.from}..${to}`);
       assert(range.from === this.writeEnd, `peer recovery from ${range.from} but the WAL ends at ${this.writeEnd}`);
@@ -112,7 +161,10 @@ export class AcceptorHost {
    * them; returns the replies and what they wait for: the writes, then
    * durability up to `flushLsn`.
    */
-  private async stepAndWrite(messages: readonly AcceptorInput[]): Promise<{ replies: AcceptorMessage[]; written: Promise<unknown>; flushLsn: bigint; commitLsn: bigint }> {
+  private async stepAndWrite(
+    messages: readonly AcceptorInput[],
+    options: HandleOptions,
+  ): Promise<{ replies: AcceptorMessage[]; written: Promise<unknown>; flushLsn: bigint; commitLsn: bigint }> {
     this.assertUsable();
     const replies: AcceptorMessage[] = [];
     const writes: Promise<unknown>[] = [];
@@ -136,8 +188,13 @@ export class AcceptorHost {
       await Promise.all([...writes.splice(0), this.lastWrite]);
       await this.guard(this.timeline.syncWal(this.writeEnd));
     };
+    const session = options.session;
     for (const m of messages) {
-      const step = stepAcceptor(this.state, m);
+      const step = await this.screenAndStep(m, session, durable, options.onRefused);
+      if (session && m.type === 'ProposerElected' && step.replies[0]?.type === 'AppendResponse' && step.replies[0].term === m.term) {
+        // The acceptor follows this proposer now (an out-termed one is answered with the higher term).
+        session.electedTerm = m.term;
+      }
       let reads: Map<number, Uint8Array> | null = null;
       for (const e of step.effects) {
         switch (e.kind) {
@@ -183,6 +240,64 @@ export class AcceptorHost {
     // empty append announcing a commit) still reports the flush LSN of WAL an earlier batch is writing.
     // The timeline writes in queue order, so the last one queued finishing means all of them have.
     return { replies, written: Promise.all([...writes, this.lastWrite]), flushLsn: this.state.flushLsn, commitLsn: this.state.commitLsn };
+  }
+
+  /**
+   * The checks that need this shell (the connection, CPU for CRCs, the
+   * stored bytes), then the step. A refusal is a step with a Reject and no
+   * effects.
+   */
+  private async screenAndStep(
+    m: AcceptorInput,
+    session: StreamSession | undefined,
+    durable: () => Promise<void>,
+    onRefused: HandleOptions['onRefused'],
+  ): Promise<AcceptorStep> {
+    const refused = (reason: RejectReason, detail: string): AcceptorStep => {
+      onRefused?.({ message: m, reason, detail });
+      return refuse(this.state, m, reason);
+    };
+    const ctx: { sender?: Sender; stored?: Uint8Array } = {};
+    if (session) ctx.sender = session.sender;
+    if (m.type === 'AppendRequest') {
+      if (session && session.electedTerm !== m.term) {
+        return refused('notElected', `append of term ${m.term} on a connection elected for ${session.electedTerm ?? 'no term'}`);
+      }
+      // Checked before anything else of it: the whole of it, as it arrived.
+      const redoError = appendRedoError(m);
+      if (redoError !== undefined) return refused('badRedo', `[${m.beginLsn}, ${m.endLsn}): ${redoError}`);
+      const overlap = appendOverlap(this.state, m);
+      if (overlap !== null) {
+        // Rare (a retransmission): the overlap may still be in this batch's pending writes.
+        await durable();
+        try {
+          ctx.stored = await this.timeline.readWal(overlap.beginLsn, overlap.endLsn);
+        } catch (e) {
+          if (!(e instanceof LsnOutOfRange)) throw e;
+          return refused('conflict', `overlap [${overlap.beginLsn}, ${overlap.endLsn}) is no longer stored here: ${e.message}`);
+        }
+      }
+    }
+    const step = stepAcceptor(this.state, m, ctx as StepContext);
+    const reject = step.replies[0];
+    if (reject?.type === 'Reject' && REFUSALS_REPORTED.has(reject.reason)) onRefused?.({ message: m, reason: reject.reason, detail: describe(m) });
+    return step;
+  }
+}
+
+function describe(m: AcceptorInput): string {
+  switch (m.type) {
+    case 'AppendRequest':
+      return `append [${m.beginLsn}, ${m.endLsn}) of term ${m.term}`;
+    case 'Greeting':
+    case 'MembershipSwitchRequest':
+      return `${m.type} with configuration ${JSON.stringify(m.conf)}`;
+    case 'VoteRequest':
+    case 'ProposerElected':
+    case 'TermBumpRequest':
+      return `${m.type} for term ${m.term}`;
+    case 'ReadWalRequest':
+      return `${m.type} [${m.beginLsn}, ${m.endLsn})`;
   }
 }
 

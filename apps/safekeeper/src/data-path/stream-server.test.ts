@@ -295,4 +295,49 @@ describe('the consensus stream (real safekeepers on loopback)', () => {
     expect((await rawStream(sk.url, 'ffffffffffffffffffffffffffffffff')).status).toBe(404);
     expect(c.sks.every((s) => s.deps.timelines.get(TENANT, TIMELINE).flushLsn === START_LSN)).toBe(true);
   });
+
+  it("scope on the stream: a compute's tenant token cannot switch membership, bump the term, or forge a configuration; an operator's can", async () => {
+    const keys: Keys = await ed25519Keys();
+    await writeFile(join(tmp.dir, 'scope.pub'), keys.publicKeyPem);
+    const cfg = loadConfig(['--id', '1', '--listen', '127.0.0.1:0', '--data', join(tmp.dir, 'scope', 'sk1'), '--auth-public-key', join(tmp.dir, 'scope.pub')], {}, '/');
+    const sk = await startSafekeeper(cfg, memoryLogger());
+    c = { sks: [sk], configs: [cfg], stop: () => sk.stop() };
+    await sk.deps.timelines.create({ tenantId: TENANT, timelineId: TIMELINE, startLsn: START_LSN, conf: { generation: 1, members: [1, 2, 3] } });
+    const h = { tenantId: TENANT, timelineId: TIMELINE, generation: 1 };
+    /** Send frames on a fresh stream with `token`, return the replies (one per frame). */
+    const exchange = async (token: string, frames: Message[]): Promise<Message[]> => {
+      const { socket, status: st } = await rawStream(sk.url, TIMELINE, token);
+      expect(st).toBe(101);
+      const reader = new FrameReader();
+      const got: Message[] = [];
+      const all = new Promise<void>((resolve) => socket.on('data', (chunk: Buffer) => reader.push(chunk, (m) => got.push(m) === frames.length && resolve())));
+      for (const f of frames) socket.write(encodeMessage(f));
+      await all;
+      socket.destroy();
+      return got;
+    };
+    const forged = { generation: 9, members: [1] };
+    const hostile: Message[] = [
+      { type: 'TermBumpRequest', ...h, term: 1n << 40n },
+      { type: 'MembershipSwitchRequest', ...h, conf: forged },
+      { type: 'Greeting', ...h, generation: 9, proposerId: 66, conf: forged },
+      { type: 'AppendRequest', ...h, term: 0n, beginLsn: START_LSN, endLsn: START_LSN, commitLsn: START_LSN, data: new Uint8Array() },
+    ];
+    const tenant = await keys.token({ scope: 'tenant', tenant_id: TENANT });
+    const replies = await exchange(tenant, hostile);
+    expect(replies[0]).toMatchObject({ type: 'Reject', reason: 'notAuthorized' });
+    expect(replies[1]).toMatchObject({ type: 'Reject', reason: 'notAuthorized' });
+    expect(replies[2]).toMatchObject({ type: 'GreetingResponse', conf: { generation: 1, members: [1, 2, 3] } });
+    expect(replies[3]).toMatchObject({ type: 'Reject', reason: 'notElected' });
+    const t = sk.deps.timelines.get(TENANT, TIMELINE);
+    expect(t.control.term).toBe(0n);
+    expect(t.control.conf).toEqual({ generation: 1, members: [1, 2, 3] });
+    expect(sk.deps.metrics.consensusRefused.get({ tenant_id: TENANT, timeline_id: TIMELINE, reason: 'notAuthorized' })).toBe(2n);
+    // The same from an operator's token is obeyed.
+    const admin = await keys.token({ scope: 'safekeeperdata' });
+    const ok = await exchange(admin, hostile.slice(0, 2));
+    expect(ok.map((m) => m.type)).toEqual(['TermBumpResponse', 'MembershipSwitchResponse']);
+    expect(t.control.term).toBe(1n << 40n);
+    expect(t.control.conf).toEqual(forged);
+  });
 });

@@ -20,19 +20,30 @@
  * the proposer). A corrupt frame, a message that is not for an acceptor or
  * not for this stream's timeline, or a failed batch closes the connection:
  * the proposer reconnects and retransmits what was not acknowledged.
+ *
+ * Who may do what on a stream: the token's scope, read once at connect. A
+ * compute's `tenant` token is a proposer (acceptor.ts `Sender`): it may
+ * greet, vote, be elected and append, never switch membership or bump a
+ * term, and its Greeting never changes the configuration. An `admin` or
+ * `safekeeperdata` token may do everything. Appends are bound to the
+ * connection that was elected (acceptor-host.ts `StreamSession`), and
+ * whatever the acceptor refuses as hostile (garbage redo, a resend that
+ * differs, a forged configuration) is logged and counted in
+ * `safekeeper_consensus_refused_total`.
  */
 import { once } from 'node:events';
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { AssertionError, CorruptFrame } from '@strata/core';
-import { type AcceptorInput, type AcceptorMessage, CONSENSUS_STREAM_PROTOCOL, encodeMessage, FRAME_BYTES_MAX, FrameReader, type Message } from '@strata/core/consensus';
+import { type AcceptorInput, type AcceptorMessage, CONSENSUS_STREAM_PROTOCOL, encodeMessage, FRAME_BYTES_MAX, FrameReader, type Message, type Sender } from '@strata/core/consensus';
 import { zstdDecompress } from '@strata/zstd';
 import { authorize, Forbidden, type Logger, type TokenVerifier, Unauthenticated } from '@strata/service-kit';
 import { POLICY } from '../auth.js';
 import { TimelineLost } from '../errors.js';
 import type { MembershipLedger } from '../membership/ledger.js';
 import type { TimelineRegistry } from '../storage/timelines.js';
+import { type Refusal, StreamSession } from './acceptor-host.js';
 import type { AcceptorHosts } from './hosts.js';
 
 const STREAM_PATH = /^\/v1\/tenants\/([0-9a-f]{32})\/timelines\/([0-9a-f]{32})\/consensus\/stream(?:\?.*)?$/;
@@ -105,11 +116,15 @@ export function attachConsensusStream(server: EventEmitter, deps: ConsensusStrea
       const m = STREAM_PATH.exec(req.url ?? '');
       if (req.method !== 'GET' || !m) return refuse(socket, 404, 'ROUTE_NOT_FOUND', `no consensus stream at ${req.method} ${req.url}`);
       const [, tenantId, timelineId] = m as unknown as [string, string, string];
+      // Without auth everyone is an operator, as on every other route.
+      let sender: Sender = 'operator';
       try {
         if (deps.verifier) {
           const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
           if (!bearer) throw new Unauthenticated('missing or malformed Authorization header');
-          authorize(await deps.verifier.verify(bearer[1]!), POLICY.tenantData, tenantId);
+          const claims = await deps.verifier.verify(bearer[1]!);
+          authorize(claims, POLICY.tenantData, tenantId);
+          sender = (POLICY.operator as readonly string[]).includes(claims.scope) ? 'operator' : 'proposer';
         }
         if (deps.ledger?.has(tenantId, timelineId) === true && !deps.timelines.all().some((t) => t.tenantId === tenantId && t.timelineId === timelineId)) {
           throw new TimelineLost(tenantId, timelineId);
@@ -122,7 +137,7 @@ export function attachConsensusStream(server: EventEmitter, deps: ConsensusStrea
       }
       if (closing || socket.destroyed) return socket.destroy();
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nupgrade: ${CONSENSUS_STREAM_PROTOCOL}\r\nconnection: Upgrade\r\n\r\n`);
-      const s = new Stream(socket, tenantId, timelineId, deps);
+      const s = new Stream(socket, tenantId, timelineId, deps, new StreamSession(sender));
       streams.add(s);
       socket.once('close', () => streams.delete(s));
       s.start(head);
@@ -165,6 +180,7 @@ class Stream {
     private readonly tenantId: string,
     private readonly timelineId: string,
     private readonly deps: ConsensusStreamDeps,
+    private readonly session: StreamSession,
   ) {}
 
   start(head: Buffer): void {
@@ -244,7 +260,7 @@ class Stream {
     try {
       // Looked up per batch: a timeline deleted (or re-created) under an open stream is not written to.
       const timeline = this.deps.timelines.get(this.tenantId, this.timelineId);
-      answered = this.deps.hosts.of(timeline).handle(batch);
+      answered = this.deps.hosts.of(timeline).handle(batch, { session: this.session, onRefused: (r) => this.refused(r) });
     } catch (e) {
       answered = Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
@@ -283,6 +299,19 @@ class Stream {
     }
     this.socket.uncork();
     if (!ok && this.socket.writableLength > REPLY_BYTES_BUFFERED_MAX && !this.closed) await once(this.socket, 'drain');
+  }
+
+  /** A message the acceptor refused as invalid or out of place: nothing was stored; say so where operators look. */
+  private refused(r: Refusal): void {
+    const labels = { tenant_id: this.tenantId, timeline_id: this.timelineId, reason: r.reason };
+    this.deps.timelines.metrics.consensusRefused.inc(labels);
+    this.deps.log.warn(`consensus stream: ${r.message.type} refused (${r.reason})`, {
+      tenantId: this.tenantId,
+      timelineId: this.timelineId,
+      sender: this.session.sender,
+      reason: r.reason,
+      detail: r.detail,
+    });
   }
 
   /** The stream cannot go on: log why and cut the connection; the proposer reconnects. */

@@ -50,6 +50,11 @@ export class TimelineRegistry {
 
   private constructor(private readonly options: TimelineRegistryOptions) {}
 
+  /** The safekeeper's metrics, for the data paths that only hold the registry. */
+  get metrics(): SafekeeperMetrics {
+    return this.options.metrics;
+  }
+
   /** Loads every timeline under the data directory, cleaning up interrupted creates and deletes. */
   static async open(options: TimelineRegistryOptions): Promise<TimelineRegistry> {
     const registry = new TimelineRegistry(options);

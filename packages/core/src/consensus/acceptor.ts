@@ -19,6 +19,15 @@
  *   - commitLsn never decreases and never exceeds flushLsn;
  *   - refuse messages of another generation; adopt a higher configuration
  *     from a Greeting or a MembershipSwitchRequest.
+ *
+ * Remote input never reaches an assertion: what a hostile sender can put in
+ * a message (a configuration, a history, a term far ahead, an overlap that
+ * differs from the stored WAL) is checked first and refused with a typed
+ * Reject that changes nothing (HOSTILE_INPUT_REASONS). The sender's scope
+ * matters too (`StepContext.sender`): a compute's tenant token runs
+ * elections and appends, it never changes membership or bumps terms.
+ * Whether an append's bytes are whole CRC-valid mtrs is the shell's check,
+ * before stepping (`appendRedoError`): the simulation's WAL is not redo.
  */
 import { assert } from '../assert.js';
 import type {
@@ -35,9 +44,10 @@ import type {
   TermBumpRequest,
   VoteRequest,
 } from './messages.js';
-import { assertValidConfiguration, isMember } from './quorum.js';
+import { wholeMtrsError } from '../redo/wal-tail.js';
+import { assertValidConfiguration, configurationError, isMember } from './quorum.js';
 import { assertValidHistory, highestCommonPoint, historyUpTo, lastLogTerm } from './term-history.js';
-import type { Configuration, Lsn, NodeId, Term, TermHistory } from './types.js';
+import { TERM_STEP_MAX, type Configuration, type Lsn, type NodeId, type Term, type TermHistory } from './types.js';
 
 /** What the control file holds (written atomically). */
 export interface AcceptorControl {
@@ -128,14 +138,64 @@ function adoptedTerm(s: AcceptorState): Term {
   return last === undefined ? 0n : last.term;
 }
 
-export function stepAcceptor(s: AcceptorState, m: AcceptorInput): AcceptorStep {
+/**
+ * Who sent a message, as the shell knows from the connection's token:
+ * 'operator' (admin or safekeeperdata scope, or a safekeeper without auth)
+ * may do everything; 'proposer' (a compute's tenant scope) may greet, vote,
+ * be elected and append, but its Greeting never changes the configuration
+ * (a compromised compute could forge one) and it may not send a
+ * MembershipSwitchRequest or a TermBumpRequest.
+ */
+export type Sender = 'operator' | 'proposer';
+
+export interface StepContext {
+  /** Default 'operator'. */
+  readonly sender?: Sender;
+  /**
+   * For an AppendRequest with `appendOverlap(s, m)`: the WAL stored in that
+   * range, read by the shell. A resend must be byte-identical to it.
+   */
+  readonly stored?: Uint8Array;
+}
+
+/**
+ * The stored WAL that an AppendRequest overlaps and must be compared with
+ * (a retransmission), or null when it overlaps nothing or would be refused
+ * before any comparison. The shell reads this range and passes it as
+ * `StepContext.stored`.
+ */
+export function appendOverlap(s: AcceptorState, m: AcceptorInput): { readonly beginLsn: Lsn; readonly endLsn: Lsn } | null {
+  if (m.type !== 'AppendRequest' || m.data.length === 0 || !appendAccepted(s, m) || m.beginLsn >= s.flushLsn) return null;
+  if (m.beginLsn < s.timelineStartLsn) return null;
+  return { beginLsn: m.beginLsn, endLsn: m.endLsn < s.flushLsn ? m.endLsn : s.flushLsn };
+}
+
+/**
+ * Why an AppendRequest's bytes cannot be WAL (undefined when they can, and
+ * for a heartbeat): they must be whole mtrs, each with a valid CRC-32C,
+ * exactly covering `[beginLsn, endLsn)` (the codec checked the length). The
+ * shell checks this before stepping and refuses with `refuse(s, m, 'badRedo')`.
+ */
+export function appendRedoError(m: AppendRequest): string | undefined {
+  return m.data.length === 0 ? undefined : wholeMtrsError(m.data);
+}
+
+/** The step that refuses `m` with `reason`, changing nothing (for refusals the shell decides, like 'badRedo'). */
+export function refuse(s: AcceptorState, m: AcceptorInput, reason: RejectReason): AcceptorStep {
+  return reject(s, m, reason);
+}
+
+export function stepAcceptor(s: AcceptorState, m: AcceptorInput, ctx: StepContext = {}): AcceptorStep {
   if (m.tenantId !== s.tenantId || m.timelineId !== s.timelineId) return reject(s, m, 'wrongTimeline');
+  const sender = ctx.sender ?? 'operator';
   switch (m.type) {
     case 'Greeting':
-      return onGreeting(s, m);
+      return onGreeting(s, m, sender);
     case 'MembershipSwitchRequest':
+      if (sender !== 'operator') return reject(s, m, 'notAuthorized');
       return onMembershipSwitch(s, m);
     case 'TermBumpRequest':
+      if (sender !== 'operator') return reject(s, m, 'notAuthorized');
       return onTermBump(s, m);
     default: {
       // Everything a proposer does in a configuration needs the same generation.
@@ -148,7 +208,7 @@ export function stepAcceptor(s: AcceptorState, m: AcceptorInput): AcceptorStep {
         case 'ProposerElected':
           return onElected(s, m);
         case 'AppendRequest':
-          return onAppend(s, m);
+          return onAppend(s, m, ctx.stored);
         case 'ReadWalRequest':
           return onReadWal(s, m);
       }
@@ -185,10 +245,14 @@ function adoptConf(s: AcceptorState, conf: Configuration, effects: AcceptorEffec
   return next;
 }
 
-function onGreeting(s: AcceptorState, m: Greeting): AcceptorStep {
+function onGreeting(s: AcceptorState, m: Greeting, sender: Sender): AcceptorStep {
+  if (m.conf !== null && configurationError(m.conf) !== undefined) return reject(s, m, 'badConfiguration');
   const effects: AcceptorEffect[] = [];
   let next = s;
-  if (m.conf !== null && m.conf.generation > s.conf.generation) {
+  // A proposer's configuration is only news from an operator: from a
+  // compute's token the answer is our own configuration, and the proposer
+  // waits for the coordinator to bring us up (it re-greets on its clock).
+  if (sender === 'operator' && m.conf !== null && m.conf.generation > s.conf.generation) {
     if (!isMember(m.conf, s.nodeId)) return reject(s, m, 'notMember');
     next = adoptConf(s, m.conf, effects);
   }
@@ -200,6 +264,7 @@ function onGreeting(s: AcceptorState, m: Greeting): AcceptorStep {
 }
 
 function onMembershipSwitch(s: AcceptorState, m: MembershipSwitchRequest): AcceptorStep {
+  if (configurationError(m.conf) !== undefined) return reject(s, m, 'badConfiguration');
   const effects: AcceptorEffect[] = [];
   const next = adoptConf(s, m.conf, effects);
   return {
@@ -242,6 +307,7 @@ function onTermBump(s: AcceptorState, m: TermBumpRequest): AcceptorStep {
  * vote to learn where a late acceptor stands).
  */
 function onVoteRequest(s: AcceptorState, m: VoteRequest): AcceptorStep {
+  if (m.term - s.term > TERM_STEP_MAX) return reject(s, m, 'badTerm');
   const effects: AcceptorEffect[] = [];
   let next = s;
   const voteGiven = m.term > s.term;
@@ -270,9 +336,8 @@ function onVoteRequest(s: AcceptorState, m: VoteRequest): AcceptorStep {
 function onElected(s: AcceptorState, m: ProposerElected): AcceptorStep {
   // An out-termed proposer learns it from the term in the answer.
   if (m.term < s.term) return { state: s, replies: [appendResponse(s)], effects: [] };
-  assertValidHistory(m.termHistory);
-  const last = m.termHistory[m.termHistory.length - 1];
-  assert(last !== undefined && last.term === m.term, 'ProposerElected history does not end with its term');
+  if (m.term - s.term > TERM_STEP_MAX) return reject(s, m, 'badTerm');
+  if (electedHistoryError(s, m) !== undefined) return reject(s, m, 'badHistory');
   const effects: AcceptorEffect[] = [];
   let next = s;
   if (m.term > s.term) next = { ...s, term: m.term };
@@ -290,26 +355,71 @@ function onElected(s: AcceptorState, m: ProposerElected): AcceptorStep {
   // late message): refuse, it asks for our position again.
   if (start !== m.startStreamingAt) return reject(next, m, 'staleElected');
   if (start > next.flushLsn) return reject(next, m, 'lsnGap');
-  assert(start >= next.commitLsn, `ProposerElected would truncate committed WAL: ${start} < ${next.commitLsn}`);
+  // An elected proposer's log holds everything committed: a history that
+  // says otherwise is forged (or its proposer broken), never obeyed.
+  if (start < next.commitLsn) return reject(s, m, 'badHistory');
   if (start < next.flushLsn) effects.push({ kind: 'truncateWal', lsn: start });
   next = { ...next, flushLsn: start, termHistory: m.termHistory };
   effects.push({ kind: 'persistControl', control: controlOf(next) });
   return { state: next, replies: [appendResponse(next)], effects };
 }
 
-function onAppend(s: AcceptorState, m: AppendRequest): AcceptorStep {
+/**
+ * Why a ProposerElected cannot be followed (undefined if it can): its
+ * history must end with its own term, and wherever it names a term our
+ * history holds too, at the same LSN (one proposer per term). The codec
+ * already checked that the history ascends; the simulation steps messages
+ * that did not come through it.
+ */
+function electedHistoryError(s: AcceptorState, m: ProposerElected): string | undefined {
+  const h = m.termHistory;
+  const last = h[h.length - 1];
+  if (last === undefined || last.term !== m.term) return 'the history does not end with the proposer term';
+  for (let i = 1; i < h.length; i++) {
+    if (h[i]!.term <= h[i - 1]!.term || h[i]!.lsn < h[i - 1]!.lsn) return `the history does not ascend at ${i}`;
+  }
+  const ours = historyUpTo(s.termHistory, s.flushLsn);
+  for (let i = 0; i < Math.min(ours.length, h.length); i++) {
+    if (h[i]!.term !== ours[i]!.term) break;
+    if (h[i]!.lsn !== ours[i]!.lsn) return `term ${h[i]!.term} starts at ${h[i]!.lsn}, ours at ${ours[i]!.lsn}`;
+  }
+  return undefined;
+}
+
+/** Would `onAppend` take this append's position (not fenced, elected, no gap)? Generation and membership are checked before. */
+function appendAccepted(s: AcceptorState, m: AppendRequest): boolean {
+  return m.tenantId === s.tenantId && m.timelineId === s.timelineId && m.generation === s.conf.generation && isMember(s.conf, s.nodeId) &&
+    m.term === s.term && adoptedTerm(s) === m.term && m.beginLsn <= s.flushLsn;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function onAppend(s: AcceptorState, m: AppendRequest, stored: Uint8Array | undefined): AcceptorStep {
   assert(m.endLsn - m.beginLsn === BigInt(m.data.length), 'AppendRequest data length != range');
   if (m.term < s.term) return { state: s, replies: [appendResponse(s)], effects: [] };
   // Only the proposer whose history we adopted may write: before its
   // ProposerElected our tail may still diverge from its log.
   if (m.term > s.term || adoptedTerm(s) !== m.term) return reject(s, m, 'notElected');
   if (m.beginLsn > s.flushLsn) return reject(s, m, 'lsnGap');
-  const effects: AcceptorEffect[] = [];
-  let next = s;
+  // Below the timeline's start nothing is stored to compare with.
+  if (m.data.length > 0 && m.beginLsn < s.timelineStartLsn) return reject(s, m, 'conflict');
   // Overlap with what we hold is a retransmission: since adopting this
   // term's history, everything below flushLsn is this proposer's log, and a
-  // proposer never writes two different bytes at one LSN in its term. So
-  // skip the overlap and write only the new tail.
+  // proposer never writes two different bytes at one LSN in its term. So a
+  // resend must be byte-identical to what we hold; anything else is not
+  // this proposer's log (a forgery, or a bug) and is refused whole.
+  const overlap = appendOverlap(s, m);
+  if (overlap !== null) {
+    assert(stored !== undefined && BigInt(stored.length) === overlap.endLsn - overlap.beginLsn, 'an overlapping append is stepped with the stored bytes of its overlap');
+    if (!sameBytes(m.data.subarray(0, stored.length), stored)) return reject(s, m, 'conflict');
+  }
+  const effects: AcceptorEffect[] = [];
+  let next = s;
+  // Only the new tail is written.
   if (m.endLsn > s.flushLsn) {
     const tail = m.data.subarray(Number(s.flushLsn - m.beginLsn));
     effects.push({ kind: 'writeWal', beginLsn: s.flushLsn, data: tail });

@@ -66,7 +66,7 @@ const samples: Message[] = [
   { type: 'TermBumpRequest', ...h, term: 7n },
   { type: 'TermBumpResponse', ...h, nodeId: 4, term: 7n },
   { type: 'Reject', ...h, nodeId: 1, term: 6n, reason: 'lsnGap', lsn: 305n },
-  { type: 'VoteRequest', ...h, term: (1n << 64n) - 1n },
+  { type: 'VoteRequest', ...h, term: (1n << 62n) - 1n },
 ];
 
 function expectCorrupt(f: () => unknown): void {
@@ -202,6 +202,31 @@ describe('codec rejects bad frames with CorruptFrame', () => {
   it('refuses to encode a message whose data length disagrees with its range (a bug, not input)', () => {
     const m = { ...(samples[6] as Extract<Message, { type: 'AppendRequest' }>), endLsn: 400n };
     expect(() => encodeMessage(m)).toThrow(/assertion failed/);
+  });
+});
+
+describe('codec bounds: terms, LSNs and generations near the top of their range are corrupt input', () => {
+  const top = (1n << 64n) - 1n;
+  it.each([
+    ['TermBumpRequest 2^64-1', { type: 'TermBumpRequest', ...h, term: top }],
+    ['VoteRequest 2^62', { type: 'VoteRequest', ...h, term: 1n << 62n }],
+    ['AppendRequest near 2^64', { type: 'AppendRequest', ...h, term: 6n, beginLsn: top - 3n, endLsn: top, commitLsn: 0n, data: new Uint8Array(3) }],
+    ['ProposerElected history LSN 2^63', { type: 'ProposerElected', ...h, term: 6n, startStreamingAt: 0n, termHistory: [{ term: 6n, lsn: 1n << 63n }] }],
+    ['Reject lsn 2^64-1', { type: 'Reject', ...h, nodeId: 1, term: 1n, reason: 'lsnGap', lsn: top }],
+    ['generation 2^31', { type: 'VoteRequest', ...h, generation: 2 ** 31, term: 1n }],
+    ['conf generation 2^32-1', { type: 'MembershipSwitchRequest', ...h, conf: { generation: 0xffffffff, members: [1] } }],
+  ] as [string, Message][])('%s', (_, m) => {
+    expectCorrupt(() => decodeMessage(encodeMessage(m)));
+  });
+  it('the largest values below the bounds decode', () => {
+    const m: Message = { type: 'TermBumpRequest', ...h, generation: 2 ** 31 - 1, term: (1n << 62n) - 1n };
+    expect(decodeMessage(encodeMessage(m))).toEqual(m);
+  });
+  it('configurations decode as they come: an empty or duplicate member set is the acceptor\'s to refuse (typed Reject)', () => {
+    for (const conf of [{ generation: 9, members: [] }, { generation: 9, members: [1, 1] }, { generation: 9, members: [0] }]) {
+      const m: Message = { type: 'MembershipSwitchRequest', ...h, conf };
+      expect(decodeMessage(encodeMessage(m))).toEqual(m);
+    }
   });
 });
 

@@ -9,13 +9,19 @@
  * [, u16 count + u32 ids].
  *
  * Decoding trusts nothing: every read is bounds-checked and anything that
- * is not exactly one well-formed message raises CorruptFrame.
+ * is not exactly one well-formed message raises CorruptFrame. Every u64 on
+ * the wire is a term or an LSN and must be below U64_VALUE_LIMIT (2^62),
+ * every generation below GENERATION_LIMIT (2^31): values near the top of
+ * their range would overflow the arithmetic of whoever reads them (types.ts).
+ * Configurations are decoded as they come (at most 64 IDs a set): whether
+ * one is usable is the acceptor's question (quorum.ts configurationError),
+ * answered with a typed Reject rather than a closed connection.
  */
 import { readU32, readU64, readU16, writeU16, writeU32, writeU64 } from '../bytes.js';
 import { assert, AssertionError } from '../assert.js';
 import { CorruptFrame } from '../errors.js';
 import { REJECT_REASONS, type AppendRequest, type Message, type MessageType, type RejectReason } from './messages.js';
-import type { Configuration, TermHistory, TermLsn } from './types.js';
+import { GENERATION_LIMIT, U64_VALUE_LIMIT, type Configuration, type TermHistory, type TermLsn } from './types.js';
 
 /** Largest frame body accepted (tag + fields): 16 MiB of WAL plus headers. */
 export const FRAME_BYTES_MAX = 16 * 1024 * 1024 + 4096;
@@ -152,10 +158,17 @@ class Reader {
     this.off += 4;
     return v;
   }
+  /** A term or an LSN: every u64 of this codec is one, and each is below U64_VALUE_LIMIT. */
   u64(what: string): bigint {
     this.need(8, what);
     const v = readU64(this.buf, this.off);
+    if (v >= U64_VALUE_LIMIT) throw new CorruptFrame(`${what} ${v} is not below 2^62`);
     this.off += 8;
+    return v;
+  }
+  generation(what: string): number {
+    const v = this.u32(what);
+    if (v >= GENERATION_LIMIT) throw new CorruptFrame(`${what} ${v} is not below 2^31`);
     return v;
   }
   bool(what: string): boolean {
@@ -202,16 +215,14 @@ class Reader {
   ids(what: string): number[] {
     const n = this.u16(what);
     if (n > MEMBERS_MAX) throw new CorruptFrame(`${what}: ${n} members`);
+    // Duplicates, zeros and empty sets decode: the acceptor refuses them with a typed Reject.
+    this.need(n * 4, what);
     const out: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const id = this.u32(what);
-      if (out.includes(id)) throw new CorruptFrame(`${what}: duplicate member ${id}`);
-      out.push(id);
-    }
+    for (let i = 0; i < n; i++) out.push(this.u32(what));
     return out;
   }
   conf(what: string): Configuration {
-    const generation = this.u32(`${what}.generation`);
+    const generation = this.generation(`${what}.generation`);
     const members = this.ids(`${what}.members`);
     const hasNew = this.bool(`${what}.hasNew`);
     if (!hasNew) return { generation, members };
@@ -368,7 +379,7 @@ function decodeBody(buf: Uint8Array, start: number, end: number, copyBytes = tru
   if (type === undefined) throw new CorruptFrame(`unknown message tag ${tag}`);
   const tenantId = r.hexId('tenantId');
   const timelineId = r.hexId('timelineId');
-  const generation = r.u32('generation');
+  const generation = r.generation('generation');
   const h = { tenantId, timelineId, generation };
   let m: Message;
   switch (type) {

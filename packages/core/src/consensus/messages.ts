@@ -148,8 +148,26 @@ export const REJECT_REASONS = [
   'noTimeline',
   /** The safekeeper held this timeline and lost it: it must not join as a fresh acceptor. */
   'timelineLost',
+  /** The append's bytes are not whole mtrs with valid CRC-32C covering exactly its range: nothing stored. */
+  'badRedo',
+  /** The append overlaps stored WAL with different bytes (a resend must be byte-identical): nothing stored. */
+  'conflict',
+  /** The message's configuration is empty, lists a node twice, or names a node or generation out of range. */
+  'badConfiguration',
+  /** The sender's scope may not send this (a membership change or term bump from a compute's tenant token). */
+  'notAuthorized',
+  /** The term jumps more than TERM_STEP_MAX above the acceptor's (it would use up the term space). */
+  'badTerm',
+  /** A ProposerElected whose history contradicts itself or the acceptor's log, or would truncate committed WAL. */
+  'badHistory',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
+
+/**
+ * Reasons that only hostile or broken input earns: a correct proposer or
+ * coordinator never gets them (the simulation fails on any).
+ */
+export const HOSTILE_INPUT_REASONS: ReadonlySet<RejectReason> = new Set(['badRedo', 'conflict', 'badConfiguration', 'notAuthorized', 'badTerm', 'badHistory']);
 
 /** A request the acceptor refuses without changing anything. `lsn` is its flush LSN (useful after `lsnGap`). */
 export interface Reject extends Header {

@@ -5,8 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SimDisk } from '../sim/disk.js';
-import { controlOf, newAcceptor, stepAcceptor, type AcceptorState } from './acceptor.js';
-import type { Message } from './messages.js';
+import { crc32c } from '../redo/crc32c.js';
+import { wholeMtrsError } from '../redo/wal-tail.js';
+import { appendOverlap, controlOf, newAcceptor, stepAcceptor, type AcceptorState } from './acceptor.js';
+import type { AppendRequest, Message } from './messages.js';
 import { appendWal, newProposer, stepProposer, tickProposer, type ProposerState, type ProposerStep } from './proposer.js';
 import type { Configuration, NodeId, TermHistory } from './types.js';
 
@@ -18,6 +20,10 @@ class Net {
   queue: { from: number; to: number; m: Message }[] = [];
   down = new Set<number>();
   now = 0;
+  /** Every AppendRequest with WAL that was delivered to an acceptor. */
+  appends: AppendRequest[] = [];
+  appendBytesMax = 4;
+  inflightBytesMax = 64;
 
   constructor(conf: Configuration, ids: NodeId[]) {
     for (const id of ids) {
@@ -36,6 +42,13 @@ class Net {
     a.disk.flushWal();
     a.s = { ...a.s, term, termHistory: history, flushLsn: flush };
   }
+  /** Give acceptor `id` the log `bytes` from LSN 100, all of term `term`. */
+  setLogBytes(id: NodeId, term: bigint, bytes: Uint8Array): void {
+    const a = this.acceptors.get(id)!;
+    a.disk.writeWal(100n, bytes);
+    a.disk.flushWal();
+    a.s = { ...a.s, term, termHistory: [{ term, lsn: 100n }], flushLsn: 100n + BigInt(bytes.length) };
+  }
   wal(id: NodeId): number[] {
     return [...this.acceptors.get(id)!.disk.bytes];
   }
@@ -48,8 +61,8 @@ class Net {
         conf,
         heartbeatMs: 10,
         reconnectMs: 1000,
-        appendBytesMax: 4,
-        inflightBytesMax: 64,
+        appendBytesMax: this.appendBytesMax,
+        inflightBytesMax: this.inflightBytesMax,
         unsafe: { commitPreviousTermEntries: unsafe },
       },
       this.now,
@@ -76,7 +89,9 @@ class Net {
       if (this.down.has(e.to) || this.down.has(e.from)) continue;
       const a = this.acceptors.get(e.to);
       if (a !== undefined) {
-        const r = stepAcceptor(a.s, e.m as never);
+        if (e.m.type === 'AppendRequest' && e.m.data.length > 0) this.appends.push(e.m);
+        const overlap = appendOverlap(a.s, e.m as never);
+        const r = stepAcceptor(a.s, e.m as never, overlap === null ? {} : { stored: a.disk.readWal(overlap.beginLsn, overlap.endLsn) });
         let data: Uint8Array | null = null;
         for (const ef of r.effects) {
           if (ef.kind === 'writeWal') a.disk.writeWal(ef.beginLsn, ef.data);
@@ -139,6 +154,49 @@ describe('proposer: election', () => {
     net.down.delete(3);
     net.run();
     expect(net.wal(3)).toEqual([9, 9, 9, 9, 9, 9]);
+  });
+});
+
+/** `n` whole CRC-valid mtrs of 6 to 20 bytes, a function of `seed`. */
+function mtrs(n: number, seed: number): Uint8Array {
+  const parts: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const len = 1 + ((seed * 7 + i * 5) % 15);
+    const m = [0x30 | len, ...Array.from({ length: len }, (_, j) => (seed + i * 31 + j) & 0xff), 1];
+    const b = Uint8Array.from(m);
+    const crc = crc32c(b, 0, b.length - 1);
+    parts.push(...m, crc >>> 24, (crc >>> 16) & 0xff, (crc >>> 8) & 0xff, crc & 0xff);
+  }
+  return Uint8Array.from(parts);
+}
+
+describe('proposer: appends end at mtr boundaries (acceptors refuse anything else)', () => {
+  it('an appended chunk larger than appendBytesMax is cut at the last mtr end that fits', () => {
+    const net = new Net(conf3, [1, 2, 3]);
+    net.appendBytesMax = 40;
+    net.start(100, conf3, [1, 2, 3]);
+    net.run();
+    const wal = mtrs(60, 1);
+    net.append(100, [...wal]);
+    net.run();
+    expect(net.proposers.get(100)!.commitLsn).toBe(100n + BigInt(wal.length));
+    expect(net.appends.length).toBeGreaterThan(wal.length / 40);
+    for (const m of net.appends) expect(wholeMtrsError(m.data), `append [${m.beginLsn}, ${m.endLsn})`).toBeUndefined();
+    for (const id of [1, 2, 3]) expect(net.wal(id)).toEqual([...wal]);
+  });
+
+  it('a lagging acceptor caught up from WAL fetched in windows that start inside mtrs still gets whole mtrs', () => {
+    const net = new Net(conf3, [1, 2, 3]);
+    net.appendBytesMax = 50;
+    net.inflightBytesMax = 64;
+    const wal = mtrs(40, 2);
+    net.setLogBytes(1, 1n, wal);
+    net.setLogBytes(2, 1n, wal);
+    net.start(100, conf3, [1, 2, 3]);
+    net.run();
+    expect(net.wal(3)).toEqual([...wal]);
+    expect(net.appends.length).toBeGreaterThan(0);
+    for (const m of net.appends) expect(wholeMtrsError(m.data), `append [${m.beginLsn}, ${m.endLsn})`).toBeUndefined();
   });
 });
 

@@ -37,6 +37,8 @@ import type { MemberPresence } from './join.js';
 import { allMembers, isMember, isQuorum, quorumLsn } from './quorum.js';
 import { compareLogPosition, highestCommonPoint, historyUpTo, lastLogTerm } from './term-history.js';
 import type { Configuration, Lsn, NodeId, Term, TermHistory } from './types.js';
+import { MTR_SIZE_MAX, MTR_TAIL_LENGTH } from '../redo/mtr.js';
+import { mtrCut } from '../redo/wal-tail.js';
 
 export interface ProposerOptions {
   readonly proposerId: NodeId;
@@ -87,6 +89,12 @@ export interface PeerState {
 export interface WalChunk {
   readonly beginLsn: Lsn;
   readonly data: Uint8Array;
+  /**
+   * Fetched from an acceptor (ReadWalResponse): it starts and ends wherever
+   * the request did, not at mtr boundaries. A chunk the compute appended
+   * holds whole mtrs.
+   */
+  readonly fetched?: true;
 }
 
 export interface ProposerState {
@@ -286,6 +294,13 @@ function onGreetingResponse(out: Out, from: NodeId, conf: Configuration, term: T
       out.fence(`acceptor ${from} is at term ${term} > ${s.term}`);
       return;
     }
+    if (s.conf !== null && conf.generation < s.conf.generation) {
+      // It did not take our configuration from the greeting (a compute's
+      // token cannot change membership: the coordinator brings it up). Until
+      // then it refuses all we send: greet it again on the clock, not at once.
+      out.setPeer(from, { phase: 'greet', term, lastSentMs: nowMs });
+      return;
+    }
     // A re-greeted acceptor (it restarted or went silent): ask its position again.
     out.setPeer(from, { phase: 'position', term, lastSentMs: nowMs });
     out.send(from, voteRequest(out.s));
@@ -449,7 +464,7 @@ function onReadWalResponse(
   out.set({ reading: null, readRotation: s.readRotation + 1 });
   if (!ok || endLsn !== s.walStartLsn || beginLsn >= s.walStartLsn) return;
   assert(BigInt(data.length) === endLsn - beginLsn, 'ReadWalResponse length');
-  out.set({ wal: [{ beginLsn, data }, ...s.wal], walStartLsn: beginLsn });
+  out.set({ wal: [{ beginLsn, data, fetched: true }, ...s.wal], walStartLsn: beginLsn });
   pump(out, nowMs);
 }
 
@@ -519,16 +534,44 @@ export function appendWal(s: ProposerState, beginLsn: Lsn, data: Uint8Array, now
   return out.done();
 }
 
-/** Bytes of our log `[begin, end)` if the buffer holds them. */
-function walSlice(s: ProposerState, begin: Lsn, endMax: Lsn): Uint8Array | null {
-  for (const c of s.wal) {
-    const cEnd = c.beginLsn + BigInt(c.data.length);
-    if (begin >= c.beginLsn && begin < cEnd) {
-      const end = endMax < cEnd ? endMax : cEnd;
-      return c.data.subarray(Number(begin - c.beginLsn), Number(end - c.beginLsn));
-    }
+/**
+ * The next append's bytes from `begin` (an mtr boundary: every acceptor's
+ * flush LSN is one): whole mtrs only, about `bytesMax` of them, because an
+ * acceptor refuses anything else (acceptor.ts `appendRedoError`). A chunk the
+ * compute appended is whole mtrs, so one that fits is sent as it is, with no
+ * scan; otherwise the piece is cut at the last mtr end that fits (or after
+ * the first mtr, if that alone is larger), joining the next chunks when the
+ * mtr at `begin` runs past a fetched chunk. Bytes that are not redo at all
+ * (tests of the consensus alone) are cut by size. Null when the buffer does
+ * not hold `begin`.
+ */
+function appendPiece(s: ProposerState, begin: Lsn, bytesMax: number): Uint8Array | null {
+  const i = s.wal.findIndex((c) => begin >= c.beginLsn && begin < c.beginLsn + BigInt(c.data.length));
+  const c = s.wal[i];
+  if (c === undefined) return null;
+  const off = Number(begin - c.beginLsn);
+  const bySize = c.data.subarray(off, Math.min(c.data.length, off + bytesMax));
+  if (off + bySize.length === c.data.length && c.fetched !== true) return bySize;
+  const cut = mtrCut(c.data, off, c.data.length, bytesMax);
+  if (cut > off) return c.data.subarray(off, cut);
+  if (cut < 0 || i + 1 === s.wal.length) return bySize;
+  // The mtr at `begin` continues in the next chunks: copy enough of them to hold one whole mtr (rare: recovery).
+  const room = MTR_SIZE_MAX + MTR_TAIL_LENGTH;
+  const parts: Uint8Array[] = [c.data.subarray(off)];
+  let have = c.data.length - off;
+  for (let j = i + 1; j < s.wal.length && have < room; j++) {
+    const d = s.wal[j]!.data;
+    parts.push(d.subarray(0, Math.min(d.length, room - have)));
+    have += parts[parts.length - 1]!.length;
   }
-  return null;
+  const joined = new Uint8Array(have);
+  let at = 0;
+  for (const part of parts) {
+    joined.set(part, at);
+    at += part.length;
+  }
+  const joinedCut = mtrCut(joined, 0, joined.length, bytesMax);
+  return joinedCut > 0 ? joined.subarray(0, joinedCut) : bySize;
 }
 
 /** Send WAL to every streaming acceptor within its in-flight window. */
@@ -544,8 +587,7 @@ function pump(out: Out, nowMs: number): void {
         requestWal(out, p.nextLsn, nowMs);
         break;
       }
-      const maxEnd = p.nextLsn + BigInt(s.opts.appendBytesMax);
-      const data = walSlice(s, p.nextLsn, maxEnd < s.walEndLsn ? maxEnd : s.walEndLsn);
+      const data = appendPiece(s, p.nextLsn, s.opts.appendBytesMax);
       assert(data !== null && data.length > 0, 'WAL buffer has a hole');
       const end = p.nextLsn + BigInt(data.length);
       out.send(id, appendMessage(s, p.nextLsn, end, data));

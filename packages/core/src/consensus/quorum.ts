@@ -5,7 +5,7 @@
  * configuration it bridges (neon docs/rfcs/035).
  */
 import { assert } from '../assert.js';
-import type { Configuration, Lsn, NodeId } from './types.js';
+import { CONFIGURATION_MEMBERS_MAX, GENERATION_LIMIT, NODE_ID_MAX, type Configuration, type Lsn, type NodeId } from './types.js';
 
 /** Every node of the configuration, old and new, once each. */
 export function allMembers(conf: Configuration): NodeId[] {
@@ -62,12 +62,31 @@ export function quorumLsn(conf: Configuration, valueOf: (id: NodeId) => Lsn | un
   return old < neu ? old : neu;
 }
 
-export function assertValidConfiguration(conf: Configuration): void {
-  assert(Number.isInteger(conf.generation) && conf.generation >= 0, `bad generation ${conf.generation}`);
-  assert(conf.members.length > 0, 'configuration without members');
-  assert(new Set(conf.members).size === conf.members.length, 'duplicate members');
-  if (conf.newMembers !== undefined) {
-    assert(conf.newMembers.length > 0, 'joint configuration without new members');
-    assert(new Set(conf.newMembers).size === conf.newMembers.length, 'duplicate new members');
+/** Why a member list is unusable (undefined if it is fine): empty, too long, a node twice, an ID out of range. */
+function memberListError(what: string, ids: readonly NodeId[]): string | undefined {
+  if (ids.length === 0) return `${what}: no members`;
+  if (ids.length > CONFIGURATION_MEMBERS_MAX) return `${what}: ${ids.length} members (at most ${CONFIGURATION_MEMBERS_MAX})`;
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
+    if (!Number.isInteger(id) || id < 1 || id > NODE_ID_MAX) return `${what}: node ID ${id} out of range`;
+    if (ids.indexOf(id) !== i) return `${what}: node ${id} listed twice`;
   }
+  return undefined;
+}
+
+/**
+ * Why `conf` is not a configuration an acceptor could work in (undefined if
+ * it is). Remote input is checked with this and refused with a typed answer;
+ * `assertValidConfiguration` is for configurations already accepted.
+ */
+export function configurationError(conf: Configuration): string | undefined {
+  if (!Number.isInteger(conf.generation) || conf.generation < 0 || conf.generation >= GENERATION_LIMIT) {
+    return `generation ${conf.generation} out of range`;
+  }
+  return memberListError('members', conf.members) ?? (conf.newMembers === undefined ? undefined : memberListError('newMembers', conf.newMembers));
+}
+
+export function assertValidConfiguration(conf: Configuration): void {
+  const error = configurationError(conf);
+  assert(error === undefined, `invalid configuration: ${error}`);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fixtureMtrs } from './fixture-log.test-util.js';
-import { findEndOfWal, MtrStreamCheck } from './wal-tail.js';
+import { findEndOfWal, MtrStreamCheck, mtrCut, wholeMtrsError } from './wal-tail.js';
 
 const START = 50841n;
 const mtrs = fixtureMtrs();
@@ -107,5 +107,49 @@ describe('MtrStreamCheck', () => {
     const check = new MtrStreamCheck(1000n, 'edges');
     expect(check.push(noise)).toBe(false);
     expect(check.endLsn).toBe(1000n);
+  });
+});
+
+describe('wholeMtrsError: what a safekeeper takes as an append', () => {
+  it('whole CRC-valid mtrs that end with the bytes are valid, and no bytes are too', () => {
+    expect(wholeMtrsError(stream)).toBeUndefined();
+    expect(wholeMtrsError(stream, boundaries[3]!, boundaries[9]!)).toBeUndefined();
+    expect(wholeMtrsError(new Uint8Array(0))).toBeUndefined();
+  });
+  it('refuses bytes that end inside an mtr, or start inside one', () => {
+    const b = boundaries[5]!;
+    expect(wholeMtrsError(stream, 0, b + 3)).toMatch(/cut by the end/);
+    expect(wholeMtrsError(stream, b + 1, stream.length)).toBeDefined();
+  });
+  it('refuses a wrong CRC anywhere, not only at the edges', () => {
+    const bad = stream.slice();
+    // Inside the body of the mtr in the middle: its framing holds, its CRC does not.
+    const mid = boundaries[Math.floor(boundaries.length / 2)]!;
+    bad[mid + 1] = bad[mid + 1]! ^ 0x01;
+    expect(wholeMtrsError(bad)).toMatch(/CRC-32C mismatch|cannot start|length/);
+  });
+  it('refuses garbage (64 bytes of 0xAB)', () => {
+    expect(wholeMtrsError(new Uint8Array(64).fill(0xab))).toBeDefined();
+  });
+});
+
+describe('mtrCut: where a proposer may end an append', () => {
+  it('cuts at the last mtr end within the byte budget', () => {
+    for (const max of [1, 50, 300, 1000, stream.length]) {
+      const cut = mtrCut(stream, 0, stream.length, max);
+      expect(boundaries.concat(stream.length)).toContain(cut);
+      expect(cut).toBeGreaterThan(0);
+      // Within the budget, unless the first mtr alone exceeds it.
+      if (cut > boundaries[1]!) expect(cut).toBeLessThanOrEqual(max);
+      expect(wholeMtrsError(stream, 0, cut)).toBeUndefined();
+    }
+  });
+  it('stops before an mtr that the bytes end inside of (start when there is none)', () => {
+    const b = boundaries[4]!;
+    expect(mtrCut(stream, 0, b + 2, stream.length)).toBe(b);
+    expect(mtrCut(stream, b, b + 2, stream.length)).toBe(b);
+  });
+  it('says -1 for bytes that are not redo', () => {
+    expect(mtrCut(new Uint8Array(64), 0, 64, 32)).toBe(-1);
   });
 });

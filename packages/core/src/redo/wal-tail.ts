@@ -135,3 +135,50 @@ export function findEndOfWal(bytes: Uint8Array, startLsn: bigint): WalEnd {
   check.push(bytes);
   return check.result;
 }
+
+/**
+ * Why `buf[start, end)` is not a sequence of whole mtrs, each with a valid
+ * CRC-32C, that ends exactly at `end`; undefined when it is. This is what a
+ * safekeeper requires of every append (the proposer cuts appends at mtr
+ * ends): a byte that cannot start an mtr, a wrong CRC, or an mtr cut by the
+ * end of the append is refused before anything is stored. Allocates nothing;
+ * the CRCs go through `crc32c`, so a native accelerator speeds them up.
+ */
+export function wholeMtrsError(buf: Uint8Array, start = 0, end = buf.length): string | undefined {
+  assert(start >= 0 && start <= end && end <= buf.length, `range ${start}..${end} outside ${buf.length} bytes`);
+  let pos = start;
+  // Each pass consumes one whole mtr (at least 6 bytes): bounded by (end - start) / 6.
+  while (pos < end) {
+    const p = scanFrame(buf, pos, end);
+    if (p === FRAME_INCOMPLETE || (p >= 0 && p + MTR_TAIL_LENGTH > end)) return `the mtr at byte ${pos - start} is cut by the end of the bytes`;
+    if (p < 0) return `${frameEndReason(p, buf, pos)} at byte ${pos - start}`;
+    if (!frameCrcMatches(buf, pos, p)) return `CRC-32C mismatch in the mtr at byte ${pos - start}`;
+    pos = p + MTR_TAIL_LENGTH;
+  }
+  return undefined;
+}
+
+/**
+ * Where to cut `buf[start, end)`, which starts at an mtr boundary, so that
+ * the piece holds whole mtrs only and at most `bytesMax` bytes: the end of
+ * the last whole mtr that fits, or, when even the first one is longer, the
+ * end of the first (a piece always makes progress). Returns an offset into
+ * `buf`; `start` when the bytes end before the first mtr does (it continues
+ * past `end`). Framing only, no CRC: the receiver verifies those. Returns
+ * -1 when the bytes are not redo at all (no boundary can be found).
+ */
+export function mtrCut(buf: Uint8Array, start: number, end: number, bytesMax: number): number {
+  assert(start >= 0 && start <= end && end <= buf.length, `range ${start}..${end} outside ${buf.length} bytes`);
+  assert(bytesMax > 0, 'a cut needs room for some bytes');
+  let pos = start;
+  // Bounded by (end - start) / 6, as above.
+  while (pos < end) {
+    const p = scanFrame(buf, pos, end);
+    if (p === FRAME_INCOMPLETE || (p >= 0 && p + MTR_TAIL_LENGTH > end)) return pos;
+    if (p < 0) return pos === start ? -1 : pos;
+    const next = p + MTR_TAIL_LENGTH;
+    if (next - start > bytesMax && pos > start) return pos;
+    pos = next;
+  }
+  return pos;
+}

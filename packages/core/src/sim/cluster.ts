@@ -34,6 +34,7 @@
 import { assert } from '../assert.js';
 import { decodeMessage, encodeMessage } from '../consensus/codec.js';
 import {
+  appendOverlap,
   controlOf,
   newAcceptor,
   restoreAcceptor,
@@ -49,7 +50,7 @@ import {
   type CoordinatorState,
   type CoordinatorStep,
 } from '../consensus/coordinator.js';
-import type { AcceptorInput, AcceptorMessage, Message } from '../consensus/messages.js';
+import { HOSTILE_INPUT_REASONS, type AcceptorInput, type AcceptorMessage, type Message } from '../consensus/messages.js';
 import {
   appendWal,
   newProposer,
@@ -460,7 +461,13 @@ class Cluster {
       // Deliberate bug: forget that this term's vote was already given.
       before = { ...before, term: before.term - 1n };
     }
-    const res = stepAcceptor(before, m);
+    // A retransmission is compared with what the disk holds, as the real shell does.
+    const overlap = appendOverlap(before, m);
+    const res = stepAcceptor(before, m, overlap === null ? {} : { stored: a.disk.readWal(overlap.beginLsn, overlap.endLsn) });
+    for (const r of res.replies) {
+      // Only hostile input earns these, and the simulation sends none: a correct proposer or coordinator got one.
+      if (r.type === 'Reject' && HOSTILE_INPUT_REASONS.has(r.reason)) this.fail(`acceptor ${a.id} refused ${m.type} as ${r.reason}`);
+    }
     const after = res.state;
     let readData: Uint8Array | null = null;
     for (const e of res.effects) {
