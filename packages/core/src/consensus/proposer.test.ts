@@ -24,6 +24,10 @@ class Net {
   appends: AppendRequest[] = [];
   appendBytesMax = 4;
   inflightBytesMax = 64;
+  /** Who the acceptors take the proposers for: 'proposer' is a compute's tenant token. */
+  sender: 'operator' | 'proposer' = 'operator';
+  /** Messages delivered to each acceptor. */
+  delivered = new Map<NodeId, number>();
 
   constructor(conf: Configuration, ids: NodeId[]) {
     for (const id of ids) {
@@ -91,7 +95,9 @@ class Net {
       if (a !== undefined) {
         if (e.m.type === 'AppendRequest' && e.m.data.length > 0) this.appends.push(e.m);
         const overlap = appendOverlap(a.s, e.m as never);
-        const r = stepAcceptor(a.s, e.m as never, overlap === null ? {} : { stored: a.disk.readWal(overlap.beginLsn, overlap.endLsn) });
+        this.delivered.set(e.to, (this.delivered.get(e.to) ?? 0) + 1);
+        const stored = overlap === null ? {} : { stored: a.disk.readWal(overlap.beginLsn, overlap.endLsn) };
+        const r = stepAcceptor(a.s, e.m as never, { ...stored, sender: this.sender });
         let data: Uint8Array | null = null;
         for (const ef of r.effects) {
           if (ef.kind === 'writeWal') a.disk.writeWal(ef.beginLsn, ef.data);
@@ -197,6 +203,25 @@ describe('proposer: appends end at mtr boundaries (acceptors refuse anything els
     expect(net.wal(3)).toEqual([...wal]);
     expect(net.appends.length).toBeGreaterThan(0);
     for (const m of net.appends) expect(wholeMtrsError(m.data), `append [${m.beginLsn}, ${m.endLsn})`).toBeUndefined();
+  });
+});
+
+describe('proposer: an acceptor behind its configuration that a greeting cannot upgrade', () => {
+  it("is greeted again on the clock, not in a loop, while the others commit (a compute's token cannot change membership)", () => {
+    const conf2: Configuration = { generation: 2, members: [1, 2, 3] };
+    const net = new Net(conf2, [1, 2, 3]);
+    const a3 = net.acceptors.get(3)!;
+    a3.s = { ...a3.s, conf: conf3 };
+    net.sender = 'proposer';
+    net.start(100, conf2, [1, 2, 3]);
+    net.run(2000);
+    net.append(100, [5, 5, 5]);
+    net.run(2000);
+    const p = net.proposers.get(100)!;
+    expect(p).toMatchObject({ status: 'elected', commitLsn: 103n });
+    expect(net.acceptors.get(3)!.s.conf).toEqual(conf3);
+    // A few messages per heartbeat (10 ms of simulated time each), not one per round trip.
+    expect(net.delivered.get(3)!).toBeLessThan((net.now / 10) * 3 + 10);
   });
 });
 
