@@ -23,8 +23,8 @@
  * is valid WAL, and `open` fsyncs it before reporting it, so what is reported
  * as flushed has been fsynced. Keeping it is as if the append had completed
  * and its answer were lost. A trailing incomplete mtr is kept when its bytes
- * are a valid prefix, because an acknowledged append may end inside an mtr
- * (the proposer cuts appends by size). After a power loss instead of a
+ * are a valid prefix, because an acknowledged append could end inside an mtr
+ * before appends had to be whole mtrs (WAL of older versions). After a power loss instead of a
  * process kill, bytes past the last fsync may be missing or zeros: a zero
  * or a wrong CRC ends the WAL at the last whole mtr, which cannot cut below
  * what was fsynced, except in one case: an fsynced end inside an mtr

@@ -8,9 +8,10 @@
  *   - whole mtrs with a matching CRC are WAL;
  *   - after the last whole mtr, an incomplete mtr whose bytes so far are a
  *     valid prefix (framing walks to the end of the bytes) is WAL too: a
- *     write cut short, not a wrong one. The acceptor acknowledges append
- *     ends, and those need not be mtr ends, so such a prefix may be
- *     acknowledged WAL that a recovery must keep;
+ *     write cut short, not a wrong one. Appends are whole mtrs now (a
+ *     safekeeper refuses others, `wholeMtrsError`), but WAL written before
+ *     that rule may have acknowledged ends inside an mtr, which a recovery
+ *     must keep;
  *   - anything else (a complete frame with a wrong CRC, a byte that cannot
  *     start or continue an mtr, an mtr over 1 MiB) is torn: the valid WAL
  *     ends at the last whole mtr before it.
