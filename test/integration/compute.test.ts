@@ -232,7 +232,10 @@ describe('compute (real processes: 3 safekeepers, page server, mariadbd computes
       await new Promise((r) => setTimeout(r, 1000));
       writing = false;
       expect(await writer, c.output()).toBeUndefined();
-      expect((await c.status()).state, c.output()).toBe('running');
+      const st = await c.status();
+      expect(st.state, c.output()).toBe('running');
+      // Every member of the final configuration is in the quorum again.
+      expect(st.degradedMembers).toEqual([]);
       await waitShipped(c, conn);
       expect(await scalar(conn, 'SELECT COUNT(*) FROM app.churn')).toBe(String(inserted));
     } finally {

@@ -27,6 +27,7 @@ export interface ComputeStatusReply {
   mariadbdPid: number;
   startLsn: string;
   term: string | null;
+  degradedMembers: { nodeId: number; presence: string }[];
   shipper: { shippedLsn: string; commitLsn: string; lagBytes: string; lagMs: number; commitLagP50Ms: number; commitLagP99Ms: number } | null;
   auxSetsStored: number;
   lastAuxLsn: string | null;

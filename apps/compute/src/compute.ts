@@ -98,6 +98,11 @@ export interface ComputeStatus {
   readonly mariadbdPid: number;
   readonly startLsn: string;
   readonly term: string | null;
+  /**
+   * Read-write: members of the timeline's configuration the proposer cannot use (missing the
+   * timeline and not yet joined, or lost it): the quorum runs with fewer copies than configured.
+   */
+  readonly degradedMembers: readonly { readonly nodeId: number; readonly presence: string }[];
   readonly shipper: Record<keyof ShipperStats, string | number> | null;
   readonly auxSetsStored: number;
   readonly lastAuxLsn: string | null;
@@ -326,6 +331,7 @@ async function startReadOnly(opts: ComputeOptions, osUser: OsUser | undefined): 
       mariadbdPid: m.pid,
       startLsn: lsn.toString(),
       term: null,
+      degradedMembers: [],
       shipper: null,
       auxSetsStored: 0,
       lastAuxLsn: null,
@@ -645,6 +651,7 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
         mariadbdPid: m.pid,
         startLsn: startLsn.toString(),
         term: driver.term.toString(),
+        degradedMembers: driver.degradedMembers,
         shipper: Object.fromEntries(Object.entries(s).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v])) as Record<keyof ShipperStats, string | number>,
         auxSetsStored: auxStored,
         lastAuxLsn: lastAuxLsn?.toString() ?? null,
