@@ -17,7 +17,7 @@ import { ProposerDriver, type SafekeeperEndpoint } from '@strata/client';
 import { redo } from '@strata/core';
 import { installNativeCrc32c, writeFreshLog } from '@strata/datadir';
 import { CollectedGauge, Counter, Histogram, Registry } from '@strata/service-kit';
-import { auxSnapshot, type AuxSnapshot, sameSnapshot } from './aux-watcher.js';
+import { AuxCapture } from './aux-capture.js';
 import { ComputeError } from './errors.js';
 import { describeExit, Mariadbd } from './mariadbd.js';
 import { handOver, mariadbdOsUser, type OsUser } from './os-user.js';
@@ -398,6 +398,8 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
   let shipper: RedoSource;
   let fused: FuseDatadir | undefined;
   let onShipperFatal: (e: ComputeError) => void = () => {};
+  // Bound once the aux capture exists: the mount reports changes from mariadbd's first write on.
+  let onAuxChange: () => void = () => {};
   try {
     if (storage === 'fuse') {
       if (osUser) handOver(osUser, [runDir], opts.openableRoots ?? []);
@@ -417,6 +419,7 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
         logFileSizeMinBytes: opts.logFileSizeMinBytes ?? 256n * MIB,
         proposer: { get status() { return driver.status; }, get commitLsn() { return driver.commitLsn; }, get endLsn() { return driver.endLsn; }, append: (b, d) => driver.append(b, d), waitCommitted: (l, t) => driver.waitCommitted(l, t) },
         onFatal: (e) => onShipperFatal(e),
+        onAuxChange: () => onAuxChange(),
         log,
       });
       log(`storage: fuse at LSN ${startLsn}: ${fused.tablespaces} tablespaces served on demand, ${fused.auxFiles} aux files`);
@@ -449,7 +452,6 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
   }
   // Aux files are read from local disk: in FUSE mode never through the mount, which this very thread serves.
   const auxDir = fused ? fused.localDir : datadir;
-  const baseline = auxSnapshot(auxDir);
   // Redo written while the server starts is shipped like any other.
   shipper.start();
 
@@ -457,11 +459,6 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
   let state: ComputeState = 'starting';
   let error: ComputeError | undefined;
   let finishing: Promise<ComputeExit> | undefined;
-  let auxStored = 0;
-  let lastAuxLsn: bigint | undefined;
-  let auxCurrentAtMs: number | undefined;
-  let lastAux: AuxSnapshot = baseline;
-  let auxBusy: Promise<void> | undefined;
   let generationRestarts = 0;
   let resolveDone: (e: ComputeExit) => void = () => {};
   const done = new Promise<ComputeExit>((r) => {
@@ -482,33 +479,21 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
   gauge('strata_compute_checkpoint_lsn', "MariaDB's last checkpoint LSN", (s) => s.checkpointLsn);
   gauge('strata_compute_shipped_mtrs', 'Mini-transactions shipped since start', (s) => s.mtrs);
 
-  /** Store the datadir's aux files as of the redo shipped now, if they changed since the last stored set. */
-  const storeAux = async (at?: bigint): Promise<void> => {
-    const lookedAt = Date.now();
-    const snap = auxSnapshot(auxDir);
-    if (sameSnapshot(snap, lastAux)) {
-      auxCurrentAtMs = lookedAt;
-      return;
-    }
-    const lsn = at ?? shipper.shipNow();
-    // Only committed redo may have aux files: a set at an LSN the quorum may still lose would outlive it.
-    await driver.waitCommitted(lsn, DRAIN_TIMEOUT_MS);
-    const files = await putAuxSet(ps, opts.tenantId, opts.timelineId, lsn, auxDir);
-    lastAux = snap;
-    lastAuxLsn = lsn;
-    auxCurrentAtMs = lookedAt;
-    auxStored++;
-    auxCounter.inc();
-    log(`aux set stored at LSN ${lsn}: ${files} files`);
-  };
-  const auxTimer = setInterval(() => {
-    if (auxBusy || finishing) return;
-    auxBusy = storeAux()
-      .catch((e: unknown) => log(`aux set not stored (retrying): ${e instanceof Error ? e.message : String(e)}`))
-      .finally(() => {
-        auxBusy = undefined;
-      });
-  }, opts.auxPollMs ?? 100);
+  const aux = new AuxCapture({
+    dir: auxDir,
+    writtenLsn: () => shipper.shipNow(),
+    waitCommitted: (lsn, timeoutMs) => driver.waitCommitted(lsn, timeoutMs),
+    store: (lsn, dir) => putAuxSet(ps, opts.tenantId, opts.timelineId, lsn, dir),
+    log,
+    onStored: () => auxCounter.inc(),
+    commitTimeoutMs: DRAIN_TIMEOUT_MS,
+    // The FUSE mount reports every change as it happens; a local datadir is compared now and then.
+    ...(fused ? {} : { pollMs: opts.auxPollMs ?? 100 }),
+  });
+  if (fused?.redo) {
+    onAuxChange = () => aux.changed();
+    fused.redo.barrier = () => aux.settled();
+  }
 
   // The shipper's time stamps of committed redo go to the page server's LSN ↔ time map (branch --at).
   let stampsPostedLsn = startLsn;
@@ -536,18 +521,17 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
   const finish = (err?: ComputeError): Promise<ComputeExit> =>
     (finishing ??= (async () => {
       state = 'stopping';
-      clearInterval(auxTimer);
       clearInterval(stampsTimer);
       const fenced = err?.code === 'ProposerFencedByTerm';
       if (fenced || err?.code === 'CheckpointOvertookShipper' || err?.code === 'RedoLogChanged') m.kill();
       else await m.shutdown(120_000);
-      await auxBusy;
+      await aux.stop();
       let end = driver.commitLsn;
       if (!fenced && !shipper.failed) {
         try {
           // Everything mariadbd wrote (after a clean shutdown or a crash) goes to the quorum before we go.
           end = await shipper.drain(DRAIN_TIMEOUT_MS);
-          await storeAux(end);
+          await aux.storeFinal(end);
           if (stampsRoute) await postStamps().catch((e: unknown) => log(`LSN times not reported: ${e instanceof Error ? e.message : String(e)}`));
         } catch (e) {
           const ce = e instanceof ComputeError ? e : new ComputeError('ShipperStalled', `final ship: ${e instanceof Error ? e.message : String(e)}`);
@@ -653,9 +637,9 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
         term: driver.term.toString(),
         degradedMembers: driver.degradedMembers,
         shipper: Object.fromEntries(Object.entries(s).map(([k, v]) => [k, typeof v === 'bigint' ? v.toString() : v])) as Record<keyof ShipperStats, string | number>,
-        auxSetsStored: auxStored,
-        lastAuxLsn: lastAuxLsn?.toString() ?? null,
-        auxCurrentAtMs: auxCurrentAtMs ?? null,
+        auxSetsStored: aux.setsStored,
+        lastAuxLsn: aux.lastLsn?.toString() ?? null,
+        auxCurrentAtMs: aux.currentAtMs ?? null,
         error: error ? { code: error.code, message: error.message } : null,
       };
     },

@@ -159,6 +159,24 @@ describe('RedoSink', () => {
     await s.waitDurable();
   });
 
+  it('an fsync also waits for the barrier begun with it (aux files changed before it being stored)', async () => {
+    const { p, w, s } = setup();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    s.barrier = () => held;
+    w.write(mtr(1n));
+    p.commitAll();
+    let done = false;
+    const f = s.waitDurable().then(() => {
+      done = true;
+    });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(done).toBe(false);
+    release();
+    await f;
+    expect(done).toBe(true);
+  });
+
   it('a new proposer after a membership change gets what its quorum lacks', () => {
     const { p, w, s } = setup();
     w.write(mtr(1n));

@@ -57,6 +57,11 @@ export class RedoSink {
   private waitingSinceMs: number | undefined;
   private waitsTotal = 0;
   onCommitLag: ((ms: number) => void) | undefined;
+  /**
+   * Something else an fsync of the log waits for, begun when the fsync is:
+   * the aux files changed before it being stored (aux-capture.ts).
+   */
+  barrier: (() => Promise<void>) | undefined;
 
   constructor(private readonly opts: RedoSinkOptions) {
     this.proposer = opts.proposer;
@@ -134,7 +139,13 @@ export class RedoSink {
    * is unreachable. Rejects only when the sink failed or stopped.
    */
   async waitDurable(): Promise<void> {
+    const barrier = this.barrier?.();
     const lsn = this.decoder.lsn;
+    await this.waitCommitted(lsn);
+    await barrier;
+  }
+
+  private async waitCommitted(lsn: bigint): Promise<void> {
     if (this.proposer.commitLsn >= lsn) return;
     this.waiting++;
     this.waitsTotal++;
