@@ -189,9 +189,9 @@ export function readStateFile(dataDir: string): ComputeStateFile | undefined {
 
 /** basebackup or fuse, from the option, STRATA_COMPUTE_STORAGE and what this machine has. */
 function storageOf(opts: ComputeOptions, log: (line: string) => void): 'basebackup' | 'fuse' {
-  // basebackup stays the default until FUSE mode holds under a bulk load (a soak's 600k-row INSERT failed in it with
-  // "read of a tablespace failed: Cannot perform Construct on a detached ArrayBuffer"); `auto` or `fuse` opt in.
-  const asked = opts.storage ?? loadComputeEnv().storage ?? 'basebackup';
+  // FUSE where the machine has it: commits acknowledged only once in the quorum, pages on demand, aux files
+  // captured as they change. basebackup is the fallback (no /dev/fuse) and can be forced.
+  const asked = opts.storage ?? loadComputeEnv().storage ?? 'auto';
   if (asked === 'basebackup') return 'basebackup';
   const why = fuseUnavailableReason();
   if (why === undefined) return 'fuse';
