@@ -8,6 +8,8 @@ export * from './log-scan.js';
 export * from './page.js';
 export * from './apply.js';
 export * from './replay.js';
+export * from './replay-pages.js';
+export * from './log-replay.js';
 export * from './tablespaces.js';
 export * from './page-resets.js';
 export * from './wal-tail.js';

@@ -3,6 +3,7 @@
  * what a rebuilt page must carry so that stock MariaDB accepts it.
  */
 import { readU32, readU64, writeU32, writeU64 } from '../bytes.js';
+import { UnsupportedPage } from '../errors.js';
 import { crc32c } from './crc32c.js';
 
 export const FIL_PAGE_OFFSET = 4;
@@ -56,6 +57,52 @@ export function decodeSpaceFlags(flags: number): SpaceFlags {
     zipSize: zipSsize === 0 ? 0 : 512 << zipSsize,
     pageCompressed: ((flags >>> 16) & 1) === 1,
   };
+}
+
+/**
+ * The flags of a tablespace whose page 0 says nothing yet (a file just
+ * created, whose page 0 the log has not written): MariaDB's defaults since
+ * 10.5, full_crc32 and uncompressed, at the datadir's page size.
+ */
+export function defaultSpaceFlags(pageSize: number): SpaceFlags {
+  return { raw: 0, fullCrc32: true, pageSize, zipSize: 0, pageCompressed: false };
+}
+
+/**
+ * The flags page 0 carries. A zero field does not override flags already
+ * known (`known` with a non-zero raw value): page 0 reads zero there while an
+ * mtr that initialised it has not written its FSP header yet, and zero
+ * would mean the legacy format.
+ */
+export function spaceFlagsOfPage0(page0: Uint8Array, known?: SpaceFlags): SpaceFlags {
+  const raw = readU32(page0, FSP_SPACE_FLAGS);
+  if (raw === 0 && known !== undefined && known.raw !== 0) return known;
+  return decodeSpaceFlags(raw);
+}
+
+/** The checksum pages of a space with these flags carry; full_crc32 (the default) while they are not known. */
+export function checksumAlgorithmOf(flags: SpaceFlags | undefined): ChecksumAlgorithm {
+  return flags === undefined || flags.fullCrc32 ? 'full_crc32' : 'crc32';
+}
+
+/**
+ * The format that keeps pages of a space with these flags from being
+ * rebuilt from redo, if any. Strata applies records to uncompressed pages of
+ * the datadir's page size: a ROW_FORMAT=COMPRESSED space has smaller
+ * physical pages (KEY_BLOCK_SIZE) and a PAGE_COMPRESSED file holds pages
+ * compressed on write, so applying records to their bytes would not give the
+ * page MariaDB reads.
+ */
+export function unsupportedSpaceFormat(flags: SpaceFlags): 'ROW_FORMAT=COMPRESSED' | 'PAGE_COMPRESSED' | undefined {
+  if (flags.zipSize !== 0) return 'ROW_FORMAT=COMPRESSED';
+  if (flags.pageCompressed) return 'PAGE_COMPRESSED';
+  return undefined;
+}
+
+/** Throws UnsupportedPage for page `pageNo` of the space at `path` unless its flags allow rebuilding it. */
+export function checkRebuildable(flags: SpaceFlags, spaceId: number, pageNo: number, path: string): void {
+  const format = unsupportedSpaceFormat(flags);
+  if (format !== undefined) throw new UnsupportedPage(spaceId, pageNo, `${path} uses ${format}, which Strata does not rebuild`);
 }
 
 export function pageLsn(page: Uint8Array): bigint {

@@ -26,9 +26,10 @@ export interface ReplayResult {
 
 /**
  * The replay of one page fed an mtr at a time, for callers that apply the
- * log as they read it: `beginMtr` once per mtr that touches the page, then
- * `apply` for each of that mtr's records for it, `finish` at the end.
- * `replayPage` is this over a list of changes.
+ * log as they read it (`LogReplay`, log-replay.ts): `beginMtr` once per mtr
+ * that touches the page, then `apply` for each of that mtr's records for it,
+ * `finish` at the end. `replayPage` is this over a list of changes (the page
+ * server's reconstruction, `reconstructPage`), so both follow one set of rules.
  */
 export class PageReplay {
   /** The stored page's LSN: mtrs that start below it are already in the page. */
