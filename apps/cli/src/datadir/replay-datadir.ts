@@ -1,7 +1,8 @@
 /**
  * `strata redo apply`: copy a cleanly shut down datadir, replay a redo log
- * onto it the way InnoDB crash recovery would (replay-partition.ts, on one
- * or more threads: replay-workers.ts), and leave a datadir whose fresh
+ * onto it the way InnoDB crash recovery would (core's `redo.LogReplay`,
+ * driven by replay-partition.ts on one or more threads: replay-workers.ts),
+ * and leave a datadir whose fresh
  * `ib_logfile0` checkpoint is the final LSN, so stock mariadbd starts on it
  * without recovery.
  */
