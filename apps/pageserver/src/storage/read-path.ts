@@ -194,5 +194,5 @@ export function spaceFlagsAt(timeline: ReadableTimeline, spaceId: number, lsn: b
   const [chain] = collectChains(timeline, [{ spaceId, pageNo: 0 }], lsn);
   // Rebuilt unstamped first to learn its own flags.
   const probe = rebuild(chain!, timeline.pageSize, 'full_crc32');
-  return probe ? redo.decodeSpaceFlags(redo.readFspHeader(probe.page).flags) : undefined;
+  return probe ? redo.spaceFlagsOfPage0(probe.page) : undefined;
 }

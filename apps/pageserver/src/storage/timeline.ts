@@ -16,7 +16,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AuxFile, redo } from '@strata/core';
+import { type AuxFile, redo } from '@strata/core';
 import { type LayerDesc, type LayerMap, layerFileName, type PageKey } from '@strata/core/layers';
 import { AuxStore, tablespacesAt } from './aux-store.js';
 import { LsnBeforeGcHorizon, LsnNotYetAvailable, PageNotFound } from './errors.js';
@@ -375,8 +375,7 @@ export class Timeline implements ReadableTimeline {
     const out: Array<PageResult | undefined> = new Array(keys.length);
     const pageSize = this.pageSize;
     for (let i = 0; i < chains.length; i++) {
-      const flags = this.flagsBySpace.get(keys[i]!.spaceId);
-      out[i] = rebuild(chains[i]!, pageSize, !flags || flags.fullCrc32 ? 'full_crc32' : 'crc32');
+      out[i] = rebuild(chains[i]!, pageSize, redo.checksumAlgorithmOf(this.flagsBySpace.get(keys[i]!.spaceId)));
     }
     return out;
   }
