@@ -53,11 +53,8 @@ export function readPage0Header(path: string): { spaceId: number; flags: number;
     const head = new Uint8Array(64);
     const n = readSync(fd, head, 0, 64, 0);
     if (n < 64) throw new Error(`${path}: too short to be a tablespace (${n} bytes)`);
-    return {
-      spaceId: readU32(head, redo.FIL_PAGE_SPACE_ID),
-      flags: readU32(head, redo.FSP_SPACE_FLAGS),
-      sizePages: readU32(head, redo.FSP_SIZE),
-    };
+    const { flags, sizePages } = redo.readFspHeader(head);
+    return { spaceId: readU32(head, redo.FIL_PAGE_SPACE_ID), flags, sizePages };
   } finally {
     closeSync(fd);
   }
