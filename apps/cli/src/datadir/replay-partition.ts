@@ -55,7 +55,6 @@ export interface PartitionResult {
 
 export type ReplayStats = redo.ReplayStats;
 
-export const PAGE_CACHE_BYTES_MAX_DEFAULT = redo.PAGE_CACHE_BYTES_MAX_DEFAULT;
 /** Redo between two progress reports. */
 const PROGRESS_BYTES = 8n << 20n;
 /** mtrs between two looks at whether another partition failed. */
