@@ -5,6 +5,7 @@
  * HTTP, many batches in flight, the cache across ingest, waits, errors.
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -134,6 +135,23 @@ describe('PageserverClient over a listening page server', () => {
   it('refuses a stream of an unknown timeline with its error code', async () => {
     await expect(PageserverClient.connect({ url: ps.url, tenantId: TENANT, timelineId: '9'.repeat(32) })).rejects.toMatchObject({ code: 'TIMELINE_NOT_FOUND' });
     await expect(PageserverClient.connect({ url: ps.url, tenantId: TENANT, timelineId: '9'.repeat(32) })).rejects.toBeInstanceOf(PageserverClientError);
+  });
+
+  it('answers an upgrade to another protocol with a typed 400 instead of leaving the socket open (found by the fuzzer)', async () => {
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(`${ps.url}/v1/tenants/${TENANT}/timelines/${ROOT}/getpage/stream`, { headers: { connection: 'Upgrade', upgrade: 'h2c' } });
+      req.on('response', (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('upgrade', () => reject(new Error('upgraded to h2c')));
+      req.on('error', reject);
+      req.setTimeout(5000, () => reject(new Error('no answer to an upgrade to h2c')));
+      req.end();
+    });
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.body)).toMatchObject({ code: 'BAD_REQUEST' });
   });
 
   it('the HTTP API of the same client: details, one page, waits, a basebackup, and the page server\'s codes on failure', async () => {

@@ -73,7 +73,11 @@ export function attachGetPageStream(server: EventEmitter, deps: GetPageStreamDep
   const frameBytesMax = FRAME_HEAD_BYTES + deps.batchMax * GETPAGE_REQUEST_BYTES;
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (req.headers.upgrade?.toLowerCase() !== GETPAGE_STREAM_PROTOCOL) return;
+    if (req.headers.upgrade?.toLowerCase() !== GETPAGE_STREAM_PROTOCOL) {
+      // Nobody else takes upgrades here: answer, or the socket stays open for ever (the fuzzer's `Upgrade: h2c` hung).
+      if (server.listenerCount('upgrade') === 1) reject(socket, 400, 'BAD_REQUEST', `cannot upgrade to ${req.headers.upgrade ?? 'nothing'}; use ${GETPAGE_STREAM_PROTOCOL}`);
+      return;
+    }
     socket.on('error', () => socket.destroy());
     void (async () => {
       const m = STREAM_PATH.exec(req.url ?? '');
