@@ -18,8 +18,9 @@
  *      the next batch appended as soon as the oldest commits: throughput, and each batch's
  *      append → commit time (which here includes waiting behind the batches before it);
  *    - pipelined with `compression: 'zstd'`, the same way.
- *    The safekeepers' /metrics are scraped around each phase: WAL flushes (each a WAL fdatasync
- *    and a flush-marker fdatasync) per batch show how much of the work was group-committed.
+ *    The safekeepers' /metrics are scraped around each phase: WAL flushes (each one WAL
+ *    fdatasync; the flush LSN is found again by scanning the WAL's tail) per batch show how much of
+ *    the work was group-committed.
  * 4. zstd (level 1, @strata/zstd) on the same redo cut into the same batch sizes: ratio,
  *    compression and decompression speed, each batch compressed on its own as the proposer does.
  *
@@ -36,6 +37,7 @@ import * as fs from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ProposerDriver } from '@strata/client';
+import { redo } from '@strata/core';
 import { DEFAULT_ZSTD_LEVEL, zstdCompress, zstdDecompress } from '@strata/zstd';
 import { openLogFile } from '@strata/datadir';
 import { makeTempDir, readLogCheckpoint, removeTempDir, type StartOptions } from '../test/support/mariadb.js';
@@ -106,7 +108,7 @@ interface Phase {
   readonly samples: readonly number[];
   /** Bytes on the wire to each safekeeper (the body of its requests), when known. */
   readonly wireBytes?: number;
-  /** WAL flushes (fdatasync of WAL + flush marker) summed over the safekeepers, when known. */
+  /** WAL flushes (one fdatasync of the WAL each) summed over the safekeepers, when known. */
   readonly flushes?: number;
 }
 
@@ -139,14 +141,21 @@ function readRedo(logPath: string, fromLsn: bigint): { bytes: Uint8Array; mtrs: 
   }
 }
 
-/** `n` consecutive slices of `size` bytes of the redo, starting over at its beginning when it runs out. */
-function batchesOf(redo: Uint8Array, size: number, n: number): Uint8Array[] {
-  const whole = Math.floor(redo.length / size);
-  if (whole === 0) throw new Error(`${redo.length} bytes of redo cannot make a ${size}-byte batch`);
+/**
+ * `n` consecutive batches of the redo, each the whole mtrs that fit in `size` bytes (one mtr when
+ * a single one is larger), starting over at its beginning when it runs out: safekeepers refuse an
+ * append that is not whole mtrs, so a batch ends where an mtr does, as the compute's do.
+ */
+function batchesOf(redoBytes: Uint8Array, size: number, n: number): Uint8Array[] {
+  if (redoBytes.length < size) throw new Error(`${redoBytes.length} bytes of redo cannot make a ${size}-byte batch`);
   const out: Uint8Array[] = [];
+  let off = 0;
   for (let i = 0; i < n; i++) {
-    const off = (i % whole) * size;
-    out.push(redo.subarray(off, off + size));
+    if (off >= redoBytes.length) off = 0;
+    const cut = redo.mtrCut(redoBytes, off, redoBytes.length, size);
+    if (cut <= off) throw new Error(`the redo is not whole mtrs at byte ${off}`);
+    out.push(redoBytes.subarray(off, cut));
+    off = cut;
   }
   return out;
 }
