@@ -135,6 +135,16 @@ describe('page server app', () => {
     expect([...files.get('db/t.frm')!]).toEqual([...frm]);
   });
 
+  it('refuses an empty aux set (400); basebackups and aux reads of the timeline keep working (found by the fuzzer)', async () => {
+    const empty = await t.app.request(`${base}/${ROOT}/aux?lsn=${LSN}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: encodeAuxSet([]) as Uint8Array<ArrayBuffer> });
+    expect(empty.status).toBe(400);
+    expect(await empty.json()).toMatchObject({ code: 'BAD_REQUEST' });
+    const bb = await t.app.request(`${base}/${ROOT}/basebackup`);
+    expect(bb.status).toBe(200);
+    await bb.arrayBuffer();
+    expect((await t.app.request(`${base}/${ROOT}/aux?lsn=${LSN}`)).status).toBe(200);
+  });
+
   it('admin triggers and status: compaction and GC over HTTP answer with their counts and byte sizes; /v1/status describes the server', async () => {
     const status = await t.app.request('/v1/status');
     expect(status.status).toBe(200);

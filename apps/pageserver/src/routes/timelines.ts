@@ -94,6 +94,9 @@ export function timelineRoutes(deps: PageserverDeps) {
       // right after a DDL must not lose the .frm while the page server catches up.
       if (lsn < t.initLsn) throw new LsnOutOfRange(lsn, `below timeline ${timeline}'s start ${t.initLsn}`);
       const files = decodeAuxSet(await readBodyBytes(c, AUX_SET_BYTES_MAX));
+      // A datadir always has aux files (the Aria system tables, .frm): an empty set is not one a compute sends, and it was
+      // stored with no directory, after which every basebackup and aux read of the timeline failed (500, ENOENT: the fuzzer).
+      if (files.length === 0) throw new BadRequest('an aux set holds at least one file');
       const notAux = files.find((f) => !isAuxPath(f.path));
       if (notAux) throw new BadRequest(`${notAux.path} is not an aux file (tablespaces and redo logs come from the redo log)`);
       const stored = t.putAuxSet(lsn, files);
