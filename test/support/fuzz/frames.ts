@@ -1,0 +1,183 @@
+/**
+ * Valid encodings the fuzzer starts from, each with the offsets of its
+ * fields (so a mutation can write an edge value into a term, a length or a
+ * count): consensus frames (core's consensus codec, plain and zstd-wrapped),
+ * GetPage batches and stream frames, aux sets, and WAL stream frames.
+ */
+import { encodeAuxSet } from '@strata/core';
+import { type Configuration, encodeCompressedFrame, encodeMessage, type Message, type TermHistory } from '@strata/core/consensus';
+import { encodeGetPageRequests, encodeRequestFrame } from '@strata/core/getpage';
+import { encodeEnd, encodeError, encodeHello, encodeKeepalive, encodeWal } from '@strata/core/wal-stream';
+import { zstdCompress } from '@strata/zstd';
+import { mtrs } from '../mtrs.js';
+import { type Field, type Prng, U64_EDGES, u64Near } from './mutate.js';
+
+/** What a consensus template is built from: the live state of the timeline it names. */
+export interface ConsensusState {
+  readonly tenantId: string;
+  readonly timelineId: string;
+  readonly term: bigint;
+  readonly flushLsn: bigint;
+  readonly commitLsn: bigint;
+  readonly conf: Configuration;
+  readonly termHistory: TermHistory;
+}
+
+export interface Encoded {
+  readonly bytes: Uint8Array;
+  readonly fields: readonly Field[];
+  readonly what: string;
+}
+
+// Offsets in a consensus frame whose ids are 32 characters (every id here): length, tag, the ids' lengths, generation.
+const HEAD_FIELDS: readonly Field[] = [
+  { off: 0, size: 4, name: 'length prefix' },
+  { off: 4, size: 1, name: 'tag' },
+  { off: 5, size: 1, name: 'tenant id length' },
+  { off: 38, size: 1, name: 'timeline id length' },
+  { off: 71, size: 4, name: 'generation' },
+];
+const BODY = 75;
+
+function confFields(at: number, conf: Configuration): Field[] {
+  const f: Field[] = [
+    { off: at, size: 4, name: 'conf.generation' },
+    { off: at + 4, size: 2, name: 'conf.members count' },
+  ];
+  conf.members.forEach((_, i) => f.push({ off: at + 6 + 4 * i, size: 4, name: `conf.members[${i}]` }));
+  f.push({ off: at + 6 + 4 * conf.members.length, size: 1, name: 'conf.hasNewMembers' });
+  return f;
+}
+
+function historyFields(at: number, h: TermHistory): Field[] {
+  const f: Field[] = [{ off: at, size: 4, name: 'history count' }];
+  h.forEach((_, i) => f.push({ off: at + 4 + 16 * i, size: 8, name: `history[${i}].term` }, { off: at + 12 + 16 * i, size: 8, name: `history[${i}].lsn` }));
+  return f;
+}
+
+/**
+ * A valid consensus request about `s`, built from its live state (so that a
+ * mutation lands deep in the acceptor, not at the first check): one of the
+ * seven acceptor inputs, with terms and LSNs near the live ones or at edges.
+ */
+export function consensusRequest(rng: Prng, s: ConsensusState): Encoded {
+  const h = { tenantId: s.tenantId, timelineId: s.timelineId, generation: rng.chance(0.9) ? s.conf.generation : rng.pick([0, s.conf.generation + 1, 0xffff_ffff]) };
+  const term = rng.chance(0.7) ? s.term + BigInt(rng.int(0, 2)) : u64Near(rng, s.term);
+  const history: TermHistory = rng.chance(0.8) ? [...s.termHistory, { term, lsn: s.flushLsn }] : [{ term: rng.pick(U64_EDGES), lsn: rng.pick(U64_EDGES) }];
+  let m: Message;
+  let fields: Field[];
+  switch (rng.int(0, 6)) {
+    case 0: {
+      const conf = rng.chance(0.8) ? s.conf : { generation: s.conf.generation + 1, members: rng.chance(0.5) ? [] : [1, 1, 2] };
+      m = { ...h, type: 'Greeting', proposerId: rng.pick([1, 7, 0, 0xffff_ffff]), conf: rng.chance(0.3) ? null : conf };
+      fields = [{ off: BODY, size: 4, name: 'proposerId' }, { off: BODY + 4, size: 1, name: 'hasConf' }, ...(m.conf ? confFields(BODY + 5, m.conf) : [])];
+      break;
+    }
+    case 1:
+      m = { ...h, type: 'VoteRequest', term };
+      fields = [{ off: BODY, size: 8, name: 'term' }];
+      break;
+    case 2:
+      m = { ...h, type: 'ProposerElected', term, startStreamingAt: rng.chance(0.7) ? s.flushLsn : u64Near(rng, s.flushLsn), termHistory: history };
+      fields = [{ off: BODY, size: 8, name: 'term' }, { off: BODY + 8, size: 8, name: 'startStreamingAt' }, ...historyFields(BODY + 16, history)];
+      break;
+    case 3: {
+      const data = rng.chance(0.8) ? mtrs(rng.int(11, 400), rng.int(0, 1000)) : new Uint8Array(0);
+      const begin = rng.chance(0.8) ? s.flushLsn : u64Near(rng, s.flushLsn);
+      const end = begin + BigInt(data.length);
+      // The encoder asserts a u64 end: an edge begin is written in by the field mutation instead.
+      m = { ...h, type: 'AppendRequest', term, beginLsn: begin, endLsn: end > (1n << 64n) - 1n ? begin : end, commitLsn: rng.chance(0.7) ? s.commitLsn : u64Near(rng, s.commitLsn), data: end > (1n << 64n) - 1n ? new Uint8Array(0) : data };
+      fields = [
+        { off: BODY, size: 8, name: 'term' },
+        { off: BODY + 8, size: 8, name: 'beginLsn' },
+        { off: BODY + 16, size: 8, name: 'endLsn' },
+        { off: BODY + 24, size: 8, name: 'commitLsn' },
+        { off: BODY + 32, size: 4, name: 'data length' },
+      ];
+      break;
+    }
+    case 4: {
+      const begin = u64Near(rng, s.flushLsn);
+      m = { ...h, type: 'ReadWalRequest', term, beginLsn: begin, endLsn: rng.chance(0.5) ? s.flushLsn : u64Near(rng, begin) };
+      fields = [{ off: BODY, size: 8, name: 'term' }, { off: BODY + 8, size: 8, name: 'beginLsn' }, { off: BODY + 16, size: 8, name: 'endLsn' }];
+      break;
+    }
+    case 5: {
+      const conf: Configuration = rng.pick<Configuration>([
+        { generation: s.conf.generation + 1, members: [...s.conf.members] },
+        { generation: s.conf.generation + 1, members: [] },
+        { generation: s.conf.generation + 1, members: [1, 1] },
+        { generation: s.conf.generation + 1, members: [2, 3] },
+        { generation: s.conf.generation, members: [...s.conf.members], newMembers: [1, 2] },
+        { generation: 0xffff_ffff, members: [...s.conf.members] },
+        { generation: s.conf.generation + 1, members: Array.from({ length: 64 }, (_, i) => i + 1) },
+      ]);
+      m = { ...h, type: 'MembershipSwitchRequest', conf };
+      fields = confFields(BODY, conf);
+      break;
+    }
+    default:
+      m = { ...h, type: 'TermBumpRequest', term: rng.chance(0.5) ? term : rng.pick(U64_EDGES) };
+      fields = [{ off: BODY, size: 8, name: 'term' }];
+  }
+  return { bytes: encodeMessage(m), fields: [...HEAD_FIELDS, ...fields], what: m.type };
+}
+
+/** A consensus frame wrapped in a zstd frame (the proposer's compression), whose inner fields cannot be reached by offset. */
+export function compressed(frame: Encoded): Encoded {
+  const bytes = encodeCompressedFrame(frame.bytes, (raw) => zstdCompress(raw));
+  if (bytes === frame.bytes) return frame;
+  return { bytes, fields: [{ off: 0, size: 4, name: 'length prefix' }, { off: 5, size: 4, name: 'decompressed size' }], what: `zstd(${frame.what})` };
+}
+
+/** A valid GetPage batch (HTTP body): pages of the seeded tablespace and others, at LSNs around `lsn`. */
+export function getpageBatch(rng: Prng, space: number, lsn: bigint): Encoded {
+  const n = rng.chance(0.8) ? rng.int(1, 4) : rng.int(5, 64);
+  const reqs = Array.from({ length: n }, () => ({
+    spaceId: rng.chance(0.8) ? space : rng.pick([0, 1, 0xffff_ffff]),
+    pageNo: rng.int(0, 5),
+    lsn: rng.chance(0.7) ? lsn : u64Near(rng, lsn),
+  }));
+  const fields: Field[] = [];
+  reqs.forEach((_, i) => fields.push({ off: 16 * i, size: 4, name: `[${i}].spaceId` }, { off: 16 * i + 4, size: 4, name: `[${i}].pageNo` }, { off: 16 * i + 8, size: 8, name: `[${i}].lsn` }));
+  return { bytes: encodeGetPageRequests(reqs), fields, what: `GetPage × ${n}` };
+}
+
+/** A valid GetPage stream request frame around a batch. waitMs stays small: a valid wait is a legitimate long wait. */
+export function getpageFrame(rng: Prng, space: number, lsn: bigint): Encoded {
+  const batch = getpageBatch(rng, space, lsn);
+  const n = batch.bytes.length / 16;
+  const reqs = Array.from({ length: n }, (_, i) => {
+    const v = new DataView(batch.bytes.buffer, 16 * i, 16);
+    return { spaceId: v.getUint32(0), pageNo: v.getUint32(4), lsn: v.getBigUint64(8) };
+  });
+  const bytes = encodeRequestFrame(rng.nextU32(), rng.pick([0, 0, 1, 10]), reqs);
+  return {
+    bytes,
+    fields: [{ off: 0, size: 4, name: 'length prefix' }, { off: 4, size: 4, name: 'tag' }, ...batch.fields.map((f) => ({ ...f, off: f.off + 12 }))],
+    what: `GetPage frame × ${n}`,
+  };
+}
+
+/** A valid aux set: files a compute stores (their paths are aux paths: .frm, db.opt, Aria tables). */
+export function auxSet(rng: Prng): Encoded {
+  const names = ['db/t.frm', 'db/db.opt', 'mysql/user.MAD', 'mysql/user.MAI', 'db/t2.frm', 'aria_log_control'];
+  const files = Array.from({ length: rng.int(0, 3) }, (_, i) => ({ path: names[(i + rng.int(0, 5)) % names.length]!, data: new Uint8Array(rng.int(0, 64)).fill(i + 1) }));
+  const unique = files.filter((f, i) => files.findIndex((g) => g.path === f.path) === i);
+  const bytes = encodeAuxSet(unique);
+  const fields: Field[] = [{ off: 4, size: 4, name: 'file count' }];
+  if (unique.length > 0) fields.push({ off: 8, size: 2, name: 'path length' }, { off: 10 + unique[0]!.path.length, size: 4, name: 'data length' });
+  return { bytes, fields, what: `aux set × ${unique.length}` };
+}
+
+/** A valid WAL stream frame (server → reader): sent where it does not belong, to test protocol confusion. */
+export function walStreamFrame(rng: Prng, lsn: bigint): Encoded {
+  const f = rng.pick([
+    () => encodeHello({ startLsn: lsn, commitLsn: lsn, flushLsn: lsn, endLsn: null, termHistory: [{ term: 1n, lsn }] }),
+    () => encodeWal(lsn, lsn + 11n, mtrs(11, rng.int(0, 99))),
+    () => encodeKeepalive(lsn, lsn),
+    () => encodeEnd(lsn),
+    () => encodeError('CORRUPT_FRAME', 'x'),
+  ])();
+  return { bytes: f, fields: [{ off: 0, size: 4, name: 'length prefix' }, { off: 4, size: 1, name: 'kind' }, { off: 5, size: 8, name: 'first u64' }], what: 'WAL stream frame' };
+}
