@@ -68,7 +68,7 @@ export interface MembershipChangeResult {
   readonly changed: boolean;
 }
 
-export type MembershipChangeFailure = 'noTimeline' | 'unknownSafekeeper' | 'otherChangeInProgress' | 'aborted' | 'timeout';
+export type MembershipChangeFailure = 'noTimeline' | 'unknownSafekeeper' | 'otherChangeInProgress' | 'aborted' | 'timeout' | 'unauthorized';
 
 export class MembershipChangeFailed extends StrataError {
   readonly code = 'MEMBERSHIP_CHANGE_FAILED' as const;
@@ -136,18 +136,39 @@ export async function changeMembership(opts: MembershipChangeOptions): Promise<M
   return new MembershipDriver(opts, endpoints, from, desired, has).run();
 }
 
+/**
+ * A membership change needs an admin or safekeeperdata token (the
+ * safekeepers refuse a compute's tenant token): a refused token fails the
+ * change at once rather than being retried until the timeout.
+ */
+function refusedToken(e: SafekeeperEndpoint, what: string, status: number): MembershipChangeFailed {
+  return new MembershipChangeFailed('unauthorized', `safekeeper ${e.nodeId} refused ${what} with HTTP ${status}: a membership change needs an admin or safekeeperdata token`);
+}
+
 async function confOf(e: SafekeeperEndpoint, opts: MembershipChangeOptions): Promise<Configuration | null> {
+  let res: Response;
   try {
-    const res = await fetch(`${e.baseUrl}/v1/tenants/${opts.tenantId}/timelines/${opts.timelineId}`, {
+    res = await fetch(`${e.baseUrl}/v1/tenants/${opts.tenantId}/timelines/${opts.timelineId}`, {
       headers: authHeaders(opts.token),
       signal: AbortSignal.timeout(opts.requestTimeoutMs ?? 10_000),
     });
-    if (res.status === 404) return null;
-    if (!res.ok) return null;
+  } catch {
+    // Unreachable: the change proceeds if a quorum of each set answers.
+    return null;
+  }
+  if (res.status === 401 || res.status === 403) {
+    await res.body?.cancel();
+    throw refusedToken(e, 'the token', res.status);
+  }
+  try {
+    if (!res.ok) {
+      await res.body?.cancel();
+      return null;
+    }
     const conf = statusSchema.parse(await res.json()).conf;
     return { generation: conf.generation, members: conf.members, ...(conf.newMembers ? { newMembers: conf.newMembers } : {}) };
   } catch {
-    // Unreachable: the change proceeds if a quorum of each set answers.
+    // Cut off or not a status: counted as not answering, like an unreachable one.
     return null;
   }
 }
@@ -252,6 +273,11 @@ class MembershipDriver {
         body: encodeFrames(batch),
         signal: AbortSignal.timeout(this.opts.requestTimeoutMs ?? 10_000),
       });
+      if (res.status === 401 || res.status === 403) {
+        await res.body?.cancel();
+        this.finish(refusedToken(e, 'a coordinator message', res.status));
+        return null;
+      }
       if (!res.ok) {
         await res.body?.cancel();
         return null;
@@ -294,6 +320,10 @@ class MembershipDriver {
         signal: AbortSignal.timeout(Math.max(this.opts.requestTimeoutMs ?? 10_000, 300_000)),
       });
       const text = await res.text();
+      if (res.status === 401 || res.status === 403) {
+        this.finish(refusedToken(peer.endpoint, 'the pull', res.status));
+        return;
+      }
       if (!res.ok) throw new Error(`HTTP ${res.status}: ${text.slice(0, 300)}`);
       this.opts.onProgress?.({ kind: 'pulled', nodeId: id, from });
       this.apply(timelinePulled(this.state, id, Date.now()));
