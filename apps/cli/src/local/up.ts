@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { z } from 'zod';
 import { initDatadir } from '@strata/compute';
 import { freePort } from '../commands/compute.js';
 import { tenantImport } from '../commands/pageserver-client.js';
@@ -17,7 +18,7 @@ import { startLocalCompute, timelineConf, unusedPort } from './computes.js';
 import { consoleAvailable, ensureConsole } from './console.js';
 import { daemonPid, logFile, type Program, type StartedDaemon, startDaemon, stopDaemon, waitReady } from './daemon.js';
 import { type ClusterKeys, ensureKeys } from './keys.js';
-import { type ClusterState, LocalClusterError, readCluster, strataHome, writeCluster } from './state.js';
+import { adminToken, type ClusterState, LocalClusterError, readCluster, strataHome, writeCluster } from './state.js';
 
 const S3_BUCKET = 'strata';
 const SERVICE_START_TIMEOUT_MS = 60_000;
@@ -199,10 +200,68 @@ export async function addSafekeeper(log: (l: string) => void, home = strataHome(
   writeCluster(next, home);
   await startServices(home, next, log);
   // Peers lists and the page server's safekeeper list are command-line flags: restart those that run with the old list.
+  await restartSafekeepersForPeers(home, next, state.safekeepers, id, log);
   log('restarting the page server to follow the new safekeeper');
   await stopDaemon(home, 'pageserver', 60_000);
   await startServices(home, next, log);
   return sk;
+}
+
+const timelineCommits = z.object({
+  timelines: z.array(
+    z.object({
+      timelineId: z.string(),
+      commitLsn: z.string().regex(/^\d+$/),
+      conf: z.object({ members: z.array(z.number()), newMembers: z.array(z.number()).optional() }),
+    }),
+  ),
+});
+
+/** The commit LSN of each timeline one safekeeper is a member of (by its own configuration); empty when it does not answer. */
+async function commitLsns(url: string, id: number, tenantId: string, token: string): Promise<Map<string, bigint>> {
+  const r = await fetch(`${url}/v1/tenants/${tenantId}/timelines`, { headers: authHeaders(token), signal: AbortSignal.timeout(3000) }).catch(() => undefined);
+  const p = r?.ok ? timelineCommits.safeParse(await r.json().catch(() => null)) : undefined;
+  if (!p?.success) await r?.body?.cancel().catch(() => undefined);
+  const member = (t: { conf: { members: number[]; newMembers?: number[] | undefined } }) => t.conf.members.includes(id) || (t.conf.newMembers ?? []).includes(id);
+  return new Map(p?.success ? p.data.timelines.filter(member).map((t) => [t.timelineId, BigInt(t.commitLsn)]) : []);
+}
+
+/** How long a restarted safekeeper may take to be back in its timelines' quorums before the next one goes down. */
+const REJOIN_WAIT_MS = 15_000;
+
+/**
+ * Restarts the running safekeepers `older` (not the new node `added`) so that
+ * their --peers name it: a safekeeper pulls only from its peers and takes a
+ * new timeline naming only known nodes, so each must know the new node
+ * before a membership change or a branch puts a timeline there. One at a
+ * time; before the next goes down, the restarted one has caught up with the
+ * commit LSN its peers had when it came back (the proposers reconnected to
+ * it), so no timeline has two members away at once.
+ */
+async function restartSafekeepersForPeers(home: string, next: ClusterState, older: ClusterState['safekeepers'], added: number, log: (l: string) => void): Promise<void> {
+  const admin = adminToken(next);
+  for (const sk of older) {
+    if (daemonPid(home, `safekeeper-${sk.id}`) === undefined) continue;
+    log(`restarting safekeeper ${sk.id} with safekeeper ${added} among its peers`);
+    await stopDaemon(home, `safekeeper-${sk.id}`, 30_000);
+    await startServices(home, next, log);
+    const target = new Map<string, bigint>();
+    for (const other of next.safekeepers) {
+      if (other.id === sk.id) continue;
+      for (const [tl, commit] of await commitLsns(other.url, other.id, next.tenantId, admin)) target.set(tl, commit > (target.get(tl) ?? 0n) ? commit : (target.get(tl) ?? 0n));
+    }
+    const deadline = Date.now() + REJOIN_WAIT_MS;
+    for (;;) {
+      const mine = await commitLsns(sk.url, sk.id, next.tenantId, admin);
+      const behind = [...mine].filter(([tl, commit]) => commit < (target.get(tl) ?? 0n)).map(([tl]) => tl);
+      if (behind.length === 0) break;
+      if (Date.now() > deadline) {
+        log(`safekeeper ${sk.id} has not caught up on ${behind.length} timeline(s) after ${REJOIN_WAIT_MS} ms (no proposer running?): going on`);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
 
 /**
