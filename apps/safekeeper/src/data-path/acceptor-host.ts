@@ -47,6 +47,10 @@ export const PEER_RECOVERY_CHUNK_BYTES = 16 * 1024 * 1024;
  * walproposer's connection the same way). Appends on the connection must
  * carry that term; another connection, or one that was never elected,
  * gets `notElected` (the proposer answers by asking for a vote again).
+ * A ReadWalRequest is not bound: it stores nothing, a tenant token may read
+ * its timeline's WAL through the wal route anyway, and the proposer asks its
+ * donor for WAL right after the election, before that connection's
+ * ProposerElected need have been answered.
  */
 export class StreamSession {
   electedTerm: bigint | null = null;
