@@ -30,7 +30,7 @@ import { LSN, ROOT, seedTimeline, SPACE, TENANT, OTHER } from '../../../apps/pag
 import { freePort } from '../mariadb.js';
 import { mtrs } from '../mtrs.js';
 import { REPO_ROOT } from '../redo-scenario.js';
-import { SCRATCH_TIMELINE, WATCHED_TIMELINE } from './routes.js';
+import { SCRATCH_TENANT, SCRATCH_TENANT_TIMELINES, SCRATCH_TIMELINE, WATCHED_TIMELINE } from './routes.js';
 
 export { LSN, OTHER, ROOT, SPACE, TENANT };
 
@@ -96,6 +96,7 @@ export interface Tokens {
   readonly admin: string;
   readonly tenant: string;
   readonly otherTenant: string;
+  readonly scratchTenant: string;
 }
 
 export interface FuzzCluster {
@@ -127,6 +128,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<FuzzClust
     admin: await signToken(privatePem, { scope: 'admin' }, '12h'),
     tenant: await signToken(privatePem, { scope: 'tenant', tenantId: TENANT }, '12h'),
     otherTenant: await signToken(privatePem, { scope: 'tenant', tenantId: OTHER }, '12h'),
+    scratchTenant: await signToken(privatePem, { scope: 'tenant', tenantId: SCRATCH_TENANT }, '12h'),
   };
   const psToken = join(dir, 'pageserver.token');
   await writeFile(psToken, await signToken(privatePem, { scope: 'pageserverapi' }, '12h'));
@@ -171,8 +173,20 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<FuzzClust
   return cluster;
 }
 
-/** Both timelines, each elected and given committed WAL by a real proposer, which then goes away. */
+/**
+ * Both timelines, each elected and given committed WAL by a real proposer,
+ * which then goes away; and the scratch tenant's timelines, created empty
+ * (fuzzed requests delete and create them again).
+ */
 async function setupSafekeeper(url: URL, admin: string): Promise<void> {
+  for (const timelineId of SCRATCH_TENANT_TIMELINES) {
+    const res = await fetch(new URL(`/v1/tenants/${SCRATCH_TENANT}/timelines`, url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` },
+      body: JSON.stringify({ timelineId, startLsn: '1000', conf: { generation: 1, members: [1] } }),
+    });
+    if (res.status !== 201) throw new Error(`creating ${SCRATCH_TENANT}/${timelineId}: HTTP ${res.status} ${await res.text()}`);
+  }
   for (const timelineId of [WATCHED_TIMELINE, SCRATCH_TIMELINE]) {
     const res = await fetch(new URL(`/v1/tenants/${TENANT}/timelines`, url), {
       method: 'POST',

@@ -38,6 +38,10 @@ const HEAD_FIELDS: readonly Field[] = [
   { off: 71, size: 4, name: 'generation' },
 ];
 const BODY = 75;
+const U64_MAX = (1n << 64n) - 1n;
+const clampU64 = (v: bigint) => (v > U64_MAX ? U64_MAX : v);
+/** The next generation, within u32 (the live one may be at the edge after a fuzzed switch). */
+const nextGen = (g: number) => Math.min(g + 1, 0xffff_ffff);
 
 function confFields(at: number, conf: Configuration): Field[] {
   const f: Field[] = [
@@ -61,14 +65,14 @@ function historyFields(at: number, h: TermHistory): Field[] {
  * seven acceptor inputs, with terms and LSNs near the live ones or at edges.
  */
 export function consensusRequest(rng: Prng, s: ConsensusState): Encoded {
-  const h = { tenantId: s.tenantId, timelineId: s.timelineId, generation: rng.chance(0.9) ? s.conf.generation : rng.pick([0, s.conf.generation + 1, 0xffff_ffff]) };
-  const term = rng.chance(0.7) ? s.term + BigInt(rng.int(0, 2)) : u64Near(rng, s.term);
+  const h = { tenantId: s.tenantId, timelineId: s.timelineId, generation: rng.chance(0.9) ? s.conf.generation : rng.pick([0, nextGen(s.conf.generation), 0xffff_ffff]) };
+  const term = rng.chance(0.7) ? clampU64(s.term + BigInt(rng.int(0, 2))) : u64Near(rng, s.term);
   const history: TermHistory = rng.chance(0.8) ? [...s.termHistory, { term, lsn: s.flushLsn }] : [{ term: rng.pick(U64_EDGES), lsn: rng.pick(U64_EDGES) }];
   let m: Message;
   let fields: Field[];
   switch (rng.int(0, 6)) {
     case 0: {
-      const conf = rng.chance(0.8) ? s.conf : { generation: s.conf.generation + 1, members: rng.chance(0.5) ? [] : [1, 1, 2] };
+      const conf = rng.chance(0.8) ? s.conf : { generation: nextGen(s.conf.generation), members: rng.chance(0.5) ? [] : [1, 1, 2] };
       m = { ...h, type: 'Greeting', proposerId: rng.pick([1, 7, 0, 0xffff_ffff]), conf: rng.chance(0.3) ? null : conf };
       fields = [{ off: BODY, size: 4, name: 'proposerId' }, { off: BODY + 4, size: 1, name: 'hasConf' }, ...(m.conf ? confFields(BODY + 5, m.conf) : [])];
       break;
@@ -86,7 +90,7 @@ export function consensusRequest(rng: Prng, s: ConsensusState): Encoded {
       const begin = rng.chance(0.8) ? s.flushLsn : u64Near(rng, s.flushLsn);
       const end = begin + BigInt(data.length);
       // The encoder asserts a u64 end: an edge begin is written in by the field mutation instead.
-      m = { ...h, type: 'AppendRequest', term, beginLsn: begin, endLsn: end > (1n << 64n) - 1n ? begin : end, commitLsn: rng.chance(0.7) ? s.commitLsn : u64Near(rng, s.commitLsn), data: end > (1n << 64n) - 1n ? new Uint8Array(0) : data };
+      m = { ...h, type: 'AppendRequest', term, beginLsn: begin, endLsn: end > U64_MAX ? begin : end, commitLsn: rng.chance(0.7) ? s.commitLsn : u64Near(rng, s.commitLsn), data: end > U64_MAX ? new Uint8Array(0) : data };
       fields = [
         { off: BODY, size: 8, name: 'term' },
         { off: BODY + 8, size: 8, name: 'beginLsn' },
@@ -104,13 +108,13 @@ export function consensusRequest(rng: Prng, s: ConsensusState): Encoded {
     }
     case 5: {
       const conf: Configuration = rng.pick<Configuration>([
-        { generation: s.conf.generation + 1, members: [...s.conf.members] },
-        { generation: s.conf.generation + 1, members: [] },
-        { generation: s.conf.generation + 1, members: [1, 1] },
-        { generation: s.conf.generation + 1, members: [2, 3] },
+        { generation: nextGen(s.conf.generation), members: [...s.conf.members] },
+        { generation: nextGen(s.conf.generation), members: [] },
+        { generation: nextGen(s.conf.generation), members: [1, 1] },
+        { generation: nextGen(s.conf.generation), members: [2, 3] },
         { generation: s.conf.generation, members: [...s.conf.members], newMembers: [1, 2] },
         { generation: 0xffff_ffff, members: [...s.conf.members] },
-        { generation: s.conf.generation + 1, members: Array.from({ length: 64 }, (_, i) => i + 1) },
+        { generation: nextGen(s.conf.generation), members: Array.from({ length: 64 }, (_, i) => i + 1) },
       ]);
       m = { ...h, type: 'MembershipSwitchRequest', conf };
       fields = confFields(BODY, conf);
@@ -180,4 +184,57 @@ export function walStreamFrame(rng: Prng, lsn: bigint): Encoded {
     () => encodeError('CORRUPT_FRAME', 'x'),
   ])();
   return { bytes: f, fields: [{ off: 0, size: 4, name: 'length prefix' }, { off: 4, size: 1, name: 'kind' }, { off: 5, size: 8, name: 'first u64' }], what: 'WAL stream frame' };
+}
+
+/**
+ * A whole valid proposer session about `s`: Greeting, VoteRequest and
+ * ProposerElected for the next term, then appends of whole mtrs from the
+ * flush LSN, so that a mutation of one of them lands where only a session
+ * gets (an elected proposer's append). Fields are those of the frame picked
+ * for mutation, at its offset in the session.
+ */
+export function consensusSession(rng: Prng, s: ConsensusState): Encoded {
+  const h = { tenantId: s.tenantId, timelineId: s.timelineId, generation: s.conf.generation };
+  // The encoder asserts u64 fields: a state at the edge (the scratch tenant's guesses) keeps its term, and gets no appends past 2^64.
+  const term = s.term < U64_MAX ? s.term + 1n : s.term;
+  const history: TermHistory = [...s.termHistory.filter((e) => e.lsn <= s.flushLsn), { term, lsn: s.flushLsn }];
+  const messages: Message[] = [
+    { ...h, type: 'Greeting', proposerId: 7, conf: s.conf },
+    { ...h, type: 'VoteRequest', term },
+    { ...h, type: 'ProposerElected', term, startStreamingAt: s.flushLsn, termHistory: history },
+  ];
+  let lsn = s.flushLsn;
+  for (let i = rng.int(1, 3); i > 0; i--) {
+    const data = mtrs(rng.int(11, 300), rng.int(0, 1000));
+    if (lsn + BigInt(data.length) > U64_MAX) break;
+    messages.push({ ...h, type: 'AppendRequest', term, beginLsn: lsn, endLsn: lsn + BigInt(data.length), commitLsn: s.commitLsn, data });
+    lsn += BigInt(data.length);
+  }
+  const frames = messages.map((m) => encodeMessage(m));
+  const target = rng.int(0, frames.length - 1);
+  const at = frames.slice(0, target).reduce((n, f) => n + f.length, 0);
+  const m = messages[target]!;
+  const own: Field[] =
+    m.type === 'AppendRequest'
+      ? [
+          { off: BODY, size: 8, name: 'term' },
+          { off: BODY + 8, size: 8, name: 'beginLsn' },
+          { off: BODY + 16, size: 8, name: 'endLsn' },
+          { off: BODY + 24, size: 8, name: 'commitLsn' },
+          { off: BODY + 32, size: 4, name: 'data length' },
+          // An mtr byte: its type, length or CRC.
+          { off: BODY + 36 + rng.int(0, 10), size: 1, name: 'mtr byte' },
+        ]
+      : m.type === 'ProposerElected'
+        ? [{ off: BODY, size: 8, name: 'term' }, { off: BODY + 8, size: 8, name: 'startStreamingAt' }, ...historyFields(BODY + 16, m.termHistory)]
+        : m.type === 'VoteRequest'
+          ? [{ off: BODY, size: 8, name: 'term' }]
+          : [{ off: BODY, size: 4, name: 'proposerId' }];
+  const bytes = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+  let o = 0;
+  for (const f of frames) {
+    bytes.set(f, o);
+    o += f.length;
+  }
+  return { bytes, fields: [...HEAD_FIELDS, ...own].map((f) => ({ ...f, off: f.off + at, name: `${m.type}.${f.name}` })), what: `session of ${frames.length} frames` };
 }

@@ -13,11 +13,11 @@
  */
 import { CONSENSUS_STREAM_PROTOCOL } from '@strata/core/consensus';
 import { GETPAGE_STREAM_PROTOCOL } from '@strata/core/getpage';
-import { auxSet, compressed, type ConsensusState, consensusRequest, type Encoded, getpageBatch, getpageFrame, walStreamFrame } from './frames.js';
+import { auxSet, compressed, type ConsensusState, consensusRequest, consensusSession, type Encoded, getpageBatch, getpageFrame, walStreamFrame } from './frames.js';
 import { hexId, type Json, mutateBytesMany, mutateJsonMany, oddSegment, oddString, type Prng, randomBytes, randomLength, U64_EDGES } from './mutate.js';
 
 export type Service = 'safekeeper' | 'pageserver' | 'compute';
-export type TokenKind = 'tenant' | 'admin' | 'other-tenant' | 'none' | 'garbage';
+export type TokenKind = 'tenant' | 'admin' | 'other-tenant' | 'scratch-tenant' | 'none' | 'garbage';
 
 /** The ids and live values requests are built from. */
 export interface FuzzContext {
@@ -26,6 +26,14 @@ export interface FuzzContext {
   /** Safekeeper: the watched timeline (must not change) and the scratch one (consensus frames may change it). */
   readonly watched: string;
   readonly scratch: string;
+  /**
+   * Safekeeper: a tenant where anything goes (its own token and the admin's
+   * may create, join, stream, delete): valid writes with hostile values
+   * (start LSNs, configurations, terms) reach the code behind validation
+   * there, and the checks compare only the other two tenants.
+   */
+  readonly scratchTenant: string;
+  readonly scratchTenantTimelines: readonly string[];
   /** Page server: its one timeline (must not change), a tablespace of it, and its LSN. */
   readonly root: string;
   readonly space: number;
@@ -49,8 +57,8 @@ export interface RouteSpec {
   readonly query?: Readonly<Record<string, QueryKind>>;
   /** The strict query schema refuses unknown parameters: how a write is made invalid when the body cannot be. */
   readonly strictQuery?: boolean;
-  readonly json?: (ctx: FuzzContext, rng: Prng) => Json;
-  readonly bytes?: (ctx: FuzzContext, rng: Prng, timeline: string) => Encoded;
+  readonly json?: (ctx: FuzzContext, rng: Prng, at: Target) => Json;
+  readonly bytes?: (ctx: FuzzContext, rng: Prng, at: Target) => Encoded;
   /** The reply streams for as long as it is read: read its head only. */
   readonly streaming?: boolean;
   /** A valid, authorized write to this target changes nothing the checks compare. */
@@ -71,6 +79,9 @@ const lsnStr = (v: bigint) => String(v);
 /** The safekeeper's two timelines (see FuzzContext). */
 export const WATCHED_TIMELINE = 'a'.repeat(32);
 export const SCRATCH_TIMELINE = '5'.repeat(32);
+/** The safekeeper's scratch tenant and the timelines fuzzed requests create and use there. */
+export const SCRATCH_TENANT = 'c'.repeat(32);
+export const SCRATCH_TENANT_TIMELINES: readonly string[] = ['c0', 'c1', 'c2', 'c3'].map((p) => p.repeat(16));
 
 const SAFEKEEPER: RouteSpec[] = [
   { service: 'safekeeper', method: 'GET', path: '/v1/status', tenantMay: true, writes: false },
@@ -81,7 +92,11 @@ const SAFEKEEPER: RouteSpec[] = [
     path: '/v1/tenants/:tenant/timelines',
     tenantMay: true,
     writes: true,
-    json: (c, rng) => ({ timelineId: rng.pick([c.watched, c.scratch, hexId(rng)]), startLsn: '1000', conf: { generation: 1, members: [1] } }),
+    json: (c, rng, at) => ({
+      timelineId: at.tenant === c.scratchTenant ? rng.pick(c.scratchTenantTimelines) : rng.pick([c.watched, c.scratch, hexId(rng)]),
+      startLsn: rng.pick(['1000', '1000', '0', String(rng.pick(U64_EDGES))]),
+      conf: { generation: 1, members: [1] },
+    }),
     // Creating a timeline that exists changes nothing (200, or 409 when the parameters differ).
     harmless: (t, body) =>
       t.real && typeof body === 'object' && body !== null && !Array.isArray(body) && typeof body['timelineId'] === 'string' && [WATCHED_TIMELINE, SCRATCH_TIMELINE].includes(body['timelineId']),
@@ -111,7 +126,7 @@ const SAFEKEEPER: RouteSpec[] = [
     tenantMay: false,
     writes: true,
     // Frames always name the scratch timeline: at the watched one's URL they are refused (another timeline), at the scratch one's they run.
-    bytes: (c, rng) => consensusBody(c, rng),
+    bytes: (c, rng, at) => consensusBody(c, rng, at),
     harmless: () => true,
   },
   {
@@ -120,7 +135,7 @@ const SAFEKEEPER: RouteSpec[] = [
     path: '/v1/tenants/:tenant/timelines/:timeline/consensus/stream',
     tenantMay: true,
     writes: true,
-    bytes: (c, rng) => consensusBody(c, rng),
+    bytes: (c, rng, at) => consensusBody(c, rng, at),
     harmless: () => true,
     upgrade: CONSENSUS_STREAM_PROTOCOL,
   },
@@ -129,10 +144,17 @@ const SAFEKEEPER: RouteSpec[] = [
   { service: 'safekeeper', method: 'POST', path: '/v1/tenants/:tenant/timelines/:timeline/pull', tenantMay: false, writes: true, json: () => ({ from: 'http://127.0.0.1:1' }) },
 ];
 
-function consensusBody(c: FuzzContext, rng: Prng): Encoded {
+function consensusBody(c: FuzzContext, rng: Prng, at: Target): Encoded {
+  // In the scratch tenant, frames name the URL's timeline (its state unknown: terms and LSNs from its likely start);
+  // elsewhere the scratch timeline, whatever the URL (at the watched one's they are refused as another timeline's).
+  const state: ConsensusState =
+    at.tenant === c.scratchTenant && at.timeline !== undefined
+      ? { tenantId: c.scratchTenant, timelineId: at.timeline, term: BigInt(rng.int(0, 3)), flushLsn: rng.pick([1000n, 1000n, 0n, rng.pick(U64_EDGES)]), commitLsn: 0n, conf: { generation: 1, members: [1] }, termHistory: [] }
+      : c.scratchState;
+  if (rng.chance(0.4)) return consensusSession(rng, state);
   const n = rng.chance(0.7) ? 1 : rng.int(2, 5);
   const frames = Array.from({ length: n }, () => {
-    const f = consensusRequest(rng, c.scratchState);
+    const f = consensusRequest(rng, state);
     return rng.chance(0.1) ? compressed(f) : f;
   });
   if (n === 1) return frames[0]!;
@@ -284,7 +306,7 @@ const CONTENT_TYPES = ['application/json', 'application/json; charset=utf-8', 't
  * or another tenant's sometimes), a query and a body, each valid or mutated.
  */
 export function build(rng: Prng, c: FuzzContext, spec: RouteSpec, realTimelines: readonly string[]): Built {
-  const token: TokenKind = rng.pick<TokenKind>(['tenant', 'tenant', 'tenant', 'tenant', 'tenant', 'tenant', 'admin', 'admin', 'admin', 'other-tenant', 'none', 'garbage']);
+  let token: TokenKind = rng.pick<TokenKind>(['tenant', 'tenant', 'tenant', 'tenant', 'tenant', 'tenant', 'admin', 'admin', 'admin', 'other-tenant', 'scratch-tenant', 'none', 'garbage']);
   const what: string[] = [];
   let real = true;
   let tenant: string | undefined;
@@ -292,7 +314,8 @@ export function build(rng: Prng, c: FuzzContext, spec: RouteSpec, realTimelines:
   const segments = spec.path.split('/').map((seg) => {
     if (seg === ':tenant') {
       const r = rng.next();
-      tenant = r < 0.85 ? c.tenant : r < 0.92 ? c.otherTenant : undefined;
+      const scratchShare = spec.service === 'safekeeper' ? 0.15 : 0;
+      tenant = r < 0.75 ? c.tenant : r < 0.75 + scratchShare ? c.scratchTenant : r < 0.92 ? c.otherTenant : undefined;
       if (tenant === undefined) {
         real = false;
         const odd = rng.chance(0.5) ? hexId(rng) : oddSegment(rng, c.tenant);
@@ -304,6 +327,7 @@ export function build(rng: Prng, c: FuzzContext, spec: RouteSpec, realTimelines:
     }
     if (seg === ':timeline') {
       const r = rng.next();
+      if (tenant === c.scratchTenant && r < 0.85) return (timeline = rng.pick(c.scratchTenantTimelines));
       if (r < 0.85) return (timeline = rng.pick(realTimelines));
       real = false;
       const odd = r < 0.92 ? hexId(rng) : oddSegment(rng, realTimelines[0]!);
@@ -359,13 +383,14 @@ export function build(rng: Prng, c: FuzzContext, spec: RouteSpec, realTimelines:
   const headers: Record<string, string> = {};
   const enc = new TextEncoder();
   if (spec.upgrade) {
-    const valid = spec.bytes!(c, rng, timeline ?? '');
+    const valid = spec.bytes!(c, rng, { tenant, timeline, real });
     let bytes = valid.bytes;
-    if (rng.chance(0.75)) {
+    // A stream's first bad frame ends it: a quarter go unmutated, so later sessions start from what earlier ones left.
+    if (rng.chance(0.6)) {
       const m = mutateBytesMany(rng, bytes, valid.fields);
       bytes = m.bytes;
       what.push(`${valid.what}: ${m.what}`);
-    } else if (rng.chance(0.3)) {
+    } else if (rng.chance(0.4)) {
       bytes = rng.chance(0.5) ? randomBytes(rng, randomLength(rng, 64 << 10)) : walStreamFrame(rng, c.lsn).bytes;
       what.push('foreign bytes');
     } else what.push(`${valid.what} (valid)`);
@@ -377,7 +402,7 @@ export function build(rng: Prng, c: FuzzContext, spec: RouteSpec, realTimelines:
       o += n;
     }
   } else if (spec.json) {
-    json = spec.json(c, rng);
+    json = spec.json(c, rng, { tenant, timeline, real });
     if (rng.chance(0.7)) {
       // Not trusted to make the body invalid: a later mutation may undo an earlier one (an added field removed again).
       const m = mutateJsonMany(rng, json);
@@ -387,24 +412,26 @@ export function build(rng: Prng, c: FuzzContext, spec: RouteSpec, realTimelines:
     let text = JSON.stringify(json);
     if (rng.chance(0.05)) {
       // Broken text, and nesting deep enough to exhaust a recursive parser's stack (within the 64 KiB body limit).
-      text = rng.pick([
-        text.slice(0, Math.max(0, text.length - 1)),
-        `${text},`,
-        text.replace(/"/, "'"),
-        '\ufeff' + text,
-        '{"a":1,"a":2}',
-        'x'.repeat(70_000),
-        '['.repeat(30_000) + ']'.repeat(30_000),
-        '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000),
+      // A byte-order mark is not broken (the body's decoder drops it): that text stays as valid as it was.
+      const [broken, invalid] = rng.pick<[string, boolean]>([
+        [text.slice(0, Math.max(0, text.length - 1)), true],
+        [`${text},`, true],
+        [text.replace(/"/, "'"), true],
+        ['\ufeff' + text, false],
+        ['{"a":1,"a":2}', true],
+        ['x'.repeat(70_000), true],
+        ['['.repeat(30_000) + ']'.repeat(30_000), true],
+        ['{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000), true],
       ]);
-      bodyInvalid = true;
-      what.push('json text broken');
+      text = broken;
+      bodyInvalid = invalid;
+      what.push(invalid ? 'json text broken' : 'json text with a byte-order mark');
     }
     body = enc.encode(text);
     headers['content-type'] = rng.chance(0.85) ? 'application/json' : rng.pick(CONTENT_TYPES);
     if (!headers['content-type'].startsWith('application/json')) bodyInvalid = true;
   } else if (spec.bytes) {
-    const valid = spec.bytes(c, rng, timeline ?? '');
+    const valid = spec.bytes(c, rng, { tenant, timeline, real });
     body = valid.bytes;
     if (rng.chance(0.75)) {
       const m = mutateBytesMany(rng, body, valid.fields);
@@ -421,10 +448,15 @@ export function build(rng: Prng, c: FuzzContext, spec: RouteSpec, realTimelines:
   }
 
   // A write that would succeed with this token is made to fail on purpose (see the header comment).
+  // In the scratch tenant its own token is the usual one (and admin's); elsewhere it is another tenant's.
+  if (tenant === c.scratchTenant && rng.chance(0.7)) token = rng.pick<TokenKind>(['scratch-tenant', 'scratch-tenant', 'admin']);
   // Counted as authorized whenever it might be (an odd tenant id included): the check errs towards invalidating.
-  const authorized = token === 'admin' || (spec.tenantMay && ((token === 'tenant' && tenant !== c.otherTenant) || (token === 'other-tenant' && tenant !== c.tenant)));
+  const tokenTenant = tenantOf(c, token);
+  const authorized = token === 'admin' || (spec.tenantMay && tokenTenant !== undefined && (tenant === undefined || tenant === tokenTenant));
   const target: Target = { tenant, timeline, real };
-  if (spec.writes && authorized && !bodyInvalid && !queryInvalid && !(spec.harmless?.(target, json) ?? false)) {
+  // Anything goes in the scratch tenant (a tenant path segment is there only on tenant routes).
+  const scratchTenant = tenant === c.scratchTenant;
+  if (spec.writes && authorized && !scratchTenant && !bodyInvalid && !queryInvalid && !(spec.harmless?.(target, json) ?? false)) {
     if (spec.json && json !== null && typeof json === 'object' && !Array.isArray(json)) {
       json = { ...json, fuzzUnknownField: 1 };
       body = enc.encode(JSON.stringify(json));
@@ -450,6 +482,11 @@ export function build(rng: Prng, c: FuzzContext, spec: RouteSpec, realTimelines:
   if (!spec.upgrade) path += encodeQuery(pairs);
   if (rng.chance(0.02)) headers['origin'] = 'https://evil.example';
   return { spec, token, method: spec.method, path, headers, body, chunked: body !== undefined && rng.chance(0.1), chunks, protocol, target, what: what.join('; ') || 'valid' };
+}
+
+/** The tenant a tenant token is for (undefined: not a tenant token). */
+export function tenantOf(c: FuzzContext, token: TokenKind): string | undefined {
+  return token === 'tenant' ? c.tenant : token === 'other-tenant' ? c.otherTenant : token === 'scratch-tenant' ? c.scratchTenant : undefined;
 }
 
 /** `/v1/tenants/:tenant` → a regex matching its concrete paths. */
