@@ -18,15 +18,16 @@
  * change adds 2 (joint, then final) to the current one.
  */
 import { z } from 'zod';
+import { CONFIGURATION_MEMBERS_MAX, GENERATION_LIMIT, NODE_ID_MAX, U64_VALUE_LIMIT } from '@strata/core/consensus';
 import { lsnString } from '@strata/core/json';
 import type { SafekeeperDeps } from './deps.js';
 
+// The same limits as core's codec and acceptor (consensus/types.ts), so a value refused here is refused there too.
+export { GENERATION_LIMIT };
 /** Every LSN and term a remote caller names is below this. */
-export const REMOTE_U64_LIMIT = 1n << 62n;
-/** Every configuration generation a remote caller names is below this. */
-export const GENERATION_LIMIT = 2 ** 31;
-/** Members per configuration: the control file's own limit (storage/control-file.ts). */
-export const MEMBERS_MAX = 64;
+export const REMOTE_U64_LIMIT = U64_VALUE_LIMIT;
+/** Members per configuration set: the codec's and the control file's limit. */
+export const MEMBERS_MAX = CONFIGURATION_MEMBERS_MAX;
 
 const boundMessage = `must be below 2^62 (${REMOTE_U64_LIMIT}): see apps/safekeeper/src/bounds.ts`;
 
@@ -36,7 +37,7 @@ export const boundedLsnString = lsnString.refine((v) => v < REMOTE_U64_LIMIT, bo
 /** A term or LSN already decoded from a binary frame. */
 export const boundedU64 = z.bigint().nonnegative().lt(REMOTE_U64_LIMIT, boundMessage);
 
-const nodeId = z.number().int().min(1, 'node IDs start at 1').max(0xffff_ffff, 'node IDs are u32');
+const nodeId = z.number().int().min(1, 'node IDs start at 1').max(NODE_ID_MAX, 'node IDs are u32');
 const memberList = z
   .array(nodeId)
   .min(1, 'a configuration needs at least one member')
