@@ -16,6 +16,9 @@
  *      frame) and a vote for 2^62 − 1 is badTerm. Nothing changes.
  *  Then the real proposer writes on, and every safekeeper's WAL is exactly
  *  what it sent, CRC-valid mtrs all through.
+ *  (d) A member that missed a configuration switch is not brought up by a
+ *      compute's Greeting (that is what (c) refuses), but by its peers: the
+ *      Greeting only makes it ask them (membership/conf-sync.ts).
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -24,7 +27,7 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProposerDriver } from '@strata/client';
-import { CONSENSUS_STREAM_PROTOCOL, encodeMessage, FrameReader, type Message } from '@strata/core/consensus';
+import { CONSENSUS_STREAM_PROTOCOL, decodeFrames, encodeFrames, encodeMessage, FrameReader, type Message } from '@strata/core/consensus';
 import { wholeMtrsError } from '@strata/core/redo';
 import { signToken } from '@strata/service-kit';
 import { makeTempDir, removeTempDir } from '../support/mariadb.js';
@@ -255,5 +258,39 @@ describe('a hostile compute on the proposer stream (three real safekeepers, auth
       const metrics = await (await fetch(`${s.url}/metrics`, { headers: bearer(admin) })).text();
       expect(metrics, `safekeeper ${s.id} counted the refusals`).toMatch(/safekeeper_consensus_refused_total\{[^}]*reason="conflict"[^}]*\} 1/);
     }
+  });
+
+  it('[HOSTILE] (d) a member that missed a configuration switch learns it from its peers when a compute greets it, and the quorum is whole again', async () => {
+    // The coordinator's switch reaches 1 and 2 only (3 lost the message); it is the membership route, with an operator token.
+    const next = { generation: 2, members: [1, 2, 3] };
+    for (const s of sks.slice(0, 2)) {
+      const res = await fetch(`${timelineUrl(s)}/consensus`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream', ...bearer(admin) },
+        body: encodeFrames([{ type: 'MembershipSwitchRequest', ...h, generation: 2, conf: next }]),
+      });
+      expect(res.status, `safekeeper ${s.id}`).toBe(200);
+      expect(decodeFrames(new Uint8Array(await res.arrayBuffer()))[0]).toMatchObject({ type: 'MembershipSwitchResponse', conf: next });
+    }
+    expect((await consensusState(sks[2]!)).conf).toEqual(CONF);
+    // The compute's proposer is fenced by the new generation; the next one (same tenant token) works in generation 2.
+    proposer.stop();
+    proposer = new ProposerDriver({
+      tenantId: TENANT,
+      timelineId: TIMELINE,
+      proposerId: 43,
+      safekeepers: sks.map((s) => ({ nodeId: s.id, baseUrl: s.url })),
+      token: tenant,
+      heartbeatMs: 100,
+      backoffMsMin: 20,
+      backoffMsMax: 300,
+    });
+    await proposer.waitElected(20_000);
+    expect(proposer.generation).toBe(2);
+    await write(2, 3);
+    await until('safekeeper 3 to learn generation 2 from its peers', async () => (await consensusState(sks[2]!)).conf !== null && JSON.stringify((await consensusState(sks[2]!)).conf) === JSON.stringify(next), 20_000);
+    expect(await proposer.waitAllFlushed([1, 2, 3], endLsn, 20_000)).toBe(true);
+    const res = await fetch(`${timelineUrl(sks[2]!)}/wal?from=${START_LSN}&to=${endLsn}`, { headers: bearer(tenant) });
+    expect(Buffer.from(await res.arrayBuffer()).equals(Buffer.concat(written))).toBe(true);
   });
 });

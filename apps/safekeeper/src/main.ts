@@ -14,6 +14,7 @@ import { TimelineRegistry } from './storage/timelines.js';
 import { WalBackup } from './backup/wal-backup.js';
 import { AcceptorHosts } from './data-path/hosts.js';
 import { attachConsensusStream } from './data-path/stream-server.js';
+import { ConfSync } from './membership/conf-sync.js';
 import { holds, MembershipLedger } from './membership/ledger.js';
 import { PeerRecovery } from './peer-recovery.js';
 
@@ -74,7 +75,11 @@ export async function startSafekeeper(config: SafekeeperConfig, log: Logger, onB
   const tls = config.tls ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) } : undefined;
   const listening = await listen(app.fetch, { host: config.listen.host, port: config.listen.port, tls });
   const { url, port } = listening;
-  const consensusStreams = attachConsensusStream(listening.server, { timelines, hosts, verifier, log, onBug, ledger });
+  // A member that missed a configuration switch learns it from its peers when a compute greets it with a newer one.
+  const confSync = config.peers
+    ? new ConfSync({ nodeId: config.nodeId, peers: config.peers, hosts, log, ...(peerToken ? { authorization: `Bearer ${peerToken}` } : {}) })
+    : undefined;
+  const consensusStreams = attachConsensusStream(listening.server, { timelines, hosts, verifier, log, onBug, ledger, confSync });
   walBackup?.start();
   peerRecovery?.start();
   log.info('safekeeper listening', { nodeId: config.nodeId, url, dataDir: config.dataDir, timelines: timelines.size, peers: config.peers?.size ?? 0, auth: verifier?.algorithm ?? 'none' });

@@ -69,6 +69,12 @@ export interface HandleOptions {
   readonly session?: StreamSession | undefined;
   /** Called for each message refused as hostile or out of place (see REFUSALS_REPORTED). */
   readonly onRefused?: ((r: Refusal) => void) | undefined;
+  /**
+   * A proposer that may not switch membership greeted with a newer
+   * configuration than ours (not adopted): the caller may check with the
+   * peers whether one of them holds it (membership/conf-sync.ts).
+   */
+  readonly onNewerConfiguration?: ((generation: number) => void) | undefined;
 }
 
 /** Refusals worth a log line and a metric: what a correct proposer or coordinator does not earn. */
@@ -195,6 +201,9 @@ export class AcceptorHost {
     const session = options.session;
     for (const m of messages) {
       const step = await this.screenAndStep(m, session, durable, options.onRefused);
+      if (m.type === 'Greeting' && session?.sender === 'proposer' && m.conf !== null && m.conf.generation > step.state.conf.generation) {
+        options.onNewerConfiguration?.(m.conf.generation);
+      }
       if (session && m.type === 'ProposerElected' && step.replies[0]?.type === 'AppendResponse' && step.replies[0].term === m.term) {
         // The acceptor follows this proposer now (an out-termed one is answered with the higher term).
         session.electedTerm = m.term;

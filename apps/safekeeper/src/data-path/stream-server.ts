@@ -41,6 +41,7 @@ import { zstdDecompress } from '@strata/zstd';
 import { authorize, Forbidden, type Logger, type TokenVerifier, Unauthenticated } from '@strata/service-kit';
 import { POLICY } from '../auth.js';
 import { TimelineLost } from '../errors.js';
+import type { ConfSync } from '../membership/conf-sync.js';
 import type { MembershipLedger } from '../membership/ledger.js';
 import type { TimelineRegistry } from '../storage/timelines.js';
 import { type Refusal, StreamSession } from './acceptor-host.js';
@@ -70,6 +71,8 @@ export interface ConsensusStreamDeps {
   readonly log: Logger;
   /** The join rule's ledger: a lost timeline is refused, any other is recorded before its first vote here. */
   readonly ledger?: MembershipLedger | undefined;
+  /** Checks a newer configuration a compute's Greeting named with the peers (absent: without --peers). */
+  readonly confSync?: ConfSync | undefined;
   /** An assertion failure (a bug): main.ts exits. */
   readonly onBug?: ((e: Error) => void) | undefined;
 }
@@ -260,7 +263,11 @@ class Stream {
     try {
       // Looked up per batch: a timeline deleted (or re-created) under an open stream is not written to.
       const timeline = this.deps.timelines.get(this.tenantId, this.timelineId);
-      answered = this.deps.hosts.of(timeline).handle(batch, { session: this.session, onRefused: (r) => this.refused(r) });
+      answered = this.deps.hosts.of(timeline).handle(batch, {
+        session: this.session,
+        onRefused: (r) => this.refused(r),
+        onNewerConfiguration: (generation) => this.deps.confSync?.hint(timeline, generation),
+      });
     } catch (e) {
       answered = Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
