@@ -30,7 +30,7 @@ import { LSN, ROOT, seedTimeline, SPACE, TENANT, OTHER } from '../../../apps/pag
 import { freePort } from '../mariadb.js';
 import { mtrs } from '../mtrs.js';
 import { REPO_ROOT } from '../redo-scenario.js';
-import { SCRATCH_TENANT, SCRATCH_TENANT_TIMELINES, SCRATCH_TIMELINE, WATCHED_TIMELINE } from './routes.js';
+import { BRANCH_TIMELINE, SCRATCH_TENANT, SCRATCH_TENANT_TIMELINES, SCRATCH_TIMELINE, WATCHED_TIMELINE } from './routes.js';
 
 export { LSN, OTHER, ROOT, SPACE, TENANT };
 
@@ -166,6 +166,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<FuzzClust
   };
   try {
     await setupSafekeeper(safekeeper.url, tokens.admin);
+    await setupBranch(safekeeper.url, pageserver.url, tokens.admin);
   } catch (e) {
     await cluster.close();
     throw e;
@@ -216,6 +217,20 @@ async function setupSafekeeper(url: URL, admin: string): Promise<void> {
       d.stop();
     }
   }
+}
+
+/**
+ * The timeline both services hold: a branch of the seeded timeline at its
+ * LSN on the page server, and on the safekeeper a timeline starting there,
+ * from which the page server's WAL receiver streams what gets committed.
+ */
+async function setupBranch(skUrl: URL, psUrl: URL, admin: string): Promise<void> {
+  const post = (url: URL, path: string, body: unknown) =>
+    fetch(new URL(path, url), { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${admin}` }, body: JSON.stringify(body) });
+  const branched = await post(psUrl, `/v1/tenants/${TENANT}/timelines/${ROOT}/branch`, { lsn: String(LSN), newTimelineId: BRANCH_TIMELINE });
+  if (branched.status !== 201) throw new Error(`branching ${ROOT}: HTTP ${branched.status} ${await branched.text()}`);
+  const created = await post(skUrl, `/v1/tenants/${TENANT}/timelines`, { timelineId: BRANCH_TIMELINE, startLsn: String(LSN), conf: { generation: 1, members: [1] } });
+  if (created.status !== 201) throw new Error(`creating ${BRANCH_TIMELINE}: HTTP ${created.status} ${await created.text()}`);
 }
 
 /** The control port's app (production module) over a compute that answers status and counts stops. */

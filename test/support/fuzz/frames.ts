@@ -9,6 +9,7 @@ import { type Configuration, encodeCompressedFrame, encodeMessage, type Message,
 import { encodeGetPageRequests, encodeRequestFrame } from '@strata/core/getpage';
 import { encodeEnd, encodeError, encodeHello, encodeKeepalive, encodeWal } from '@strata/core/wal-stream';
 import { zstdCompress } from '@strata/zstd';
+import { crc32c } from '@strata/core/redo';
 import { mtrs } from '../mtrs.js';
 import { type Field, type Prng, U64_EDGES, u64Near } from './mutate.js';
 
@@ -127,6 +128,22 @@ export function consensusRequest(rng: Prng, s: ConsensusState): Encoded {
   return { bytes: encodeMessage(m), fields: [...HEAD_FIELDS, ...fields], what: m.type };
 }
 
+/**
+ * Changes record bytes of the mtrs `mtrs()` made (11 bytes each: a 6-byte
+ * WRITE record, the end byte, the CRC-32C of the record) and computes each
+ * CRC again: redo a checksum does not refuse — another type, space, page,
+ * offset or length (which moves the end byte, so framing may fail later).
+ */
+function corruptRecords(rng: Prng, data: Uint8Array): void {
+  const n = Math.floor(data.length / 11);
+  for (let k = rng.int(1, 3); k > 0; k--) {
+    const at = 11 * rng.int(0, n - 1);
+    const i = rng.int(0, 5);
+    data[at + i] = rng.chance(0.5) ? rng.pick([0x00, 0x01, 0x02, 0x10, 0x20, 0x3f, 0x40, 0x50, 0x7f, 0x80, 0xb5, 0xf0, 0xff]) : rng.nextU32() & 0xff;
+    new DataView(data.buffer, data.byteOffset).setUint32(at + 7, crc32c(data, at, at + 6));
+  }
+}
+
 /** A consensus frame wrapped in a zstd frame (the proposer's compression), whose inner fields cannot be reached by offset. */
 export function compressed(frame: Encoded): Encoded {
   const bytes = encodeCompressedFrame(frame.bytes, (raw) => zstdCompress(raw));
@@ -138,8 +155,8 @@ export function compressed(frame: Encoded): Encoded {
 export function getpageBatch(rng: Prng, space: number, lsn: bigint): Encoded {
   const n = rng.chance(0.8) ? rng.int(1, 4) : rng.int(5, 64);
   const reqs = Array.from({ length: n }, () => ({
-    spaceId: rng.chance(0.8) ? space : rng.pick([0, 1, 0xffff_ffff]),
-    pageNo: rng.int(0, 5),
+    spaceId: rng.chance(0.6) ? space : rng.chance(0.8) ? rng.int(1, 5) : rng.pick([0, 0xffff_ffff]),
+    pageNo: rng.chance(0.7) ? rng.int(0, 5) : rng.int(100, 119),
     lsn: rng.chance(0.7) ? lsn : u64Near(rng, lsn),
   }));
   const fields: Field[] = [];
@@ -204,13 +221,30 @@ export function consensusSession(rng: Prng, s: ConsensusState): Encoded {
     { ...h, type: 'ProposerElected', term, startStreamingAt: s.flushLsn, termHistory: history },
   ];
   let lsn = s.flushLsn;
+  // Hostile redo that passes every checksum: record bytes changed, each mtr's CRC-32C computed again (the frames stay valid).
+  const hostileRedo = rng.chance(0.5);
   for (let i = rng.int(1, 3); i > 0; i--) {
     const data = mtrs(rng.int(11, 300), rng.int(0, 1000));
+    if (hostileRedo) corruptRecords(rng, data);
     if (lsn + BigInt(data.length) > U64_MAX) break;
-    messages.push({ ...h, type: 'AppendRequest', term, beginLsn: lsn, endLsn: lsn + BigInt(data.length), commitLsn: s.commitLsn, data });
+    // A proposer with a quorum of one may announce as committed what it sent before: the page server then ingests it.
+    const commitLsn = rng.chance(0.6) && lsn > s.commitLsn ? lsn : s.commitLsn;
+    messages.push({ ...h, type: 'AppendRequest', term, beginLsn: lsn, endLsn: lsn + BigInt(data.length), commitLsn, data });
     lsn += BigInt(data.length);
   }
+  // A heartbeat announcing the whole session committed.
+  if (lsn > s.flushLsn && rng.chance(0.7)) messages.push({ ...h, type: 'AppendRequest', term, beginLsn: lsn, endLsn: lsn, commitLsn: lsn, data: new Uint8Array(0) });
   const frames = messages.map((m) => encodeMessage(m));
+  // Hostile redo is the mutation: the frames around it stay as they are.
+  if (hostileRedo) {
+    const bytes = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+    let o = 0;
+    for (const f of frames) {
+      bytes.set(f, o);
+      o += f.length;
+    }
+    return { bytes, fields: [], what: `session of ${frames.length} frames, CRC-valid hostile redo` };
+  }
   const target = rng.int(0, frames.length - 1);
   const at = frames.slice(0, target).reduce((n, f) => n + f.length, 0);
   const m = messages[target]!;

@@ -22,7 +22,7 @@ import { type ConsensusState } from './frames.js';
 import { type FuzzCluster, LSN, OTHER, ROOT, SPACE, startCluster, TENANT, type WatchedProcess } from './cluster.js';
 import { discoverRoutes } from './discover.js';
 import { Prng } from './mutate.js';
-import { build, buildStray, type Built, type FuzzContext, genericSpec, ROUTES, type RouteSpec, SCRATCH_TENANT, SCRATCH_TENANT_TIMELINES, SCRATCH_TIMELINE, type Service, tenantOf, WATCHED_TIMELINE } from './routes.js';
+import { BRANCH_TIMELINE, build, buildStray, type Built, type FuzzContext, genericSpec, ROUTES, type RouteSpec, SCRATCH_TENANT, SCRATCH_TENANT_TIMELINES, SCRATCH_TIMELINE, type Service, tenantOf, WATCHED_TIMELINE } from './routes.js';
 import { agentFor, type Outcome, send, stream, type StreamOutcome } from './send.js';
 
 export const SERVICES: readonly Service[] = ['safekeeper', 'pageserver', 'compute'];
@@ -68,6 +68,8 @@ export interface FuzzReport {
   readonly uncoveredRoutes: string[];
   /** Output tails of processes that died. */
   readonly crashOutput: string[];
+  /** How deep fuzzed sessions got (WAL committed and ingested on the shared branch). */
+  readonly reach: string[];
   /** The report as text: counts, durations, findings with their replay commands. */
   text(): string;
 }
@@ -212,9 +214,9 @@ function lineDiff(a: string, b: string): string {
   return out.slice(0, 20).join('\n');
 }
 
-async function scratchState(cluster: FuzzCluster, previous: ConsensusState): Promise<ConsensusState> {
+async function liveState(cluster: FuzzCluster, timelineId: string, previous: ConsensusState): Promise<ConsensusState> {
   try {
-    const s = (await getJson(cluster.safekeeper.url, `/v1/tenants/${TENANT}/timelines/${SCRATCH_TIMELINE}`, cluster.tokens.admin)) as {
+    const s = (await getJson(cluster.safekeeper.url, `/v1/tenants/${TENANT}/timelines/${timelineId}`, cluster.tokens.admin)) as {
       term: string;
       flushLsn: string;
       commitLsn: string;
@@ -223,7 +225,7 @@ async function scratchState(cluster: FuzzCluster, previous: ConsensusState): Pro
     };
     return {
       tenantId: TENANT,
-      timelineId: SCRATCH_TIMELINE,
+      timelineId,
       term: BigInt(s.term),
       flushLsn: BigInt(s.flushLsn),
       commitLsn: BigInt(s.commitLsn),
@@ -231,7 +233,16 @@ async function scratchState(cluster: FuzzCluster, previous: ConsensusState): Pro
       termHistory: s.termHistory.map((e) => ({ term: BigInt(e.term), lsn: BigInt(e.lsn) })),
     };
   } catch {
-    // The scratch timeline's state is only an aim: keep the last one.
+    // A timeline's live state is only an aim: keep the last one.
+    return previous;
+  }
+}
+
+async function pageserverLsn(cluster: FuzzCluster, timelineId: string, previous: bigint): Promise<bigint> {
+  try {
+    const info = (await getJson(cluster.pageserver.url, `/v1/tenants/${TENANT}/timelines/${timelineId}`, cluster.tokens.admin)) as { lastRecordLsn: string };
+    return BigInt(info.lastRecordLsn);
+  } catch {
     return previous;
   }
 }
@@ -293,6 +304,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   log(`fuzz: seed ${opts.seed}; cluster up in ${Math.round(performance.now() - t0)} ms (safekeeper pid ${cluster.safekeeper.pid}, page server pid ${cluster.pageserver.pid}${opts.plantedBug ? ', PLANTED BUG' : ''})`);
   const findings: Finding[] = [];
   const crashOutput: string[] = [];
+  const reach: string[] = [];
   const stats = Object.fromEntries(SERVICES.map((s) => [s, { iterations: 0, batches: 0, durationMs: 0, statuses: {} }])) as unknown as Record<Service, ServiceStats>;
   const agents = new Map<Service, Agent>(SERVICES.map((s) => [s, agentFor(concurrency)]));
   let stops202 = 0;
@@ -307,18 +319,25 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     space: SPACE,
     lsn: LSN,
     scratchState: { tenantId: TENANT, timelineId: SCRATCH_TIMELINE, term: 1n, flushLsn: 1000n, commitLsn: 1000n, conf: { generation: 1, members: [1] }, termHistory: [] },
+    branch: BRANCH_TIMELINE,
+    branchState: { tenantId: TENANT, timelineId: BRANCH_TIMELINE, term: 0n, flushLsn: LSN, commitLsn: LSN, conf: { generation: 1, members: [1] }, termHistory: [] },
+    branchLsn: LSN,
   };
   try {
     for (const service of services) {
       const st = stats[service];
       const started = performance.now();
       const baseline = await snapshot(cluster, service, stops202);
-      const realTimelines = service === 'safekeeper' ? [WATCHED_TIMELINE, SCRATCH_TIMELINE] : [ROOT];
+      const realTimelines = service === 'safekeeper' ? [WATCHED_TIMELINE, SCRATCH_TIMELINE, BRANCH_TIMELINE] : [ROOT, BRANCH_TIMELINE];
       const url = processOf(cluster, service)?.url ?? cluster.compute.url;
       const batches = Math.ceil(opts.iterations / batchSize);
       for (let batch = 0; batch < batches; batch++) {
         if (opts.onlyBatch !== undefined && batch !== opts.onlyBatch) continue;
-        if (service === 'safekeeper') ctx.scratchState = await scratchState(cluster, ctx.scratchState);
+        if (service === 'safekeeper') {
+          ctx.scratchState = await liveState(cluster, SCRATCH_TIMELINE, ctx.scratchState);
+          ctx.branchState = await liveState(cluster, BRANCH_TIMELINE, ctx.branchState);
+        }
+        if (service === 'pageserver') ctx.branchLsn = await pageserverLsn(cluster, BRANCH_TIMELINE, ctx.branchLsn);
         const rng = new Prng(batchSeed(opts.seed, service, batch));
         const n = Math.min(batchSize, opts.iterations - batch * batchSize);
         const requests = Array.from({ length: n }, () => (rng.chance(0.05) ? buildStray(rng, ctx, specs[service]) : build(rng, ctx, rng.pick(specs[service]), realTimelines)));
@@ -375,6 +394,15 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
         if (batchFindings.length > 0) break;
       }
       st.durationMs = performance.now() - started;
+      // How far fuzzed sessions got: WAL the safekeeper committed on the shared branch, and how much of it the page server ingested.
+      if (service === 'safekeeper') {
+        ctx.branchState = await liveState(cluster, BRANCH_TIMELINE, ctx.branchState);
+        reach.push(`safekeeper: branch term ${ctx.branchState.term}, ${ctx.branchState.flushLsn - LSN} bytes of fuzzed WAL flushed, ${ctx.branchState.commitLsn - LSN} committed`);
+      }
+      if (service === 'pageserver') {
+        ctx.branchLsn = await pageserverLsn(cluster, BRANCH_TIMELINE, ctx.branchLsn);
+        reach.push(`page server: ${ctx.branchLsn - LSN} bytes of it ingested on the branch`);
+      }
     }
   } finally {
     for (const a of agents.values()) a.destroy();
@@ -386,11 +414,12 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     findings,
     uncoveredRoutes,
     crashOutput,
-    text: () => reportText(opts, stats, findings, uncoveredRoutes, crashOutput),
+    reach,
+    text: () => reportText(opts, stats, findings, uncoveredRoutes, crashOutput, reach),
   };
 }
 
-function reportText(opts: FuzzOptions, stats: Record<Service, ServiceStats>, findings: readonly Finding[], uncovered: readonly string[], crashes: readonly string[]): string {
+function reportText(opts: FuzzOptions, stats: Record<Service, ServiceStats>, findings: readonly Finding[], uncovered: readonly string[], crashes: readonly string[], reach: readonly string[]): string {
   const lines: string[] = [`fuzz seed ${opts.seed}${opts.plantedBug ? ' (planted bug)' : ''}`];
   for (const s of opts.services ?? SERVICES) {
     const st = stats[s];
@@ -401,6 +430,7 @@ function reportText(opts: FuzzOptions, stats: Record<Service, ServiceStats>, fin
       .join(' ');
     lines.push(`  ${s}: ${st.iterations} iterations in ${st.batches} batches, ${(st.durationMs / 1000).toFixed(1)} s (${rate}/s); ${statuses}`);
   }
+  for (const r of reach) lines.push(`  reach: ${r}`);
   if (uncovered.length > 0) lines.push(`  routes without a template (fuzzed generically): ${uncovered.join(', ')}`);
   if (findings.length === 0) lines.push('  no findings');
   for (const f of findings) {

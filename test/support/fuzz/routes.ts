@@ -40,6 +40,16 @@ export interface FuzzContext {
   readonly lsn: bigint;
   /** The scratch timeline's live consensus state, read before each batch. */
   scratchState: ConsensusState;
+  /**
+   * A timeline both services hold: a branch of the page server's timeline,
+   * and on the safekeeper one a tenant token may run consensus on. Hostile
+   * redo committed there reaches the page server's ingest and GetPage; the
+   * checks compare neither copy (only liveness and typed answers).
+   */
+  readonly branch: string;
+  /** Its live consensus state on the safekeeper, and the page server's last ingested LSN of it, read before each batch. */
+  branchState: ConsensusState;
+  branchLsn: bigint;
 }
 
 type QueryKind = 'lsn' | 'wait' | 'keepalive' | 'bool' | 'time';
@@ -79,6 +89,14 @@ const lsnStr = (v: bigint) => String(v);
 /** The safekeeper's two timelines (see FuzzContext). */
 export const WATCHED_TIMELINE = 'a'.repeat(32);
 export const SCRATCH_TIMELINE = '5'.repeat(32);
+/** The timeline both services hold (FuzzContext.branch). */
+export const BRANCH_TIMELINE = 'd'.repeat(32);
+/**
+ * Start LSNs of the scratch tenant's timelines, and the flush LSNs its sessions guess: where LSN arithmetic
+ * changes (2^53, past which a double loses integers; 2^62, the safekeeper's bound) as well as the usual 1000.
+ */
+const SCRATCH_START_LSNS: readonly bigint[] = [1000n, 1000n, 0n, (1n << 53n) - 16n, (1n << 53n) + 1n, (1n << 62n) - 4096n];
+
 /** The safekeeper's scratch tenant and the timelines fuzzed requests create and use there. */
 export const SCRATCH_TENANT = 'c'.repeat(32);
 export const SCRATCH_TENANT_TIMELINES: readonly string[] = ['c0', 'c1', 'c2', 'c3'].map((p) => p.repeat(16));
@@ -94,12 +112,12 @@ const SAFEKEEPER: RouteSpec[] = [
     writes: true,
     json: (c, rng, at) => ({
       timelineId: at.tenant === c.scratchTenant ? rng.pick(c.scratchTenantTimelines) : rng.pick([c.watched, c.scratch, hexId(rng)]),
-      startLsn: rng.pick(['1000', '1000', '0', String(rng.pick(U64_EDGES))]),
+      startLsn: String(rng.chance(0.3) ? rng.pick(U64_EDGES) : rng.pick(SCRATCH_START_LSNS)),
       conf: { generation: 1, members: [1] },
     }),
     // Creating a timeline that exists changes nothing (200, or 409 when the parameters differ).
     harmless: (t, body) =>
-      t.real && typeof body === 'object' && body !== null && !Array.isArray(body) && typeof body['timelineId'] === 'string' && [WATCHED_TIMELINE, SCRATCH_TIMELINE].includes(body['timelineId']),
+      t.real && typeof body === 'object' && body !== null && !Array.isArray(body) && typeof body['timelineId'] === 'string' && [WATCHED_TIMELINE, SCRATCH_TIMELINE, BRANCH_TIMELINE].includes(body['timelineId']),
   },
   { service: 'safekeeper', method: 'GET', path: '/v1/tenants/:tenant/timelines', tenantMay: true, writes: false },
   { service: 'safekeeper', method: 'GET', path: '/v1/tenants/:tenant/timelines/:timeline', tenantMay: true, writes: false },
@@ -149,9 +167,12 @@ function consensusBody(c: FuzzContext, rng: Prng, at: Target): Encoded {
   // elsewhere the scratch timeline, whatever the URL (at the watched one's they are refused as another timeline's).
   const state: ConsensusState =
     at.tenant === c.scratchTenant && at.timeline !== undefined
-      ? { tenantId: c.scratchTenant, timelineId: at.timeline, term: BigInt(rng.int(0, 3)), flushLsn: rng.pick([1000n, 1000n, 0n, rng.pick(U64_EDGES)]), commitLsn: 0n, conf: { generation: 1, members: [1] }, termHistory: [] }
-      : c.scratchState;
-  if (rng.chance(0.4)) return consensusSession(rng, state);
+      ? { tenantId: c.scratchTenant, timelineId: at.timeline, term: BigInt(rng.int(0, 3)), flushLsn: rng.pick(SCRATCH_START_LSNS), commitLsn: 0n, conf: { generation: 1, members: [1] }, termHistory: [] }
+      : at.timeline === c.branch
+        ? c.branchState
+        : c.scratchState;
+  // Sessions (elected proposer, then appends) are what a compute sends: most of what goes to the timeline both services hold.
+  if (rng.chance(at.timeline === c.branch ? 0.8 : 0.4)) return consensusSession(rng, state);
   const n = rng.chance(0.7) ? 1 : rng.int(2, 5);
   const frames = Array.from({ length: n }, () => {
     const f = consensusRequest(rng, state);
@@ -193,14 +214,14 @@ const PAGESERVER: RouteSpec[] = [
     // The compute's own aux sets: its token may store them; the checks do not compare them.
     harmless: () => true,
   },
-  { service: 'pageserver', method: 'POST', path: '/v1/tenants/:tenant/timelines/:timeline/getpage', tenantMay: true, writes: false, query: { waitMs: 'wait' }, strictQuery: true, bytes: (c, rng) => getpageBatch(rng, c.space, c.lsn) },
+  { service: 'pageserver', method: 'POST', path: '/v1/tenants/:tenant/timelines/:timeline/getpage', tenantMay: true, writes: false, query: { waitMs: 'wait' }, strictQuery: true, bytes: (c, rng, at) => getpageBatch(rng, c.space, at.timeline === c.branch ? c.branchLsn : c.lsn) },
   {
     service: 'pageserver',
     method: 'GET',
     path: '/v1/tenants/:tenant/timelines/:timeline/getpage/stream',
     tenantMay: true,
     writes: false,
-    bytes: (c, rng) => getpageFrame(rng, c.space, c.lsn),
+    bytes: (c, rng, at) => getpageFrame(rng, c.space, at.timeline === c.branch ? c.branchLsn : c.lsn),
     upgrade: GETPAGE_STREAM_PROTOCOL,
   },
   { service: 'pageserver', method: 'GET', path: '/v1/tenants/:tenant/timelines/:timeline/basebackup', tenantMay: true, writes: false, query: { lsn: 'lsn', waitMs: 'wait' }, strictQuery: true, streaming: true },
