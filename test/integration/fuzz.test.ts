@@ -13,7 +13,7 @@ import { runFuzz } from '../support/fuzz/harness.js';
 
 const SEED = process.env['STRATA_FUZZ_SEED'] !== undefined ? Number(process.env['STRATA_FUZZ_SEED']) : 20261207;
 /** Per service: about a minute of the 90 s this file may take on two cores, with the planted run. */
-const ITERATIONS = 5000;
+const ITERATIONS = 3000;
 
 describe('fuzz harness (real processes, auth on)', () => {
   it('[FUZZ] every route and stream of the safekeeper, the page server and the compute control port: answers typed, processes alive, state unchanged', async () => {

@@ -213,7 +213,8 @@ export function walStreamFrame(rng: Prng, lsn: bigint): Encoded {
 export function consensusSession(rng: Prng, s: ConsensusState): Encoded {
   const h = { tenantId: s.tenantId, timelineId: s.timelineId, generation: s.conf.generation };
   // The encoder asserts u64 fields: a state at the edge (the scratch tenant's guesses) keeps its term, and gets no appends past 2^64.
-  const term = s.term < U64_MAX ? s.term + 1n : s.term;
+  // Sessions of one batch start from the same state: distinct terms let later ones win the election instead of being refused.
+  const term = s.term < U64_MAX - 64n ? s.term + BigInt(rng.int(1, 64)) : s.term;
   const history: TermHistory = [...s.termHistory.filter((e) => e.lsn <= s.flushLsn), { term, lsn: s.flushLsn }];
   const messages: Message[] = [
     { ...h, type: 'Greeting', proposerId: 7, conf: s.conf },

@@ -47,7 +47,7 @@ export interface FuzzOptions {
 export interface Finding {
   readonly service: Service;
   readonly batch: number;
-  readonly kind: 'server-error' | 'no-answer' | 'timeout' | 'untyped-error' | 'bad-2xx' | 'auth' | 'validation-gap' | 'process-died' | 'unhealthy' | 'state-changed';
+  readonly kind: 'server-error' | 'no-answer' | 'timeout' | 'untyped-error' | 'bad-2xx' | 'auth' | 'validation-gap' | 'process-died' | 'unhealthy' | 'state-changed' | 'hostile-wal-stored';
   readonly detail: string;
   readonly request?: string;
 }
@@ -238,6 +238,35 @@ async function liveState(cluster: FuzzCluster, timelineId: string, previous: Con
   }
 }
 
+/**
+ * The page server's refusals of committed WAL on the shared branch, past the
+ * first `seen`: redo a tenant's session got through the safekeeper (stored,
+ * committed, streamed) that does not parse. Issue 16: safekeepers store only
+ * valid redo, or the timeline is lost.
+ */
+function corruptWalSince(cluster: FuzzCluster, seen: number): string[] {
+  return cluster.pageserver
+    .output()
+    .split('\n')
+    .filter((l) => l.includes(BRANCH_TIMELINE) && (l.includes('"CORRUPT_WAL"') || l.includes('"CORRUPT_REDO"')))
+    .slice(seen);
+}
+
+/** The committed WAL the safekeeper holds at the LSN a page server log line names, as hex: the hostile bytes themselves. */
+async function walAround(cluster: FuzzCluster, line: string): Promise<string> {
+  const m = /at LSN (\d+)/.exec(line);
+  if (!m) return '';
+  try {
+    const res = await fetch(new URL(`/v1/tenants/${TENANT}/timelines/${BRANCH_TIMELINE}/wal?from=${m[1]}&to=${BigInt(m[1]!) + 32n}`, cluster.safekeeper.url), {
+      headers: { authorization: `Bearer ${cluster.tokens.admin}` },
+      signal: AbortSignal.timeout(10_000),
+    });
+    return `\n    committed WAL from LSN ${m[1]} on the safekeeper: ${Buffer.from(await res.arrayBuffer()).toString('hex')}`;
+  } catch {
+    return '';
+  }
+}
+
 async function pageserverLsn(cluster: FuzzCluster, timelineId: string, previous: bigint): Promise<bigint> {
   try {
     const info = (await getJson(cluster.pageserver.url, `/v1/tenants/${TENANT}/timelines/${timelineId}`, cluster.tokens.admin)) as { lastRecordLsn: string };
@@ -305,6 +334,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   const findings: Finding[] = [];
   const crashOutput: string[] = [];
   const reach: string[] = [];
+  let corruptWalSeen = 0;
   const stats = Object.fromEntries(SERVICES.map((s) => [s, { iterations: 0, batches: 0, durationMs: 0, statuses: {} }])) as unknown as Record<Service, ServiceStats>;
   const agents = new Map<Service, Agent>(SERVICES.map((s) => [s, agentFor(concurrency)]));
   let stops202 = 0;
@@ -330,6 +360,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       const baseline = await snapshot(cluster, service, stops202);
       const realTimelines = service === 'safekeeper' ? [WATCHED_TIMELINE, SCRATCH_TIMELINE, BRANCH_TIMELINE] : [ROOT, BRANCH_TIMELINE];
       const url = processOf(cluster, service)?.url ?? cluster.compute.url;
+      const streams = specs[service].filter((r) => r.upgrade !== undefined);
       const batches = Math.ceil(opts.iterations / batchSize);
       for (let batch = 0; batch < batches; batch++) {
         if (opts.onlyBatch !== undefined && batch !== opts.onlyBatch) continue;
@@ -340,7 +371,12 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
         if (service === 'pageserver') ctx.branchLsn = await pageserverLsn(cluster, BRANCH_TIMELINE, ctx.branchLsn);
         const rng = new Prng(batchSeed(opts.seed, service, batch));
         const n = Math.min(batchSize, opts.iterations - batch * batchSize);
-        const requests = Array.from({ length: n }, () => (rng.chance(0.05) ? buildStray(rng, ctx, specs[service]) : build(rng, ctx, rng.pick(specs[service]), realTimelines)));
+        const requests = Array.from({ length: n }, () => {
+          if (rng.chance(0.05)) return buildStray(rng, ctx, specs[service]);
+          // The streams get a larger share than one route's: they take the binary frames (and the proposer sessions).
+          const pickFrom = streams.length > 0 && rng.chance(0.1) ? streams : specs[service];
+          return build(rng, ctx, rng.pick(pickFrom), realTimelines);
+        });
         const batchFindings: Finding[] = [];
         const note = (f: Finding) => {
           if (batchFindings.length < FINDINGS_PER_BATCH_MAX) batchFindings.push(f);
@@ -387,6 +423,18 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
           const now = await snapshot(cluster, service, stops202);
           if (now !== baseline) note({ service, batch, kind: 'state-changed', detail: lineDiff(baseline, now) });
         }
+        if (service === 'safekeeper') {
+          const refused = corruptWalSince(cluster, corruptWalSeen);
+          corruptWalSeen += refused.length;
+          if (refused.length > 0) {
+            note({
+              service,
+              batch,
+              kind: 'hostile-wal-stored',
+              detail: `the safekeeper took and committed redo a tenant token sent that the page server cannot ingest (its ingest of the branch stops for good): ${refused[0]!.slice(0, 600)}${await walAround(cluster, refused[0]!)}`,
+            });
+          }
+        }
         findings.push(...batchFindings);
         const elapsed = performance.now() - started;
         log(`fuzz: ${service} batch ${batch + 1}/${batches}: ${st.iterations} iterations in ${(elapsed / 1000).toFixed(1)} s${batchFindings.length ? `, ${batchFindings.length} FINDINGS` : ''}`);
@@ -401,7 +449,13 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       }
       if (service === 'pageserver') {
         ctx.branchLsn = await pageserverLsn(cluster, BRANCH_TIMELINE, ctx.branchLsn);
-        reach.push(`page server: ${ctx.branchLsn - LSN} bytes of it ingested on the branch`);
+        const info = (await getJson(cluster.pageserver.url, `/v1/tenants/${TENANT}/timelines/${BRANCH_TIMELINE}`, cluster.tokens.admin).catch(() => ({}))) as { walReceiver?: unknown; lastErrors?: unknown };
+        const lastWord = cluster.pageserver
+          .output()
+          .split('\n')
+          .filter((l) => l.includes(BRANCH_TIMELINE) && /receiver|ingest/i.test(l))
+          .at(-1);
+        reach.push(`page server: ${ctx.branchLsn - LSN} bytes of it ingested on the branch; WAL receiver ${JSON.stringify(info.walReceiver ?? null)}; its last log line: ${lastWord?.slice(0, 600) ?? '(none)'}`);
       }
     }
   } finally {

@@ -28,7 +28,7 @@ const BODY_KEEP_BYTES = 256 << 10;
 /** Of a streaming reply, this much is read before hanging up. */
 const STREAM_READ_BYTES = 64 << 10;
 /** ... or for this long; an upgraded stream that sends nothing for STREAM_IDLE_MS has answered. */
-const STREAM_IDLE_MS = 300;
+const STREAM_IDLE_MS = 200;
 const STREAM_READ_MS = 300;
 
 export function agentFor(concurrency: number): Agent {
@@ -42,8 +42,9 @@ export function agentFor(concurrency: number): Agent {
  */
 export async function send(base: URL, agent: Agent, req: FuzzRequest, timeoutMs: number): Promise<Outcome> {
   const first = await sendOnce(base, agent, req, timeoutMs);
-  if (first.outcome.kind === 'no-answer' && first.reused) return (await sendOnce(base, false, req, timeoutMs)).outcome;
-  return first.outcome;
+  if (first.outcome.kind !== 'no-answer' || !first.reused) return first.outcome;
+  const again = (await sendOnce(base, false, req, timeoutMs)).outcome;
+  return again.kind === 'no-answer' ? { kind: 'no-answer', error: `${again.error} (on a fresh connection too, after ${first.outcome.error} on a kept-alive one)` } : again;
 }
 
 function sendOnce(base: URL, agent: Agent | false, req: FuzzRequest, timeoutMs: number): Promise<{ outcome: Outcome; reused: boolean }> {
