@@ -80,6 +80,8 @@ const REQUEST_TIMEOUT_MS = 15_000;
 const STREAM_TIMEOUT_MS = 1_500;
 /** Requests answered just before a process stopped answering, named with its death (a crash's cause is among them or in flight). */
 const SUSPECTS_RECENT = 8;
+/** Findings kept per service before its run stops. */
+const FINDINGS_PER_SERVICE_MAX = 30;
 /** Findings kept per batch: the first ones explain the rest. */
 const FINDINGS_PER_BATCH_MAX = 10;
 
@@ -335,6 +337,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   const crashOutput: string[] = [];
   const reach: string[] = [];
   let corruptWalSeen = 0;
+  const seenFindings = new Set<string>();
   const stats = Object.fromEntries(SERVICES.map((s) => [s, { iterations: 0, batches: 0, durationMs: 0, statuses: {} }])) as unknown as Record<Service, ServiceStats>;
   const agents = new Map<Service, Agent>(SERVICES.map((s) => [s, agentFor(concurrency)]));
   let stops202 = 0;
@@ -435,11 +438,16 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
             });
           }
         }
-        findings.push(...batchFindings);
+        // The same finding again (the branch stays stuck; a route keeps failing the same way) is not news.
+        const fresh = batchFindings.filter((f) => !seenFindings.has(`${f.service} ${f.kind} ${f.detail.slice(0, 120)}`));
+        for (const f of fresh) seenFindings.add(`${f.service} ${f.kind} ${f.detail.slice(0, 120)}`);
+        findings.push(...fresh);
         const elapsed = performance.now() - started;
-        log(`fuzz: ${service} batch ${batch + 1}/${batches}: ${st.iterations} iterations in ${(elapsed / 1000).toFixed(1)} s${batchFindings.length ? `, ${batchFindings.length} FINDINGS` : ''}`);
-        // A failing batch ends this service's run: what follows would only repeat it (or hit a dead process).
-        if (batchFindings.length > 0) break;
+        log(`fuzz: ${service} batch ${batch + 1}/${batches}: ${st.iterations} iterations in ${(elapsed / 1000).toFixed(1)} s${fresh.length ? `, ${fresh.length} FINDINGS` : ''}`);
+        // A dead or sick process, or changed state, ends this service's run (what follows would hit a dead process or compare
+        // against a moved baseline); a bad answer does not, so one finding does not hide the next.
+        if (batchFindings.some((f) => f.kind === 'process-died' || f.kind === 'unhealthy' || f.kind === 'state-changed')) break;
+        if (findings.filter((f) => f.service === service).length >= FINDINGS_PER_SERVICE_MAX) break;
       }
       st.durationMs = performance.now() - started;
       // How far fuzzed sessions got: WAL the safekeeper committed on the shared branch, and how much of it the page server ingested.
