@@ -161,4 +161,43 @@ describe('RedoShipper', () => {
     expect(fatal[0]?.message).toMatch(/no longer holds the mtr shipped at LSN 100016/);
     s.close();
   });
+
+  it('a torn first read (new bytes, then a stale valid mtr of the old block\'s garbage) is read again, never shipped', async () => {
+    const p = new MemoryProposer(START);
+    const fatal: ComputeError[] = [];
+    let tearNext = false;
+    const stale = mtr(7n);
+    const s = new RedoShipper({
+      logPath,
+      startLsn: START,
+      pageSize: 16384,
+      proposer: p,
+      pollMs: 2,
+      onFatal: (e) => fatal.push(e),
+      pread: (fd, buf, offset, length, position) => {
+        const got = readSync(fd, buf, offset, length, position);
+        if (tearNext && got >= 16) {
+          // The read raced MariaDB's pwrite of this block: it saw the old version's garbage, a stale CRC-valid mtr.
+          tearNext = false;
+          buf.set(stale, offset);
+        }
+        return got;
+      },
+    });
+    s.start();
+    await tick();
+    writeAt(START + 16n, mtr(1n));
+    await tick();
+    expect(p.endLsn).toBe(START + 32n);
+    tearNext = true;
+    writeAt(START + 32n, mtr(2n));
+    await tick();
+    await tick();
+    expect(fatal.map((e) => e.message)).toEqual([]);
+    expect(p.endLsn).toBe(START + 48n);
+    const shipped = Buffer.concat(p.appended.map((a) => a.data));
+    expect(shipped.subarray(32, 48).equals(Buffer.from(mtr(2n)))).toBe(true);
+    expect(s.stats().tornReads).toBe(1);
+    s.close();
+  });
 });

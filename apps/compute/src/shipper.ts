@@ -40,6 +40,8 @@ export interface ShipperOptions {
   readonly stampsMax?: number;
   /** Called once when shipping cannot go on without losing redo; the shipper has stopped. */
   readonly onFatal: (e: ComputeError) => void;
+  /** How the log's data area is read (default `readSync`): tests stand in a read that races a write. */
+  readonly pread?: (fd: number, buf: Uint8Array, offset: number, length: number, position: number) => number;
 }
 
 /** One append: mtrs up to `lsn` were found in the file at `unixMs`. */
@@ -62,19 +64,25 @@ export interface ShipperStats {
   readonly mtrs: number;
   readonly bytes: bigint;
   readonly checkpointLsn: bigint;
+  /** Tailing only: first reads of a round that were torn and read again (none in FUSE mode). */
+  readonly tornReads?: number;
 }
 
 const READ_BYTES_MIN = 64 * 1024;
 /** One read can always hold a whole mtr (at most 1 MiB) plus its tail. */
 const READ_BYTES_MAX = 4 * 1024 * 1024;
 const READS_PER_ROUND_MAX = 64;
+/** The largest block MariaDB rewrites as it fills it (its log block size is the device's, 512 or 4096). */
+const LOG_BLOCK_BYTES = 4096;
+/** Torn first reads retried at once in one round; past that the next round tries again. */
+const TORN_RETRIES_MAX = 8;
 const LAG_SAMPLES_MAX = 2048;
 
 export class RedoShipper {
   private readonly fd: number;
   private readonly ino: number;
   private readonly geometry: redo.LogGeometry;
-  private readonly decoder: redo.MtrDecoder;
+  private decoder: redo.MtrDecoder;
   /** The last mtr handed to the proposer, to check that the file still holds it when the log seems to end. */
   private lastShipped: { lsn: bigint; bytes: Uint8Array } | undefined;
   private proposer: ShipperProposer;
@@ -88,6 +96,8 @@ export class RedoShipper {
   private readonly stampList: LsnStamp[] = [];
   private paused = false;
   private mtrCount = 0;
+  /** First reads of a round found torn (read again before anything was shipped). */
+  private tornReads = 0;
   private byteCount = 0n;
   private lastCheckpointLsn: bigint;
   /** Observers of commit latency (metrics), in ms. */
@@ -159,6 +169,7 @@ export class RedoShipper {
       mtrs: this.mtrCount,
       bytes: this.byteCount,
       checkpointLsn: this.lastCheckpointLsn,
+      tornReads: this.tornReads,
     };
   }
 
@@ -256,6 +267,27 @@ export class RedoShipper {
     return redo.parseLogFileHead(head, fileSize);
   }
 
+  /**
+   * Whether the first read of a round was torn. The round starts where the
+   * last one found the log's end: inside the block MariaDB rewrites as it
+   * fills it, whose bytes past that end were its log buffer's garbage, stale
+   * copies of earlier mtrs with valid CRCs among them. A buffered pread racing
+   * the pwrite that fills the block may see the new bytes up to some point and
+   * the old garbage after it, and a stale mtr lying exactly at that point
+   * decodes as the next one. The bytes decoded from that block are read again:
+   * once the write is done they are what it wrote, so a difference means the
+   * first read mixed two versions (a write landing in between also differs
+   * only past what was decoded, never inside it).
+   */
+  private tornAt(from: bigint, first: Uint8Array, decodedEnd: bigint): boolean {
+    const offset = redo.lsnToOffset(this.geometry, from);
+    const toBlockEnd = LOG_BLOCK_BYTES - (offset % LOG_BLOCK_BYTES);
+    const n = Math.min(toBlockEnd, Number(decodedEnd - from), first.length);
+    if (n <= 0) return false;
+    const again = this.readAt(from, n);
+    return !Buffer.from(again.buffer, again.byteOffset, again.length).equals(Buffer.from(first.buffer, first.byteOffset, n));
+  }
+
   private stillInFile(m: { lsn: bigint; bytes: Uint8Array }): boolean {
     const now = this.readAt(m.lsn, m.bytes.length);
     return now.length === m.bytes.length && Buffer.from(now.buffer, now.byteOffset, now.length).equals(m.bytes);
@@ -268,7 +300,7 @@ export class RedoShipper {
     let done = 0;
     while (done < length) {
       const n = Math.min(length - done, size - off);
-      const got = readSync(this.fd, out, done, n, off);
+      const got = (this.opts.pread ?? readSync)(this.fd, out, done, n, off);
       if (got < n) return out.subarray(0, done + got);
       done += n;
       off = redo.LOG_START_OFFSET;
@@ -343,16 +375,30 @@ export class RedoShipper {
       batchBytes = 0;
     };
     const batchMax = this.opts.batchBytesMax ?? 1 << 20;
+    let tornRetries = 0;
     for (let reads = 0; reads < READS_PER_ROUND_MAX; reads++) {
       // Forget a partial tail and read it again: the server rewrites the last block as it fills it.
       this.decoder.discardPending();
       const from = this.decoder.lsn;
       const length = Math.min(readBytes, Number(redo.logCapacity(this.geometry)));
-      this.decoder.push(this.readAt(from, length));
+      const chunk = this.readAt(from, length);
+      this.decoder.push(chunk);
       let progressed = false;
+      const decoded: redo.Mtr[] = [];
       for (;;) {
         const m = this.decoder.next();
         if (!m) break;
+        decoded.push(m);
+      }
+      if (reads === 0 && decoded.length > 0 && this.tornAt(from, chunk, this.decoder.lsn)) {
+        // Nothing of this read is shipped: decode it again from where it began.
+        this.decoder = new redo.MtrDecoder({ startLsn: from, pageSize: this.opts.pageSize, geometry: this.geometry });
+        this.tornReads++;
+        if (++tornRetries > TORN_RETRIES_MAX) return;
+        reads = -1;
+        continue;
+      }
+      for (const m of decoded) {
         progressed = true;
         if (batchBytes > 0 && batchBytes + m.bytes.length > batchMax) flush();
         batch.push(m);
