@@ -19,6 +19,12 @@
  *    Single-page latency is one request in flight on the stream; throughput is batches of
  *    BATCH pages with DEPTH batches in flight. The plain HTTP route is measured beside (a) to
  *    show what the stream buys.
+ * 6. Built vs source: every step of 5 runs against two page servers, up at the same time on two
+ *    copies of the data directory (each with its own remote storage): the built one (`./strata`,
+ *    the CLI's esbuild bundle, what users run; the headline) and the same CLI from its TypeScript
+ *    source under tsx (how the page server ran before the build). Warm rounds alternate between
+ *    them, the order flipped every round; the compaction and cold steps run on one, then the
+ *    other. Ratios tsx / built (time) and built / tsx (pages/s): above 1, the bundle is faster.
  * Every warm measurement is repeated ROUNDS times; the median round is reported (the machine is
  * shared: the load average is printed).
  */
@@ -34,6 +40,7 @@ import { GetPageStatus, type GetPageRequest } from '@strata/core/getpage';
 import { memoryLogger } from '@strata/service-kit';
 import { removeTempDir, type StartOptions } from '../test/support/mariadb.js';
 import { pageserver, type PageserverProcess } from '../test/support/pageserver.js';
+import { type RunFrom } from '../test/support/service-process.js';
 import { type Bench, type BenchOptions, count, describeMachine, formatMachine, type Machine, MIB } from './support/bench.js';
 import { replaceMarkedSection } from './support/docs-section.js';
 import { type RecordedWorkload, recordRedoWorkload } from './support/redo-workload.js';
@@ -246,7 +253,7 @@ async function throughput(get: Fetch, pages: GetPageRequest[], batch: number, de
  * (one page in flight, no cache) while an admin compaction with `force`
  * images every partition with changes, against the same pages idle.
  */
-async function duringCompaction(ps: PageserverProcess, get: Fetch, ids: { tenantId: string; timelineId: string }, reqs: GetPageRequest[]): Promise<DuringCompaction> {
+async function duringCompactionTier(ps: PageserverProcess, get: Fetch, ids: { tenantId: string; timelineId: string }, reqs: GetPageRequest[]): Promise<DuringCompaction> {
   const t0 = performance.now();
   let done = false;
   const compaction = json<{ imageLayers: number; imagePages: number }>(`${ps.url}/v1/tenants/${ids.tenantId}/timelines/${ids.timelineId}/compact?force=true`, { method: 'POST' }).finally(() => {
@@ -266,14 +273,23 @@ async function duringCompaction(ps: PageserverProcess, get: Fetch, ids: { tenant
   return { single: latencyOf(lat.length ? lat : [0]), compactionMs: performance.now() - t0, imageLayers: r.imageLayers, imagePages: r.imagePages };
 }
 
-async function warmTier(get: Fetch, reqs: GetPageRequest[], depth: number): Promise<TierResult> {
-  const singleRounds: Latency[] = [];
-  const throughputRounds: number[] = [];
+/**
+ * The same measurement of each server (built, from source), a round of each in turn, the order
+ * flipped every round: a burst of other work on the shared machine lands on both, and neither is
+ * always first.
+ */
+async function warmTiers(gets: readonly Fetch[], reqs: GetPageRequest[], depth: number): Promise<TierResult[]> {
+  const singleRounds: Latency[][] = gets.map(() => []);
+  const throughputRounds: number[][] = gets.map(() => []);
   for (let r = 0; r < ROUNDS; r++) {
-    singleRounds.push(await singleLatency(get, reqs));
-    throughputRounds.push(await throughput(get, reqs, BATCH, depth));
+    const turn = gets.map((_, i) => i);
+    if (r % 2 === 1) turn.reverse();
+    for (const i of turn) {
+      singleRounds[i]!.push(await singleLatency(gets[i]!, reqs));
+      throughputRounds[i]!.push(await throughput(gets[i]!, reqs, BATCH, depth));
+    }
   }
-  return { single: medianRound(singleRounds), pagesPerSecond: median(throughputRounds), singleRounds, throughputRounds };
+  return gets.map((_, i) => ({ single: medianRound(singleRounds[i]!), pagesPerSecond: median(throughputRounds[i]!), singleRounds: singleRounds[i]!, throughputRounds: throughputRounds[i]! }));
 }
 
 async function json<T>(url: string, init?: RequestInit): Promise<T> {
@@ -349,58 +365,116 @@ interface DuringCompaction {
   readonly imagePages: number;
 }
 
-interface Measured {
-  readonly duringCompaction: DuringCompaction;
-  readonly machine: Machine;
-  readonly redoMiB: number;
-  readonly build: ReturnType<typeof buildDataDir> & { ms: number };
-  readonly pages: number;
+type Stages = Record<string, { meanMs: number; count: number }>;
+
+/** What one page server process (built or from source) did with cache off, then on. */
+interface ServerMeasured {
+  readonly runFrom: RunFrom;
   readonly identical: number;
-  readonly pread: TierResult;
   readonly local: TierResult;
+  readonly duringCompaction: DuringCompaction;
   readonly cold: ColdResult;
   readonly cached: TierResult;
   readonly http: TierResult;
   readonly cacheStats: { hits: number; misses: number; bytes: number; entries: number; evictions: number };
-  readonly stagesLocal: Record<string, { meanMs: number; count: number }>;
-  readonly stagesCached: Record<string, { meanMs: number; count: number }>;
+  readonly stagesLocal: Stages;
+  readonly stagesCached: Stages;
+}
+
+interface Measured {
+  readonly machine: Machine;
+  readonly redoMiB: number;
+  readonly build: ReturnType<typeof buildDataDir> & { ms: number };
+  readonly pages: number;
+  readonly pread: TierResult;
+  /** The built server (`./strata pageserver`): the headline. */
+  readonly built: ServerMeasured;
+  /** The same CLI from its TypeScript source under tsx. */
+  readonly source: ServerMeasured;
   readonly loadAfter: number;
 }
 
 const x = (oursMs: number, baseMs: number): string => `${(oursMs / baseMs).toFixed(1)}× pread`;
 const xr = (ours: number, base: number): string => `${(ours / base).toFixed(2)}× pread`;
 
+const RUN_FROM_LABEL: Record<RunFrom, string> = { built: 'built', source: 'tsx from source' };
+
+/** The tiers compared between the built server and the one from source, in report order. */
+function comparedTiers(s: ServerMeasured): { key: string; what: string; single: Latency; pagesPerSecond: number | undefined }[] {
+  return [
+    { key: 'cacheHitsStream', what: '(a) memory-cache hits, stream', single: s.cached.single, pagesPerSecond: s.cached.pagesPerSecond },
+    { key: 'cacheHitsHttp', what: '(a) memory-cache hits, HTTP POST', single: s.http.single, pagesPerSecond: s.http.pagesPerSecond },
+    { key: 'localReconstruction', what: '(b) local-layer reconstruction', single: s.local.single, pagesPerSecond: s.local.pagesPerSecond },
+    { key: 'duringCompaction', what: '(b) reconstruction during a forced compaction', single: s.duringCompaction.single, pagesPerSecond: undefined },
+    { key: 'coldRemote', what: `(c) cold from remote storage (${s.cold.single.samples} samples; p99 = max)`, single: s.cold.single, pagesPerSecond: s.cold.pagesPerSecond },
+  ];
+}
+
+/** tsx / built for times, built / tsx for rates: above 1, the bundle is faster. */
+const slower = (sourceMs: number, builtMs: number): number => sourceMs / builtMs;
+const fewer = (builtPerSecond: number, sourcePerSecond: number): number => builtPerSecond / sourcePerSecond;
+
+function stagesText(s: Stages): string {
+  return Object.entries(s)
+    .map(([k, v]) => `${k} ${ms(v.meanMs)} × ${count(v.count)}`)
+    .join(', ');
+}
+
+function comparisonLines(m: Measured): string[] {
+  const p = NAME;
+  const b = comparedTiers(m.built);
+  const t = comparedTiers(m.source);
+  const lines = b.map((bt, i) => {
+    const st = t[i]!;
+    const rate =
+      bt.pagesPerSecond !== undefined && st.pagesPerSecond !== undefined
+        ? `; batched ${count(bt.pagesPerSecond)} vs ${count(st.pagesPerSecond)} pages/s → ${fewer(bt.pagesPerSecond, st.pagesPerSecond).toFixed(2)}×`
+        : '';
+    return (
+      `${p}: built vs tsx from source, ${bt.what}: p50 ${ms(bt.single.p50Ms)} vs ${ms(st.single.p50Ms)} → ${slower(st.single.p50Ms, bt.single.p50Ms).toFixed(2)}×, ` +
+      `p99 ${ms(bt.single.p99Ms)} vs ${ms(st.single.p99Ms)} → ${slower(st.single.p99Ms, bt.single.p99Ms).toFixed(2)}×${rate}`
+    );
+  });
+  const cb = m.built.duringCompaction.compactionMs;
+  const cs = m.source.duringCompaction.compactionMs;
+  lines.push(`${p}: built vs tsx from source, the forced compaction itself (in the server): ${(cb / 1000).toFixed(2)} s vs ${(cs / 1000).toFixed(2)} s → ${slower(cs, cb).toFixed(2)}×`);
+  lines.push(`${p}: (ratios: tsx / built for times, built / tsx for pages/s; above 1, the bundle is faster)`);
+  return lines;
+}
+
 function reportLines(m: Measured): string[] {
   const p = NAME;
+  const s = m.built;
   const row = (what: string, r: { single: Latency; pagesPerSecond: number }): string =>
     `${p}: ${what}: single page p50 ${ms(r.single.p50Ms)} (${x(r.single.p50Ms, m.pread.single.p50Ms)}), p99 ${ms(r.single.p99Ms)} (${x(r.single.p99Ms, m.pread.single.p99Ms)}), ` +
     `mean ${ms(r.single.meanMs)}; batched ${count(r.pagesPerSecond)} pages/s (${xr(r.pagesPerSecond, m.pread.pagesPerSecond)})`;
-  const stages = (s: Record<string, { meanMs: number; count: number }>): string =>
-    Object.entries(s)
-      .map(([k, v]) => `${k} ${ms(v.meanMs)} × ${count(v.count)}`)
-      .join(', ');
   return [
-    row('(a) memory-cache hits, stream', m.cached),
-    row('(a) memory-cache hits, HTTP POST (keep-alive, 1 in flight)', m.http),
-    row('(b) local-layer reconstruction (cache off), stream', m.local),
-    `${p}: (c) cold from remote storage (file://, all ${m.cold.layers} layers = ${(m.cold.layerBytes / MIB).toFixed(1)} MiB evicted before each sample): ` +
-      `single page p50 ${ms(m.cold.single.p50Ms)} (${x(m.cold.single.p50Ms, m.pread.single.p50Ms)}), max of ${m.cold.single.samples} ${ms(m.cold.single.p99Ms)}; ` +
-      `batch of ${BATCH} ${count(m.cold.pagesPerSecond)} pages/s (${xr(m.cold.pagesPerSecond, m.pread.pagesPerSecond)})`,
+    `${p}: built page server (./strata pageserver: apps/cli/dist/strata.mjs), what users run:`,
+    row('(a) memory-cache hits, stream', s.cached),
+    row('(a) memory-cache hits, HTTP POST (keep-alive, 1 in flight)', s.http),
+    row('(b) local-layer reconstruction (cache off), stream', s.local),
+    `${p}: (c) cold from remote storage (file://, all ${s.cold.layers} layers = ${(s.cold.layerBytes / MIB).toFixed(1)} MiB evicted before each sample): ` +
+      `single page p50 ${ms(s.cold.single.p50Ms)} (${x(s.cold.single.p50Ms, m.pread.single.p50Ms)}), max of ${s.cold.single.samples} ${ms(s.cold.single.p99Ms)}; ` +
+      `batch of ${BATCH} ${count(s.cold.pagesPerSecond)} pages/s (${xr(s.cold.pagesPerSecond, m.pread.pagesPerSecond)})`,
     `${p}: baseline pread (fs.readSync of the same pages from the final datadir's .ibd, OS page cache warm): p50 ${ms(m.pread.single.p50Ms)}, ` +
       `p99 ${ms(m.pread.single.p99Ms)}, ${count(m.pread.pagesPerSecond)} pages/s`,
-    `${p}: reconstruction while a forced compaction ran (${(m.duringCompaction.compactionMs / 1000).toFixed(1)} s, ${m.duringCompaction.imageLayers} image layers, ` +
-      `${count(m.duringCompaction.imagePages)} pages): single page p50 ${ms(m.duringCompaction.single.p50Ms)}, p99 ${ms(m.duringCompaction.single.p99Ms)} over ${count(m.duringCompaction.single.samples)} samples ` +
-      `= ${(m.duringCompaction.single.p99Ms / m.local.single.p99Ms).toFixed(2)}× the idle p99 (goal ≤ 2×: ${m.duringCompaction.single.p99Ms <= 2 * m.local.single.p99Ms ? 'met' : 'NOT met'})`,
-    `${p}: goals: cache-hit p99 ≤ 0.5 ms → ${ms(m.cached.single.p99Ms)} ${m.cached.single.p99Ms <= 0.5 ? 'met' : 'NOT met'}; ` +
-      `≥ 60,000 pages/s batched → ${count(m.cached.pagesPerSecond)} ${m.cached.pagesPerSecond >= 60_000 ? 'met' : 'NOT met'} (cache hits), ` +
-      `${count(m.local.pagesPerSecond)} (reconstruction)`,
+    `${p}: reconstruction while a forced compaction ran (${(s.duringCompaction.compactionMs / 1000).toFixed(1)} s, ${s.duringCompaction.imageLayers} image layers, ` +
+      `${count(s.duringCompaction.imagePages)} pages): single page p50 ${ms(s.duringCompaction.single.p50Ms)}, p99 ${ms(s.duringCompaction.single.p99Ms)} over ${count(s.duringCompaction.single.samples)} samples ` +
+      `= ${(s.duringCompaction.single.p99Ms / s.local.single.p99Ms).toFixed(2)}× the idle p99 (goal ≤ 2×: ${s.duringCompaction.single.p99Ms <= 2 * s.local.single.p99Ms ? 'met' : 'NOT met'})`,
+    `${p}: goals: cache-hit p99 ≤ 0.5 ms → ${ms(s.cached.single.p99Ms)} ${s.cached.single.p99Ms <= 0.5 ? 'met' : 'NOT met'}; ` +
+      `≥ 60,000 pages/s batched → ${count(s.cached.pagesPerSecond)} ${s.cached.pagesPerSecond >= 60_000 ? 'met' : 'NOT met'} (cache hits), ` +
+      `${count(s.local.pagesPerSecond)} (reconstruction)`,
+    ...comparisonLines(m),
     `${p}: batches of ${BATCH} pages, ${DEPTH} in flight; single pages one in flight; median of ${ROUNDS} rounds over ${count(m.pages)} pages (throughput rounds repeat them to ≥ ${count(THROUGHPUT_PAGES_MIN)}) ` +
-      `(p50 of the rounds: cache ${m.cached.singleRounds.map((r) => r.p50Ms.toFixed(3)).join('/')} ms, pages/s ${m.cached.throughputRounds.map((r) => count(r)).join('/')})`,
-    `${p}: server stages (mean per observation), cache off: ${stages(m.stagesLocal)}`,
-    `${p}: server stages (mean per observation), cache on: ${stages(m.stagesCached)}; cache ${count(m.cacheStats.hits)} hits, ${count(m.cacheStats.misses)} misses, ` +
-      `${count(m.cacheStats.entries)} versions, ${(m.cacheStats.bytes / MIB).toFixed(1)} MiB, ${m.cacheStats.evictions} evictions`,
+      `(p50 of the rounds, built: cache ${s.cached.singleRounds.map((r) => r.p50Ms.toFixed(3)).join('/')} ms, pages/s ${s.cached.throughputRounds.map((r) => count(r)).join('/')})`,
+    ...[m.built, m.source].flatMap((v) => [
+      `${p}: server stages (mean per observation), ${RUN_FROM_LABEL[v.runFrom]}, cache off: ${stagesText(v.stagesLocal)}`,
+      `${p}: server stages (mean per observation), ${RUN_FROM_LABEL[v.runFrom]}, cache on: ${stagesText(v.stagesCached)}; cache ${count(v.cacheStats.hits)} hits, ${count(v.cacheStats.misses)} misses, ` +
+        `${count(v.cacheStats.entries)} versions, ${(v.cacheStats.bytes / MIB).toFixed(1)} MiB, ${v.cacheStats.evictions} evictions`,
+    ]),
     `${p}: data: ${m.redoMiB.toFixed(1)} MiB of redo, ${count(m.build.mtrs)} mtrs ingested (LSN ${m.build.importLsn} → ${m.build.endLsn}) into ${m.build.layers} layers ` +
-      `in ${(m.build.ms / 1000).toFixed(1)} s; ${count(m.pages)} pages of ${TABLE_FILES.join(', ')} at the end LSN, ${count(m.identical)} byte-identical to the final datadir's`,
+      `in ${(m.build.ms / 1000).toFixed(1)} s; ${count(m.pages)} pages of ${TABLE_FILES.join(', ')} at the end LSN, ${count(s.identical)} byte-identical to the final datadir's ` +
+      `(${count(m.source.identical)} from source)`,
     `${p}: machine: ${formatMachine(m.machine)}, ${m.loadAfter.toFixed(2)} at the end`,
   ];
 }
@@ -415,46 +489,91 @@ function toResults(m: Measured, opts: BenchOptions): Record<string, unknown> {
     p99VsPread: Number((r.single.p99Ms / m.pread.single.p99Ms).toFixed(2)),
     pagesPerSecondVsPread: Number((r.pagesPerSecond / m.pread.pagesPerSecond).toFixed(3)),
   });
+  const server = (s: ServerMeasured) => ({
+    cacheHitsStream: tier(s.cached),
+    cacheHitsHttp: tier(s.http),
+    localReconstruction: tier(s.local),
+    duringCompaction: {
+      p50Ms: Number(s.duringCompaction.single.p50Ms.toFixed(4)),
+      p99Ms: Number(s.duringCompaction.single.p99Ms.toFixed(4)),
+      samples: s.duringCompaction.single.samples,
+      p99VsIdle: Number((s.duringCompaction.single.p99Ms / s.local.single.p99Ms).toFixed(2)),
+      compactionMs: Math.round(s.duringCompaction.compactionMs),
+      imageLayers: s.duringCompaction.imageLayers,
+      imagePages: s.duringCompaction.imagePages,
+    },
+    coldRemote: { ...tier(s.cold), samples: s.cold.single.samples, layerBytes: s.cold.layerBytes },
+    stages: { cacheOff: s.stagesLocal, cacheOn: s.stagesCached },
+    identical: s.identical,
+  });
+  const t = comparedTiers(m.source);
+  const sourceVsBuilt = Object.fromEntries(
+    comparedTiers(m.built).map((b, i) => {
+      const s = t[i]!;
+      return [
+        b.key,
+        {
+          p50TsxOverBuilt: Number(slower(s.single.p50Ms, b.single.p50Ms).toFixed(2)),
+          p99TsxOverBuilt: Number(slower(s.single.p99Ms, b.single.p99Ms).toFixed(2)),
+          ...(b.pagesPerSecond !== undefined && s.pagesPerSecond !== undefined ? { pagesPerSecondBuiltOverTsx: Number(fewer(b.pagesPerSecond, s.pagesPerSecond).toFixed(2)) } : {}),
+        },
+      ];
+    }),
+  );
+  const { identical, ...built } = server(m.built);
   return {
     date: new Date().toISOString(),
     command: opts.command,
     machine: m.machine,
     loadAverageAtEnd: m.loadAfter,
-    setup: { batch: BATCH, depth: DEPTH, rounds: ROUNDS, pages: m.pages, identical: m.identical, redoMiB: Number(m.redoMiB.toFixed(1)), layers: m.build.layers },
+    setup: { batch: BATCH, depth: DEPTH, rounds: ROUNDS, pages: m.pages, identical, redoMiB: Number(m.redoMiB.toFixed(1)), layers: m.build.layers },
     pread: tier(m.pread),
-    cacheHitsStream: tier(m.cached),
-    cacheHitsHttp: tier(m.http),
-    localReconstruction: tier(m.local),
-    duringCompaction: {
-      p50Ms: Number(m.duringCompaction.single.p50Ms.toFixed(4)),
-      p99Ms: Number(m.duringCompaction.single.p99Ms.toFixed(4)),
-      samples: m.duringCompaction.single.samples,
-      p99VsIdle: Number((m.duringCompaction.single.p99Ms / m.local.single.p99Ms).toFixed(2)),
-      compactionMs: Math.round(m.duringCompaction.compactionMs),
-      imageLayers: m.duringCompaction.imageLayers,
-      imagePages: m.duringCompaction.imagePages,
-    },
-    coldRemote: { ...tier(m.cold), samples: m.cold.single.samples, layerBytes: m.cold.layerBytes },
-    stages: { cacheOff: m.stagesLocal, cacheOn: m.stagesCached },
+    // The built server (`./strata pageserver`) at the top level, as before the comparison was added.
+    server: 'built: ./strata pageserver (apps/cli/dist/strata.mjs)',
+    ...built,
+    fromSource: { server: 'node --import tsx apps/cli/src/bin.ts pageserver', ...server(m.source) },
+    // tsx / built for times, built / tsx for rates: above 1, the bundle is faster.
+    sourceVsBuilt,
   };
 }
 
 function docsSection(m: Measured, opts: BenchOptions, lines: readonly string[]): string {
   const mc = m.machine;
+  const s = m.built;
   const row = (what: string, r: { single: Latency; pagesPerSecond: number }) =>
     `| ${what} | ${ms(r.single.p50Ms)} | ${ms(r.single.p99Ms)} | ${count(r.pagesPerSecond)} | ${(r.single.p50Ms / m.pread.single.p50Ms).toFixed(1)}× | ${(r.single.p99Ms / m.pread.single.p99Ms).toFixed(1)}× | ${(r.pagesPerSecond / m.pread.pagesPerSecond).toFixed(2)}× |`;
+  const t = comparedTiers(m.source);
+  const compareRows = comparedTiers(s).map((b, i) => {
+    const st = t[i]!;
+    const rate =
+      b.pagesPerSecond !== undefined && st.pagesPerSecond !== undefined
+        ? `${count(b.pagesPerSecond)} | ${count(st.pagesPerSecond)} | **${fewer(b.pagesPerSecond, st.pagesPerSecond).toFixed(2)}×**`
+        : '– | – | –';
+    return (
+      `| ${b.what} | ${ms(b.single.p50Ms)} | ${ms(st.single.p50Ms)} | **${slower(st.single.p50Ms, b.single.p50Ms).toFixed(2)}×** | ` +
+      `${ms(b.single.p99Ms)} | ${ms(st.single.p99Ms)} | **${slower(st.single.p99Ms, b.single.p99Ms).toFixed(2)}×** | ${rate} |`
+    );
+  });
   return [
     `Latest run: ${new Date().toISOString().slice(0, 10)}, \`${opts.command}\`, ${count(m.pages)} pages, on ${mc.cpus} × ${mc.cpuModel}, node ${mc.node} ` +
       `(load average ${mc.loadAverage.toFixed(2)} at start, ${m.loadAfter.toFixed(2)} at the end: the machine was shared).`,
     '',
+    'The built page server (`./strata pageserver`, what users run) against pread:',
+    '',
     '| tier | p50 | p99 | pages/s batched | p50 vs pread | p99 vs pread | pages/s vs pread |',
     '| --- | --- | --- | --- | --- | --- | --- |',
     row('pread of the .ibd (baseline)', m.pread),
-    row('(a) memory-cache hits, stream', m.cached),
-    row('(a) memory-cache hits, HTTP POST', m.http),
-    row('(b) local-layer reconstruction', m.local),
-    `| (c) cold from remote storage (${m.cold.single.samples} samples; p99 = max) | ${ms(m.cold.single.p50Ms)} | ${ms(m.cold.single.p99Ms)} | ${count(m.cold.pagesPerSecond)} | ` +
-      `${(m.cold.single.p50Ms / m.pread.single.p50Ms).toFixed(0)}× | ${(m.cold.single.p99Ms / m.pread.single.p99Ms).toFixed(0)}× | ${(m.cold.pagesPerSecond / m.pread.pagesPerSecond).toFixed(4)}× |`,
+    row('(a) memory-cache hits, stream', s.cached),
+    row('(a) memory-cache hits, HTTP POST', s.http),
+    row('(b) local-layer reconstruction', s.local),
+    `| (c) cold from remote storage (${s.cold.single.samples} samples; p99 = max) | ${ms(s.cold.single.p50Ms)} | ${ms(s.cold.single.p99Ms)} | ${count(s.cold.pagesPerSecond)} | ` +
+      `${(s.cold.single.p50Ms / m.pread.single.p50Ms).toFixed(0)}× | ${(s.cold.single.p99Ms / m.pread.single.p99Ms).toFixed(0)}× | ${(s.cold.pagesPerSecond / m.pread.pagesPerSecond).toFixed(4)}× |`,
+    '',
+    'The same server built and from TypeScript source under tsx, in the same run (ratios: tsx / built for times, built / tsx for pages/s; above 1, the bundle is faster):',
+    '',
+    '| tier | p50 built | p50 tsx | tsx / built | p99 built | p99 tsx | tsx / built | pages/s built | pages/s tsx | built / tsx |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...compareRows,
     '',
     'Output of that run (`bench/results/getpage.json` has the same figures):',
     '',
@@ -464,14 +583,154 @@ function docsSection(m: Measured, opts: BenchOptions, lines: readonly string[]):
   ].join('\n');
 }
 
-async function measure(rec: RecordedWorkload, machine: Machine, redoMiB: number): Promise<Measured> {
-  const psBase = join(rec.dir, 'psbench');
-  const dataDir = join(psBase, 'ps');
-  const remoteDir = join(rec.dir, 'remote');
+/** One page server's own copy of the data directory and its own remote storage, so that neither sees what the other did (uploads, evictions, compaction). */
+interface ServerSetup {
+  readonly runFrom: RunFrom;
+  readonly baseDir: string;
+  readonly args: readonly string[];
+}
+
+async function serverSetup(runFrom: RunFrom, workDir: string, pristineDataDir: string): Promise<ServerSetup> {
+  const baseDir = join(workDir, `psbench-${runFrom}`);
+  const remoteDir = join(workDir, `remote-${runFrom}`);
+  await fs.cp(pristineDataDir, join(baseDir, 'ps'), { recursive: true });
   await fs.mkdir(remoteDir, { recursive: true });
-  process.stderr.write(`${NAME}: importing the base and ingesting the log into ${dataDir}\n`);
+  return { runFrom, baseDir, args: ['--remote-storage', `file://${remoteDir}`] };
+}
+
+type Ids = { tenantId: string; timelineId: string };
+
+interface Live {
+  readonly setup: ServerSetup;
+  readonly ps: PageserverProcess;
+  readonly client: PageserverClient;
+}
+
+/**
+ * Starts a page server on each setup's data directory, runs `body` with all of them up, stops
+ * them. A WAL receiver needs somewhere to look: nothing listens on port 9, it backs off quietly.
+ */
+async function withServers<T>(setups: readonly ServerSetup[], extraArgs: readonly string[], ids: Ids, body: (live: Live[]) => Promise<T>): Promise<T> {
+  const procs: PageserverProcess[] = [];
+  const clients: PageserverClient[] = [];
+  try {
+    const live: Live[] = [];
+    for (const setup of setups) {
+      const ps = await pageserver(setup.baseDir, ['127.0.0.1:9'], [...setup.args, ...extraArgs], setup.runFrom);
+      procs.push(ps);
+      await ps.start();
+      const client = await PageserverClient.connect({ url: ps.url, ...ids });
+      clients.push(client);
+      live.push({ setup, ps, client });
+    }
+    return await body(live);
+  } finally {
+    for (const c of clients) c.close();
+    for (const ps of procs) await ps.stop();
+  }
+}
+
+/** Every page must come back, and should be the page MariaDB wrote: the indexes of those OK, and how many are byte-identical. */
+async function checkPages(client: PageserverClient, p: Pages): Promise<{ good: number[]; identical: number }> {
+  const good: number[] = [];
+  const statuses = new Map<number, number>();
+  const buf = Buffer.alloc(PAGE_SIZE);
+  let identical = 0;
+  for (let i = 0; i < p.reqs.length; i += BATCH) {
+    const items = await client.getPages(p.reqs.slice(i, i + BATCH));
+    items.forEach((item, j) => {
+      statuses.set(item.status, (statuses.get(item.status) ?? 0) + 1);
+      if (item.status !== GetPageStatus.OK) return;
+      good.push(i + j);
+      const f = p.files[i + j]!;
+      readSync(f.fd, buf, 0, PAGE_SIZE, f.offset);
+      if (buf.equals(item.page)) identical++;
+    });
+  }
+  if (good.length < p.reqs.length * 0.9) throw new Error(`only ${good.length} of ${p.reqs.length} pages came back OK (statuses: ${[...statuses].map(([k, v]) => `${k}: ${v}`).join(', ')})`);
+  return { good, identical };
+}
+
+interface Uncached {
+  readonly identical: number;
+  readonly local: TierResult;
+  readonly duringCompaction: DuringCompaction;
+  readonly cold: ColdResult;
+  readonly stagesLocal: Stages;
+}
+
+/**
+ * Cache off, every server up at once: each checked page by page against the final datadir, then
+ * (b) reconstruction (rounds interleaved), reconstruction under compaction, (c) cold reads (one
+ * server after the other: each disturbs its own server only). Returns the pages that came back
+ * OK, in the shuffled order: every later measurement uses these.
+ */
+async function measureUncached(setups: readonly ServerSetup[], p: Pages, ids: Ids, order: readonly number[]): Promise<{ reqs: GetPageRequest[]; results: Uncached[] }> {
+  process.stderr.write(`${NAME}: page servers (${setups.map((s) => RUN_FROM_LABEL[s.runFrom]).join(', ')}) without a cache: reconstruction and cold reads\n`);
+  return withServers(setups, ['--page-cache-bytes', '0'], ids, async (live) => {
+    const checked: { good: number[]; identical: number }[] = [];
+    for (const l of live) checked.push(await checkPages(l.client, p));
+    const good = checked[0]!.good;
+    for (const [i, c] of checked.entries()) {
+      if (c.good.length !== good.length || c.good.some((g, j) => g !== good[j])) {
+        throw new Error(`${RUN_FROM_LABEL[live[i]!.setup.runFrom]}: ${c.good.length} pages came back OK, ${good.length} from ${RUN_FROM_LABEL[live[0]!.setup.runFrom]}, or not the same ones`);
+      }
+    }
+    const goodSet = new Set(good);
+    const reqs = order.filter((i) => goodSet.has(i)).map((i) => p.reqs[i]!);
+    const local = await warmTiers(
+      live.map((l) => (b) => l.client.getPages(b)),
+      reqs,
+      DEPTH,
+    );
+    const stagesLocal: Stages[] = [];
+    for (const l of live) stagesLocal.push(await stageMeans(l.ps));
+    const during: DuringCompaction[] = [];
+    for (const l of live) {
+      process.stderr.write(`${NAME}: reconstruction while a forced compaction images every partition (${RUN_FROM_LABEL[l.setup.runFrom]})\n`);
+      during.push(await duringCompactionTier(l.ps, (b) => l.client.getPages(b), ids, reqs));
+    }
+    const cold: ColdResult[] = [];
+    for (const l of live) {
+      process.stderr.write(`${NAME}: cold reads, evicting every layer before each sample (${RUN_FROM_LABEL[l.setup.runFrom]})\n`);
+      cold.push(await coldTier(l.ps, l.client, ids, reqs));
+    }
+    const results = live.map((_, i) => ({ identical: checked[i]!.identical, local: local[i]!, duringCompaction: during[i]!, cold: cold[i]!, stagesLocal: stagesLocal[i]! }));
+    return { reqs, results };
+  });
+}
+
+type Cached = Pick<ServerMeasured, 'cached' | 'http' | 'cacheStats' | 'stagesCached'>;
+
+/** Restarted with the default cache, every server up at once: (a) hits on the stream and on the HTTP route, rounds interleaved. */
+async function measureCached(setups: readonly ServerSetup[], ids: Ids, reqs: GetPageRequest[]): Promise<Cached[]> {
+  process.stderr.write(`${NAME}: page servers (${setups.map((s) => RUN_FROM_LABEL[s.runFrom]).join(', ')}) with the default cache: hits\n`);
+  return withServers(setups, [], ids, async (live) => {
+    // Fill the caches (downloads what the cold test evicted).
+    for (const l of live) await throughput((b) => l.client.getPages(b), reqs, BATCH, DEPTH, 0);
+    const cached = await warmTiers(
+      live.map((l) => (b) => l.client.getPages(b)),
+      reqs,
+      DEPTH,
+    );
+    const http = await warmTiers(
+      live.map((l) => (b) => l.client.getPagesHttp(b)),
+      reqs,
+      1,
+    );
+    const out: Cached[] = [];
+    for (const [i, l] of live.entries()) {
+      out.push({ cached: cached[i]!, http: http[i]!, cacheStats: await json<ServerMeasured['cacheStats']>(`${l.ps.url}/v1/page_cache`), stagesCached: await stageMeans(l.ps) });
+    }
+    return out;
+  });
+}
+
+async function measure(rec: RecordedWorkload, machine: Machine, redoMiB: number): Promise<Measured> {
+  const pristine = join(rec.dir, 'psbench', 'ps');
+  process.stderr.write(`${NAME}: importing the base and ingesting the log into ${pristine}\n`);
   const t0 = performance.now();
-  const built = buildDataDir(rec, dataDir);
+  const built = buildDataDir(rec, pristine);
   const build = { ...built, ms: performance.now() - t0 };
   const ids = { tenantId: built.tenantId, timelineId: built.timelineId };
   const p = pickPages(rec.final, built.endLsn);
@@ -481,72 +740,12 @@ async function measure(rec: RecordedWorkload, machine: Machine, redoMiB: number)
   );
   const pread = preadTier(p, order);
 
-  // A WAL receiver needs somewhere to look: nothing listens on port 9, it backs off quietly.
-  const common = ['--remote-storage', `file://${remoteDir}`];
-  process.stderr.write(`${NAME}: page server without a cache: reconstruction and cold reads\n`);
-  let ps = await pageserver(psBase, ['127.0.0.1:9'], [...common, '--page-cache-bytes', '0']);
-  let client: PageserverClient | undefined;
-  let local: TierResult;
-  let during: DuringCompaction;
-  let cold: ColdResult;
-  let identical = 0;
-  let reqs: GetPageRequest[];
-  let stagesLocal: Measured['stagesLocal'];
-  try {
-    await ps.start();
-    client = await PageserverClient.connect({ url: ps.url, ...ids });
-    const c = client;
-    // Every page must come back, and should be the page MariaDB wrote.
-    const good: number[] = [];
-    const statuses = new Map<number, number>();
-    const buf = Buffer.alloc(PAGE_SIZE);
-    for (let i = 0; i < p.reqs.length; i += BATCH) {
-      const items = await c.getPages(p.reqs.slice(i, i + BATCH));
-      items.forEach((item, j) => {
-        statuses.set(item.status, (statuses.get(item.status) ?? 0) + 1);
-        if (item.status !== GetPageStatus.OK) return;
-        good.push(i + j);
-        const f = p.files[i + j]!;
-        readSync(f.fd, buf, 0, PAGE_SIZE, f.offset);
-        if (buf.equals(item.page)) identical++;
-      });
-    }
-    if (good.length < p.reqs.length * 0.9) throw new Error(`only ${good.length} of ${p.reqs.length} pages came back OK (statuses: ${[...statuses].map(([k, v]) => `${k}: ${v}`).join(', ')})`);
-    const goodSet = new Set(good);
-    reqs = order.filter((i) => goodSet.has(i)).map((i) => p.reqs[i]!);
-    local = await warmTier((b) => c.getPages(b), reqs, DEPTH);
-    stagesLocal = await stageMeans(ps);
-    process.stderr.write(`${NAME}: reconstruction while a forced compaction images every partition\n`);
-    during = await duringCompaction(ps, (b) => c.getPages(b), ids, reqs);
-    process.stderr.write(`${NAME}: cold reads (evicting every layer before each sample)\n`);
-    cold = await coldTier(ps, c, ids, reqs);
-  } finally {
-    client?.close();
-    await ps.stop();
-  }
-
-  process.stderr.write(`${NAME}: page server with the default cache: hits\n`);
-  ps = await pageserver(psBase, ['127.0.0.1:9'], common);
-  client = undefined;
-  let cached: TierResult;
-  let http: TierResult;
-  let cacheStats: Measured['cacheStats'];
-  let stagesCached: Measured['stagesCached'];
-  try {
-    await ps.start();
-    client = await PageserverClient.connect({ url: ps.url, ...ids });
-    const c = client;
-    await throughput((b) => c.getPages(b), reqs, BATCH, DEPTH, 0); // fill the cache (downloads what the cold test evicted)
-    cached = await warmTier((b) => c.getPages(b), reqs, DEPTH);
-    http = await warmTier((b) => c.getPagesHttp(b), reqs, 1);
-    cacheStats = await json(`${ps.url}/v1/page_cache`);
-    stagesCached = await stageMeans(ps);
-  } finally {
-    client?.close();
-    await ps.stop();
-  }
+  const setups = [await serverSetup('built', rec.dir, pristine), await serverSetup('source', rec.dir, pristine)];
+  const { reqs, results: uncached } = await measureUncached(setups, p, ids, order);
+  const cached = await measureCached(setups, ids, reqs);
   for (const f of new Set(p.files.map((f) => f.fd))) closeSync(f);
-  return { duringCompaction: during, machine, redoMiB, build, pages: reqs.length, identical, pread, local, cold, cached, http, cacheStats, stagesLocal, stagesCached, loadAfter: os.loadavg()[0] ?? 0 };
+  const server = (i: number): ServerMeasured => ({ runFrom: setups[i]!.runFrom, ...uncached[i]!, ...cached[i]! });
+  return { machine, redoMiB, build, pages: reqs.length, pread, built: server(0), source: server(1), loadAfter: os.loadavg()[0] ?? 0 };
 }
 
 async function run(opts: BenchOptions): Promise<void> {

@@ -4,14 +4,16 @@
  * directory.
  */
 import { join } from 'node:path';
-import { serviceProcess, type ServiceProcess } from './service-process.js';
+import { type RunFrom, serviceProcess, type ServiceProcess } from './service-process.js';
 
 export type PageserverProcess = ServiceProcess;
 
-export function pageserver(baseDir: string, safekeepers: string[], extraArgs: string[] = []): Promise<PageserverProcess> {
+/** `runFrom`: the built CLI (default, what users run) or its TypeScript source under tsx. */
+export function pageserver(baseDir: string, safekeepers: string[], extraArgs: string[] = [], runFrom: RunFrom = 'built'): Promise<PageserverProcess> {
   const dataDir = join(baseDir, 'ps');
   return serviceProcess({
-    name: 'page server',
+    name: runFrom === 'built' ? 'page server' : 'page server (from source, tsx)',
+    runFrom,
     dataDir,
     args: (port) => ['pageserver', '--listen', `127.0.0.1:${port}`, '--data', dataDir, '--safekeepers', safekeepers.join(','), ...extraArgs],
   });

@@ -3,6 +3,11 @@
  * start (ready once it prints "listening on"), kill -9, SIGTERM, restart on
  * the same data directory. Every process still running when the test
  * process exits is killed.
+ *
+ * By default the process is what users run: the launcher and the CLI's
+ * esbuild bundle. `runFrom: 'source'` runs the same CLI from its TypeScript
+ * source under tsx instead (how every service ran before the build), for
+ * benchmarks that compare the two.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
@@ -23,6 +28,20 @@ export interface ServiceProcess {
   output(): string;
 }
 
+/**
+ * `built`: `./strata …`, the launcher, which rebuilds a stale bundle and runs apps/cli/dist/strata.mjs.
+ * `source`: `node --import tsx apps/cli/src/bin.ts …`, the launcher's own fallback when a build fails.
+ */
+export type RunFrom = 'built' | 'source';
+
+const TSX_LOADER = join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs');
+const CLI_SOURCE = join(REPO_ROOT, 'apps/cli/src/bin.ts');
+
+/** The program and arguments that run `strata …args`. */
+function strataCommand(runFrom: RunFrom, args: readonly string[]): { file: string; args: string[] } {
+  return runFrom === 'built' ? { file: join(REPO_ROOT, 'strata'), args: [...args] } : { file: process.execPath, args: ['--import', TSX_LOADER, CLI_SOURCE, ...args] };
+}
+
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const p of live) p.kill('SIGKILL');
@@ -35,6 +54,8 @@ export interface ServiceOptions {
   readonly dataDir: string;
   /** `./strata` arguments, given the port the process listens on. */
   readonly args: (port: number) => readonly string[];
+  /** Default `built`. */
+  readonly runFrom?: RunFrom;
 }
 
 export async function serviceProcess(opts: ServiceOptions): Promise<ServiceProcess> {
@@ -51,7 +72,8 @@ export async function serviceProcess(opts: ServiceOptions): Promise<ServiceProce
       return child !== undefined && child.exitCode === null && child.signalCode === null;
     },
     async start() {
-      const c = spawn(join(REPO_ROOT, 'strata'), [...opts.args(port)], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const cmd = strataCommand(opts.runFrom ?? 'built', opts.args(port));
+      const c = spawn(cmd.file, cmd.args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
       child = c;
       live.add(c);
       c.once('exit', () => live.delete(c));
