@@ -374,7 +374,7 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
     const listed = d === undefined ? [] : 'file' in d ? readFileSync(d.file, 'utf8').split(/[\s,]+/).filter(Boolean) : [...d];
     return [...new Set([...urls, ...(listed.length ? parseSafekeeperList(listed.join(',')) : [])])];
   };
-  await ensureTimeline(endpoints, opts.tenantId, opts.timelineId, tl.initLsn, opts.token);
+  await ensureTimeline(endpoints, opts.tenantId, opts.timelineId, tl.initLsn, opts.token, tl.pageSize);
 
   // Fencing is decided after the driver has recorded the cause: look at it on the next turn.
   let onFenced: () => void = () => {};

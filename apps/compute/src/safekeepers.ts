@@ -55,7 +55,7 @@ const confSchema = z.object({ conf: z.object({ generation: z.number().int(), mem
  * safekeeper (generation 1); once a membership change made a later
  * configuration, only a pull may add members, so we create nothing then.
  */
-export async function ensureTimeline(endpoints: SafekeeperEndpoint[], tenantId: string, timelineId: string, startLsn: bigint, token: string | undefined): Promise<void> {
+export async function ensureTimeline(endpoints: SafekeeperEndpoint[], tenantId: string, timelineId: string, startLsn: bigint, token: string | undefined, pageSize?: number): Promise<void> {
   const found = await Promise.all(
     endpoints.map(async (e) => {
       const r = await getJson(`${e.baseUrl}/v1/tenants/${tenantId}/timelines/${timelineId}`, token).catch(() => undefined);
@@ -77,7 +77,8 @@ export async function ensureTimeline(endpoints: SafekeeperEndpoint[], tenantId: 
     if (conf.generation !== 1) continue;
     const r = await getJson(`${e.baseUrl}/v1/tenants/${tenantId}/timelines`, token, {
       method: 'POST',
-      body: JSON.stringify({ timelineId, startLsn: startLsn.toString(), conf: { generation: conf.generation, members: conf.members } }),
+      // The page size lets the safekeepers parse each append as the page server will.
+      body: JSON.stringify({ timelineId, startLsn: startLsn.toString(), conf: { generation: conf.generation, members: conf.members }, ...(pageSize !== undefined ? { pageSize } : {}) }),
     }).catch((err: unknown) => ({ status: 0, body: String(err) }));
     if (r.status === 200 || r.status === 201) ok++;
     else failures.push(`${e.baseUrl}: ${r.status} ${JSON.stringify(r.body)}`);

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { hexId, lsnString } from '@strata/core/json';
 import { boundedLsnString, remoteConfiguration } from './bounds.js';
+import { innodbPageSize } from './storage/control-file.js';
 import type { Timeline } from './storage/timeline.js';
 
 export { hexId, lsnString };
@@ -15,6 +16,7 @@ export const createTimelineBody = z
     timelineId: hexId,
     startLsn: boundedLsnString,
     conf: remoteConfiguration,
+    pageSize: innodbPageSize.optional(),
   })
   .strict();
 
@@ -45,6 +47,7 @@ export function timelineStatus(t: Timeline) {
     peerHorizonLsn: lsnJson(c.peerHorizonLsn),
     walBytesOnDisk: Number(t.wal.bytesOnDisk),
     createdAt: c.createdAt,
+    pageSize: t.pageSize,
   };
 }
 export type TimelineStatus = ReturnType<typeof timelineStatus>;

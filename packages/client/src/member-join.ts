@@ -28,6 +28,8 @@ interface PeerTimeline {
   timelineStartLsn: string;
   createdAt: string;
   conf: { generation: number; members: number[]; newMembers?: number[] };
+  /** innodb_page_size the members parse appends at (absent from older safekeepers). */
+  pageSize?: number;
 }
 
 export interface MemberJoinerOptions {
@@ -81,7 +83,7 @@ export class MemberJoiner {
     const res = await fetch(`${this.base(target)}/join`, {
       method: 'POST',
       headers: { ...headers, 'content-type': 'application/json' },
-      body: JSON.stringify({ startLsn: best.timelineStartLsn, conf: best.conf, timelineCreatedAt: best.createdAt }),
+      body: JSON.stringify({ startLsn: best.timelineStartLsn, conf: best.conf, timelineCreatedAt: best.createdAt, ...(best.pageSize !== undefined ? { pageSize: best.pageSize } : {}) }),
       signal: AbortSignal.timeout(timeoutMs),
     });
     const text = await res.text();

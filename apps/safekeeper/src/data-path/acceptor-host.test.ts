@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { redo } from '@strata/core';
 import { TENANT, TIMELINE, tempDir } from '../app.test-util.js';
 import { SafekeeperMetrics } from '../metrics.js';
 import type { Timeline } from '../storage/timeline.js';
@@ -156,11 +157,18 @@ describe('AcceptorHost: only valid redo from the elected connection is stored', 
     const onRefused = (r: Refusal) => refusals.push(r);
     const badCrc = wal.slice(0, cutAt);
     badCrc[boundaries[3]! + 2] = badCrc[boundaries[3]! + 2]! ^ 0x40;
-    for (const data of [new Uint8Array(64).fill(0xab), wal.subarray(0, cutAt + 3), badCrc]) {
+    // CRC-valid after the change (computed again, as a hostile sender would), but 0xF8 cannot start the space id's varint: the page server could not parse it.
+    const badRecord = wal.slice(0, cutAt);
+    const m3 = boundaries[3]!;
+    const m3End = boundaries[4]! - 5;
+    badRecord[m3 + 1] = 0xf8;
+    new DataView(badRecord.buffer).setUint32(m3End + 1, redo.crc32c(badRecord, m3, m3End));
+    for (const data of [new Uint8Array(64).fill(0xab), wal.subarray(0, cutAt + 3), badCrc, badRecord]) {
       const [r] = await host.handle([append(1000n, data)], { onRefused });
       expect(r).toMatchObject({ type: 'Reject', reason: 'badRedo', lsn: 1000n });
     }
-    expect(refusals.map((r) => r.reason)).toEqual(['badRedo', 'badRedo', 'badRedo']);
+    expect(refusals.map((r) => r.reason)).toEqual(['badRedo', 'badRedo', 'badRedo', 'badRedo']);
+    expect(refusals[3]!.detail).toMatch(/page identifier/);
     expect(timeline.flushLsn).toBe(1000n);
     expect(timeline.commitLsn).toBe(1000n);
     expect((await host.handle([append(1000n, new Uint8Array())]))[0]).toMatchObject({ type: 'AppendResponse', flushLsn: 1000n });

@@ -277,7 +277,7 @@ export class AcceptorHost {
         return refused('notElected', `append of term ${m.term} on a connection elected for ${session.electedTerm ?? 'no term'}`);
       }
       // Checked before anything else of it: the whole of it, as it arrived.
-      const redoError = appendRedoError(m);
+      const redoError = appendRedoError(m, { pageSize: this.timeline.pageSize });
       if (redoError !== undefined) return refused('badRedo', `[${m.beginLsn}, ${m.endLsn}): ${redoError}`);
       const overlap = appendOverlap(this.state, m);
       if (overlap !== null) {

@@ -13,6 +13,7 @@ import { boundedLsnString, knownNodes, remoteConfiguration, unknownMembers } fro
 import { JoinRefused, TimelineLost, UnknownMember } from '../errors.js';
 import type { NewTimelineParams } from '../storage/timelines.js';
 import type { Timeline } from '../storage/timeline.js';
+import { innodbPageSize } from '../storage/control-file.js';
 import { holds } from './ledger.js';
 
 export const joinTimelineBody = z
@@ -22,6 +23,8 @@ export const joinTimelineBody = z
     conf: remoteConfiguration,
     /** When the timeline was created, as its other members recorded it. */
     timelineCreatedAt: z.iso.datetime(),
+    /** innodb_page_size the other members parse appends at (absent: MariaDB's default). */
+    pageSize: innodbPageSize.optional(),
   })
   .strict();
 
@@ -80,5 +83,5 @@ export async function joinTimeline(
     const why = d.reason === 'diskNewer' ? 'its data directory is younger than the timeline (a replaced disk may have held it)' : d.reason;
     throw new JoinRefused(tenantId, timelineId, why);
   }
-  return createHeld(deps, { tenantId, timelineId, startLsn: body.startLsn, conf: body.conf });
+  return createHeld(deps, { tenantId, timelineId, startLsn: body.startLsn, conf: body.conf, ...(body.pageSize !== undefined ? { pageSize: body.pageSize } : {}) });
 }

@@ -28,7 +28,7 @@ import { appendFromBackup } from '../backup/restore.js';
 import { PeerWalStream } from '../peer-wal-stream.js';
 import { DEFAULT_LIMITS, type AppEnv, type SafekeeperDeps } from '../deps.js';
 import { PeerFailed, PullConflict, PullSourceNotAllowed } from '../errors.js';
-import { configurationSchema } from '../storage/control-file.js';
+import { configurationSchema, innodbPageSize } from '../storage/control-file.js';
 import type { Timeline } from '../storage/timeline.js';
 import { lsnString, timelineParams, timelineStatus } from '../schemas.js';
 
@@ -60,6 +60,8 @@ const sourceStatus = z.object({
   oldestLsn: lsnString,
   flushLsn: lsnString,
   commitLsn: lsnString,
+  /** Absent from sources older than the field: MariaDB's default. */
+  pageSize: innodbPageSize.optional(),
 });
 type SourceStatus = z.output<typeof sourceStatus>;
 
@@ -169,7 +171,7 @@ async function pullOnce(deps: SafekeeperDeps, peer: Peer) {
   }
   const flush = s1.flushLsn;
   return deps.timelines.createFrom(
-    { tenantId: peer.tenantId, timelineId: peer.timelineId, startLsn: s1.timelineStartLsn, conf: s1.conf },
+    { tenantId: peer.tenantId, timelineId: peer.timelineId, startLsn: s1.timelineStartLsn, conf: s1.conf, ...(s1.pageSize !== undefined ? { pageSize: s1.pageSize } : {}) },
     async (staging: Timeline) => {
       let at = s1.timelineStartLsn;
       if (s1.oldestLsn > at && deps.remoteStorage) at = await appendFromBackup(deps.remoteStorage, staging, s1.oldestLsn);

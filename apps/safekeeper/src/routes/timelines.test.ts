@@ -30,6 +30,7 @@ describe('timelines admin API', () => {
       peerHorizonLsn: '1000',
       walBytesOnDisk: 0,
       createdAt: '2026-01-02T03:04:05.000Z',
+      pageSize: 16384,
     });
     // Creating again with the same parameters is not an error.
     expect((await t.app.request(base, json(createBody()))).status).toBe(200);
@@ -47,6 +48,14 @@ describe('timelines admin API', () => {
     const del = await t.app.request(`${base}/${TIMELINE}`, { method: 'DELETE' });
     expect(del.status).toBe(200);
     expect((await t.app.request(`${base}/${TIMELINE}`)).status).toBe(404);
+  });
+
+  it('keeps the page size appends are parsed at across a restart, and refuses one InnoDB cannot have', async () => {
+    expect((await t.app.request(base, json({ ...createBody(), pageSize: 12345 }))).status).toBe(400);
+    expect((await t.app.request(base, json({ ...createBody(), pageSize: 4096 }))).status).toBe(201);
+    t = await t.restart();
+    expect(t.deps.timelines.get(TENANT, TIMELINE).pageSize).toBe(4096);
+    expect(((await (await t.app.request(`${base}/${TIMELINE}`)).json()) as { pageSize: number }).pageSize).toBe(4096);
   });
 
   it('status survives a restart, read from the control file', async () => {

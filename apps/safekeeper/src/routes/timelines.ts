@@ -17,6 +17,7 @@ export function timelineRoutes(deps: SafekeeperDeps) {
         timelineId: body.timelineId,
         startLsn: body.startLsn,
         conf: body.conf,
+        ...(body.pageSize !== undefined ? { pageSize: body.pageSize } : {}),
       });
       if (created) deps.log.info('timeline created', { tenantId: tenant, timelineId: body.timelineId, startLsn: body.startLsn });
       return c.json(timelineStatus(timeline), created ? 201 : 200);

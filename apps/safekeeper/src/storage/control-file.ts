@@ -33,6 +33,10 @@ export const configurationSchema = z
   .refine((c) => new Set(c.members).size === c.members.length, 'members must be distinct')
   .refine((c) => !c.newMembers || new Set(c.newMembers).size === c.newMembers.length, 'newMembers must be distinct');
 
+/** The page sizes InnoDB can be created with. */
+export const innodbPageSize = z.union([z.literal(4096), z.literal(8192), z.literal(16384), z.literal(32768), z.literal(65536)]);
+export const DEFAULT_PAGE_SIZE = 16384;
+
 const termLsnSchema = z.object({ term: u64, lsn: u64 }).strict();
 
 export const controlFileSchema = z
@@ -64,6 +68,11 @@ export const controlFileSchema = z
     /** Everything below is on every member: the minimum of their flush LSNs as last known. */
     peerHorizonLsn: u64,
     createdAt: z.iso.datetime(),
+    /**
+     * innodb_page_size of the redo's writer: appends are parsed at it, as the
+     * page server will (absent in older files: MariaDB's default).
+     */
+    pageSize: innodbPageSize.optional(),
     /** Reserved for consensus state that does not fit the fields above; validated by its owner. */
     consensus: z.unknown().optional(),
   })

@@ -8,8 +8,7 @@ export interface RedoStream {
 }
 
 /**
- * `count` mtrs of 1 to 8 records of 15 payload bytes each (WRITE records as
- * far as framing is concerned), sizes and contents varying with `seed`.
+ * `count` mtrs of 1 to 8 WRITE records of 15 payload bytes each, sizes and contents varying with `seed`.
  */
 export function redoStream(count: number, seed = 1): RedoStream {
   const mtrs: Uint8Array[] = [];
@@ -24,8 +23,12 @@ export function redoStream(count: number, seed = 1): RedoStream {
     const records = 1 + (next() % 8);
     const m = new Uint8Array(records * 16 + 5);
     for (let r = 0; r < records; r++) {
+      // A WRITE the page server can parse: space id, page number, offset (8..127), 12 data bytes.
       m[r * 16] = 0x3f;
-      for (let j = 1; j < 16; j++) m[r * 16 + j] = next() & 0xff;
+      m[r * 16 + 1] = 1 + (next() % 0x7f);
+      m[r * 16 + 2] = next() & 0x7f;
+      m[r * 16 + 3] = 8 + (next() % 0x78);
+      for (let j = 4; j < 16; j++) m[r * 16 + j] = next() & 0xff;
     }
     const body = records * 16;
     m[body] = 1;

@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { LsnOutOfRange, assert } from '@strata/core';
 import { CommitWatch } from '../commit-watch.js';
 import type { SafekeeperMetrics } from '../metrics.js';
-import { readControlFile, writeControlFile, type TimelineControl } from './control-file.js';
+import { DEFAULT_PAGE_SIZE, readControlFile, writeControlFile, type TimelineControl } from './control-file.js';
 import { fsyncDir } from './fs-util.js';
 import { LEGACY_FLUSH_MARKER_NAME, readLegacyFlushMarker, removeLegacyFlushMarker } from './flush-marker.js';
 import { WalStore } from './wal-store.js';
@@ -98,6 +98,11 @@ export class Timeline {
 
   get control(): TimelineControl {
     return this.controlState;
+  }
+
+  /** innodb_page_size appends are parsed at. */
+  get pageSize(): number {
+    return this.controlState.pageSize ?? DEFAULT_PAGE_SIZE;
   }
 
   get tenantId(): string {

@@ -23,6 +23,8 @@ export interface NewTimelineParams {
   timelineId: string;
   startLsn: bigint;
   conf: TimelineControl['conf'];
+  /** innodb_page_size of the database whose redo this is; MariaDB's default when absent. */
+  pageSize?: TimelineControl['pageSize'];
 }
 
 export interface TimelineRegistryOptions {
@@ -184,6 +186,7 @@ export class TimelineRegistry {
       remoteConsistentLsn: params.startLsn,
       peerHorizonLsn: params.startLsn,
       createdAt: (this.options.now?.() ?? new Date()).toISOString(),
+      ...(params.pageSize !== undefined ? { pageSize: params.pageSize } : {}),
     };
     const dir = join(timelinesDir, params.timelineId);
     try {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fixtureMtrs } from './fixture-log.test-util.js';
-import { findEndOfWal, MtrStreamCheck, mtrCut, wholeMtrsError } from './wal-tail.js';
+import { crc32c } from './crc32c.js';
+import { findEndOfWal, MtrStreamCheck, mtrCut, mtrRecordsError, wholeMtrsError } from './wal-tail.js';
 
 const START = 50841n;
 const mtrs = fixtureMtrs();
@@ -131,7 +132,36 @@ describe('wholeMtrsError: what a safekeeper takes as an append', () => {
   it('refuses garbage (64 bytes of 0xAB)', () => {
     expect(wholeMtrsError(new Uint8Array(64).fill(0xab))).toBeDefined();
   });
+  it('with a record check, refuses a CRC-valid mtr whose records the page server cannot parse', () => {
+    // A WRITE whose one byte is all of its page identifier: framing and CRC hold, the space id does not.
+    const hostile = withCrc([0x31, 0x00]);
+    expect(wholeMtrsError(hostile)).toBeUndefined();
+    expect(mtrRecordsError(hostile, 16384)).toMatch(/space id/);
+    expect(wholeMtrsError(hostile, 0, hostile.length, { pageSize: 16384 })).toMatch(/space id.* in the mtr at byte 0/);
+    // After real mtrs, the offset names the bad one.
+    const both = new Uint8Array(stream.length + hostile.length);
+    both.set(stream);
+    both.set(hostile, stream.length);
+    expect(wholeMtrsError(both, 0, both.length, { pageSize: 16384 })).toContain(`at byte ${stream.length}`);
+    expect(wholeMtrsError(stream, 0, stream.length, { pageSize: 16384 })).toBeUndefined();
+  });
+  it('the record check bounds offsets by the page size it is given', () => {
+    // WRITE to space 1 page 3 at offset 0x2000 + 4 bytes: inside a 16 KiB page, past a 4 KiB one.
+    const write = withCrc([0x37, 0x01, 0x03, 0xa0, 0x00, 0x01, 0x02, 0x03]);
+    expect(mtrRecordsError(write, 16384)).toBeUndefined();
+    expect(mtrRecordsError(write, 4096)).toMatch(/offset|overruns|beyond/);
+  });
 });
+
+/** `body` framed as one mtr: end byte 0x01 and its CRC-32C. */
+function withCrc(body: number[]): Uint8Array {
+  const out = new Uint8Array(body.length + 5);
+  out.set(body);
+  out[body.length] = 0x01;
+  const crc = crc32c(out, 0, body.length);
+  new DataView(out.buffer).setUint32(body.length + 1, crc);
+  return out;
+}
 
 describe('mtrCut: where a proposer may end an append', () => {
   it('cuts at the last mtr end within the byte budget', () => {

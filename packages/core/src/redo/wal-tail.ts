@@ -17,7 +17,8 @@
  *     ends at the last whole mtr before it.
  */
 import { assert } from '../assert.js';
-import { FRAME_INCOMPLETE, frameCrcMatches, frameEndReason, MTR_SIZE_MAX, MTR_TAIL_LENGTH, scanFrame } from './mtr.js';
+import { CorruptRedo } from '../errors.js';
+import { FRAME_INCOMPLETE, frameCrcMatches, frameEndReason, MTR_SIZE_MAX, MTR_TAIL_LENGTH, parseMtrRecords, scanFrame } from './mtr.js';
 
 /**
  * Which CRCs `MtrStreamCheck` verifies. 'all': every mtr (recovery).
@@ -145,7 +146,7 @@ export function findEndOfWal(bytes: Uint8Array, startLsn: bigint): WalEnd {
  * end of the append is refused before anything is stored. Allocates nothing;
  * the CRCs go through `crc32c`, so a native accelerator speeds them up.
  */
-export function wholeMtrsError(buf: Uint8Array, start = 0, end = buf.length): string | undefined {
+export function wholeMtrsError(buf: Uint8Array, start = 0, end = buf.length, records?: RecordCheck): string | undefined {
   assert(start >= 0 && start <= end && end <= buf.length, `range ${start}..${end} outside ${buf.length} bytes`);
   let pos = start;
   // Each pass consumes one whole mtr (at least 6 bytes): bounded by (end - start) / 6.
@@ -154,9 +155,35 @@ export function wholeMtrsError(buf: Uint8Array, start = 0, end = buf.length): st
     if (p === FRAME_INCOMPLETE || (p >= 0 && p + MTR_TAIL_LENGTH > end)) return `the mtr at byte ${pos - start} is cut by the end of the bytes`;
     if (p < 0) return `${frameEndReason(p, buf, pos)} at byte ${pos - start}`;
     if (!frameCrcMatches(buf, pos, p)) return `CRC-32C mismatch in the mtr at byte ${pos - start}`;
-    pos = p + MTR_TAIL_LENGTH;
+    const next = p + MTR_TAIL_LENGTH;
+    if (records) {
+      const why = mtrRecordsError(buf.subarray(pos, next), records.pageSize);
+      if (why !== undefined) return `${why} in the mtr at byte ${pos - start}`;
+    }
+    pos = next;
   }
   return undefined;
+}
+
+/** Parse every record too, as the page server's ingest will (`pageSize` bounds their offsets). */
+export interface RecordCheck {
+  readonly pageSize: number;
+}
+
+/**
+ * Why the records of one CRC-valid mtr cannot be parsed, undefined when
+ * they can: the same parser the page server ingests with, so WAL a
+ * safekeeper takes is WAL the page server can read. A CRC only says the
+ * bytes arrived as sent; a hostile sender computes it over garbage.
+ */
+export function mtrRecordsError(mtr: Uint8Array, pageSize: number): string | undefined {
+  try {
+    parseMtrRecords(mtr, 0n, { pageSize });
+    return undefined;
+  } catch (e) {
+    if (e instanceof CorruptRedo) return `${e.reason} (byte ${e.lsn} of the mtr)`;
+    throw e;
+  }
 }
 
 /**
