@@ -44,7 +44,7 @@ import type {
   TermBumpRequest,
   VoteRequest,
 } from './messages.js';
-import { wholeMtrsError } from '../redo/wal-tail.js';
+import { type RecordCheck, wholeMtrsError } from '../redo/wal-tail.js';
 import { assertValidConfiguration, configurationError, isMember } from './quorum.js';
 import { assertValidHistory, highestCommonPoint, historyUpTo, lastLogTerm } from './term-history.js';
 import { TERM_STEP_MAX, type Configuration, type Lsn, type NodeId, type Term, type TermHistory } from './types.js';
@@ -173,11 +173,12 @@ export function appendOverlap(s: AcceptorState, m: AcceptorInput): { readonly be
 /**
  * Why an AppendRequest's bytes cannot be WAL (undefined when they can, and
  * for a heartbeat): they must be whole mtrs, each with a valid CRC-32C,
- * exactly covering `[beginLsn, endLsn)` (the codec checked the length). The
- * shell checks this before stepping and refuses with `refuse(s, m, 'badRedo')`.
+ * exactly covering `[beginLsn, endLsn)` (the codec checked the length), and
+ * with `records`, each record parseable at that page size. The shell checks
+ * this before stepping and refuses with `refuse(s, m, 'badRedo')`.
  */
-export function appendRedoError(m: AppendRequest): string | undefined {
-  return m.data.length === 0 ? undefined : wholeMtrsError(m.data);
+export function appendRedoError(m: AppendRequest, records?: RecordCheck): string | undefined {
+  return m.data.length === 0 ? undefined : wholeMtrsError(m.data, 0, m.data.length, records);
 }
 
 /** The step that refuses `m` with `reason`, changing nothing (for refusals the shell decides, like 'badRedo'). */
