@@ -77,7 +77,12 @@ export async function query(t: Target, sql: string, timeoutMs?: number): Promise
 }
 
 export interface ComputeStatus {
+  storage?: 'basebackup' | 'fuse';
+  controllerPid?: number;
+  mariadbdPid?: number;
   shipper: { commitLsn: string; commitLagP50Ms: number; commitLagP99Ms: number } | null;
+  /** FUSE mode: the local file cache and the fsyncs that waited for the quorum. */
+  datadirFs?: { lfcHits: number; lfcMisses: number; pagesFetched: number; fsyncWaits: number } | null;
 }
 
 export async function computeStatus(home: string, name: string): Promise<ComputeStatus> {
