@@ -7,6 +7,7 @@ import { installNativeCrc32c } from '@strata/datadir';
 import { openRemoteStorage } from '@strata/remote-storage';
 import { checkAuthPolicy, ConfigError, jsonLogger, listen, loadVerifier, type Logger } from '@strata/service-kit';
 import { createApp } from './app.js';
+import { knownNodes } from './bounds.js';
 import type { SafekeeperDeps } from './deps.js';
 import { loadConfig, type SafekeeperConfig } from './env.js';
 import { SafekeeperMetrics } from './metrics.js';
@@ -48,7 +49,7 @@ export async function startSafekeeper(config: SafekeeperConfig, log: Logger, onB
   const ledger = await MembershipLedger.open(config.dataDir, config.nodeId, timelines.all());
   for (const l of ledger.lost((t, tl) => holds(timelines, t, tl))) log.warn('timeline lost: held here, directory gone; this safekeeper stays out of it until a membership change replaces it', l);
   const remoteStorage = config.remoteStorageUrl ? openRemoteStorage(config.remoteStorageUrl) : undefined;
-  const hosts = new AcceptorHosts(config.nodeId);
+  const hosts = new AcceptorHosts(config.nodeId, knownNodes({ nodeId: config.nodeId, peers: config.peers }));
   const peerToken = config.tokenFile ? (await readFile(config.tokenFile, 'utf8')).trim() : undefined;
   const deps: SafekeeperDeps = {
     nodeId: config.nodeId,

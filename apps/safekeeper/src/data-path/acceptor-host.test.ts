@@ -126,6 +126,21 @@ describe('AcceptorHost group commit', () => {
     expect(timeline.control.conf).toEqual(joint);
     expect(timeline.flushLsn).toBe(1000n + BigInt(bytes.length));
   });
+
+  it('refuses a membership switch that names a node unknown here (badConfiguration), changing nothing; known nodes pass', async () => {
+    const host = new AcceptorHost(1, timeline, new Set([1, 2, 3, 4]));
+    const refusals: Refusal[] = [];
+    const before = timeline.control.conf;
+    const sw = (conf: { generation: number; members: number[]; newMembers?: number[] }) =>
+      host.handle([{ type: 'MembershipSwitchRequest', tenantId: TENANT, timelineId: TIMELINE, generation: conf.generation, conf }], { onRefused: (r) => refusals.push(r) });
+    const [r] = await sw({ generation: 2, members: [1, 2, 3], newMembers: [1, 2, 9] });
+    expect(r).toMatchObject({ type: 'Reject', reason: 'badConfiguration' });
+    expect(refusals[0]!.detail).toMatch(/node 9, unknown here \(known: 1, 2, 3, 4\)/);
+    expect(timeline.control.conf).toEqual(before);
+    const [ok] = await sw({ generation: 2, members: [1, 2, 3], newMembers: [2, 3, 4] });
+    expect(ok).toMatchObject({ type: 'MembershipSwitchResponse' });
+    expect(timeline.control.conf).toEqual({ generation: 2, members: [1, 2, 3], newMembers: [2, 3, 4] });
+  });
 });
 
 describe('AcceptorHost: only valid redo from the elected connection is stored', () => {

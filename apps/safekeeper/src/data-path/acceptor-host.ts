@@ -36,6 +36,7 @@ import {
   type TermHistory,
   stepAcceptor,
 } from '@strata/core/consensus';
+import { unknownMembers } from '../bounds.js';
 import type { Timeline } from '../storage/timeline.js';
 
 /** Largest WAL copied from a peer in one `recoverFromPeer` call. */
@@ -95,6 +96,8 @@ export class AcceptorHost {
   constructor(
     private readonly nodeId: number,
     private readonly timeline: Timeline,
+    /** Nodes a configuration may name (this one and its --peers); undefined: shape checks only (no peers given). */
+    private readonly knownNodes?: ReadonlySet<number> | undefined,
   ) {
     this.state = restoreAcceptor(controlFromTimeline(nodeId, timeline), timeline.flushLsn);
     assert(timeline.writtenLsn === timeline.flushLsn, 'a host starts over durable WAL only');
@@ -272,6 +275,11 @@ export class AcceptorHost {
     };
     const ctx: { sender?: Sender; stored?: Uint8Array } = {};
     if (session) ctx.sender = session.sender;
+    if (m.type === 'MembershipSwitchRequest') {
+      // A node nobody here can reach would count toward a quorum that can never form.
+      const unknown = unknownMembers(m.conf, this.knownNodes);
+      if (unknown.length > 0) return refused('badConfiguration', `configuration names node${unknown.length === 1 ? '' : 's'} ${unknown.join(', ')}, unknown here (known: ${[...this.knownNodes!].sort((a, b) => a - b).join(', ')})`);
+    }
     if (m.type === 'AppendRequest') {
       if (session && session.electedTerm !== m.term) {
         return refused('notElected', `append of term ${m.term} on a connection elected for ${session.electedTerm ?? 'no term'}`);

@@ -10,11 +10,15 @@ export class AcceptorHosts {
   // Keyed by the Timeline object: a deleted and re-created timeline gets a fresh host.
   private readonly hosts = new WeakMap<Timeline, AcceptorHost>();
 
-  constructor(private readonly nodeId: number) {}
+  /** `knownNodes`: this node and its --peers (undefined without peers), which a membership switch may name. */
+  constructor(
+    private readonly nodeId: number,
+    private readonly knownNodes?: ReadonlySet<number> | undefined,
+  ) {}
 
   of(t: Timeline): AcceptorHost {
     let h = this.hosts.get(t);
-    if (!h) this.hosts.set(t, (h = new AcceptorHost(this.nodeId, t)));
+    if (!h) this.hosts.set(t, (h = new AcceptorHost(this.nodeId, t, this.knownNodes)));
     return h;
   }
 

@@ -26,7 +26,7 @@ import { hexId } from '@strata/core/json';
 import { ZSTD_CODING, ZstdError, acceptsZstd, zstdCompress, zstdDecompress } from '@strata/zstd';
 import { authorize, BadRequest, describeIssues, PayloadTooLarge, readBodyBytes, zv } from '@strata/service-kit';
 import { POLICY } from '../auth.js';
-import { boundedU64, GENERATION_LIMIT, remoteConfiguration } from '../bounds.js';
+import { boundedU64, GENERATION_LIMIT, knownNodes, remoteConfiguration } from '../bounds.js';
 import { AcceptorHosts } from '../data-path/hosts.js';
 import type { AppEnv, SafekeeperDeps } from '../deps.js';
 import { BadZstd } from '../errors.js';
@@ -54,7 +54,7 @@ const coordinatorMessage = z.discriminatedUnion('type', [
 ]);
 
 export function consensusRoutes(deps: SafekeeperDeps) {
-  const hosts = deps.hosts ?? new AcceptorHosts(deps.nodeId);
+  const hosts = deps.hosts ?? new AcceptorHosts(deps.nodeId, knownNodes(deps));
   return new Hono<AppEnv>().post(
     '/v1/tenants/:tenant/timelines/:timeline/consensus',
     bodyLimit({
