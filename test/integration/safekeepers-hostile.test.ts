@@ -124,6 +124,19 @@ class RawStream {
   }
 }
 
+/** The real proposer (the compute's): a tenant token, like the hostile connections. */
+function newProposer(): ProposerDriver {
+  return new ProposerDriver({
+    tenantId: TENANT,
+    timelineId: TIMELINE,
+    proposerId: 42,
+    safekeepers: sks.map((s) => ({ nodeId: s.id, baseUrl: s.url })),
+    token: tenant,
+    backoffMsMin: 20,
+    backoffMsMax: 300,
+  });
+}
+
 /** The real proposer appends `chunks` mtr batches and waits for their commit. */
 async function write(chunks: number, seed: number): Promise<void> {
   for (let i = 0; i < chunks; i++) {
@@ -155,15 +168,7 @@ beforeAll(async () => {
     });
     expect(res.status, await res.text()).toBe(201);
   }
-  proposer = new ProposerDriver({
-    tenantId: TENANT,
-    timelineId: TIMELINE,
-    proposerId: 42,
-    safekeepers: sks.map((s) => ({ nodeId: s.id, baseUrl: s.url })),
-    token: tenant,
-    backoffMsMin: 20,
-    backoffMsMax: 300,
-  });
+  proposer = newProposer();
   await proposer.waitElected(20_000);
   await write(4, 1);
   // Every member holds all of it, so each attack below starts from the same place on each.
@@ -178,7 +183,7 @@ afterAll(async () => {
 });
 
 describe('a hostile compute on the proposer stream (three real safekeepers, auth on)', () => {
-  it('[HOSTILE] (a) 64 bytes of 0xAB at the flush LSN with the current term: refused by every safekeeper (notElected, then badRedo), nothing stored', async () => {
+  it('[HOSTILE] (a) 64 bytes of 0xAB at the flush LSN with the current term, also after replaying the election: refused by every safekeeper (notElected: the proposer\'s open connection holds the term), nothing stored', async () => {
     for (const s of sks) {
       const before = await consensusState(s);
       expect(before.flushLsn).toBe(endLsn);
@@ -186,11 +191,14 @@ describe('a hostile compute on the proposer stream (three real safekeepers, auth
       const raw = await RawStream.open(s, tenant);
       try {
         expect(await raw.send(garbage), `safekeeper ${s.id}, a fresh connection`).toMatchObject({ type: 'Reject', reason: 'notElected' });
-        // Replaying the current term's ProposerElected binds this connection (the acceptor takes it as a duplicate)...
+        // Replaying the current term's ProposerElected does not bind this connection while the proposer's is open...
         const replay: Message = { type: 'ProposerElected', ...h, term: before.term, startStreamingAt: before.termHistory[0]!.lsn, termHistory: before.termHistory };
-        expect(await raw.send(replay), `safekeeper ${s.id}, replayed election`).toMatchObject({ type: 'AppendResponse', term: before.term, flushLsn: before.flushLsn });
-        // ...and the bytes themselves are still refused.
-        expect(await raw.send(garbage), `safekeeper ${s.id}, bound connection`).toMatchObject({ type: 'Reject', reason: 'badRedo', lsn: before.flushLsn });
+        expect(await raw.send(replay), `safekeeper ${s.id}, replayed election`).toMatchObject({ type: 'Reject', reason: 'notElected' });
+        // ...so its appends, valid redo or not, are still refused.
+        expect(await raw.send(garbage), `safekeeper ${s.id}, after the replay`).toMatchObject({ type: 'Reject', reason: 'notElected' });
+        const valid = mtrs(4096, 77);
+        const forgedValid: Message = { type: 'AppendRequest', ...h, term: before.term, beginLsn: before.flushLsn, endLsn: before.flushLsn + BigInt(valid.length), commitLsn: before.flushLsn + BigInt(valid.length), data: valid };
+        expect(await raw.send(forgedValid), `safekeeper ${s.id}, CRC-valid redo after the replay`).toMatchObject({ type: 'Reject', reason: 'notElected' });
       } finally {
         raw.close();
       }
@@ -198,13 +206,26 @@ describe('a hostile compute on the proposer stream (three real safekeepers, auth
     }
   });
 
-  it('[HOSTILE] (b) a resend of valid mtrs that differ from the stored WAL they overlap: conflict, nothing stored', async () => {
+  it('[HOSTILE] (b) with the proposer gone, a replayed election binds a connection, and still: garbage is badRedo, a resend of valid mtrs that differ from the stored WAL is a conflict; nothing stored', async () => {
+    // The proposer stops (its connections close): the term is free for its next connection, or for this one.
+    proposer.stop();
     const last = written[written.length - 1]!;
     for (const s of sks) {
       const before = await consensusState(s);
+      const replay: Message = { type: 'ProposerElected', ...h, term: before.term, startStreamingAt: before.termHistory[0]!.lsn, termHistory: before.termHistory };
       const raw = await RawStream.open(s, tenant);
       try {
-        await raw.send({ type: 'ProposerElected', ...h, term: before.term, startStreamingAt: before.termHistory[0]!.lsn, termHistory: before.termHistory });
+        // Until the safekeeper has seen the old connection close.
+        const deadline = Date.now() + 10_000;
+        for (;;) {
+          const r = await raw.send(replay);
+          if (r?.type === 'AppendResponse') break;
+          expect(r, `safekeeper ${s.id}, replayed election`).toMatchObject({ type: 'Reject', reason: 'notElected' });
+          expect(Date.now() < deadline, `safekeeper ${s.id} still holds the stopped proposer's term`).toBe(true);
+          await new Promise((r2) => setTimeout(r2, 100));
+        }
+        const garbage: Message = { type: 'AppendRequest', ...h, term: before.term, beginLsn: before.flushLsn, endLsn: before.flushLsn + 64n, commitLsn: before.flushLsn + 64n, data: new Uint8Array(64).fill(0xab) };
+        expect(await raw.send(garbage), `safekeeper ${s.id}, bound connection`).toMatchObject({ type: 'Reject', reason: 'badRedo', lsn: before.flushLsn });
         // CRC-valid redo over the last append and beyond it: only the overlap differs from what is stored.
         const forged = mtrs(last.length + 1024, 999);
         const from = before.flushLsn - BigInt(last.length);
@@ -214,6 +235,16 @@ describe('a hostile compute on the proposer stream (three real safekeepers, auth
         raw.close();
       }
       expect(await consensusState(s)).toEqual(before);
+    }
+    // The compute comes back: a new proposer is elected and writes on (next test).
+    proposer = newProposer();
+    await proposer.waitElected(20_000);
+    // Each member follows it (the quorum that elected it may not hold all three), so the next tests start alike everywhere.
+    for (const s of sks) {
+      await until(`safekeeper ${s.id} to follow the new proposer`, async () => {
+        const c = await consensusState(s);
+        return c.termHistory[c.termHistory.length - 1]?.term === c.term;
+      }, 30_000);
     }
   });
 

@@ -223,6 +223,29 @@ describe('AcceptorHost: only valid redo from the elected connection is stored', 
     expect(timeline.flushLsn).toBe(1000n + BigInt(cutAt));
   });
 
+  it('a second connection repeating the election of a term an open connection holds is not elected; once that one closes, it is', async () => {
+    const host = new AcceptorHost(1, timeline);
+    const proposer = new StreamSession('proposer');
+    const intruder = new StreamSession('proposer');
+    const refusals: Refusal[] = [];
+    await host.handle([elected, append(1000n, wal.subarray(0, boundaries[10]!))], { session: proposer });
+    // Same token, same term, same history: the repeat would bind it, and its valid mtrs would be stored at the flush LSN.
+    const replies = await host.handle([elected, append(1000n + BigInt(boundaries[10]!), wal.subarray(boundaries[10]!, cutAt))], { session: intruder, onRefused: (r) => refusals.push(r) });
+    expect(replies).toMatchObject([
+      { type: 'Reject', reason: 'notElected' },
+      { type: 'Reject', reason: 'notElected' },
+    ]);
+    expect(refusals[0]!.detail).toMatch(/held by another open connection/);
+    expect(intruder.electedTerm).toBeNull();
+    expect(timeline.flushLsn).toBe(1000n + BigInt(boundaries[10]!));
+    // The proposer's connection closes (it reconnects): its next connection is elected for the same term and goes on.
+    proposer.live = false;
+    const next = new StreamSession('proposer');
+    const again = await host.handle([elected, append(1000n + BigInt(boundaries[10]!), wal.subarray(boundaries[10]!, cutAt))], { session: next });
+    expect(again.map((x) => x.type)).toEqual(['AppendResponse', 'AppendResponse']);
+    expect(timeline.flushLsn).toBe(1000n + BigInt(cutAt));
+  });
+
   it('peer recovery writes whole mtrs only: a chunk cut inside an mtr leaves that mtr for the next call', async () => {
     const host = new AcceptorHost(1, timeline);
     const n = await host.recoverFromPeer([{ term: 2n, lsn: 1000n }], 1000n + BigInt(wal.length), async (from) => wal.subarray(Number(from - 1000n), cutAt + 7));

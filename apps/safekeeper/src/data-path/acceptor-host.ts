@@ -55,6 +55,8 @@ export const PEER_RECOVERY_CHUNK_BYTES = 16 * 1024 * 1024;
  */
 export class StreamSession {
   electedTerm: bigint | null = null;
+  /** False once its connection closed: the term it held may go to the proposer's next connection. */
+  live = true;
   constructor(readonly sender: Sender) {}
 }
 
@@ -90,6 +92,13 @@ export class AcceptorHost {
   private lastWrite: Promise<unknown> = Promise.resolve();
   /** A failed WAL write: the acceptor's state is ahead of its storage, so it answers nothing more. */
   private broken: Error | undefined;
+  /**
+   * The connection appends are taken from: the last one elected here. While
+   * it is open, no other connection is elected for its term, so a second
+   * client holding the same token cannot repeat the election and append
+   * beside the proposer (its bytes would become the timeline's).
+   */
+  private electedSession: StreamSession | null = null;
   /** `Date.now()` of the last proposer request handled (0: none since this host was made). */
   lastProposerMessageAt = 0;
 
@@ -210,6 +219,7 @@ export class AcceptorHost {
       if (session && m.type === 'ProposerElected' && step.replies[0]?.type === 'AppendResponse' && step.replies[0].term === m.term) {
         // The acceptor follows this proposer now (an out-termed one is answered with the higher term).
         session.electedTerm = m.term;
+        this.electedSession = session;
       }
       let reads: Map<number, Uint8Array> | null = null;
       for (const e of step.effects) {
@@ -275,6 +285,13 @@ export class AcceptorHost {
     };
     const ctx: { sender?: Sender; stored?: Uint8Array } = {};
     if (session) ctx.sender = session.sender;
+    if (m.type === 'ProposerElected' && session) {
+      const holder = this.electedSession;
+      if (holder !== null && holder !== session && holder.live && holder.electedTerm === m.term) {
+        // The proposer reconnecting sees this only until its old connection's close is seen here; then it is elected again.
+        return refused('notElected', `term ${m.term} is held by another open connection`);
+      }
+    }
     if (m.type === 'MembershipSwitchRequest') {
       // A node nobody here can reach would count toward a quorum that can never form.
       const unknown = unknownMembers(m.conf, this.knownNodes);

@@ -200,6 +200,7 @@ class Stream {
     });
     this.socket.once('close', () => {
       this.closed = true;
+      this.session.live = false;
       this.queue = [];
       this.queuedBytes = 0;
     });
