@@ -4,7 +4,10 @@
  * one request with a deadline, and a failed reply as an error that keeps
  * the service's own code. No node:* imports: the console bundles this.
  */
-import { StrataError } from '@strata/core';
+import { authHeaders, StrataError } from '@strata/core';
+
+/** Defined in core so the services' own outgoing calls share it; every client imports it from here. */
+export { authHeaders };
 
 /**
  * A request to a service that failed: `code` is the service's own
@@ -97,9 +100,4 @@ export function serviceUrl(address: string, service: string): string {
 /** The page server's base URL from `host:port`, `[v6]:port` or a URL. */
 export function pageserverUrl(address: string): string {
   return serviceUrl(address, 'page server');
-}
-
-/** `Authorization: Bearer <token>`, or nothing without a token. */
-export function authHeaders(token: string | undefined): Record<string, string> {
-  return token ? { authorization: `Bearer ${token}` } : {};
 }

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { authHeaders } from '@strata/client';
 import { type Compute, ComputeError, createApp, readStateFile, startCompute, writeStateFile } from '@strata/compute';
 import { jsonLogger, listen, loadVerifier } from '@strata/service-kit';
 import { isAlive } from '../local/daemon.js';
@@ -143,7 +144,7 @@ export async function computeList(out: (line: string) => void, branchOf: (timeli
     if (!s || !isAlive(s.controllerPid)) continue;
     let lag = '-';
     if (s.controlUrl) {
-      const r = await fetch(`${s.controlUrl}/v1/status`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+      const r = await fetch(`${s.controlUrl}/v1/status`, { headers: authHeaders(token), signal: AbortSignal.timeout(2000) }).catch(() => undefined);
       const body = r?.ok ? ((await r.json()) as { shipper?: { lagBytes?: string; lagMs?: number } | null }) : undefined;
       if (body?.shipper) lag = `${body.shipper.lagBytes ?? '?'}B/${body.shipper.lagMs ?? '?'}ms`;
     }

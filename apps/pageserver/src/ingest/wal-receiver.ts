@@ -20,7 +20,7 @@
  *   can drop WAL that the page server no longer needs.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AssertionError, CorruptFrame, CorruptRedo, redo, StrataError } from '@strata/core';
+import { AssertionError, authHeaders, CorruptFrame, CorruptRedo, redo, StrataError } from '@strata/core';
 import { lsnDecimal } from '@strata/core/json';
 import { LSN_TIME_POINTS_MAX, mergeLsnTimes } from '@strata/core/layers';
 import { WAL_STREAM_CONTENT_TYPE, WalStreamDecoder, type WalStreamFrame } from '@strata/core/wal-stream';
@@ -151,7 +151,7 @@ export class WalReceiver {
   }
 
   private headers(): Record<string, string> {
-    return this.o.token ? { authorization: `Bearer ${this.o.token}` } : {};
+    return authHeaders(this.o.token);
   }
 
   private path(): string {
