@@ -195,6 +195,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         sessionTtlMs: 0,
         metrics: { retentionMs: 0, rowsMax: 0, scrapeIntervalMs: 0 },
         secureCookie: false,
+        trustedProxy: false,
         background: new BackgroundTasks(),
         signInLimiter: new SignInLimiter(() => new Date()),
       };

@@ -18,6 +18,16 @@ const envSchema = z.object({
   CONSOLE_METRICS_ROWS_MAX: z.coerce.number().int().positive().default(200_000),
   /** Set on a TLS-terminated deployment so the session cookie is Secure. */
   CONSOLE_SECURE_COOKIE: z.enum(['true', 'false']).default('false'),
+  /**
+   * Set when the console sits behind one reverse proxy that sets or appends
+   * X-Forwarded-For: only then is that header the client's address for the
+   * per-address sign-in limit. Without a proxy a client writes the header
+   * itself, and Next keeps what it wrote.
+   */
+  CONSOLE_TRUSTED_PROXY: z
+    .enum(['true', 'false', '1', '0'])
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
 });
 
 export type ConsoleEnv = z.infer<typeof envSchema>;

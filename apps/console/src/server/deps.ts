@@ -17,6 +17,8 @@ export interface ConsoleDeps {
   sessionTtlMs: number;
   metrics: { retentionMs: number; rowsMax: number; scrapeIntervalMs: number };
   secureCookie: boolean;
+  /** X-Forwarded-For is set by a reverse proxy in front of the console, not by the client (CONSOLE_TRUSTED_PROXY). */
+  trustedProxy: boolean;
   /** Operations run in the background; tests await them here. */
   background: BackgroundTasks;
   /** Failed sign-ins per user and per address (one console process holds them). */
@@ -53,6 +55,7 @@ export function serverDeps(): ConsoleDeps {
       sessionTtlMs: e.CONSOLE_SESSION_TTL_HOURS * 3_600_000,
       metrics: { retentionMs: e.CONSOLE_METRICS_RETENTION_HOURS * 3_600_000, rowsMax: e.CONSOLE_METRICS_ROWS_MAX, scrapeIntervalMs: e.CONSOLE_SCRAPE_INTERVAL_MS },
       secureCookie: e.CONSOLE_SECURE_COOKIE === 'true',
+      trustedProxy: e.CONSOLE_TRUSTED_PROXY,
       background: new BackgroundTasks(),
       signInLimiter: new SignInLimiter(now),
     };

@@ -2,11 +2,13 @@
  * The console's HTTP entry against a real Postgres: cross-site requests
  * (issue 16, attack 5) and sign-in guessing (attack 6) are refused before
  * they reach a procedure. Requests are real `Request`s through the same
- * handler the Next route serves.
+ * handler the Next route serves. The per-address limit trusts
+ * X-Forwarded-For only behind a configured proxy (deps.trustedProxy).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listOperators } from '@strata/db';
 import { createTrpcHandler } from './http-handler';
+import { SignInLimiter } from './services/sign-in-limiter';
 import { addOperator, createHarness, type Harness } from './testing/harness';
 
 const CONSOLE = 'http://127.0.0.1:7000';
@@ -17,8 +19,8 @@ describe('[SECURITY][HTTP] the console refuses cross-site mutations and throttle
   let handle: (req: Request) => Promise<Response>;
   let adminCookie: string;
 
-  async function signIn(username: string, password: string, address: string): Promise<Response> {
-    return handle(
+  async function signIn(username: string, password: string, address: string, via = handle): Promise<Response> {
+    return via(
       new Request(`${CONSOLE}/api/trpc/operators.signIn`, {
         method: 'POST',
         headers: { host: '127.0.0.1:7000', origin: CONSOLE, 'sec-fetch-site': 'same-origin', 'content-type': 'application/json', 'x-forwarded-for': address },
@@ -107,9 +109,28 @@ describe('[SECURITY][HTTP] the console refuses cross-site mutations and throttle
     expect((await signIn('admin', 'correct horse', '10.1.0.98')).status).toBe(200);
   });
 
-  it('after 20 failures from one address (any usernames), that address is refused; others are not', async () => {
-    for (let i = 0; i < 20; i++) expect((await signIn(`nobody${i}`, 'guess', '10.2.0.1')).status).toBe(401);
-    expect((await signIn('admin', 'correct horse', '10.2.0.1')).status).toBe(429);
-    expect((await signIn('admin', 'correct horse', '10.2.0.2')).status).toBe(200);
+  /** A handler with its own (empty) sign-in counts, trusting X-Forwarded-For or not. */
+  function freshHandler(trustedProxy: boolean): (req: Request) => Promise<Response> {
+    return createTrpcHandler({ ...h.deps, trustedProxy, signInLimiter: new SignInLimiter(h.deps.now) });
+  }
+
+  it('without a trusted proxy, 20 wrong passwords with a different X-Forwarded-For each still lock the address (429)', async () => {
+    const direct = freshHandler(false);
+    for (let i = 0; i < 20; i++) expect((await signIn(`nobody${i}`, 'guess', `10.3.0.${i}`, direct)).status).toBe(401);
+    // A 21st address, and the right password: the client chose every one of those addresses, so they were one.
+    const locked = await signIn('admin', 'correct horse', '10.3.0.99', direct);
+    expect(locked.status).toBe(429);
+    expect(((await locked.json()) as { error: { message: string; data: { code: string } } }).error).toMatchObject({ data: { code: 'TOO_MANY_REQUESTS' }, message: expect.stringMatching(/address/) });
+    expect((await signIn('admin', 'correct horse', '', direct)).status).toBe(429);
+  });
+
+  it('behind a trusted proxy, 20 failures from one forwarded address lock it; other addresses are counted separately', async () => {
+    const proxied = freshHandler(true);
+    for (let i = 0; i < 20; i++) expect((await signIn(`nobody${i}`, 'guess', '10.2.0.1', proxied)).status).toBe(401);
+    expect((await signIn('admin', 'correct horse', '10.2.0.1', proxied)).status).toBe(429);
+    // The proxy appends the address it saw: what the client put before it changes nothing.
+    expect((await signIn('admin', 'correct horse', '10.9.9.9, 10.2.0.1', proxied)).status).toBe(429);
+    expect((await signIn('admin', 'correct horse', '10.2.0.2', proxied)).status).toBe(200);
+    expect((await signIn('admin', 'correct horse', '10.2.0.1, 10.2.0.3', proxied)).status).toBe(200);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * The console's one HTTP entry (`/api/trpc/*`): the session from the cookie,
- * the client's address, and the cross-site request guard, in front of the
+ * the client's address (for sign-in throttling), and the cross-site request guard, in front of the
  * tRPC fetch adapter. Built over deps so a test serves real requests from it.
  *
  * The guard, for every request that can change something (anything but
@@ -54,10 +54,25 @@ export function crossSiteRefusal(req: Request): string | null {
   return null;
 }
 
-/** The client's address as the server in front of us saw it (Next sets x-forwarded-for from the socket when absent). */
-export function clientAddress(req: Request): string | null {
-  const first = req.headers.get('x-forwarded-for')?.split(',')[0]?.trim();
-  return first ? first : null;
+/** The per-address sign-in key of every client when the console cannot tell its clients apart. */
+export const DIRECT_CLIENT = 'direct';
+
+/**
+ * The client's address, the key of the per-address sign-in limit.
+ *
+ * Behind a trusted proxy it is the last X-Forwarded-For entry: the address
+ * the proxy saw, which it sets or appends; entries before it are whatever
+ * the client sent. Without one, the header is the client's to choose (Next
+ * fills it from the socket only when the client sent none, and keeps it
+ * otherwise), so a guesser would get a fresh address per request. A route
+ * handler sees a web Request, not the socket, so there is no address of our
+ * own to use: every direct client shares one key. The console listens on
+ * loopback by default, where every client has the same address anyway.
+ */
+export function clientAddress(req: Request, trustedProxy: boolean): string {
+  if (!trustedProxy) return DIRECT_CLIENT;
+  const last = req.headers.get('x-forwarded-for')?.split(',').at(-1)?.trim();
+  return last ? last : DIRECT_CLIENT;
 }
 
 function refused(reason: string): Response {
@@ -79,7 +94,7 @@ export function createTrpcHandler(deps: ConsoleDeps): (req: Request) => Promise<
         return {
           deps,
           session: await sessionOperator(deps, cookieValue(req.headers.get('cookie'), SESSION_COOKIE)),
-          clientAddress: clientAddress(req),
+          clientAddress: clientAddress(req, deps.trustedProxy),
           cookies: {
             setSession(token, expiresAt) {
               resHeaders.append('set-cookie', `${SESSION_COOKIE}=${token}; Path=/; HttpOnly; SameSite=Lax; Expires=${expiresAt.toUTCString()}${secure}`);

@@ -53,6 +53,7 @@ export async function createHarness(options: { cluster: boolean }): Promise<Harn
     sessionTtlMs: 3_600_000,
     metrics: { retentionMs: 3_600_000, rowsMax: 10_000, scrapeIntervalMs: 0 },
     secureCookie: false,
+    trustedProxy: false,
     background: new BackgroundTasks(),
     signInLimiter: new SignInLimiter(now),
   };
