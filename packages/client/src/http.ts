@@ -21,8 +21,10 @@ export class ServiceClientError extends StrataError {
     message: string,
     /** The HTTP status of the reply, when there was one. */
     readonly httpStatus?: number,
+    /** `cause`: for CONNECTION_FAILED, what fetch threw (callers that print the transport's own words read it). */
+    options?: ErrorOptions,
   ) {
-    super(message);
+    super(message, options);
     this.name = 'ServiceClientError';
   }
 }
@@ -38,8 +40,8 @@ export type ServiceRequestInit = Omit<RequestInit, 'headers' | 'signal'> & { tim
 
 export const SERVICE_TIMEOUT_MS_DEFAULT = 30_000;
 
-type ErrorFactory = (code: string, message: string, httpStatus?: number) => ServiceClientError;
-const serviceClientError: ErrorFactory = (code, message, httpStatus) => new ServiceClientError(code, message, httpStatus);
+type ErrorFactory = (code: string, message: string, httpStatus?: number, options?: ErrorOptions) => ServiceClientError;
+const serviceClientError: ErrorFactory = (code, message, httpStatus, options) => new ServiceClientError(code, message, httpStatus, options);
 
 /** One request with the token and a deadline; a service that does not answer is CONNECTION_FAILED. */
 export async function serviceRequest(t: ServiceTarget, path: string, init: ServiceRequestInit = {}, makeError: ErrorFactory = serviceClientError): Promise<Response> {
@@ -52,7 +54,7 @@ export async function serviceRequest(t: ServiceTarget, path: string, init: Servi
     });
   } catch (e) {
     const reason = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
-    throw makeError('CONNECTION_FAILED', `cannot reach ${url}: ${reason}`);
+    throw makeError('CONNECTION_FAILED', `cannot reach ${url}: ${reason}`, undefined, { cause: e });
   }
 }
 

@@ -5,4 +5,5 @@ export * from './wire-zstd.js';
 export * from './http.js';
 export * from './pageserver-client.js';
 export * from './pageserver-api.js';
+export * from './pageserver-files.js';
 export * from './member-join.js';

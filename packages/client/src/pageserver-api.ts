@@ -1,58 +1,78 @@
 /**
- * The page server's HTTP API for its clients (compute, CLI, tests): timeline
- * details, wait for an LSN, one page, a basebackup unpacked into a
- * directory, aux-file sets, LSN ↔ time points, branches, tenant import.
- * The GetPage stream is PageserverClient (pageserver-client.ts).
+ * The page server's HTTP API for its clients (compute, CLI, console, tests):
+ * status, tenants, timeline details, wait for an LSN, one page, aux-file
+ * sets, LSN ↔ time points, branches, snapshots. The GetPage stream is
+ * PageserverClient (pageserver-client.ts); the calls that touch the local
+ * disk (basebackup, aux upload) are in pageserver-files.ts, so this module
+ * has no node:* import and the console imports it
+ * (`@strata/client/pageserver-api`).
  *
  * Every failure is a PageserverClientError whose `code` is the page
  * server's own (`LSN_OUT_OF_RANGE`, `TIMELINE_NOT_FOUND`...) when it
  * answered with one, `HTTP_<status>` when it answered something else, and
- * `CONNECTION_FAILED` when it did not answer.
+ * `CONNECTION_FAILED` when it did not answer (its `cause` is what fetch
+ * threw). A reply that is not what the page server sends throws zod's error.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { type AuxFile, decodeAuxSet, encodeAuxSet } from '@strata/core';
+import { type AuxFile, decodeAuxSet } from '@strata/core';
 import { decodeGetPageResponse, encodeGetPageRequests, type GetPageItem } from '@strata/core/getpage';
 import { lsnDecimal, lsnString } from '@strata/core/json';
-import { readAuxFiles, TarDirSink, TarParser } from '@strata/datadir';
 import { z } from 'zod';
-import { replyFailure, serviceRequest, SERVICE_TIMEOUT_MS_DEFAULT, type ServiceClientError, type ServiceRequestInit, type ServiceTarget } from './http.js';
-import { PageserverClientError } from './pageserver-client.js';
+import { SERVICE_TIMEOUT_MS_DEFAULT } from './http.js';
+import { failure, json, PageserverClientError, type PageserverTarget, request, timelinePath } from './pageserver-http.js';
 
-export type PageserverTarget = ServiceTarget;
+export type { PageserverTarget };
 
 /** The page server bounds one wait; a longer one is asked again in slices of this. */
 const WAIT_SLICE_MS = 10_000;
-/** Report basebackup progress at most every this many bytes. */
-const PROGRESS_BYTES = 64 << 20;
 
-/** Every failure of this API is a PageserverClientError (a ServiceClientError). */
-const pageserverError = (code: string, message: string, httpStatus?: number) => new PageserverClientError(code, message, httpStatus);
-
-/** Not "cannot reach http://…" alone: say it was the page server. */
-async function request(t: PageserverTarget, path: string, init: ServiceRequestInit = {}): Promise<Response> {
-  return serviceRequest(t, path, init, (code, message) => pageserverError(code, `page server: ${message}`));
+/** A bound on one call other than the default (30 s): status views ask briefly, an import may take minutes. */
+export interface CallOptions {
+  readonly timeoutMs?: number | undefined;
 }
 
-/** A reply that is not a success, as an error that keeps the page server's code. */
-function failure(res: Response, what: string): Promise<ServiceClientError> {
-  return replyFailure(res, what, pageserverError);
+const timeoutOf = (o: CallOptions) => (o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs });
+
+// ---- the service ----
+
+const statusReply = z.object({ service: z.literal('pageserver'), version: z.string(), tenants: z.number().int().nonnegative(), timelines: z.number().int().nonnegative() }).passthrough();
+/** The page server's own status (`GET /v1/status`): what it is, its version, how much it holds, and more fields passed through. */
+export type PageserverStatus = z.output<typeof statusReply>;
+
+export function pageserverStatus(t: PageserverTarget, opts: CallOptions = {}): Promise<PageserverStatus> {
+  return json(t, '/v1/status', statusReply, 'status', timeoutOf(opts));
 }
 
-async function json<S extends z.ZodType>(t: PageserverTarget, path: string, schema: S, what: string, init: ServiceRequestInit = {}): Promise<z.output<S>> {
-  const res = await request(t, path, init);
-  if (!res.ok) throw await failure(res, what);
-  return schema.parse(await res.json());
+// ---- tenants ----
+
+const tenantsReply = z.object({ tenants: z.array(z.object({ tenantId: z.string(), timelines: z.number().int().nonnegative() }).passthrough()) });
+
+/** Every tenant the page server stores, with its number of timelines. */
+export async function tenantList(t: PageserverTarget, opts: CallOptions = {}): Promise<Array<{ tenantId: string; timelines: number }>> {
+  return (await json(t, '/v1/tenants', tenantsReply, 'tenant list', timeoutOf(opts))).tenants;
 }
 
-const timelinePath = (tenantId: string, timelineId: string) => `/v1/tenants/${tenantId}/timelines/${timelineId}`;
+const importReply = z.object({ tenantId: z.string(), timelineId: z.string(), lsn: lsnString, pages: z.number(), tablespaces: z.number(), auxFiles: z.number() });
+
+/** Imports a cleanly shut down datadir the page server can read (an absolute path on its machine) as a new tenant; default bound 10 min. */
+export function tenantImport(t: PageserverTarget, datadir: string, tenantId?: string, opts: CallOptions = {}): Promise<z.output<typeof importReply>> {
+  const path = tenantId ? `/v1/tenants/${tenantId}/import` : '/v1/tenants/import';
+  return json(t, path, importReply, 'tenant import', { method: 'POST', body: JSON.stringify({ datadir }), timeoutMs: opts.timeoutMs ?? 600_000 });
+}
+
+const tenantDeleteReply = z.object({ tenantId: z.string(), timelinesDeleted: z.number().int().nonnegative() }).passthrough();
+
+/** Deletes a tenant and every one of its timelines (children first); returns how many timelines went. Default bound 2 min. */
+export async function tenantDelete(t: PageserverTarget, tenantId: string, opts: CallOptions = {}): Promise<number> {
+  return (await json(t, `/v1/tenants/${tenantId}`, tenantDeleteReply, `delete tenant ${tenantId}`, { method: 'DELETE', timeoutMs: opts.timeoutMs ?? 120_000 })).timelinesDeleted;
+}
 
 // ---- timelines ----
 
 const timelineReply = z.object({ timelineId: z.string(), initLsn: lsnString, lastRecordLsn: lsnString, pageSize: z.number().int().positive() }).passthrough();
 export type TimelineDetails = z.output<typeof timelineReply>;
 
-export function timelineDetails(t: PageserverTarget, tenantId: string, timelineId: string): Promise<TimelineDetails> {
-  return json(t, timelinePath(tenantId, timelineId), timelineReply, `timeline ${timelineId}`);
+export function timelineDetails(t: PageserverTarget, tenantId: string, timelineId: string, opts: CallOptions = {}): Promise<TimelineDetails> {
+  return json(t, timelinePath(tenantId, timelineId), timelineReply, `timeline ${timelineId}`, timeoutOf(opts));
 }
 
 const branchReply = z.object({ timelineId: z.string(), initLsn: lsnString }).passthrough();
@@ -75,14 +95,6 @@ export async function deleteTimeline(t: PageserverTarget, tenantId: string, time
   return true;
 }
 
-const importReply = z.object({ tenantId: z.string(), timelineId: z.string(), lsn: lsnString, pages: z.number(), tablespaces: z.number(), auxFiles: z.number() });
-
-/** Imports a cleanly shut down datadir the page server can read (an absolute path on its machine) as a new tenant. */
-export function tenantImport(t: PageserverTarget, datadir: string, tenantId?: string): Promise<z.output<typeof importReply>> {
-  const path = tenantId ? `/v1/tenants/${tenantId}/import` : '/v1/tenants/import';
-  return json(t, path, importReply, 'tenant import', { method: 'POST', body: JSON.stringify({ datadir }), timeoutMs: 600_000 });
-}
-
 // ---- snapshots ----
 
 const snapshotReply = z.object({ name: z.string(), timelineId: z.string(), lsn: lsnDecimal, createdAt: z.string() });
@@ -96,8 +108,8 @@ export function snapshotCreate(t: PageserverTarget, tenantId: string, name: stri
   return json(t, snapshotPath(tenantId), snapshotReply, `snapshot create ${name}`, { method: 'POST', body });
 }
 
-export async function snapshotList(t: PageserverTarget, tenantId: string): Promise<SnapshotInfo[]> {
-  return (await json(t, snapshotPath(tenantId), z.object({ snapshots: z.array(snapshotReply) }), 'snapshot list')).snapshots;
+export async function snapshotList(t: PageserverTarget, tenantId: string, opts: CallOptions = {}): Promise<SnapshotInfo[]> {
+  return (await json(t, snapshotPath(tenantId), z.object({ snapshots: z.array(snapshotReply) }), 'snapshot list', timeoutOf(opts))).snapshots;
 }
 
 export function snapshotGet(t: PageserverTarget, tenantId: string, name: string): Promise<SnapshotInfo> {
@@ -153,7 +165,7 @@ export async function postLsnTimes(t: PageserverTarget, tenantId: string, timeli
   return true;
 }
 
-// ---- pages and files ----
+// ---- pages and aux files ----
 
 /** One page over `POST .../getpage` (no stream to open); the item says whether it was found. */
 export async function getPage(t: PageserverTarget, tenantId: string, timelineId: string, key: { spaceId: number; pageNo: number; lsn: bigint }, waitMs?: number): Promise<GetPageItem> {
@@ -169,22 +181,6 @@ export async function getPage(t: PageserverTarget, tenantId: string, timelineId:
   const [item] = decodeGetPageResponse(new Uint8Array(await res.arrayBuffer()), 1, pageSize);
   if (!item) throw new PageserverClientError('PROTOCOL', 'page get: an empty reply');
   return item;
-}
-
-/**
- * Store the aux files (.frm, db.opt, Aria system tables...) of `datadir` as
- * the set valid from `at`: their bytes travel in the request (aux-set
- * frames), so the page server needs no access to the compute's disk.
- */
-export async function putAuxSet(t: PageserverTarget, tenantId: string, timelineId: string, at: bigint, datadir: string): Promise<number> {
-  const body = z.object({ files: z.number() }).passthrough();
-  return (
-    await json(t, `${timelinePath(tenantId, timelineId)}/aux?lsn=${at}`, body, `store aux files at LSN ${at}`, {
-      method: 'POST',
-      body: encodeAuxSet(readAuxFiles(datadir)) as Uint8Array<ArrayBuffer>,
-      headers: { 'content-type': 'application/octet-stream' },
-    })
-  ).files;
 }
 
 const manifestReply = z.object({
@@ -208,87 +204,4 @@ export async function getAuxSet(t: PageserverTarget, tenantId: string, timelineI
   const res = await request(t, `${timelinePath(tenantId, timelineId)}/aux?${q}`, { timeoutMs: (waitMs ?? 0) + SERVICE_TIMEOUT_MS_DEFAULT });
   if (!res.ok) throw await failure(res, `aux files at LSN ${lsn}`);
   return decodeAuxSet(new Uint8Array(await res.arrayBuffer()));
-}
-
-export interface BasebackupProgress {
-  readonly bytes: number;
-  readonly totalBytes: number;
-  readonly files: number;
-}
-
-export interface BasebackupOptions {
-  /** Default: the timeline's last record LSN. */
-  readonly lsn?: bigint | undefined;
-  /** Let the page server wait this long for `lsn` to be ingested. */
-  readonly waitMs?: number | undefined;
-  readonly onProgress?: ((p: BasebackupProgress) => void) | undefined;
-  /** A bound on the whole transfer; none by default (a large datadir takes as long as it takes). */
-  readonly timeoutMs?: number | undefined;
-}
-
-/**
- * Streams the basebackup tar and unpacks it into `out` (which must be
- * missing or empty) through a temporary sibling directory renamed into place
- * at the end: `out` never holds half a datadir. All-zero stretches stay
- * sparse (TarDirSink).
- */
-export async function basebackup(t: PageserverTarget, tenantId: string, timelineId: string, out: string, opts: BasebackupOptions = {}): Promise<{ lsn: bigint; bytes: number; files: number }> {
-  if (existsSync(out) && readdirSync(out).length > 0) throw new PageserverClientError('OUT_NOT_EMPTY', `basebackup: ${out} is not empty`);
-  const q = new URLSearchParams();
-  if (opts.lsn !== undefined) q.set('lsn', opts.lsn.toString());
-  if (opts.waitMs) q.set('waitMs', String(opts.waitMs));
-  const what = `basebackup${opts.lsn !== undefined ? ` at LSN ${opts.lsn}` : ''}`;
-  const startedMs = Date.now();
-  const res = await request(t, `${timelinePath(tenantId, timelineId)}/basebackup${q.size ? `?${q}` : ''}`, { timeoutMs: opts.timeoutMs ?? null });
-  if (!res.ok || !res.body) throw await failure(res, what);
-  const totalBytes = Number(res.headers.get('x-strata-basebackup-bytes') ?? '0');
-  const lsn = BigInt(res.headers.get('x-strata-lsn') ?? String(opts.lsn ?? 0n));
-  const tmp = `${out}.partial-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  const sink = new TarDirSink(tmp);
-  const parser = new TarParser(sink);
-  let bytes = 0;
-  let lastReport = 0;
-  try {
-    for await (const chunk of res.body) {
-      parser.push(chunk);
-      bytes += chunk.length;
-      if (opts.onProgress && (bytes - lastReport >= PROGRESS_BYTES || bytes === totalBytes)) {
-        lastReport = bytes;
-        opts.onProgress({ bytes, totalBytes, files: sink.files });
-      }
-    }
-    if (!parser.finished || (totalBytes > 0 && bytes !== totalBytes)) throw new Error(`stream ended early: ${bytes} of ${totalBytes} bytes`);
-  } catch (e) {
-    sink.close();
-    rmSync(tmp, { recursive: true, force: true });
-    // A stream cut mid-way only says "terminated": the page server keeps the real cause in the timeline's status.
-    const cause = await basebackupFailureCause(t, tenantId, timelineId, startedMs);
-    const where = cause ? ` (page server: ${cause})` : ` (see the page server's log and GET ${timelinePath(tenantId, timelineId)} lastErrors)`;
-    throw new PageserverClientError('BASEBACKUP_STREAM_FAILED', `${what}: the stream failed after ${bytes} bytes: ${e instanceof Error ? e.message : String(e)}${where}`);
-  }
-  sink.close();
-  rmSync(out, { recursive: true, force: true });
-  renameSync(tmp, out);
-  return { lsn, bytes, files: sink.files };
-}
-
-/** The part of a timeline's status that says why its last basebackup failed (older page servers have none). */
-const lastErrorsReply = z
-  .object({ lastErrors: z.array(z.object({ kind: z.string(), message: z.string(), at: z.string() }).passthrough()).optional() })
-  .passthrough();
-
-/** The page server's record of a basebackup of this timeline that failed since `sinceMs`, if it can tell. */
-async function basebackupFailureCause(t: PageserverTarget, tenantId: string, timelineId: string, sinceMs: number): Promise<string | undefined> {
-  try {
-    const res = await request(t, timelinePath(tenantId, timelineId), { timeoutMs: 5_000 });
-    if (!res.ok) return undefined;
-    const e = lastErrorsReply.parse(await res.json()).lastErrors?.find((x) => x.kind === 'basebackup');
-    // Clocks of two hosts: allow a little skew, but not an error from an earlier, unrelated attempt.
-    return e && Date.parse(e.at) >= sinceMs - 5_000 ? e.message : undefined;
-  } catch {
-    // The page server may be the thing that failed: the stream's own error is reported either way.
-    return undefined;
-  }
 }

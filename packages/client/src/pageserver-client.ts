@@ -23,7 +23,8 @@ import {
   type GetPageItem,
   type GetPageRequest,
 } from '@strata/core/getpage';
-import { authHeaders, parseErrorReply, ServiceClientError } from './http.js';
+import { authHeaders, parseErrorReply } from './http.js';
+import { PageserverClientError } from './pageserver-http.js';
 
 export interface PageserverClientOptions {
   /** `http://host:port` of the page server, or `https://…` when it serves TLS. */
@@ -42,17 +43,8 @@ export interface GetPagesOptions {
   readonly waitMs?: number | undefined;
 }
 
-/**
- * A failure of a page server request (pageserver-api.ts), of the stream's
- * connection or of a whole batch; a page's own failure is its item's status.
- * `code` is the page server's (`TIMELINE_NOT_FOUND`...) when it sent one.
- */
-export class PageserverClientError extends ServiceClientError {
-  constructor(code: string, message: string, httpStatus?: number) {
-    super(code, message, httpStatus);
-    this.name = 'PageserverClientError';
-  }
-}
+// Defined beside the page server's HTTP calls (node-free, for the console); exported here as before.
+export { PageserverClientError };
 
 interface Pending {
   readonly tag: number;

@@ -6,11 +6,12 @@
  * basebackup with its real message, an upload backlog); none when healthy.
  */
 import { z } from 'zod';
-import { authHeaders } from '../commands/safekeeper-endpoints.js';
+import { authHeaders, pageserverStatus, ServiceClientError, timelineDetails } from '@strata/client';
+import { lsnDecimal, lsnString } from '@strata/core/json';
 import { runningComputes } from './computes.js';
 import { adminToken, type ClusterState } from './state.js';
 
-const skTimeline = z.object({ term: z.string(), flushLsn: z.string(), commitLsn: z.string(), backupLsn: z.string(), remoteConsistentLsn: z.string(), conf: z.object({ generation: z.number(), members: z.array(z.number()) }) }).passthrough();
+const skTimeline = z.object({ term: z.string(), flushLsn: lsnDecimal, commitLsn: lsnString, backupLsn: lsnDecimal, remoteConsistentLsn: lsnDecimal, conf: z.object({ generation: z.number(), members: z.array(z.number()) }) }).passthrough();
 const psRemote = z
   .object({
     queued: z.number(),
@@ -20,13 +21,14 @@ const psRemote = z
     backoffMs: z.number(),
     lastError: z.string().nullable(),
     lastErrorAt: z.string().nullable(),
-    remoteConsistentLsn: z.string(),
+    remoteConsistentLsn: lsnDecimal,
     lagBytes: z.string(),
   })
   .passthrough();
 const psLastError = z.object({ kind: z.string(), message: z.string(), at: z.string(), resolvedAt: z.string().nullable() }).passthrough();
+// What status shows of a timeline beyond the client's timelineDetails (which checks lastRecordLsn).
 // remote and lastErrors are optional: an older page server has neither, and its status must still print.
-const psTimeline = z.object({ lastRecordLsn: z.string(), diskConsistentLsn: z.string(), remote: psRemote.nullable().optional(), lastErrors: z.array(psLastError).optional() }).passthrough();
+const psTimeline = z.object({ diskConsistentLsn: lsnDecimal, remote: psRemote.nullable().optional(), lastErrors: z.array(psLastError).optional() }).passthrough();
 export type PageserverTimelineStatus = z.output<typeof psTimeline>;
 
 /** An upload backlog older than this is worth a line even while no attempt fails (uploads not keeping up). */
@@ -68,17 +70,53 @@ export function degradedMemberLines(conf: { generation: number; members: number[
   return lines;
 }
 const lostOf = z.object({ lostTimelines: z.array(z.object({ tenantId: z.string(), timelineId: z.string() })) });
-const computeStatus = z.object({ state: z.string(), shipper: z.object({ commitLsn: z.string(), lagBytes: z.string(), lagMs: z.number() }).passthrough().nullable() }).passthrough();
+const computeStatus = z.object({ state: z.string(), shipper: z.object({ commitLsn: lsnDecimal, lagBytes: z.string(), lagMs: z.number() }).passthrough().nullable() }).passthrough();
+
+/** Every node gets this long to answer: a node that does not is shown DOWN, it does not hold up the rest. */
+const NODE_TIMEOUT_MS = 3000;
+
+/** What a failed request says on its line: the transport's own words (fetch puts the system error in `cause`). */
+function transportText(e: unknown): string {
+  return e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
+}
+
+/** A failed page server call in the words of the safekeepers' lines: `HTTP <status>`, or what the transport said. */
+function failureText(e: unknown): string {
+  if (e instanceof ServiceClientError) {
+    if (e.httpStatus !== undefined) return `HTTP ${e.httpStatus}`;
+    if (e.code === 'CONNECTION_FAILED' && e.cause !== undefined) return transportText(e.cause);
+  }
+  return transportText(e);
+}
+
+/** The value, or the failure's text: status prints every node, whatever some of them answer. */
+async function settle<T>(p: Promise<T>): Promise<T | string> {
+  try {
+    return await p;
+  } catch (e) {
+    return failureText(e);
+  }
+}
 
 async function getJson<T>(url: string, token: string, schema: z.ZodType<T>): Promise<T | string> {
   try {
-    const r = await fetch(url, { headers: authHeaders(token), signal: AbortSignal.timeout(3000) });
+    const r = await fetch(url, { headers: authHeaders(token), signal: AbortSignal.timeout(NODE_TIMEOUT_MS) });
     const text = await r.text();
     if (!r.ok) return `HTTP ${r.status}`;
     return schema.parse(JSON.parse(text));
   } catch (e) {
-    return e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
+    return transportText(e);
   }
+}
+
+/** The page server's view of one timeline: the client's details plus what status shows of them. */
+async function pageserverTimeline(state: ClusterState, token: string, timelineId: string): Promise<(PageserverTimelineStatus & { lastRecordLsn: bigint }) | string> {
+  return settle(
+    (async () => {
+      const d = await timelineDetails({ url: state.pageserver.url, token }, state.tenantId, timelineId, { timeoutMs: NODE_TIMEOUT_MS });
+      return { ...psTimeline.parse(d), lastRecordLsn: d.lastRecordLsn };
+    })(),
+  );
 }
 
 export async function status(state: ClusterState, out: (line: string) => void): Promise<void> {
@@ -90,10 +128,10 @@ export async function status(state: ClusterState, out: (line: string) => void): 
     const lost = typeof s === 'string' ? [] : (lostOf.safeParse(s).data?.lostTimelines ?? []);
     for (const l of lost) out(`  safekeeper ${sk.id}: DEGRADED lost timeline ${l.timelineId} of tenant ${l.tenantId}`);
   }
-  const ps = await getJson(`${state.pageserver.url}/v1/status`, token, z.unknown());
+  const ps = await settle(pageserverStatus({ url: state.pageserver.url, token }, { timeoutMs: NODE_TIMEOUT_MS }));
   out(`pageserver ${state.pageserver.url} ${typeof ps === 'string' ? `DOWN (${ps})` : 'up'}`);
   for (const b of state.branches) {
-    const t = await getJson(`${state.pageserver.url}/v1/tenants/${state.tenantId}/timelines/${b.timelineId}`, token, psTimeline);
+    const t = await pageserverTimeline(state, token, b.timelineId);
     const ingest = typeof t === 'string' ? `pageserver ${t}` : `ingested ${t.lastRecordLsn} on-disk ${t.diskConsistentLsn}`;
     out(`branch ${b.name} timeline ${b.timelineId} parent ${b.parent ?? '-'} lsn ${b.lsn ?? '-'} ${ingest}`);
     if (typeof t !== 'string') for (const line of pageserverProblemLines(b.name, t)) out(line);
@@ -108,11 +146,11 @@ export async function status(state: ClusterState, out: (line: string) => void): 
         continue;
       }
       if (conf === null || st.conf.generation > conf.generation) conf = st.conf;
-      if (BigInt(st.commitLsn) > commit) commit = BigInt(st.commitLsn);
+      if (st.commitLsn > commit) commit = st.commitLsn;
       out(`  safekeeper ${sk.id}: term ${st.term} flush ${st.flushLsn} commit ${st.commitLsn} backup ${st.backupLsn} remote-consistent ${st.remoteConsistentLsn} generation ${st.conf.generation} members ${st.conf.members.join(',')}`);
     }
     for (const line of degradedMemberLines(conf, absent)) out(line);
-    if (typeof t !== 'string' && commit > 0n) out(`  ingest lag ${commit > BigInt(t.lastRecordLsn) ? commit - BigInt(t.lastRecordLsn) : 0n} bytes`);
+    if (typeof t !== 'string' && commit > 0n) out(`  ingest lag ${commit > t.lastRecordLsn ? commit - t.lastRecordLsn : 0n} bytes`);
   }
   for (const c of runningComputes()) {
     const s = c.controlUrl ? await getJson(`${c.controlUrl}/v1/status`, token, computeStatus) : 'no control URL';

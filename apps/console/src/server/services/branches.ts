@@ -1,5 +1,6 @@
 /** Branch mutations of the local cluster, through its CLI, as recorded operations. */
 import { z } from 'zod';
+import { timelineDetails } from '@strata/client/pageserver-api';
 import { listBranches } from '@strata/db';
 import type { ConsoleDeps } from '../deps';
 import { parseBranchLine, runCli } from './cli';
@@ -8,8 +9,7 @@ import { defineOperation, type StepContext } from './operations';
 import { refreshLocalCluster, type LocalCluster } from './registry';
 import { computeNames, stopComputeIfRunning } from './computes';
 import { branchName, isoTime, lsnInput } from './inputs';
-import { callService } from './http';
-import { pageserverTimeline } from './schemas';
+import { callClient, TIMEOUT_MS_DEFAULT } from './http';
 import { pageserverTarget } from './cluster';
 
 const lsn = lsnInput;
@@ -39,8 +39,8 @@ function requireBranch(c: LocalCluster, name: string) {
 async function headLsn(ctx: StepContext, branch: string): Promise<string> {
   const c = await refreshLocalCluster(ctx.deps);
   const b = requireBranch(c, branch);
-  const t = await callService(pageserverTarget(c), `/v1/tenants/${c.registry.tenantId}/timelines/${b.timelineId}`, pageserverTimeline);
-  return t.lastRecordLsn;
+  const t = await callClient(pageserverTarget(c), `timeline ${b.timelineId}`, (ps) => timelineDetails(ps, c.registry.tenantId, b.timelineId, { timeoutMs: TIMEOUT_MS_DEFAULT }));
+  return t.lastRecordLsn.toString();
 }
 
 /** `branch create` at head, at an LSN or at a time. */

@@ -53,7 +53,6 @@ export const pageCache = z.looseObject({
   inserts: z.number(),
   evictions: z.number(),
 });
-export const pageserverSnapshots = z.looseObject({ snapshots: z.array(z.looseObject({ name: z.string(), timelineId: z.string(), lsn, createdAt: z.string() })) });
 
 export const computeStatus = z.looseObject({
   name: z.string(),

@@ -1,23 +1,23 @@
 /** Snapshots: listed from the page server (their source of truth), mutated through the CLI. */
 import { z } from 'zod';
+import { snapshotList as pageserverSnapshotList } from '@strata/client/pageserver-api';
 import { listSnapshots, syncSnapshots } from '@strata/db';
 import type { ConsoleDeps } from '../deps';
 import { parseBranchLine, parseSnapshotLine, runCli } from './cli';
 import { conflict } from './errors';
-import { callService } from './http';
+import { callClient, TIMEOUT_MS_DEFAULT } from './http';
 import { branchName, lsnInput, snapshotName } from './inputs';
 import { defineOperation } from './operations';
 import { refreshLocalCluster } from './registry';
-import { pageserverSnapshots } from './schemas';
 import { pageserverTarget } from './cluster';
 
 export async function snapshotList(deps: ConsoleDeps) {
   const c = await refreshLocalCluster(deps);
-  const r = await callService(pageserverTarget(c), `/v1/tenants/${c.registry.tenantId}/snapshots`, pageserverSnapshots);
+  const snapshots = await callClient(pageserverTarget(c), 'snapshot list', (t) => pageserverSnapshotList(t, c.registry.tenantId, { timeoutMs: TIMEOUT_MS_DEFAULT }));
   await syncSnapshots(
     deps.db,
     c.tenant.id,
-    r.snapshots.map((s) => ({
+    snapshots.map((s) => ({
       name: s.name,
       branchName: c.registry.branches.find((b) => b.timelineId === s.timelineId)?.name ?? s.timelineId,
       lsn: s.lsn,

@@ -7,13 +7,13 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { tenantDelete as pageserverTenantDelete, tenantImport, tenantList as pageserverTenantList } from '@strata/client/pageserver-api';
 import { createTenant, deleteTenant, findTenant, listTenants } from '@strata/db';
 import type { ConsoleDeps } from '../deps';
 import { conflict, ConsoleError, invalid, notFound } from './errors';
-import { callService } from './http';
+import { callClient } from './http';
 import { defineOperation } from './operations';
 import { refreshLocalCluster } from './registry';
-import { pageserverTenants } from './schemas';
 import { pageserverTarget } from './cluster';
 import { branchName } from './inputs';
 
@@ -22,15 +22,13 @@ export async function tenantList(deps: ConsoleDeps) {
   const rows = await listTenants(deps.db, c.cluster.id);
   let stored: Map<string, number> = new Map();
   try {
-    const r = await callService(pageserverTarget(c), '/v1/tenants', pageserverTenants, { timeoutMs: 2_000 });
-    stored = new Map(r.tenants.map((t) => [t.tenantId, t.timelines]));
+    const tenants = await callClient(pageserverTarget(c), 'tenant list', (t) => pageserverTenantList(t, { timeoutMs: 2_000 }));
+    stored = new Map(tenants.map((t) => [t.tenantId, t.timelines]));
   } catch {
     // The page server being down shows as unknown timeline counts, not as a failed page.
   }
   return rows.map((t) => ({ ...t, local: t.tenantId === c.registry.tenantId, timelines: stored.get(t.tenantId) ?? null }));
 }
-
-const importReply = z.looseObject({ tenantId: z.string(), timelineId: z.string(), lsn: z.string(), pages: z.number() });
 
 function installDb(datadir: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -61,9 +59,10 @@ export const tenantCreate = defineOperation({
       throw invalid(`${datadir} does not exist on the console's machine`);
     }
     const r = await ctx.step(next++, async (detail) => {
-      const reply = await callService(pageserverTarget(c), '/v1/tenants/import', importReply, { method: 'POST', body: { datadir }, timeoutMs: 300_000 });
+      const reply = await callClient(pageserverTarget(c), 'tenant import', (t) => tenantImport(t, datadir, undefined, { timeoutMs: 300_000 }));
       detail(`tenant ${reply.tenantId}: ${reply.pages} pages at LSN ${reply.lsn}`);
-      return reply;
+      // The operation's result is JSON: the LSN as decimal text, as the page server sent it.
+      return { ...reply, lsn: reply.lsn.toString() };
     });
     await ctx.step(next, () => createTenant(ctx.deps.db, { clusterId: c.cluster.id, tenantId: r.tenantId, name: input.name }));
     return r;
@@ -80,8 +79,8 @@ export const tenantDelete = defineOperation({
     if (!t) throw notFound(`tenant ${input.id}`);
     if (t.tenantId === c.registry.tenantId) throw conflict('the local cluster\'s own tenant cannot be deleted from the console (./strata down)');
     await ctx.step(0, async (detail) => {
-      const r = await callService(pageserverTarget(c), `/v1/tenants/${t.tenantId}`, z.object({ timelinesDeleted: z.number() }).passthrough(), { method: 'DELETE', timeoutMs: 120_000 });
-      detail(`${r.timelinesDeleted} timeline(s) deleted`);
+      const deleted = await callClient(pageserverTarget(c), `delete tenant ${t.tenantId}`, (ps) => pageserverTenantDelete(ps, t.tenantId, { timeoutMs: 120_000 }));
+      detail(`${deleted} timeline(s) deleted`);
     });
     await ctx.step(1, () => deleteTenant(ctx.deps.db, t.id));
     return { deleted: t.name };
