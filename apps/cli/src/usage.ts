@@ -1,5 +1,6 @@
 /** The CLI's usage text, the argument helpers and the error-to-exit-status rules every command shares (no heavy imports: the redo bundle uses them). */
 import { StrataError } from '@strata/core';
+import { lsnString } from '@strata/core/json';
 export const USAGE = `usage: strata <command>
 
   up [--s3] [--no-console]             start (or resume) the local cluster in STRATA_HOME (default .strata) in the background
@@ -62,10 +63,12 @@ export function isParseArgsError(e: unknown): e is Error {
   return e instanceof Error && 'code' in e && typeof e.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS');
 }
 
+/** A decimal LSN flag, checked by the one LSN schema (a u64: what does not fit is refused, not wrapped). */
 export function parseLsn(v: string | undefined, flag: string): bigint | undefined {
   if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) throw new UsageError(`${flag} takes a decimal LSN, got "${v}"`);
-  return BigInt(v);
+  const r = lsnString.safeParse(v);
+  if (!r.success) throw new UsageError(`${flag} takes a decimal LSN (below 2^64), got "${v}"`);
+  return r.data;
 }
 
 export function out(line: string): void {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { initDatadir } from '@strata/compute';
+import { lsnString } from '@strata/core/json';
 import { freePort } from '../commands/compute.js';
 import { tenantImport } from '../commands/pageserver-client.js';
 import { authHeaders } from '../commands/safekeeper-endpoints.js';
@@ -211,7 +212,7 @@ const timelineCommits = z.object({
   timelines: z.array(
     z.object({
       timelineId: z.string(),
-      commitLsn: z.string().regex(/^\d+$/),
+      commitLsn: lsnString,
       conf: z.object({ members: z.array(z.number()), newMembers: z.array(z.number()).optional() }),
     }),
   ),
@@ -223,7 +224,7 @@ async function commitLsns(url: string, id: number, tenantId: string, token: stri
   const p = r?.ok ? timelineCommits.safeParse(await r.json().catch(() => null)) : undefined;
   if (!p?.success) await r?.body?.cancel().catch(() => undefined);
   const member = (t: { conf: { members: number[]; newMembers?: number[] | undefined } }) => t.conf.members.includes(id) || (t.conf.newMembers ?? []).includes(id);
-  return new Map(p?.success ? p.data.timelines.filter(member).map((t) => [t.timelineId, BigInt(t.commitLsn)]) : []);
+  return new Map(p?.success ? p.data.timelines.filter(member).map((t) => [t.timelineId, t.commitLsn]) : []);
 }
 
 /** How long a restarted safekeeper may take to be back in its timelines' quorums before the next one goes down. */

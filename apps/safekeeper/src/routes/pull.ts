@@ -245,7 +245,7 @@ export class Peer {
     const res = await this.get(`/snapshot/wal?from=${from}&to=${to}`);
     const bytes = new Uint8Array(await res.arrayBuffer());
     const endHeader = res.headers.get('x-strata-end-lsn');
-    const end = endHeader !== null && /^[0-9]{1,20}$/.test(endHeader) ? BigInt(endHeader) : -1n;
+    const end = (endHeader !== null ? lsnString.safeParse(endHeader).data : undefined) ?? -1n;
     if (end < from || end > to || end - from !== BigInt(bytes.length)) {
       throw new PeerFailed(this.base, `answered ${bytes.length} bytes for WAL ${from}..${endHeader ?? '(no end)'}`);
     }

@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { lsnDecimal } from '@strata/core/json';
 import type { ConsoleDeps } from '../deps';
 import { ConsoleError } from './errors';
 
@@ -59,22 +60,31 @@ export function runCli(
   });
 }
 
+const unexpectedOutput = (stdout: string, what: string) => new ConsoleError('CLI_FAILED', `strata ${what}: unexpected output ${JSON.stringify(stdout.slice(0, 300))}`, { service: `strata ${what}` });
+
 /** The one line of `stdout` that matches, or a CLI_FAILED error quoting what came instead. */
 export function parseLine<T>(stdout: string, pattern: RegExp, build: (m: RegExpMatchArray) => T, what: string): T {
   for (const line of stdout.split('\n')) {
     const m = line.trim().match(pattern);
     if (m) return build(m);
   }
-  throw new ConsoleError('CLI_FAILED', `strata ${what}: unexpected output ${JSON.stringify(stdout.slice(0, 300))}`, { service: `strata ${what}` });
+  throw unexpectedOutput(stdout, what);
 }
 
-export const BRANCH_LINE = /^branch (\S+) timeline ([0-9a-f]{32}) lsn (\d+)$/;
+export const BRANCH_LINE = /^branch (\S+) timeline ([0-9a-f]{32}) lsn (\S+)$/;
 export const COMPUTE_LINE = /^compute (\S+) (mysql:\/\/\S+)$/;
-export const SNAPSHOT_LINE = /^snapshot (\S+) branch (\S+) lsn (\d+)$/;
+export const SNAPSHOT_LINE = /^snapshot (\S+) branch (\S+) lsn (\S+)$/;
+
+/** A line's LSN through the one LSN schema (decimal, below 2^64): anything else is output the console does not understand. */
+function lineLsn(v: string | undefined, stdout: string, what: string): string {
+  const r = lsnDecimal.safeParse(v);
+  if (!r.success) throw unexpectedOutput(stdout, what);
+  return r.data;
+}
 
 export const parseBranchLine = (stdout: string, what: string) =>
-  parseLine(stdout, BRANCH_LINE, (m) => ({ name: m[1]!, timelineId: m[2]!, lsn: m[3]! }), what);
+  parseLine(stdout, BRANCH_LINE, (m) => ({ name: m[1]!, timelineId: m[2]!, lsn: lineLsn(m[3], stdout, what) }), what);
 export const parseComputeLine = (stdout: string, what: string) =>
   parseLine(stdout, COMPUTE_LINE, (m) => ({ name: m[1]!, connectionUrl: m[2]! }), what);
 export const parseSnapshotLine = (stdout: string, what: string) =>
-  parseLine(stdout, SNAPSHOT_LINE, (m) => ({ name: m[1]!, branch: m[2]!, lsn: m[3]! }), what);
+  parseLine(stdout, SNAPSHOT_LINE, (m) => ({ name: m[1]!, branch: m[2]!, lsn: lineLsn(m[3], stdout, what) }), what);
