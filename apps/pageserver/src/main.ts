@@ -173,10 +173,20 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     throw e;
   }
-  const running = await startPageserver(config, log, () => {
-    // A failed assertion is a bug: stop rather than serve from a state we do not understand.
-    setImmediate(() => process.exit(70));
-  });
+  let running: RunningPageserver;
+  try {
+    running = await startPageserver(config, log, () => {
+      // A failed assertion is a bug: stop rather than serve from a state we do not understand.
+      setImmediate(() => process.exit(70));
+    });
+  } catch (e) {
+    // A configuration only found wrong at start (an unreadable key, no auth on a public address): one line, no stack.
+    if (e instanceof ConfigError) {
+      process.stderr.write(`pageserver: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
   process.stdout.write(`pageserver listening on ${running.url}\n`);
   await new Promise<void>((resolveSignal) => {
     process.once('SIGTERM', resolveSignal);

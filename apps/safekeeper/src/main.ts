@@ -120,10 +120,20 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   // Every append's mtr framing and recovery's tail scan checksum WAL: the pure CRC-32C runs at ~170 MiB/s, the native one at GB/s.
   if (!installNativeCrc32c()) log.warn('native CRC-32C unavailable on this platform: WAL checksums use the slower pure code');
-  const running = await startSafekeeper(config, log, () => {
-    // A failed assertion is a bug: stop rather than serve from a state we do not understand.
-    setImmediate(() => process.exit(70));
-  });
+  let running: RunningSafekeeper;
+  try {
+    running = await startSafekeeper(config, log, () => {
+      // A failed assertion is a bug: stop rather than serve from a state we do not understand.
+      setImmediate(() => process.exit(70));
+    });
+  } catch (e) {
+    // A configuration only found wrong at start (an unreadable key, no auth on a public address): one line, no stack.
+    if (e instanceof ConfigError) {
+      process.stderr.write(`safekeeper: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
   process.stdout.write(`safekeeper ${config.nodeId} listening on ${running.url}\n`);
   await new Promise<void>((resolveSignal) => {
     process.once('SIGTERM', resolveSignal);

@@ -4,8 +4,7 @@
  */
 import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { readU32 } from '@strata/core';
-import { redo } from '@strata/core';
+import { readU32, redo, StrataError } from '@strata/core';
 
 export interface TablespaceFile {
   readonly spaceId: number;
@@ -46,13 +45,25 @@ export function isAuxPath(rel: string): boolean {
   return !isTablespacePath(rel) && !INNODB_LOG.test(name) && !NOT_AUX.test(name);
 }
 
+/** A file where a tablespace should be that cannot be one (shorter than page 0's header). */
+export class NotATablespace extends StrataError {
+  readonly code = 'NOT_A_TABLESPACE' as const;
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`${path}: ${reason}`);
+    this.name = 'NotATablespace';
+  }
+}
+
 /** Read page 0's header fields without knowing the page size yet (they sit in the first 64 bytes). */
 export function readPage0Header(path: string): { spaceId: number; flags: number; sizePages: number } {
   const fd = openSync(path, 'r');
   try {
     const head = new Uint8Array(64);
     const n = readSync(fd, head, 0, 64, 0);
-    if (n < 64) throw new Error(`${path}: too short to be a tablespace (${n} bytes)`);
+    if (n < 64) throw new NotATablespace(path, `too short to be a tablespace (${n} bytes)`);
     const { flags, sizePages } = redo.readFspHeader(head);
     return { spaceId: readU32(head, redo.FIL_PAGE_SPACE_ID), flags, sizePages };
   } finally {

@@ -14,6 +14,7 @@ import { isIP } from 'node:net';
 import { createMiddleware } from 'hono/factory';
 import { importPKCS8, importSPKI, jwtVerify, SignJWT, errors as joseErrors, type CryptoKey } from 'jose';
 import { z } from 'zod';
+import { ConfigError } from './config.js';
 import { Forbidden, Unauthenticated } from './errors.js';
 
 export const SCOPES = ['admin', 'safekeeperdata', 'tenant', 'pageserverapi'] as const;
@@ -57,15 +58,34 @@ export function createVerifier(key: CryptoKey | Uint8Array, algorithm: 'EdDSA' |
   };
 }
 
-/** Loads the verifier from an Ed25519 public key (PEM, SPKI) or an HS256 secret file. */
+/** A key file's text; one that cannot be read is a configuration error (the service cannot start), not a crash. */
+async function readKeyFile(file: string, what: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read the ${what} ${file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/**
+ * Loads the verifier from an Ed25519 public key (PEM, SPKI) or an HS256
+ * secret file. A missing, unreadable or malformed key is a ConfigError: the
+ * service's main prints it on one line and exits.
+ */
 export async function loadVerifier(source: { publicKeyFile?: string | undefined; hs256SecretFile?: string | undefined }): Promise<TokenVerifier | null> {
   if (source.publicKeyFile) {
-    const pem = await readFile(source.publicKeyFile, 'utf8');
-    return createVerifier(await importSPKI(pem, 'EdDSA'), 'EdDSA');
+    const pem = await readKeyFile(source.publicKeyFile, 'JWT public key');
+    let key: CryptoKey;
+    try {
+      key = await importSPKI(pem, 'EdDSA');
+    } catch (e) {
+      throw new ConfigError(`${source.publicKeyFile} is not an Ed25519 public key (PEM, SPKI): ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return createVerifier(key, 'EdDSA');
   }
   if (source.hs256SecretFile) {
-    const secret = (await readFile(source.hs256SecretFile, 'utf8')).trim();
-    if (secret.length < 32) throw new Error(`HS256 secret in ${source.hs256SecretFile} is shorter than 32 characters`);
+    const secret = (await readKeyFile(source.hs256SecretFile, 'HS256 secret file')).trim();
+    if (secret.length < 32) throw new ConfigError(`HS256 secret in ${source.hs256SecretFile} is shorter than 32 characters`);
     return createVerifier(new TextEncoder().encode(secret), 'HS256');
   }
   return null;
@@ -81,12 +101,12 @@ export function isLoopbackHost(host: string): boolean {
 
 /**
  * The rule for running without a key: allowed on a loopback listener only.
- * Returns the warning to log loudly, or throws for any other address.
+ * Returns the warning to log loudly, or throws (ConfigError) for any other address.
  */
 export function checkAuthPolicy(listenHost: string, verifier: TokenVerifier | null): string | undefined {
   if (verifier) return undefined;
   if (!isLoopbackHost(listenHost)) {
-    throw new Error(
+    throw new ConfigError(
       `refusing to listen on ${listenHost} without auth: configure a JWT key (--auth-public-key or --auth-hs256-secret-file) or listen on a loopback address`,
     );
   }

@@ -5,8 +5,11 @@ import { describe, expect, it } from 'vitest';
 import { assert, TimelineNotFound } from '@strata/core';
 import { z } from 'zod';
 import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect } from 'node:net';
-import { authMiddleware, authorize, checkAuthPolicy, type Claims, createVerifier, signToken } from './auth.js';
+import { authMiddleware, authorize, checkAuthPolicy, type Claims, createVerifier, loadVerifier, signToken } from './auth.js';
 import { ConfigError, listenSchema, loadFlags } from './config.js';
 import { BadRequest, SERVICE_ERROR_STATUS } from './errors.js';
 import { createErrorHandler, listen, parseListen } from './http.js';
@@ -60,7 +63,22 @@ describe('service kit', () => {
     expect(await call(await sign({ scope: 'tenant', tenant_id: 'b'.repeat(32) }))).toBe(403);
     expect(await call(await sign({ scope: 'safekeeperdata' }))).toBe(403);
     expect(() => checkAuthPolicy('0.0.0.0', null)).toThrow(/refusing/);
+    // A ConfigError: the services' main prints it on one line instead of a stack.
+    expect(() => checkAuthPolicy('0.0.0.0', null)).toThrow(ConfigError);
     expect(checkAuthPolicy('127.0.0.1', null)).toMatch(/AUTH IS DISABLED/);
+  });
+
+  it('a key that cannot be loaded is a ConfigError (missing file, not a key, a short secret)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'service-kit-keys-'));
+    try {
+      writeFileSync(join(dir, 'garbage.pub'), 'not a key\n');
+      writeFileSync(join(dir, 'short'), 'too short\n');
+      await expect(loadVerifier({ publicKeyFile: join(dir, 'missing.pub') })).rejects.toThrow(ConfigError);
+      await expect(loadVerifier({ publicKeyFile: join(dir, 'garbage.pub') })).rejects.toThrow(/is not an Ed25519 public key/);
+      await expect(loadVerifier({ hs256SecretFile: join(dir, 'short') })).rejects.toThrow(ConfigError);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('signs tokens a verifier of the same key accepts, with the tenant claim; a tenant token passes tenant-less routes of its scope', async () => {

@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, fchmodSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { StrataError } from '@strata/core';
 
 /** The directory holding apps/cli: this module runs from apps/cli/src/local (source) or apps/cli/dist (bundle). */
 function findRepoRoot(from: string): string {
@@ -42,7 +43,11 @@ export function programArgv(program: Program): string[] {
   return existsSync(built) ? ['--enable-source-maps', built] : ['--import', TSX_LOADER, join(REPO_ROOT, source)];
 }
 
-export class DaemonError extends Error {}
+/** A daemon of the local cluster that could not be started or did not become ready (its log's tail in the message). */
+export class DaemonError extends StrataError {
+  readonly code = 'DAEMON_FAILED' as const;
+  override readonly name = 'DaemonError';
+}
 
 export function logFile(home: string, name: string): string {
   return join(home, 'logs', `${name}.log`);
