@@ -57,8 +57,6 @@ export default tseslint.config(
       // These hand the whole environment on to a child process (mariadbd, a daemon, the CLI), not read it.
       'apps/cli/src/local/daemon.ts',
       'apps/console/src/server/services/cli.ts',
-      // Still reads AWS_REGION as the S3 client's fallback: to come from the services' env.ts.
-      'packages/remote-storage/src/s3.ts',
     ],
     rules: {
       'no-restricted-properties': ['error', { object: 'process', property: 'env', message: "read the environment in the app's env.ts and pass the values in" }],

@@ -16,6 +16,13 @@ describe('page server configuration', () => {
     expect(c.dataDir).toBe('/flag');
     expect(c.safekeepers).toEqual(['http://a:1']);
     expect(c.checkpointBytes).toBe(1 << 20);
+    expect(c.awsRegion).toBeUndefined();
+  });
+
+  it('reads AWS_REGION for remote storage URLs that name no region (remote-storage itself reads no environment)', () => {
+    const base = ['--data', '/d', '--safekeepers', 'a:1'];
+    expect(loadConfig(base, { AWS_REGION: 'eu-west-3' }, '/').awsRegion).toBe('eu-west-3');
+    expect(loadConfig(base, { AWS_REGION: '' }, '/').awsRegion).toBeUndefined();
   });
 
   it('names the flag and its variable in every error', () => {

@@ -19,6 +19,7 @@
  *   --compaction-period-ms N  PAGESERVER_COMPACTION_PERIOD_MS  background compaction period (default 20 s; 0: off)
  *   --page-cache-bytes N      PAGESERVER_PAGE_CACHE_BYTES    memory page cache size (default 256 MiB; 0 turns it off)
  *   --disk-budget-bytes N     PAGESERVER_DISK_BUDGET_BYTES   local layer files beyond this are evicted to remote storage (default: no budget)
+ *                             AWS_REGION                     S3 region of remote storage URLs without ?region= (default us-east-1)
  */
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
@@ -100,6 +101,8 @@ export interface PageserverConfig {
   pageCacheBytes: number;
   /** Local layer bytes kept before eviction to remote storage (needs remote storage). */
   diskBudgetBytes?: number | undefined;
+  /** The S3 region of a remote storage URL that names none (AWS_REGION, as the AWS tools read it). */
+  awsRegion?: string | undefined;
 }
 
 export { ConfigError };
@@ -126,5 +129,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     compactionPeriodMs: c['compaction-period-ms'],
     pageCacheBytes: c['page-cache-bytes'],
     diskBudgetBytes: c['disk-budget-bytes'],
+    // Empty counts as unset, as for the flags' variables.
+    awsRegion: env['AWS_REGION'] || undefined,
   };
 }

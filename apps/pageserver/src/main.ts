@@ -38,7 +38,7 @@ export async function startPageserver(config: PageserverConfig, log: Logger, onB
   const warning = checkAuthPolicy(config.listen.host, verifier);
   if (warning) log.warn(`!!!!! ${warning} !!!!!`);
   const token = config.tokenFile ? (await readFile(config.tokenFile, 'utf8')).trim() : undefined;
-  const remote = config.remoteStorageUrl ? openRemoteStorage(config.remoteStorageUrl) : undefined;
+  const remote = config.remoteStorageUrl ? openRemoteStorage(config.remoteStorageUrl, { region: config.awsRegion }) : undefined;
 
   const metrics = new PageserverMetrics();
   const t0 = performance.now();

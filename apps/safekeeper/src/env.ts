@@ -15,6 +15,7 @@
  *   --token-file FILE         SAFEKEEPER_TOKEN_FILE          token presented to peers (peer recovery with auth on)
  *   --peers ID=URL,...        SAFEKEEPER_PEERS               e.g. 1=http://10.0.0.1:7676,2=http://10.0.0.2:7676;
  *                                                            enables peer recovery (its own entry is ignored)
+ *                             AWS_REGION                     S3 region of remote storage URLs without ?region= (default us-east-1)
  */
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
@@ -92,6 +93,8 @@ export interface SafekeeperConfig {
   peers: ReadonlyMap<number, string> | undefined;
   /** A token (scope safekeeperdata or admin) this safekeeper presents to its peers, for peer recovery on clusters with auth. */
   tokenFile?: string | undefined;
+  /** The S3 region of a remote storage URL that names none (AWS_REGION, as the AWS tools read it). */
+  awsRegion?: string | undefined;
 }
 
 /** The configuration from flags, else the environment (the process's by default: the one place it is read). */
@@ -111,5 +114,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     walSegmentBytes: c['wal-segment-bytes'],
     peers: c.peers && new Map(c.peers.filter((p) => p.id !== c.id).map((p) => [p.id, p.url])),
     tokenFile: c['token-file'] && abs(c['token-file']),
+    // Empty counts as unset, as for the flags' variables.
+    awsRegion: env['AWS_REGION'] || undefined,
   };
 }

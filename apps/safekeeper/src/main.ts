@@ -48,7 +48,7 @@ export async function startSafekeeper(config: SafekeeperConfig, log: Logger, onB
   });
   const ledger = await MembershipLedger.open(config.dataDir, config.nodeId, timelines.all());
   for (const l of ledger.lost((t, tl) => holds(timelines, t, tl))) log.warn('timeline lost: held here, directory gone; this safekeeper stays out of it until a membership change replaces it', l);
-  const remoteStorage = config.remoteStorageUrl ? openRemoteStorage(config.remoteStorageUrl) : undefined;
+  const remoteStorage = config.remoteStorageUrl ? openRemoteStorage(config.remoteStorageUrl, { region: config.awsRegion }) : undefined;
   const hosts = new AcceptorHosts(config.nodeId, knownNodes({ nodeId: config.nodeId, peers: config.peers }));
   const peerToken = config.tokenFile ? (await readFile(config.tokenFile, 'utf8')).trim() : undefined;
   const deps: SafekeeperDeps = {

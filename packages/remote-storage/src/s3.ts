@@ -16,6 +16,7 @@ export interface S3StorageOptions {
   /** Prepended to every key with a '/', unless empty. */
   prefix: string;
   endpoint: string | undefined;
+  /** Default us-east-1. The services pass the URL's `region`, else the AWS_REGION their env.ts read. */
   region: string | undefined;
   /** Overrides the SDK's default credential chain (AWS_ACCESS_KEY_ID, ...). */
   credentials?: S3ClientConfig['credentials'];
@@ -42,7 +43,7 @@ export class S3Storage implements RemoteStorage {
     this.base = options.prefix === '' ? '' : `${options.prefix}/`;
     this.description = `s3://${options.bucket}/${options.prefix}${options.endpoint ? ` at ${options.endpoint}` : ''}`;
     this.client = new S3Client({
-      region: options.region ?? process.env['AWS_REGION'] ?? 'us-east-1',
+      region: options.region ?? 'us-east-1',
       ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
       ...(options.credentials !== undefined ? { credentials: options.credentials } : {}),
       forcePathStyle: true,
