@@ -46,7 +46,7 @@ export default tseslint.config(
   },
   {
     // One env.ts per app reads the environment (parsed with zod); everything else gets its settings passed in.
-    files: ['apps/*/src/**/*.{ts,tsx}', 'packages/*/src/**/*.ts'],
+    files: ['apps/*/src/**/*.{ts,tsx}', 'apps/*/launcher/**/*.{ts,tsx}', 'packages/*/src/**/*.ts'],
     ignores: [
       '**/env.ts',
       '**/*.test.ts',

@@ -22,6 +22,7 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { loadLauncherEnv, type LauncherEnv } from './env';
 
 const consoleDir = fileURLToPath(new URL('..', import.meta.url));
 const repoRoot = resolve(consoleDir, '..', '..');
@@ -79,7 +80,7 @@ function withLock<T>(dir: string, fn: () => T): T {
   }
 }
 
-export function ensureBuild(): void {
+export function ensureBuild(inherited: LauncherEnv['inherited']): void {
   const stamp = join(consoleDir, '.next', 'strata-source-sha256');
   const hash = sourceHash();
   if (existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === hash) return;
@@ -88,7 +89,7 @@ export function ensureBuild(): void {
     log('building the console (next build)…');
     const r = spawnSync(process.execPath, [join(repoRoot, 'node_modules', 'next', 'dist', 'bin', 'next'), 'build', '--webpack'], {
       cwd: consoleDir,
-      env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1' },
+      env: { ...inherited, NEXT_TELEMETRY_DISABLED: '1' },
       stdio: ['ignore', 2, 2],
     });
     if (r.status !== 0) throw new Error('next build failed (see above)');
@@ -128,10 +129,11 @@ async function generateClient(): Promise<void> {
 
 export async function main(argv: readonly string[]): Promise<void> {
   const { values } = parseArgs({ args: [...argv], options: { home: { type: 'string' }, port: { type: 'string' }, 'build-only': { type: 'boolean', default: false } } });
+  const env = loadLauncherEnv();
   // `--build-only` (the console's `build` script): the Prisma client and the Next build when its sources changed, then exit.
   if (values['build-only']) {
     await generateClient();
-    ensureBuild();
+    ensureBuild(env.inherited);
     return;
   }
   if (!values.home || !values.port || !/^\d+$/.test(values.port)) {
@@ -154,7 +156,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   try {
     await generateClient();
 
-    let databaseUrl = process.env['DATABASE_URL'];
+    let databaseUrl = env.databaseUrl;
     let connections = '5';
     if (!databaseUrl) {
       const { PGlite } = await import('@electric-sql/pglite');
@@ -209,12 +211,12 @@ export async function main(argv: readonly string[]): Promise<void> {
       }
     }
 
-    ensureBuild();
+    ensureBuild(env.inherited);
 
     const next = spawn(process.execPath, [join(repoRoot, 'node_modules', 'next', 'dist', 'bin', 'next'), 'start', '-p', String(port), '-H', '127.0.0.1'], {
       cwd: consoleDir,
       env: {
-        ...process.env,
+        ...env.inherited,
         NODE_ENV: 'production',
         NEXT_TELEMETRY_DISABLED: '1',
         DATABASE_URL: databaseUrl,
