@@ -178,7 +178,7 @@ export interface RecordCheck {
  */
 export function mtrRecordsError(mtr: Uint8Array, pageSize: number): string | undefined {
   try {
-    parseMtrRecords(mtr, 0n, { pageSize });
+    parseMtrRecords(mtr, 0n, { pageSize, checkOnly: true });
     return undefined;
   } catch (e) {
     if (e instanceof CorruptRedo) return `${e.reason} (byte ${e.lsn} of the mtr)`;
