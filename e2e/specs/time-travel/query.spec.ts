@@ -38,8 +38,8 @@ test('[TIME TRAVEL][QUERY] a query at a past time shows the old rows; at head th
   const computes = await api.query<{ name: string }[]>('computes.list');
   expect(computes.map((c) => c.name)).not.toContain(compute);
 
-  // Without a point in time: the branch's head, the new rows.
-  await form.locator('input[name=at]').fill('');
+  // At head (its own choice: an empty time is a field error, not "head"): the new rows.
+  await form.locator('select[name=mode]').selectOption('head');
   await form.getByRole('button', { name: 'Run query' }).click();
   await expect(results.locator('tbody')).toHaveText('199330', { timeout: 90_000 });
 

@@ -9,6 +9,7 @@ import type { ConsoleDeps } from './deps';
 import { ConsoleError, type ConsoleErrorCode } from './services/errors';
 import type { SignedIn } from './services/auth';
 import { redactSecrets } from './services/secrets';
+import { describeIssues } from '../lib/inputs';
 
 export interface CookieWriter {
   setSession(token: string, expiresAt: Date): void;
@@ -43,6 +44,18 @@ export interface StrataErrorData {
   serviceCode: string | null;
 }
 
+interface Issue {
+  path: readonly PropertyKey[];
+  message: string;
+}
+
+/** An input that failed its schema (zod, or any Standard Schema): its issues, else null. */
+function schemaIssues(cause: unknown): Issue[] | null {
+  if (!(cause instanceof Error)) return null;
+  const issues = (cause as { issues?: unknown }).issues;
+  return Array.isArray(issues) ? (issues as Issue[]).map((i) => ({ path: (i.path ?? []).map((p) => (typeof p === 'object' && p !== null && 'key' in p ? (p as { key: PropertyKey }).key : p)), message: String(i.message) })) : null;
+}
+
 /** Domain error → TRPCError; the domain error stays the cause so the formatter can pass its details on. */
 export function toTRPCError(e: unknown): TRPCError | undefined {
   if (e instanceof ConsoleError) {
@@ -62,14 +75,19 @@ export function toTRPCError(e: unknown): TRPCError | undefined {
 const t = initTRPC.context<Context>().create({
   errorFormatter({ shape, error }) {
     const cause = error.cause;
-    const strata: StrataErrorData | null =
-      cause instanceof ConsoleError
+    // A refused input is told in words, field by field (its raw form is JSON with the schema's regexes in it).
+    const issues = error.code === 'BAD_REQUEST' ? schemaIssues(cause) : null;
+    const fields = issues ? Object.fromEntries(issues.toReversed().map((i) => [i.path.map(String).join('.'), i.message])) : null;
+    const strata: StrataErrorData | null = issues
+      ? { code: 'INVALID', service: null, serviceCode: null }
+      : cause instanceof ConsoleError
         ? { code: cause.code, service: cause.details.service ?? null, serviceCode: cause.details.serviceCode ?? null }
         : cause instanceof DbError
           ? { code: cause.code, service: null, serviceCode: null }
           : null;
+    const message = issues ? describeIssues(issues) : shape.message;
     // A CLI's failure quotes its output, which may hold a connection URL with its password.
-    return { ...shape, message: redactSecrets(shape.message), data: { ...shape.data, stack: undefined, strata } };
+    return { ...shape, message: redactSecrets(message), data: { ...shape.data, stack: undefined, strata, fields } };
   },
 });
 

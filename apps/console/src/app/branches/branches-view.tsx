@@ -1,11 +1,13 @@
 'use client';
 import { useState } from 'react';
 import { AdminOnly } from '../../components/admin-only';
+import { FieldError, TimeZoneHint } from '../../components/field';
 import { LocalTime } from '../../components/local-time';
 import { useOperationAction } from '../../components/operation';
 import { bytes, ErrorBox, Lsn } from '../../components/ui';
 import { useBranches } from '../../data/branches/use-branches';
 import { useSnapshots } from '../../data/snapshots/use-snapshots';
+import { checkBranchForm, lsnRange, type BranchFormResult, type BranchFormValues } from '../../lib/forms';
 import { useTRPCClient } from '../../lib/trpc';
 
 interface BranchNode {
@@ -24,13 +26,19 @@ export function BranchesView() {
   const snapshots = useSnapshots();
   const [from, setFrom] = useState('main');
   const [name, setName] = useState('');
-  const [mode, setMode] = useState<'head' | 'lsn' | 'time' | 'snapshot'>('head');
-  const [point, setPoint] = useState('');
-  const create = useOperationAction((_: null) =>
-    mode === 'snapshot'
-      ? client.snapshots.restore.mutate({ name: point, branch: name })
-      : client.branches.create.mutate({ from, name, ...(mode === 'lsn' ? { lsn: point } : {}), ...(mode === 'time' ? { at: new Date(point).toISOString() } : {}) }),
-  );
+  const [mode, setMode] = useState<BranchFormValues['mode']>('head');
+  // One value per kind of point: switching "At" never carries a time into the LSN field.
+  const [lsn, setLsn] = useState('');
+  const [at, setAt] = useState('');
+  const [snapshot, setSnapshot] = useState('');
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const create = useOperationAction((r: BranchFormResult) => (r.kind === 'snapshot' ? client.snapshots.restore.mutate(r.input) : client.branches.create.mutate(r.input)));
+  const submit = () => {
+    const r = checkBranchForm({ from, name, mode, lsn, at, snapshot }, branches.data ?? []);
+    setErrors(r.ok ? {} : r.errors);
+    if (r.ok) create.start(r.value);
+  };
+  const range = lsnRange((branches.data ?? []).find((b) => b.name === from));
   const action = useOperationAction((a: { kind: 'delete' | 'reset' | 'compute'; name: string; at?: undefined } | { kind: 'restore'; name: string; at: string }) =>
     a.kind === 'restore'
       ? client.branches.restore.mutate({ name: a.name, backupName: `${a.name}-backup-${Date.now().toString(36)}`, at: new Date(a.at).toISOString() })
@@ -66,20 +74,23 @@ export function BranchesView() {
       {action.view}
       <h2>Create a branch</h2>
       <AdminOnly>
-      <form className="inline" onSubmit={(e) => { e.preventDefault(); create.start(null); }}>
+      <form className="inline" noValidate onSubmit={(e) => { e.preventDefault(); submit(); }}>
         {mode !== 'snapshot' ? (
-          <label>From<select name="from" value={from} onChange={(e) => setFrom(e.target.value)}>{list.map((b) => <option key={b.name}>{b.name}</option>)}</select></label>
+          <label>From<select name="from" value={from} onChange={(e) => setFrom(e.target.value)}>{list.map((b) => <option key={b.name}>{b.name}</option>)}</select><FieldError errors={errors} name="from" /></label>
         ) : null}
-        <label>Name<input name="name" value={name} onChange={(e) => setName(e.target.value)} /></label>
+        <label>Name<input name="name" value={name} onChange={(e) => setName(e.target.value)} /><FieldError errors={errors} name="name" /></label>
         <label>At
-          <select name="mode" value={mode} onChange={(e) => setMode(e.target.value as typeof mode)}>
+          <select name="mode" value={mode} onChange={(e) => { setMode(e.target.value as typeof mode); setLsn(''); setAt(''); setSnapshot(''); setErrors({}); }}>
             <option value="head">head</option><option value="lsn">an LSN</option><option value="time">a time</option><option value="snapshot">a snapshot</option>
           </select>
         </label>
-        {mode === 'lsn' ? <label>LSN<input name="lsn" value={point} onChange={(e) => setPoint(e.target.value)} /></label> : null}
-        {mode === 'time' ? <label>Time<input name="at" type="datetime-local" step="1" value={point} onChange={(e) => setPoint(e.target.value)} /></label> : null}
+        {mode === 'lsn' ? (
+          <label>LSN<input name="lsn" inputMode="numeric" value={lsn} onChange={(e) => setLsn(e.target.value)} />
+            <span className="hint" data-testid="lsn-range">valid: {range.start} – {range.head ?? 'head unknown'}</span><FieldError errors={errors} name="lsn" /></label>
+        ) : null}
+        {mode === 'time' ? <label>Time<input name="at" type="datetime-local" step="1" value={at} onChange={(e) => setAt(e.target.value)} /><TimeZoneHint /><FieldError errors={errors} name="at" /></label> : null}
         {mode === 'snapshot' ? (
-          <label>Snapshot<select name="snapshot" value={point} onChange={(e) => setPoint(e.target.value)}><option value="" />{(snapshots.data ?? []).map((s) => <option key={s.name}>{s.name}</option>)}</select></label>
+          <label>Snapshot<select name="snapshot" value={snapshot} onChange={(e) => setSnapshot(e.target.value)}><option value="" />{(snapshots.data ?? []).map((s) => <option key={s.name}>{s.name}</option>)}</select><FieldError errors={errors} name="snapshot" /></label>
         ) : null}
         <button type="submit" disabled={create.pending}>Create branch</button>
       </form>

@@ -1,36 +1,54 @@
 'use client';
 import { useState } from 'react';
 import { Interactive } from '../../components/hydration';
+import { FieldError, TimeZoneHint } from '../../components/field';
 import { ErrorBox } from '../../components/ui';
 import { useBranches } from '../../data/branches/use-branches';
 import { useTimeTravelQuery } from '../../data/timetravel/use-time-travel';
+import { checkTimeTravelForm, lsnRange, type PointMode } from '../../lib/forms';
 
 export function TimeTravelView() {
   const branches = useBranches();
   const [branch, setBranch] = useState('main');
-  const [mode, setMode] = useState<'lsn' | 'time'>('time');
-  const [point, setPoint] = useState('');
+  const [mode, setMode] = useState<PointMode>('time');
+  // One value per kind of point: switching "As of" never carries a time into the LSN field.
+  const [lsn, setLsn] = useState('');
+  const [at, setAt] = useState('');
   const [sql, setSql] = useState('SELECT 1');
+  const [errors, setErrors] = useState<Record<string, string>>({});
   const q = useTimeTravelQuery();
+  const range = lsnRange((branches.data ?? []).find((b) => b.name === branch));
   return (
     <>
       <h1>Time travel</h1>
       <p>Runs a read-only query on an ephemeral read-only compute of the branch as of the point in time, stopped afterwards.</p>
       <form
         className="card"
+        noValidate
         onSubmit={(e) => {
           e.preventDefault();
-          q.mutate({ branch, sql, ...(point ? (mode === 'lsn' ? { lsn: point } : { at: new Date(point).toISOString() }) : {}) });
+          // Nothing starts (no compute) until every field is valid.
+          const r = checkTimeTravelForm({ branch, mode, lsn, at, sql }, branches.data ?? []);
+          setErrors(r.ok ? {} : r.errors);
+          if (r.ok) q.mutate(r.value);
         }}
       >
         {/* Its inputs only reach the query once React owns them. */}
         <Interactive>
           <div className="inline" style={{ display: 'flex', gap: 8 }}>
             <label>Branch<select name="branch" value={branch} onChange={(e) => setBranch(e.target.value)}>{(branches.data ?? []).map((b) => <option key={b.name}>{b.name}</option>)}</select></label>
-            <label>As of<select name="mode" value={mode} onChange={(e) => setMode(e.target.value as 'lsn' | 'time')}><option value="time">a time</option><option value="lsn">an LSN</option></select></label>
-            {mode === 'lsn' ? <label>LSN<input name="lsn" value={point} onChange={(e) => setPoint(e.target.value)} /></label> : <label>Time<input name="at" type="datetime-local" step="1" value={point} onChange={(e) => setPoint(e.target.value)} /></label>}
+            <label>As of
+              <select name="mode" value={mode} onChange={(e) => { setMode(e.target.value as PointMode); setLsn(''); setAt(''); setErrors({}); }}>
+                <option value="time">a time</option><option value="lsn">an LSN</option><option value="head">head (latest)</option>
+              </select>
+            </label>
+            {mode === 'lsn' ? (
+              <label>LSN<input name="lsn" inputMode="numeric" value={lsn} onChange={(e) => setLsn(e.target.value)} />
+                <span className="hint" data-testid="lsn-range">valid: {range.start} – {range.head ?? 'head unknown'}</span><FieldError errors={errors} name="lsn" /></label>
+            ) : null}
+            {mode === 'time' ? <label>Time<input name="at" type="datetime-local" step="1" value={at} onChange={(e) => setAt(e.target.value)} /><TimeZoneHint /><FieldError errors={errors} name="at" /></label> : null}
           </div>
-          <label>SQL<textarea name="sql" rows={4} value={sql} onChange={(e) => setSql(e.target.value)} className="mono" /></label>
+          <label>SQL<textarea name="sql" rows={4} value={sql} onChange={(e) => setSql(e.target.value)} className="mono" /><FieldError errors={errors} name="sql" /></label>
           <p><button type="submit" disabled={q.isPending}>{q.isPending ? 'Starting a read-only compute…' : 'Run query'}</button></p>
         </Interactive>
       </form>

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { branchName, isoTime, lsnInput } from '../services/inputs';
+import { branchName, lsnInput, pastIsoTime } from '../services/inputs';
 import { timeTravelQuery } from '../services/timetravel';
 import { router, viewerProcedure } from '../trpc';
 
@@ -11,7 +11,7 @@ export const timeTravelRouter = router({
   query: viewerProcedure
     .input(
       z
-        .object({ branch: branchName, lsn: lsnInput.optional(), at: isoTime.optional(), sql: z.string().min(1).max(10_000), database: z.string().regex(/^[A-Za-z0-9_$]{1,64}$/).optional() })
+        .object({ branch: branchName, lsn: lsnInput.optional(), at: pastIsoTime.optional(), sql: z.string().min(1).max(10_000), database: z.string().regex(/^[A-Za-z0-9_$]{1,64}$/).optional() })
         .refine((v) => !(v.lsn && v.at), 'give an LSN or a time, not both'),
     )
     .output(z.object({ compute: z.string(), columns: z.array(z.string()), rows: z.array(z.array(z.string().nullable())), truncated: z.boolean(), elapsedMs: z.number() }))

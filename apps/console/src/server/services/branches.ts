@@ -8,7 +8,7 @@ import { conflict, invalid, notFound } from './errors';
 import { defineOperation, type StepContext } from './operations';
 import { refreshLocalCluster, type LocalCluster } from './registry';
 import { computeNames, stopComputeIfRunning } from './computes';
-import { branchName, isoTime, lsnInput } from './inputs';
+import { branchName, lsnInput, pastIsoTime } from './inputs';
 import { callClient, TIMEOUT_MS_DEFAULT } from './http';
 import { pageserverTarget } from './cluster';
 
@@ -19,7 +19,7 @@ export const createBranchInput = z
     from: branchName,
     name: branchName,
     lsn: lsn.optional(),
-    at: isoTime.optional(),
+    at: pastIsoTime.optional(),
   })
   .refine((v) => !(v.lsn && v.at), 'give an LSN or a time, not both');
 
@@ -43,11 +43,24 @@ async function headLsn(ctx: StepContext, branch: string): Promise<string> {
   return t.lastRecordLsn.toString();
 }
 
+/**
+ * An LSN past the branch's head has no data yet: refused at once, in words, instead of a compute or
+ * branch waiting for WAL that never comes and then failing with the CLI's output.
+ */
+export async function assertLsnNotPastHead(deps: ConsoleDeps, branch: string, lsn: string): Promise<void> {
+  const c = await refreshLocalCluster(deps);
+  const b = requireBranch(c, branch);
+  const t = await callClient(pageserverTarget(c), `timeline ${b.timelineId}`, (ps) => timelineDetails(ps, c.registry.tenantId, b.timelineId, { timeoutMs: TIMEOUT_MS_DEFAULT }));
+  if (BigInt(lsn) > t.lastRecordLsn) throw invalid(`LSN ${lsn} is past the head of ${branch} (LSN ${t.lastRecordLsn}): nothing was written there yet`);
+}
+
 /** `branch create` at head, at an LSN or at a time. */
 async function cliBranchCreate(ctx: StepContext, input: { from: string; name: string; lsn?: string | undefined; at?: string | undefined }, detail: (t: string) => void) {
   const args = ['branch', 'create', '--from', input.from, '--name', input.name];
-  if (input.lsn) args.push('--lsn', input.lsn);
-  else if (input.at) args.push('--at', new Date(input.at).toISOString());
+  if (input.lsn) {
+    await assertLsnNotPastHead(ctx.deps, input.from, input.lsn);
+    args.push('--lsn', input.lsn);
+  } else if (input.at) args.push('--at', new Date(input.at).toISOString());
   else args.push('--lsn', await headLsn(ctx, input.from));
   const { stdout } = await runCli(ctx.deps, args);
   const b = parseBranchLine(stdout, 'branch create');
@@ -127,7 +140,7 @@ export const branchReset = defineOperation({
 export const branchRestore = defineOperation({
   kind: 'branch.restore',
   input: z
-    .object({ name: branchName, backupName: branchName, lsn: lsn.optional(), at: isoTime.optional() })
+    .object({ name: branchName, backupName: branchName, lsn: lsn.optional(), at: pastIsoTime.optional() })
     .refine((v) => (v.lsn === undefined) !== (v.at === undefined), 'give an LSN or a time'),
   steps: () => ['check the branch', 'keep the current state as the backup branch', 'stop its computes', 'delete the old timeline', 'branch from the backup at the point in time', 'refresh the registry'],
   async run(ctx, input) {

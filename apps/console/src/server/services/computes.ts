@@ -4,7 +4,7 @@ import type { ConsoleDeps } from '../deps';
 import { parseComputeLine, runCli } from './cli';
 import { defineOperation } from './operations';
 import { readComputeFiles, refreshLocalCluster } from './registry';
-import { branchName, isoTime, lsnInput } from './inputs';
+import { branchName, lsnInput, pastIsoTime } from './inputs';
 import { withoutPassword } from './secrets';
 
 const lsn = lsnInput;
@@ -38,7 +38,7 @@ export async function cliComputeStart(deps: ConsoleDeps, input: { branch: string
 export const computeStart = defineOperation({
   kind: 'compute.start',
   input: z
-    .object({ branch: branchName, readOnly: z.boolean().default(false), lsn: lsn.optional(), at: isoTime.optional() })
+    .object({ branch: branchName, readOnly: z.boolean().default(false), lsn: lsn.optional(), at: pastIsoTime.optional() })
     .refine((v) => v.readOnly || (v.lsn === undefined && v.at === undefined), 'an LSN or time needs a read-only compute'),
   steps: () => ['start the compute (strata compute start)', 'refresh the registry'],
   async run(ctx, input) {

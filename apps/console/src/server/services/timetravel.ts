@@ -12,6 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import type { ConsoleDeps } from '../deps';
+import { assertLsnNotPastHead } from './branches';
 import { cliComputeStart, stopComputeIfRunning } from './computes';
 import { ConsoleError, errorMessage, invalid } from './errors';
 
@@ -99,6 +100,7 @@ export async function timeTravelQuery(
 ): Promise<TimeTravelResult> {
   const sql = assertReadOnlySql(input.sql);
   const t0 = Date.now();
+  if (input.lsn !== undefined) await assertLsnNotPastHead(deps, input.branch, input.lsn);
   const compute = await cliComputeStart(deps, { branch: input.branch, readOnly: true, lsn: input.lsn, at: input.at });
   try {
     const reader = await createReader(compute.connectionUrl);
