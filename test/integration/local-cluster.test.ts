@@ -410,21 +410,30 @@ describe('local cluster (./strata up, real processes)', () => {
     expect(await ok(['status'])).not.toMatch(/^safekeeper 7 /m);
   });
 
-  it('[DOWN/UP] down stops every process within 10 s, computes included; up resumes the same cluster with all its data', async () => {
+  it('[DOWN/UP] down stops every process within 10 s, two computes in parallel included; up resumes the same cluster with all its data', async () => {
     const pids = ['safekeeper-1', 'safekeeper-2', 'safekeeper-3', 'safekeeper-4', 'pageserver'].map(pidOf);
     // What users run: the services run from their bundles, not from TypeScript source.
     expect(cmdline(pidOf('safekeeper-1'))).toContain('/apps/safekeeper/dist/safekeeper.mjs');
     expect(cmdline(pidOf('pageserver'))).toContain('/apps/pageserver/dist/pageserver.mjs');
     const main = computeState('main');
     expect(alive(main.controllerPid)).toBe(true);
+    // A second compute (read-only, at main's head): the issue's bound is for down with several computes, stopped in parallel.
+    const roName = /^compute (\S+) mysql:\S+$/m.exec(await ok(['compute', 'start', '--branch', 'main', '--read-only']))?.[1];
+    expect(roName).toBeDefined();
+    const ro = computeState(roName!);
+    expect(alive(ro.controllerPid)).toBe(true);
     const t0 = performance.now();
     const out = await ok(['down']);
     const downMs = performance.now() - t0;
-    expect(out).toMatch(/^stopping (compute|\d+ computes in parallel) \(.*\bmain\b.*\): clean stop, SIGKILL after/m);
+    const parallel = /^stopping (\d+) computes in parallel \(([^)]*)\): clean stop, SIGKILL after/m.exec(out);
+    expect(parallel, out).not.toBeNull();
+    expect(Number(parallel![1])).toBeGreaterThanOrEqual(2);
+    expect(parallel![2]!.split(', ')).toEqual(expect.arrayContaining(['main', roName!]));
     expect(out).toMatch(/^stopped compute main$/m);
-    process.stdout.write(`[DOWN] ./strata down with computes running: ${Math.round(downMs)} ms\n`);
+    expect(out).toContain(`\nstopped compute ${roName!}\n`);
+    process.stdout.write(`[DOWN] ./strata down with ${parallel![1]} computes running: ${Math.round(downMs)} ms\n`);
     expect(downMs, out).toBeLessThanOrEqual(DOWN_MS_MAX);
-    for (const pid of [...pids, main.controllerPid, main.mariadbdPid]) expect(alive(pid)).toBe(false);
+    for (const pid of [...pids, main.controllerPid, main.mariadbdPid, ro.controllerPid, ro.mariadbdPid]) expect(alive(pid)).toBe(false);
     expect(existsSync(join(home, 'cluster.json'))).toBe(true);
     const again = await ok(['up', '--no-console']);
     expect(computeLine(again, 'main').url).toBe(mainUrl);
