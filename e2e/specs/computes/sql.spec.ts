@@ -31,7 +31,11 @@ test('[COMPUTES][START] a read-write compute on a new branch; rows written throu
   await expect(row.locator('td').nth(6)).toHaveText(/^0 B \/ \d+ ms$/, { timeout: 30_000 });
   await shot(page, 'computes');
 
+  // Stop asks first, naming what stops; nothing happens until confirmed.
   await row.getByRole('button', { name: 'stop' }).click();
+  const dialog = page.getByRole('dialog', { name: `Stop compute ${branch}?` });
+  await expect(dialog).toContainText(`Compute ${branch} (read-write on branch ${branch}) stops and its open connections are closed.`);
+  await dialog.getByRole('button', { name: `Stop ${branch}` }).click();
   await expectOperationFinished(page, 'compute.stop');
   await expect(page.getByTestId('computes').getByRole('row').filter({ has: page.getByRole('cell', { name: branch, exact: true }) })).toHaveCount(0, { timeout: 30_000 });
 });

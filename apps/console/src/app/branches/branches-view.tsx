@@ -1,11 +1,13 @@
 'use client';
 import { useState } from 'react';
 import { AdminOnly } from '../../components/admin-only';
+import { ConfirmButton } from '../../components/confirm';
 import { FieldError, TimeZoneHint } from '../../components/field';
 import { LocalTime } from '../../components/local-time';
 import { useOperationAction } from '../../components/operation';
 import { bytes, ErrorBox, Lsn } from '../../components/ui';
 import { useBranches } from '../../data/branches/use-branches';
+import { useComputes } from '../../data/computes/use-computes';
 import { useSnapshots } from '../../data/snapshots/use-snapshots';
 import { checkBranchForm, lsnRange, type BranchFormResult, type BranchFormValues } from '../../lib/forms';
 import { useTRPCClient } from '../../lib/trpc';
@@ -49,6 +51,12 @@ export function BranchesView() {
           : client.computes.start.mutate({ branch: a.name, readOnly: false }),
   );
   const list = branches.data ?? [];
+  const computes = useComputes();
+  /** The computes a delete or reset stops, named in its confirmation. */
+  const runningOn = (branch: string) => {
+    const names = (computes.data ?? []).filter((c) => c.branch === branch).map((c) => c.name);
+    return names.length ? ` Its computes (${names.join(', ')}) are stopped and their connections closed.` : '';
+  };
   const children = (parent: string | null) => list.filter((b) => b.parent === parent);
   const render = (b: BranchNode) => (
     <li key={b.name} data-testid={`branch-${b.name}`}>
@@ -58,9 +66,15 @@ export function BranchesView() {
       <button className="secondary" onClick={() => action.start({ kind: 'compute', name: b.name })}>start compute</button>{' '}
       {b.parent ? (
         <>
-          <button className="secondary" onClick={() => action.start({ kind: 'reset', name: b.name })}>reset to parent</button>{' '}
+          <ConfirmButton label="reset to parent" title={`Reset branch ${b.name} to ${b.parent}?`} confirmLabel={`Reset ${b.name}`} onConfirm={() => action.start({ kind: 'reset', name: b.name })}>
+            <p>Everything written to <b>{b.name}</b> since it branched from {b.parent} is dropped, and it starts again from {b.parent}&apos;s head.{runningOn(b.name)} This cannot be undone.</p>
+          </ConfirmButton>{' '}
           <button className="secondary" onClick={() => { const at = prompt('Restore to time (ISO)', new Date(Date.now() - 60_000).toISOString()); if (at) action.start({ kind: 'restore', name: b.name, at }); }}>restore…</button>{' '}
-          <button className="secondary" onClick={() => action.start({ kind: 'delete', name: b.name })}>delete</button>
+          <ConfirmButton label="delete" title={`Delete branch ${b.name}?`} confirmLabel={`Delete ${b.name}`} onConfirm={() => action.start({ kind: 'delete', name: b.name })}>
+            <p>
+              Branch <b>{b.name}</b> (timeline <span className="mono">{b.timelineId.slice(0, 8)}</span>, {bytes(b.layerBytes)}) and everything written to it since it branched from {b.parent} at LSN <Lsn value={b.lsn} /> are deleted.{runningOn(b.name)} This cannot be undone.
+            </p>
+          </ConfirmButton>
         </>
       ) : null}
       {children(b.name).length ? <ul>{children(b.name).map(render)}</ul> : null}
@@ -76,21 +90,21 @@ export function BranchesView() {
       <AdminOnly>
       <form className="inline" noValidate onSubmit={(e) => { e.preventDefault(); submit(); }}>
         {mode !== 'snapshot' ? (
-          <label>From<select name="from" value={from} onChange={(e) => setFrom(e.target.value)}>{list.map((b) => <option key={b.name}>{b.name}</option>)}</select><FieldError errors={errors} name="from" /></label>
+          <div className="field"><label>From<select name="from" value={from} onChange={(e) => setFrom(e.target.value)}>{list.map((b) => <option key={b.name}>{b.name}</option>)}</select></label><FieldError errors={errors} name="from" /></div>
         ) : null}
-        <label>Name<input name="name" value={name} onChange={(e) => setName(e.target.value)} /><FieldError errors={errors} name="name" /></label>
+        <div className="field"><label>Name<input name="name" value={name} onChange={(e) => setName(e.target.value)} /></label><FieldError errors={errors} name="name" /></div>
         <label>At
           <select name="mode" value={mode} onChange={(e) => { setMode(e.target.value as typeof mode); setLsn(''); setAt(''); setSnapshot(''); setErrors({}); }}>
             <option value="head">head</option><option value="lsn">an LSN</option><option value="time">a time</option><option value="snapshot">a snapshot</option>
           </select>
         </label>
         {mode === 'lsn' ? (
-          <label>LSN<input name="lsn" inputMode="numeric" value={lsn} onChange={(e) => setLsn(e.target.value)} />
-            <span className="hint" data-testid="lsn-range">valid: {range.start} – {range.head ?? 'head unknown'}</span><FieldError errors={errors} name="lsn" /></label>
+          <div className="field"><label>LSN<input name="lsn" inputMode="numeric" value={lsn} onChange={(e) => setLsn(e.target.value)} /></label>
+            <span className="hint" data-testid="lsn-range">valid: {range.start} – {range.head ?? 'head unknown'}</span><FieldError errors={errors} name="lsn" /></div>
         ) : null}
-        {mode === 'time' ? <label>Time<input name="at" type="datetime-local" step="1" value={at} onChange={(e) => setAt(e.target.value)} /><TimeZoneHint /><FieldError errors={errors} name="at" /></label> : null}
+        {mode === 'time' ? <div className="field"><label>Time<input name="at" type="datetime-local" step="1" value={at} onChange={(e) => setAt(e.target.value)} /></label><TimeZoneHint /><FieldError errors={errors} name="at" /></div> : null}
         {mode === 'snapshot' ? (
-          <label>Snapshot<select name="snapshot" value={snapshot} onChange={(e) => setSnapshot(e.target.value)}><option value="" />{(snapshots.data ?? []).map((s) => <option key={s.name}>{s.name}</option>)}</select><FieldError errors={errors} name="snapshot" /></label>
+          <div className="field"><label>Snapshot<select name="snapshot" value={snapshot} onChange={(e) => setSnapshot(e.target.value)}><option value="" />{(snapshots.data ?? []).map((s) => <option key={s.name}>{s.name}</option>)}</select></label><FieldError errors={errors} name="snapshot" /></div>
         ) : null}
         <button type="submit" disabled={create.pending}>Create branch</button>
       </form>

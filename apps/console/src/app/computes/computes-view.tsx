@@ -1,6 +1,7 @@
 'use client';
 import { useState } from 'react';
 import { AdminOnly } from '../../components/admin-only';
+import { ConfirmButton } from '../../components/confirm';
 import { useOperationAction } from '../../components/operation';
 import { ErrorBox, Lsn } from '../../components/ui';
 import { useBranches } from '../../data/branches/use-branches';
@@ -31,7 +32,15 @@ export function ComputesView() {
               <td className="mono">{c.connectionUrl}</td>
               <td><Lsn value={c.shippedLsn} /> / <Lsn value={c.commitLsn} /></td>
               <td>{c.lagBytes ?? '—'} B / {c.lagMs ?? '—'} ms</td>
-              <td><button className="secondary" onClick={() => op.start({ kind: 'stop', name: c.name })}>stop</button></td>
+              <td>
+                <ConfirmButton label="stop" title={`Stop compute ${c.name}?`} confirmLabel={`Stop ${c.name}`} onConfirm={() => op.start({ kind: 'stop', name: c.name })}>
+                  <p>
+                    Compute <b>{c.name}</b> ({c.mode}{c.branch ? ` on branch ${c.branch}` : ''}) stops and its open connections are closed.{' '}
+                    {c.mode === 'read-write' ? `Nothing can write to ${c.branch ?? 'its branch'} until a compute is started again. ` : ''}
+                    What it committed stays on the branch.
+                  </p>
+                </ConfirmButton>
+              </td>
             </tr>
           ))}
         </tbody>

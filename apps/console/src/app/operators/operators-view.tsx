@@ -1,6 +1,7 @@
 'use client';
 import { useState } from 'react';
 import { AdminOnly } from '../../components/admin-only';
+import { ConfirmButton } from '../../components/confirm';
 import { LocalTime } from '../../components/local-time';
 import { ErrorBox } from '../../components/ui';
 import { useOperatorMutations } from '../../data/operators/use-operator-mutations';
@@ -25,7 +26,9 @@ export function OperatorsView() {
               <td>{o.username}</td><td>{o.role}</td><td><LocalTime iso={o.createdAt} /></td>
               <td>
                 <button className="secondary" onClick={() => setRoleM.mutate({ id: o.id, role: o.role === 'admin' ? 'viewer' : 'admin' })}>make {o.role === 'admin' ? 'viewer' : 'admin'}</button>{' '}
-                <button className="secondary" onClick={() => remove.mutate({ id: o.id })}>remove</button>
+                <ConfirmButton label="remove" title={`Remove operator ${o.username}?`} confirmLabel={`Remove ${o.username}`} onConfirm={() => remove.mutate({ id: o.id })}>
+                  <p>Operator <b>{o.username}</b> ({o.role}) is removed: their sessions end at once and they can no longer sign in. Adding them again gives a new password.</p>
+                </ConfirmButton>
               </td>
             </tr>
           ))}

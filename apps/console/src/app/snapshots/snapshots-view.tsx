@@ -1,6 +1,7 @@
 'use client';
 import { useState } from 'react';
 import { AdminOnly } from '../../components/admin-only';
+import { ConfirmButton } from '../../components/confirm';
 import { LocalTime } from '../../components/local-time';
 import { useOperationAction } from '../../components/operation';
 import { ErrorBox, Lsn } from '../../components/ui';
@@ -35,7 +36,9 @@ export function SnapshotsView() {
               <td>{s.name}</td><td>{s.branch}</td><td><Lsn value={s.lsn} /></td><td><LocalTime iso={s.createdAt} /></td>
               <td>
                 <button className="secondary" onClick={() => { const b = prompt('New branch name', `${s.name}-restored`); if (b) op.start({ kind: 'restore', name: s.name, branch: b }); }}>restore as branch…</button>{' '}
-                <button className="secondary" onClick={() => op.start({ kind: 'delete', name: s.name })}>delete</button>
+                <ConfirmButton label="delete" title={`Delete snapshot ${s.name}?`} confirmLabel={`Delete ${s.name}`} onConfirm={() => op.start({ kind: 'delete', name: s.name })}>
+                  <p>Snapshot <b>{s.name}</b> of {s.branch} at LSN <Lsn value={s.lsn} /> is deleted: it can no longer be restored. Branches already restored from it stay. This cannot be undone.</p>
+                </ConfirmButton>
               </td>
             </tr>
           ))}

@@ -43,12 +43,12 @@ export function TimeTravelView() {
               </select>
             </label>
             {mode === 'lsn' ? (
-              <label>LSN<input name="lsn" inputMode="numeric" value={lsn} onChange={(e) => setLsn(e.target.value)} />
-                <span className="hint" data-testid="lsn-range">valid: {range.start} – {range.head ?? 'head unknown'}</span><FieldError errors={errors} name="lsn" /></label>
+              <div className="field"><label>LSN<input name="lsn" inputMode="numeric" value={lsn} onChange={(e) => setLsn(e.target.value)} /></label>
+                <span className="hint" data-testid="lsn-range">valid: {range.start} – {range.head ?? 'head unknown'}</span><FieldError errors={errors} name="lsn" /></div>
             ) : null}
-            {mode === 'time' ? <label>Time<input name="at" type="datetime-local" step="1" value={at} onChange={(e) => setAt(e.target.value)} /><TimeZoneHint /><FieldError errors={errors} name="at" /></label> : null}
+            {mode === 'time' ? <div className="field"><label>Time<input name="at" type="datetime-local" step="1" value={at} onChange={(e) => setAt(e.target.value)} /></label><TimeZoneHint /><FieldError errors={errors} name="at" /></div> : null}
           </div>
-          <label>SQL<textarea name="sql" rows={4} value={sql} onChange={(e) => setSql(e.target.value)} className="mono" /><FieldError errors={errors} name="sql" /></label>
+          <div className="field"><label>SQL<textarea name="sql" rows={4} value={sql} onChange={(e) => setSql(e.target.value)} className="mono" /></label><FieldError errors={errors} name="sql" /></div>
           <p><button type="submit" disabled={q.isPending}>{q.isPending ? 'Starting a read-only compute…' : 'Run query'}</button></p>
         </Interactive>
       </form>
