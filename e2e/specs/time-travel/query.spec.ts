@@ -47,4 +47,17 @@ test('[TIME TRAVEL][QUERY] a query at a past time shows the old rows; at head th
   await form.getByLabel('SQL').fill('DELETE FROM e2e_tt.prices');
   await form.getByRole('button', { name: 'Run query' }).click();
   await expect(errorBoxes(page)).toContainText('INVALID: only read-only statements (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN); got DELETE');
+
+  // Every run is in the operations log with what it read: the time, head, and the refused write (no retry offered).
+  const iso = new Date(at).toISOString();
+  const runs = (await api.query<{ kind: string; target: string | null; status: string; actor: string | null; errorCode: string | null; retryable: boolean; result: unknown }[]>('operations.list')).filter((o) => o.kind === 'timetravel.query');
+  expect(runs.find((o) => o.target === `branch main at ${iso}`)).toMatchObject({ status: 'finished', actor: 'admin', result: { compute, rows: 2, truncated: false } });
+  expect(runs.find((o) => o.target === 'branch main at head' && o.status === 'finished')).toBeTruthy();
+  expect(runs.find((o) => o.status === 'failed')).toMatchObject({ target: 'branch main at head', errorCode: 'INVALID', retryable: false });
+  await page.goto('/operations');
+  const row = page.getByTestId('operations').getByRole('row').filter({ hasText: `branch main at ${iso}` });
+  await expect(row).toContainText('timetravel.query');
+  const refused = page.getByTestId('operations').getByRole('row').filter({ hasText: 'got DELETE' });
+  await expect(refused).toContainText('a retry would fail the same way');
+  await expect(refused.getByRole('button', { name: 'retry' })).toHaveCount(0);
 });

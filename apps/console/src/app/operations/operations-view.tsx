@@ -17,18 +17,22 @@ export function OperationsView() {
       {retry.view}
       <AdminOnly>
       <table data-testid="operations">
-        <thead><tr><th>When</th><th>Kind</th><th>Status</th><th>Actor</th><th>Steps</th><th>Duration</th><th>Error</th><th /></tr></thead>
+        <thead><tr><th>When</th><th>Kind</th><th>Target</th><th>Status</th><th>Actor</th><th>Steps</th><th>Duration</th><th>Error</th><th /></tr></thead>
         <tbody>
           {(q.data ?? []).map((o) => (
             <tr key={o.id} data-status={o.status}>
               <td><LocalTime iso={o.createdAt} /></td>
               <td>{o.kind}{o.attempt > 1 ? ` (attempt ${o.attempt})` : ''}</td>
+              <td data-testid="target">{o.target ?? '—'}</td>
               <td className={o.status === 'failed' ? 'bad' : o.status === 'finished' ? 'ok' : 'warn'}>{o.status}</td>
               <td>{o.actor ?? '—'}</td>
               <td>{o.steps.filter((s) => s.status === 'finished').length}/{o.steps.length}</td>
               <td>{o.startedAt && o.finishedAt ? `${Date.parse(o.finishedAt) - Date.parse(o.startedAt)} ms` : '—'}</td>
               <td>{o.errorCode ? <><code>{o.errorCode}</code> {o.errorMessage}</> : null}</td>
-              <td>{o.status === 'failed' ? <button className="secondary" onClick={() => retry.start(o.id)}>retry</button> : null}</td>
+              <td>
+                {o.retryable ? <button className="secondary" onClick={() => retry.start(o.id)}>retry</button> : null}
+                {o.status === 'failed' && !o.retryable ? <span className="hint">a retry would fail the same way</span> : null}
+              </td>
             </tr>
           ))}
         </tbody>

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { getOperation, listOperations } from '@strata/db';
-import { retryOperation } from '../services/operations';
+import { retryableOperation, retryOperation } from '../services/operations';
 import { refreshLocalCluster } from '../services/registry';
 import { adminProcedure, router, viewerProcedure } from '../trpc';
 import { operationOut, showOperation } from './shapes';
@@ -17,5 +17,9 @@ export const operationsRouter = router({
   retry: adminProcedure
     .input(z.object({ id: z.string().uuid() }))
     .output(operationOut)
-    .mutation(async ({ ctx, input }) => showOperation(await retryOperation(ctx.deps, await refreshLocalCluster(ctx.deps), input.id, ctx.session.operator.id))),
+    .mutation(async ({ ctx, input }) => {
+      // Refused before the cluster is read: a failure that can only repeat is not retried anywhere.
+      await retryableOperation(ctx.deps, input.id);
+      return showOperation(await retryOperation(ctx.deps, await refreshLocalCluster(ctx.deps), input.id, ctx.session.operator.id));
+    }),
 });

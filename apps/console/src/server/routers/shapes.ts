@@ -1,5 +1,6 @@
 /** Output schemas shared by routers. Dates cross the wire as ISO strings, LSNs as decimal strings. */
 import { z } from 'zod';
+import { isRetryable, operationTarget } from '../services/operation-info';
 import { redactDeep, redactSecrets } from '../services/secrets';
 
 export const iso = z.string();
@@ -17,7 +18,11 @@ export const operationStepOut = z.object({
 export const operationOut = z.object({
   id: z.string(),
   kind: z.string(),
+  /** What it acted on (`branch dev from main at LSN 123`), so rows of one kind can be told apart. */
+  target: z.string().nullable(),
   status: z.enum(['scheduled', 'running', 'finished', 'failed']),
+  /** A failure a retry could fix; false for one that can only fail again (CONFLICT, INVALID, …). */
+  retryable: z.boolean(),
   actor: z.string().nullable(),
   input: z.unknown(),
   result: z.unknown(),
@@ -51,6 +56,8 @@ export function showOperation(op: {
   // Operations are a log every viewer reads: no password in it, even one recorded before redaction existed.
   return {
     ...op,
+    target: operationTarget(op.kind, op.input),
+    retryable: op.status === 'failed' && isRetryable(op.kind, op.errorCode),
     input: redactDeep(op.input),
     result: redactDeep(op.result),
     errorMessage: op.errorMessage === null ? null : redactSecrets(op.errorMessage),

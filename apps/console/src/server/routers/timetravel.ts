@@ -15,5 +15,5 @@ export const timeTravelRouter = router({
         .refine((v) => !(v.lsn && v.at), 'give an LSN or a time, not both'),
     )
     .output(z.object({ compute: z.string(), columns: z.array(z.string()), rows: z.array(z.array(z.string().nullable())), truncated: z.boolean(), elapsedMs: z.number() }))
-    .mutation(({ ctx, input }) => timeTravelQuery(ctx.deps, input)),
+    .mutation(({ ctx, input }) => timeTravelQuery(ctx.deps, input, ctx.session.operator.id)),
 });

@@ -16,6 +16,7 @@ import {
 } from '@strata/db';
 import type { ConsoleDeps } from '../deps';
 import { ConsoleError, conflict, errorMessage } from './errors';
+import { isRetryable } from './operation-info';
 import type { LocalCluster } from './registry';
 import { redactSecrets } from './secrets';
 
@@ -60,42 +61,72 @@ export function defineOperation<S extends z.ZodType>(def: OperationKind<S>): Ope
 
 const DETAIL_CHARS_MAX = 2_000;
 
+/** The step recorder of operation `opId`: what a kind's `run` reports its progress through. */
+function stepContext(deps: ConsoleDeps, cluster: LocalCluster, opId: string): StepContext {
+  return {
+    deps,
+    cluster,
+    async mark(position, status, detail) {
+      await markStep(deps.db, opId, position, { status, ...(detail !== undefined ? { detail: redactSecrets(detail).slice(0, DETAIL_CHARS_MAX) } : {}), at: deps.now() });
+    },
+    async step(position, fn) {
+      let detail: string | null = null;
+      let lastWrite = Promise.resolve();
+      const setDetail = (text: string) => {
+        // Progress lines come from CLIs, which print connection URLs: stored without their passwords.
+        detail = redactSecrets(text).slice(0, DETAIL_CHARS_MAX);
+        // Progress lines are written as they come so the browser sees them while the step runs.
+        lastWrite = lastWrite.then(() => markStep(deps.db, opId, position, { status: 'running', detail, at: deps.now() })).catch(() => undefined);
+      };
+      await markStep(deps.db, opId, position, { status: 'running', at: deps.now() });
+      try {
+        const r = await fn(setDetail);
+        await lastWrite;
+        await markStep(deps.db, opId, position, { status: 'finished', detail, at: deps.now() });
+        return r;
+      } catch (e) {
+        await lastWrite;
+        await markStep(deps.db, opId, position, { status: 'failed', detail: redactSecrets(errorMessage(e)).slice(0, DETAIL_CHARS_MAX), at: deps.now() });
+        throw e;
+      }
+    },
+  };
+}
+
+const failureCode = (e: unknown) => (e instanceof ConsoleError ? (e.details.serviceCode ?? e.code) : 'INTERNAL');
+
 async function execute(deps: ConsoleDeps, cluster: LocalCluster, def: AnyKind, op: OperationRow, input: unknown): Promise<void> {
   await markOperationRunning(deps.db, op.id, deps.now());
   try {
-    const ctx: StepContext = {
-      deps,
-      cluster,
-      async mark(position, status, detail) {
-        await markStep(deps.db, op.id, position, { status, ...(detail !== undefined ? { detail: redactSecrets(detail).slice(0, DETAIL_CHARS_MAX) } : {}), at: deps.now() });
-      },
-      async step(position, fn) {
-        let detail: string | null = null;
-        let lastWrite = Promise.resolve();
-        const setDetail = (text: string) => {
-          // Progress lines come from CLIs, which print connection URLs: stored without their passwords.
-          detail = redactSecrets(text).slice(0, DETAIL_CHARS_MAX);
-          // Progress lines are written as they come so the browser sees them while the step runs.
-          lastWrite = lastWrite.then(() => markStep(deps.db, op.id, position, { status: 'running', detail, at: deps.now() })).catch(() => undefined);
-        };
-        await markStep(deps.db, op.id, position, { status: 'running', at: deps.now() });
-        try {
-          const r = await fn(setDetail);
-          await lastWrite;
-          await markStep(deps.db, op.id, position, { status: 'finished', detail, at: deps.now() });
-          return r;
-        } catch (e) {
-          await lastWrite;
-          await markStep(deps.db, op.id, position, { status: 'failed', detail: redactSecrets(errorMessage(e)).slice(0, DETAIL_CHARS_MAX), at: deps.now() });
-          throw e;
-        }
-      },
-    };
-    const result = await def.run(ctx, input);
+    const result = await def.run(stepContext(deps, cluster, op.id), input);
     await markOperationFinished(deps.db, op.id, JSON.parse(JSON.stringify(result)), deps.now());
   } catch (e) {
-    const code = e instanceof ConsoleError ? (e.details.serviceCode ?? e.code) : 'INTERNAL';
-    await markOperationFailed(deps.db, op.id, { code, message: redactSecrets(errorMessage(e)) }, deps.now());
+    await markOperationFailed(deps.db, op.id, { code: failureCode(e), message: redactSecrets(errorMessage(e)) }, deps.now());
+  }
+}
+
+/**
+ * An action that answers its caller directly (a time-travel query), recorded in the operations log as
+ * it runs like any other: who ran what, on which branch and point in time, each step, and how it
+ * ended. Its answer goes back to the caller; the log keeps `summarize(answer)`. A failure is
+ * recorded and thrown on.
+ */
+export async function runRecorded<T>(
+  deps: ConsoleDeps,
+  cluster: LocalCluster,
+  rec: { kind: string; input: Record<string, unknown>; steps: string[]; actorId: string | null },
+  fn: (ctx: StepContext) => Promise<T>,
+  summarize: (answer: T) => Record<string, unknown>,
+): Promise<T> {
+  const op = await createOperation(deps.db, { clusterId: cluster.cluster.id, kind: rec.kind, actorId: rec.actorId, input: JSON.parse(JSON.stringify(rec.input)) as object, steps: rec.steps });
+  await markOperationRunning(deps.db, op.id, deps.now());
+  try {
+    const answer = await fn(stepContext(deps, cluster, op.id));
+    await markOperationFinished(deps.db, op.id, JSON.parse(JSON.stringify(summarize(answer))), deps.now());
+    return answer;
+  } catch (e) {
+    await markOperationFailed(deps.db, op.id, { code: failureCode(e), message: redactSecrets(errorMessage(e)) }, deps.now());
+    throw e;
   }
 }
 
@@ -128,9 +159,16 @@ async function startErased(deps: ConsoleDeps, cluster: LocalCluster, def: AnyKin
   return op;
 }
 
-export async function retryOperation(deps: ConsoleDeps, cluster: LocalCluster, id: string, actorId: string | null): Promise<OperationRow> {
+/** A failed operation a retry could fix, or a CONFLICT saying why it would only fail again. */
+export async function retryableOperation(deps: Pick<ConsoleDeps, 'db'>, id: string): Promise<OperationRow> {
   const op = await getOperation(deps.db, id);
   if (op.status !== 'failed') throw conflict(`operation ${id} is ${op.status}; only failed operations can be retried`);
+  if (!isRetryable(op.kind, op.errorCode)) throw conflict(`${op.kind} failed with ${op.errorCode}, which a retry would only repeat: fix the cause, then start it again`);
+  return op;
+}
+
+export async function retryOperation(deps: ConsoleDeps, cluster: LocalCluster, id: string, actorId: string | null): Promise<OperationRow> {
+  const op = await retryableOperation(deps, id);
   const def = kinds.get(op.kind);
   if (!def) throw new ConsoleError('INVALID', `operation kind ${op.kind} cannot be retried by this console`);
   return startErased(deps, cluster, def, op.input, actorId, { of: op });

@@ -15,6 +15,8 @@ import type { ConsoleDeps } from '../deps';
 import { assertLsnNotPastHead } from './branches';
 import { cliComputeStart, stopComputeIfRunning } from './computes';
 import { ConsoleError, errorMessage, invalid } from './errors';
+import { runRecorded } from './operations';
+import { refreshLocalCluster } from './registry';
 
 export const ROWS_MAX = 1_000;
 const QUERY_TIMEOUT_MS = 30_000;
@@ -94,17 +96,50 @@ function cell(v: unknown): string | null {
   return String(v);
 }
 
+const STEPS = ['check the query and the point in time', 'start a read-only compute (strata compute start)', 'run the query as a read-only account', 'stop the compute'];
+
+/** Each run is in the operations log (kind timetravel.query): who asked what of which branch, when, and how it ended. */
 export async function timeTravelQuery(
   deps: ConsoleDeps,
   input: { branch: string; lsn?: string | undefined; at?: string | undefined; sql: string; database?: string | undefined },
+  actorId: string | null,
 ): Promise<TimeTravelResult> {
-  const sql = assertReadOnlySql(input.sql);
-  const t0 = Date.now();
-  if (input.lsn !== undefined) await assertLsnNotPastHead(deps, input.branch, input.lsn);
-  const compute = await cliComputeStart(deps, { branch: input.branch, readOnly: true, lsn: input.lsn, at: input.at });
+  const cluster = await refreshLocalCluster(deps);
+  const logged = { branch: input.branch, ...(input.lsn !== undefined ? { lsn: input.lsn } : {}), ...(input.at !== undefined ? { at: input.at } : {}), sql: input.sql, ...(input.database ? { database: input.database } : {}) };
+  return runRecorded(
+    deps,
+    cluster,
+    { kind: 'timetravel.query', input: logged, steps: STEPS, actorId },
+    async (ctx) => {
+      const sql = await ctx.step(0, async () => {
+        const checked = assertReadOnlySql(input.sql);
+        if (input.lsn !== undefined) await assertLsnNotPastHead(deps, input.branch, input.lsn);
+        return checked;
+      });
+      const t0 = Date.now();
+      const compute = await ctx.step(1, async (detail) => {
+        const c = await cliComputeStart(deps, { branch: input.branch, readOnly: true, lsn: input.lsn, at: input.at });
+        detail(c.name);
+        return c;
+      });
+      try {
+        return await ctx.step(2, async (detail) => {
+          const r = await runAsReader(compute, sql, input.database, t0);
+          detail(`${r.rows.length} rows${r.truncated ? ' (truncated)' : ''} in ${r.elapsedMs} ms`);
+          return r;
+        });
+      } finally {
+        await ctx.step(3, () => stopComputeIfRunning(deps, compute.name)).catch(() => undefined);
+      }
+    },
+    (r) => ({ compute: r.compute, rows: r.rows.length, truncated: r.truncated, elapsedMs: r.elapsedMs }),
+  );
+}
+
+async function runAsReader(compute: { name: string; connectionUrl: string }, sql: string, database: string | undefined, t0: number): Promise<TimeTravelResult> {
   try {
     const reader = await createReader(compute.connectionUrl);
-    const conn = await mysql.createConnection({ uri: readerUrl(compute.connectionUrl, reader), ...(input.database ? { database: input.database } : {}), connectTimeout: 10_000 });
+    const conn = await mysql.createConnection({ uri: readerUrl(compute.connectionUrl, reader), ...(database ? { database } : {}), connectTimeout: 10_000 });
     try {
       await conn.query('SET SESSION TRANSACTION READ ONLY');
       const [rows, fields] = await conn.query({ sql, rowsAsArray: true, timeout: QUERY_TIMEOUT_MS });
@@ -122,7 +157,5 @@ export async function timeTravelQuery(
   } catch (e) {
     if (e instanceof ConsoleError) throw e;
     throw new ConsoleError('QUERY_FAILED', `MariaDB: ${errorMessage(e)}`, { service: `compute ${compute.name}` });
-  } finally {
-    await stopComputeIfRunning(deps, compute.name).catch(() => undefined);
   }
 }
