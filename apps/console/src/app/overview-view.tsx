@@ -1,4 +1,5 @@
 'use client';
+import Link from 'next/link';
 import { ErrorBox, Lsn } from '../components/ui';
 import { useOverview } from '../data/overview/use-overview';
 
@@ -16,6 +17,7 @@ export function OverviewView() {
           {o.alerts.map((a, i) => (
             <div key={i} className={a.severity === 'critical' ? 'error' : 'card warn'} role="alert">
               {a.severity}: {a.message}
+              {a.href ? <> <Link href={a.href}>show</Link></> : null}
             </div>
           ))}
           <h2>Nodes</h2>

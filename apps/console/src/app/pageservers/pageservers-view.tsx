@@ -36,7 +36,7 @@ export function PageserversView() {
           <h2>Timelines and layers</h2>
           <AdminOnly>
           <table>
-            <thead><tr><th>Branch</th><th>Ancestor</th><th>Ingested</th><th>On disk</th><th>GC horizon</th><th>Layers</th><th>Bytes</th><th /></tr></thead>
+            <thead><tr><th>Branch</th><th>Ancestor</th><th>Ingested</th><th>On disk</th><th>GC horizon</th><th>Layers</th><th>Bytes</th><th>Failing</th><th /></tr></thead>
             <tbody>
               {p.timelines.map((t) => (
                 <tr key={t.timelineId}>
@@ -44,6 +44,7 @@ export function PageserversView() {
                   <td>{t.ancestorTimelineId ? <>{t.ancestorTimelineId.slice(0, 8)} @ <Lsn value={t.ancestorLsn} /></> : '—'}</td>
                   <td><Lsn value={t.lastRecordLsn} /></td><td><Lsn value={t.diskConsistentLsn} /></td><td><Lsn value={t.gcHorizonLsn} /></td>
                   <td>{t.layers}</td><td>{bytes(t.layerBytes)}</td>
+                  <td data-testid="failing">{t.failing.length ? t.failing.map((m) => <div key={m} className="bad">{m}</div>) : <span className="ok">—</span>}</td>
                   <td>
                     <button className="secondary" onClick={() => op.start({ kind: 'compact', timelineId: t.timelineId })}>compact</button>{' '}
                     <button className="secondary" onClick={() => op.start({ kind: 'gc', timelineId: t.timelineId })}>GC</button>

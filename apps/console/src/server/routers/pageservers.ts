@@ -25,6 +25,7 @@ export const pageserversRouter = router({
             layerBytes: z.number(),
             openLayerBytes: z.number(),
             gcHorizonLsn: z.string(),
+            failing: z.array(z.string()),
           }),
         ),
         tiers: z.array(

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { diskBudgetAlert } from './alerts';
+import { diskBudgetAlert, timelineAlerts } from './alerts';
+import { pageserverTimeline } from './schemas';
 
 describe('disk budget alert', () => {
   it('warns above 90% of the budget, is critical at or over it, and says nothing without a budget', () => {
@@ -8,5 +9,49 @@ describe('disk budget alert', () => {
     expect(diskBudgetAlert({ diskBudgetBytes: 1000, localLayerBytes: 950 })).toEqual({ severity: 'warning', message: 'page server disk is 95% of its budget (950 of 1000 bytes of layers held locally)' });
     expect(diskBudgetAlert({ diskBudgetBytes: 1000, localLayerBytes: 1200 })?.severity).toBe('critical');
     expect(diskBudgetAlert({})).toBeUndefined();
+  });
+});
+
+describe('page server background failures are alerts with their real message', () => {
+  // A timeline as the page server's GET /v1/tenants/:t/timelines returns it (timeline-health.ts there).
+  const reply = {
+    tenantId: 'ab'.repeat(16),
+    timelineId: 'cd'.repeat(16),
+    ancestor: null,
+    initLsn: '0',
+    lastRecordLsn: '900000000',
+    diskConsistentLsn: '800000000',
+    layers: 12,
+    layerBytes: 1 << 20,
+    openLayerBytes: 0,
+    children: [],
+    walReceiver: null,
+    remote: { queued: 3, pendingFiles: 3, consecutiveFailures: 4, failures: 9, backoffMs: 800, lastError: 'PUT layer: 503 SlowDown', lastErrorCode: 'S3_ERROR', lagBytes: '100000000' },
+    lastErrors: [
+      { kind: 'basebackup', count: 3, code: 'BASEBACKUP_FAILED', message: 'Maximum call stack size exceeded', at: '2026-03-01T12:00:00.000Z', resolvedAt: null },
+      { kind: 'compaction', count: 2, code: 'MAINTENANCE_FAILED', message: 'layer 000…: short read', at: '2026-03-01T11:00:00.000Z', resolvedAt: null },
+      { kind: 'gc', count: 1, code: 'MAINTENANCE_FAILED', message: 'old news', at: '2026-03-01T10:00:00.000Z', resolvedAt: '2026-03-01T10:05:00.000Z' },
+      { kind: 'upload', count: 9, code: 'S3_ERROR', message: 'PUT layer: 503 SlowDown', at: '2026-03-01T12:01:00.000Z', resolvedAt: null },
+    ],
+  };
+
+  it('the console reads them from the reply (a null WAL receiver included)', () => {
+    const t = pageserverTimeline.parse(reply);
+    expect(t.lastErrors).toHaveLength(4);
+    expect(t.remote?.consecutiveFailures).toBe(4);
+  });
+
+  it('failing basebackups and uploads are critical, compaction a warning, resolved ones silent; remote lag warns', () => {
+    expect(timelineAlerts('main', pageserverTimeline.parse(reply))).toEqual([
+      { severity: 'critical', message: 'branch main: page server basebackup failing (BASEBACKUP_FAILED, 3 times, last at 2026-03-01T12:00:00.000Z): Maximum call stack size exceeded', href: '/pageservers' },
+      { severity: 'warning', message: 'branch main: page server compaction failing (MAINTENANCE_FAILED, 2 times, last at 2026-03-01T11:00:00.000Z): layer 000…: short read', href: '/pageservers' },
+      { severity: 'critical', message: 'branch main: page server upload failing (S3_ERROR, 9 times, last at 2026-03-01T12:01:00.000Z): PUT layer: 503 SlowDown', href: '/pageservers' },
+      { severity: 'warning', message: 'branch main: remote storage is 100000000 bytes behind ingest', href: '/pageservers' },
+    ]);
+  });
+
+  it('a healthy timeline, or a page server that reports no health, raises nothing', () => {
+    expect(timelineAlerts('main', { lastErrors: [], remote: { consecutiveFailures: 0, lagBytes: '0', lastError: null } })).toEqual([]);
+    expect(timelineAlerts('main', {})).toEqual([]);
   });
 });

@@ -7,7 +7,7 @@ import { recordNodeHealth, type NodeRow } from '@strata/db';
 import type { ConsoleDeps } from '../deps';
 import { callService, type ServiceTarget } from './http';
 import { errorMessage } from './errors';
-import { diskBudgetAlert } from './alerts';
+import { diskBudgetAlert, timelineAlerts, type Alert } from './alerts';
 import { readComputeFiles, refreshLocalCluster, type LocalCluster } from './registry';
 import { computeStatus, pageCache, pageserverStatus, pageserverTimelines, safekeeperStatus, safekeeperTimelines } from './schemas';
 import type { z } from 'zod';
@@ -62,7 +62,7 @@ export interface ClusterView {
   pageserverTimelines: z.infer<typeof pageserverTimelines>['timelines'];
   pageCache: z.infer<typeof pageCache> | null;
   computes: (z.infer<typeof computeStatus> & { connectionUrl: string | null; healthy: boolean; error: string | null })[];
-  alerts: { severity: 'critical' | 'warning'; message: string }[];
+  alerts: Alert[];
 }
 
 /** Ingest lag above this many bytes is an alert; it should drain within a scrape or two. */
@@ -113,16 +113,17 @@ export async function clusterView(deps: ConsoleDeps, cluster?: LocalCluster): Pr
   }
 
   const alerts: ClusterView['alerts'] = [];
-  for (const n of nodes) if (!n.healthy) alerts.push({ severity: 'critical', message: `${n.kind} ${n.name} is down: ${n.error ?? 'no answer'}` });
+  for (const n of nodes) if (!n.healthy) alerts.push({ severity: 'critical', message: `${n.kind} ${n.name} is down: ${n.error ?? 'no answer'}`, href: n.kind === 'compute' ? '/computes' : n.kind === 'pageserver' ? '/pageservers' : '/safekeepers' });
   const timelines = psTimelines.ok ? psTimelines.value.timelines : [];
   const skTl = sks.map((t, i) => ({ nodeId: t.id, timelines: skTimelines[i]!.ok ? (skTimelines[i] as { ok: true; value: z.infer<typeof safekeeperTimelines> }).value.timelines : [] }));
   for (const tl of timelines) {
     const branch = c.registry.branches.find((b) => b.timelineId === tl.timelineId)?.name ?? tl.timelineId;
     const commit = skTl.flatMap((s) => s.timelines.filter((x) => x.timelineId === tl.timelineId).map((x) => BigInt(x.commitLsn))).reduce((a, b) => (b > a ? b : a), 0n);
     const lag = commit - BigInt(tl.lastRecordLsn);
-    if (lag > LAG_BYTES_ALERT) alerts.push({ severity: 'warning', message: `branch ${branch}: page server ingest is ${lag} bytes behind the safekeepers` });
+    if (lag > LAG_BYTES_ALERT) alerts.push({ severity: 'warning', message: `branch ${branch}: page server ingest is ${lag} bytes behind the safekeepers`, href: '/branches' });
     const uploadLag = BigInt(tl.lastRecordLsn) - BigInt(tl.diskConsistentLsn);
-    if (uploadLag > LAG_BYTES_ALERT) alerts.push({ severity: 'warning', message: `branch ${branch}: ${uploadLag} bytes not yet in a layer file (upload backlog)` });
+    if (uploadLag > LAG_BYTES_ALERT) alerts.push({ severity: 'warning', message: `branch ${branch}: ${uploadLag} bytes not yet in a layer file (upload backlog)`, href: '/pageservers' });
+    alerts.push(...timelineAlerts(branch, tl));
   }
   const disk = psStatus.ok ? diskBudgetAlert(psStatus.value) : undefined;
   if (disk) alerts.push(disk);

@@ -9,6 +9,7 @@ import { pageCache, pageserverStatus, pageserverTenants, pageserverTimelines } f
 import { pageserverTarget } from './cluster';
 import { parsePrometheus, sumWhere } from './prometheus';
 import { tierRatios } from './metrics';
+import { timelineAlerts } from './alerts';
 
 export async function pageserverOverview(deps: ConsoleDeps) {
   const c = await refreshLocalCluster(deps);
@@ -40,6 +41,8 @@ export async function pageserverOverview(deps: ConsoleDeps) {
       layerBytes: t.layerBytes,
       openLayerBytes: t.openLayerBytes,
       gcHorizonLsn: String(sumWhere(samples, 'pageserver_gc_horizon_lsn', { timeline_id: t.timelineId })),
+      // Background work still failing on this timeline, with the page server's own message.
+      failing: timelineAlerts(c.registry.branches.find((b) => b.timelineId === t.timelineId)?.name ?? t.timelineId, t).map((a) => a.message),
     })),
     tiers: [
       {

@@ -40,7 +40,10 @@ export const pageserverTimeline = z.looseObject({
   layers: z.number(),
   layerBytes: z.number(),
   openLayerBytes: z.number(),
-  walReceiver: z.looseObject({ state: z.string(), safekeeper: z.string().nullable().optional(), commitLsn: lsn.nullable().optional() }).optional(),
+  walReceiver: z.looseObject({ state: z.string(), safekeeper: z.string().nullable().optional(), commitLsn: lsn.nullable().optional() }).nullable().optional(),
+  // The page server's background work (timeline-health.ts there): what the alerts read.
+  remote: z.looseObject({ consecutiveFailures: z.number(), lagBytes: lsn, lastError: z.string().nullable() }).nullable().optional(),
+  lastErrors: z.array(z.looseObject({ kind: z.string(), count: z.number(), code: z.string(), message: z.string(), at: z.string(), resolvedAt: z.string().nullable() })).optional(),
 });
 export const pageserverTimelines = z.looseObject({ timelines: z.array(pageserverTimeline) });
 export const pageserverTenants = z.looseObject({ tenants: z.array(z.looseObject({ tenantId: z.string(), timelines: z.number() })) });
