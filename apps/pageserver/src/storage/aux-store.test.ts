@@ -1,11 +1,13 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openRemoteStorage } from '@strata/remote-storage';
 import { AuxStore, tablespacesAt } from './aux-store.js';
 import { LayerManager } from './layer-manager.js';
 import { seededDir } from './synthetic-wal.test-util.js';
 import type { TablespaceEvent } from './timeline-meta.js';
 import { readMeta } from './timeline-meta.js';
+import { RemoteTimeline } from './remote-timeline.js';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -45,6 +47,22 @@ describe('AuxStore', () => {
     expect(existsSync(join(timelineDir, 'aux', '200', 'mysql/db.MAI'))).toBe(false);
     expect(readFileSync(join(timelineDir, 'aux', '200', 'db/t.frm'), 'utf8')).toBe('new');
     expect(readMeta(timelineDir).auxSets).toEqual([100n, 200n]);
+    lm.close();
+  });
+
+  it('a set stored again at its LSN: a file it no longer holds is deleted from remote storage, and its queued upload is dropped, not retried forever', async () => {
+    const remoteDir = join(dataDir, 'remote');
+    const storage = openRemoteStorage(`file://${remoteDir}`);
+    const remote = new RemoteTimeline(storage, 'tl', { backoffBaseMs: 10, backoffMaxMs: 20 });
+    const lm = LayerManager.load(timelineDir, undefined);
+    const aux = new AuxStore(lm, remote, undefined);
+    // MariaDB's start-up probe (<host>.lower-test) is written and removed before any redo: one LSN, two sets.
+    aux.putAuxSet(300n, [{ path: 'db/t.frm', data: bytes('v1') }, { path: 'vm.lower-test', data: bytes('') }]);
+    aux.putAuxSet(300n, [{ path: 'db/t.frm', data: bytes('v2') }]);
+    await remote.drain();
+    expect(remote.snapshot().failures).toBe(0);
+    expect(new TextDecoder().decode(await storage.get('tl/aux/300/db/t.frm'))).toBe('v2');
+    expect(await storage.list('tl/aux/')).toEqual(['tl/aux/300/db/t.frm']);
     lm.close();
   });
 

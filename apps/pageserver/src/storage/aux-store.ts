@@ -57,6 +57,9 @@ export class AuxStore {
    */
   putAuxSet(lsn: bigint, files: readonly AuxFile[]): number {
     const dest = this.dirOf(lsn);
+    // A file of the set this one replaces that it no longer holds goes from remote storage too: else its queued upload
+    // finds nothing to read (and waits forever at the queue's head), and a restore from remote storage brings it back.
+    const before = existsSync(dest) ? listFiles(dest) : [];
     rmSync(dest, { recursive: true, force: true });
     let n = 0;
     for (const f of files) {
@@ -66,6 +69,10 @@ export class AuxStore {
       writeFileSync(join(dest, f.path), f.data);
       this.remote?.uploadFile(`aux/${lsn}/${f.path}`, join(dest, f.path));
       n++;
+    }
+    if (this.remote) {
+      const kept = new Set(files.map((f) => f.path));
+      for (const rel of before) if (!kept.has(rel)) this.remote.deleteFile(`aux/${lsn}/${rel}`);
     }
     const sets = this.layers.meta.auxSets;
     if (!sets.includes(lsn)) this.layers.update({ auxSets: [...sets, lsn].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) }, true);

@@ -263,9 +263,13 @@ export class RemoteTimeline {
     });
   }
 
-  /** A queued delete of `key` after the head: the file was replaced locally, and the remote copy is going too. */
-  private deleteQueued(key: string): boolean {
-    return this.queue.some((t, i) => i > 0 && t.kind === 'delete' && t.key === key);
+  /**
+   * A task after the head for the same `key`: a delete (the file was
+   * replaced locally and the remote copy is going too) or a newer upload
+   * (the file was written again; that upload reads it then).
+   */
+  private supersededLater(key: string): boolean {
+    return this.queue.some((t, i) => i > 0 && (t.kind === 'delete' || t.kind === 'file') && t.key === key);
   }
 
   /** One attempt at the head task, aborted after `attemptTimeoutMs`. */
@@ -296,8 +300,9 @@ export class RemoteTimeline {
         // Asynchronous: a 64 MiB layer read must not hold the event loop (GetPage runs on it).
         bytes = new Uint8Array(await readFile(t.localPath, { signal }));
       } catch (e) {
-        // Compaction or GC replaced the layer before it went up; its remote delete is queued and no newer index names it.
-        if (isNotFound(e) && this.deleteQueued(t.key)) {
+        // Compaction or GC replaced the layer before it went up (its remote delete is queued and no newer index names
+        // it), or an aux set was stored again at its LSN (a delete or a newer upload of the file is queued).
+        if (isNotFound(e) && this.supersededLater(t.key)) {
           this.stats.skippedFiles++;
           return;
         }
