@@ -20,7 +20,7 @@
  * ingest lag bounded (not growing) during the bulk load; page server RSS ≤ 1 GiB; safekeeper WAL
  * ≤ 2× the upload lag bound (and, shown alongside, remote-consistent lag within that bound).
  */
-import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import { join } from 'node:path';
@@ -384,6 +384,14 @@ function keepLogs(home: string): void {
   const to = join(os.tmpdir(), `strata-soak-logs-${new Date().toISOString().replace(/[:.]/g, '-')}`);
   mkdirSync(to, { recursive: true });
   cpSync(from, to, { recursive: true });
+  // MariaDB's own error log of each compute: what InnoDB said when a query failed.
+  const computes = join(home, 'computes');
+  if (existsSync(computes)) {
+    for (const name of readdirSync(computes)) {
+      const err = join(computes, name, 'run', 'mariadbd.err');
+      if (existsSync(err)) cpSync(err, join(to, `mariadbd-${name}.err`));
+    }
+  }
   process.stdout.write(`${NAME}: the cluster's logs are kept in ${to}\n`);
 }
 

@@ -540,14 +540,14 @@ export async function checksumTables(conn: Connection, tables?: string[]): Promi
   if (rows.length !== names.length) {
     throw new Error(`CHECKSUM TABLE returned ${rows.length} rows for ${names.length} tables`);
   }
-  rows.forEach((row, i) => {
-    const name = names[i]!;
-    const checksum: unknown = row['Checksum'];
-    if (checksum === null || checksum === undefined) {
-      throw new Error(`CHECKSUM TABLE ${name}: no checksum (table missing?)`);
-    }
-    result.set(name, String(checksum));
-  });
+  const missing = rows.findIndex((row) => row['Checksum'] === null || row['Checksum'] === undefined);
+  if (missing >= 0) {
+    // MariaDB says why in its warnings (a table that cannot be opened or read).
+    const [warnings] = await conn.query<RowDataPacket[]>('SHOW WARNINGS');
+    const why = warnings.map((w) => `${String(w['Code'])}: ${String(w['Message'])}`).join('; ');
+    throw new Error(`CHECKSUM TABLE ${names[missing]!}: no checksum (${why || 'no warning: table missing?'})`);
+  }
+  rows.forEach((row, i) => result.set(names[i]!, String(row['Checksum'])));
   return result;
 }
 
