@@ -10,6 +10,8 @@ export function SafekeepersView() {
   const client = useTRPCClient();
   const q = useSafekeepers();
   const [members, setMembers] = useState<Record<string, string>>({});
+  // The card whose change ran last: its result is shown there, where the operator clicked.
+  const [changed, setChanged] = useState<string | null>(null);
   const op = useOperationAction((i: { timelineId: string; members: number[] }) => client.safekeepers.changeMembership.mutate(i));
   const add = useOperationAction((_: null) => client.safekeepers.add.mutate({}));
   const remove = useOperationAction((nodeId: number) => client.safekeepers.remove.mutate({ nodeId }));
@@ -49,14 +51,14 @@ export function SafekeepersView() {
             </tbody>
           </table>
           <AdminOnly>
-          <form className="inline" onSubmit={(e) => { e.preventDefault(); op.start({ timelineId: t.timelineId, members: (members[t.timelineId] ?? '').split(',').map((s) => Number(s.trim())).filter((n) => n > 0) }); }}>
+          <form className="inline" onSubmit={(e) => { e.preventDefault(); setChanged(t.timelineId); op.start({ timelineId: t.timelineId, members: (members[t.timelineId] ?? '').split(',').map((s) => Number(s.trim())).filter((n) => n > 0) }); }}>
             <label>New members (node ids)<input name="members" placeholder="1,2,3" value={members[t.timelineId] ?? ''} onChange={(e) => setMembers({ ...members, [t.timelineId]: e.target.value })} /></label>
             <button type="submit" disabled={op.pending}>Change membership</button>
           </form>
           </AdminOnly>
+          {changed === t.timelineId ? op.view : null}
         </div>
       ))}
-      {op.view}
     </>
   );
 }

@@ -28,7 +28,7 @@ export function safekeeperTargets(cluster: LocalCluster): (ServiceTarget & { id:
 type Settled<T> = { ok: true; value: T } | { ok: false; error: string };
 
 /** Whether a process with this pid exists (signal 0 checks without signalling). */
-function processAlive(pid: number | undefined): boolean {
+export function processAlive(pid: number | undefined): boolean {
   if (pid === undefined) return false;
   try {
     process.kill(pid, 0);

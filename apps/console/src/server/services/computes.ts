@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { ConsoleDeps } from '../deps';
 import { parseComputeLine, runCli } from './cli';
 import { defineOperation } from './operations';
-import { readComputeFiles, refreshLocalCluster } from './registry';
+import { processAlive } from './cluster';
+import { readComputeFiles, refreshLocalCluster, type ComputeFile } from './registry';
 import { branchName, lsnInput, pastIsoTime } from './inputs';
 import { withoutPassword } from './secrets';
 
@@ -35,6 +36,14 @@ export async function cliComputeStart(deps: ConsoleDeps, input: { branch: string
   return parseComputeLine(stdout, 'compute start');
 }
 
+/**
+ * The read-write compute already serving a branch (its controller alive), if any: a branch has at
+ * most one, so a second start answers with it instead of a silent "ready".
+ */
+export function runningReadWrite(files: readonly ComputeFile[], timelineId: string, alive: (pid: number | undefined) => boolean = processAlive): ComputeFile | undefined {
+  return files.find((f) => f.mode === 'read-write' && f.timelineId === timelineId && alive(f.controllerPid));
+}
+
 export const computeStart = defineOperation({
   kind: 'compute.start',
   input: z
@@ -42,14 +51,21 @@ export const computeStart = defineOperation({
     .refine((v) => v.readOnly || (v.lsn === undefined && v.at === undefined), 'an LSN or time needs a read-only compute'),
   steps: () => ['start the compute (strata compute start)', 'refresh the registry'],
   async run(ctx, input) {
+    const timelineId = ctx.cluster.registry.branches.find((b) => b.name === input.branch)?.timelineId;
+    const running = !input.readOnly && timelineId !== undefined ? runningReadWrite(readComputeFiles(ctx.deps.home), timelineId) : undefined;
     const started = await ctx.step(0, async (detail) => {
+      if (running) {
+        // Idempotent, and says so: the one read-write compute of the branch is already there.
+        detail(`${input.branch} already has a running compute: ${running.name} at ${running.connectionUrl ? withoutPassword(running.connectionUrl) : running.controlUrl}`);
+        return { name: running.name, connectionUrl: running.connectionUrl ?? '' };
+      }
       const r = await cliComputeStart(ctx.deps, input);
       detail(`${r.name} ready`);
       return r;
     });
     await ctx.step(1, () => refreshLocalCluster(ctx.deps));
     // The result is stored and shown to every viewer: where the compute is, not the password to it.
-    return { name: started.name, connectionUrl: withoutPassword(started.connectionUrl) };
+    return { name: started.name, connectionUrl: withoutPassword(started.connectionUrl), alreadyRunning: running !== undefined };
   },
 });
 
