@@ -29,9 +29,18 @@ describe('LocalFileCache', () => {
     for (let k = 100; k < 120; k++) c.putFetched(k, page(1));
     expect(c.has(7)).toBe(false);
     expect(c.refetchOf(7)).toEqual({ spaceId: 9, lsn: 12345n });
-    // Fetched again: the refetch note goes.
+    // Fetched again, then evicted again: it still comes back at its LSN, not at the start LSN.
     c.putFetched(7, page(2, 12345n, 9));
+    expect(c.has(7)).toBe(true);
+    expect(c.refetchOf(7)).toEqual({ spaceId: 9, lsn: 12345n });
+    for (let k = 200; k < 220; k++) c.putFetched(k, page(1));
+    expect(c.has(7)).toBe(false);
+    expect(c.refetchOf(7)).toEqual({ spaceId: 9, lsn: 12345n });
+    // Written again: the newer version is the one to come back.
+    c.putWritten(7, page(3, 22222n, 9));
     expect(c.refetchOf(7)).toBeUndefined();
+    for (let k = 300; k < 320; k++) c.putFetched(k, page(1));
+    expect(c.refetchOf(7)).toEqual({ spaceId: 9, lsn: 22222n });
   });
   it('a written page without an LSN stays pinned; zero pages cost nothing and stay', () => {
     const c = new LocalFileCache(PAGE, 16 * PAGE);

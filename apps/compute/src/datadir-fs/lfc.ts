@@ -82,8 +82,10 @@ export class LocalFileCache {
   putFetched(key: number, page: Uint8Array): void {
     // A fetch racing a write of the same page loses: the written version is newer.
     if (this.entries.get(key)?.written) return;
+    // A refetch note stays: this copy is the written version fetched again, and when it is evicted
+    // in turn it must come back at that LSN again, never at the start LSN (the version before the
+    // compute wrote it: the soak read index pages from before its own writes, "index corruption").
     this.set(key, { data: zeroes(page) ? undefined : page.slice(), written: false });
-    this.refetch.delete(key);
   }
 
   /** A page MariaDB wrote (copied). */
