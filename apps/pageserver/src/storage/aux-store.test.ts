@@ -2,7 +2,8 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openRemoteStorage } from '@strata/remote-storage';
-import { AuxStore, tablespacesAt } from './aux-store.js';
+import { listFiles } from '@strata/datadir';
+import { AuxStore, tablespacesAt, unpackAuxSet } from './aux-store.js';
 import { LayerManager } from './layer-manager.js';
 import { seededDir } from './synthetic-wal.test-util.js';
 import type { TablespaceEvent } from './timeline-meta.js';
@@ -50,7 +51,7 @@ describe('AuxStore', () => {
     lm.close();
   });
 
-  it('a set stored again at its LSN: a file it no longer holds is deleted from remote storage, and its queued upload is dropped, not retried forever', async () => {
+  it('a set goes to remote storage as one object; stored again at its LSN, the newest version goes up and restores, the files it dropped do not', async () => {
     const remoteDir = join(dataDir, 'remote');
     const storage = openRemoteStorage(`file://${remoteDir}`);
     const remote = new RemoteTimeline(storage, 'tl', { backoffBaseMs: 10, backoffMaxMs: 20 });
@@ -58,11 +59,22 @@ describe('AuxStore', () => {
     const aux = new AuxStore(lm, remote, undefined);
     // MariaDB's start-up probe (<host>.lower-test) is written and removed before any redo: one LSN, two sets.
     aux.putAuxSet(300n, [{ path: 'db/t.frm', data: bytes('v1') }, { path: 'vm.lower-test', data: bytes('') }]);
-    aux.putAuxSet(300n, [{ path: 'db/t.frm', data: bytes('v2') }]);
+    aux.putAuxSet(300n, [{ path: 'db/t.frm', data: bytes('v2') }, { path: 'mysql/db.MAI', data: bytes('m') }]);
+    // A compute stores a set per DDL, each a few hundred files: one object each, not one per file.
+    for (let lsn = 400n; lsn < 420n; lsn++) aux.putAuxSet(lsn, Array.from({ length: 200 }, (_, i) => ({ path: `mysql/f${i}.MAD`, data: bytes(`${lsn}:${i}`) })));
     await remote.drain();
-    expect(remote.snapshot().failures).toBe(0);
-    expect(new TextDecoder().decode(await storage.get('tl/aux/300/db/t.frm'))).toBe('v2');
-    expect(await storage.list('tl/aux/')).toEqual(['tl/aux/300/db/t.frm']);
+    const st = remote.snapshot();
+    expect(st.failures).toBe(0);
+    expect(st.uploadedFiles).toBeLessThanOrEqual(22);
+    const keys = await storage.list('tl/aux/');
+    expect(keys).toContain('tl/aux/300.tar');
+    expect(keys.filter((k) => !k.endsWith('.tar'))).toEqual([]);
+    const restored = join(dataDir, 'restored');
+    unpackAuxSet((await storage.get('tl/aux/300.tar'))!, restored);
+    expect(listFiles(restored).sort()).toEqual(['db/t.frm', 'mysql/db.MAI']);
+    expect(readFileSync(join(restored, 'db/t.frm'), 'utf8')).toBe('v2');
+    unpackAuxSet((await storage.get('tl/aux/419.tar'))!, join(dataDir, 'r419'));
+    expect(readFileSync(join(dataDir, 'r419', 'mysql/f199.MAD'), 'utf8')).toBe('419:199');
     lm.close();
   });
 

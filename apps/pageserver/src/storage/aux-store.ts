@@ -2,12 +2,13 @@
  * What a timeline keeps besides pages: the tablespace directory (space id →
  * datadir path, from FILE_CREATE/RENAME/DELETE events) and the aux-file sets
  * (everything in a datadir the redo log does not describe: .frm files, Aria
- * system tables, ...), each stored whole under `aux/<lsn>/`.
+ * system tables, ...), each stored whole under `aux/<lsn>/`, and in remote
+ * storage as one tar, `aux/<lsn>.tar`.
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { listFiles } from '@strata/datadir';
-import { assert, type AuxFile, isSafeRelativePath } from '@strata/core';
+import { listFiles, TAR_END_BYTES, TarDirSink, tarHeader, tarPadding, TarParser } from '@strata/datadir';
+import { assert, type AuxFile, CorruptFrame, isSafeRelativePath } from '@strata/core';
 import type { LayerManager } from './layer-manager.js';
 import type { RemoteTimeline } from './remote-timeline.js';
 import type { TablespaceEvent } from './timeline-meta.js';
@@ -49,17 +50,21 @@ export class AuxStore {
     return undefined;
   }
 
+  /** The set at `lsn` packed as one tar: what goes to remote storage. */
+  private tarOf(lsn: bigint): string {
+    return join(this.layers.dir, 'aux', `${lsn}.tar`);
+  }
+
   /**
    * Store `files` as the full aux set valid from `lsn`, replacing one stored
-   * at that LSN before; each file is queued for remote storage, then the
-   * index that names the set. The compute's shipper captures sets; import
-   * stores the first. Returns the number of files.
+   * at that LSN before; the set is queued for remote storage as one object
+   * (`aux/<lsn>.tar`: a set is a few hundred small files, and a compute
+   * stores one per DDL, which as separate uploads filled the queue for
+   * minutes), then the index that names the set. The compute's aux capture
+   * stores sets; import stores the first. Returns the number of files.
    */
   putAuxSet(lsn: bigint, files: readonly AuxFile[]): number {
     const dest = this.dirOf(lsn);
-    // A file of the set this one replaces that it no longer holds goes from remote storage too: else its queued upload
-    // finds nothing to read (and waits forever at the queue's head), and a restore from remote storage brings it back.
-    const before = existsSync(dest) ? listFiles(dest) : [];
     rmSync(dest, { recursive: true, force: true });
     let n = 0;
     for (const f of files) {
@@ -67,45 +72,74 @@ export class AuxStore {
       assert(isSafeRelativePath(f.path), `aux file path ${f.path} leaves the set's directory`);
       mkdirSync(dirname(join(dest, f.path)), { recursive: true });
       writeFileSync(join(dest, f.path), f.data);
-      this.remote?.uploadFile(`aux/${lsn}/${f.path}`, join(dest, f.path));
       n++;
     }
-    if (this.remote) {
-      const kept = new Set(files.map((f) => f.path));
-      for (const rel of before) if (!kept.has(rel)) this.remote.deleteFile(`aux/${lsn}/${rel}`);
-    }
+    mkdirSync(dest, { recursive: true });
+    // Written before it is queued, replaced whole by the next set at this LSN: the upload reads whichever is newest.
+    writeFileSync(this.tarOf(lsn), packAuxSet(files));
+    this.remote?.uploadFile(auxSetKey(lsn), this.tarOf(lsn));
     const sets = this.layers.meta.auxSets;
     if (!sets.includes(lsn)) this.layers.update({ auxSets: [...sets, lsn].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) }, true);
     return n;
   }
 
-  /** Queue every stored aux file remote storage is not known to hold (a full upload; the caller queues the index after). */
+  /** Queue every stored aux set remote storage is not known to hold (a full upload; the caller queues the index after). */
   scheduleUploads(): void {
     const remote = this.remote;
     if (!remote) return;
     for (const lsn of this.layers.meta.auxSets) {
       const base = this.dirOf(lsn);
-      if (!existsSync(base)) continue;
-      for (const rel of listFiles(base)) {
-        const key = `aux/${lsn}/${rel}`;
-        if (!remote.isUploadedKey(key)) remote.uploadFile(key, join(base, rel));
-      }
+      if (!existsSync(base) || remote.isUploadedKey(auxSetKey(lsn))) continue;
+      // A set stored before sets were packed has no tar yet.
+      if (!existsSync(this.tarOf(lsn))) writeFileSync(this.tarOf(lsn), packAuxSet(listFiles(base).map((rel) => ({ path: rel, data: readFileSync(join(base, rel)) }))));
+      remote.uploadFile(auxSetKey(lsn), this.tarOf(lsn));
     }
   }
 
   /**
    * The keys of the aux sets `lsns` as stored here: after a restart, the sets
    * the remote index lists are in remote storage (an index goes up after the
-   * files it names), so they need no upload again.
+   * sets it names), so they need no upload again.
    */
   keysOf(lsns: readonly bigint[]): string[] {
-    const keys: string[] = [];
-    for (const lsn of lsns) {
-      const dir = this.dirOf(lsn);
-      // A set the index lists may be absent here (a timeline restored from remote storage gets it on demand).
-      if (!existsSync(dir)) continue;
-      for (const rel of listFiles(dir)) keys.push(`aux/${lsn}/${rel}`);
-    }
-    return keys;
+    // A set the index lists may be absent here (a timeline restored from remote storage gets it on demand).
+    return lsns.filter((lsn) => existsSync(this.dirOf(lsn))).map(auxSetKey);
+  }
+}
+
+/** The remote key of the aux set at `lsn`. */
+export function auxSetKey(lsn: bigint): string {
+  return `aux/${lsn}.tar`;
+}
+
+/** An aux set as one tar (files only, in the order given). */
+export function packAuxSet(files: readonly AuxFile[]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let size = TAR_END_BYTES;
+  for (const f of files) {
+    const h = tarHeader({ path: f.path, size: f.data.length, type: 'file', mode: 0o640, mtimeSec: 0 });
+    const pad = new Uint8Array(tarPadding(f.data.length));
+    parts.push(h, f.data, pad);
+    size += h.length + f.data.length + pad.length;
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Unpack a set `packAuxSet` made into `dir` (a restore from remote storage). */
+export function unpackAuxSet(tar: Uint8Array, dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const sink = new TarDirSink(dir);
+  try {
+    const parser = new TarParser(sink);
+    parser.push(tar);
+    if (!parser.finished) throw new CorruptFrame(`aux set tar for ${dir} ends before its end marker`);
+  } finally {
+    sink.close();
   }
 }

@@ -15,11 +15,12 @@
  * are on local disk already, so an outage costs disk (the queue's bytes)
  * and safekeeper WAL (held below `remote_consistent_lsn`), not writes.
  */
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RemoteStorage } from '@strata/remote-storage';
 import { RemoteUploadTimedOut } from '../errors.js';
+import { unpackAuxSet } from './aux-store.js';
 import { timelineMetaSchema, type TimelineMeta } from './timeline-meta.js';
 
 export interface RemoteTimelineStats {
@@ -182,6 +183,8 @@ export class RemoteTimeline {
 
   uploadFile(relKey: string, localPath: string): void {
     if (this.destroying) return;
+    // Already waiting (not in flight): that upload reads the file when its turn comes, so it takes this version too.
+    if (this.queue.some((t, i) => t.kind === 'file' && t.key === relKey && !(i === 0 && this.running !== null))) return;
     this.queue.push({ kind: 'file', key: relKey, localPath, bytes: fileBytes(localPath), queuedAtMs: this.now() });
     this.kick();
   }
@@ -395,7 +398,12 @@ export async function restoreTimelineDir(remote: RemoteTimeline, dir: string): P
   if (!meta) return undefined;
   const { writeMeta } = await import('./timeline-meta.js');
   mkdirSync(`${dir}/layers`, { recursive: true });
-  for (const key of await remote.list('aux/')) await remote.download(key, `${dir}/${key}`);
+  for (const key of await remote.list('aux/')) {
+    await remote.download(key, `${dir}/${key}`);
+    // A set goes up as one tar (aux-store.ts); sets stored before that went up file by file, and come down as they are.
+    const set = /^aux\/([0-9]+)\.tar$/.exec(key);
+    if (set) unpackAuxSet(readFileSync(`${dir}/${key}`), `${dir}/aux/${set[1]}`);
+  }
   writeMeta(dir, meta);
   remote.markUploaded(meta.layers.map((n) => `layers/${n}`), meta.diskConsistentLsn);
   return meta;
