@@ -14,14 +14,20 @@ import {
   basebackup,
   branchCreate,
   getPage,
+  pageCacheStats,
   PageserverClient,
   PageserverClientError,
+  pageserverMetrics,
+  pageserverStatus,
   snapshotCreate,
   snapshotDelete,
   snapshotGet,
   snapshotList,
   snapshotRestore,
+  timelineCompact,
   timelineDetails,
+  timelineGc,
+  timelineList,
   waitLsn,
 } from '@strata/client';
 import { StrataError } from '@strata/core';
@@ -201,5 +207,33 @@ describe('PageserverClient over a listening page server', () => {
     expect(text).toMatch(/pageserver_getpage_tier_pages_total\{tier="memory"\} [1-9]/);
     const stats = (await (await fetch(`${ps.url}/v1/page_cache`)).json()) as { hits: number; capacityBytes: number };
     expect(stats.capacityBytes).toBe(1 << 20);
+  });
+
+  it('the console\'s calls through the same client: status, timeline list, page cache, metrics, compaction, GC', async () => {
+    const t = { url: ps.url };
+    const status = await pageserverStatus(t);
+    expect(status).toMatchObject({ service: 'pageserver', tenants: 1, remoteStorage: null });
+    expect(status.localLayerBytes).toBeGreaterThan(0);
+
+    // The list holds each timeline as its details do: the root, and the timeline restored from a snapshot above.
+    const list = await timelineList(t, TENANT);
+    const root = list.find((x) => x.timelineId === ROOT);
+    const details = await timelineDetails(t, TENANT, ROOT);
+    expect(root).toMatchObject({ tenantId: TENANT, ancestor: null, initLsn: details.initLsn, lastRecordLsn: details.lastRecordLsn, layers: details.layers, remote: null, lastErrors: [] });
+    expect(list.find((x) => x.timelineId !== ROOT)?.ancestor?.timelineId).toBe(ROOT);
+
+    const cache = await pageCacheStats(t);
+    expect(cache.capacityBytes).toBe(1 << 20);
+    expect(cache.hits).toBeGreaterThan(0);
+    expect(await pageserverMetrics(t)).toMatch(/^pageserver_page_cache_hits_total\{tier="memory"\} [1-9]/m);
+
+    const compacted = await timelineCompact(t, TENANT, ROOT, true);
+    expect(compacted.layers).toBe(timeline().layers.length);
+    expect(compacted.imageLsn === null || compacted.imageLsn <= timeline().lastRecordLsn).toBe(true);
+    const gc = await timelineGc(t, TENANT, ROOT, { horizonLsn: LSN });
+    expect(gc.horizon).toBe(LSN);
+    expect(gc.layersAfter).toBeLessThanOrEqual(gc.layersBefore);
+    await expect(timelineGc(t, TENANT, '9'.repeat(32))).rejects.toMatchObject({ code: 'TIMELINE_NOT_FOUND', httpStatus: 404 });
+    await expect(timelineGc(t, TENANT, ROOT, { pitrMs: 1, horizonLsn: LSN })).rejects.toMatchObject({ httpStatus: 400 });
   });
 });

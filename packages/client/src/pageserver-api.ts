@@ -1,7 +1,8 @@
 /**
  * The page server's HTTP API for its clients (compute, CLI, console, tests):
- * status, tenants, timeline details, wait for an LSN, one page, aux-file
- * sets, LSN ↔ time points, branches, snapshots. The GetPage stream is
+ * status, metrics, the page cache, tenants, timelines (list, details,
+ * compaction, GC), wait for an LSN, one page, aux-file sets, LSN ↔ time
+ * points, branches, snapshots. The GetPage stream is
  * PageserverClient (pageserver-client.ts); the calls that touch the local
  * disk (basebackup, aux upload) are in pageserver-files.ts, so this module
  * has no node:* import and the console imports it
@@ -34,17 +35,47 @@ const timeoutOf = (o: CallOptions) => (o.timeoutMs === undefined ? {} : { timeou
 
 // ---- the service ----
 
-const statusReply = z.object({ service: z.literal('pageserver'), version: z.string(), tenants: z.number().int().nonnegative(), timelines: z.number().int().nonnegative() }).passthrough();
-/** The page server's own status (`GET /v1/status`): what it is, its version, how much it holds, and more fields passed through. */
+const count = z.number().int().nonnegative();
+
+const statusReply = z
+  .object({
+    service: z.literal('pageserver'),
+    version: z.string(),
+    tenants: count,
+    timelines: count,
+    remoteStorage: z.string().nullable().optional(),
+    // The local tier against its budget (null: no budget): what the console's disk alert reads.
+    diskBudgetBytes: count.nullable().optional(),
+    localLayerBytes: count.optional(),
+  })
+  .passthrough();
+/** The page server's own status (`GET /v1/status`): what it is, its version, how much it holds, its storage, and more fields passed through. */
 export type PageserverStatus = z.output<typeof statusReply>;
 
 export function pageserverStatus(t: PageserverTarget, opts: CallOptions = {}): Promise<PageserverStatus> {
   return json(t, '/v1/status', statusReply, 'status', timeoutOf(opts));
 }
 
+/** The page server's Prometheus text (`GET /metrics`), unparsed. */
+export async function pageserverMetrics(t: PageserverTarget, opts: CallOptions = {}): Promise<string> {
+  const res = await request(t, '/metrics', timeoutOf(opts));
+  if (!res.ok) throw await failure(res, 'metrics');
+  return res.text();
+}
+
+const pageCacheReply = z
+  .object({ capacityBytes: count, bytes: count, entries: count, hits: count, misses: count, inserts: count, evictions: count, closedByIngest: count.optional() })
+  .passthrough();
+/** The memory page cache's budget, size and counters since start (all zero when the page server runs without one). */
+export type PageCacheStats = z.output<typeof pageCacheReply>;
+
+export function pageCacheStats(t: PageserverTarget, opts: CallOptions = {}): Promise<PageCacheStats> {
+  return json(t, '/v1/page_cache', pageCacheReply, 'page cache', timeoutOf(opts));
+}
+
 // ---- tenants ----
 
-const tenantsReply = z.object({ tenants: z.array(z.object({ tenantId: z.string(), timelines: z.number().int().nonnegative() }).passthrough()) });
+const tenantsReply = z.object({ tenants: z.array(z.object({ tenantId: z.string(), timelines: count }).passthrough()) });
 
 /** Every tenant the page server stores, with its number of timelines. */
 export async function tenantList(t: PageserverTarget, opts: CallOptions = {}): Promise<Array<{ tenantId: string; timelines: number }>> {
@@ -59,7 +90,7 @@ export function tenantImport(t: PageserverTarget, datadir: string, tenantId?: st
   return json(t, path, importReply, 'tenant import', { method: 'POST', body: JSON.stringify({ datadir }), timeoutMs: opts.timeoutMs ?? 600_000 });
 }
 
-const tenantDeleteReply = z.object({ tenantId: z.string(), timelinesDeleted: z.number().int().nonnegative() }).passthrough();
+const tenantDeleteReply = z.object({ tenantId: z.string(), timelinesDeleted: count }).passthrough();
 
 /** Deletes a tenant and every one of its timelines (children first); returns how many timelines went. Default bound 2 min. */
 export async function tenantDelete(t: PageserverTarget, tenantId: string, opts: CallOptions = {}): Promise<number> {
@@ -68,11 +99,105 @@ export async function tenantDelete(t: PageserverTarget, tenantId: string, opts: 
 
 // ---- timelines ----
 
-const timelineReply = z.object({ timelineId: z.string(), initLsn: lsnString, lastRecordLsn: lsnString, pageSize: z.number().int().positive() }).passthrough();
+/** One failure of the page server's background work on a timeline (basebackup, upload, compaction, GC), resolved or not. */
+const backgroundError = z.object({ kind: z.string(), count, code: z.string(), message: z.string(), at: z.string(), resolvedAt: z.string().nullable() }).passthrough();
+
+/** A timeline's upload queue to remote storage: its backlog, its failures, how far remote storage trails ingest. */
+const remoteHealth = z
+  .object({
+    queued: count,
+    pendingBytes: count,
+    oldestPendingAgeMs: z.number().nonnegative(),
+    consecutiveFailures: count,
+    backoffMs: z.number().nonnegative(),
+    lastError: z.string().nullable(),
+    lastErrorAt: z.string().nullable(),
+    remoteConsistentLsn: lsnString,
+    // A u64 in decimal text, like an LSN.
+    lagBytes: lsnString,
+  })
+  .passthrough();
+
+const timelineReply = z
+  .object({
+    tenantId: z.string(),
+    timelineId: z.string(),
+    ancestor: z.object({ timelineId: z.string(), lsn: lsnString }).passthrough().nullable(),
+    initLsn: lsnString,
+    lastRecordLsn: lsnString,
+    diskConsistentLsn: lsnString,
+    pageSize: z.number().int().positive(),
+    layers: count,
+    layerBytes: count,
+    openLayerBytes: count,
+    // null: no WAL receiver for this timeline (not an error: the list must still read).
+    walReceiver: z.object({ state: z.string(), safekeeper: z.string().nullable().optional(), commitLsn: lsnString.nullable().optional() }).passthrough().nullable().optional(),
+    // null without remote storage; remote and lastErrors are absent from an older page server, whose timelines must still read.
+    remote: remoteHealth.nullable().optional(),
+    lastErrors: z.array(backgroundError).optional(),
+  })
+  .passthrough();
+/** A timeline as the page server shows it: its LSNs, ancestor, layers, WAL receiver and background health. */
 export type TimelineDetails = z.output<typeof timelineReply>;
 
 export function timelineDetails(t: PageserverTarget, tenantId: string, timelineId: string, opts: CallOptions = {}): Promise<TimelineDetails> {
   return json(t, timelinePath(tenantId, timelineId), timelineReply, `timeline ${timelineId}`, timeoutOf(opts));
+}
+
+/** Every timeline of a tenant, each as timelineDetails gives it. */
+export async function timelineList(t: PageserverTarget, tenantId: string, opts: CallOptions = {}): Promise<TimelineDetails[]> {
+  return (await json(t, `/v1/tenants/${tenantId}/timelines`, z.object({ timelines: z.array(timelineReply) }), 'timeline list', timeoutOf(opts))).timelines;
+}
+
+const compactReply = z
+  .object({
+    deltasMerged: count,
+    mergedLayers: count,
+    imageLayers: count,
+    imageSpaces: z.array(count),
+    imagePages: count,
+    imageLsn: lsnString.nullable(),
+    bytesWritten: count,
+    durationMs: count,
+    layers: count,
+  })
+  .passthrough();
+/** What a compaction did; `layers` is how many the timeline has after it. */
+export type CompactionReply = z.output<typeof compactReply>;
+
+/** Freezes the open layer and compacts the timeline's layers now (`force`: even below the page server's thresholds). Default bound 5 min. */
+export function timelineCompact(t: PageserverTarget, tenantId: string, timelineId: string, force = false, opts: CallOptions = {}): Promise<CompactionReply> {
+  return json(t, `${timelinePath(tenantId, timelineId)}/compact?force=${force}`, compactReply, `compact timeline ${timelineId}`, { method: 'POST', timeoutMs: opts.timeoutMs ?? 300_000 });
+}
+
+const gcReply = z
+  .object({
+    horizon: lsnString,
+    retained: z.array(lsnString),
+    removedLayers: z.array(z.string()),
+    layersBefore: count,
+    layersAfter: count,
+    bytesBefore: count,
+    bytesAfter: count,
+    durationMs: count,
+  })
+  .passthrough();
+/** What a GC did: the horizon in force after it, the LSNs kept below it (branch points, snapshots), the layers removed. */
+export type GcReply = z.output<typeof gcReply>;
+
+/** Where a GC may cut: `pitrMs` back from the last record, or at `horizonLsn` (not both); neither: the page server's own window. */
+export interface GcHorizon {
+  readonly pitrMs?: number | undefined;
+  readonly horizonLsn?: bigint | undefined;
+}
+
+/** Garbage-collects the timeline's layers below a horizon now. Default bound 2 min. */
+export function timelineGc(t: PageserverTarget, tenantId: string, timelineId: string, horizon: GcHorizon = {}, opts: CallOptions = {}): Promise<GcReply> {
+  const body = JSON.stringify({
+    ...(horizon.pitrMs !== undefined ? { pitrMs: horizon.pitrMs } : {}),
+    ...(horizon.horizonLsn !== undefined ? { horizonLsn: horizon.horizonLsn.toString() } : {}),
+  });
+  return json(t, `${timelinePath(tenantId, timelineId)}/gc`, gcReply, `GC of timeline ${timelineId}`, { method: 'POST', body, timeoutMs: opts.timeoutMs ?? 120_000 });
 }
 
 const branchReply = z.object({ timelineId: z.string(), initLsn: lsnString }).passthrough();

@@ -6,30 +6,14 @@
  * basebackup with its real message, an upload backlog); none when healthy.
  */
 import { z } from 'zod';
-import { authHeaders, pageserverStatus, ServiceClientError, timelineDetails } from '@strata/client';
+import { authHeaders, pageserverStatus, ServiceClientError, type TimelineDetails, timelineDetails } from '@strata/client';
 import { lsnDecimal, lsnString } from '@strata/core/json';
 import { runningComputes } from './computes.js';
 import { adminToken, type ClusterState } from './state.js';
 
 const skTimeline = z.object({ term: z.string(), flushLsn: lsnDecimal, commitLsn: lsnString, backupLsn: lsnDecimal, remoteConsistentLsn: lsnDecimal, conf: z.object({ generation: z.number(), members: z.array(z.number()) }) }).passthrough();
-const psRemote = z
-  .object({
-    queued: z.number(),
-    pendingBytes: z.number(),
-    oldestPendingAgeMs: z.number(),
-    consecutiveFailures: z.number(),
-    backoffMs: z.number(),
-    lastError: z.string().nullable(),
-    lastErrorAt: z.string().nullable(),
-    remoteConsistentLsn: lsnDecimal,
-    lagBytes: z.string(),
-  })
-  .passthrough();
-const psLastError = z.object({ kind: z.string(), message: z.string(), at: z.string(), resolvedAt: z.string().nullable() }).passthrough();
-// What status shows of a timeline beyond the client's timelineDetails (which checks lastRecordLsn).
-// remote and lastErrors are optional: an older page server has neither, and its status must still print.
-const psTimeline = z.object({ diskConsistentLsn: lsnDecimal, remote: psRemote.nullable().optional(), lastErrors: z.array(psLastError).optional() }).passthrough();
-export type PageserverTimelineStatus = z.output<typeof psTimeline>;
+/** What status shows of a page server timeline beyond its LSNs (remote and lastErrors are absent from an older page server: its status still prints). */
+export type PageserverTimelineStatus = Pick<TimelineDetails, 'remote' | 'lastErrors'>;
 
 /** An upload backlog older than this is worth a line even while no attempt fails (uploads not keeping up). */
 const UPLOAD_BACKLOG_AGE_WARN_MS = 60_000;
@@ -109,14 +93,9 @@ async function getJson<T>(url: string, token: string, schema: z.ZodType<T>): Pro
   }
 }
 
-/** The page server's view of one timeline: the client's details plus what status shows of them. */
-async function pageserverTimeline(state: ClusterState, token: string, timelineId: string): Promise<(PageserverTimelineStatus & { lastRecordLsn: bigint }) | string> {
-  return settle(
-    (async () => {
-      const d = await timelineDetails({ url: state.pageserver.url, token }, state.tenantId, timelineId, { timeoutMs: NODE_TIMEOUT_MS });
-      return { ...psTimeline.parse(d), lastRecordLsn: d.lastRecordLsn };
-    })(),
-  );
+/** The page server's view of one timeline, or why there is none. */
+function pageserverTimeline(state: ClusterState, token: string, timelineId: string): Promise<TimelineDetails | string> {
+  return settle(timelineDetails({ url: state.pageserver.url, token }, state.tenantId, timelineId, { timeoutMs: NODE_TIMEOUT_MS }));
 }
 
 export async function status(state: ClusterState, out: (line: string) => void): Promise<void> {

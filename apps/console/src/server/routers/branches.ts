@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import { timelineList } from '@strata/client/pageserver-api';
 import { branchCreate, branchDelete, branchReset, branchRestore, listBranchTree } from '../services/branches';
-import { callService } from '../services/http';
-import { pageserverTimelines } from '../services/schemas';
+import { callClient } from '../services/http';
 import { pageserverTarget } from '../services/cluster';
 import { adminProcedure, router, viewerProcedure } from '../trpc';
 import { iso, operationOut } from './shapes';
@@ -24,12 +24,10 @@ export const branchesRouter = router({
     .query(async ({ ctx }) => {
       const { cluster, branches } = await listBranchTree(ctx.deps);
       // Sizes and heads come from the page server; the tree still shows when it is down.
-      const timelines = await callService(pageserverTarget(cluster), `/v1/tenants/${cluster.registry.tenantId}/timelines`, pageserverTimelines, { timeoutMs: 2_000 })
-        .then((r) => r.timelines)
-        .catch(() => []);
+      const timelines = await callClient(pageserverTarget(cluster), 'timeline list', (t) => timelineList(t, cluster.registry.tenantId, { timeoutMs: 2_000 })).catch(() => []);
       return branches.map((b) => {
         const t = timelines.find((x) => x.timelineId === b.timelineId);
-        return { name: b.name, timelineId: b.timelineId, parent: b.parentName, lsn: b.lsn, createdAt: b.createdAt.toISOString(), lastRecordLsn: t?.lastRecordLsn ?? null, layerBytes: t?.layerBytes ?? null };
+        return { name: b.name, timelineId: b.timelineId, parent: b.parentName, lsn: b.lsn, createdAt: b.createdAt.toISOString(), lastRecordLsn: t?.lastRecordLsn.toString() ?? null, layerBytes: t?.layerBytes ?? null };
       });
     }),
   create: adminProcedure.input(branchCreate.input).output(operationOut).mutation(({ ctx, input }) => start(ctx, branchCreate, input)),

@@ -38,10 +38,10 @@ export const overviewRouter = router({
           return {
             branch: c.registry.branches.find((b) => b.timelineId === t.timelineId)?.name ?? null,
             timelineId: t.timelineId,
-            lastRecordLsn: t.lastRecordLsn,
-            diskConsistentLsn: t.diskConsistentLsn,
+            lastRecordLsn: t.lastRecordLsn.toString(),
+            diskConsistentLsn: t.diskConsistentLsn.toString(),
             commitLsn: commit?.toString() ?? null,
-            ingestLagBytes: commit === null ? null : (commit > BigInt(t.lastRecordLsn) ? commit - BigInt(t.lastRecordLsn) : 0n).toString(),
+            ingestLagBytes: commit === null ? null : (commit > t.lastRecordLsn ? commit - t.lastRecordLsn : 0n).toString(),
           };
         }),
         computes: v.computes.map((cv) => ({ name: cv.name, mode: cv.mode, state: cv.state, lagBytes: cv.shipper?.lagBytes ?? null, lagMs: cv.shipper?.lagMs ?? null })),

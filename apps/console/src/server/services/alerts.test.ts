@@ -1,6 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TimelineDetails, timelineList } from '@strata/client/pageserver-api';
 import { diskBudgetAlert, timelineAlerts } from './alerts';
-import { pageserverTimeline } from './schemas';
+import { callClient } from './http';
 
 describe('disk budget alert', () => {
   it('warns above 90% of the budget, is critical at or over it, and says nothing without a budget', () => {
@@ -21,12 +24,27 @@ describe('page server background failures are alerts with their real message', (
     initLsn: '0',
     lastRecordLsn: '900000000',
     diskConsistentLsn: '800000000',
+    pageSize: 16384,
     layers: 12,
     layerBytes: 1 << 20,
     openLayerBytes: 0,
     children: [],
     walReceiver: null,
-    remote: { queued: 3, pendingFiles: 3, consecutiveFailures: 4, failures: 9, backoffMs: 800, lastError: 'PUT layer: 503 SlowDown', lastErrorCode: 'S3_ERROR', lagBytes: '100000000' },
+    remote: {
+      queued: 3,
+      pendingFiles: 3,
+      pendingBytes: 3 << 20,
+      oldestPendingAgeMs: 42_000,
+      consecutiveFailures: 4,
+      failures: 9,
+      backoffMs: 800,
+      lastError: 'PUT layer: 503 SlowDown',
+      lastErrorCode: 'S3_ERROR',
+      lastErrorAt: '2026-03-01T12:01:00.000Z',
+      lastSuccessAt: null,
+      remoteConsistentLsn: '800000000',
+      lagBytes: '100000000',
+    },
     lastErrors: [
       { kind: 'basebackup', count: 3, code: 'BASEBACKUP_FAILED', message: 'Maximum call stack size exceeded', at: '2026-03-01T12:00:00.000Z', resolvedAt: null },
       { kind: 'compaction', count: 2, code: 'MAINTENANCE_FAILED', message: 'layer 000…: short read', at: '2026-03-01T11:00:00.000Z', resolvedAt: null },
@@ -35,14 +53,31 @@ describe('page server background failures are alerts with their real message', (
     ],
   };
 
+  // The reply served on loopback, read the way the cluster view reads it (callClient, the page server client).
+  let server: Server;
+  let read: TimelineDetails;
+  beforeAll(async () => {
+    server = createServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ timelines: [reply] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const target = { label: 'pageserver', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token: undefined };
+    const timelines = await callClient(target, 'timeline list', (t) => timelineList(t, reply.tenantId, { timeoutMs: 2_000 }));
+    expect(timelines).toHaveLength(1);
+    read = timelines[0]!;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
   it('the console reads them from the reply (a null WAL receiver included)', () => {
-    const t = pageserverTimeline.parse(reply);
-    expect(t.lastErrors).toHaveLength(4);
-    expect(t.remote?.consecutiveFailures).toBe(4);
+    expect(read.walReceiver).toBeNull();
+    expect(read.lastErrors).toHaveLength(4);
+    expect(read.remote?.consecutiveFailures).toBe(4);
+    expect(read.remote?.lagBytes).toBe(100000000n);
   });
 
   it('failing basebackups and uploads are critical, compaction a warning, resolved ones silent; remote lag warns', () => {
-    expect(timelineAlerts('main', pageserverTimeline.parse(reply))).toEqual([
+    expect(timelineAlerts('main', read)).toEqual([
       { severity: 'critical', message: 'branch main: page server basebackup failing (BASEBACKUP_FAILED, 3 times, last at 2026-03-01T12:00:00.000Z): Maximum call stack size exceeded', href: '/pageservers' },
       { severity: 'warning', message: 'branch main: page server compaction failing (MAINTENANCE_FAILED, 2 times, last at 2026-03-01T11:00:00.000Z): layer 000…: short read', href: '/pageservers' },
       { severity: 'critical', message: 'branch main: page server upload failing (S3_ERROR, 9 times, last at 2026-03-01T12:01:00.000Z): PUT layer: 503 SlowDown', href: '/pageservers' },
@@ -51,7 +86,7 @@ describe('page server background failures are alerts with their real message', (
   });
 
   it('a healthy timeline, or a page server that reports no health, raises nothing', () => {
-    expect(timelineAlerts('main', { lastErrors: [], remote: { consecutiveFailures: 0, lagBytes: '0', lastError: null } })).toEqual([]);
+    expect(timelineAlerts('main', { lastErrors: [], remote: { consecutiveFailures: 0, lagBytes: 0n, lastError: null } })).toEqual([]);
     expect(timelineAlerts('main', {})).toEqual([]);
   });
 });

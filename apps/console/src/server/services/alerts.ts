@@ -26,7 +26,7 @@ export const REMOTE_LAG_BYTES_ALERT = 64n << 20n;
 const CRITICAL_KINDS = new Set(['basebackup', 'upload']);
 
 export interface TimelineHealth {
-  readonly remote?: { readonly consecutiveFailures: number; readonly lagBytes: string; readonly lastError: string | null } | null | undefined;
+  readonly remote?: { readonly consecutiveFailures: number; readonly lagBytes: bigint; readonly lastError: string | null } | null | undefined;
   readonly lastErrors?: readonly { readonly kind: string; readonly count: number; readonly code: string; readonly message: string; readonly at: string; readonly resolvedAt: string | null }[] | undefined;
 }
 
@@ -45,7 +45,7 @@ export function timelineAlerts(branch: string, t: TimelineHealth): Alert[] {
       href: '/pageservers',
     });
   }
-  const lag = t.remote ? BigInt(t.remote.lagBytes) : 0n;
+  const lag = t.remote?.lagBytes ?? 0n;
   if (lag > REMOTE_LAG_BYTES_ALERT) alerts.push({ severity: 'warning', message: `branch ${branch}: remote storage is ${lag} bytes behind ingest`, href: '/pageservers' });
   return alerts;
 }

@@ -3,13 +3,14 @@
  * parallel (a node that does not answer is "down", never an error for the
  * page), recorded as node health, plus the alerts derived from it.
  */
+import { type PageCacheStats, pageCacheStats, pageserverStatus, type TimelineDetails, timelineList } from '@strata/client/pageserver-api';
 import { recordNodeHealth, type NodeRow } from '@strata/db';
 import type { ConsoleDeps } from '../deps';
-import { callService, type ServiceTarget } from './http';
+import { callClient, callService, type ServiceTarget } from './http';
 import { errorMessage } from './errors';
 import { diskBudgetAlert, timelineAlerts, type Alert } from './alerts';
 import { readComputeFiles, refreshLocalCluster, type LocalCluster } from './registry';
-import { computeStatus, pageCache, pageserverStatus, pageserverTimelines, safekeeperStatus, safekeeperTimelines } from './schemas';
+import { computeStatus, safekeeperStatus, safekeeperTimelines } from './schemas';
 import type { z } from 'zod';
 
 export function targetOf(cluster: LocalCluster, node: Pick<NodeRow, 'kind' | 'name' | 'url'>): ServiceTarget {
@@ -59,8 +60,8 @@ export interface NodeView {
 export interface ClusterView {
   nodes: NodeView[];
   safekeeperTimelines: { nodeId: number; timelines: z.infer<typeof safekeeperTimelines>['timelines'] }[];
-  pageserverTimelines: z.infer<typeof pageserverTimelines>['timelines'];
-  pageCache: z.infer<typeof pageCache> | null;
+  pageserverTimelines: TimelineDetails[];
+  pageCache: PageCacheStats | null;
   computes: (z.infer<typeof computeStatus> & { connectionUrl: string | null; healthy: boolean; error: string | null })[];
   alerts: Alert[];
 }
@@ -77,9 +78,9 @@ export async function clusterView(deps: ConsoleDeps, cluster?: LocalCluster): Pr
   const [skStatus, skTimelines, psStatus, psTimelines, cache, computes] = await Promise.all([
     Promise.all(sks.map((t) => settle(callService(t, '/v1/status', safekeeperStatus, { timeoutMs: 2_000 })))),
     Promise.all(sks.map((t) => settle(callService(t, `/v1/tenants/${tenant}/timelines`, safekeeperTimelines, { timeoutMs: 2_000 })))),
-    settle(callService(ps, '/v1/status', pageserverStatus, { timeoutMs: 2_000 })),
-    settle(callService(ps, `/v1/tenants/${tenant}/timelines`, pageserverTimelines, { timeoutMs: 2_000 })),
-    settle(callService(ps, '/v1/page_cache', pageCache, { timeoutMs: 2_000 })),
+    settle(callClient(ps, 'status', (t) => pageserverStatus(t, { timeoutMs: 2_000 }))),
+    settle(callClient(ps, 'timeline list', (t) => timelineList(t, tenant, { timeoutMs: 2_000 }))),
+    settle(callClient(ps, 'page cache', (t) => pageCacheStats(t, { timeoutMs: 2_000 }))),
     Promise.all(computeFiles.map((f) => settle(callService({ label: `compute ${f.name}`, url: f.controlUrl, token: c.token }, '/v1/status', computeStatus, { timeoutMs: 2_000 })))),
   ]);
 
@@ -114,14 +115,14 @@ export async function clusterView(deps: ConsoleDeps, cluster?: LocalCluster): Pr
 
   const alerts: ClusterView['alerts'] = [];
   for (const n of nodes) if (!n.healthy) alerts.push({ severity: 'critical', message: `${n.kind} ${n.name} is down: ${n.error ?? 'no answer'}`, href: n.kind === 'compute' ? '/computes' : n.kind === 'pageserver' ? '/pageservers' : '/safekeepers' });
-  const timelines = psTimelines.ok ? psTimelines.value.timelines : [];
+  const timelines = psTimelines.ok ? psTimelines.value : [];
   const skTl = sks.map((t, i) => ({ nodeId: t.id, timelines: skTimelines[i]!.ok ? (skTimelines[i] as { ok: true; value: z.infer<typeof safekeeperTimelines> }).value.timelines : [] }));
   for (const tl of timelines) {
     const branch = c.registry.branches.find((b) => b.timelineId === tl.timelineId)?.name ?? tl.timelineId;
     const commit = skTl.flatMap((s) => s.timelines.filter((x) => x.timelineId === tl.timelineId).map((x) => BigInt(x.commitLsn))).reduce((a, b) => (b > a ? b : a), 0n);
-    const lag = commit - BigInt(tl.lastRecordLsn);
+    const lag = commit - tl.lastRecordLsn;
     if (lag > LAG_BYTES_ALERT) alerts.push({ severity: 'warning', message: `branch ${branch}: page server ingest is ${lag} bytes behind the safekeepers`, href: '/branches' });
-    const uploadLag = BigInt(tl.lastRecordLsn) - BigInt(tl.diskConsistentLsn);
+    const uploadLag = tl.lastRecordLsn - tl.diskConsistentLsn;
     if (uploadLag > LAG_BYTES_ALERT) alerts.push({ severity: 'warning', message: `branch ${branch}: ${uploadLag} bytes not yet in a layer file (upload backlog)`, href: '/pageservers' });
     alerts.push(...timelineAlerts(branch, tl));
   }

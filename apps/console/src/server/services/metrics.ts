@@ -2,9 +2,10 @@
  * The metrics scraper: every node's /metrics, reduced to the series the
  * console charts, stored in Postgres and pruned to stay bounded.
  */
+import { pageserverMetrics } from '@strata/client/pageserver-api';
 import { insertSamples, pruneSamples, querySeries, type MetricSampleInput } from '@strata/db';
 import type { ConsoleDeps } from '../deps';
-import { callServiceText } from './http';
+import { callClient, callServiceText } from './http';
 import { errorMessage } from './errors';
 import { readComputeFiles, refreshLocalCluster, type LocalCluster } from './registry';
 import { histogramQuantile, parsePrometheus, sumWhere, type Sample } from './prometheus';
@@ -73,9 +74,12 @@ export async function scrapeOnce(deps: ConsoleDeps, cluster?: LocalCluster): Pro
   const at = deps.now();
   const rows: MetricSampleInput[] = [];
   const errors: string[] = [];
-  const scrape = async (label: string, source: string, url: string, reduce: (s: Sample[]) => [ChartMetric, number][]) => {
+  const timeoutMs = 3_000;
+  // The page server through its client; the safekeepers and computes have no typed metrics call.
+  const plain = (label: string, url: string) => () => callServiceText({ label, url, token: c.token }, '/metrics', { timeoutMs });
+  const scrape = async (source: string, read: () => Promise<string>, reduce: (s: Sample[]) => [ChartMetric, number][]) => {
     try {
-      const text = await callServiceText({ label, url, token: c.token }, '/metrics', { timeoutMs: 3_000 });
+      const text = await read();
       for (const [metric, value] of reduce(parsePrometheus(text))) {
         if (Number.isFinite(value)) rows.push({ clusterId: c.cluster.id, source, metric, labels: '', value, at });
       }
@@ -84,9 +88,9 @@ export async function scrapeOnce(deps: ConsoleDeps, cluster?: LocalCluster): Pro
     }
   };
   await Promise.all([
-    scrape('pageserver', 'pageserver', pageserverTarget(c).url, reducePageserver),
-    ...safekeeperTargets(c).map((t) => scrape(t.label, `safekeeper ${t.id}`, t.url, () => [])),
-    ...readComputeFiles(deps.home).map((f) => scrape(`compute ${f.name}`, `compute ${f.name}`, f.controlUrl, reduceCompute)),
+    scrape('pageserver', () => callClient(pageserverTarget(c), 'metrics', (t) => pageserverMetrics(t, { timeoutMs })), reducePageserver),
+    ...safekeeperTargets(c).map((t) => scrape(`safekeeper ${t.id}`, plain(t.label, t.url), () => [])),
+    ...readComputeFiles(deps.home).map((f) => scrape(`compute ${f.name}`, plain(`compute ${f.name}`, f.controlUrl), reduceCompute)),
   ]);
   const stored = await insertSamples(deps.db, rows);
   const pruned = await pruneSamples(deps.db, { olderThan: new Date(at.getTime() - deps.metrics.retentionMs), rowsMax: deps.metrics.rowsMax });

@@ -1,11 +1,11 @@
 /** The page server: tenants, timelines and layers, the three storage tiers, GC and compaction. */
 import { z } from 'zod';
+import { pageCacheStats, pageserverMetrics, pageserverStatus, tenantList, timelineCompact, timelineGc, timelineList } from '@strata/client/pageserver-api';
 import type { ConsoleDeps } from '../deps';
-import { callService, callServiceText } from './http';
+import { callClient, TIMEOUT_MS_DEFAULT } from './http';
 import { hexId } from './inputs';
 import { defineOperation } from './operations';
 import { refreshLocalCluster } from './registry';
-import { pageCache, pageserverStatus, pageserverTenants, pageserverTimelines } from './schemas';
 import { pageserverTarget } from './cluster';
 import { parsePrometheus, sumWhere } from './prometheus';
 import { tierRatios } from './metrics';
@@ -14,12 +14,13 @@ import { timelineAlerts } from './alerts';
 export async function pageserverOverview(deps: ConsoleDeps) {
   const c = await refreshLocalCluster(deps);
   const ps = pageserverTarget(c);
+  const opts = { timeoutMs: TIMEOUT_MS_DEFAULT };
   const [status, tenants, timelines, cache, metricsText] = await Promise.all([
-    callService(ps, '/v1/status', pageserverStatus),
-    callService(ps, '/v1/tenants', pageserverTenants),
-    callService(ps, `/v1/tenants/${c.registry.tenantId}/timelines`, pageserverTimelines),
-    callService(ps, '/v1/page_cache', pageCache),
-    callServiceText(ps, '/metrics'),
+    callClient(ps, 'status', (t) => pageserverStatus(t, opts)),
+    callClient(ps, 'tenant list', (t) => tenantList(t, opts)),
+    callClient(ps, 'timeline list', (t) => timelineList(t, c.registry.tenantId, opts)),
+    callClient(ps, 'page cache', (t) => pageCacheStats(t, opts)),
+    callClient(ps, 'metrics', (t) => pageserverMetrics(t, opts)),
   ]);
   const samples = parsePrometheus(metricsText);
   const ratios = Object.fromEntries(tierRatios(samples));
@@ -29,14 +30,14 @@ export async function pageserverOverview(deps: ConsoleDeps) {
     url: ps.url,
     version: status.version,
     remoteStorage: status.remoteStorage ?? null,
-    tenants: tenants.tenants,
-    timelines: timelines.timelines.map((t) => ({
+    tenants,
+    timelines: timelines.map((t) => ({
       timelineId: t.timelineId,
       branch: c.registry.branches.find((b) => b.timelineId === t.timelineId)?.name ?? null,
       ancestorTimelineId: t.ancestor?.timelineId ?? null,
-      ancestorLsn: t.ancestor?.lsn ?? null,
-      lastRecordLsn: t.lastRecordLsn,
-      diskConsistentLsn: t.diskConsistentLsn,
+      ancestorLsn: t.ancestor?.lsn.toString() ?? null,
+      lastRecordLsn: t.lastRecordLsn.toString(),
+      diskConsistentLsn: t.diskConsistentLsn.toString(),
       layers: t.layers,
       layerBytes: t.layerBytes,
       openLayerBytes: t.openLayerBytes,
@@ -84,13 +85,10 @@ export const pageserverGc = defineOperation({
   async run(ctx, input) {
     const ps = pageserverTarget(ctx.cluster);
     return ctx.step(0, async (detail) => {
-      const r = await callService(ps, `/v1/tenants/${ctx.cluster.registry.tenantId}/timelines/${input.timelineId}/gc`, z.looseObject({ horizon: z.string(), layersBefore: z.number(), layersAfter: z.number() }), {
-        method: 'POST',
-        body: input.pitrMs !== undefined ? { pitrMs: input.pitrMs } : {},
-        timeoutMs: 120_000,
-      });
+      const r = await callClient(ps, `GC of timeline ${input.timelineId}`, (t) => timelineGc(t, ctx.cluster.registry.tenantId, input.timelineId, { pitrMs: input.pitrMs }, { timeoutMs: 120_000 }));
       detail(`horizon ${r.horizon}: ${r.layersBefore} → ${r.layersAfter} layers`);
-      return r;
+      // The operation's result is JSON: LSNs as decimal text, as the page server sent them.
+      return { ...r, horizon: r.horizon.toString(), retained: r.retained.map(String) };
     });
   },
 });
@@ -102,12 +100,10 @@ export const pageserverCompact = defineOperation({
   async run(ctx, input) {
     const ps = pageserverTarget(ctx.cluster);
     return ctx.step(0, async (detail) => {
-      const r = await callService(ps, `/v1/tenants/${ctx.cluster.registry.tenantId}/timelines/${input.timelineId}/compact?force=${input.force}`, z.looseObject({ layers: z.number() }), {
-        method: 'POST',
-        timeoutMs: 300_000,
-      });
+      const r = await callClient(ps, `compact timeline ${input.timelineId}`, (t) => timelineCompact(t, ctx.cluster.registry.tenantId, input.timelineId, input.force, { timeoutMs: 300_000 }));
       detail(`${r.layers} layers after compaction`);
-      return r;
+      // The operation's result is JSON: the image LSN as decimal text, as the page server sent it.
+      return { ...r, imageLsn: r.imageLsn?.toString() ?? null };
     });
   },
 });

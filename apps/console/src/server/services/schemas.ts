@@ -1,4 +1,9 @@
-/** What the console reads from the services' admin APIs: only the fields it shows, extra fields tolerated. */
+/**
+ * What the console reads from the services' admin APIs that have no typed
+ * client call yet (the safekeepers, the computes): only the fields it shows,
+ * extra fields tolerated. The page server's replies are checked by
+ * @strata/client/pageserver-api.
+ */
 import { lsnDecimal } from '@strata/core/json';
 import { z } from 'zod';
 
@@ -20,42 +25,6 @@ export const safekeeperTimeline = z.looseObject({
   walBytesOnDisk: z.number().optional(),
 });
 export const safekeeperTimelines = z.looseObject({ timelines: z.array(safekeeperTimeline) });
-
-export const pageserverStatus = z.looseObject({
-  service: z.string(),
-  version: z.string(),
-  tenants: z.number(),
-  timelines: z.number(),
-  remoteStorage: z.string().nullable().optional(),
-  diskBudgetBytes: z.number().nullable().optional(),
-  localLayerBytes: z.number().optional(),
-});
-export const pageserverTimeline = z.looseObject({
-  tenantId: z.string(),
-  timelineId: z.string(),
-  ancestor: z.looseObject({ timelineId: z.string(), lsn }).nullable(),
-  initLsn: lsn,
-  lastRecordLsn: lsn,
-  diskConsistentLsn: lsn,
-  layers: z.number(),
-  layerBytes: z.number(),
-  openLayerBytes: z.number(),
-  walReceiver: z.looseObject({ state: z.string(), safekeeper: z.string().nullable().optional(), commitLsn: lsn.nullable().optional() }).nullable().optional(),
-  // The page server's background work (timeline-health.ts there): what the alerts read.
-  remote: z.looseObject({ consecutiveFailures: z.number(), lagBytes: lsn, lastError: z.string().nullable() }).nullable().optional(),
-  lastErrors: z.array(z.looseObject({ kind: z.string(), count: z.number(), code: z.string(), message: z.string(), at: z.string(), resolvedAt: z.string().nullable() })).optional(),
-});
-export const pageserverTimelines = z.looseObject({ timelines: z.array(pageserverTimeline) });
-export const pageserverTenants = z.looseObject({ tenants: z.array(z.looseObject({ tenantId: z.string(), timelines: z.number() })) });
-export const pageCache = z.looseObject({
-  capacityBytes: z.number(),
-  bytes: z.number(),
-  entries: z.number(),
-  hits: z.number(),
-  misses: z.number(),
-  inserts: z.number(),
-  evictions: z.number(),
-});
 
 export const computeStatus = z.looseObject({
   name: z.string(),
