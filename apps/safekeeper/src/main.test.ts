@@ -95,6 +95,23 @@ describe('a real listening safekeeper', () => {
     }
   });
 
+  it('shows its peers the token of --token-file as one bearer header, and none without a token', async () => {
+    await writeFile(join(tmp.dir, 'peer.token'), 'tok3n\n');
+    const withToken = loadConfig(['--id', '1', '--listen', '127.0.0.1:0', '--data', join(tmp.dir, 'peer-auth'), '--token-file', join(tmp.dir, 'peer.token')], {}, '/');
+    let sk = await startSafekeeper(withToken, memoryLogger());
+    try {
+      expect(sk.deps.peerAuthorization).toBe('Bearer tok3n');
+    } finally {
+      await sk.stop();
+    }
+    sk = await startSafekeeper(loadConfig(['--id', '1', '--listen', '127.0.0.1:0', '--data', join(tmp.dir, 'peer-auth')], {}, '/'), memoryLogger());
+    try {
+      expect(sk.deps.peerAuthorization).toBeUndefined();
+    } finally {
+      await sk.stop();
+    }
+  });
+
   it('refuses to start without a key on a non-loopback address', async () => {
     const config = loadConfig(['--id', '1', '--listen', '0.0.0.0:0', '--data', join(tmp.dir, 'open')], {}, '/');
     await expect(startSafekeeper(config, memoryLogger())).rejects.toThrow(/refusing to listen on 0.0.0.0 without auth/);

@@ -3,6 +3,7 @@
  * dist/safekeeper.mjs); `./strata safekeeper ...` runs `main` too.
  */
 import { readFile } from 'node:fs/promises';
+import { bearerAuthorization } from '@strata/core';
 import { installNativeCrc32c } from '@strata/datadir';
 import { openRemoteStorage } from '@strata/remote-storage';
 import { checkAuthPolicy, ConfigError, jsonLogger, listen, loadVerifier, type Logger } from '@strata/service-kit';
@@ -51,6 +52,8 @@ export async function startSafekeeper(config: SafekeeperConfig, log: Logger, onB
   const remoteStorage = config.remoteStorageUrl ? openRemoteStorage(config.remoteStorageUrl, { region: config.awsRegion }) : undefined;
   const hosts = new AcceptorHosts(config.nodeId, knownNodes({ nodeId: config.nodeId, peers: config.peers }));
   const peerToken = config.tokenFile ? (await readFile(config.tokenFile, 'utf8')).trim() : undefined;
+  // What this safekeeper shows its peers (pull, recovery, configuration sync); none without a token.
+  const peerAuthorization = bearerAuthorization(peerToken);
   const deps: SafekeeperDeps = {
     nodeId: config.nodeId,
     version: VERSION,
@@ -62,14 +65,14 @@ export async function startSafekeeper(config: SafekeeperConfig, log: Logger, onB
     hosts,
     ledger,
     peers: config.peers,
-    ...(peerToken ? { peerAuthorization: `Bearer ${peerToken}` } : {}),
+    ...(peerAuthorization ? { peerAuthorization } : {}),
     ...(onBug ? { onBug } : {}),
   };
   const app = createApp(deps);
   const walBackup = remoteStorage ? new WalBackup({ timelines, storage: remoteStorage, nodeId: config.nodeId, metrics, log }) : undefined;
 
   const peerRecovery = config.peers
-    ? new PeerRecovery({ nodeId: config.nodeId, peers: config.peers, timelines, hosts, metrics, log, ...(peerToken ? { authorization: `Bearer ${peerToken}` } : {}) })
+    ? new PeerRecovery({ nodeId: config.nodeId, peers: config.peers, timelines, hosts, metrics, log, ...(peerAuthorization ? { authorization: peerAuthorization } : {}) })
     : undefined;
   if (config.peers && verifier && !peerToken) log.warn('--peers without --token-file on a safekeeper with auth: peers will refuse peer recovery');
 
@@ -78,7 +81,7 @@ export async function startSafekeeper(config: SafekeeperConfig, log: Logger, onB
   const { url, port } = listening;
   // A member that missed a configuration switch learns it from its peers when a compute greets it with a newer one.
   const confSync = config.peers
-    ? new ConfSync({ nodeId: config.nodeId, peers: config.peers, hosts, log, ...(peerToken ? { authorization: `Bearer ${peerToken}` } : {}) })
+    ? new ConfSync({ nodeId: config.nodeId, peers: config.peers, hosts, log, ...(peerAuthorization ? { authorization: peerAuthorization } : {}) })
     : undefined;
   const consensusStreams = attachConsensusStream(listening.server, { timelines, hosts, verifier, log, onBug, ledger, confSync });
   walBackup?.start();
