@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { openLogFile, type LogFileReader } from '@strata/datadir';
 import { fetchJson, parseHostPorts, resolveSafekeepers } from './safekeeper-endpoints.js';
 import { StrataError } from '@strata/core';
+import { lsnString } from '@strata/core/json';
 
 export interface WalPushArgs {
   readonly safekeepers: string;
@@ -80,14 +81,22 @@ async function ensureTimeline(endpoints: SafekeeperEndpoint[], args: WalPushArgs
   if (ok * 2 <= members.length) throw new WalPushError(`the timeline is on ${ok} of its ${members.length} members only, not a majority: ${failures.join('; ')}`);
 }
 
+const commitReply = z.object({ commitLsn: lsnString });
+
+/** The commit LSN of a safekeeper's timeline reply, checked as every LSN is (decimal, below 2^64). */
+export function commitLsnOf(body: unknown, base: string): bigint {
+  const r = commitReply.safeParse(body);
+  if (!r.success) throw new WalPushError(`${base}: the timeline's commitLsn is not an LSN (${r.error.issues.map((i) => `${i.path.join('.') || 'reply'}: ${i.message}`).join('; ')})`);
+  return r.data.commitLsn;
+}
+
 async function allKnowCommit(endpoints: SafekeeperEndpoint[], args: WalPushArgs, lsn: bigint, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   const pending = new Set(endpoints);
   while (pending.size > 0 && Date.now() < deadline) {
     for (const e of [...pending]) {
       const r = await fetchJson(`${e.baseUrl}/v1/tenants/${args.tenantId}/timelines/${args.timelineId}`, { token: args.token }).catch(() => undefined);
-      const body = r?.body as { commitLsn?: unknown } | undefined;
-      if (r?.status === 200 && typeof body?.commitLsn === 'string' && BigInt(body.commitLsn) >= lsn) pending.delete(e);
+      if (r?.status === 200 && commitLsnOf(r.body, e.baseUrl) >= lsn) pending.delete(e);
     }
     if (pending.size > 0) await new Promise((res) => setTimeout(res, 100));
   }
