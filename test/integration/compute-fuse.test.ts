@@ -313,4 +313,28 @@ describe('FUSE compute (real processes: 3 safekeepers, page server, mariadbd on 
     expect(await c.stop(), c.output()).toBe(0);
     expect(mountsUnder(dir)).toEqual([]);
   }, 300_000);
+
+  it('[EVICTION] with a local file cache far smaller than the table, pages the compute wrote and the cache evicted read back as written, scan after scan', async () => {
+    // 4 MiB of LFC and 16 MiB of buffer pool for a 100+ MiB table: every page MariaDB writes is evicted from both, fetched
+    // again at its own LSN on the next scan, evicted again, and fetched again on the scan after (that second refetch came
+    // back at the start LSN, the version from before the UPDATE: InnoDB saw "index corruption").
+    const name = 'evict';
+    const c = await start([...args(big, name), '--lfc-mib', '4', '--buffer-pool-mib', '16']);
+    const conn = await c.connect();
+    await conn.query("UPDATE big.t SET v = CONCAT(id, ':', REPEAT('z', 900)) WHERE id % 7 = 0");
+    const sums: string[] = [];
+    for (let i = 0; i < 3; i++) sums.push(String((await rows(conn, 'CHECKSUM TABLE big.t'))[0]?.['Checksum']));
+    const st = (await c.status()) as unknown as { datadirFs: { lfcEvictedWritten: number } };
+    conn.destroy();
+    expect(st.datadirFs.lfcEvictedWritten, 'written pages were evicted from the LFC').toBeGreaterThan(1000);
+    expect(sums[0]).not.toBe(big.checksum);
+    expect(sums).toEqual([sums[0], sums[0], sums[0]]);
+    expect(await c.stop(), c.output()).toBe(0);
+    // The same rows from storage, copied whole: what the three scans must have seen.
+    const ro = await start(['--storage', 'basebackup', '--pageserver', ps.hostPort, '--tenant', big.tenant, '--timeline', big.timeline, '--name', 'evict-ro', '--data', computeDir('evict-ro'), '--read-only']);
+    const roConn = await ro.connect();
+    expect(String((await rows(roConn, 'CHECKSUM TABLE big.t'))[0]?.['Checksum'])).toBe(sums[0]);
+    roConn.destroy();
+    expect(await ro.stop(), ro.output()).toBe(0);
+  }, 300_000);
 });

@@ -359,10 +359,16 @@ async function cmdComputeStart(argv: string[]): Promise<number> {
       at: { type: 'string' },
       'auth-public-key': { type: 'string' },
       storage: { type: 'string' },
+      'lfc-mib': { type: 'string' },
+      'buffer-pool-mib': { type: 'string' },
     },
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const readOnly = values['read-only'] ?? false;
+  const lfcMib = positiveInt(values['lfc-mib'], '--lfc-mib');
+  if (lfcMib !== undefined && (lfcMib < 1 || lfcMib > 1 << 20)) throw new UsageError(`--lfc-mib takes 1..${1 << 20} (MiB of the FUSE compute's local file cache), got ${lfcMib}`);
+  const bufferPoolMib = positiveInt(values['buffer-pool-mib'], '--buffer-pool-mib');
+  if (bufferPoolMib !== undefined && (bufferPoolMib < 8 || bufferPoolMib > 1 << 20)) throw new UsageError(`--buffer-pool-mib takes 8..${1 << 20} (MiB of InnoDB's buffer pool), got ${bufferPoolMib}`);
   const storage = values.storage;
   if (storage !== undefined && storage !== 'basebackup' && storage !== 'fuse' && storage !== 'auto') throw new UsageError(`--storage takes basebackup, fuse or auto, got "${storage}"`);
   if (values.branch !== undefined && values.pageserver === undefined) {
@@ -401,6 +407,8 @@ async function cmdComputeStart(argv: string[]): Promise<number> {
     dbPassword: cliEnv().dbPassword,
     authPublicKeyFile: values['auth-public-key'],
     storage,
+    lfcMib,
+    bufferPoolMib,
     out,
     log: (line) => process.stderr.write(`${new Date().toISOString()} [compute] ${line}\n`),
   });

@@ -40,6 +40,7 @@ export const USAGE = `usage: strata <command>
   compute start --pageserver H:P --safekeepers H:P,H:P,H:P --tenant T --timeline TL [--port P] [--data DIR] [--name N]
                 [--read-only [--lsn L]] [--control-port P] [--safekeeper-directory H:P,...|@FILE] [--auth-public-key FILE]
                 [--storage basebackup|fuse|auto]   (fuse: the datadir served from the page server, COMMIT once in the quorum)
+                [--lfc-mib N] [--buffer-pool-mib N]   (FUSE local file cache, default 256; InnoDB buffer pool)
                                        run a MariaDB compute on a timeline in the foreground (SIGTERM = clean stop);
                                        with a key, its control port takes only admin tokens signed by it;
                                        prints "compute NAME mysql://USER:PASSWORD@127.0.0.1:PORT/" once it takes queries

@@ -54,6 +54,10 @@ export interface ComputeStartArgs {
   readonly authPublicKeyFile?: string | undefined;
   /** basebackup, fuse or auto (default: the compute's own default). */
   readonly storage?: 'basebackup' | 'fuse' | 'auto' | undefined;
+  /** The FUSE compute's local file cache, MiB (default: the compute's, 256). */
+  readonly lfcMib?: number | undefined;
+  /** InnoDB's buffer pool, MiB (default: the compute's). */
+  readonly bufferPoolMib?: number | undefined;
   readonly out: (line: string) => void;
   readonly log: (line: string) => void;
 }
@@ -100,6 +104,8 @@ export async function computeStart(args: ComputeStartArgs): Promise<number> {
       // The home's directories may be opened for mariadbd's unprivileged user (search only).
       openableRoots: [strataHome()],
       ...(args.storage ? { storage: args.storage } : {}),
+      ...(args.lfcMib !== undefined ? { lfcBytes: args.lfcMib * 2 ** 20 } : {}),
+      ...(args.bufferPoolMib !== undefined ? { bufferPoolSize: `${args.bufferPoolMib}M` } : {}),
       log: args.log,
     });
   } catch (e) {
