@@ -34,6 +34,7 @@ import { makeTempDir, removeTempDir } from '../support/mariadb.js';
 import { safekeeper, type SafekeeperProcess } from '../support/safekeepers.js';
 import { mtrs } from '../support/mtrs.js';
 import { until } from '../support/until.js';
+import { type ConsensusState, fetchConsensusState } from '../support/consensus-state.js';
 
 const TENANT = '0123456789abcdef0123456789abcdef';
 const TIMELINE = 'eeeeeeeeeeeeeeeeeeeeeeeeeeeeee16';
@@ -54,25 +55,8 @@ const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const timelineUrl = (s: SafekeeperProcess) => `${s.url}/v1/tenants/${TENANT}/timelines/${TIMELINE}`;
 const h = { tenantId: TENANT, timelineId: TIMELINE, generation: 1 };
 
-interface ConsensusState {
-  term: bigint;
-  termHistory: { term: bigint; lsn: bigint }[];
-  conf: unknown;
-  flushLsn: bigint;
-  commitLsn: bigint;
-}
-
-async function consensusState(s: SafekeeperProcess): Promise<ConsensusState> {
-  const res = await fetch(timelineUrl(s), { headers: bearer(admin) });
-  expect(res.status, `${s.id} answers its timeline status`).toBe(200);
-  const st = (await res.json()) as { term: string; termHistory: { term: string; lsn: string }[]; conf: unknown; flushLsn: string; commitLsn: string };
-  return {
-    term: BigInt(st.term),
-    termHistory: st.termHistory.map((e) => ({ term: BigInt(e.term), lsn: BigInt(e.lsn) })),
-    conf: st.conf,
-    flushLsn: BigInt(st.flushLsn),
-    commitLsn: BigInt(st.commitLsn),
-  };
+function consensusState(s: SafekeeperProcess): Promise<ConsensusState> {
+  return fetchConsensusState(timelineUrl(s), admin);
 }
 
 /** A stream connection as a hostile compute opens it: the tenant token, raw frames. */

@@ -2,7 +2,7 @@
 import { useState } from 'react';
 import { AdminOnly } from '../../components/admin-only';
 import { ConfirmButton } from '../../components/confirm';
-import { FieldError, TimeZoneHint } from '../../components/field';
+import { FieldError, PointField } from '../../components/field';
 import { LocalTime } from '../../components/local-time';
 import { useOperationAction } from '../../components/operation';
 import { bytes, ErrorBox, Lsn } from '../../components/ui';
@@ -98,11 +98,7 @@ export function BranchesView() {
             <option value="head">head</option><option value="lsn">an LSN</option><option value="time">a time</option><option value="snapshot">a snapshot</option>
           </select>
         </label>
-        {mode === 'lsn' ? (
-          <div className="field"><label>LSN<input name="lsn" inputMode="numeric" value={lsn} onChange={(e) => setLsn(e.target.value)} /></label>
-            <span className="hint" data-testid="lsn-range">valid: {range.start} – {range.head ?? 'head unknown'}</span><FieldError errors={errors} name="lsn" /></div>
-        ) : null}
-        {mode === 'time' ? <div className="field"><label>Time<input name="at" type="datetime-local" step="1" value={at} onChange={(e) => setAt(e.target.value)} /></label><TimeZoneHint /><FieldError errors={errors} name="at" /></div> : null}
+        <PointField mode={mode} errors={errors} range={range} lsn={lsn} setLsn={setLsn} at={at} setAt={setAt} />
         {mode === 'snapshot' ? (
           <div className="field"><label>Snapshot<select name="snapshot" value={snapshot} onChange={(e) => setSnapshot(e.target.value)}><option value="" />{(snapshots.data ?? []).map((s) => <option key={s.name}>{s.name}</option>)}</select></label><FieldError errors={errors} name="snapshot" /></div>
         ) : null}

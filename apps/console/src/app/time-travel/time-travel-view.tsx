@@ -1,7 +1,7 @@
 'use client';
 import { useState } from 'react';
 import { Interactive } from '../../components/hydration';
-import { FieldError, TimeZoneHint } from '../../components/field';
+import { FieldError, PointField } from '../../components/field';
 import { ErrorBox } from '../../components/ui';
 import { useBranches } from '../../data/branches/use-branches';
 import { useTimeTravelQuery } from '../../data/timetravel/use-time-travel';
@@ -42,11 +42,7 @@ export function TimeTravelView() {
                 <option value="time">a time</option><option value="lsn">an LSN</option><option value="head">head (latest)</option>
               </select>
             </label>
-            {mode === 'lsn' ? (
-              <div className="field"><label>LSN<input name="lsn" inputMode="numeric" value={lsn} onChange={(e) => setLsn(e.target.value)} /></label>
-                <span className="hint" data-testid="lsn-range">valid: {range.start} – {range.head ?? 'head unknown'}</span><FieldError errors={errors} name="lsn" /></div>
-            ) : null}
-            {mode === 'time' ? <div className="field"><label>Time<input name="at" type="datetime-local" step="1" value={at} onChange={(e) => setAt(e.target.value)} /></label><TimeZoneHint /><FieldError errors={errors} name="at" /></div> : null}
+            <PointField mode={mode} errors={errors} range={range} lsn={lsn} setLsn={setLsn} at={at} setAt={setAt} />
           </div>
           <div className="field"><label>SQL<textarea name="sql" rows={4} value={sql} onChange={(e) => setSql(e.target.value)} className="mono" /></label><FieldError errors={errors} name="sql" /></div>
           <p><button type="submit" disabled={q.isPending}>{q.isPending ? 'Starting a read-only compute…' : 'Run query'}</button></p>

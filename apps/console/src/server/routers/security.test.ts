@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The stream client alone: the package's index brings in modules that do not typecheck against the console's DOM lib.
 import { ConsensusStream } from '@strata/client/consensus-stream';
 import { encodeFrames, encodeMessage, type AcceptorMessage, type Message } from '@strata/core/consensus';
+import { type ConsensusState as SafekeeperTimeline, fetchConsensusState } from '../../../../../test/support/consensus-state';
 import { until } from '../../../../../test/support/until';
 import { addOperator, createHarness, type Harness } from '../testing/harness';
 
@@ -33,14 +34,6 @@ interface Registry {
   branches: { name: string; timelineId: string }[];
 }
 
-/** A safekeeper's view of one timeline (GET .../timelines/:id), LSNs and terms as bigints. */
-interface SafekeeperTimeline {
-  term: bigint;
-  termHistory: { term: bigint; lsn: bigint }[];
-  conf: { generation: number; members: number[] };
-  flushLsn: bigint;
-  commitLsn: bigint;
-}
 
 const U64_MAX = (1n << 64n) - 1n;
 
@@ -227,18 +220,7 @@ describe('[SECURITY][CLUSTER] least privilege for viewers, time travel, mariadbd
         return false;
       }
     };
-    const timelineOn = async (url: string): Promise<SafekeeperTimeline> => {
-      const res = await fetch(timelineUrl(url), { headers: bearer(adminToken) });
-      expect(res.status).toBe(200);
-      const st = (await res.json()) as { term: string; termHistory: { term: string; lsn: string }[]; conf: SafekeeperTimeline['conf']; flushLsn: string; commitLsn: string };
-      return {
-        term: BigInt(st.term),
-        termHistory: st.termHistory.map((e) => ({ term: BigInt(e.term), lsn: BigInt(e.lsn) })),
-        conf: st.conf,
-        flushLsn: BigInt(st.flushLsn),
-        commitLsn: BigInt(st.commitLsn),
-      };
-    };
+    const timelineOn = (url: string): Promise<SafekeeperTimeline> => fetchConsensusState(timelineUrl(url), adminToken);
     const consensusPost = (url: string, frames: Uint8Array) =>
       fetch(`${timelineUrl(url)}/consensus`, { method: 'POST', headers: { 'content-type': 'application/octet-stream', ...bearer(token) }, body: new Uint8Array(frames) });
 
