@@ -304,7 +304,7 @@ export class RemoteTimeline {
         bytes = new Uint8Array(await readFile(t.localPath, { signal }));
       } catch (e) {
         // Compaction or GC replaced the layer before it went up (its remote delete is queued and no newer index names
-        // it), or an aux set was stored again at its LSN (a delete or a newer upload of the file is queued).
+        // it), or the file was removed and written again (a newer upload of the same key is queued).
         if (isNotFound(e) && this.supersededLater(t.key)) {
           this.stats.skippedFiles++;
           return;
