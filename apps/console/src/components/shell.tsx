@@ -5,6 +5,7 @@ import { useState, type ReactNode } from 'react';
 import { useMe } from '../data/operators/use-me';
 import { useSignIn, useSignOut } from '../data/operators/use-session';
 import { Interactive, useHydrated } from './hydration';
+import { ThemeToggle } from './theme/theme-toggle';
 import { ErrorBox } from './ui';
 
 const PAGES = [
@@ -40,10 +41,11 @@ export function Shell({ children }: { children: ReactNode }) {
             {title}
           </Link>
         ))}
-        <div className="who">
+        <div className="who nav-actions">
           <button className="secondary" disabled={!hydrated} onClick={() => signOut.mutate({})}>
             Sign out
           </button>
+          <ThemeToggle />
         </div>
       </nav>
       <main>
