@@ -29,3 +29,22 @@ export function loadComputeEnv(env: Record<string, string | undefined> = process
     storage: e.STRATA_COMPUTE_STORAGE,
   };
 }
+
+const controllerEnvSchema = z.object({
+  STRATA_TOKEN: z.string().optional(),
+  STRATA_DB_USER: z.string().optional(),
+  STRATA_DB_PASSWORD: z.string().optional(),
+});
+
+/** The controller program's secrets (apps/compute/src/bin.ts): in the environment, never in argv, which /proc shows every user. */
+export interface ControllerEnv {
+  readonly token: string | undefined;
+  readonly dbUser: string | undefined;
+  readonly dbPassword: string | undefined;
+}
+
+export function loadControllerEnv(env: Record<string, string | undefined> = process.env): ControllerEnv {
+  const e = controllerEnvSchema.parse(env);
+  // Empty means unset, as a shell's `STRATA_TOKEN= …` intends.
+  return { token: e.STRATA_TOKEN || undefined, dbUser: e.STRATA_DB_USER || undefined, dbPassword: e.STRATA_DB_PASSWORD || undefined };
+}

@@ -5,3 +5,4 @@ export * from './aux-watcher.js';
 export * from './app.js';
 export { mariadbdArgs, MARIADBD_PATH } from './mariadbd.js';
 export * from './bootstrap.js';
+export * from './controller.js';
