@@ -1,12 +1,20 @@
 'use client';
 import { useState } from 'react';
 import { AdminOnly } from '../../components/admin-only';
+import { ConnectionPanel } from '../../components/computes/connection-panel';
 import { ConfirmButton } from '../../components/confirm';
 import { useOperationAction } from '../../components/operation';
 import { ErrorBox, Lsn } from '../../components/ui';
 import { useBranches } from '../../data/branches/use-branches';
 import { useComputes } from '../../data/computes/use-computes';
+import { parseConnection, urlWithoutPassword } from '../../lib/connection';
 import { useTRPCClient } from '../../lib/trpc';
+
+/** The table shows where a compute is; its password only ever appears in a panel, once revealed. */
+function shownUrl(url: string | null): string {
+  const c = url ? parseConnection(url) : null;
+  return c ? urlWithoutPassword(c) : (url ?? '—');
+}
 
 export function ComputesView() {
   const client = useTRPCClient();
@@ -29,7 +37,7 @@ export function ComputesView() {
           {(computes.data ?? []).map((c) => (
             <tr key={c.name}>
               <td>{c.name}</td><td>{c.branch ?? '—'}</td><td>{c.mode}</td><td>{c.state}</td>
-              <td className="mono">{c.connectionUrl}</td>
+              <td className="mono">{shownUrl(c.connectionUrl)}</td>
               <td><Lsn value={c.shippedLsn} /> / <Lsn value={c.commitLsn} /></td>
               <td>{c.lagBytes ?? '—'} B / {c.lagMs ?? '—'} ms</td>
               <td>
@@ -46,6 +54,10 @@ export function ComputesView() {
         </tbody>
       </table>
       </AdminOnly>
+      <h2>Connect</h2>
+      <div className="charts" data-testid="connections">
+        {(computes.data ?? []).map((c) => <ConnectionPanel key={c.name} compute={c} />)}
+      </div>
       <h2>Start a compute</h2>
       <AdminOnly>
       <form className="inline" onSubmit={(e) => { e.preventDefault(); op.start({ kind: 'start' }); }}>
