@@ -16,6 +16,7 @@ import { type BranchPoint, branchLine, createBranch, deleteBranch } from './loca
 import { branchOfTimeline, createSnapshot, deleteSnapshot, listSnapshots, restoreSnapshot } from './local/snapshots.js';
 import { startLocalCompute, stopLocalCompute } from './local/computes.js';
 import { addSafekeeper, removeSafekeeper, up } from './local/up.js';
+import { endpointListLines, idleSettingText, readEndpointsStatus, setIdleSeconds } from './local/endpoints.js';
 import { cliEnv } from './env.js';
 import { down } from './local/down.js';
 import { status } from './local/status.js';
@@ -311,6 +312,29 @@ async function cmdBranchDelete(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** `branch set --branch X --idle-minutes N | --idle-seconds N`: how long the branch's endpoint lets its compute idle (0 = never). */
+async function cmdBranchSet(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { branch: { type: 'string' }, 'idle-minutes': { type: 'string' }, 'idle-seconds': { type: 'string' } } });
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  const branch = required(values.branch, '--branch', 'branch set');
+  const minutes = positiveInt(values['idle-minutes'], '--idle-minutes');
+  const seconds = positiveInt(values['idle-seconds'], '--idle-seconds');
+  if ((minutes === undefined) === (seconds === undefined)) throw new UsageError('branch set needs one of --idle-minutes N or --idle-seconds N (0 = never stop the compute)');
+  const idleSeconds = minutes !== undefined ? minutes * 60 : seconds!;
+  if (idleSeconds > 366 * 86_400) throw new UsageError(`the idle timeout is at most 366 days, got ${idleSeconds} s`);
+  await setIdleSeconds(branch, idleSeconds);
+  out(`branch ${branch} idle-stop ${idleSettingText(idleSeconds)}`);
+  return 0;
+}
+
+async function cmdEndpoints(sub: string | undefined, argv: string[]): Promise<number> {
+  if (sub !== 'run') throw new UsageError(`unknown command: endpoints ${sub ?? ''}`);
+  if (argv.length) throw new UsageError(`unexpected argument ${argv[0]}`);
+  requireCluster();
+  const { runEndpointProxy } = await import('./local/endpoint-proxy.js');
+  return runEndpointProxy((line) => process.stderr.write(`${new Date().toISOString()} [endpoints] ${line}\n`));
+}
+
 async function cmdSnapshot(sub: string | undefined, argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { branch: { type: 'string' }, name: { type: 'string' }, lsn: { type: 'string' } } });
   const state = requireCluster();
@@ -480,6 +504,8 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === 's3-server') return await cmdS3Server(argv.slice(1));
     if (cmd === 'branch' && sub === 'list') return await cmdBranchList(rest);
     if (cmd === 'branch' && sub === 'delete') return await cmdBranchDelete(rest);
+    if (cmd === 'branch' && sub === 'set') return await cmdBranchSet(rest);
+    if (cmd === 'endpoints') return await cmdEndpoints(sub, rest);
     if (cmd === 'snapshot') return await cmdSnapshot(sub, rest);
     if (cmd === 'redo' && sub === 'dump') return cmdRedoDump(rest);
     if (cmd === 'redo' && sub === 'apply') return await cmdRedoApply(rest);
@@ -511,6 +537,9 @@ export async function main(argv: string[]): Promise<number> {
     if (cmd === 'compute' && sub === 'list') {
       if (rest.length) throw new UsageError(`unexpected argument ${rest[0]}`);
       await computeList(out, (timelineId) => readCluster()?.branches.find((b) => b.timelineId === timelineId)?.name, token());
+      // The branch endpoints after the computes (new lines; the compute lines are unchanged).
+      const cluster = readCluster();
+      if (cluster) for (const line of endpointListLines(cluster, readEndpointsStatus(), Date.now())) out(line);
       return 0;
     }
     throw new UsageError(`unknown command: ${[cmd, sub].filter(Boolean).join(' ')}`);

@@ -9,6 +9,9 @@ export const USAGE = `usage: strata <command>
   branch create --from NAME --name NEW (--lsn L | --at ISO-TIME)
                                        branch the local cluster; prints "branch NEW timeline <id> lsn <L>"
   branch list | branch delete NAME
+  branch set --branch NAME (--idle-minutes N | --idle-seconds N)
+                                       how long the branch's endpoint lets a compute it started idle
+                                       before stopping it (default 5 minutes; 0 = never)
   snapshot create --branch NAME --name SNAP [--lsn L] | snapshot list | snapshot delete SNAP
   snapshot restore SNAP --name NEWBRANCH
   compute start --branch NAME [--read-only [--lsn L | --at ISO-TIME]]
@@ -44,7 +47,10 @@ export const USAGE = `usage: strata <command>
                                        run a MariaDB compute on a timeline in the foreground (SIGTERM = clean stop);
                                        with a key, its control port takes only admin tokens signed by it;
                                        prints "compute NAME mysql://USER:PASSWORD@127.0.0.1:PORT/" once it takes queries
-  compute list                         computes recorded under STRATA_HOME (default .strata)
+  compute list                         computes recorded under STRATA_HOME (default .strata), then each branch
+                                       endpoint: "endpoint NAME port P stopped|starting|active|idle|stopping ..."
+  endpoints run                        the branch endpoints' proxy in the foreground (up starts it, down stops it):
+                                       a connection to a branch's endpoint starts its compute; an idle one stops
   compute stop --name N                clean stop of a compute recorded under STRATA_HOME
   redo dump <ib_logfile0> [--from LSN] [--json] [--page-size N]
                                        print every mini-transaction of a redo log

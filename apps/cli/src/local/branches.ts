@@ -6,6 +6,7 @@ import { deleteTimeline } from '@strata/client';
 import { branchCreate, lsnByTimestamp } from '../commands/pageserver-client.js';
 import { authHeaders } from '../commands/safekeeper-endpoints.js';
 import { runningComputes } from './computes.js';
+import { ensureEndpoints } from './endpoints.js';
 import { adminToken, BRANCH_NAME, type Branch, type ClusterState, findBranch, LocalClusterError, readCluster, strataHome, writeCluster } from './state.js';
 
 export type BranchPoint = { lsn: bigint } | { at: Date };
@@ -26,6 +27,8 @@ export async function createBranch(state: ClusterState, from: string, name: stri
   // Re-read: another command may have changed the registry meanwhile.
   const now = readCluster(home) ?? state;
   writeCluster({ ...now, branches: [...now.branches, branch] }, home);
+  // Its stable address: the running endpoint proxy serves it within a second.
+  await ensureEndpoints(home);
   return branch;
 }
 
@@ -49,5 +52,6 @@ export async function deleteBranch(state: ClusterState, name: string, home = str
     await r?.body?.cancel();
   }
   const now = readCluster(home) ?? state;
-  writeCluster({ ...now, branches: now.branches.filter((x) => x.name !== name) }, home);
+  const endpoints = Object.fromEntries(Object.entries(now.endpoints).filter(([branch]) => branch !== name));
+  writeCluster({ ...now, branches: now.branches.filter((x) => x.name !== name), endpoints }, home);
 }

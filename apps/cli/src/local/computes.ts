@@ -68,7 +68,7 @@ export async function branchSafekeepers(state: ClusterState, branchName: string)
 
 /** A free loopback port that no process of the cluster is registered on (it may be stopped now). */
 export async function unusedPort(state: ClusterState): Promise<number> {
-  const taken = new Set([...state.safekeepers.map((s) => s.port), state.pageserver.port, ...Object.values(state.computePorts), ...(state.consolePort === null ? [] : [state.consolePort])]);
+  const taken = new Set([...state.safekeepers.map((s) => s.port), state.pageserver.port, ...Object.values(state.computePorts), ...(state.consolePort === null ? [] : [state.consolePort]), ...Object.values(state.endpoints).map((e) => e.port)]);
   let port = await freePort();
   while (taken.has(port)) port = await freePort();
   return port;

@@ -7,6 +7,7 @@
  */
 import { runningComputes, stopCompute, type ComputeStopped } from './computes.js';
 import { stopDaemon } from './daemon.js';
+import { ENDPOINTS_STOP_MS, stopEndpointProxy } from './endpoints.js';
 import { readCluster, strataHome } from './state.js';
 
 /** A compute's clean stop is a mariadbd shutdown and a final ship: about a second when idle. */
@@ -26,6 +27,8 @@ function computeLine(s: ComputeStopped): string {
 export async function down(out: (line: string) => void, home = strataHome()): Promise<void> {
   const t0 = performance.now();
   const killed = (what: string, ms: number) => () => out(`${what} did not stop within ${secondsOf(ms)}: SIGKILL`);
+  // The endpoints first: no client may wake a compute while they stop, and a start in flight ends before the computes are listed.
+  if (await stopEndpointProxy(home, killed('the endpoint proxy', ENDPOINTS_STOP_MS))) out('stopped endpoints');
   const computes = runningComputes(home);
   if (computes.length > 0) {
     out(`stopping ${computes.length === 1 ? 'compute' : `${computes.length} computes in parallel`} (${computes.map((c) => c.name).join(', ')}): clean stop, SIGKILL after ${secondsOf(COMPUTE_STOP_GRACE_MS)}`);

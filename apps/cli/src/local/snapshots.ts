@@ -3,6 +3,7 @@
  * kept by the page server; restore is a branch at the snapshot.
  */
 import { snapshotCreate, snapshotDelete, snapshotGet, snapshotList, snapshotRestore, type SnapshotInfo } from '@strata/client';
+import { ensureEndpoints } from './endpoints.js';
 import { adminToken, type Branch, type ClusterState, findBranch, LocalClusterError, BRANCH_NAME, readCluster, strataHome, writeCluster } from './state.js';
 
 export type Snapshot = SnapshotInfo;
@@ -36,5 +37,6 @@ export async function restoreSnapshot(state: ClusterState, name: string, newBran
   const branch: Branch = { name: newBranch, timelineId: t.timelineId, parent: branchOfTimeline(state, snap.timelineId), lsn: snap.lsn, createdAt: new Date().toISOString() };
   const now = readCluster(home) ?? state;
   writeCluster({ ...now, branches: [...now.branches, branch] }, home);
+  await ensureEndpoints(home);
   return branch;
 }

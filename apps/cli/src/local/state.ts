@@ -50,6 +50,12 @@ export const clusterSchema = z.object({
   db: z.object({ user: z.string(), password: z.string() }),
   branches: z.array(branchSchema),
   consolePort: port.nullable(),
+  /**
+   * Branch endpoints (scale to zero, endpoint-proxy.ts): per branch, the proxy's stable port and how
+   * long the compute it started may stay without connections before it stops it (seconds; 0 = never).
+   * Absent in registries written before endpoints existed.
+   */
+  endpoints: z.record(z.string(), z.object({ port, idleSeconds: z.number().int().min(0).max(366 * 86_400) })).default({}),
 });
 export type ClusterState = z.infer<typeof clusterSchema>;
 

@@ -18,6 +18,7 @@ import { authHeaders } from '../commands/safekeeper-endpoints.js';
 import { startLocalCompute, timelineConf, unusedPort } from './computes.js';
 import { consoleAvailable, ensureConsole } from './console.js';
 import { daemonPid, logFile, type Program, type StartedDaemon, startDaemon, stopDaemon, waitReady } from './daemon.js';
+import { branchEndpointLines, ensureEndpointProxy } from './endpoints.js';
 import { type ClusterKeys, ensureKeys } from './keys.js';
 import { adminToken, type ClusterState, LocalClusterError, readCluster, strataHome, writeCluster } from './state.js';
 
@@ -61,6 +62,7 @@ async function newCluster(home: string, s3: boolean): Promise<Omit<ClusterState,
     db: { user: 'root', password: randomBytes(12).toString('hex') },
     branches: [],
     consolePort: null,
+    endpoints: {},
   };
 }
 
@@ -175,6 +177,8 @@ export async function up(opts: UpOptions, home = strataHome()): Promise<UpResult
   opts.log('starting the compute on branch main');
   const compute = await startLocalCompute(state, { branch: 'main', readOnly: false }, home);
   const lines = endpointLines(state, compute.connectionUrl);
+  // After main's compute: the proxy's first look finds it running (started by name, so never stopped when idle).
+  await ensureEndpointProxy(home, opts.log);
   if (opts.console && consoleAvailable()) {
     let current = readCluster(home) ?? state;
     if (current.consolePort === null) {
@@ -183,7 +187,10 @@ export async function up(opts: UpOptions, home = strataHome()): Promise<UpResult
     }
     lines.push(...(await ensureConsole(home, current, opts.log)));
   }
-  return { state: readCluster(home) ?? state, lines };
+  const final = readCluster(home) ?? state;
+  // New lines, after every existing one: each branch's stable address (scale to zero).
+  lines.push(...branchEndpointLines(final));
+  return { state: final, lines };
 }
 
 /**

@@ -1,0 +1,163 @@
+/**
+ * Branch endpoints of the local cluster (scale to zero): the registry side.
+ * cluster.json names each branch's endpoint port and idle setting (only the
+ * CLI writes it); the proxy daemon (endpoint-proxy.ts, `strata endpoints
+ * run`, started by `up` and stopped by `down`) reads it and reports what
+ * each endpoint is doing in `run/endpoints.json`, which `compute list`
+ * reads.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import { unusedPort } from './computes.js';
+import { daemonPid, isAlive, logFile, type StartedDaemon, startDaemon, stopDaemon, waitReady } from './daemon.js';
+import { type ClusterState, findBranch, LocalClusterError, readCluster, requireCluster, strataHome, writeCluster } from './state.js';
+
+/** The issue's default: a compute nobody used for five minutes is stopped. */
+export const DEFAULT_IDLE_SECONDS = 300;
+export const ENDPOINTS_DAEMON = 'endpoints';
+/** The proxy waits for starts in flight before it exits (so `down` finds every compute to stop); a start takes seconds. */
+export const ENDPOINTS_STOP_MS = 30_000;
+const ENDPOINTS_START_TIMEOUT_MS = 30_000;
+
+/**
+ * Gives every branch without one an endpoint (a free port, the default idle
+ * setting) and returns the registry as written. Re-reads it first: another
+ * command may have changed it meanwhile.
+ */
+export async function ensureEndpoints(home = strataHome()): Promise<ClusterState> {
+  let state = requireCluster(home);
+  const missing = state.branches.filter((b) => state.endpoints[b.name] === undefined);
+  if (missing.length === 0) return state;
+  for (const b of missing) {
+    // unusedPort skips every port the registry names, the endpoints given so far included.
+    const port = await unusedPort(state);
+    state = { ...state, endpoints: { ...state.endpoints, [b.name]: { port, idleSeconds: DEFAULT_IDLE_SECONDS } } };
+  }
+  const now = readCluster(home) ?? state;
+  const merged: ClusterState = { ...now, endpoints: { ...state.endpoints, ...now.endpoints } };
+  writeCluster(merged, home);
+  return merged;
+}
+
+/** `branch set --branch X --idle-minutes N | --idle-seconds N`: the running proxy picks it up within a second. */
+export async function setIdleSeconds(branch: string, idleSeconds: number, home = strataHome()): Promise<ClusterState> {
+  findBranch(requireCluster(home), branch);
+  const state = await ensureEndpoints(home);
+  const e = state.endpoints[branch];
+  if (!e) throw new LocalClusterError(`branch ${branch} has no endpoint`);
+  const next: ClusterState = { ...state, endpoints: { ...state.endpoints, [branch]: { ...e, idleSeconds } } };
+  writeCluster(next, home);
+  return next;
+}
+
+export function idleSettingText(idleSeconds: number): string {
+  return idleSeconds === 0 ? 'never' : `${idleSeconds}s`;
+}
+
+export function endpointUrl(state: ClusterState, branch: string): string {
+  const e = state.endpoints[branch];
+  if (!e) throw new LocalClusterError(`branch ${branch} has no endpoint (run ./strata up)`);
+  return `mysql://${state.db.user}:${encodeURIComponent(state.db.password)}@127.0.0.1:${e.port}/`;
+}
+
+/** What `up` adds to its output: one stable address per branch. */
+export function branchEndpointLines(state: ClusterState): string[] {
+  return state.branches.filter((b) => state.endpoints[b.name] !== undefined).map((b) => `endpoint ${b.name} ${endpointUrl(state, b.name)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The proxy's report
+
+export const endpointReportSchema = z.object({
+  branch: z.string(),
+  port: z.number().int(),
+  listening: z.boolean(),
+  phase: z.enum(['stopped', 'starting', 'active', 'idle', 'stopping']),
+  piped: z.number().int().min(0),
+  waiting: z.number().int().min(0),
+  idleSeconds: z.number().int().min(0),
+  /** Unix ms when the last client left (phase idle), else null. */
+  idleSinceUnixMs: z.number().nullable(),
+  /** True when the endpoint started the running compute (only those are stopped when idle). */
+  owned: z.boolean(),
+  lastError: z.string().nullable(),
+  /** The last wake: connection accepted → compute taking connections, ms. */
+  lastWakeMs: z.number().nullable(),
+});
+export type EndpointReport = z.infer<typeof endpointReportSchema>;
+
+export const endpointsStatusSchema = z.object({ pid: z.number().int().positive(), updatedUnixMs: z.number(), endpoints: z.array(endpointReportSchema) });
+export type EndpointsStatus = z.infer<typeof endpointsStatusSchema>;
+
+export function endpointsStatusFile(home = strataHome()): string {
+  return join(home, 'run', 'endpoints.json');
+}
+
+export function writeEndpointsStatus(status: EndpointsStatus, home = strataHome()): void {
+  const file = endpointsStatusFile(home);
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(endpointsStatusSchema.parse(status)) + '\n', { mode: 0o644 });
+  renameSync(tmp, file);
+}
+
+/** The running proxy's report; undefined when no proxy runs or its report is not (yet) there. */
+export function readEndpointsStatus(home = strataHome()): EndpointsStatus | undefined {
+  const file = endpointsStatusFile(home);
+  if (!existsSync(file)) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return undefined; // Written by rename: a torn read is a file from before any proxy ran, not a half of one.
+  }
+  const r = endpointsStatusSchema.safeParse(raw);
+  if (!r.success || !isAlive(r.data.pid) || daemonPid(home, ENDPOINTS_DAEMON) !== r.data.pid) return undefined;
+  return r.data;
+}
+
+/** `compute list`'s endpoint lines: `endpoint BRANCH port P PHASE clients N idle-stop Ns|never ...`. */
+export function endpointListLines(state: ClusterState, status: EndpointsStatus | undefined, nowUnixMs: number): string[] {
+  return state.branches.flatMap((b) => {
+    const e = state.endpoints[b.name];
+    if (!e) return [];
+    const r = status?.endpoints.find((x) => x.branch === b.name);
+    const head = `endpoint ${b.name} port ${e.port}`;
+    if (!status) return [`${head} down clients 0 idle-stop ${idleSettingText(e.idleSeconds)} (the endpoint proxy is not running: ./strata up starts it)`];
+    if (!r) return [`${head} stopped clients 0 idle-stop ${idleSettingText(e.idleSeconds)} (not served yet)`];
+    const notes = [
+      ...(!r.listening ? ['not listening'] : []),
+      ...(r.phase === 'idle' && r.idleSinceUnixMs !== null ? [`idle for ${Math.max(0, Math.round((nowUnixMs - r.idleSinceUnixMs) / 1000))}s`] : []),
+      ...((r.phase === 'idle' || r.phase === 'active') && !r.owned ? ['kept: started by name, not stopped when idle'] : []),
+      ...(r.waiting > 0 ? [`${r.waiting} waiting`] : []),
+      ...(r.lastWakeMs !== null ? [`last wake ${r.lastWakeMs} ms`] : []),
+      ...(r.lastError !== null ? [`last start failed: ${r.lastError}`] : []),
+    ];
+    return [`${head} ${r.phase} clients ${r.piped} idle-stop ${idleSettingText(r.idleSeconds)}${notes.length ? ` (${notes.join('; ')})` : ''}`];
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The daemon
+
+/** Starts the proxy unless it runs; returns once it listens on every endpoint of the registry. */
+export async function ensureEndpointProxy(home: string, log: (line: string) => void): Promise<void> {
+  const state = await ensureEndpoints(home);
+  const pid = daemonPid(home, ENDPOINTS_DAEMON);
+  let d: StartedDaemon;
+  if (pid !== undefined) {
+    d = { pid, logFile: logFile(home, ENDPOINTS_DAEMON), logOffset: 0 };
+  } else {
+    log('starting the branch endpoints (scale to zero)');
+    d = startDaemon(home, ENDPOINTS_DAEMON, ['endpoints', 'run'], { STRATA_HOME: home });
+  }
+  await waitReady('the endpoint proxy', d, async () => {
+    const s = readEndpointsStatus(home);
+    return s !== undefined && s.pid === d.pid && state.branches.every((b) => s.endpoints.some((e) => e.branch === b.name && e.listening));
+  }, ENDPOINTS_START_TIMEOUT_MS);
+}
+
+export async function stopEndpointProxy(home: string, onKill?: () => void): Promise<boolean> {
+  return stopDaemon(home, ENDPOINTS_DAEMON, ENDPOINTS_STOP_MS, onKill);
+}
