@@ -8,7 +8,7 @@ const envSchema = z.object({
   DATABASE_URL: z.string().min(1),
   /** The local cluster's home (cluster.json, keys, computes). */
   STRATA_HOME: z.string().min(1),
-  /** The repository root: the console runs `<repo>/strata` for mutations of the local cluster. */
+  /** The repository root: where the compute controller program is (apps/compute/src/bin.ts) for computes the console starts. */
   STRATA_REPO: z.string().min(1),
   /** The embedded PGlite server takes one connection only. */
   CONSOLE_DB_CONNECTIONS: z.coerce.number().int().min(1).max(50).default(5),
@@ -45,4 +45,13 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): ConsoleEnv {
 export function env(): ConsoleEnv {
   cached ??= loadEnv();
   return cached;
+}
+
+/**
+ * The environment a compute controller started by the console inherits
+ * (PATH, STRATA_MARIADBD, …): the console's own, as the CLI's computes
+ * inherit the CLI's.
+ */
+export function hostEnvironment(): NodeJS.ProcessEnv {
+  return process.env;
 }

@@ -270,7 +270,8 @@ class MembershipDriver {
       const res = await fetch(`${e.baseUrl}/v1/tenants/${this.opts.tenantId}/timelines/${this.opts.timelineId}/consensus`, {
         method: 'POST',
         headers: { 'content-type': 'application/octet-stream', ...authHeaders(this.opts.token) },
-        body: encodeFrames(batch),
+        // An ArrayBuffer-backed copy (a few hundred bytes): what the DOM's BodyInit admits, for the console's typecheck.
+        body: new Uint8Array(encodeFrames(batch)),
         signal: AbortSignal.timeout(this.opts.requestTimeoutMs ?? 10_000),
       });
       if (res.status === 401 || res.status === 403) {

@@ -11,7 +11,7 @@ export interface ConsoleDeps {
   db: Db;
   /** The local cluster's STRATA_HOME. */
   home: string;
-  /** Repository root holding the `strata` CLI. */
+  /** Repository root: where the compute controller program is (computes are started without the CLI). */
   repoRoot: string;
   now: () => Date;
   sessionTtlMs: number;

@@ -70,5 +70,10 @@ export async function deleteLocalBranch(home: string, name: string): Promise<voi
       await r?.body?.cancel();
     }),
   );
-  await updateLocalCluster(home, (now) => ({ ...now, branches: now.branches.filter((x) => x.name !== name) }));
+  await updateLocalCluster(home, (now) => {
+    const next = { ...now, branches: now.branches.filter((x) => x.name !== name) };
+    // The branch's endpoint (a stable port of the CLI's proxy) has nothing left to serve.
+    if (now.endpoints) next.endpoints = Object.fromEntries(Object.entries(now.endpoints).filter(([branch]) => branch !== name));
+    return next;
+  });
 }

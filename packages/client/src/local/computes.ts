@@ -22,7 +22,7 @@ export interface LocalComputeRequest {
   readonly lsn?: bigint | undefined;
   readonly timeoutMs?: number | undefined;
   /** The environment the controller inherits (PATH, STRATA_MARIADBD…): the starter's own, read in its env.ts. */
-  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly env: NodeJS.ProcessEnv;
   /** Progress, one line per stage. */
   readonly onLine?: ((line: string) => void) | undefined;
 }
@@ -52,7 +52,7 @@ function freePort(): Promise<number> {
 
 /** A free loopback port no process of the cluster is registered on (it may be stopped now). */
 async function unusedPort(state: LocalClusterState): Promise<number> {
-  const taken = new Set([...state.safekeepers.map((s) => s.port), state.pageserver.port, ...Object.values(state.computePorts), ...(state.consolePort ? [state.consolePort] : [])]);
+  const taken = new Set([...state.safekeepers.map((s) => s.port), state.pageserver.port, ...Object.values(state.computePorts), ...(state.consolePort ? [state.consolePort] : []), ...Object.values(state.endpoints ?? {}).map((e) => e.port)]);
   for (let i = 0; i < 100; i++) {
     const port = await freePort();
     if (!taken.has(port)) return port;

@@ -27,7 +27,7 @@ export function controllerArgv(repoRoot: string): string[] {
 }
 
 /** `baseEnv`: the starter's environment, which the controller inherits (PATH, STRATA_MARIADBD…); `env` is laid over it. */
-export function startController(home: string, name: string, repoRoot: string, args: readonly string[], baseEnv: Readonly<Record<string, string | undefined>>, env: Record<string, string>): StartedController {
+export function startController(home: string, name: string, repoRoot: string, args: readonly string[], baseEnv: NodeJS.ProcessEnv, env: Record<string, string>): StartedController {
   const daemon = `compute-${name}`;
   const logFile = join(home, 'logs', `${daemon}.log`);
   mkdirSync(join(home, 'logs'), { recursive: true });

@@ -12,3 +12,4 @@ export * from './membership.js';
 export * from './compute-records.js';
 export * from './computes.js';
 export * from './timeline-members.js';
+export { MembershipChangeFailed, type MembershipProgress, type MembershipChangeResult } from '../membership-driver.js';

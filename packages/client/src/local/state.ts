@@ -42,6 +42,8 @@ export const localClusterSchema = z.looseObject({
   db: z.looseObject({ user: z.string(), password: z.string() }),
   branches: z.array(localBranchSchema),
   consolePort: port.nullable().optional(),
+  /** Branch endpoints (the CLI's scale-to-zero proxy): their ports are taken, and a deleted branch's goes with it. */
+  endpoints: z.record(z.string(), z.looseObject({ port })).optional(),
 });
 export type LocalClusterState = z.infer<typeof localClusterSchema>;
 

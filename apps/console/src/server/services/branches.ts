@@ -1,9 +1,14 @@
-/** Branch mutations of the local cluster, through its CLI, as recorded operations. */
+/**
+ * Branch mutations of the local cluster as recorded operations: the page
+ * server and safekeeper APIs through @strata/client/local (the same code as
+ * the CLI's `branch create/delete`), names kept in cluster.json.
+ */
 import { z } from 'zod';
 import { timelineDetails } from '@strata/client/pageserver-api';
+import { type BranchPoint, createLocalBranch, deleteLocalBranch } from '@strata/client/local';
 import { listBranches } from '@strata/db';
 import type { ConsoleDeps } from '../deps';
-import { parseBranchLine, runCli } from './cli';
+import { viaLocal } from './local-cluster';
 import { conflict, invalid, notFound } from './errors';
 import { defineOperation, type StepContext } from './operations';
 import { refreshLocalCluster, type LocalCluster } from './registry';
@@ -54,29 +59,37 @@ export async function assertLsnNotPastHead(deps: ConsoleDeps, branch: string, ls
   if (BigInt(lsn) > t.lastRecordLsn) throw invalid(`LSN ${lsn} is past the head of ${branch} (LSN ${t.lastRecordLsn}): nothing was written there yet`);
 }
 
-/** `branch create` at head, at an LSN or at a time. */
-async function cliBranchCreate(ctx: StepContext, input: { from: string; name: string; lsn?: string | undefined; at?: string | undefined }, detail: (t: string) => void) {
-  const args = ['branch', 'create', '--from', input.from, '--name', input.name];
+/** A new branch at head, at an LSN or at a time. */
+async function createBranchAt(ctx: StepContext, input: { from: string; name: string; lsn?: string | undefined; at?: string | undefined }, detail: (t: string) => void) {
+  let point: BranchPoint;
   if (input.lsn) {
     await assertLsnNotPastHead(ctx.deps, input.from, input.lsn);
-    args.push('--lsn', input.lsn);
-  } else if (input.at) args.push('--at', new Date(input.at).toISOString());
-  else args.push('--lsn', await headLsn(ctx, input.from));
-  const { stdout } = await runCli(ctx.deps, args);
-  const b = parseBranchLine(stdout, 'branch create');
-  detail(`timeline ${b.timelineId} at LSN ${b.lsn}`);
-  return b;
+    point = { lsn: BigInt(input.lsn) };
+  } else if (input.at) point = { at: new Date(input.at) };
+  else point = { lsn: BigInt(await headLsn(ctx, input.from)) };
+  const c = await refreshLocalCluster(ctx.deps);
+  const b = await viaLocal(pageserverTarget(c), 'branch create', () => createLocalBranch(ctx.deps.home, input.from, input.name, point));
+  // A created branch always has its branch point (only the root has none).
+  const lsn = b.lsn ?? '0';
+  detail(`timeline ${b.timelineId} at LSN ${lsn}`);
+  return { name: b.name, timelineId: b.timelineId, lsn };
+}
+
+/** Deletes a branch's timeline (page server, safekeepers) and its name. */
+async function deleteBranchTimeline(ctx: StepContext, name: string) {
+  const c = await refreshLocalCluster(ctx.deps);
+  await viaLocal(pageserverTarget(c), 'branch delete', () => deleteLocalBranch(ctx.deps.home, name));
 }
 
 export const branchCreate = defineOperation({
   kind: 'branch.create',
   input: createBranchInput,
-  steps: () => ['create the timeline (strata branch create)', 'refresh the registry'],
+  steps: () => ['create the timeline (page server API)', 'refresh the registry'],
   async run(ctx, input) {
     const c = await refreshLocalCluster(ctx.deps);
     requireBranch(c, input.from);
     if (c.registry.branches.some((b) => b.name === input.name)) throw conflict(`branch ${input.name} already exists`);
-    const b = await ctx.step(0, (detail) => cliBranchCreate(ctx, input, detail));
+    const b = await ctx.step(0, (detail) => createBranchAt(ctx, input, detail));
     await ctx.step(1, () => refreshLocalCluster(ctx.deps));
     return b;
   },
@@ -85,7 +98,7 @@ export const branchCreate = defineOperation({
 export const branchDelete = defineOperation({
   kind: 'branch.delete',
   input: z.object({ name: branchName }),
-  steps: () => ['check for children', 'stop its computes', 'delete (strata branch delete)', 'refresh the registry'],
+  steps: () => ['check for children', 'stop its computes', 'delete its timeline (page server and safekeeper APIs)', 'refresh the registry'],
   async run(ctx, input) {
     await ctx.step(0, async () => {
       const c = await refreshLocalCluster(ctx.deps);
@@ -95,7 +108,7 @@ export const branchDelete = defineOperation({
       if (children.length) throw conflict(`branch ${input.name} has children: ${children.join(', ')}; delete them first`);
     });
     await ctx.step(1, (detail) => stopBranchComputes(ctx, input.name, detail));
-    await ctx.step(2, () => runCli(ctx.deps, ['branch', 'delete', input.name]));
+    await ctx.step(2, () => deleteBranchTimeline(ctx, input.name));
     await ctx.step(3, () => refreshLocalCluster(ctx.deps));
     return { deleted: input.name };
   },
@@ -125,8 +138,8 @@ export const branchReset = defineOperation({
       return b.parent;
     });
     await ctx.step(1, (detail) => stopBranchComputes(ctx, input.name, detail));
-    await ctx.step(2, () => runCli(ctx.deps, ['branch', 'delete', input.name]));
-    const b = await ctx.step(3, (detail) => cliBranchCreate(ctx, { from: parent, name: input.name }, detail));
+    await ctx.step(2, () => deleteBranchTimeline(ctx, input.name));
+    const b = await ctx.step(3, (detail) => createBranchAt(ctx, { from: parent, name: input.name }, detail));
     await ctx.step(4, () => refreshLocalCluster(ctx.deps));
     return b;
   },
@@ -151,10 +164,10 @@ export const branchRestore = defineOperation({
       const children = c.registry.branches.filter((x) => x.parent === input.name).map((x) => x.name);
       if (children.length) throw conflict(`branch ${input.name} has children: ${children.join(', ')}`);
     });
-    await ctx.step(1, (detail) => cliBranchCreate(ctx, { from: input.name, name: input.backupName }, detail));
+    await ctx.step(1, (detail) => createBranchAt(ctx, { from: input.name, name: input.backupName }, detail));
     await ctx.step(2, (detail) => stopBranchComputes(ctx, input.name, detail));
-    await ctx.step(3, () => runCli(ctx.deps, ['branch', 'delete', input.name]));
-    const b = await ctx.step(4, (detail) => cliBranchCreate(ctx, { from: input.backupName, name: input.name, lsn: input.lsn, at: input.at }, detail));
+    await ctx.step(3, () => deleteBranchTimeline(ctx, input.name));
+    const b = await ctx.step(4, (detail) => createBranchAt(ctx, { from: input.backupName, name: input.name, lsn: input.lsn, at: input.at }, detail));
     await ctx.step(5, () => refreshLocalCluster(ctx.deps));
     return { ...b, backup: input.backupName };
   },

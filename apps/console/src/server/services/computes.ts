@@ -1,12 +1,20 @@
-/** Computes of the local cluster: start/stop through the CLI, as recorded operations. */
+/**
+ * Computes of the local cluster: started and stopped in-process through
+ * @strata/client/local (the compute controller program run detached on this
+ * host, as the CLI runs it), as recorded operations.
+ */
 import { z } from 'zod';
+import { lsnByTimestamp } from '@strata/client/pageserver-api';
+import { localComputeName, startLocalCompute, stopLocalCompute } from '@strata/client/local';
 import type { ConsoleDeps } from '../deps';
-import { parseComputeLine, runCli } from './cli';
+import { hostEnvironment } from '../../env';
 import { defineOperation } from './operations';
-import { processAlive } from './cluster';
-import { readComputeFiles, refreshLocalCluster, type ComputeFile } from './registry';
+import { pageserverTarget, processAlive } from './cluster';
+import { viaLocal } from './local-cluster';
+import { readComputeFiles, refreshLocalCluster, type ComputeFile, type LocalCluster } from './registry';
 import { branchName, lsnInput, pastIsoTime } from './inputs';
 import { withoutPassword } from './secrets';
+import { notFound } from './errors';
 
 const lsn = lsnInput;
 
@@ -14,26 +22,36 @@ export function computeNames(deps: Pick<ConsoleDeps, 'home'>): string[] {
   return readComputeFiles(deps.home).map((c) => c.name);
 }
 
-/** Stops a compute by name; a compute that is not running is not an error. */
+/** Stops a compute by name (its clean stop; killed after 3 minutes); a compute that is not running is not an error. */
 export async function stopComputeIfRunning(deps: ConsoleDeps, name: string): Promise<boolean> {
-  try {
-    await runCli(deps, ['compute', 'stop', '--name', name], { timeoutMs: 240_000 });
-    return true;
-  } catch (e) {
-    if (e instanceof Error && /no running compute/.test(e.message)) return false;
-    throw e;
-  }
+  return (await stopLocalCompute(deps.home, name)) !== undefined;
 }
 
-export async function cliComputeStart(deps: ConsoleDeps, input: { branch: string; readOnly: boolean; lsn?: string | undefined; at?: string | undefined }) {
-  const args = ['compute', 'start', '--branch', input.branch];
-  if (input.readOnly) {
-    args.push('--read-only');
-    if (input.lsn) args.push('--lsn', input.lsn);
-    else if (input.at) args.push('--at', new Date(input.at).toISOString());
+export interface ComputeStartInput {
+  branch: string;
+  readOnly: boolean;
+  lsn?: string | undefined;
+  at?: string | undefined;
+}
+
+/** Starts a compute of a branch (read-only at an LSN or a time); `onLine` hears each stage. */
+export async function startCompute(deps: ConsoleDeps, c: LocalCluster, input: ComputeStartInput, onLine?: (line: string) => void): Promise<{ name: string; connectionUrl: string; alreadyRunning: boolean }> {
+  const ps = pageserverTarget(c);
+  let at: bigint | undefined = input.lsn !== undefined ? BigInt(input.lsn) : undefined;
+  if (input.readOnly && at === undefined && input.at !== undefined) {
+    const timelineId = c.registry.branches.find((b) => b.name === input.branch)?.timelineId;
+    if (!timelineId) throw notFound(`branch ${input.branch}`);
+    const when = new Date(input.at);
+    // The page server's LSN ↔ time map turns the time into the last LSN committed by then.
+    at = await viaLocal(ps, 'lsn by time', () => lsnByTimestamp(ps, c.registry.tenantId, timelineId, when));
   }
-  const { stdout } = await runCli(deps, args, { timeoutMs: 300_000 });
-  return parseComputeLine(stdout, 'compute start');
+  const r = await viaLocal(
+    ps,
+    'compute start',
+    () => startLocalCompute(deps.home, deps.repoRoot, { branch: input.branch, readOnly: input.readOnly, lsn: input.readOnly ? at : undefined, env: hostEnvironment(), ...(onLine ? { onLine } : {}) }),
+    `compute ${localComputeName(input.branch, input.readOnly, input.readOnly ? at : undefined)}`,
+  );
+  return { name: r.compute.name, connectionUrl: r.compute.connectionUrl, alreadyRunning: r.alreadyRunning };
 }
 
 /**
@@ -49,7 +67,7 @@ export const computeStart = defineOperation({
   input: z
     .object({ branch: branchName, readOnly: z.boolean().default(false), lsn: lsn.optional(), at: pastIsoTime.optional() })
     .refine((v) => v.readOnly || (v.lsn === undefined && v.at === undefined), 'an LSN or time needs a read-only compute'),
-  steps: () => ['start the compute (strata compute start)', 'refresh the registry'],
+  steps: () => ['start the compute (its controller on this host)', 'refresh the registry'],
   async run(ctx, input) {
     const timelineId = ctx.cluster.registry.branches.find((b) => b.name === input.branch)?.timelineId;
     const running = !input.readOnly && timelineId !== undefined ? runningReadWrite(readComputeFiles(ctx.deps.home), timelineId) : undefined;
@@ -59,7 +77,7 @@ export const computeStart = defineOperation({
         detail(`${input.branch} already has a running compute: ${running.name} at ${running.connectionUrl ? withoutPassword(running.connectionUrl) : running.controlUrl}`);
         return { name: running.name, connectionUrl: running.connectionUrl ?? '' };
       }
-      const r = await cliComputeStart(ctx.deps, input);
+      const r = await startCompute(ctx.deps, ctx.cluster, input, detail);
       detail(`${r.name} ready`);
       return r;
     });
@@ -72,9 +90,13 @@ export const computeStart = defineOperation({
 export const computeStop = defineOperation({
   kind: 'compute.stop',
   input: z.object({ name: z.string().min(1).max(200) }),
-  steps: () => ['stop the compute (strata compute stop)', 'refresh the registry'],
+  steps: () => ['stop the compute (clean stop of its controller)', 'refresh the registry'],
   async run(ctx, input) {
-    await ctx.step(0, () => runCli(ctx.deps, ['compute', 'stop', '--name', input.name], { timeoutMs: 240_000 }));
+    await ctx.step(0, async (detail) => {
+      const stopped = await stopLocalCompute(ctx.deps.home, input.name);
+      if (!stopped) throw notFound(`running compute ${input.name}`);
+      detail(stopped.clean ? `${input.name} stopped` : `${input.name} killed: no clean stop within 3 minutes`);
+    });
     await ctx.step(1, () => refreshLocalCluster(ctx.deps));
     return { stopped: input.name };
   },

@@ -1,8 +1,16 @@
-/** Safekeepers: per-timeline consensus state of every member, and membership changes through the CLI. */
+/**
+ * Safekeepers: per-timeline consensus state of every member, and membership
+ * changes driven from here through @strata/client's MembershipDriver (the
+ * same as `strata safekeeper membership`). Adding and removing a node still
+ * runs `strata safekeeper add/remove`: that starts and restarts the cluster's
+ * service processes (see docs/console.md).
+ */
 import { z } from 'zod';
 import type { ConsoleDeps } from '../deps';
+import { changeLocalMembership, describeMembershipProgress, type MembershipChangeResult, type MembershipProgress } from '@strata/client/local';
 import { parseLine, runCli } from './cli';
-import { ConsoleError, invalid, notFound } from './errors';
+import { invalid, notFound } from './errors';
+import { viaLocal } from './local-cluster';
 import { hexId } from './inputs';
 import { callService } from './http';
 import { defineOperation } from './operations';
@@ -51,7 +59,7 @@ export async function safekeeperOverview(deps: ConsoleDeps) {
   };
 }
 
-/** The joint-consensus steps as the CLI reports them (`phase: …`). */
+/** The joint-consensus steps, as the driver reports its phases. */
 const MEMBERSHIP_STEPS = ['plan the change', 'joint configuration (old and new)', 'pull the timeline into new members', 'bump the term', 'new members catch up', 'final configuration', 'done'] as const;
 const PHASE_STEP: Record<string, number> = { joint: 1, pull: 2, bump: 3, catchup: 4, final: 5, done: 6 };
 
@@ -68,7 +76,6 @@ export const membershipChange = defineOperation({
     const unknown = input.members.filter((m) => !known.has(m));
     if (unknown.length) throw invalid(`safekeeper ${unknown.join(', ')} is not in the cluster registry`);
     if (!c.registry.branches.some((b) => b.timelineId === input.timelineId)) throw notFound(`timeline ${input.timelineId}`);
-    const hostPorts = c.registry.safekeepers.map((s) => new URL(s.url).host).join(',');
     let current = 0;
     await ctx.mark(0, 'running');
     const advance = async (to: number, detail?: string) => {
@@ -80,33 +87,27 @@ export const membershipChange = defineOperation({
       current = to;
       await ctx.mark(current, 'running', detail);
     };
-    // Progress lines arrive faster than their writes: keep them in order.
+    // Progress arrives faster than its writes: keep them in order.
     let chain = Promise.resolve();
-    let out: string;
+    const onProgress = (p: MembershipProgress) => {
+      const line = describeMembershipProgress(p);
+      const to = p.kind === 'phase' ? PHASE_STEP[p.phase] : undefined;
+      chain = chain.then(() => advance(to ?? current, line)).catch(() => undefined);
+    };
+    let r: MembershipChangeResult;
     try {
-      const r = await runCli(
-        ctx.deps,
-        ['safekeeper', 'membership', '--safekeepers', hostPorts, '--tenant', c.registry.tenantId, '--timeline', input.timelineId, '--members', input.members.join(',')],
-        {
-          timeoutMs: 300_000,
-          env: c.token ? { STRATA_TOKEN: c.token } : {},
-          onLine: (line) => {
-            const phase = line.match(/^phase: (\w+)/)?.[1];
-            chain = chain.then(() => (phase && PHASE_STEP[phase] !== undefined ? advance(PHASE_STEP[phase]!, line) : advance(current, line))).catch(() => undefined);
-          },
-        },
+      r = await viaLocal({ label: 'safekeepers', url: c.registry.safekeepers.map((s) => s.url).join(','), token: c.token }, 'membership change', () =>
+        changeLocalMembership(ctx.deps.home, { timelineId: input.timelineId, members: input.members, timeoutMs: 300_000, onProgress }),
       );
-      out = r.stdout;
     } catch (e) {
       await chain;
       await ctx.mark(current, 'failed', errorMessage(e));
       throw e;
     }
     await chain;
-    const m = out.match(/generation (\d+) members ([\d,]+)/);
-    if (!m) throw new ConsoleError('CLI_FAILED', `strata safekeeper membership: unexpected output ${JSON.stringify(out.slice(0, 200))}`);
-    for (let i = current; i < MEMBERSHIP_STEPS.length; i++) await ctx.mark(i, 'finished', i === MEMBERSHIP_STEPS.length - 1 ? m[0] : undefined);
-    return { generation: Number(m[1]), members: m[2]!.split(',').map(Number) };
+    const summary = `generation ${r.generation} members ${r.members.join(',')}${r.changed ? '' : ' (unchanged)'}`;
+    for (let i = current; i < MEMBERSHIP_STEPS.length; i++) await ctx.mark(i, 'finished', i === MEMBERSHIP_STEPS.length - 1 ? summary : undefined);
+    return { generation: r.generation, members: [...r.members] };
   },
 });
 

@@ -1,9 +1,10 @@
-/** Snapshots: listed from the page server (their source of truth), mutated through the CLI. */
+/** Snapshots: listed and mutated on the page server (their source of truth), through @strata/client (restore names its branch in cluster.json). */
 import { z } from 'zod';
 import { snapshotList as pageserverSnapshotList } from '@strata/client/pageserver-api';
 import { listSnapshots, syncSnapshots } from '@strata/db';
 import type { ConsoleDeps } from '../deps';
-import { parseBranchLine, parseSnapshotLine, runCli } from './cli';
+import { createLocalSnapshot, deleteLocalSnapshot, restoreLocalSnapshot } from '@strata/client/local';
+import { viaLocal } from './local-cluster';
 import { conflict } from './errors';
 import { callClient, TIMEOUT_MS_DEFAULT } from './http';
 import { branchName, lsnInput, snapshotName } from './inputs';
@@ -30,13 +31,13 @@ export async function snapshotList(deps: ConsoleDeps) {
 export const snapshotCreate = defineOperation({
   kind: 'snapshot.create',
   input: z.object({ branch: branchName, name: snapshotName, lsn: lsnInput.optional() }),
-  steps: () => ['take the snapshot (strata snapshot create)'],
+  steps: () => ['take the snapshot (page server API)'],
   async run(ctx, input) {
     return ctx.step(0, async (detail) => {
-      const { stdout } = await runCli(ctx.deps, ['snapshot', 'create', '--branch', input.branch, '--name', input.name, ...(input.lsn ? ['--lsn', input.lsn] : [])]);
-      const s = parseSnapshotLine(stdout, 'snapshot create');
+      const lsn = input.lsn === undefined ? undefined : BigInt(input.lsn);
+      const s = await viaLocal(pageserverTarget(ctx.cluster), 'snapshot create', () => createLocalSnapshot(ctx.deps.home, input.branch, input.name, lsn));
       detail(`at LSN ${s.lsn}`);
-      return s;
+      return { name: s.name, branch: input.branch, lsn: s.lsn };
     });
   },
 });
@@ -44,15 +45,15 @@ export const snapshotCreate = defineOperation({
 export const snapshotRestore = defineOperation({
   kind: 'snapshot.restore',
   input: z.object({ name: snapshotName, branch: branchName }),
-  steps: () => ['branch at the snapshot (strata snapshot restore)', 'refresh the registry'],
+  steps: () => ['branch at the snapshot (page server API)', 'refresh the registry'],
   async run(ctx, input) {
     const c = await refreshLocalCluster(ctx.deps);
     if (c.registry.branches.some((b) => b.name === input.branch)) throw conflict(`branch ${input.branch} already exists`);
     const b = await ctx.step(0, async (detail) => {
-      const { stdout } = await runCli(ctx.deps, ['snapshot', 'restore', input.name, '--name', input.branch]);
-      const r = parseBranchLine(stdout, 'snapshot restore');
-      detail(`branch ${r.name} at LSN ${r.lsn}`);
-      return r;
+      const r = await viaLocal(pageserverTarget(c), 'snapshot restore', () => restoreLocalSnapshot(ctx.deps.home, input.name, input.branch));
+      const lsn = r.lsn ?? '0';
+      detail(`branch ${r.name} at LSN ${lsn}`);
+      return { name: r.name, timelineId: r.timelineId, lsn };
     });
     await ctx.step(1, () => refreshLocalCluster(ctx.deps));
     return b;
@@ -62,9 +63,9 @@ export const snapshotRestore = defineOperation({
 export const snapshotDelete = defineOperation({
   kind: 'snapshot.delete',
   input: z.object({ name: snapshotName }),
-  steps: () => ['delete the snapshot (strata snapshot delete)'],
+  steps: () => ['delete the snapshot (page server API)'],
   async run(ctx, input) {
-    await ctx.step(0, () => runCli(ctx.deps, ['snapshot', 'delete', input.name]));
+    await ctx.step(0, () => viaLocal(pageserverTarget(ctx.cluster), 'snapshot delete', () => deleteLocalSnapshot(ctx.deps.home, input.name)));
     return { deleted: input.name };
   },
 });

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import type { ConsoleDeps } from '../deps';
 import { assertLsnNotPastHead } from './branches';
-import { cliComputeStart, stopComputeIfRunning } from './computes';
+import { startCompute, stopComputeIfRunning } from './computes';
 import { ConsoleError, errorMessage, invalid } from './errors';
 import { runRecorded } from './operations';
 import { refreshLocalCluster } from './registry';
@@ -96,7 +96,7 @@ function cell(v: unknown): string | null {
   return String(v);
 }
 
-const STEPS = ['check the query and the point in time', 'start a read-only compute (strata compute start)', 'run the query as a read-only account', 'stop the compute'];
+const STEPS = ['check the query and the point in time', 'start a read-only compute', 'run the query as a read-only account', 'stop the compute'];
 
 /** Each run is in the operations log (kind timetravel.query): who asked what of which branch, when, and how it ended. */
 export async function timeTravelQuery(
@@ -118,7 +118,7 @@ export async function timeTravelQuery(
       });
       const t0 = Date.now();
       const compute = await ctx.step(1, async (detail) => {
-        const c = await cliComputeStart(deps, { branch: input.branch, readOnly: true, lsn: input.lsn, at: input.at });
+        const c = await startCompute(deps, cluster, { branch: input.branch, readOnly: true, lsn: input.lsn, at: input.at }, detail);
         detail(c.name);
         return c;
       });
