@@ -2,7 +2,7 @@ import type { Page } from '@playwright/test';
 import { errorBoxes, expect, test } from '../../fixtures/test.js';
 
 /** Every page of the navigation, and the pages reached from them (a branch, an operation). */
-const PAGES = ['/', '/tenants', '/branches', '/snapshots', '/computes', '/time-travel', '/safekeepers', '/pageservers', '/metrics', '/operations', '/operators'];
+const PAGES = ['/', '/tenants', '/branches', '/branches/main', '/snapshots', '/computes', '/time-travel', '/safekeepers', '/pageservers', '/metrics', '/operations', '/operators'];
 
 /** What sticks out past the right edge, to say why a page is too wide (the widest first). */
 function overflowing(page: Page) {

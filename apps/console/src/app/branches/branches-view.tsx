@@ -1,6 +1,8 @@
 'use client';
+import Link from 'next/link';
 import { useState } from 'react';
 import { AdminOnly } from '../../components/admin-only';
+import { BranchGraph } from '../../components/branches/branch-graph';
 import { ConfirmButton } from '../../components/confirm';
 import { FieldError, PointField } from '../../components/field';
 import { LocalTime } from '../../components/local-time';
@@ -60,7 +62,7 @@ export function BranchesView() {
   const children = (parent: string | null) => list.filter((b) => b.parent === parent);
   const render = (b: BranchNode) => (
     <li key={b.name} data-testid={`branch-${b.name}`}>
-      <b>{b.name}</b> <span className="mono">{b.timelineId.slice(0, 8)}</span>
+      <Link href={`/branches/${encodeURIComponent(b.name)}`}><b>{b.name}</b></Link> <span className="mono">{b.timelineId.slice(0, 8)}</span>
       {b.lsn ? <> · branched at LSN <Lsn value={b.lsn} /></> : ' · root'} · <LocalTime iso={b.createdAt} /> · head <Lsn value={b.lastRecordLsn} /> · {bytes(b.layerBytes)}{' '}
       <button className="secondary" onClick={() => setFrom(b.name)}>branch from here</button>{' '}
       <button className="secondary" onClick={() => action.start({ kind: 'compute', name: b.name })}>start compute</button>{' '}
@@ -84,6 +86,7 @@ export function BranchesView() {
     <>
       <h1>Branches</h1>
       <ErrorBox error={branches.error} />
+      {list.length ? <BranchGraph branches={list} /> : null}
       <AdminOnly><div className="tree card"><ul>{children(null).map(render)}</ul></div></AdminOnly>
       {action.view}
       <h2>Create a branch</h2>

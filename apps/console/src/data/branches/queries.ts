@@ -2,3 +2,5 @@
 import type { Trpc } from '../../lib/trpc-types';
 
 export const branchesQuery = (trpc: Trpc) => trpc.branches.list.queryOptions();
+
+export const branchQuery = (trpc: Trpc, name: string) => trpc.branches.get.queryOptions({ name });
