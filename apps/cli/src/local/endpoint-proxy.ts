@@ -50,6 +50,7 @@ class BranchEndpoint {
   private operation: Promise<void> | undefined;
   private wakeStartedMs: number | null = null;
   private lastWakeMs: number | null = null;
+  private wakes = 0;
   private closed = false;
 
   constructor(
@@ -91,6 +92,7 @@ class BranchEndpoint {
       owned: s.owned,
       lastError: s.lastError,
       lastWakeMs: this.lastWakeMs,
+      wakes: this.wakes,
     };
   }
 
@@ -202,6 +204,7 @@ class BranchEndpoint {
       const c = await startLocalCompute(state, { branch: this.branch, readOnly: false, timeoutMs: WAKE_TIMEOUT_MS }, this.ctx.home);
       this.computePort = c.port;
       this.lastWakeMs = Math.round(performance.now() - this.wakeStartedMs);
+      this.wakes++;
       this.ctx.log(`endpoint ${this.branch}: compute ${c.name} takes connections on 127.0.0.1:${c.port} after ${this.lastWakeMs} ms`);
       this.operation = undefined;
       this.step({ type: 'started', nowMs: nowMs() });

@@ -38,6 +38,7 @@ const report = (r: Partial<EndpointReport> & Pick<EndpointReport, 'branch' | 'po
   owned: false,
   lastError: null,
   lastWakeMs: null,
+  wakes: 0,
   ...r,
 });
 

@@ -84,6 +84,8 @@ export const endpointReportSchema = z.object({
   lastError: z.string().nullable(),
   /** The last wake: connection accepted → compute taking connections, ms. */
   lastWakeMs: z.number().nullable(),
+  /** Wakes that succeeded since the proxy started (tells a reader which wake `lastWakeMs` is). */
+  wakes: z.number().int().min(0),
 });
 export type EndpointReport = z.infer<typeof endpointReportSchema>;
 
