@@ -3,7 +3,8 @@
  * safekeeper set (joint configuration, pull into new members, final
  * configuration; see MembershipDriver in @strata/client).
  */
-import { changeMembership, type MembershipChangeResult, type MembershipProgress } from '@strata/client';
+import { changeMembership, type MembershipChangeResult } from '@strata/client';
+import { describeMembershipProgress } from '@strata/client/local';
 import { parseHostPorts, resolveSafekeepers } from './safekeeper-endpoints.js';
 import { StrataError } from '@strata/core';
 
@@ -35,23 +36,6 @@ export function parseMembers(list: string): number[] {
   return out;
 }
 
-function describe(p: MembershipProgress): string {
-  switch (p.kind) {
-    case 'start':
-      return `change: generation ${p.from.generation} [${p.from.members.join(',')}] → joint ${p.joint.generation} → final ${p.final.generation} [${p.final.members.join(',')}]`;
-    case 'phase':
-      return `phase: ${p.phase}`;
-    case 'pulling':
-      return `pulling the timeline into ${p.nodeId} from ${p.from}`;
-    case 'pulled':
-      return `pulled the timeline into ${p.nodeId} from ${p.from}`;
-    case 'pullFailed':
-      return `pull into ${p.nodeId} from ${p.from} failed (will retry): ${p.error}`;
-    case 'removedNotified':
-      return `removed member ${p.nodeId} ${p.ok ? 'switched to the final configuration' : 'did not answer (it is no longer counted anyway)'}`;
-  }
-}
-
 export async function safekeeperMembership(args: MembershipArgs): Promise<MembershipChangeResult> {
   const members = parseMembers(args.members);
   const urls = parseHostPorts(args.safekeepers, '--safekeepers');
@@ -64,6 +48,6 @@ export async function safekeeperMembership(args: MembershipArgs): Promise<Member
     members,
     ...(args.token ? { token: args.token } : {}),
     ...(args.timeoutMs !== undefined ? { timeoutMs: args.timeoutMs } : {}),
-    onProgress: (p) => args.log?.(describe(p)),
+    onProgress: (p) => args.log?.(describeMembershipProgress(p)),
   });
 }

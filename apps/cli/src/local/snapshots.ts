@@ -2,9 +2,10 @@
  * Snapshots of the local cluster: named, GC-protected (timeline, LSN) pairs
  * kept by the page server; restore is a branch at the snapshot.
  */
-import { snapshotCreate, snapshotDelete, snapshotGet, snapshotList, snapshotRestore, type SnapshotInfo } from '@strata/client';
+import { snapshotCreate, snapshotDelete, snapshotList, type SnapshotInfo } from '@strata/client';
+import { restoreLocalSnapshot } from '@strata/client/local';
 import { ensureEndpoints } from './endpoints.js';
-import { adminToken, type Branch, type ClusterState, findBranch, LocalClusterError, BRANCH_NAME, readCluster, strataHome, writeCluster } from './state.js';
+import { adminToken, type Branch, type ClusterState, findBranch, strataHome } from './state.js';
 
 export type Snapshot = SnapshotInfo;
 
@@ -28,15 +29,9 @@ export function deleteSnapshot(state: ClusterState, name: string): Promise<void>
   return snapshotDelete(pageserver(state), state.tenantId, name);
 }
 
-/** A new branch at the snapshot's (timeline, LSN). */
-export async function restoreSnapshot(state: ClusterState, name: string, newBranch: string, home = strataHome()): Promise<Branch> {
-  if (!BRANCH_NAME.test(newBranch)) throw new LocalClusterError(`"${newBranch}" is not a branch name`);
-  if (state.branches.some((b) => b.name === newBranch)) throw new LocalClusterError(`a branch named "${newBranch}" exists already`);
-  const snap = await snapshotGet(pageserver(state), state.tenantId, name);
-  const t = await snapshotRestore(pageserver(state), state.tenantId, name);
-  const branch: Branch = { name: newBranch, timelineId: t.timelineId, parent: branchOfTimeline(state, snap.timelineId), lsn: snap.lsn, createdAt: new Date().toISOString() };
-  const now = readCluster(home) ?? state;
-  writeCluster({ ...now, branches: [...now.branches, branch] }, home);
+/** A new branch at the snapshot's (timeline, LSN): @strata/client/local's restore (the console's too), plus the branch's endpoint. */
+export async function restoreSnapshot(_state: ClusterState, name: string, newBranch: string, home = strataHome()): Promise<Branch> {
+  const b = await restoreLocalSnapshot(home, name, newBranch);
   await ensureEndpoints(home);
-  return branch;
+  return { name: b.name, timelineId: b.timelineId, parent: b.parent, lsn: b.lsn, createdAt: b.createdAt };
 }
