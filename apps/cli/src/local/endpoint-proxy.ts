@@ -41,6 +41,10 @@ class BranchEndpoint {
   private state: EndpointState;
   private readonly server: net.Server;
   private listening = false;
+  /** listen() called and not yet answered: a second call before the answer would throw. */
+  private listenPending = false;
+  /** Why the last listen failed (a port someone else holds); null while listening. */
+  private listenError: string | null = null;
   private readonly held = new Set<net.Socket>();
   private readonly piped = new Set<net.Socket>();
   private timer: NodeJS.Timeout | undefined;
@@ -63,16 +67,21 @@ class BranchEndpoint {
     this.server = net.createServer((socket) => this.accept(socket));
     this.server.on('error', (e) => {
       // EADDRINUSE and friends: reported (compute list shows "not listening"); the next reconcile tries again.
-      this.ctx.log(`endpoint ${branch}: cannot listen on 127.0.0.1:${port}: ${messageOf(e)}`);
+      if (this.listenError !== messageOf(e)) this.ctx.log(`endpoint ${branch}: cannot listen on 127.0.0.1:${port}: ${messageOf(e)}`);
       this.listening = false;
+      this.listenPending = false;
+      this.listenError = messageOf(e);
       this.ctx.changed();
     });
   }
 
   listen(): void {
-    if (this.listening || this.closed) return;
+    if (this.listening || this.listenPending || this.closed) return;
+    this.listenPending = true;
     this.server.listen({ host: '127.0.0.1', port: this.port }, () => {
       this.listening = true;
+      this.listenPending = false;
+      this.listenError = null;
       this.ctx.log(`endpoint ${this.branch} listening on 127.0.0.1:${this.port}`);
       this.ctx.changed();
     });
@@ -84,6 +93,7 @@ class BranchEndpoint {
       branch: this.branch,
       port: this.port,
       listening: this.listening,
+      listenError: this.listenError,
       phase: s.phase,
       piped: s.piped,
       waiting: s.waiting,

@@ -30,6 +30,7 @@ const state = {
 
 const report = (r: Partial<EndpointReport> & Pick<EndpointReport, 'branch' | 'port'>): EndpointReport => ({
   listening: true,
+  listenError: null,
   phase: 'stopped',
   piped: 0,
   waiting: 0,
@@ -68,6 +69,8 @@ describe('endpoint lines', () => {
       'endpoint main port 2001 stopped clients 0 idle-stop 300s (not served yet)',
       'endpoint dev port 2002 stopped clients 0 idle-stop 300s (last start failed: page server down)',
     ]);
+    const busy: EndpointsStatus = { pid: 1, updatedUnixMs: 0, endpoints: [report({ branch: 'main', port: 2001, listening: false, listenError: 'listen EADDRINUSE: address already in use 127.0.0.1:2001' })] };
+    expect(endpointListLines(state, busy, 0)[0]).toBe('endpoint main port 2001 stopped clients 0 idle-stop 300s (not listening: listen EADDRINUSE: address already in use 127.0.0.1:2001)');
     expect(endpointListLines(state, undefined, 0)[0]).toBe('endpoint main port 2001 down clients 0 idle-stop 300s (the endpoint proxy is not running: ./strata up starts it)');
   });
 });

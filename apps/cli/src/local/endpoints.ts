@@ -73,6 +73,8 @@ export const endpointReportSchema = z.object({
   branch: z.string(),
   port: z.number().int(),
   listening: z.boolean(),
+  /** Why the endpoint cannot listen (its port is someone else's); null when it listens. */
+  listenError: z.string().nullable(),
   phase: z.enum(['stopped', 'starting', 'active', 'idle', 'stopping']),
   piped: z.number().int().min(0),
   waiting: z.number().int().min(0),
@@ -129,7 +131,7 @@ export function endpointListLines(state: ClusterState, status: EndpointsStatus |
     if (!status) return [`${head} down clients 0 idle-stop ${idleSettingText(e.idleSeconds)} (the endpoint proxy is not running: ./strata up starts it)`];
     if (!r) return [`${head} stopped clients 0 idle-stop ${idleSettingText(e.idleSeconds)} (not served yet)`];
     const notes = [
-      ...(!r.listening ? ['not listening'] : []),
+      ...(!r.listening ? [r.listenError === null ? 'not listening yet' : `not listening: ${r.listenError}`] : []),
       ...(r.phase === 'idle' && r.idleSinceUnixMs !== null ? [`idle for ${Math.max(0, Math.round((nowUnixMs - r.idleSinceUnixMs) / 1000))}s`] : []),
       ...((r.phase === 'idle' || r.phase === 'active') && !r.owned ? ['kept: started by name, not stopped when idle'] : []),
       ...(r.waiting > 0 ? [`${r.waiting} waiting`] : []),
@@ -154,10 +156,18 @@ export async function ensureEndpointProxy(home: string, log: (line: string) => v
     log('starting the branch endpoints (scale to zero)');
     d = startDaemon(home, ENDPOINTS_DAEMON, ['endpoints', 'run'], { STRATA_HOME: home });
   }
+  let report: EndpointsStatus | undefined;
   await waitReady('the endpoint proxy', d, async () => {
     const s = readEndpointsStatus(home);
-    return s !== undefined && s.pid === d.pid && state.branches.every((b) => s.endpoints.some((e) => e.branch === b.name && e.listening));
+    // Every endpoint answered: listening, or refused its port (said below; the cluster is usable without it).
+    const answered = (b: { name: string }) => s?.endpoints.some((e) => e.branch === b.name && (e.listening || e.listenError !== null)) ?? false;
+    if (s === undefined || s.pid !== d.pid || !state.branches.every(answered)) return false;
+    report = s;
+    return true;
   }, ENDPOINTS_START_TIMEOUT_MS);
+  for (const e of report?.endpoints ?? []) {
+    if (!e.listening) log(`warning: the endpoint of branch ${e.branch} cannot listen on 127.0.0.1:${e.port} (${e.listenError ?? 'no answer'}); the proxy keeps trying`);
+  }
 }
 
 export async function stopEndpointProxy(home: string, onKill?: () => void): Promise<boolean> {
