@@ -1,38 +1,20 @@
 /**
- * The local cluster's registry, `$STRATA_HOME/cluster.json`, written by the
- * CLI (`./strata up`, `branch create`, …). Read with our own schema that
- * tolerates fields we do not use, and mirrored into Postgres (cluster, nodes,
- * tenant, branches) on every refresh.
+ * The local cluster's registry, `$STRATA_HOME/cluster.json`, written by
+ * `./strata up` and changed by the CLI and the console alike through
+ * @strata/client/local (under its lock). Read here with that module's schema
+ * and mirrored into Postgres (cluster, nodes, tenant, branches) on every
+ * refresh.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { listNodes, syncBranches, syncNodes, upsertCluster, upsertTenant, type ClusterRow, type NodeRow, type TenantRow } from '@strata/db';
 import type { ConsoleDeps } from '../deps';
-import { ConsoleError, errorMessage } from './errors';
+import { LocalClusterError, type LocalClusterState, requireLocalCluster } from '@strata/client/local';
+import { ConsoleError } from './errors';
 
-const hex32 = z.string().regex(/^[0-9a-f]{32}$/);
-
-export const registrySchema = z.looseObject({
-  version: z.literal(1),
-  tenantId: hex32,
-  remoteStorage: z.string().optional(),
-  safekeepers: z.array(z.looseObject({ id: z.number().int().positive(), url: z.string() })),
-  pageserver: z.looseObject({ url: z.string() }),
-  auth: z.looseObject({ adminTokenFile: z.string() }).optional(),
-  db: z.looseObject({ user: z.string(), password: z.string() }).optional(),
-  branches: z.array(
-    z.looseObject({
-      name: z.string(),
-      timelineId: hex32,
-      parent: z.string().nullable(),
-      lsn: z.string().nullable(),
-      createdAt: z.string(),
-    }),
-  ),
-  snapshots: z.array(z.looseObject({ name: z.string(), branch: z.string(), lsn: z.string(), createdAt: z.string() })).optional(),
-});
-export type Registry = z.infer<typeof registrySchema>;
+/** The registry as @strata/client/local reads it (one schema with the CLI; fields the console does not name pass through). */
+export type Registry = LocalClusterState;
 
 const computeFileSchema = z.looseObject({
   name: z.string(),
@@ -48,17 +30,12 @@ export type ComputeFile = z.infer<typeof computeFileSchema>;
 export const LOCAL_CLUSTER_NAME = 'local';
 
 export function readRegistry(home: string): Registry {
-  const file = join(home, 'cluster.json');
-  if (!existsSync(file)) throw new ConsoleError('NO_CLUSTER', `no local cluster in ${home} (run ./strata up)`);
-  let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    return requireLocalCluster(home);
   } catch (e) {
-    throw new ConsoleError('NO_CLUSTER', `${file} is not JSON: ${errorMessage(e)}`);
+    if (e instanceof LocalClusterError) throw new ConsoleError('NO_CLUSTER', e.message);
+    throw e;
   }
-  const r = registrySchema.safeParse(raw);
-  if (!r.success) throw new ConsoleError('NO_CLUSTER', `${file} is not a Strata cluster registry: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  return r.data;
 }
 
 /** The admin token the services expect as `Authorization: Bearer …` (none on a cluster without auth). */
