@@ -12,35 +12,56 @@ import { assert } from '@strata/core';
 import { compareKeys, decodePageValue, encodePageValue, type LayerEntry, type PageKey, type PageValue, valueWillInit } from '@strata/core/layers';
 import type { redo } from '@strata/core';
 
-interface Stored {
-  readonly lsn: bigint;
-  readonly value: Uint8Array;
-  readonly willInit: boolean;
-}
-
-interface PageValues {
-  readonly list: Stored[];
-  /** Values since the last will_init one, and their bytes. */
-  chainValues: number;
-  chainBytes: number;
-}
-
 /**
- * Small values come from Node's shared 8 KiB pool slabs (`Buffer.allocUnsafe`;
- * every byte is written by the encoder): an open layer holds millions of them,
- * and one backing store each made the heap slow to collect (GC pauses of tens
- * of milliseconds showed up as GetPage outliers).
+ * Values are packed into 1 MiB slabs and described by parallel typed arrays
+ * (LSN, slab, offset, length, the same page's previous value, will_init).
+ * An open layer holds hundreds of thousands of values; as one object, one
+ * Buffer view and one BigInt each, every one of them survived a young-
+ * generation collection and was copied to the old one: scavenges of up to
+ * 190 ms and 11% of the page server's CPU went to GC during a bulk load.
+ * Stored this way a value is a few array slots, and the heap holds no object
+ * per value.
  */
-const pooled = (n: number): Uint8Array => Buffer.allocUnsafe(n);
+const SLAB_BYTES = 1 << 20;
+/** Column bytes per value (8 LSN + 4 slab + 4 offset + 4 length + 4 previous + 1 flags), rounded up, counted in `sizeBytes`. */
+const VALUE_OVERHEAD_BYTES = 32;
+const NONE = -1;
+const INITIAL_VALUES = 1024;
+const INITIAL_PAGES = 256;
 
-/** Bookkeeping per stored value beyond its bytes, counted in `sizeBytes`. */
-const VALUE_OVERHEAD_BYTES = 48;
+function grown<T extends Uint8Array | Uint32Array | Int32Array | BigUint64Array>(a: T, make: (n: number) => T): T {
+  const b = make(a.length * 2);
+  b.set(a as never);
+  return b;
+}
 
 export class InMemoryLayer {
-  /** space → page → values ascending by LSN. */
-  private readonly pages = new Map<number, Map<number, PageValues>>();
-  private bytes = 0;
+  /** space → page → page slot. */
+  private readonly slots = new Map<number, Map<number, number>>();
+  /** Per slot: its newest value, and the values (and their bytes) since its last will_init one. */
+  private slotLast: Int32Array = new Int32Array(INITIAL_PAGES);
+  private slotChainValues: Uint32Array = new Uint32Array(INITIAL_PAGES);
+  private slotChainBytes: Uint32Array = new Uint32Array(INITIAL_PAGES);
+  private slotCount = 0;
+
+  private valLsn: BigUint64Array = new BigUint64Array(INITIAL_VALUES);
+  private valSlab: Uint32Array = new Uint32Array(INITIAL_VALUES);
+  private valOffset: Uint32Array = new Uint32Array(INITIAL_VALUES);
+  private valLength: Uint32Array = new Uint32Array(INITIAL_VALUES);
+  private valPrev: Int32Array = new Int32Array(INITIAL_VALUES);
+  private valWillInit: Uint8Array = new Uint8Array(INITIAL_VALUES);
   private entries = 0;
+
+  private readonly slabs: Uint8Array[] = [];
+  /** The slab small values go into (oversized values get slabs of their own). */
+  private currentSlab = 0;
+  private slabUsed = SLAB_BYTES;
+  /** Where the last `alloc` put its bytes. */
+  private allocSlab = 0;
+  private allocOffset = 0;
+  private readonly alloc = (n: number): Uint8Array => this.allocate(n);
+
+  private bytes = 0;
   /** LSN after the last mtr put here. */
   endLsn: bigint;
 
@@ -56,36 +77,89 @@ export class InMemoryLayer {
     return this.entries;
   }
 
-  private values(key: PageKey): PageValues {
-    let space = this.pages.get(key.spaceId);
-    if (!space) this.pages.set(key.spaceId, (space = new Map()));
-    let pv = space.get(key.pageNo);
-    if (!pv) space.set(key.pageNo, (pv = { list: [], chainValues: 0, chainBytes: 0 }));
-    return pv;
+  /** `n` bytes in a slab (a value bigger than a slab gets one of its own); the encoder writes every byte. */
+  private allocate(n: number): Uint8Array {
+    if (n > SLAB_BYTES) {
+      this.slabs.push(new Uint8Array(n));
+      this.allocSlab = this.slabs.length - 1;
+      this.allocOffset = 0;
+      return this.slabs[this.allocSlab]!;
+    }
+    if (this.slabUsed + n > SLAB_BYTES) {
+      this.slabs.push(new Uint8Array(SLAB_BYTES));
+      this.currentSlab = this.slabs.length - 1;
+      this.slabUsed = 0;
+    }
+    this.allocSlab = this.currentSlab;
+    this.allocOffset = this.slabUsed;
+    this.slabUsed += n;
+    return this.slabs[this.currentSlab]!.subarray(this.allocOffset, this.slabUsed);
   }
 
-  private store(pv: PageValues, lsn: bigint, value: Uint8Array): void {
-    const last = pv.list[pv.list.length - 1];
-    assert(!last || last.lsn < lsn, 'values out of order');
+  private slotOf(key: PageKey, create: true): number;
+  private slotOf(key: PageKey, create: false): number | undefined;
+  private slotOf(key: PageKey, create: boolean): number | undefined {
+    let space = this.slots.get(key.spaceId);
+    if (!space) {
+      if (!create) return undefined;
+      this.slots.set(key.spaceId, (space = new Map()));
+    }
+    const slot = space.get(key.pageNo);
+    if (slot !== undefined || !create) return slot;
+    const s = this.slotCount++;
+    if (s >= this.slotLast.length) {
+      this.slotLast = grown(this.slotLast, (n) => new Int32Array(n));
+      this.slotChainValues = grown(this.slotChainValues, (n) => new Uint32Array(n));
+      this.slotChainBytes = grown(this.slotChainBytes, (n) => new Uint32Array(n));
+    }
+    this.slotLast[s] = NONE;
+    space.set(key.pageNo, s);
+    return s;
+  }
+
+  /** Record the value just encoded into `alloc`'s bytes. */
+  private store(slot: number, lsn: bigint, value: Uint8Array): void {
+    const last = this.slotLast[slot]!;
+    assert(last === NONE || this.valLsn[last]! < lsn, 'values out of order');
+    const v = this.entries;
+    if (v >= this.valLsn.length) {
+      this.valLsn = grown(this.valLsn, (n) => new BigUint64Array(n));
+      this.valSlab = grown(this.valSlab, (n) => new Uint32Array(n));
+      this.valOffset = grown(this.valOffset, (n) => new Uint32Array(n));
+      this.valLength = grown(this.valLength, (n) => new Uint32Array(n));
+      this.valPrev = grown(this.valPrev, (n) => new Int32Array(n));
+      this.valWillInit = grown(this.valWillInit, (n) => new Uint8Array(n));
+    }
     const willInit = valueWillInit(value);
-    pv.list.push({ lsn, value, willInit });
+    this.valLsn[v] = lsn;
+    this.valSlab[v] = this.allocSlab;
+    this.valOffset[v] = this.allocOffset;
+    this.valLength[v] = value.length;
+    this.valPrev[v] = last;
+    this.valWillInit[v] = willInit ? 1 : 0;
+    this.slotLast[slot] = v;
     if (willInit) {
-      pv.chainValues = 0;
-      pv.chainBytes = 0;
+      this.slotChainValues[slot] = 0;
+      this.slotChainBytes[slot] = 0;
     } else {
-      pv.chainValues++;
-      pv.chainBytes += value.length;
+      this.slotChainValues[slot]!++;
+      this.slotChainBytes[slot] = Math.min(0xffff_ffff, this.slotChainBytes[slot]! + value.length);
     }
     this.bytes += value.length + VALUE_OVERHEAD_BYTES;
     this.entries++;
   }
 
+  private valueBytes(v: number): Uint8Array {
+    const off = this.valOffset[v]!;
+    return this.slabs[this.valSlab[v]!]!.subarray(off, off + this.valLength[v]!);
+  }
+
   /** Add one mtr's changes for one page. Returns the page's chain since its last will_init value: values, bytes. */
   put(key: PageKey, change: redo.PageChange): { values: number; bytes: number } {
     assert(change.startLsn >= this.startLsn, 'change below the layer start');
-    const pv = this.values(key);
-    this.store(pv, change.startLsn, encodePageValue({ kind: 'delta', change }, pooled));
-    return { values: pv.chainValues, bytes: pv.chainBytes };
+    const slot = this.slotOf(key, true);
+    this.store(slot, change.startLsn, encodePageValue({ kind: 'delta', change }, this.alloc));
+    return { values: this.slotChainValues[slot]!, bytes: this.slotChainBytes[slot]! };
   }
 
   /**
@@ -96,7 +170,7 @@ export class InMemoryLayer {
    */
   putImage(key: PageKey, pageEndLsn: bigint, page: Uint8Array, pageLsn: bigint): void {
     assert(pageEndLsn - 1n >= this.startLsn, 'image below the layer start');
-    this.store(this.values(key), pageEndLsn - 1n, encodePageValue({ kind: 'image', lsn: pageLsn, page }));
+    this.store(this.slotOf(key, true), pageEndLsn - 1n, encodePageValue({ kind: 'image', lsn: pageLsn, page }, this.alloc));
   }
 
   advance(endLsn: bigint): void {
@@ -105,11 +179,15 @@ export class InMemoryLayer {
   }
 
   read(key: PageKey, from: bigint, to: bigint): PageValue[] {
-    const list = this.pages.get(key.spaceId)?.get(key.pageNo)?.list;
-    if (!list) return [];
+    const slot = this.slotOf(key, false);
+    if (slot === undefined) return [];
     const out: PageValue[] = [];
-    for (const s of list) if (s.lsn >= from && s.lsn < to) out.push(decodePageValue(s.value, key));
-    return out;
+    for (let v = this.slotLast[slot]!; v !== NONE; v = this.valPrev[v]!) {
+      const lsn = this.valLsn[v]!;
+      if (lsn < from) break;
+      if (lsn < to) out.push(decodePageValue(this.valueBytes(v), key));
+    }
+    return out.reverse();
   }
 
   /**
@@ -118,15 +196,14 @@ export class InMemoryLayer {
    * one was reached (nothing older is needed).
    */
   chain(key: PageKey, from: bigint, to: bigint, out: PageValue[]): boolean {
-    const list = this.pages.get(key.spaceId)?.get(key.pageNo)?.list;
-    if (!list) return false;
-    let i = list.length - 1;
-    while (i >= 0 && list[i]!.lsn >= to) i--;
-    for (; i >= 0; i--) {
-      const s = list[i]!;
-      if (s.lsn < from) return false;
-      out.push(decodePageValue(s.value, key));
-      if (s.willInit) return true;
+    const slot = this.slotOf(key, false);
+    if (slot === undefined) return false;
+    let v = this.slotLast[slot]!;
+    while (v !== NONE && this.valLsn[v]! >= to) v = this.valPrev[v]!;
+    for (; v !== NONE; v = this.valPrev[v]!) {
+      if (this.valLsn[v]! < from) return false;
+      out.push(decodePageValue(this.valueBytes(v), key));
+      if (this.valWillInit[v] === 1) return true;
     }
     return false;
   }
@@ -140,15 +217,25 @@ export class InMemoryLayer {
 
   /** The entries in (key, LSN) order, one at a time (a layer writer streams them). */
   *entriesInOrder(): Generator<LayerEntry> {
-    const spaces = [...this.pages.keys()].sort((a, b) => a - b);
+    const spaces = [...this.slots.keys()].sort((a, b) => a - b);
     let prev: PageKey | undefined;
+    // One page's values, newest first as linked; reused across pages.
+    let order = new Int32Array(64);
     for (const s of spaces) {
-      const pages = this.pages.get(s)!;
+      const pages = this.slots.get(s)!;
       for (const p of [...pages.keys()].sort((a, b) => a - b)) {
         const key = { spaceId: s, pageNo: p };
         if (prev) assert(compareKeys(prev, key) < 0, 'unsorted');
         prev = key;
-        for (const st of pages.get(p)!.list) yield { key, lsn: st.lsn, value: st.value };
+        let n = 0;
+        for (let v = this.slotLast[pages.get(p)!]!; v !== NONE; v = this.valPrev[v]!) {
+          if (n === order.length) order = grown(order, (m) => new Int32Array(m));
+          order[n++] = v;
+        }
+        for (let i = n - 1; i >= 0; i--) {
+          const v = order[i]!;
+          yield { key, lsn: this.valLsn[v]!, value: this.valueBytes(v) };
+        }
       }
     }
   }
