@@ -19,6 +19,7 @@ import { runningComputes, startLocalCompute, stopCompute } from './computes.js';
 import { COMPUTE_STOP_GRACE_MS } from './down.js';
 import { type EndpointReport, writeEndpointsStatus } from './endpoints.js';
 import { type ClusterState, readCluster, strataHome } from './state.js';
+import { clientsOfPort } from './tcp-connections.js';
 
 /** How often the registry (new branches, settings) and the computes (started or stopped by name, crashed) are looked at. */
 const RECONCILE_MS = 500;
@@ -157,11 +158,12 @@ class BranchEndpoint {
           s.destroy();
         }
         return;
+      // Run after this step has finished: their reports are steps of their own, never nested in this one.
       case 'startCompute':
-        this.operation = this.wake();
+        this.operation = Promise.resolve().then(() => this.wake());
         return;
       case 'stopCompute':
-        this.operation = this.sleep();
+        this.operation = Promise.resolve().then(() => this.sleep());
         return;
     }
   }
@@ -227,6 +229,14 @@ class BranchEndpoint {
 
   private async sleep(): Promise<void> {
     const c = runningComputes(this.ctx.home).find((x) => x.name === this.branch && x.mode === 'read-write');
+    // Clients of the compute's own port (its URL is in compute list) never passed through here: stopping would cut them off.
+    const direct = c ? clientsOfPort(c.port) : 0;
+    if (direct > 0) {
+      this.ctx.log(`endpoint ${this.branch}: idle here, but compute ${c!.name} has ${direct} client(s) on its own port; not stopping it (the idle clock starts again)`);
+      this.operation = undefined;
+      this.step({ type: 'stopCancelled', nowMs: nowMs() });
+      return;
+    }
     if (c) {
       this.ctx.log(`endpoint ${this.branch}: idle for ${this.state.idleTimeoutMs / 1000} s; stopping compute ${c.name}`);
       const r = await stopCompute(c, COMPUTE_STOP_GRACE_MS);

@@ -96,6 +96,23 @@ describe('endpoint: idle timeout', () => {
   });
 });
 
+describe('endpoint: a stop the shell cancels (clients straight to the compute)', () => {
+  const cancelled = (nowMs: number): EndpointInput => ({ type: 'stopCancelled', nowMs });
+  it('the compute stays, and the idle clock starts again from the cancel', () => {
+    const stopping = run(activeOwned(), leave(1000), tick(1000 + 5 * MIN)).s;
+    const { s, effects } = run(stopping, cancelled(1000 + 5 * MIN + 10));
+    expect(effects).toEqual([]);
+    expect(s).toMatchObject({ phase: 'idle', owned: true, idleSinceMs: 1000 + 5 * MIN + 10 });
+    expect(nextDeadlineMs(s)).toBe(1000 + 10 * MIN + 10);
+  });
+  it('clients held while the shell looked are piped to the compute that stayed', () => {
+    const stopping = run(activeOwned(), leave(1000), tick(1000 + 5 * MIN), connect()).s;
+    const { s, effects } = run(stopping, cancelled(0));
+    expect(kinds(effects)).toEqual(['releaseWaiters']);
+    expect(s).toMatchObject({ phase: 'active', piped: 1, waiting: 0 });
+  });
+});
+
 describe('endpoint: a connection while the compute stops', () => {
   it('waits for the stop, then gets a fresh compute', () => {
     const stopping = run(activeOwned(), leave(1000), tick(1000 + 5 * MIN)).s;
@@ -170,7 +187,7 @@ describe('endpoint: any sequence of events keeps the invariants', () => {
           else if (e === 'leavePiped') input = s.piped > 0 ? leave(now, false) : undefined;
           else if (e === 'leaveHeld') input = s.waiting > 0 ? leave(now, true) : undefined;
           else if (e === 'finish') input = s.phase === 'starting' ? started(now) : s.phase === 'stopping' ? stopped(now) : undefined;
-          else if (e === 'fail') input = s.phase === 'starting' ? { type: 'startFailed', nowMs: now, reason: 'x' } : undefined;
+          else if (e === 'fail') input = s.phase === 'starting' ? { type: 'startFailed', nowMs: now, reason: 'x' } : s.phase === 'stopping' ? { type: 'stopCancelled', nowMs: now } : undefined;
           else if ('observed' in e) input = { type: 'observed', nowMs: now, running: e.observed };
           else {
             now += e.advanceMs;

@@ -26,7 +26,9 @@
  *     and runs until it is stopped by name; the endpoint pipes to it all the
  *     same;
  *   - the idle clock starts when the last piped client leaves, and an idle
- *     timeout of 0 means never;
+ *     timeout of 0 means never; clients connected straight to the compute's
+ *     own port are invisible here, so the shell looks before it stops and
+ *     may cancel (`stopCancelled`: the clock starts again);
  *   - held clients are bounded (`waitingMax`): past it a client is refused
  *     at once instead of piling up behind a slow start.
  */
@@ -63,6 +65,8 @@ export type EndpointInput =
   | { readonly type: 'startFailed'; readonly nowMs: number; readonly reason: string }
   /** The stop the endpoint asked for finished: no compute runs. */
   | { readonly type: 'stopped'; readonly nowMs: number }
+  /** The shell did not stop after all: the compute still has clients the endpoint does not see (straight to its own port). */
+  | { readonly type: 'stopCancelled'; readonly nowMs: number }
   /** What the shell found by looking: whether a read-write compute of the branch runs (someone else may start or stop it, or it may crash). */
   | { readonly type: 'observed'; readonly nowMs: number; readonly running: boolean }
   | { readonly type: 'configure'; readonly nowMs: number; readonly idleTimeoutMs: number };
@@ -70,7 +74,7 @@ export type EndpointInput =
 export type EndpointEffect =
   /** Start the branch's read-write compute; report `started` or `startFailed`. */
   | { readonly kind: 'startCompute' }
-  /** Stop the compute cleanly; report `stopped`. */
+  /** Stop the compute cleanly; report `stopped`, or `stopCancelled` if it still has clients of its own. */
   | { readonly kind: 'stopCompute' }
   /** Pipe the client that just connected to the compute. */
   | { readonly kind: 'pipe' }
@@ -157,6 +161,13 @@ function step(s: EndpointState, input: EndpointInput): EndpointStep {
       // Clients that arrived while the compute was going down get a fresh one.
       if (s.waiting > 0) return { state: { ...s, phase: 'starting', owned: true }, effects: [{ kind: 'startCompute' }] };
       return { state: { ...s, phase: 'stopped', owned: false }, effects: [] };
+    }
+    case 'stopCancelled': {
+      assert(s.phase === 'stopping', `stopCancelled in phase ${s.phase}`);
+      // The compute never went down: clients held meanwhile are piped, and the idle clock starts again.
+      const piped = s.piped + s.waiting;
+      const next = { ...s, piped, waiting: 0, ...(piped > 0 ? busy : idleFrom(input.nowMs)) };
+      return { state: next, effects: s.waiting > 0 ? [{ kind: 'releaseWaiters' }] : [] };
     }
     case 'observed':
       return observed(s, input.nowMs, input.running);
