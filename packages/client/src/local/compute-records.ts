@@ -8,6 +8,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { isDaemonProcess } from './daemons.js';
 
 export const computeRecordSchema = z.looseObject({
   name: z.string(),
@@ -37,21 +38,8 @@ export function readComputeRecord(dataDir: string): ComputeRecord | undefined {
   }
 }
 
-/**
- * True while `pid` runs one of the repository's programs: alive, not a zombie
- * (detached controllers are reaped by init, which may take a while), and
- * started from an `apps/` entry, so a recycled pid is never taken for a compute.
- */
-export function isControllerAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    if (stat.charAt(stat.lastIndexOf(')') + 2) === 'Z') return false;
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('/apps/');
-  } catch {
-    return false;
-  }
-}
+/** True while a compute's controller runs (a record may outlive a killed one). */
+export const isControllerAlive = isDaemonProcess;
 
 /** The computes recorded under the home whose controller still runs, by name. */
 export function runningComputeRecords(home: string): ComputeRecord[] {

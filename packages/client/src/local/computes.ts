@@ -7,11 +7,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as net from 'node:net';
 import { computesDir, type ComputeRecord, isControllerAlive, readComputeRecord, runningComputeRecords } from './compute-records.js';
-import { startController, logTail } from './controller-process.js';
+import { logTail, startDaemon } from './daemons.js';
 import { LocalClusterError } from './errors.js';
 import { findLocalBranch, type LocalClusterState, requireLocalCluster, updateLocalCluster, writeSafekeeperDirectory } from './state.js';
+import { unusedPort } from './ports.js';
 import { signTenantToken } from './tenant-token.js';
 import { branchSafekeepers } from './timeline-members.js';
 
@@ -36,28 +36,6 @@ export interface LocalComputeStarted {
 /** A compute's name: the branch for its read-write compute, `<branch>-ro-<lsn|head>` for a read-only one. */
 export function localComputeName(branch: string, readOnly: boolean, lsn?: bigint): string {
   return readOnly ? `${branch}-ro-${lsn ?? 'head'}` : branch;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = a !== null && typeof a === 'object' ? a.port : 0;
-      s.close(() => (port > 0 && port !== 3306 ? resolve(port) : reject(new Error('no free port'))));
-    });
-  });
-}
-
-/** A free loopback port no process of the cluster is registered on (it may be stopped now). */
-async function unusedPort(state: LocalClusterState): Promise<number> {
-  const taken = new Set([...state.safekeepers.map((s) => s.port), state.pageserver.port, ...Object.values(state.computePorts), ...(state.consolePort ? [state.consolePort] : []), ...Object.values(state.endpoints ?? {}).map((e) => e.port)]);
-  for (let i = 0; i < 100; i++) {
-    const port = await freePort();
-    if (!taken.has(port)) return port;
-  }
-  throw new LocalClusterError('failed', 'no free port that the cluster does not use');
 }
 
 /** The read-write compute's port of a branch: kept in cluster.json so its URL stays the same across restarts. */
@@ -101,7 +79,7 @@ export async function startLocalCompute(home: string, repoRoot: string, req: Loc
   ];
   req.onLine?.(`starting compute ${name} of branch ${branch.name} on port ${port} (safekeepers ${safekeepers})`);
   const token = signTenantToken(state.auth.privateKeyFile, state.tenantId, Date.now());
-  const d = startController(home, name, repoRoot, args, req.env, { STRATA_HOME: home, STRATA_TOKEN: token, STRATA_DB_USER: state.db.user, STRATA_DB_PASSWORD: state.db.password });
+  const d = startDaemon({ home, name: `compute-${name}`, repoRoot, program: 'compute', args, baseEnv: req.env, env: { STRATA_HOME: home, STRATA_TOKEN: token, STRATA_DB_USER: state.db.user, STRATA_DB_PASSWORD: state.db.password } });
   const deadline = Date.now() + (req.timeoutMs ?? 300_000);
   for (;;) {
     const s = readComputeRecord(dataDir);

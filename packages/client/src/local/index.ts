@@ -13,3 +13,8 @@ export * from './compute-records.js';
 export * from './computes.js';
 export * from './timeline-members.js';
 export { MembershipChangeFailed, type MembershipProgress, type MembershipChangeResult } from '../membership-driver.js';
+export * from './daemons.js';
+export * from './keys.js';
+export * from './ports.js';
+export * from './services.js';
+export * from './safekeeper-nodes.js';

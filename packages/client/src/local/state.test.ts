@@ -15,6 +15,7 @@ function seed(extra: Record<string, unknown> = {}) {
       version: 1,
       tenantId: 'a'.repeat(32),
       s3: false,
+      remoteStorage: 'file:///tmp/remote',
       safekeepers: [{ id: 1, port: 7001, url: 'http://127.0.0.1:7001' }],
       pageserver: { port: 7100, url: 'http://127.0.0.1:7100' },
       computePorts: {},

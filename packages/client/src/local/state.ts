@@ -34,6 +34,9 @@ export type LocalBranch = z.infer<typeof localBranchSchema>;
 export const localClusterSchema = z.looseObject({
   version: z.literal(1),
   tenantId: hex32,
+  /** Whether remote storage is the local S3 server (its credentials go to the services). */
+  s3: z.boolean().optional(),
+  remoteStorage: z.string(),
   safekeepers: z.array(z.looseObject({ id: z.number().int().positive(), port, url: z.string() })).min(1),
   pageserver: z.looseObject({ port, url: z.string() }),
   /** Read-write compute ports per branch, kept so a branch's URL stays the same across restarts. */
@@ -106,7 +109,7 @@ export function findLocalBranch(state: LocalClusterState, name: string): LocalBr
   return b;
 }
 
-export function localAdminToken(state: LocalClusterState): string {
+export function localAdminToken(state: Pick<LocalClusterState, 'auth'>): string {
   return readFileSync(state.auth.adminTokenFile, 'utf8').trim();
 }
 

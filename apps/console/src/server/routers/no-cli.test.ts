@@ -4,8 +4,8 @@
  * `strata` CLI. Against a real local cluster, the console is given a
  * repository root without `strata` (a regression that ran the CLI fails with
  * ENOENT), and every process it spawns is recorded: branches, snapshots, a
- * membership change, computes and a time-travel query all work, and none of
- * the recorded processes is the CLI. The compute controller is spawned
+ * membership change, computes, a time-travel query and a safekeeper node
+ * added and removed all work, and none of the recorded processes is the CLI. The compute controller is spawned
  * directly (apps/compute/src/bin.ts), and what the console did is what the
  * CLI then sees (cluster.json, compute records).
  */
@@ -84,7 +84,7 @@ describe('[NO CLI] the console drives a real cluster through the services, never
     if (rootWithoutCli) rmSync(rootWithoutCli, { recursive: true, force: true });
   });
 
-  it('[BRANCHES][SNAPSHOTS][MEMBERSHIP][COMPUTES] every mutation works and no process the console started is the CLI', async () => {
+  it('[BRANCHES][SNAPSHOTS][MEMBERSHIP][COMPUTES][NODES] every mutation works and no process the console started is the CLI', async () => {
     // Branch create at head, then delete.
     const created = await finished(h.caller(admin).branches.create({ from: 'main', name: 'nocli' }));
     expect(created.steps.map((s) => s.status)).toEqual(['finished', 'finished']);
@@ -136,11 +136,24 @@ describe('[NO CLI] the console drives a real cluster through the services, never
     await finished(h.caller(admin).branches.delete({ name: 'nocli' }));
     expect((await h.caller(admin).branches.list()).map((b) => b.name)).toEqual(['main']);
 
+    // A safekeeper node added and removed: processes started and restarted on this host, not by the CLI.
+    const added = await finished(h.caller(admin).safekeepers.add({}));
+    expect(added.result).toMatchObject({ id: 4 });
+    expect((await h.caller(admin).safekeepers.overview()).nodes.map((n) => [n.id, n.healthy])).toEqual([[1, true], [2, true], [3, true], [4, true]]);
+    const refused = await settled(await h.caller(admin).safekeepers.remove({ nodeId: 1 }));
+    expect(refused).toMatchObject({ status: 'failed', errorCode: 'CONFLICT', errorMessage: expect.stringContaining('is a member of branch main') });
+    await finished(h.caller(admin).safekeepers.remove({ nodeId: 4 }));
+    expect((await h.caller(admin).safekeepers.overview()).nodes.map((n) => n.id)).toEqual([1, 2, 3]);
+
     await h.deps.background.idle();
     spawns.stop();
     expect(spawns.calls.filter(isCli)).toEqual([]);
-    // The recorder saw the computes' controllers, so it was recording.
+    // The recorder saw the computes' controllers and the services it restarted, so it was recording.
     expect(spawns.calls.filter((c) => c.some((a) => a.endsWith('apps/compute/src/bin.ts'))).length).toBeGreaterThanOrEqual(2);
+    const daemons = spawns.calls.filter((c) => c.some((a) => /apps\/(safekeeper|pageserver|compute)\//.test(a)));
+    expect(daemons.filter((c) => c.some((a) => /apps\/(safekeeper|pageserver)\//.test(a))).length).toBeGreaterThanOrEqual(4);
+    // By the repository's real path, so `strata down` knows them for the cluster's own (and stops them).
+    expect(daemons.filter((c) => !c.some((a) => a.startsWith(`${REPO_ROOT}apps/`)))).toEqual([]);
   });
 
   it('[INTEROP] what the console did, the CLI sees: its branches in cluster.json', async () => {

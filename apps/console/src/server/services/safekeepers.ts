@@ -1,14 +1,13 @@
 /**
- * Safekeepers: per-timeline consensus state of every member, and membership
+ * Safekeepers: per-timeline consensus state of every member; membership
  * changes driven from here through @strata/client's MembershipDriver (the
- * same as `strata safekeeper membership`). Adding and removing a node still
- * runs `strata safekeeper add/remove`: that starts and restarts the cluster's
- * service processes (see docs/console.md).
+ * same as `strata safekeeper membership`); nodes added and removed by
+ * starting and stopping their processes on this host (@strata/client/local).
  */
 import { z } from 'zod';
 import type { ConsoleDeps } from '../deps';
-import { changeLocalMembership, describeMembershipProgress, type MembershipChangeResult, type MembershipProgress } from '@strata/client/local';
-import { parseLine, runCli } from './cli';
+import { addLocalSafekeeper, changeLocalMembership, describeMembershipProgress, type MembershipChangeResult, type MembershipProgress, removeLocalSafekeeper, type ServiceHost } from '@strata/client/local';
+import { hostEnvironment } from '../../env';
 import { invalid, notFound } from './errors';
 import { viaLocal } from './local-cluster';
 import { hexId } from './inputs';
@@ -16,7 +15,7 @@ import { callService } from './http';
 import { defineOperation } from './operations';
 import { refreshLocalCluster } from './registry';
 import { safekeeperTimelines } from './schemas';
-import { safekeeperTargets } from './cluster';
+import { pageserverTarget, safekeeperTargets } from './cluster';
 import { errorMessage } from './errors';
 
 export async function safekeeperOverview(deps: ConsoleDeps) {
@@ -111,21 +110,23 @@ export const membershipChange = defineOperation({
   },
 });
 
-export const SAFEKEEPER_LINE = /^safekeeper (\d+) (http:\/\/\S+)$/;
+/** The console's host for the services it starts: this machine, the repository it runs from, its environment. */
+function serviceHost(deps: ConsoleDeps, detail: (line: string) => void): ServiceHost {
+  return { home: deps.home, repoRoot: deps.repoRoot, baseEnv: hostEnvironment(), log: detail };
+}
 
 /**
- * A new safekeeper node for the local cluster (`strata safekeeper add`: a free port, registered in
- * cluster.json, the page server restarted to follow it). It holds no timeline until a membership
- * change moves one there.
+ * A new safekeeper node for the local cluster: a free port, registered in cluster.json, started,
+ * the other safekeepers and the page server restarted to know it (their command lines name the
+ * nodes). It holds no timeline until a membership change moves one there.
  */
 export const safekeeperAdd = defineOperation({
   kind: 'safekeepers.add',
   input: z.object({}),
-  steps: () => ['start a new safekeeper node (strata safekeeper add)', 'refresh the registry'],
+  steps: () => ['start a new safekeeper node and restart the others and the page server to know it', 'refresh the registry'],
   async run(ctx) {
     const added = await ctx.step(0, async (detail) => {
-      const { stdout } = await runCli(ctx.deps, ['safekeeper', 'add'], { timeoutMs: 180_000 });
-      const r = parseLine(stdout, SAFEKEEPER_LINE, (m) => ({ id: Number(m[1]), url: m[2]! }), 'safekeeper add');
+      const r = await viaLocal(pageserverTarget(ctx.cluster), 'safekeeper add', () => addLocalSafekeeper(serviceHost(ctx.deps, detail)), 'safekeeper add');
       detail(`safekeeper ${r.id} at ${r.url}`);
       return r;
     });
@@ -135,16 +136,17 @@ export const safekeeperAdd = defineOperation({
 });
 
 /**
- * Decommissions a safekeeper node of the local cluster (`strata safekeeper remove N`): the CLI refuses
- * while any branch's timeline still names it, and that refusal is the operation's typed error.
+ * Decommissions a safekeeper node of the local cluster: refused (CONFLICT) while any branch's
+ * timeline still names it or when only three would remain; else stopped, unregistered, its data
+ * deleted, the page server restarted on the remaining list.
  */
 export const safekeeperRemove = defineOperation({
   kind: 'safekeepers.remove',
   input: z.object({ nodeId: z.number().int().positive() }),
-  steps: () => ['stop and unregister the node (strata safekeeper remove)', 'refresh the registry'],
+  steps: () => ['stop and unregister the node, restart the page server without it', 'refresh the registry'],
   async run(ctx, input) {
     await ctx.step(0, async (detail) => {
-      await runCli(ctx.deps, ['safekeeper', 'remove', String(input.nodeId)], { timeoutMs: 180_000 });
+      await viaLocal(pageserverTarget(ctx.cluster), 'safekeeper remove', () => removeLocalSafekeeper(serviceHost(ctx.deps, detail), input.nodeId), 'safekeeper remove');
       detail(`safekeeper ${input.nodeId} removed`);
     });
     await ctx.step(1, () => refreshLocalCluster(ctx.deps));
