@@ -1,50 +1,44 @@
 'use client';
+import { useRouter } from 'next/navigation';
+import { useEffect, useState } from 'react';
+import { LineChart, type ChartData } from '../../components/metrics/line-chart';
+import { RangePicker } from '../../components/metrics/range-picker';
 import { ErrorBox } from '../../components/ui';
 import { useMetricCharts } from '../../data/metrics/use-metric-charts';
+import { metricRange, type MetricRangeId } from '../../lib/metric-ranges';
 
-const COLORS = ['#3d5afe', '#e65100', '#2e7d32', '#6a1b9a', '#00838f'];
+/** The end of the time axis: now, moved on with each refetch so the charts scroll. */
+function useNow(tick: unknown): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => setNow(Date.now()), [tick]);
+  return now;
+}
 
-/** A plain SVG line chart: enough for a few series of a few hundred points. */
-function Chart({ title, unit, series }: { title: string; unit: string; series: { source: string; points: { t: number; v: number }[] }[] }) {
-  const w = 340;
-  const h = 140;
-  const all = series.flatMap((s) => s.points);
-  const t0 = Math.min(...all.map((p) => p.t));
-  const t1 = Math.max(...all.map((p) => p.t));
-  const top = Math.max(0, ...all.map((p) => p.v));
-  // The scale never divides by zero; the label says the real maximum (an all-zero series is "max 0", not 1e-9).
-  const vMax = Math.max(1e-9, top);
-  const x = (t: number) => (t1 > t0 ? ((t - t0) / (t1 - t0)) * (w - 10) + 5 : w / 2);
-  const y = (v: number) => h - 18 - (v / vMax) * (h - 30);
+function ChartCard({ chart, t0, t1 }: { chart: ChartData; t0: number; t1: number }) {
+  const points = chart.series.reduce((n, s) => n + s.points.length, 0);
   return (
-    <div className="card" data-testid="chart" data-points={all.length}>
-      <b>{title}</b> <span className="detail">({unit}, max {top === 0 ? '0' : top.toPrecision(3)})</span>
-      <svg viewBox={`0 0 ${w} ${h}`} width="100%" height={h} role="img" aria-label={title}>
-        <line x1={0} y1={h - 18} x2={w} y2={h - 18} stroke="#ccc" />
-        {series.map((s, i) =>
-          s.points.length > 1 ? (
-            <polyline key={s.source} fill="none" stroke={COLORS[i % COLORS.length]} strokeWidth={1.5} points={s.points.map((p) => `${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(' ')} />
-          ) : (
-            s.points.map((p) => <circle key={`${s.source}-${p.t}`} cx={x(p.t)} cy={y(p.v)} r={3} fill={COLORS[i % COLORS.length]} />)
-          ),
-        )}
-        {series.map((s, i) => (
-          <text key={s.source} x={5 + i * 110} y={h - 4} fontSize={10} fill={COLORS[i % COLORS.length]}>{s.source}</text>
-        ))}
-      </svg>
-      {all.length === 0 ? <div className="detail">no samples yet</div> : null}
+    <div className="card chart" data-testid="chart" data-points={points}>
+      <b>{chart.title}</b> <span className="hint">({chart.unit})</span>
+      <LineChart chart={chart} t0={t0} t1={t1} />
+      {points === 0 ? <div className="detail">no samples yet</div> : null}
     </div>
   );
 }
 
-export function MetricsView() {
-  const q = useMetricCharts();
+export function MetricsView({ rangeId }: { rangeId: MetricRangeId }) {
+  const router = useRouter();
+  const range = metricRange(rangeId);
+  const q = useMetricCharts(range.ms);
+  const now = useNow(q.dataUpdatedAt);
   return (
     <>
       <h1>Metrics</h1>
-      <p>Scraped from every node&apos;s /metrics into Postgres (bounded by age and rows).</p>
+      <p>Scraped from every node&apos;s /metrics into Postgres (bounded by age and rows). A long range shows the highest value of each interval.</p>
+      <RangePicker value={range.id} onChange={(id) => router.replace(`/metrics?range=${id}`, { scroll: false })} />
       <ErrorBox error={q.error} />
-      <div className="charts">{(q.data ?? []).map((c) => <Chart key={c.metric} title={c.title} unit={c.unit} series={c.series} />)}</div>
+      <div className="charts" data-range={range.id}>
+        {(q.data ?? []).map((c) => <ChartCard key={c.metric} chart={c} t0={now - range.ms} t1={now} />)}
+      </div>
     </>
   );
 }

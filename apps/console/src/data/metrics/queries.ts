@@ -1,5 +1,5 @@
 /** Query options shared by the server prefetch and the client hook, so both address one cache entry. */
 import type { Trpc } from '../../lib/trpc-types';
 
-/** The last 30 minutes: what the metrics page charts. */
-export const metricChartsQuery = (trpc: Trpc) => trpc.metrics.charts.queryOptions({ sinceMs: 30 * 60_000 });
+/** The charts over the last `sinceMs` (the range the metrics page shows). */
+export const metricChartsQuery = (trpc: Trpc, sinceMs: number) => trpc.metrics.charts.queryOptions({ sinceMs });

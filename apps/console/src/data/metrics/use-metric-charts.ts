@@ -4,7 +4,7 @@ import { useTRPC } from '../../lib/trpc';
 import { metricChartsQuery } from './queries';
 
 /** The scraper stores samples every few seconds: polled at about its pace. */
-export function useMetricCharts() {
+export function useMetricCharts(sinceMs: number) {
   const trpc = useTRPC();
-  return useQuery({ ...metricChartsQuery(trpc), refetchInterval: 5_000 });
+  return useQuery({ ...metricChartsQuery(trpc, sinceMs), refetchInterval: 5_000 });
 }

@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import { charts, scrapeOnce } from '../services/metrics';
+import { downsampleMax } from '../../lib/downsample';
 import { adminProcedure, router, viewerProcedure } from '../trpc';
+
+/** Points per series a chart gets: about one per pixel of a wide chart; a 6 h range has thousands of samples. */
+const POINTS_PER_SERIES_MAX = 400;
 
 export const metricsRouter = router({
   charts: viewerProcedure
@@ -15,7 +19,11 @@ export const metricsRouter = router({
         }),
       ),
     )
-    .query(({ ctx, input }) => charts(ctx.deps, input?.sinceMs ?? 15 * 60_000)),
+    .query(async ({ ctx, input }) => {
+      const sinceMs = input?.sinceMs ?? 15 * 60_000;
+      const t1 = ctx.deps.now().getTime();
+      return (await charts(ctx.deps, sinceMs)).map((c) => ({ ...c, series: c.series.map((s) => ({ ...s, points: downsampleMax(s.points, t1 - sinceMs, t1, POINTS_PER_SERIES_MAX) })) }));
+    }),
   /** A scrape now, besides the background interval (tests, and the "refresh" button). */
   scrape: adminProcedure
     .input(z.object({}).optional())

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { clusterView } from '../services/cluster';
+import { highestCommit, ingestLagBytes } from '../services/ingest-lag';
 import { refreshLocalCluster } from '../services/registry';
 import { router, viewerProcedure } from '../trpc';
 
@@ -33,15 +34,15 @@ export const overviewRouter = router({
         tenantId: c.registry.tenantId,
         nodes: v.nodes,
         timelines: v.pageserverTimelines.map((t) => {
-          const commits = v.safekeeperTimelines.flatMap((s) => s.timelines.filter((x) => x.timelineId === t.timelineId).map((x) => BigInt(x.commitLsn)));
-          const commit = commits.length ? commits.reduce((a, b) => (b > a ? b : a)) : null;
+          const commit = highestCommit(v.safekeeperTimelines.flatMap((s) => s.timelines.filter((x) => x.timelineId === t.timelineId).map((x) => BigInt(x.commitLsn))));
           return {
             branch: c.registry.branches.find((b) => b.timelineId === t.timelineId)?.name ?? null,
             timelineId: t.timelineId,
             lastRecordLsn: t.lastRecordLsn.toString(),
             diskConsistentLsn: t.diskConsistentLsn.toString(),
             commitLsn: commit?.toString() ?? null,
-            ingestLagBytes: commit === null ? null : (commit > t.lastRecordLsn ? commit - t.lastRecordLsn : 0n).toString(),
+            // The same definition the "Ingest lag" chart's scraper stores (services/ingest-lag.ts).
+            ingestLagBytes: ingestLagBytes(commit, t.lastRecordLsn)?.toString() ?? null,
           };
         }),
         computes: v.computes.map((cv) => ({ name: cv.name, mode: cv.mode, state: cv.state, lagBytes: cv.shipper?.lagBytes ?? null, lagMs: cv.shipper?.lagMs ?? null })),

@@ -10,6 +10,7 @@ import { errorMessage } from './errors';
 import { readComputeFiles, refreshLocalCluster, type LocalCluster } from './registry';
 import { histogramQuantile, parsePrometheus, sumWhere, type Sample } from './prometheus';
 import { pageserverTarget, safekeeperTargets } from './cluster';
+import { readIngestLags } from './ingest-lag';
 
 /** The charts: one stored series per (metric, source). Rates are computed at read time from counters. */
 export const CHARTS = [
@@ -39,7 +40,6 @@ function reducePageserver(samples: Sample[]): [ChartMetric, number][] {
   const out: [ChartMetric, number][] = [
     ['wal_ingest_bytes_total', sumWhere(samples, 'pageserver_wal_ingest_bytes_total')],
     ['upload_backlog', sumWhere(samples, 'pageserver_remote_upload_queue')],
-    ['ingest_lag_bytes', sumWhere(samples, 'pageserver_wal_ingest_lag_bytes')],
     ['remote_downloads_total', sumWhere(samples, 'pageserver_remote_downloads')],
   ];
   out.push(...tierRatios(samples));
@@ -91,6 +91,15 @@ export async function scrapeOnce(deps: ConsoleDeps, cluster?: LocalCluster): Pro
     scrape('pageserver', () => callClient(pageserverTarget(c), 'metrics', (t) => pageserverMetrics(t, { timeoutMs })), reducePageserver),
     ...safekeeperTargets(c).map((t) => scrape(`safekeeper ${t.id}`, plain(t.label, t.url), () => [])),
     ...readComputeFiles(deps.home).map((f) => scrape(`compute ${f.name}`, plain(`compute ${f.name}`, f.controlUrl), reduceCompute)),
+    // One series per branch, from the Overview's own reads (not the page server's gauge): the chart and the Overview agree.
+    readIngestLags(c, timeoutMs).then(
+      (lags) => {
+        for (const l of lags) if (l.lagBytes !== null) rows.push({ clusterId: c.cluster.id, source: l.branch, metric: 'ingest_lag_bytes', labels: '', value: Number(l.lagBytes), at });
+      },
+      (e: unknown) => {
+        errors.push(errorMessage(e));
+      },
+    ),
   ]);
   const stored = await insertSamples(deps.db, rows);
   const pruned = await pruneSamples(deps.db, { olderThan: new Date(at.getTime() - deps.metrics.retentionMs), rowsMax: deps.metrics.rowsMax });
