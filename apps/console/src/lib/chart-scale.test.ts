@@ -24,6 +24,7 @@ describe('chart axes', () => {
     expect(formatValue('bytes/s', 2048)).toBe('2.0 KiB/s');
     expect(formatValue('ratio', 0.5)).toBe('50%');
     expect(formatValue('ms', 1.234)).toBe('1.23 ms');
+    expect(formatValue('ms', 0.005)).toBe('0.005 ms');
     expect(formatValue('files', 12_345)).toBe('12.3k files');
   });
 });

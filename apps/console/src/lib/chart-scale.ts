@@ -41,7 +41,8 @@ function compact(v: number): string {
   if (a >= 1e6) return `${(v / 1e6).toPrecision(3)}M`;
   if (a >= 1e3) return `${(v / 1e3).toPrecision(3)}k`;
   if (a >= 1) return String(Number(v.toPrecision(3)));
-  return v.toPrecision(2);
+  // Number() drops toPrecision's trailing zeros: 0.005, not 0.0050.
+  return String(Number(v.toPrecision(2)));
 }
 
 /** A value in its chart's unit: bytes as KiB/MiB, a ratio as a percentage, milliseconds with "ms". */
