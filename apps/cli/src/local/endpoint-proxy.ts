@@ -17,7 +17,7 @@ import { type EndpointEffect, type EndpointInput, type EndpointState, newEndpoin
 import { type ComputeStateFile } from '@strata/compute';
 import { runningComputes, startLocalCompute, stopCompute } from './computes.js';
 import { COMPUTE_STOP_GRACE_MS } from './down.js';
-import { type EndpointReport, writeEndpointsStatus } from './endpoints.js';
+import { type EndpointReport, ensureEndpoints, writeEndpointsStatus } from './endpoints.js';
 import { type ClusterState, readCluster, strataHome } from './state.js';
 import { clientsOfPort } from './tcp-connections.js';
 
@@ -273,6 +273,7 @@ class BranchEndpoint {
 export async function runEndpointProxy(log: (line: string) => void, home = strataHome()): Promise<number> {
   const endpoints = new Map<string, BranchEndpoint>();
   let dirty = true;
+  let allocating = false;
   const ctx: ProxyContext = { home, log, changed: () => (dirty = true) };
   const writeReport = (): void => {
     if (!dirty) return;
@@ -289,6 +290,13 @@ export async function runEndpointProxy(log: (line: string) => void, home = strat
       log(`cannot read the registry: ${messageOf(e)}`);
     }
     if (!state) return;
+    if (state.branches.some((b) => state.endpoints[b.name] === undefined) && !allocating) {
+      // A branch made without the CLI (the console): give it an endpoint; the next look serves it.
+      allocating = true;
+      ensureEndpoints(home)
+        .catch((e: unknown) => log(`cannot give new branches an endpoint: ${messageOf(e)}`))
+        .finally(() => (allocating = false));
+    }
     const computes = runningComputes(home).filter((c) => c.mode === 'read-write');
     for (const b of state.branches) {
       const conf = state.endpoints[b.name];

@@ -3,9 +3,12 @@
  * parseable (`endpoint NAME port P PHASE clients N idle-stop S`), whatever
  * the proxy reports or when it does not run.
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { branchEndpointLines, type EndpointReport, type EndpointsStatus, endpointListLines } from './endpoints.js';
-import type { ClusterState } from './state.js';
+import { branchEndpointLines, type EndpointReport, type EndpointsStatus, endpointListLines, ensureEndpoints, setIdleSeconds } from './endpoints.js';
+import { type ClusterState, readCluster } from './state.js';
 
 const tl = (c: string) => c.repeat(32);
 const state = {
@@ -72,5 +75,28 @@ describe('endpoint lines', () => {
     const busy: EndpointsStatus = { pid: 1, updatedUnixMs: 0, endpoints: [report({ branch: 'main', port: 2001, listening: false, listenError: 'listen EADDRINUSE: address already in use 127.0.0.1:2001' })] };
     expect(endpointListLines(state, busy, 0)[0]).toBe('endpoint main port 2001 stopped clients 0 idle-stop 300s (not listening: listen EADDRINUSE: address already in use 127.0.0.1:2001)');
     expect(endpointListLines(state, undefined, 0)[0]).toBe('endpoint main port 2001 down clients 0 idle-stop 300s (the endpoint proxy is not running: ./strata up starts it)');
+  });
+});
+
+describe('the registry\'s endpoints', () => {
+  it('every branch gets its own free port and the default idle setting; a setting changes one branch; other writers\' fields survive', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'strata-endpoints-'));
+    try {
+      // A registry as another writer (the console) left it: an endpoint without idleSeconds, a field the CLI does not know.
+      writeFileSync(join(home, 'cluster.json'), JSON.stringify({ ...state, endpoints: { main: { port: 2001 } }, consoleOnly: 'kept' }));
+      expect(readCluster(home)!.endpoints['main']).toEqual({ port: 2001, idleSeconds: 300 });
+      const after = await ensureEndpoints(home);
+      const ports = Object.values(after.endpoints).map((e) => e.port);
+      expect(Object.keys(after.endpoints).sort()).toEqual(['dev', 'main', 'new']);
+      expect(new Set([...ports, 1001, 1002]).size).toBe(5);
+      expect(after.endpoints['new']!.idleSeconds).toBe(300);
+      await setIdleSeconds('dev', 0, home);
+      expect(readCluster(home)!.endpoints['dev']).toMatchObject({ idleSeconds: 0, port: after.endpoints['dev']!.port });
+      expect(readCluster(home)!.endpoints['main']!.port).toBe(2001);
+      expect(JSON.parse(readFileSync(join(home, 'cluster.json'), 'utf8')).consoleOnly).toBe('kept');
+      await expect(setIdleSeconds('nope', 5, home)).rejects.toThrow(/no branch named "nope"/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });

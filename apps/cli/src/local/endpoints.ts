@@ -11,10 +11,9 @@ import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { unusedPort } from './computes.js';
 import { daemonPid, isAlive, logFile, type StartedDaemon, startDaemon, stopDaemon, waitReady } from './daemon.js';
-import { type ClusterState, findBranch, LocalClusterError, readCluster, requireCluster, strataHome, writeCluster } from './state.js';
+import { updateLocalCluster } from '@strata/client/local';
+import { type ClusterState, DEFAULT_IDLE_SECONDS, findBranch, LocalClusterError, requireCluster, strataHome } from './state.js';
 
-/** The issue's default: a compute nobody used for five minutes is stopped. */
-export const DEFAULT_IDLE_SECONDS = 300;
 export const ENDPOINTS_DAEMON = 'endpoints';
 /** The proxy waits for starts in flight before it exits (so `down` finds every compute to stop); a start takes seconds. */
 export const ENDPOINTS_STOP_MS = 30_000;
@@ -22,33 +21,45 @@ const ENDPOINTS_START_TIMEOUT_MS = 30_000;
 
 /**
  * Gives every branch without one an endpoint (a free port, the default idle
- * setting) and returns the registry as written. Re-reads it first: another
- * command may have changed it meanwhile.
+ * setting) and returns the registry as written. The change is made under the
+ * registry's lock (@strata/client/local), so a branch the console creates at
+ * the same moment is not lost; the proxy calls this too, so branches made
+ * without the CLI get their endpoint within a second.
  */
 export async function ensureEndpoints(home = strataHome()): Promise<ClusterState> {
-  let state = requireCluster(home);
-  const missing = state.branches.filter((b) => state.endpoints[b.name] === undefined);
-  if (missing.length === 0) return state;
-  for (const b of missing) {
-    // unusedPort skips every port the registry names, the endpoints given so far included.
-    const port = await unusedPort(state);
-    state = { ...state, endpoints: { ...state.endpoints, [b.name]: { port, idleSeconds: DEFAULT_IDLE_SECONDS } } };
-  }
-  const now = readCluster(home) ?? state;
-  const merged: ClusterState = { ...now, endpoints: { ...state.endpoints, ...now.endpoints } };
-  writeCluster(merged, home);
-  return merged;
+  const state = requireCluster(home);
+  const missing = state.branches.filter((b) => state.endpoints[b.name] === undefined).length;
+  if (missing === 0) return state;
+  // Ports are found before the lock (finding one is async; the lock's change is not): a few spare, in case
+  // another writer took one meanwhile.
+  const ports = new Set<number>();
+  while (ports.size < missing + 2) ports.add(await unusedPort(state));
+  await updateLocalCluster(home, (now) => {
+    const endpoints: Record<string, { port: number; idleSeconds?: number }> = { ...(now.endpoints ?? {}) };
+    const taken = new Set([...now.safekeepers.map((x) => x.port), now.pageserver.port, ...Object.values(now.computePorts), ...(now.consolePort ? [now.consolePort] : []), ...Object.values(endpoints).map((e) => e.port)]);
+    const free = [...ports].filter((p) => !taken.has(p));
+    for (const b of now.branches) {
+      if (endpoints[b.name] !== undefined) continue;
+      const port = free.shift();
+      // Only when others took most of the spares within this call: the next call gives it one.
+      if (port === undefined) break;
+      endpoints[b.name] = { port, idleSeconds: DEFAULT_IDLE_SECONDS };
+    }
+    return { ...now, endpoints };
+  });
+  return requireCluster(home);
 }
 
 /** `branch set --branch X --idle-minutes N | --idle-seconds N`: the running proxy picks it up within a second. */
 export async function setIdleSeconds(branch: string, idleSeconds: number, home = strataHome()): Promise<ClusterState> {
   findBranch(requireCluster(home), branch);
-  const state = await ensureEndpoints(home);
-  const e = state.endpoints[branch];
-  if (!e) throw new LocalClusterError(`branch ${branch} has no endpoint`);
-  const next: ClusterState = { ...state, endpoints: { ...state.endpoints, [branch]: { ...e, idleSeconds } } };
-  writeCluster(next, home);
-  return next;
+  await ensureEndpoints(home);
+  await updateLocalCluster(home, (now) => {
+    const e = now.endpoints?.[branch];
+    if (!e) throw new LocalClusterError(`branch ${branch} has no endpoint (it was deleted meanwhile?)`);
+    return { ...now, endpoints: { ...now.endpoints, [branch]: { ...e, idleSeconds } } };
+  });
+  return requireCluster(home);
 }
 
 export function idleSettingText(idleSeconds: number): string {

@@ -35,6 +35,9 @@ export type Branch = z.infer<typeof branchSchema>;
 
 const port = z.number().int().min(1).max(65535);
 
+/** The default for a branch endpoint: a compute nobody used for five minutes is stopped. */
+export const DEFAULT_IDLE_SECONDS = 300;
+
 export const clusterSchema = z.object({
   version: z.literal(1),
   tenantId: hex32,
@@ -55,7 +58,7 @@ export const clusterSchema = z.object({
    * long the compute it started may stay without connections before it stops it (seconds; 0 = never).
    * Absent in registries written before endpoints existed.
    */
-  endpoints: z.record(z.string(), z.object({ port, idleSeconds: z.number().int().min(0).max(366 * 86_400) })).default({}),
+  endpoints: z.record(z.string(), z.object({ port, idleSeconds: z.number().int().min(0).max(366 * 86_400).default(DEFAULT_IDLE_SECONDS) })).default({}),
 });
 export type ClusterState = z.infer<typeof clusterSchema>;
 
