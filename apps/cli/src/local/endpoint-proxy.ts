@@ -15,7 +15,8 @@
 import * as net from 'node:net';
 import { type EndpointEffect, type EndpointInput, type EndpointState, newEndpoint, nextDeadlineMs, stepEndpoint } from '@strata/core/endpoint';
 import { type ComputeStateFile } from '@strata/compute';
-import { runningComputes, startLocalCompute, stopCompute } from './computes.js';
+import { daemonName, runningComputes, startLocalCompute, stopCompute } from './computes.js';
+import { daemonPid } from './daemon.js';
 import { COMPUTE_STOP_GRACE_MS } from './down.js';
 import { type EndpointReport, ensureEndpoints, writeEndpointsStatus } from './endpoints.js';
 import { type ClusterState, readCluster, strataHome } from './state.js';
@@ -259,6 +260,12 @@ class BranchEndpoint {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.state.phase === 'starting') {
+      // Nobody will be piped to it: its controller's SIGTERM ends the start (a clean stop once it is up), so `down`,
+      // which stops the proxy first, never leaves behind a compute it could not yet see.
+      const pid = daemonPid(this.ctx.home, daemonName(this.branch));
+      if (pid !== undefined) process.kill(pid, 'SIGTERM');
+    }
     await new Promise<void>((resolve) => (this.listening ? this.server.close(() => resolve()) : resolve()));
     this.listening = false;
     for (const s of [...this.held, ...this.piped]) s.destroy();
