@@ -39,7 +39,10 @@ export interface Sample {
   readonly commitLsn: string | null;
   readonly ingestedLsn: string | null;
   readonly ingestLagBytes: number | null;
+  /** The page server's last ingested LSN − remote_consistent_lsn: how far uploads trail ingest (issue 10 bounds this). */
   readonly remoteLagBytes: number | null;
+  /** Bytes the page server's upload queue still has to send. */
+  readonly uploadQueueBytes: number | null;
   readonly reconstruct: { n: number; p50Ms: number; p99Ms: number } | null;
   /** The benchmark's own GetPage batch at the last ingested LSN, sent just before the scrape. */
   readonly probe: GetPageProbe | null;
@@ -172,7 +175,8 @@ export class Sampler {
       commitLsn: commit?.toString() ?? null,
       ingestedLsn: ps?.lastRecordLsn.toString() ?? null,
       ingestLagBytes: commit !== null && ps ? Number(commit > ps.lastRecordLsn ? commit - ps.lastRecordLsn : 0n) : null,
-      remoteLagBytes: commit !== null && remoteLsn !== null ? Number(commit > remoteLsn ? commit - remoteLsn : 0n) : null,
+      remoteLagBytes: ps && remoteLsn !== null ? Number(ps.lastRecordLsn > remoteLsn ? ps.lastRecordLsn - remoteLsn : 0n) : null,
+      uploadQueueBytes: metrics ? this.uploadQueueBytes(metrics) : null,
       reconstruct: metrics ? this.reconstruct(metrics) : null,
       probe,
       layers: layers ? layerCounts(layers) : null,
@@ -189,6 +193,11 @@ export class Sampler {
     if (this.main) this.probeKeys = await tablePages(this.main).catch(() => this.probeKeys);
     const head = await pageserverTimeline(this.info, this.timelineId);
     return getPages(this.info, this.timelineId, this.probeKeys, head.lastRecordLsn);
+  }
+
+  private uploadQueueBytes(metrics: readonly PromSample[]): number | null {
+    const row = select(metrics, 'pageserver_remote_upload_queue_bytes', { tenant_id: this.info.tenantId, timeline_id: this.timelineId })[0];
+    return row ? Number(row.raw) : null;
   }
 
   private remoteConsistentLsn(metrics: readonly PromSample[]): bigint | null {
@@ -246,7 +255,7 @@ async function tablePages(main: Target): Promise<PageKey[]> {
 }
 
 const COLUMNS: [string, number][] = [
-  ['t(s)', 5], ['phase', 10], ['tps', 7], ['rows/s', 8], ['ingest-lag', 11], ['remote-lag', 11], ['reconstruct p50/p99 ms (n)', 28],
+  ['t(s)', 5], ['phase', 10], ['tps', 7], ['rows/s', 8], ['ingest-lag', 11], ['remote-lag', 11], ['upload-queue', 13], ['reconstruct p50/p99 ms (n)', 28],
   ['L0/deltas/images', 17], ['ps RSS', 10], ['sk disk (max)', 14], ['ps disk', 11],
 ];
 
@@ -268,7 +277,7 @@ function printSample(s: Sample): void {
   const sk = s.safekeeperDiskBytes;
   process.stdout.write(
     `${PREFIX}: ${row([
-      String(s.tSec), s.phase, s.tps === null ? '-' : s.tps.toFixed(0), s.rowsPerSec === null ? '-' : count(s.rowsPerSec), mibText(s.ingestLagBytes), mibText(s.remoteLagBytes),
+      String(s.tSec), s.phase, s.tps === null ? '-' : s.tps.toFixed(0), s.rowsPerSec === null ? '-' : count(s.rowsPerSec), mibText(s.ingestLagBytes), mibText(s.remoteLagBytes), mibText(s.uploadQueueBytes),
       reconstructText(s.reconstruct), s.layers ? `${s.layers.l0}/${s.layers.deltas}/${s.layers.images}` : '-', mibText(s.pageserverRssBytes),
       sk ? mibText(Math.max(...sk)) : '-', mibText(s.pageserverDiskBytes),
     ])}\n`,
