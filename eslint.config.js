@@ -56,7 +56,6 @@ export default tseslint.config(
       'packages/db/src/generated/**',
       // These hand the whole environment on to a child process (mariadbd, a daemon, the CLI), not read it.
       'apps/cli/src/local/daemon.ts',
-      'apps/console/src/server/services/cli.ts',
     ],
     rules: {
       'no-restricted-properties': ['error', { object: 'process', property: 'env', message: "read the environment in the app's env.ts and pass the values in" }],

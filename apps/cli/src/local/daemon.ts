@@ -81,6 +81,11 @@ export interface StartedDaemon {
   readonly logOffset: number;
 }
 
+/** The environment every daemon inherits: this process's own (this module hands it on; it reads nothing of it). */
+export function inheritedEnv(): NodeJS.ProcessEnv {
+  return process.env;
+}
+
 /** Starts `program ...args` (default: `strata ...args`) in the background, detached from this process. */
 export function startDaemon(home: string, name: string, args: readonly string[], env: Record<string, string> = {}, program: Program = 'strata'): StartedDaemon {
   const log = logFile(home, name);

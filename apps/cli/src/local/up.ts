@@ -9,18 +9,17 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { z } from 'zod';
 import { initDatadir } from '@strata/compute';
-import { lsnString } from '@strata/core/json';
+import { addLocalSafekeeper, pageserverArgs, removeLocalSafekeeper, safekeeperArgs, servicesEnv } from '@strata/client/local';
 import { freePort } from '../commands/compute.js';
 import { tenantImport } from '../commands/pageserver-client.js';
 import { authHeaders } from '../commands/safekeeper-endpoints.js';
-import { startLocalCompute, timelineConf, unusedPort } from './computes.js';
+import { startLocalCompute, unusedPort } from './computes.js';
 import { consoleAvailable, ensureConsole } from './console.js';
-import { daemonPid, logFile, type Program, type StartedDaemon, startDaemon, stopDaemon, waitReady } from './daemon.js';
+import { daemonPid, inheritedEnv, logFile, type Program, REPO_ROOT, type StartedDaemon, startDaemon, waitReady } from './daemon.js';
 import { branchEndpointLines, ensureEndpointProxy } from './endpoints.js';
 import { type ClusterKeys, ensureKeys } from './keys.js';
-import { adminToken, type ClusterState, LocalClusterError, readCluster, strataHome, writeCluster } from './state.js';
+import { type ClusterState, LocalClusterError, readCluster, strataHome, writeCluster } from './state.js';
 
 const S3_BUCKET = 'strata';
 const SERVICE_START_TIMEOUT_MS = 60_000;
@@ -68,10 +67,6 @@ async function newCluster(home: string, s3: boolean): Promise<Omit<ClusterState,
 
 type Services = Omit<ClusterState, 'tenantId'>;
 
-function s3Env(c: Services): Record<string, string> {
-  return c.s3 ? { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' } : {};
-}
-
 async function httpOk(url: string, token: string): Promise<boolean> {
   const r = await fetch(url, { headers: authHeaders(token), signal: AbortSignal.timeout(2000) });
   await r.body?.cancel();
@@ -98,28 +93,17 @@ async function ensureDaemon(home: string, name: string, what: string, command: C
 }
 
 function safekeeperCommand(home: string, c: Services, sk: { id: number; port: number }, keys: ClusterKeys): Command {
-  const peers = c.safekeepers.map((s) => `${s.id}=${s.url}`).join(',');
-  const args = [
-    '--id', String(sk.id), '--listen', `127.0.0.1:${sk.port}`, '--data', join(home, 'safekeepers', String(sk.id)),
-    '--remote-storage', c.remoteStorage, '--peers', peers, '--auth-public-key', keys.publicKeyFile, '--token-file', keys.safekeeperTokenFile,
-  ];
-  return { program: 'safekeeper', args };
+  return { program: 'safekeeper', args: safekeeperArgs(home, c, sk, keys) };
 }
 
 function pageserverCommand(home: string, c: Services, keys: ClusterKeys): Command {
-  const args = [
-    '--listen', `127.0.0.1:${c.pageserver.port}`, '--data', join(home, 'pageserver'),
-    // Every registered safekeeper: the page server follows whichever members hold a timeline now.
-    '--safekeepers', c.safekeepers.map((s) => `127.0.0.1:${s.port}`).join(','), '--remote-storage', c.remoteStorage,
-    '--auth-public-key', keys.publicKeyFile, '--token-file', keys.pageserverTokenFile,
-  ];
-  return { program: 'pageserver', args };
+  return { program: 'pageserver', args: pageserverArgs(home, c, keys) };
 }
 
 async function startServices(home: string, c: Services, log: (l: string) => void): Promise<void> {
   const keys = await ensureKeys(home);
   const admin = readFileSync(keys.adminTokenFile, 'utf8').trim();
-  const env = s3Env(c);
+  const env = servicesEnv(c);
   if (c.s3Server) {
     const { port, bucket } = c.s3Server;
     await ensureDaemon(home, 's3', 'the S3 server', { program: 'strata', args: ['s3-server', '--listen', `127.0.0.1:${port}`, '--dir', join(home, 's3'), '--bucket', bucket] }, {}, async () => {
@@ -195,107 +179,19 @@ export async function up(opts: UpOptions, home = strataHome()): Promise<UpResult
 
 /**
  * A new safekeeper node for the local cluster (the next id), started and
- * registered; the page server restarts to follow it too. It holds no
- * timeline until a membership change adds it (`safekeeper membership`).
+ * registered; the other safekeepers and the page server restart to know it.
+ * It holds no timeline until a membership change adds it. @strata/client/local
+ * does it, for the console too.
  */
-export async function addSafekeeper(log: (l: string) => void, home = strataHome()): Promise<{ id: number; url: string }> {
-  const state = readCluster(home);
-  if (!state) throw new LocalClusterError(`no local cluster in ${home}: run ./strata up first`);
-  const port = await unusedPort(state);
-  const id = Math.max(...state.safekeepers.map((s) => s.id)) + 1;
-  const sk = { id, port, url: `http://127.0.0.1:${port}` };
-  const next: ClusterState = { ...state, safekeepers: [...state.safekeepers, sk] };
-  writeCluster(next, home);
-  await startServices(home, next, log);
-  // Peers lists and the page server's safekeeper list are command-line flags: restart those that run with the old list.
-  await restartSafekeepersForPeers(home, next, state.safekeepers, id, log);
-  log('restarting the page server to follow the new safekeeper');
-  await stopDaemon(home, 'pageserver', 60_000);
-  await startServices(home, next, log);
-  return sk;
-}
-
-const timelineCommits = z.object({
-  timelines: z.array(
-    z.object({
-      timelineId: z.string(),
-      commitLsn: lsnString,
-      conf: z.object({ members: z.array(z.number()), newMembers: z.array(z.number()).optional() }),
-    }),
-  ),
-});
-
-/** The commit LSN of each timeline one safekeeper is a member of (by its own configuration); empty when it does not answer. */
-async function commitLsns(url: string, id: number, tenantId: string, token: string): Promise<Map<string, bigint>> {
-  const r = await fetch(`${url}/v1/tenants/${tenantId}/timelines`, { headers: authHeaders(token), signal: AbortSignal.timeout(3000) }).catch(() => undefined);
-  const p = r?.ok ? timelineCommits.safeParse(await r.json().catch(() => null)) : undefined;
-  if (!p?.success) await r?.body?.cancel().catch(() => undefined);
-  const member = (t: { conf: { members: number[]; newMembers?: number[] | undefined } }) => t.conf.members.includes(id) || (t.conf.newMembers ?? []).includes(id);
-  return new Map(p?.success ? p.data.timelines.filter(member).map((t) => [t.timelineId, t.commitLsn]) : []);
-}
-
-/** How long a restarted safekeeper may take to be back in its timelines' quorums before the next one goes down. */
-const REJOIN_WAIT_MS = 15_000;
-
-/**
- * Restarts the running safekeepers `older` (not the new node `added`) so that
- * their --peers name it: a safekeeper pulls only from its peers and takes a
- * new timeline naming only known nodes, so each must know the new node
- * before a membership change or a branch puts a timeline there. One at a
- * time; before the next goes down, the restarted one has caught up with the
- * commit LSN its peers had when it came back (the proposers reconnected to
- * it), so no timeline has two members away at once.
- */
-async function restartSafekeepersForPeers(home: string, next: ClusterState, older: ClusterState['safekeepers'], added: number, log: (l: string) => void): Promise<void> {
-  const admin = adminToken(next);
-  for (const sk of older) {
-    if (daemonPid(home, `safekeeper-${sk.id}`) === undefined) continue;
-    log(`restarting safekeeper ${sk.id} with safekeeper ${added} among its peers`);
-    await stopDaemon(home, `safekeeper-${sk.id}`, 30_000);
-    await startServices(home, next, log);
-    const target = new Map<string, bigint>();
-    for (const other of next.safekeepers) {
-      if (other.id === sk.id) continue;
-      for (const [tl, commit] of await commitLsns(other.url, other.id, next.tenantId, admin)) target.set(tl, commit > (target.get(tl) ?? 0n) ? commit : (target.get(tl) ?? 0n));
-    }
-    const deadline = Date.now() + REJOIN_WAIT_MS;
-    for (;;) {
-      const mine = await commitLsns(sk.url, sk.id, next.tenantId, admin);
-      const behind = [...mine].filter(([tl, commit]) => commit < (target.get(tl) ?? 0n)).map(([tl]) => tl);
-      if (behind.length === 0) break;
-      if (Date.now() > deadline) {
-        log(`safekeeper ${sk.id} has not caught up on ${behind.length} timeline(s) after ${REJOIN_WAIT_MS} ms (no proposer running?): going on`);
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+export function addSafekeeper(log: (l: string) => void, home = strataHome()): Promise<{ id: number; url: string }> {
+  return addLocalSafekeeper({ home, repoRoot: REPO_ROOT, baseEnv: inheritedEnv(), log });
 }
 
 /**
  * Decommissions a safekeeper node of the local cluster: refused while any
  * branch's timeline names it (move the timeline away with `safekeeper
- * membership` first) or when fewer than three nodes would remain. Stops it,
- * unregisters it, deletes its data, and restarts the page server on the
- * remaining list.
+ * membership` first) or when fewer than three nodes would remain.
  */
-export async function removeSafekeeper(id: number, log: (l: string) => void, home = strataHome()): Promise<void> {
-  const state = readCluster(home);
-  if (!state) throw new LocalClusterError(`no local cluster in ${home}: run ./strata up first`);
-  if (!state.safekeepers.some((s) => s.id === id)) throw new LocalClusterError(`no safekeeper ${id} (safekeepers: ${state.safekeepers.map((s) => s.id).join(', ')})`);
-  if (state.safekeepers.length <= 3) throw new LocalClusterError(`safekeeper ${id} is one of the last three: a timeline needs three nodes to keep a quorum through a failure`);
-  for (const b of state.branches) {
-    const conf = await timelineConf(state, b.timelineId);
-    if (conf && (conf.members.includes(id) || (conf.newMembers ?? []).includes(id))) {
-      throw new LocalClusterError(`safekeeper ${id} is a member of branch ${b.name}'s timeline (generation ${conf.generation}: ${conf.members.join(',')}): move it first with ./strata safekeeper membership --branch ${b.name} --members ...`);
-    }
-  }
-  log(`stopping safekeeper ${id}`);
-  await stopDaemon(home, `safekeeper-${id}`, 30_000);
-  const next: ClusterState = { ...state, safekeepers: state.safekeepers.filter((s) => s.id !== id) };
-  writeCluster(next, home);
-  rmSync(join(home, 'safekeepers', String(id)), { recursive: true, force: true });
-  log('restarting the page server without it');
-  await stopDaemon(home, 'pageserver', 60_000);
-  await startServices(home, next, log);
+export function removeSafekeeper(id: number, log: (l: string) => void, home = strataHome()): Promise<void> {
+  return removeLocalSafekeeper({ home, repoRoot: REPO_ROOT, baseEnv: inheritedEnv(), log }, id);
 }
