@@ -13,7 +13,7 @@ test('[SAFEKEEPERS][MEMBERSHIP] three nodes added from the console; main moves f
   const node = (id: number) => nodes.getByRole('row').filter({ has: page.getByRole('cell', { name: String(id), exact: true }) });
   await expect(nodes.locator('tbody tr')).toHaveCount(3);
 
-  // Three new nodes from the console, each an operation running `strata safekeeper add`.
+  // Three new nodes from the console, each an operation that starts one (no CLI involved).
   for (const id of [4, 5, 6]) {
     await test.step(`add safekeeper ${id}`, async () => {
       await page.getByRole('button', { name: 'Add a safekeeper node' }).click();

@@ -205,14 +205,14 @@ describe('[CLUSTER] routers against a real local cluster', () => {
   });
 
   // Last: adding a node restarts the page server.
-  it('[SAFEKEEPERS][ADD] a new node through `strata safekeeper add`, registered and healthy; viewers cannot', async () => {
+  it('[SAFEKEEPERS][ADD] a new node started by the console, registered and healthy; viewers cannot', async () => {
     await expect(h.caller(viewer).safekeepers.add({})).rejects.toMatchObject({ code: 'FORBIDDEN' });
     const op = await settled(await h.caller(admin).safekeepers.add({}));
     expect(op).toMatchObject({ status: 'finished', kind: 'safekeepers.add', result: { id: 4, url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) } });
     const o = await h.caller(viewer).safekeepers.overview();
     expect(o.nodes.map((n) => [n.id, n.healthy])).toEqual([[1, true], [2, true], [3, true], [4, true]]);
 
-    // Remove: refused (the CLI's typed refusal) for a node main's timeline names; done for the idle new one.
+    // Remove: refused (CONFLICT) for a node main's timeline names; done for the idle new one.
     await expect(h.caller(viewer).safekeepers.remove({ nodeId: 4 })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     const refused = await settled(await h.caller(admin).safekeepers.remove({ nodeId: 1 }));
     expect(refused.status).toBe('failed');

@@ -1,7 +1,7 @@
 /**
  * Tenants: the local cluster's own tenant (from cluster.json) plus tenants
  * created or imported from the console, which the page server stores
- * (computes and branches through the CLI serve the registry's tenant).
+ * (computes and branches of the registry serve the registry's tenant).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
