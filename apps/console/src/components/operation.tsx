@@ -1,4 +1,5 @@
 'use client';
+import Link from 'next/link';
 import { useOperation } from '../data/operations/use-operation';
 import { useStartOperation } from '../data/operations/use-start-operation';
 import { ErrorBox } from './ui';
@@ -12,7 +13,8 @@ export function OperationProgress({ id }: { id: string }) {
     <div className="card" data-testid="operation" data-status={op.status}>
       <div>
         <b>{op.kind}</b> — <span className={op.status === 'failed' ? 'bad' : op.status === 'finished' ? 'ok' : 'warn'}>{op.status}</span>
-        {op.attempt > 1 ? ` (attempt ${op.attempt})` : ''}
+        {op.attempt > 1 ? ` (attempt ${op.attempt})` : ''}{' '}
+        <Link href={`/operations/${op.id}`} className="hint">details</Link>
       </div>
       <ol className="steps">
         {op.steps.map((s) => (

@@ -3,6 +3,7 @@ import Link from 'next/link';
 import { useState } from 'react';
 import { AdminOnly } from '../../components/admin-only';
 import { BranchGraph } from '../../components/branches/branch-graph';
+import { RestoreButton } from '../../components/branches/restore-button';
 import { ConfirmButton } from '../../components/confirm';
 import { FieldError, PointField } from '../../components/field';
 import { LocalTime } from '../../components/local-time';
@@ -71,7 +72,7 @@ export function BranchesView() {
           <ConfirmButton label="reset to parent" title={`Reset branch ${b.name} to ${b.parent}?`} confirmLabel={`Reset ${b.name}`} onConfirm={() => action.start({ kind: 'reset', name: b.name })}>
             <p>Everything written to <b>{b.name}</b> since it branched from {b.parent} is dropped, and it starts again from {b.parent}&apos;s head.{runningOn(b.name)} This cannot be undone.</p>
           </ConfirmButton>{' '}
-          <button className="secondary" onClick={() => { const at = prompt('Restore to time (ISO)', new Date(Date.now() - 60_000).toISOString()); if (at) action.start({ kind: 'restore', name: b.name, at }); }}>restore…</button>{' '}
+          <RestoreButton branch={b.name} onRestore={(at) => action.start({ kind: 'restore', name: b.name, at })} />{' '}
           <ConfirmButton label="delete" title={`Delete branch ${b.name}?`} confirmLabel={`Delete ${b.name}`} onConfirm={() => action.start({ kind: 'delete', name: b.name })}>
             <p>
               Branch <b>{b.name}</b> (timeline <span className="mono">{b.timelineId.slice(0, 8)}</span>, {bytes(b.layerBytes)}) and everything written to it since it branched from {b.parent} at LSN <Lsn value={b.lsn} /> are deleted.{runningOn(b.name)} This cannot be undone.

@@ -1,4 +1,5 @@
 'use client';
+import Link from 'next/link';
 import { AdminOnly } from '../../components/admin-only';
 import { LocalTime } from '../../components/local-time';
 import { useOperationAction } from '../../components/operation';
@@ -22,7 +23,7 @@ export function OperationsView() {
           {(q.data ?? []).map((o) => (
             <tr key={o.id} data-status={o.status}>
               <td><LocalTime iso={o.createdAt} /></td>
-              <td>{o.kind}{o.attempt > 1 ? ` (attempt ${o.attempt})` : ''}</td>
+              <td><Link href={`/operations/${o.id}`}>{o.kind}</Link>{o.attempt > 1 ? ` (attempt ${o.attempt})` : ''}</td>
               <td data-testid="target">{o.target ?? '—'}</td>
               <td className={o.status === 'failed' ? 'bad' : o.status === 'finished' ? 'ok' : 'warn'}>{o.status}</td>
               <td>{o.actor ?? '—'}</td>

@@ -2,6 +2,7 @@
 import { useState } from 'react';
 import { Interactive } from '../../components/hydration';
 import { FieldError, PointField } from '../../components/field';
+import { AsOf } from '../../components/as-of';
 import { ErrorBox } from '../../components/ui';
 import { useBranches } from '../../data/branches/use-branches';
 import { useTimeTravelQuery } from '../../data/timetravel/use-time-travel';
@@ -52,6 +53,7 @@ export function TimeTravelView() {
       {q.data ? (
         <>
           <p>{q.data.rows.length} rows{q.data.truncated ? ' (truncated)' : ''} from {q.data.compute} in {q.data.elapsedMs} ms</p>
+          <AsOf asOf={q.data.asOf} />
           <table data-testid="results">
             <thead><tr>{q.data.columns.map((c, i) => <th key={i}>{c}</th>)}</tr></thead>
             <tbody>{q.data.rows.map((r, i) => <tr key={i}>{r.map((v, j) => <td key={j}>{v ?? 'NULL'}</td>)}</tr>)}</tbody>

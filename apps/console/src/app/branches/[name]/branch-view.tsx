@@ -29,14 +29,16 @@ export function BranchView({ name }: { name: string }) {
           <h2>Computes</h2>
           <ErrorBox error={computes.error} />
           {mine.length === 0 ? <p className="hint" data-testid="no-computes">No compute runs on {name}.</p> : null}
-          <table data-testid="branch-computes">
-            <thead><tr><th>Name</th><th>Mode</th><th>State</th><th>Shipped / committed</th></tr></thead>
-            <tbody>
-              {mine.map((c) => (
-                <tr key={c.name}><td>{c.name}</td><td>{c.mode}</td><td>{c.state}</td><td><Lsn value={c.shippedLsn} /> / <Lsn value={c.commitLsn} /></td></tr>
-              ))}
-            </tbody>
-          </table>
+          {mine.length ? (
+            <table data-testid="branch-computes">
+              <thead><tr><th>Name</th><th>Mode</th><th>State</th><th>Shipped / committed</th></tr></thead>
+              <tbody>
+                {mine.map((c) => (
+                  <tr key={c.name}><td>{c.name}</td><td>{c.mode}</td><td>{c.state}</td><td><Lsn value={c.shippedLsn} /> / <Lsn value={c.commitLsn} /></td></tr>
+                ))}
+              </tbody>
+            </table>
+          ) : null}
           <div className="charts">{mine.map((c) => <ConnectionPanel key={c.name} compute={c} />)}</div>
         </>
       ) : null}
