@@ -179,24 +179,22 @@ class BranchEndpoint {
 
   private pipe(client: net.Socket): void {
     this.piped.add(client);
+    const port = this.computePort;
+    if (port === undefined) {
+      // Cannot happen with a running compute; if it does, the client sees its connection closed rather than a hang.
+      this.ctx.log(`endpoint ${this.branch}: no compute port known; closing the client`);
+      this.unpipe(client);
+      return;
+    }
+    const server = net.connect({ host: '127.0.0.1', port });
+    server.setNoDelay(true);
     let left = false;
     const leave = (): void => {
       if (left) return;
       left = true;
-      this.piped.delete(client);
-      client.destroy();
       server.destroy();
-      if (!this.closed) this.step({ type: 'disconnect', nowMs: nowMs(), waited: false });
+      this.unpipe(client);
     };
-    const port = this.computePort;
-    const server = net.connect({ host: '127.0.0.1', port: port ?? 0 });
-    server.setNoDelay(true);
-    if (port === undefined) {
-      // Cannot happen with a running compute; if it does, the client sees its connection closed rather than a hang.
-      this.ctx.log(`endpoint ${this.branch}: no compute port known; closing the client`);
-      leave();
-      return;
-    }
     server.on('error', (e) => {
       this.ctx.log(`endpoint ${this.branch}: compute at 127.0.0.1:${port}: ${messageOf(e)}`);
       leave();
@@ -206,6 +204,13 @@ class BranchEndpoint {
     // pipe() applies backpressure each way; a half-close is passed on, and either side closing ends both.
     client.pipe(server);
     server.pipe(client);
+  }
+
+  /** A piped client is gone (or could not be piped): once per client. */
+  private unpipe(client: net.Socket): void {
+    if (!this.piped.delete(client)) return;
+    client.destroy();
+    if (!this.closed) this.step({ type: 'disconnect', nowMs: nowMs(), waited: false });
   }
 
   private async wake(): Promise<void> {
