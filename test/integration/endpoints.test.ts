@@ -4,7 +4,9 @@
  * branch with no compute starts one and gets its data; after the branch's
  * idle timeout (seconds here, minutes by default) the compute is stopped; the
  * next connection wakes it with the data intact, and so does one that
- * arrives while the compute is stopping.
+ * arrives while the compute is stopping. A client straight to the compute's
+ * own port keeps it running; a proxy killed and restarted by `up` keeps the
+ * compute it woke under the idle stop.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -145,6 +147,30 @@ describe('branch endpoints (scale to zero, real processes)', () => {
       expect(await scalar(c, 'SELECT v FROM app.t WHERE id = 9001')).toBe('written through the endpoint');
     });
     expect(computeRunning('dev')).toBe(true);
+  });
+
+  it('[PROXY RESTART] kill -9 of the proxy, then up: the new proxy finds the compute its predecessor woke and keeps it under the idle stop', async () => {
+    // Long enough that the compute is still idle (not yet stopped) when the new proxy is looked at.
+    await ok(['branch', 'set', '--branch', 'dev', '--idle-seconds', '60']);
+    const pid = Number(readFileSync(join(home, 'run', 'endpoints.pid'), 'utf8').trim());
+    process.kill(pid, 'SIGKILL');
+    await until('the proxy to be gone', async () => {
+      try {
+        process.kill(pid, 0);
+        return readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
+      } catch {
+        return true;
+      }
+    }, 10_000);
+    const out = await ok(['up', '--no-console']);
+    expect(out).toMatch(new RegExp(`^endpoint dev mysql://\\w+:\\w*@127\\.0\\.0\\.1:${seen.devPort}/$`, 'm'));
+    expect(computeRunning('dev')).toBe(true);
+    const line = await endpointLine('dev');
+    expect(line.phase).toBe('idle');
+    expect(line.line).toMatch(/idle-stop 60s/);
+    expect(line.line).not.toMatch(/kept: started by name/);
+    // Back to the short setting: the clock has run since the restart, so the stop follows within seconds (next test).
+    await ok(['branch', 'set', '--branch', 'dev', '--idle-seconds', String(IDLE_SECONDS)]);
   });
 
   it('[STOPPING] a connection that arrives while the compute stops waits and gets a fresh compute', async () => {

@@ -12,10 +12,12 @@
  * MariaDB's protocol has the server speak first (its handshake), so a
  * client held here simply waits for bytes: nothing needs to be faked.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
+import { join } from 'node:path';
 import { type EndpointEffect, type EndpointInput, type EndpointState, newEndpoint, nextDeadlineMs, stepEndpoint } from '@strata/core/endpoint';
 import { type ComputeStateFile } from '@strata/compute';
-import { daemonName, runningComputes, startLocalCompute, stopCompute } from './computes.js';
+import { computesDir, daemonName, runningComputes, startLocalCompute, stopCompute } from './computes.js';
 import { daemonPid } from './daemon.js';
 import { COMPUTE_STOP_GRACE_MS } from './down.js';
 import { type EndpointReport, ensureEndpoints, writeEndpointsStatus } from './endpoints.js';
@@ -31,6 +33,32 @@ const WAKE_TIMEOUT_MS = 300_000;
 const nowMs = (): number => Math.round(performance.timeOrigin + performance.now());
 
 const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/**
+ * Which compute of a branch the endpoint started: its controller's pid, in the compute's own directory. A
+ * proxy that restarts (a crash, a kill) reads it, so a compute it woke stays under the idle stop instead
+ * of being taken for one started by name. A pid from an earlier compute matches no running controller.
+ */
+function ownerMarkFile(home: string, branch: string): string {
+  return join(computesDir(home), branch, 'endpoint-owner.pid');
+}
+
+function markOwned(home: string, branch: string, controllerPid: number): void {
+  try {
+    writeFileSync(ownerMarkFile(home, branch), `${controllerPid}\n`);
+  } catch {
+    // Without the mark only a proxy restart loses track: the compute then counts as started by name.
+  }
+}
+
+function ownerMark(home: string, branch: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(ownerMarkFile(home, branch), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 interface ProxyContext {
   readonly home: string;
@@ -115,7 +143,8 @@ class BranchEndpoint {
   /** What a look at the computes found: the branch's read-write compute, if one runs. */
   observe(running: ComputeStateFile | undefined): void {
     if (running) this.computePort = running.port;
-    this.step({ type: 'observed', nowMs: nowMs(), running: running !== undefined });
+    const startedByEndpoint = running !== undefined && ownerMark(this.ctx.home, this.branch) === running.controllerPid;
+    this.step({ type: 'observed', nowMs: nowMs(), running: running !== undefined, startedByEndpoint });
   }
 
   private accept(socket: net.Socket): void {
@@ -221,6 +250,7 @@ class BranchEndpoint {
       if (!state) throw new Error(`no cluster registry in ${this.ctx.home}`);
       const c = await startLocalCompute(state, { branch: this.branch, readOnly: false, timeoutMs: WAKE_TIMEOUT_MS }, this.ctx.home);
       this.computePort = c.port;
+      markOwned(this.ctx.home, this.branch, c.controllerPid);
       this.lastWakeMs = Math.round(performance.now() - this.wakeStartedMs);
       this.wakes++;
       this.ctx.log(`endpoint ${this.branch}: compute ${c.name} takes connections on 127.0.0.1:${c.port} after ${this.lastWakeMs} ms`);

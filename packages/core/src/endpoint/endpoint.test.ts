@@ -143,6 +143,11 @@ describe('endpoint: computes started or stopped by name', () => {
     expect(kinds(used.effects)).toEqual(['pipe']);
     expect(run(used.s, tick(10 * MIN)).effects).toEqual([]);
   });
+  it('a compute this endpoint started before it restarted stays under the idle stop', () => {
+    const { s } = run(fresh(), { type: 'observed', nowMs: 500, running: true, startedByEndpoint: true });
+    expect(s).toMatchObject({ phase: 'idle', owned: true });
+    expect(nextDeadlineMs(s)).toBe(500 + 5 * MIN);
+  });
   it('a compute stopped by name (or crashed) leaves the endpoint stopped; the next connection starts one of its own', () => {
     const s = run(activeOwned(), observed(false)).s;
     expect(s).toMatchObject({ phase: 'stopped', owned: false, piped: 1 });

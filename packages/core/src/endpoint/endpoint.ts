@@ -68,7 +68,13 @@ export type EndpointInput =
   /** The shell did not stop after all: the compute still has clients the endpoint does not see (straight to its own port). */
   | { readonly type: 'stopCancelled'; readonly nowMs: number }
   /** What the shell found by looking: whether a read-write compute of the branch runs (someone else may start or stop it, or it may crash). */
-  | { readonly type: 'observed'; readonly nowMs: number; readonly running: boolean }
+  | {
+      readonly type: 'observed';
+      readonly nowMs: number;
+      readonly running: boolean;
+      /** The running compute is one this endpoint started before (a proxy that restarted finds it): it stays under the idle stop. */
+      readonly startedByEndpoint?: boolean;
+    }
   | { readonly type: 'configure'; readonly nowMs: number; readonly idleTimeoutMs: number };
 
 export type EndpointEffect =
@@ -170,7 +176,7 @@ function step(s: EndpointState, input: EndpointInput): EndpointStep {
       return { state: next, effects: s.waiting > 0 ? [{ kind: 'releaseWaiters' }] : [] };
     }
     case 'observed':
-      return observed(s, input.nowMs, input.running);
+      return observed(s, input.nowMs, input.running, input.startedByEndpoint ?? false);
     case 'configure':
       assertTimeout(input.idleTimeoutMs);
       return { state: { ...s, idleTimeoutMs: input.idleTimeoutMs }, effects: [] };
@@ -203,12 +209,13 @@ function disconnect(s: EndpointState, nowMs: number, waited: boolean): EndpointS
   return { state: { ...s, piped }, effects: [] };
 }
 
-function observed(s: EndpointState, nowMs: number, running: boolean): EndpointStep {
+function observed(s: EndpointState, nowMs: number, running: boolean, startedByEndpoint: boolean): EndpointStep {
   // A start or stop of the endpoint's own is in flight: its report decides, not a look in the middle of it.
   if (s.phase === 'starting' || s.phase === 'stopping') return { state: s, effects: [] };
   if (s.phase === 'stopped' && running) {
-    // Started by name: piped to, never stopped by the endpoint. Clients of a compute that went away may still be counted until they leave.
-    return { state: { ...s, owned: false, ...(s.piped > 0 ? busy : idleFrom(nowMs)) }, effects: [] };
+    // Started by name: piped to, never stopped by the endpoint (unless the endpoint itself started it, before a restart).
+    // Clients of a compute that went away may still be counted until they leave.
+    return { state: { ...s, owned: startedByEndpoint, ...(s.piped > 0 ? busy : idleFrom(nowMs)) }, effects: [] };
   }
   if ((s.phase === 'active' || s.phase === 'idle') && !running) {
     // Stopped by name or crashed: piped clients lose their compute connection and leave on their own.
