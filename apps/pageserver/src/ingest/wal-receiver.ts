@@ -69,8 +69,12 @@ const SILENT_KEEPALIVES_MAX = 5;
 /** Until the reply's headers arrive. */
 const CONNECT_TIMEOUT_MS = 10_000;
 const BACKOFF_MAX_MS = 5_000;
-/** Yield to the event loop after this many mtrs: GetPage must not starve behind a large frame. */
+/** Yield to the event loop after this many mtrs, or this long: GetPage and uploads must not starve behind a large frame. */
 const MTRS_PER_SLICE = 2_000;
+/** A bulk load's mtrs touch many pages each: 2,000 of them took tens of ms, and every I/O completion (an upload, a layer write) waited that long for its turn. */
+const SLICE_MS = 4;
+/** The clock is read every this many mtrs. */
+const CLOCK_EVERY_MTRS = 32;
 /**
  * Frozen layers waiting to be written before ingest waits for them. One: the
  * open layer fills while the previous one is written and uploaded, which is
@@ -309,6 +313,7 @@ export class WalReceiver {
     const tl = this.o.timeline;
     let mtrs = 0;
     let records = 0;
+    let sliceStart = performance.now();
     for (;;) {
       let m: redo.Mtr | undefined;
       try {
@@ -323,7 +328,10 @@ export class WalReceiver {
       if (tl.frozenLayers > before) this.flushed('size');
       mtrs++;
       records += m.records.length;
-      if (mtrs % MTRS_PER_SLICE === 0) await new Promise((r) => setImmediate(r));
+      if (mtrs % MTRS_PER_SLICE === 0 || (mtrs % CLOCK_EVERY_MTRS === 0 && performance.now() - sliceStart > SLICE_MS)) {
+        await new Promise((r) => setImmediate(r));
+        sliceStart = performance.now();
+      }
     }
     this.o.metrics.ingestMtrs.inc(this.labels, mtrs);
     this.o.metrics.ingestRecords.inc(this.labels, records);

@@ -10,8 +10,8 @@ import { dirname } from 'node:path';
 import { assert } from '@strata/core';
 import { LAYER_HEADER_BYTES, type LayerDesc, LayerIndexBuilder, type PageKey } from '@strata/core/layers';
 
-/** Values are written in chunks of about this size. */
-const CHUNK_BYTES = 1 << 20;
+/** Values are written in chunks of about this size: each write waits a turn of an event loop that ingest keeps busy. */
+const CHUNK_BYTES = 4 << 20;
 
 let tmpSeq = 0;
 

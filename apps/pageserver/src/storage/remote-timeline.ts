@@ -16,7 +16,7 @@
  * and safekeeper WAL (held below `remote_consistent_lsn`), not writes.
  */
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RemoteStorage } from '@strata/remote-storage';
 import { RemoteUploadTimedOut } from '../errors.js';
@@ -298,10 +298,10 @@ export class RemoteTimeline {
 
   private async perform(t: Task, signal: AbortSignal): Promise<void> {
     if (t.kind === 'file') {
-      let bytes: Uint8Array;
+      let bytes: number;
       try {
-        // Asynchronous: a 64 MiB layer read must not hold the event loop (GetPage runs on it).
-        bytes = new Uint8Array(await readFile(t.localPath, { signal }));
+        // One request to the thread pool for the whole file: ingest keeps the event loop busy, and a read in 512 KiB turns starved uploads.
+        bytes = await this.storage.putFile(`${this.prefix}/${t.key}`, t.localPath, { signal });
       } catch (e) {
         // Compaction or GC replaced the layer before it went up (its remote delete is queued and no newer index names
         // it), or the file was removed and written again (a newer upload of the same key is queued).
@@ -311,9 +311,8 @@ export class RemoteTimeline {
         }
         throw e;
       }
-      await this.storage.put(`${this.prefix}/${t.key}`, bytes, { signal });
       this.uploaded.add(t.key);
-      this.stats.uploadedBytes += bytes.length;
+      this.stats.uploadedBytes += bytes;
       this.stats.uploadedFiles++;
     } else if (t.kind === 'delete') {
       await this.storage.delete(`${this.prefix}/${t.key}`, { signal });

@@ -82,6 +82,7 @@ function wrap(inner: RemoteStorage, overrides: Partial<RemoteStorage>): RemoteSt
   return {
     description: inner.description,
     put: (k, b) => inner.put(k, b),
+    putFile: (k, p) => inner.putFile(k, p),
     get: (k) => inner.get(k),
     getRange: (k, o, l) => inner.getRange(k, o, l),
     list: (p) => inner.list(p),
