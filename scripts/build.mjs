@@ -6,7 +6,7 @@
 //
 //   node scripts/build.mjs [TARGET...] [--if-stale] [--quiet]
 //
-// TARGET is cli, safekeeper, pageserver or console (default: all). --if-stale rebuilds only the
+// TARGET is cli, safekeeper, pageserver, compute or console (default: all). --if-stale rebuilds only the
 // bundles one of whose inputs (esbuild's metafile, kept beside the bundle), a workspace
 // package.json, the lock file or this script changed since. `turbo run build` runs each app's
 // `build` script, which calls this; `./strata` calls it with --if-stale when a source is newer.
@@ -24,6 +24,8 @@ export const BUNDLES = [
   { target: 'cli', entry: 'apps/cli/src/redo-main.ts', out: 'apps/cli/dist/strata-redo.mjs' },
   { target: 'safekeeper', entry: 'apps/safekeeper/src/bin.ts', out: 'apps/safekeeper/dist/safekeeper.mjs' },
   { target: 'pageserver', entry: 'apps/pageserver/src/bin.ts', out: 'apps/pageserver/dist/pageserver.mjs' },
+  // The compute controller a local cluster's computes run (the CLI's and the console's alike).
+  { target: 'compute', entry: 'apps/compute/src/bin.ts', out: 'apps/compute/dist/compute.mjs' },
   { target: 'console', entry: 'apps/console/launcher/bin.ts', out: 'apps/console/dist/launcher.mjs' },
 ];
 const TARGETS = [...new Set(BUNDLES.map((b) => b.target))];

@@ -14,11 +14,11 @@ import { closeSync, existsSync, fchmodSync, mkdirSync, openSync, readFileSync, r
 import { dirname, join } from 'node:path';
 import { LocalClusterError } from './errors.js';
 
-/** The services' programs and the compute controller (which has no bundle of its own). */
+/** The services' programs and the compute controller. */
 export const DAEMON_PROGRAMS = {
   safekeeper: { bundle: 'apps/safekeeper/dist/safekeeper.mjs', source: 'apps/safekeeper/src/bin.ts' },
   pageserver: { bundle: 'apps/pageserver/dist/pageserver.mjs', source: 'apps/pageserver/src/bin.ts' },
-  compute: { bundle: undefined, source: 'apps/compute/src/bin.ts' },
+  compute: { bundle: 'apps/compute/dist/compute.mjs', source: 'apps/compute/src/bin.ts' },
 } as const;
 export type DaemonProgram = keyof typeof DAEMON_PROGRAMS;
 
@@ -27,7 +27,7 @@ export function programArgv(repoRoot: string, program: DaemonProgram): string[] 
   const { bundle, source } = DAEMON_PROGRAMS[program];
   // Real paths: `strata down` recognizes a daemon by the repository's own path in its command line.
   const real = (path: string) => (existsSync(path) ? realpathSync(path) : undefined);
-  const built = bundle === undefined ? undefined : real(join(repoRoot, bundle));
+  const built = real(join(repoRoot, bundle));
   if (built !== undefined) return ['--enable-source-maps', built];
   const entry = real(join(repoRoot, source));
   const loader = real(join(repoRoot, 'node_modules/tsx/dist/loader.mjs'));

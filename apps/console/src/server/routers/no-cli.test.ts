@@ -5,9 +5,9 @@
  * repository root without `strata` (a regression that ran the CLI fails with
  * ENOENT), and every process it spawns is recorded: branches, snapshots, a
  * membership change, computes, a time-travel query and a safekeeper node
- * added and removed all work, and none of the recorded processes is the CLI. The compute controller is spawned
- * directly (apps/compute/src/bin.ts), and what the console did is what the
- * CLI then sees (cluster.json, compute records).
+ * added and removed all work, and none of the recorded processes is the
+ * CLI. The compute controller is spawned directly (apps/compute's own
+ * program), and what the console did is what the CLI then sees.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
@@ -149,7 +149,7 @@ describe('[NO CLI] the console drives a real cluster through the services, never
     spawns.stop();
     expect(spawns.calls.filter(isCli)).toEqual([]);
     // The recorder saw the computes' controllers and the services it restarted, so it was recording.
-    expect(spawns.calls.filter((c) => c.some((a) => a.endsWith('apps/compute/src/bin.ts'))).length).toBeGreaterThanOrEqual(2);
+    expect(spawns.calls.filter((c) => c.some((a) => /apps\/compute\/(src\/bin\.ts|dist\/compute\.mjs)$/.test(a))).length).toBeGreaterThanOrEqual(2);
     const daemons = spawns.calls.filter((c) => c.some((a) => /apps\/(safekeeper|pageserver|compute)\//.test(a)));
     expect(daemons.filter((c) => c.some((a) => /apps\/(safekeeper|pageserver)\//.test(a))).length).toBeGreaterThanOrEqual(4);
     // By the repository's real path, so `strata down` knows them for the cluster's own (and stops them).
