@@ -38,28 +38,7 @@ export class ControllerUsageError extends Error {
 }
 
 export function parseControllerArgs(argv: string[], env: ControllerEnv, io: Pick<ControllerArgs, 'out' | 'log'>): ControllerArgs {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      pageserver: { type: 'string' },
-      safekeepers: { type: 'string' },
-      'safekeeper-directory': { type: 'string' },
-      tenant: { type: 'string' },
-      timeline: { type: 'string' },
-      port: { type: 'string' },
-      data: { type: 'string' },
-      name: { type: 'string' },
-      'read-only': { type: 'boolean', default: false },
-      lsn: { type: 'string' },
-      'control-port': { type: 'string' },
-      'auth-public-key': { type: 'string' },
-      'openable-root': { type: 'string', multiple: true },
-      storage: { type: 'string' },
-      'lfc-mib': { type: 'string' },
-      'buffer-pool-mib': { type: 'string' },
-    },
-  });
+  const { values, positionals } = parsedFlags(argv);
   if (positionals.length) throw new ControllerUsageError(`unexpected argument ${positionals[0]}`);
   const r = flagsSchema.safeParse(values);
   if (!r.success) throw new ControllerUsageError(r.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; '));
@@ -87,4 +66,34 @@ export function parseControllerArgs(argv: string[], env: ControllerEnv, io: Pick
     bufferPoolMib: f['buffer-pool-mib'],
     ...io,
   };
+}
+
+/** node's parseArgs, its own refusals (an unknown flag, a value that looks like a flag) as usage errors too. */
+function parsedFlags(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        pageserver: { type: 'string' },
+        safekeepers: { type: 'string' },
+        'safekeeper-directory': { type: 'string' },
+        tenant: { type: 'string' },
+        timeline: { type: 'string' },
+        port: { type: 'string' },
+        data: { type: 'string' },
+        name: { type: 'string' },
+        'read-only': { type: 'boolean', default: false },
+        lsn: { type: 'string' },
+        'control-port': { type: 'string' },
+        'auth-public-key': { type: 'string' },
+        'openable-root': { type: 'string', multiple: true },
+        storage: { type: 'string' },
+        'lfc-mib': { type: 'string' },
+        'buffer-pool-mib': { type: 'string' },
+      },
+    });
+  } catch (e) {
+    throw new ControllerUsageError(e instanceof Error ? e.message : String(e));
+  }
 }
