@@ -1,6 +1,9 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LocalClusterError } from './errors.js';
 import { readLocalCluster, updateLocalCluster } from './state.js';
@@ -35,6 +38,17 @@ describe('[LOCAL STATE] cluster.json shared by the CLI and the console', () => {
     seed();
     await Promise.all(Array.from({ length: 20 }, (_, i) => updateLocalCluster(home, (now) => ({ ...now, branches: [...now.branches, branch(i + 1)] }))));
     expect(readLocalCluster(home)!.branches.map((b) => b.name).sort()).toEqual(['main', ...Array.from({ length: 20 }, (_, i) => `b${i + 1}`)].sort());
+  });
+
+  it('two processes changing it at once (the CLI and the console) lose nothing either', async () => {
+    seed();
+    const writer = fileURLToPath(new URL('./state-writer.test-util.ts', import.meta.url));
+    const tsx = fileURLToPath(new URL('../../../../node_modules/tsx/dist/loader.mjs', import.meta.url));
+    const run = (prefix: string) => promisify(execFile)(process.execPath, ['--import', tsx, writer, home, prefix, '25'], { timeout: 60_000 });
+    await Promise.all([run('p'), run('q')]);
+    const names = readLocalCluster(home)!.branches.map((b) => b.name);
+    expect(names).toHaveLength(51);
+    for (let i = 0; i < 25; i++) expect(names).toEqual(expect.arrayContaining([`p${i}`, `q${i}`]));
   });
 
   it('fields this module does not name survive its writes (a newer CLI\'s additions)', async () => {
