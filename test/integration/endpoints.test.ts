@@ -141,11 +141,18 @@ describe('branch endpoints (scale to zero, real processes)', () => {
     expect(computeRunning('main')).toBe(true);
   });
 
-  it('[WAKE AGAIN] the next connection wakes it with the data intact', async () => {
-    await withUrl(endpointUrl(seen.devPort), async (c) => {
-      expect(await fingerprint(c, 'app.t')).toBe(seen.fp);
-      expect(await scalar(c, 'SELECT v FROM app.t WHERE id = 9001')).toBe('written through the endpoint');
-    });
+  it('[WAKE AGAIN] the next connections wake it with the data intact: eight at once, one start', async () => {
+    const starts = () => (readFileSync(join(home, 'logs', 'endpoints.log'), 'utf8').match(/endpoint dev: a client is waiting; starting the compute/g) ?? []).length;
+    const before = starts();
+    await Promise.all(
+      Array.from({ length: 8 }, () =>
+        withUrl(endpointUrl(seen.devPort), async (c) => {
+          expect(await fingerprint(c, 'app.t')).toBe(seen.fp);
+          expect(await scalar(c, 'SELECT v FROM app.t WHERE id = 9001')).toBe('written through the endpoint');
+        }),
+      ),
+    );
+    expect(starts()).toBe(before + 1);
     expect(computeRunning('dev')).toBe(true);
   });
 
