@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { computesDir, type ComputeRecord, isControllerAlive, readComputeRecord, runningComputeRecords } from './compute-records.js';
-import { logTail, startDaemon } from './daemons.js';
+import { daemonPid, logTail, startDaemon } from './daemons.js';
 import { LocalClusterError } from './errors.js';
 import { findLocalBranch, type LocalClusterState, requireLocalCluster, updateLocalCluster, writeSafekeeperDirectory } from './state.js';
 import { unusedPort } from './ports.js';
@@ -125,15 +125,17 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
  */
 export async function stopLocalCompute(home: string, name: string, graceMs = 180_000): Promise<LocalComputeStopped | undefined> {
   const c = runningComputeRecords(home).find((r) => r.name === name);
-  if (!c) return undefined;
+  // A controller still starting has no record yet; its pid file names it.
+  const controllerPid = c?.controllerPid ?? daemonPid(home, `compute-${name}`);
+  if (controllerPid === undefined) return undefined;
   try {
-    process.kill(c.controllerPid, 'SIGTERM');
+    process.kill(controllerPid, 'SIGTERM');
   } catch {
     return { name, clean: true };
   }
-  if (await waitGone(c.controllerPid, graceMs)) return { name, clean: true };
-  if (isMariadbd(c.mariadbdPid)) process.kill(c.mariadbdPid, 'SIGKILL');
-  process.kill(c.controllerPid, 'SIGKILL');
-  await waitGone(c.controllerPid, 5_000);
+  if (await waitGone(controllerPid, graceMs)) return { name, clean: true };
+  if (c && isMariadbd(c.mariadbdPid)) process.kill(c.mariadbdPid, 'SIGKILL');
+  process.kill(controllerPid, 'SIGKILL');
+  await waitGone(controllerPid, 5_000);
   return { name, clean: false };
 }
