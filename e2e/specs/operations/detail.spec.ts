@@ -1,4 +1,4 @@
-import { expect, localInput, shot, test, unique } from '../../fixtures/test.js';
+import { expect, localInput, shot, test, unique, until, withSql } from '../../fixtures/test.js';
 
 test('[OPERATIONS][DETAIL] each operation has a page: target, status, who, timing, every step with its progress line, input, result, error', async ({ page, api }) => {
   const name = unique('opdetail');
@@ -79,10 +79,19 @@ test('[TIME INPUTS][ZONE] every time input names its zone: branch form, time tra
   await zoneBesideEachTimeInput();
 });
 
-test('[TIME TRAVEL][AS OF] a query shows the LSN and time it resolved to; the LSN is the one its compute ran at', async ({ page, quiesce }) => {
+test('[TIME TRAVEL][AS OF] a query shows the LSN and time it resolved to; the LSN is the one its compute ran at', async ({ page, quiesce, cluster }) => {
   test.setTimeout(240_000);
+  // A commit before the time asked, so the page server's LSN ↔ time map has a point there (a fresh cluster has none).
+  await withSql(cluster.mainUrl, async (c) => {
+    await c.query('CREATE DATABASE IF NOT EXISTS e2e_asof');
+    await c.query('CREATE TABLE IF NOT EXISTS e2e_asof.t (id INT AUTO_INCREMENT PRIMARY KEY) ENGINE=InnoDB');
+    await c.query('INSERT INTO e2e_asof.t VALUES ()');
+  });
   await quiesce();
-  const at = Date.now() - 2_000;
+  const at = Math.ceil((Date.now() + 1_000) / 1_000) * 1_000;
+  await until(at + 1_000);
+  // Everything committed by the time asked: the LSN it resolves to can be no later.
+  const upper = await quiesce();
   await page.goto('/time-travel');
   const form = page.locator('form').filter({ has: page.getByRole('button', { name: 'Run query' }) });
   await form.locator('select[name=mode]').selectOption('time');
@@ -95,7 +104,9 @@ test('[TIME TRAVEL][AS OF] a query shows the LSN and time it resolved to; the LS
   // The read-only compute is named after the LSN it started at: the same one.
   await expect(page.getByText(/rows from \S+ in \d+ ms/)).toContainText(`main-ro-${lsn}`);
   await expect(page.getByTestId('as-of-time')).toContainText('(UTC)');
-  await expect(page.getByTestId('as-of-time')).toHaveAttribute('datetime', new Date(Math.floor(at / 1_000) * 1_000).toISOString());
+  await expect(page.getByTestId('as-of-time')).toHaveAttribute('datetime', new Date(at).toISOString());
+  expect(BigInt(lsn)).toBeLessThanOrEqual(upper);
+  expect(BigInt(lsn)).toBeGreaterThan(0n);
   await shot(page, 'time-travel-as-of');
 
   await form.locator('select[name=mode]').selectOption('head');
