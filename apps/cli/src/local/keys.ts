@@ -7,28 +7,10 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type ClusterKeys, keyPaths } from '@strata/client/local';
 import { signToken, type TokenClaims } from '@strata/service-kit';
 
-export interface ClusterKeys {
-  readonly publicKeyFile: string;
-  readonly privateKeyFile: string;
-  readonly adminTokenFile: string;
-  readonly pageserverTokenFile: string;
-  readonly safekeeperTokenFile: string;
-}
-
-export function keyPaths(home: string): ClusterKeys {
-  const dir = join(home, 'keys');
-  return {
-    publicKeyFile: join(dir, 'auth.pub'),
-    privateKeyFile: join(dir, 'auth.key'),
-    adminTokenFile: join(dir, 'admin.jwt'),
-    pageserverTokenFile: join(dir, 'pageserver.jwt'),
-    safekeeperTokenFile: join(dir, 'safekeeper.jwt'),
-  };
-}
-
-/** Creates the key pair and role tokens once; later calls reuse them. */
+/** Creates the key pair and role tokens once (where @strata/client/local's keyPaths puts them); later calls reuse them. */
 export async function ensureKeys(home: string): Promise<ClusterKeys> {
   const k = keyPaths(home);
   mkdirSync(join(home, 'keys'), { recursive: true, mode: 0o700 });

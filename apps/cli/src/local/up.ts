@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { initDatadir } from '@strata/compute';
-import { addLocalSafekeeper, pageserverArgs, removeLocalSafekeeper, safekeeperArgs, servicesEnv } from '@strata/client/local';
+import { addLocalSafekeeper, type ClusterKeys, pageserverArgs, removeLocalSafekeeper, safekeeperArgs, servicesEnv } from '@strata/client/local';
 import { freePort } from '../commands/compute.js';
 import { tenantImport } from '../commands/pageserver-client.js';
 import { authHeaders } from '../commands/safekeeper-endpoints.js';
@@ -18,7 +18,7 @@ import { startLocalCompute, unusedPort } from './computes.js';
 import { consoleAvailable, ensureConsole } from './console.js';
 import { daemonPid, inheritedEnv, logFile, type Program, REPO_ROOT, type StartedDaemon, startDaemon, waitReady } from './daemon.js';
 import { branchEndpointLines, ensureEndpointProxy } from './endpoints.js';
-import { type ClusterKeys, ensureKeys } from './keys.js';
+import { ensureKeys } from './keys.js';
 import { type ClusterState, LocalClusterError, readCluster, strataHome, writeCluster } from './state.js';
 
 const S3_BUCKET = 'strata';
