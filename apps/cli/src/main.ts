@@ -9,7 +9,7 @@ import { MembershipArgsError, safekeeperMembership } from './commands/safekeeper
 import { walPush, WalPushError } from './commands/wal-push.js';
 import { walRead, WalReadError } from './commands/wal-read.js';
 import { basebackup, branchCreate, lsnByTimestamp, pageGet, PageserverCommandError, tenantImport, waitLsn } from './commands/pageserver-client.js';
-import { ComputeCommandError, ComputeError, computeList, computeStart, computeStop } from './commands/compute.js';
+import { ComputeCommandError, ComputeError, computeList, ControllerArgsError, computeStart, computeStop } from './commands/compute.js';
 import { adminToken, type ClusterState, findBranch, LocalClusterError, readCluster, requireCluster, safekeeperHostPorts, strataHome } from './local/state.js';
 import { DaemonError } from './local/daemon.js';
 import { type BranchPoint, branchLine, createBranch, deleteBranch } from './local/branches.js';
@@ -552,7 +552,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`strata: ${e.code}: ${e.message}\n`);
       return 1;
     }
-    if (e instanceof LocalClusterError || e instanceof DaemonError || e instanceof WalPushError || e instanceof ComputeCommandError || e instanceof WalReadError || e instanceof MembershipChangeFailed || e instanceof PageserverCommandError) {
+    if (e instanceof LocalClusterError || e instanceof DaemonError || e instanceof WalPushError || e instanceof ComputeCommandError || e instanceof ControllerArgsError || e instanceof WalReadError || e instanceof MembershipChangeFailed || e instanceof PageserverCommandError) {
       process.stderr.write(`strata: ${e.message}\n`);
       return 1;
     }

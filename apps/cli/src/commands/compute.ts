@@ -6,7 +6,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { authHeaders } from '@strata/client';
-import { ComputeError, freePort, readStateFile, runController } from '@strata/compute';
+import { ComputeError, type ControllerArgs, ControllerArgsError, freePort, readStateFile, runController } from '@strata/compute';
 import { isAlive } from '../local/daemon.js';
 import { strataHome } from '../local/state.js';
 import { StrataError } from '@strata/core';
@@ -22,37 +22,11 @@ function computesDir(): string {
 
 export { freePort };
 
-export interface ComputeStartArgs {
-  readonly pageserver: string;
-  readonly safekeepers?: string | undefined;
-  readonly safekeeperDirectory?: string | undefined;
-  readonly tenantId: string;
-  readonly timelineId: string;
-  readonly port?: number | undefined;
-  readonly dataDir?: string | undefined;
-  readonly readOnly: boolean;
-  readonly lsn?: bigint | undefined;
-  readonly name?: string | undefined;
-  readonly controlPort?: number | undefined;
-  readonly token?: string | undefined;
-  readonly dbUser?: string | undefined;
-  readonly dbPassword?: string | undefined;
-  /** The cluster's public key: the control port then takes only admin tokens it signed. */
-  readonly authPublicKeyFile?: string | undefined;
-  /** basebackup, fuse or auto (default: the compute's own default). */
-  readonly storage?: 'basebackup' | 'fuse' | 'auto' | undefined;
-  /** The FUSE compute's local file cache, MiB (default: the compute's, 256). */
-  readonly lfcMib?: number | undefined;
-  /** InnoDB's buffer pool, MiB (default: the compute's). */
-  readonly bufferPoolMib?: number | undefined;
-  readonly out: (line: string) => void;
-  readonly log: (line: string) => void;
-}
+/** The controller's own arguments, less what `computeStart` fills in from STRATA_HOME. */
+export type ComputeStartArgs = Omit<ControllerArgs, 'defaultDataDir' | 'openableRoots'>;
 
-/** Runs until the compute stops; returns the process exit code. The controller itself is @strata/compute's (the console's computes run the same one). */
+/** Runs until the compute stops; returns the process exit code. The controller itself is @strata/compute's (the console's computes run the same one), and so are its refusals (ControllerArgsError). */
 export async function computeStart(args: ComputeStartArgs): Promise<number> {
-  if (!args.readOnly && !args.safekeepers) throw new ComputeCommandError('compute start needs --safekeepers (or --read-only)');
-  if (!args.readOnly && args.lsn !== undefined) throw new ComputeCommandError('--lsn needs --read-only: a read-write compute starts at the end of its timeline (branch at the LSN first)');
   return runController({
     ...args,
     defaultDataDir: (name) => join(computesDir(), name),
@@ -90,4 +64,4 @@ export async function computeStop(name: string, timeoutMs = 180_000): Promise<vo
   }
 }
 
-export { ComputeError };
+export { ComputeError, ControllerArgsError };
