@@ -7,7 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { authHeaders } from '@strata/client';
 import { ComputeError, type ControllerArgs, ControllerArgsError, freePort, readStateFile, runController } from '@strata/compute';
-import { isAlive } from '../local/daemon.js';
+import { isRunning } from '@strata/client/local';
 import { strataHome } from '../local/state.js';
 import { StrataError } from '@strata/core';
 
@@ -41,7 +41,7 @@ export async function computeList(out: (line: string) => void, branchOf: (timeli
   if (!existsSync(dir)) return;
   for (const entry of readdirSync(dir).sort()) {
     const s = readStateFile(join(dir, entry));
-    if (!s || !isAlive(s.controllerPid)) continue;
+    if (!s || !isRunning(s.controllerPid)) continue;
     let lag = '-';
     if (s.controlUrl) {
       const r = await fetch(`${s.controlUrl}/v1/status`, { headers: authHeaders(token), signal: AbortSignal.timeout(2000) }).catch(() => undefined);
@@ -55,10 +55,10 @@ export async function computeList(out: (line: string) => void, branchOf: (timeli
 /** SIGTERM to a compute recorded under STRATA_HOME, then wait for it to finish its clean stop. */
 export async function computeStop(name: string, timeoutMs = 180_000): Promise<void> {
   const s = readStateFile(join(computesDir(), name));
-  if (!s || !isAlive(s.controllerPid)) throw new ComputeCommandError(`no running compute named ${name} under ${computesDir()}`);
+  if (!s || !isRunning(s.controllerPid)) throw new ComputeCommandError(`no running compute named ${name} under ${computesDir()}`);
   process.kill(s.controllerPid, 'SIGTERM');
   const deadline = Date.now() + timeoutMs;
-  while (isAlive(s.controllerPid)) {
+  while (isRunning(s.controllerPid)) {
     if (Date.now() > deadline) throw new ComputeCommandError(`compute ${name} (pid ${s.controllerPid}) did not stop within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }

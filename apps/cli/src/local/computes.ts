@@ -6,10 +6,10 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startLocalCompute as startSharedCompute } from '@strata/client/local';
+import { startLocalCompute as startSharedCompute, waitExit } from '@strata/client/local';
 import { readStateFile, type ComputeStateFile } from '@strata/compute';
 import { freePort } from '../commands/compute.js';
-import { daemonPid, inheritedEnv, isOurProcess, killNow, REPO_ROOT, waitExit } from './daemon.js';
+import { daemonPid, inheritedEnv, isOurProcess, killNow, REPO_ROOT } from './daemon.js';
 import { type ClusterState, strataHome } from './state.js';
 
 export function computesDir(home = strataHome()): string {

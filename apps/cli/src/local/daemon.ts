@@ -9,11 +9,17 @@
  * `./strata`, which rebuilds stale ones before it starts); a program that was
  * never built runs from its TypeScript source under tsx, a few times slower
  * to start.
+ *
+ * Liveness, waiting for an exit and a log's tail are @strata/client/local's
+ * (the console starts daemons too); what stays here is the CLI's own: its
+ * programs (the CLI itself, the console launcher), a pid check bound to this
+ * checkout's path, and errors the CLI prints as they are.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, fchmodSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isRunning, logTail, waitExit } from '@strata/client/local';
 import { StrataError } from '@strata/core';
 
 /** The directory holding apps/cli: this module runs from apps/cli/src/local (source) or apps/cli/dist (bundle). */
@@ -131,43 +137,6 @@ export function logSince(file: string, from: number): string {
   }
 }
 
-/** The last `lines` lines a daemon wrote since `from` (at most its last 64 KiB). */
-export function logTail(file: string, from = 0, lines = 25): string {
-  let size = 0;
-  try {
-    size = statSync(file).size;
-  } catch {
-    return '';
-  }
-  return logSince(file, Math.max(from, size - 64 * 1024)).trimEnd().split('\n').slice(-lines).join('\n');
-}
-
-/** True while `pid` runs. A zombie has stopped: our detached daemons are reaped by init, which here may take seconds. */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    // /proc/<pid>/stat: "pid (comm) S ...", where comm may itself hold parentheses.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-export async function waitExit(pid: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (isAlive(pid)) {
-    if (Date.now() > deadline) return false;
-    // Short polls: `down` waits on every process of the cluster, one after another.
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return true;
-}
-
 /** How long a SIGKILLed process gets to disappear from the process table. */
 export const KILL_WAIT_MS = 5000;
 
@@ -202,7 +171,7 @@ export async function waitReady(what: string, d: StartedDaemon, probe: () => Pro
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await probe().catch(() => false)) return;
-    if (!isAlive(d.pid)) throw new DaemonError(`${what} exited during start; its log (${d.logFile}):\n${logTail(d.logFile, d.logOffset)}`);
+    if (!isRunning(d.pid)) throw new DaemonError(`${what} exited during start; its log (${d.logFile}):\n${logTail(d.logFile, d.logOffset)}`);
     if (Date.now() > deadline) throw new DaemonError(`${what} was not ready within ${timeoutMs} ms; its log (${d.logFile}):\n${logTail(d.logFile, d.logOffset)}`);
     // A service listens within a few hundred milliseconds of its spawn: poll often enough not to add to that.
     await new Promise((r) => setTimeout(r, 50));

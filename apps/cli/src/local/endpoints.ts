@@ -10,8 +10,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { unusedPort } from './computes.js';
-import { daemonPid, isAlive, logFile, type StartedDaemon, startDaemon, stopDaemon, waitReady } from './daemon.js';
-import { updateLocalCluster } from '@strata/client/local';
+import { daemonPid, logFile, type StartedDaemon, startDaemon, stopDaemon, waitReady } from './daemon.js';
+import { isRunning, updateLocalCluster } from '@strata/client/local';
 import { type ClusterState, DEFAULT_IDLE_SECONDS, findBranch, LocalClusterError, requireCluster, strataHome } from './state.js';
 
 export const ENDPOINTS_DAEMON = 'endpoints';
@@ -128,7 +128,7 @@ export function readEndpointsStatus(home = strataHome()): EndpointsStatus | unde
     return undefined; // Written by rename: a torn read is a file from before any proxy ran, not a half of one.
   }
   const r = endpointsStatusSchema.safeParse(raw);
-  if (!r.success || !isAlive(r.data.pid) || daemonPid(home, ENDPOINTS_DAEMON) !== r.data.pid) return undefined;
+  if (!r.success || !isRunning(r.data.pid) || daemonPid(home, ENDPOINTS_DAEMON) !== r.data.pid) return undefined;
   return r.data;
 }
 

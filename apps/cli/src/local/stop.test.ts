@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { stopCompute } from './computes.js';
-import { isAlive } from './daemon.js';
+import { isRunning } from '@strata/client/local';
 
 const started: number[] = [];
 
@@ -20,7 +20,7 @@ async function controller(ignoreSigterm: boolean): Promise<number> {
 }
 
 afterEach(() => {
-  for (const pid of started.splice(0)) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  for (const pid of started.splice(0)) if (isRunning(pid)) process.kill(pid, 'SIGKILL');
 });
 
 describe('stopCompute', () => {
@@ -29,7 +29,7 @@ describe('stopCompute', () => {
     const r = await stopCompute({ name: 'a', controllerPid: pid, mariadbdPid: 0 }, 5000);
     expect(r).toMatchObject({ name: 'a', clean: true });
     expect(r.ms).toBeLessThan(2000);
-    expect(isAlive(pid)).toBe(false);
+    expect(isRunning(pid)).toBe(false);
   });
 
   it('a controller that ignores SIGTERM is killed after the grace period, and says so', async () => {
@@ -37,7 +37,7 @@ describe('stopCompute', () => {
     const r = await stopCompute({ name: 'b', controllerPid: pid, mariadbdPid: 0 }, 300);
     expect(r.clean).toBe(false);
     expect(r.ms).toBeGreaterThanOrEqual(300);
-    expect(isAlive(pid)).toBe(false);
+    expect(isRunning(pid)).toBe(false);
   });
 
   it('computes stopped in parallel take one grace period, not one each', async () => {
@@ -51,7 +51,7 @@ describe('stopCompute', () => {
   it('a controller that is gone already is a clean stop', async () => {
     const pid = await controller(false);
     process.kill(pid, 'SIGKILL');
-    while (isAlive(pid)) await new Promise((r) => setTimeout(r, 10));
+    while (isRunning(pid)) await new Promise((r) => setTimeout(r, 10));
     expect((await stopCompute({ name: 'd', controllerPid: pid, mariadbdPid: 0 }, 1000)).clean).toBe(true);
   });
 });
