@@ -10,13 +10,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTempDir, removeTempDir } from '../support/mariadb.js';
+import { describe, expect, it } from 'vitest';
 import { until } from '../support/until.js';
-import { computeLine, fingerprint, innodbLsn, localCli, scalar, withUrl } from '../support/local-cluster.js';
+import { computeLine, fingerprint, innodbLsn, type LocalCli, localClusterPerFile, scalar, withUrl } from '../support/local-cluster.js';
 
 let home: string;
-let cli: ReturnType<typeof localCli>;
+let cli: LocalCli;
 const seen = { mainUrl: '', fp: '', user: '', password: '', devPort: 0 };
 
 /** The idle timeout the test gives its branch: short enough to wait out, long enough to see `active` first. */
@@ -62,15 +61,10 @@ function computeRunning(name: string): boolean {
 
 const endpointUrl = (port: number) => `mysql://${seen.user}:${seen.password}@127.0.0.1:${port}/`;
 
-beforeAll(async () => {
-  home = await makeTempDir('strata-endpoints-');
-  cli = localCli(home);
-}, 60_000);
-
-afterAll(async () => {
-  if (cli) await cli(['down']);
-  if (home) await removeTempDir(home);
-}, 300_000);
+localClusterPerFile('strata-endpoints-', (h, c) => {
+  home = h;
+  cli = c;
+});
 
 describe('branch endpoints (scale to zero, real processes)', () => {
   it('[UP] prints a stable endpoint per branch beside the existing lines; main\'s endpoint pipes to the compute up started', async () => {

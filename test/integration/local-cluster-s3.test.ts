@@ -6,12 +6,11 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTempDir, removeTempDir } from '../support/mariadb.js';
-import { computeLine, fingerprint, localCli, withUrl } from '../support/local-cluster.js';
+import { describe, expect, it } from 'vitest';
+import { computeLine, fingerprint, type LocalCli, localClusterPerFile, withUrl } from '../support/local-cluster.js';
 
 let home: string;
-let cli: ReturnType<typeof localCli>;
+let cli: LocalCli;
 
 function filesUnder(dir: string): string[] {
   const out: string[] = [];
@@ -26,15 +25,10 @@ function filesUnder(dir: string): string[] {
   return out;
 }
 
-beforeAll(async () => {
-  home = await makeTempDir('strata-local-s3-');
-  cli = localCli(home);
-}, 60_000);
-
-afterAll(async () => {
-  if (cli) await cli(['down']);
-  if (home) await removeTempDir(home);
-}, 300_000);
+localClusterPerFile('strata-local-s3-', (h, c) => {
+  home = h;
+  cli = c;
+});
 
 describe('local cluster on S3 (./strata up --s3)', () => {
   it('[UP --s3] remote storage is an S3 server; the cluster resumes after down; the storage kind cannot change', async () => {

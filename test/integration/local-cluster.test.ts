@@ -8,14 +8,13 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import { makeTempDir, removeTempDir } from '../support/mariadb.js';
 import { until } from '../support/until.js';
-import { computeLine, connectUrl, fingerprint, innodbLsn, localCli, scalar, withUrl } from '../support/local-cluster.js';
+import { computeLine, connectUrl, fingerprint, innodbLsn, type LocalCli, localClusterPerFile, scalar, withUrl } from '../support/local-cluster.js';
 
 let home: string;
-let cli: ReturnType<typeof localCli>;
+let cli: LocalCli;
 let mainUrl = '';
 
 interface ComputeState {
@@ -127,15 +126,10 @@ function pidOf(daemon: string): number {
 
 const seen = { lsnA: 0n, timeA: new Date(0), fpA: '', fpMain: '' };
 
-beforeAll(async () => {
-  home = await makeTempDir('strata-local-');
-  cli = localCli(home);
-}, 60_000);
-
-afterAll(async () => {
-  if (cli) await cli(['down']);
-  if (home) await removeTempDir(home);
-}, 300_000);
+localClusterPerFile('strata-local-', (h, c) => {
+  home = h;
+  cli = c;
+});
 
 describe('local cluster (./strata up, real processes)', () => {
   it('[UP] prints its endpoints; SQL with DDL and grants on main; services refuse requests without a token', async () => {

@@ -7,6 +7,8 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll } from 'vitest';
+import { makeTempDir, removeTempDir } from './mariadb.js';
 import { REPO_ROOT } from './redo-scenario.js';
 
 export interface CliResult {
@@ -34,6 +36,27 @@ export function localCli(home: string) {
         resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
       });
     });
+}
+
+export type LocalCli = ReturnType<typeof localCli>;
+
+/**
+ * A test file's own cluster home: a temp STRATA_HOME and its `./strata` made
+ * before the file's tests (`ready` hands them over), `down` and the home
+ * removed after them.
+ */
+export function localClusterPerFile(prefix: string, ready: (home: string, cli: LocalCli) => void): void {
+  let home: string | undefined;
+  let cli: LocalCli | undefined;
+  beforeAll(async () => {
+    home = await makeTempDir(prefix);
+    cli = localCli(home);
+    ready(home, cli);
+  }, 60_000);
+  afterAll(async () => {
+    if (cli) await cli(['down']);
+    if (home) await removeTempDir(home);
+  }, 300_000);
 }
 
 /** `compute NAME mysql://USER:PASSWORD@127.0.0.1:PORT/` → its parts. */
