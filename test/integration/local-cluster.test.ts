@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
+import { isRunning } from '@strata/client/local';
 import { until } from '../support/until.js';
 import { computeLine, connectUrl, fingerprint, innodbLsn, type LocalCli, localClusterPerFile, scalar, withUrl } from '../support/local-cluster.js';
 
@@ -80,17 +81,6 @@ async function ok(args: string[]): Promise<string> {
   return r.stdout;
 }
 
-/** A zombie has exited: the daemons' parent is init, which may reap them seconds later. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
 /** The command line a process runs (NUL-separated arguments joined by spaces). */
 function cmdline(pid: number): string {
   return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
@@ -101,7 +91,7 @@ const DOWN_MS_MAX = 10_000;
 
 async function waitDead(pid: number): Promise<void> {
   const deadline = Date.now() + 60_000;
-  while (alive(pid)) {
+  while (isRunning(pid)) {
     if (Date.now() > deadline) throw new Error(`pid ${pid} did not exit`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -410,12 +400,12 @@ describe('local cluster (./strata up, real processes)', () => {
     expect(cmdline(pidOf('safekeeper-1'))).toContain('/apps/safekeeper/dist/safekeeper.mjs');
     expect(cmdline(pidOf('pageserver'))).toContain('/apps/pageserver/dist/pageserver.mjs');
     const main = computeState('main');
-    expect(alive(main.controllerPid)).toBe(true);
+    expect(isRunning(main.controllerPid)).toBe(true);
     // A second compute (read-only, at main's head): the issue's bound is for down with several computes, stopped in parallel.
     const roName = /^compute (\S+) mysql:\S+$/m.exec(await ok(['compute', 'start', '--branch', 'main', '--read-only']))?.[1];
     expect(roName).toBeDefined();
     const ro = computeState(roName!);
-    expect(alive(ro.controllerPid)).toBe(true);
+    expect(isRunning(ro.controllerPid)).toBe(true);
     const t0 = performance.now();
     const out = await ok(['down']);
     const downMs = performance.now() - t0;
@@ -427,7 +417,7 @@ describe('local cluster (./strata up, real processes)', () => {
     expect(out).toContain(`\nstopped compute ${roName!}\n`);
     process.stdout.write(`[DOWN] ./strata down with ${parallel![1]} computes running: ${Math.round(downMs)} ms\n`);
     expect(downMs, out).toBeLessThanOrEqual(DOWN_MS_MAX);
-    for (const pid of [...pids, main.controllerPid, main.mariadbdPid, ro.controllerPid, ro.mariadbdPid]) expect(alive(pid)).toBe(false);
+    for (const pid of [...pids, main.controllerPid, main.mariadbdPid, ro.controllerPid, ro.mariadbdPid]) expect(isRunning(pid)).toBe(false);
     expect(existsSync(join(home, 'cluster.json'))).toBe(true);
     const again = await ok(['up', '--no-console']);
     expect(computeLine(again, 'main').url).toBe(mainUrl);
