@@ -4,13 +4,14 @@
  */
 import { parseArgs } from 'node:util';
 import { MembershipChangeFailed } from '@strata/client';
+import { localAdminToken } from '@strata/client/local';
 import { cmdRedoApply, cmdRedoDump } from './commands/redo.js';
 import { MembershipArgsError, safekeeperMembership } from './commands/safekeeper-membership.js';
 import { walPush, WalPushError } from './commands/wal-push.js';
 import { walRead, WalReadError } from './commands/wal-read.js';
 import { basebackup, branchCreate, lsnByTimestamp, pageGet, PageserverCommandError, tenantImport, waitLsn } from './commands/pageserver-client.js';
 import { ComputeCommandError, ComputeError, computeList, ControllerArgsError, computeStart, computeStop } from './commands/compute.js';
-import { adminToken, type ClusterState, findBranch, LocalClusterError, readCluster, requireCluster, safekeeperHostPorts, strataHome } from './local/state.js';
+import { type ClusterState, findBranch, LocalClusterError, readCluster, requireCluster, safekeeperHostPorts, strataHome } from './local/state.js';
 import { DaemonError } from './local/daemon.js';
 import { type BranchPoint, branchLine, createBranch, deleteBranch } from './local/branches.js';
 import { branchOfTimeline, createSnapshot, deleteSnapshot, listSnapshots, restoreSnapshot } from './local/snapshots.js';
@@ -35,7 +36,7 @@ function token(): string | undefined {
   const fromEnv = cliEnv().token;
   if (fromEnv) return fromEnv;
   const c = readCluster();
-  return c ? adminToken(c) : undefined;
+  return c ? localAdminToken(c) : undefined;
 }
 
 /** The flag's value, else the local cluster's (commands act on it when no address is given). */
@@ -404,7 +405,7 @@ async function cmdComputeStart(argv: string[]): Promise<number> {
       if (lsn !== undefined) throw new UsageError('give one of --lsn or --at');
       if (Number.isNaN(Date.parse(values.at))) throw new UsageError(`--at takes an ISO time, got "${values.at}"`);
       const b = findBranch(state, values.branch);
-      lsn = await lsnByTimestamp({ pageserver: `127.0.0.1:${state.pageserver.port}`, tenantId: state.tenantId, timelineId: b.timelineId, at: new Date(values.at), token: adminToken(state) });
+      lsn = await lsnByTimestamp({ pageserver: `127.0.0.1:${state.pageserver.port}`, tenantId: state.tenantId, timelineId: b.timelineId, at: new Date(values.at), token: localAdminToken(state) });
     }
     const c = await startLocalCompute(state, { branch: values.branch, readOnly, lsn });
     out(`compute ${c.name} ${c.connectionUrl}`);

@@ -3,14 +3,14 @@
  * kept by the page server; restore is a branch at the snapshot.
  */
 import { snapshotCreate, snapshotDelete, snapshotList, type SnapshotInfo } from '@strata/client';
-import { restoreLocalSnapshot } from '@strata/client/local';
+import { localAdminToken, restoreLocalSnapshot } from '@strata/client/local';
 import { ensureEndpoints } from './endpoints.js';
-import { adminToken, type Branch, type ClusterState, findBranch, strataHome } from './state.js';
+import { type Branch, type ClusterState, findBranch, strataHome } from './state.js';
 
 export type Snapshot = SnapshotInfo;
 
 function pageserver(state: ClusterState) {
-  return { url: state.pageserver.url, token: adminToken(state) };
+  return { url: state.pageserver.url, token: localAdminToken(state) };
 }
 
 export function branchOfTimeline(state: ClusterState, timelineId: string): string {

@@ -2,10 +2,13 @@
  * The registry of a local cluster: `$STRATA_HOME/cluster.json`. It names
  * what only the control plane knows (ports, branch names, keys, the
  * database password); LSNs, timelines and snapshots live in the services.
- * Written atomically (temp + rename) so a crash never leaves half a file.
+ * Written atomically (temp + rename) so a crash never leaves half a file;
+ * the writing, the safekeeper directory and the admin token are
+ * @strata/client/local's, which the console writes the same file with.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { writeAtomically, writeSafekeeperDirectory } from '@strata/client/local';
 import { lsnDecimal } from '@strata/core/json';
 import { z } from 'zod';
 import { cliEnv } from '../env.js';
@@ -87,23 +90,9 @@ export function requireCluster(home = strataHome()): ClusterState {
   return c;
 }
 
-function writeAtomically(file: string, text: string, mode: number): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text, { mode });
-  renameSync(tmp, file);
-}
-
 export function writeCluster(state: ClusterState, home = strataHome()): void {
   writeAtomically(clusterFile(home), JSON.stringify(clusterSchema.parse(state), null, 2) + '\n', 0o600);
   writeSafekeeperDirectory(state, home);
-}
-
-/** Every registered safekeeper's H:P, one per line: computes re-read it when a membership change moves their timeline. */
-export function writeSafekeeperDirectory(state: ClusterState, home = strataHome()): string {
-  const file = join(home, 'safekeepers.list');
-  writeAtomically(file, state.safekeepers.map((s) => `127.0.0.1:${s.port}`).join('\n') + '\n', 0o644);
-  return file;
 }
 
 export function findBranch(state: ClusterState, name: string): Branch {
@@ -114,8 +103,4 @@ export function findBranch(state: ClusterState, name: string): Branch {
 
 export function safekeeperHostPorts(state: ClusterState): string {
   return state.safekeepers.map((s) => `127.0.0.1:${s.port}`).join(',');
-}
-
-export function adminToken(state: ClusterState): string {
-  return readFileSync(state.auth.adminTokenFile, 'utf8').trim();
 }

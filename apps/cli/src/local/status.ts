@@ -9,7 +9,8 @@ import { z } from 'zod';
 import { authHeaders, pageserverStatus, ServiceClientError, type TimelineDetails, timelineDetails } from '@strata/client';
 import { lsnDecimal, lsnString } from '@strata/core/json';
 import { runningComputes } from './computes.js';
-import { adminToken, type ClusterState } from './state.js';
+import { localAdminToken } from '@strata/client/local';
+import { type ClusterState } from './state.js';
 
 const skTimeline = z.object({ term: z.string(), flushLsn: lsnDecimal, commitLsn: lsnString, backupLsn: lsnDecimal, remoteConsistentLsn: lsnDecimal, conf: z.object({ generation: z.number(), members: z.array(z.number()) }) }).passthrough();
 /** What status shows of a page server timeline beyond its LSNs (remote and lastErrors are absent from an older page server: its status still prints). */
@@ -99,7 +100,7 @@ function pageserverTimeline(state: ClusterState, token: string, timelineId: stri
 }
 
 export async function status(state: ClusterState, out: (line: string) => void): Promise<void> {
-  const token = adminToken(state);
+  const token = localAdminToken(state);
   out(`tenant ${state.tenantId} remote ${state.remoteStorage}`);
   for (const sk of state.safekeepers) {
     const s = await getJson(`${sk.url}/v1/status`, token, z.unknown());

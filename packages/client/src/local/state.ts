@@ -75,7 +75,8 @@ export function requireLocalCluster(home: string): LocalClusterState {
   return c;
 }
 
-function writeAtomically(file: string, text: string, mode: number): void {
+/** Writes `file` whole or not at all (temp + rename): a crash never leaves half a file. */
+export function writeAtomically(file: string, text: string, mode: number): void {
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, text, { mode });
