@@ -28,7 +28,7 @@ import { z } from 'zod';
 import { makeTempDir, removeTempDir } from '../test/support/mariadb.js';
 import { type Bench, type BenchOptions, describeMachine, formatMachine, type Machine } from './support/bench.js';
 import { replaceMarkedSection } from './support/docs-section.js';
-import { computeStatus, parseComputeLine, REPO_ROOT, run, strata, STRATA, strataEnv, type Target } from './support/strata-local.js';
+import { buildBundlesIfStale, computeStatus, parseComputeLine, REPO_ROOT, run, strata, STRATA, strataEnv, type Target } from './support/strata-local.js';
 
 const NAME = 'scale-to-zero';
 const RUNS = 5;
@@ -158,8 +158,8 @@ function docsSection(m: Measured, opts: BenchOptions, lines: string[]): string {
 
 async function runBench(opts: BenchOptions): Promise<void> {
   const machine = describeMachine();
-  // What `./strata` would do before its first command: bring the bundles up to date (untimed).
-  await run(process.execPath, [join(REPO_ROOT, 'scripts/build.mjs'), '--if-stale', '--quiet', 'cli', 'safekeeper', 'pageserver']);
+  // Untimed.
+  await buildBundlesIfStale();
   const home = await makeTempDir('bench-scale-to-zero');
   let m: Measured;
   try {

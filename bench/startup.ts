@@ -24,6 +24,7 @@ import { programArgv, PROGRAMS } from '../apps/cli/src/local/daemon.js';
 import { makeTempDir, removeTempDir } from '../test/support/mariadb.js';
 import { type Bench, type BenchOptions, describeMachine, formatMachine, type Machine } from './support/bench.js';
 import { replaceMarkedSection } from './support/docs-section.js';
+import { buildBundlesIfStale } from './support/strata-local.js';
 
 const NAME = 'startup';
 const RUNS = 5;
@@ -197,8 +198,8 @@ function docsSection(m: Measured, opts: BenchOptions, lines: string[]): string {
 
 async function runBench(opts: BenchOptions): Promise<void> {
   const machine = describeMachine();
-  // What `./strata` would do before its first command: bring the bundles up to date (untimed).
-  await run(process.execPath, [join(REPO_ROOT, 'scripts/build.mjs'), '--if-stale', '--quiet', 'cli', 'safekeeper', 'pageserver']);
+  // Untimed.
+  await buildBundlesIfStale();
   const dir = await makeTempDir('bench-startup');
   let m: Measured;
   try {

@@ -37,6 +37,14 @@ export function run(cmd: string, args: string[], env: Record<string, string> = {
   });
 }
 
+/**
+ * What `./strata` does before its first command: bring the bundles of the CLI and the services
+ * up to date, so that a benchmark times what users run (call it before anything is timed).
+ */
+export async function buildBundlesIfStale(): Promise<void> {
+  await run(process.execPath, [join(REPO_ROOT, 'scripts/build.mjs'), '--if-stale', '--quiet', 'cli', 'safekeeper', 'pageserver']);
+}
+
 /** The CLI acts on the cluster in `home`; an empty STRATA_TOKEN makes it use that cluster's admin token. */
 export function strataEnv(home: string): Record<string, string> {
   return { STRATA_HOME: home, STRATA_TOKEN: '' };
