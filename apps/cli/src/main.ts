@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 import { MembershipChangeFailed } from '@strata/client';
 import { localAdminToken } from '@strata/client/local';
+import { COMPUTE_START_FLAGS } from '@strata/compute';
 import { cmdRedoApply, cmdRedoDump } from './commands/redo.js';
 import { MembershipArgsError, safekeeperMembership } from './commands/safekeeper-membership.js';
 import { walPush, WalPushError } from './commands/wal-push.js';
@@ -368,25 +369,8 @@ async function cmdComputeStart(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: {
-      pageserver: { type: 'string' },
-      safekeepers: { type: 'string' },
-      'safekeeper-directory': { type: 'string' },
-      tenant: { type: 'string' },
-      timeline: { type: 'string' },
-      port: { type: 'string' },
-      data: { type: 'string' },
-      name: { type: 'string' },
-      'read-only': { type: 'boolean', default: false },
-      lsn: { type: 'string' },
-      'control-port': { type: 'string' },
-      branch: { type: 'string' },
-      at: { type: 'string' },
-      'auth-public-key': { type: 'string' },
-      storage: { type: 'string' },
-      'lfc-mib': { type: 'string' },
-      'buffer-pool-mib': { type: 'string' },
-    },
+    // The controller's own flags (@strata/compute), and a branch of the local cluster to start on.
+    options: { ...COMPUTE_START_FLAGS, branch: { type: 'string' }, at: { type: 'string' } },
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const readOnly = values['read-only'] ?? false;

@@ -3,7 +3,7 @@
  * checked with zod before anything starts; the secrets (token, database
  * password) come from the environment (env.ts), never from argv.
  */
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
 import { lsnDecimal } from '@strata/core/json';
 import { join } from 'node:path';
@@ -68,30 +68,36 @@ export function parseControllerArgs(argv: string[], env: ControllerEnv, io: Pick
   };
 }
 
+/**
+ * The flags of a compute start, as node's parseArgs takes them: this program's and the CLI's
+ * `compute start`, which adds its own (--branch, --at) and leaves out --openable-root (it
+ * gives the controller STRATA_HOME itself).
+ */
+export const COMPUTE_START_FLAGS = {
+  pageserver: { type: 'string' },
+  safekeepers: { type: 'string' },
+  'safekeeper-directory': { type: 'string' },
+  tenant: { type: 'string' },
+  timeline: { type: 'string' },
+  port: { type: 'string' },
+  data: { type: 'string' },
+  name: { type: 'string' },
+  'read-only': { type: 'boolean', default: false },
+  lsn: { type: 'string' },
+  'control-port': { type: 'string' },
+  'auth-public-key': { type: 'string' },
+  storage: { type: 'string' },
+  'lfc-mib': { type: 'string' },
+  'buffer-pool-mib': { type: 'string' },
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
+
 /** node's parseArgs, its own refusals (an unknown flag, a value that looks like a flag) as usage errors too. */
 function parsedFlags(argv: string[]) {
   try {
     return parseArgs({
       args: argv,
       allowPositionals: true,
-      options: {
-        pageserver: { type: 'string' },
-        safekeepers: { type: 'string' },
-        'safekeeper-directory': { type: 'string' },
-        tenant: { type: 'string' },
-        timeline: { type: 'string' },
-        port: { type: 'string' },
-        data: { type: 'string' },
-        name: { type: 'string' },
-        'read-only': { type: 'boolean', default: false },
-        lsn: { type: 'string' },
-        'control-port': { type: 'string' },
-        'auth-public-key': { type: 'string' },
-        'openable-root': { type: 'string', multiple: true },
-        storage: { type: 'string' },
-        'lfc-mib': { type: 'string' },
-        'buffer-pool-mib': { type: 'string' },
-      },
+      options: { ...COMPUTE_START_FLAGS, 'openable-root': { type: 'string', multiple: true } },
     });
   } catch (e) {
     throw new ControllerUsageError(e instanceof Error ? e.message : String(e));

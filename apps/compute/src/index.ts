@@ -6,3 +6,4 @@ export * from './app.js';
 export { mariadbdArgs, MARIADBD_PATH } from './mariadbd.js';
 export * from './bootstrap.js';
 export * from './controller.js';
+export { COMPUTE_START_FLAGS } from './controller-args.js';
