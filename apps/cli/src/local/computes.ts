@@ -4,9 +4,9 @@
  * start too: the controller program with the cluster's addresses, a tenant
  * token and the database account) and returns once it takes queries.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startLocalCompute as startSharedCompute, waitExit } from '@strata/client/local';
+import { isMariadbd, startLocalCompute as startSharedCompute, waitExit } from '@strata/client/local';
 import { readStateFile, type ComputeStateFile } from '@strata/compute';
 import { freePort } from '../commands/compute.js';
 import { daemonPid, inheritedEnv, isOurProcess, killNow, REPO_ROOT } from './daemon.js';
@@ -64,15 +64,6 @@ export interface ComputeStopped {
   /** False when the clean stop did not finish within the grace period and the compute was killed. */
   readonly clean: boolean;
   readonly ms: number;
-}
-
-/** True while `pid` runs mariadbd (a compute's state file may outlive the server it names). */
-function isMariadbd(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]?.endsWith('mariadbd') ?? false;
-  } catch {
-    return false;
-  }
 }
 
 /**

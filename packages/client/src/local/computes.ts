@@ -100,7 +100,7 @@ export interface LocalComputeStopped {
 }
 
 /** True while `pid` runs mariadbd (a compute's record may outlive the server it names). */
-function isMariadbd(pid: number): boolean {
+export function isMariadbd(pid: number): boolean {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]?.endsWith('mariadbd') ?? false;
   } catch {
