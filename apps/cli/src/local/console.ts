@@ -6,7 +6,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { daemonPid, logFile, logSince, PROGRAMS, REPO_ROOT, startDaemon, type StartedDaemon, waitReady } from './daemon.js';
+import { daemonPid, logFile, logSince, PROGRAMS, REPO_ROOT, startDaemon, waitReady } from './daemon.js';
+import type { StartedDaemon } from '@strata/client/local';
 import type { ClusterState } from './state.js';
 
 /** The launcher's source: a checkout without the console (its sources) has no console. */

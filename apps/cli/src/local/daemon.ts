@@ -10,16 +10,16 @@
  * never built runs from its TypeScript source under tsx, a few times slower
  * to start.
  *
- * Liveness, waiting for an exit and a log's tail are @strata/client/local's
- * (the console starts daemons too); what stays here is the CLI's own: its
- * programs (the CLI itself, the console launcher), a pid check bound to this
- * checkout's path, and errors the CLI prints as they are.
+ * Liveness, waiting for an exit or for readiness and a log's tail are
+ * @strata/client/local's (the console starts daemons too); what stays here is
+ * the CLI's own: its programs (the CLI itself, the console launcher), a pid
+ * check bound to this checkout's path, and errors the CLI prints as they are.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, fchmodSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isRunning, logTail, waitExit } from '@strata/client/local';
+import { type StartedDaemon, waitExit, waitReady as waitReadyShared } from '@strata/client/local';
 import { StrataError } from '@strata/core';
 
 /** The directory holding apps/cli: this module runs from apps/cli/src/local (source) or apps/cli/dist (bundle). */
@@ -78,13 +78,6 @@ export function daemonPid(home: string, name: string): number | undefined {
   if (!existsSync(file)) return undefined;
   const pid = Number(readFileSync(file, 'utf8').trim());
   return Number.isInteger(pid) && pid > 0 && isOurProcess(pid) ? pid : undefined;
-}
-
-export interface StartedDaemon {
-  readonly pid: number;
-  readonly logFile: string;
-  /** Where this start's output begins in the log (earlier runs are above it). */
-  readonly logOffset: number;
 }
 
 /** The environment every daemon inherits: this process's own (this module hands it on; it reads nothing of it). */
@@ -166,14 +159,7 @@ export async function stopDaemon(home: string, name: string, timeoutMs: number, 
   return true;
 }
 
-/** Polls `probe` until it returns true; throws with the daemon's log if it dies or times out. */
-export async function waitReady(what: string, d: StartedDaemon, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await probe().catch(() => false)) return;
-    if (!isRunning(d.pid)) throw new DaemonError(`${what} exited during start; its log (${d.logFile}):\n${logTail(d.logFile, d.logOffset)}`);
-    if (Date.now() > deadline) throw new DaemonError(`${what} was not ready within ${timeoutMs} ms; its log (${d.logFile}):\n${logTail(d.logFile, d.logOffset)}`);
-    // A service listens within a few hundred milliseconds of its spawn: poll often enough not to add to that.
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** @strata/client/local's wait for a daemon's readiness, failing with the CLI's DaemonError (printed as it is). */
+export function waitReady(what: string, d: StartedDaemon, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  return waitReadyShared(what, d, probe, timeoutMs, (message) => new DaemonError(message));
 }

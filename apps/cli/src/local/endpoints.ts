@@ -10,8 +10,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { unusedPort } from './computes.js';
-import { daemonPid, logFile, type StartedDaemon, startDaemon, stopDaemon, waitReady } from './daemon.js';
-import { isRunning, updateLocalCluster } from '@strata/client/local';
+import { daemonPid, logFile, startDaemon, stopDaemon, waitReady } from './daemon.js';
+import { isRunning, type StartedDaemon, updateLocalCluster } from '@strata/client/local';
 import { type ClusterState, DEFAULT_IDLE_SECONDS, findBranch, LocalClusterError, requireCluster, strataHome } from './state.js';
 
 export const ENDPOINTS_DAEMON = 'endpoints';

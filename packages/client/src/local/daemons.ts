@@ -129,13 +129,16 @@ export function logTail(file: string, from: number, lines = 25): string {
   }
 }
 
-/** Polls `probe` until it returns true; fails with the daemon's log if it dies or runs out of time. */
-export async function waitReady(what: string, d: StartedDaemon, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+/**
+ * Polls `probe` until it returns true; fails with the daemon's log if it dies or runs out of time
+ * (`fail` makes the error: a LocalClusterError unless the caller has its own, as the CLI does).
+ */
+export async function waitReady(what: string, d: StartedDaemon, probe: () => Promise<boolean>, timeoutMs: number, fail: (message: string) => Error = (message) => new LocalClusterError('failed', message)): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await probe().catch(() => false)) return;
-    if (!isRunning(d.pid)) throw new LocalClusterError('failed', `${what} exited during start; its log (${d.logFile}):\n${logTail(d.logFile, d.logOffset)}`);
-    if (Date.now() > deadline) throw new LocalClusterError('failed', `${what} was not ready within ${timeoutMs} ms; its log (${d.logFile}):\n${logTail(d.logFile, d.logOffset)}`);
+    if (!isRunning(d.pid)) throw fail(`${what} exited during start; its log (${d.logFile}):\n${logTail(d.logFile, d.logOffset)}`);
+    if (Date.now() > deadline) throw fail(`${what} was not ready within ${timeoutMs} ms; its log (${d.logFile}):\n${logTail(d.logFile, d.logOffset)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
