@@ -6,8 +6,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { daemonPid, logFile, logSince, PROGRAMS, REPO_ROOT, startDaemon, waitReady } from './daemon.js';
-import type { StartedDaemon } from '@strata/client/local';
+import { daemonPid, logSince, PROGRAMS, REPO_ROOT, startDaemon, waitReady } from './daemon.js';
+import { daemonLogFile, type StartedDaemon } from '@strata/client/local';
 import type { ClusterState } from './state.js';
 
 /** The launcher's source: a checkout without the console (its sources) has no console. */
@@ -26,7 +26,7 @@ export async function ensureConsole(home: string, state: ClusterState, log: (l: 
   const pid = daemonPid(home, 'console');
   let d: StartedDaemon;
   if (pid !== undefined) {
-    d = { pid, logFile: logFile(home, 'console'), logOffset: 0 };
+    d = { pid, logFile: daemonLogFile(home, 'console'), logOffset: 0 };
   } else {
     log('starting the console (a first start builds it and creates its database: up to a few minutes)');
     d = startDaemon(home, 'console', ['--home', home, '--port', String(port)], {}, 'console');

@@ -19,7 +19,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, fchmodSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type StartedDaemon, waitExit, waitReady as waitReadyShared } from '@strata/client/local';
+import { daemonLogFile, type StartedDaemon, waitExit, waitReady as waitReadyShared } from '@strata/client/local';
 import { StrataError } from '@strata/core';
 
 /** The directory holding apps/cli: this module runs from apps/cli/src/local (source) or apps/cli/dist (bundle). */
@@ -55,10 +55,6 @@ export class DaemonError extends StrataError {
   override readonly name = 'DaemonError';
 }
 
-export function logFile(home: string, name: string): string {
-  return join(home, 'logs', `${name}.log`);
-}
-
 function pidFile(home: string, name: string): string {
   return join(home, 'run', `${name}.pid`);
 }
@@ -87,7 +83,7 @@ export function inheritedEnv(): NodeJS.ProcessEnv {
 
 /** Starts `program ...args` (default: `strata ...args`) in the background, detached from this process. */
 export function startDaemon(home: string, name: string, args: readonly string[], env: Record<string, string> = {}, program: Program = 'strata'): StartedDaemon {
-  const log = logFile(home, name);
+  const log = daemonLogFile(home, name);
   mkdirSync(dirname(log), { recursive: true });
   mkdirSync(join(home, 'run'), { recursive: true });
   const logOffset = existsSync(log) ? statSync(log).size : 0;

@@ -10,8 +10,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { unusedPort } from './computes.js';
-import { daemonPid, logFile, startDaemon, stopDaemon, waitReady } from './daemon.js';
-import { isRunning, type StartedDaemon, updateLocalCluster } from '@strata/client/local';
+import { daemonPid, startDaemon, stopDaemon, waitReady } from './daemon.js';
+import { daemonLogFile, isRunning, type StartedDaemon, updateLocalCluster } from '@strata/client/local';
 import { type ClusterState, DEFAULT_IDLE_SECONDS, findBranch, LocalClusterError, requireCluster, strataHome } from './state.js';
 
 export const ENDPOINTS_DAEMON = 'endpoints';
@@ -162,7 +162,7 @@ export async function ensureEndpointProxy(home: string, log: (line: string) => v
   const pid = daemonPid(home, ENDPOINTS_DAEMON);
   let d: StartedDaemon;
   if (pid !== undefined) {
-    d = { pid, logFile: logFile(home, ENDPOINTS_DAEMON), logOffset: 0 };
+    d = { pid, logFile: daemonLogFile(home, ENDPOINTS_DAEMON), logOffset: 0 };
   } else {
     log('starting the branch endpoints (scale to zero)');
     d = startDaemon(home, ENDPOINTS_DAEMON, ['endpoints', 'run'], { STRATA_HOME: home });

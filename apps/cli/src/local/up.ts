@@ -10,13 +10,13 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { initDatadir } from '@strata/compute';
-import { addLocalSafekeeper, type ClusterKeys, pageserverArgs, removeLocalSafekeeper, safekeeperArgs, servicesEnv, type StartedDaemon } from '@strata/client/local';
+import { addLocalSafekeeper, type ClusterKeys, daemonLogFile, pageserverArgs, removeLocalSafekeeper, safekeeperArgs, servicesEnv, type StartedDaemon } from '@strata/client/local';
 import { freePort } from '../commands/compute.js';
 import { tenantImport } from '../commands/pageserver-client.js';
 import { authHeaders } from '../commands/safekeeper-endpoints.js';
 import { startLocalCompute, unusedPort } from './computes.js';
 import { consoleAvailable, ensureConsole } from './console.js';
-import { daemonPid, inheritedEnv, logFile, type Program, REPO_ROOT, startDaemon, waitReady } from './daemon.js';
+import { daemonPid, inheritedEnv, type Program, REPO_ROOT, startDaemon, waitReady } from './daemon.js';
 import { branchEndpointLines, ensureEndpointProxy } from './endpoints.js';
 import { ensureKeys } from './keys.js';
 import { type ClusterState, LocalClusterError, readCluster, strataHome, writeCluster } from './state.js';
@@ -84,7 +84,7 @@ async function ensureDaemon(home: string, name: string, what: string, command: C
   const pid = daemonPid(home, name);
   let d: StartedDaemon;
   if (pid !== undefined) {
-    d = { pid, logFile: logFile(home, name), logOffset: 0 };
+    d = { pid, logFile: daemonLogFile(home, name), logOffset: 0 };
   } else {
     log(`starting ${what}`);
     d = startDaemon(home, name, command.args, env, command.program);
