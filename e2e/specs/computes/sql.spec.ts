@@ -14,10 +14,18 @@ test('[COMPUTES][START] a read-write compute on a new branch; rows written throu
   const row = page.getByTestId('computes').getByRole('row').filter({ has: page.getByRole('cell', { name: branch, exact: true }) }).first();
   await expect(row).toContainText('read-write');
   await expect(row).toContainText('running');
-  const url = (await row.locator('td.mono').innerText()).trim();
-  expect(url).toMatch(/^mysql:\/\/\w+:\w+@127\.0\.0\.1:\d+\/$/);
+  // The table shows the URL without its password; the compute's connection panel reveals it to an admin.
+  const shown = (await row.locator('td.mono').innerText()).trim();
+  expect(shown).toMatch(/^mysql:\/\/\w+@127\.0\.0\.1:\d+\/$/);
+  const name = (await row.locator('td').first().innerText()).trim();
+  const panel = page.getByTestId(`connection-${name}`);
+  await panel.getByTestId('reveal').click();
+  await expect(panel.getByTestId('password')).not.toHaveText('••••••••');
+  const password = (await panel.getByTestId('password').innerText()).trim();
+  expect(password).toMatch(/^\w+$/);
+  const url = shown.replace('@', `:${password}@`);
 
-  // Rows through SQL, with the URL the console shows.
+  // Rows through SQL, with the URL and password the console shows.
   const got = await withSql(url, async (c) => {
     await c.query('CREATE DATABASE e2e_compute');
     await c.query('CREATE TABLE e2e_compute.t (id INT PRIMARY KEY, v VARCHAR(40)) ENGINE=InnoDB');
