@@ -8,7 +8,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { writeAtomically, writeSafekeeperDirectory } from '@strata/client/local';
+import { BRANCH_NAME, writeAtomically, writeSafekeeperDirectory } from '@strata/client/local';
 import { lsnDecimal } from '@strata/core/json';
 import { z } from 'zod';
 import { cliEnv } from '../env.js';
@@ -24,7 +24,8 @@ export function strataHome(): string {
 }
 
 const hex32 = z.string().regex(/^[0-9a-f]{32}$/);
-export const BRANCH_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+// One branch-name rule for the CLI and the console.
+export { BRANCH_NAME };
 
 export const branchSchema = z.object({
   name: z.string().regex(BRANCH_NAME),
