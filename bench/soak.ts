@@ -428,7 +428,10 @@ function reconstructGoal(m: Measured): Goal {
   const worst = samples.filter((s) => (s.reconstruct?.n ?? 0) >= RECONSTRUCT_MIN_OBSERVATIONS).reduce<Sample | undefined>((w, s) => (!w || s.reconstruct!.p99Ms > w.reconstruct!.p99Ms ? s : w), undefined);
   const runP99 = quantile(run, 0.99) * 1000;
   const worstP99 = worst?.reconstruct?.p99Ms ?? runP99;
-  const where = worst ? `worst interval ${worstP99.toFixed(3)} ms at ${worst.tSec} s (${worst.phase})` : 'no interval had enough reconstructions';
+  const io = worst?.reconstruct?.ioP99Ms;
+  // The share blocked on layer file reads says whether a slow interval was the disk (a page the OS cache had dropped) or the work.
+  const ioText = io !== undefined && Number.isFinite(io) ? `; its p99 blocked reading layer files ${io.toFixed(3)} ms` : '';
+  const where = worst ? `worst interval ${worstP99.toFixed(3)} ms at ${worst.tSec} s (${worst.phase}${ioText})` : 'no interval had enough reconstructions';
   // The histogram's buckets are coarse (…, 1, 2.5, 5 ms): say which one the run's p99 is in, since the figure is interpolated within it.
   const bucket = quantileBucket(run, 0.99);
   const inBucket = bucket ? ` (in the ${bucket[0] * 1000}–${bucket[1] * 1000} ms bucket)` : '';

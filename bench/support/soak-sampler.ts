@@ -43,7 +43,8 @@ export interface Sample {
   readonly remoteLagBytes: number | null;
   /** Bytes the page server's upload queue still has to send. */
   readonly uploadQueueBytes: number | null;
-  readonly reconstruct: { n: number; p50Ms: number; p99Ms: number } | null;
+  /** ioP99Ms: the p99 of the part blocked reading layer files (stage "layer_io"), NaN from a server without it. */
+  readonly reconstruct: { n: number; p50Ms: number; p99Ms: number; ioP99Ms: number } | null;
   /** The benchmark's own GetPage batch at the last ingested LSN, sent just before the scrape. */
   readonly probe: GetPageProbe | null;
   readonly layers: LayerCounts | null;
@@ -78,6 +79,7 @@ export class Sampler {
   pageserverGone: string | undefined;
   private probeKeys: PageKey[] = systemPages();
   private prevReconstruct: Buckets | undefined;
+  private prevLayerIo: Buckets | undefined;
   private prevCommits: { n: number; atMs: number } | undefined;
   private prevRows: { n: number; atMs: number } | undefined;
   private stopped = false;
@@ -208,11 +210,18 @@ export class Sampler {
   /** The interval's reconstruction quantiles, from the difference of two scrapes of the cumulative histogram. */
   private reconstruct(metrics: readonly PromSample[]): Sample['reconstruct'] {
     const cur = histogram(metrics, 'pageserver_getpage_seconds', { stage: 'reconstruct' });
-    if (!cur) return { n: 0, p50Ms: Number.NaN, p99Ms: Number.NaN };
+    if (!cur) return { n: 0, p50Ms: Number.NaN, p99Ms: Number.NaN, ioP99Ms: Number.NaN };
     const d = bucketDelta(this.prevReconstruct, cur);
     this.prevReconstruct = cur;
     this.runReconstruct = bucketSum(this.runReconstruct, d);
-    return { n: observations(d), p50Ms: quantile(d, 0.5) * 1000, p99Ms: quantile(d, 0.99) * 1000 };
+    const io = histogram(metrics, 'pageserver_getpage_seconds', { stage: 'layer_io' });
+    let ioP99Ms = Number.NaN;
+    if (io) {
+      const dio = bucketDelta(this.prevLayerIo, io);
+      this.prevLayerIo = io;
+      if (observations(dio) > 0) ioP99Ms = quantile(dio, 0.99) * 1000;
+    }
+    return { n: observations(d), p50Ms: quantile(d, 0.5) * 1000, p99Ms: quantile(d, 0.99) * 1000, ioP99Ms };
   }
 
   /** Commits per second on main (sysbench commits explicitly; the bulk load's autocommit INSERTs are counted as rows). */

@@ -204,6 +204,9 @@ describe('PageserverClient over a listening page server', () => {
     expect(text).toMatch(/pageserver_page_cache_hits_total\{tier="memory"\} [1-9]/);
     expect(text).toMatch(/pageserver_getpage_seconds_count\{stage="lookup"\} [1-9]/);
     expect(text).toMatch(/pageserver_getpage_seconds_count\{stage="reconstruct"\} [1-9]/);
+    // What reconstructions walked, and the part of their time blocked on layer files.
+    expect(text).toMatch(/pageserver_getpage_seconds_count\{stage="layer_io"\} [1-9]/);
+    expect(text).toMatch(/pageserver_getpage_layers_visited_count [1-9]/);
     expect(text).toMatch(/pageserver_getpage_tier_pages_total\{tier="memory"\} [1-9]/);
     const stats = (await (await fetch(`${ps.url}/v1/page_cache`)).json()) as { hits: number; capacityBytes: number };
     expect(stats.capacityBytes).toBe(1 << 20);

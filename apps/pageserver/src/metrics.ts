@@ -10,6 +10,7 @@ import { BackgroundErrors } from './background-errors.js';
 export const GETPAGE_BUCKETS_SECONDS = [0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.0025, 0.005, 0.01, 0.025, 0.1, 0.5, 2.5];
 /** Compaction and GC pass durations, seconds. */
 export const MAINTENANCE_BUCKETS_SECONDS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
+export const LAYERS_VISITED_BUCKETS = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64];
 export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
 export class PageserverMetrics {
@@ -29,12 +30,15 @@ export class PageserverMetrics {
       'pageserver_getpage_seconds',
       'GetPage time per stage, each timed alone (queueing before a batch is picked up is in none): per batch "wait" (for the LSN to be ingested), ' +
         '"download" (layers back from remote storage), "lookup" (memory cache lookups and bookkeeping of the whole batch), "encode" (the reply); ' +
-        'per page reconstructed "reconstruct".',
+        'per page reconstructed "reconstruct", and "layer_io": the part of "reconstruct" spent blocked reading layer files (a disk the OS page cache did not answer shows here, not in the CPU work).',
       GETPAGE_BUCKETS_SECONDS,
     ),
   );
   readonly getpageTierPages = this.registry.register(
     new Counter('pageserver_getpage_tier_pages_total', 'Pages served, by the tier that had them: "memory" (page cache), "local" (layer files on disk), "remote" (after a download in the same batch).'),
+  );
+  readonly getpageLayersVisited = this.registry.register(
+    new Histogram('pageserver_getpage_layers_visited', 'Layers (in-memory, delta, image) that gave values to one reconstruction, per page: what a read walks.', LAYERS_VISITED_BUCKETS),
   );
   readonly getpageBatchSize = this.registry.register(new Histogram('pageserver_getpage_batch_size', 'Pages per GetPage request.', BATCH_SIZE_BUCKETS));
   readonly getpagePages = this.registry.register(new Counter('pageserver_getpage_pages_total', 'Pages asked for, by result status.'));

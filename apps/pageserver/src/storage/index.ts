@@ -7,3 +7,4 @@ export * from './remote-timeline.js';
 export * from './page-cache.js';
 export * from './compaction.js';
 export * from './gc.js';
+export { ReadStats } from './read-path.js';

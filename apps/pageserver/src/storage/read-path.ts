@@ -18,7 +18,7 @@ import { readSync } from 'node:fs';
 import { CorruptFrame, redo } from '@strata/core';
 import { decodePageValue, type IndexHit, type LayerDesc, type LayerMap, type PageKey, type PageValue, reconstructPage, verifyValue } from '@strata/core/layers';
 import type { InMemoryLayer } from './in-memory-layer.js';
-import type { LayerReader } from './layer-reader.js';
+import { indexBlockReads, type LayerReader } from './layer-reader.js';
 
 /** What the read path needs of one timeline. */
 export interface ReadableTimeline {
@@ -45,6 +45,28 @@ const READ_BYTES_MAX = 4 << 20;
 /** Ancestor chains are short; a longer one is a corrupt index. */
 const ANCESTOR_DEPTH_MAX = 1000;
 
+/**
+ * What one read cost, for the slow-read log and the layers-visited metric:
+ * filled in by collectChains and Timeline.getPages when passed.
+ */
+export class ReadStats {
+  /** Layers (in-memory, delta, image) that gave at least one value. */
+  layers = 0;
+  /** Positioned reads of layer values, their bytes, and the milliseconds they blocked. */
+  reads = 0;
+  bytes = 0;
+  readMs = 0;
+  /** Index blocks read from disk (index cache misses), and the milliseconds they blocked. */
+  indexReads = 0;
+  indexReadMs = 0;
+  /** Values gathered over all keys (images and changes). */
+  values = 0;
+  collectMs = 0;
+  applyMs = 0;
+  /** The process's CPU time over the read (all threads: an upper bound on the read's own). */
+  cpuMs = 0;
+}
+
 /** One key's reconstruction data, gathered newest first. */
 export class KeyChain {
   readonly values: PageValue[] = [];
@@ -65,7 +87,7 @@ interface WantedValue {
 }
 
 /** Read the values `wanted` names from one layer file, a run of nearby values per read, and append each to its key's chain. */
-function readWanted(reader: LayerReader, wanted: WantedValue[]): void {
+function readWanted(reader: LayerReader, wanted: WantedValue[], stats: ReadStats | undefined): void {
   // `wanted` is per key, newest first; the file has each key's values oldest first.
   const byOffset = wanted.length > 1 ? wanted.slice().sort((a, b) => a.hit.offset - b.hit.offset) : wanted;
   for (let i = 0; i < byOffset.length; ) {
@@ -80,8 +102,14 @@ function readWanted(reader: LayerReader, wanted: WantedValue[]): void {
     }
     // Not zero-filled: every byte is read over, and zeroing megabytes per batch showed up in profiles.
     const buf = Buffer.allocUnsafe(end - start);
+    const t0 = stats ? performance.now() : 0;
     const got = readSync(reader.fd, buf, 0, buf.length, start);
     if (got !== buf.length) throw new CorruptFrame(`${reader.path}: short read of ${got} of ${buf.length} bytes at offset ${start}`);
+    if (stats) {
+      stats.reads++;
+      stats.bytes += got;
+      stats.readMs += performance.now() - t0;
+    }
     for (; i < j; i++) {
       const w = byOffset[i]!;
       const at = w.hit.offset - start;
@@ -89,6 +117,10 @@ function readWanted(reader: LayerReader, wanted: WantedValue[]): void {
     }
   }
   for (const w of wanted) w.chain.values.push(w.value!);
+  if (stats) {
+    stats.layers++;
+    stats.values += wanted.length;
+  }
 }
 
 /**
@@ -96,8 +128,9 @@ function readWanted(reader: LayerReader, wanted: WantedValue[]): void {
  * should be sorted (a basebackup chunk is); every chain ends done, or with
  * no base at all (the page did not exist).
  */
-export function collectChains(timeline: ReadableTimeline, keys: readonly PageKey[], lsn: bigint): KeyChain[] {
+export function collectChains(timeline: ReadableTimeline, keys: readonly PageKey[], lsn: bigint, stats?: ReadStats): KeyChain[] {
   const chains = keys.map((k) => new KeyChain(k));
+  const index0 = stats ? { count: indexBlockReads.count, ms: indexBlockReads.ms } : undefined;
   let pending = chains;
   let cur: ReadableTimeline | undefined = timeline;
   let at = lsn;
@@ -109,9 +142,17 @@ export function collectChains(timeline: ReadableTimeline, keys: readonly PageKey
     // In-memory layers: their values are all above any image's LSN.
     for (const m of cur.memoryLayers()) {
       if (m.startLsn >= at) continue;
+      let gave = 0;
       for (let i = 0; i < pending.length; i++) {
         const c = pending[i]!;
-        if (!c.done && m.chain(c.key, floors[i]!, at, c.values)) c.done = true;
+        if (c.done) continue;
+        const before = c.values.length;
+        if (m.chain(c.key, floors[i]!, at, c.values)) c.done = true;
+        gave += c.values.length - before;
+      }
+      if (stats && gave > 0) {
+        stats.layers++;
+        stats.values += gave;
       }
     }
     let minFloor = at;
@@ -132,7 +173,7 @@ export function collectChains(timeline: ReadableTimeline, keys: readonly PageKey
         if (reader.chain(c.key, floors[i]!, at, hits)) c.done = true;
         for (const hit of hits) wanted.push({ chain: c, hit });
       }
-      if (reader && wanted.length > 0) readWanted(reader, wanted);
+      if (reader && wanted.length > 0) readWanted(reader, wanted, stats);
     }
     // Image layers, grouped so each is read once.
     const byImage = new Map<LayerDesc, WantedValue[]>();
@@ -155,13 +196,17 @@ export function collectChains(timeline: ReadableTimeline, keys: readonly PageKey
       if (!list) byImage.set(img, (list = []));
       list.push({ chain: c, hit: hits[0]! });
     }
-    for (const [img, wanted] of byImage) readWanted(cur.reader(img), wanted);
+    for (const [img, wanted] of byImage) readWanted(cur.reader(img), wanted, stats);
     pending = next;
     const anc: ReadableTimeline['ancestorRead'] = cur.ancestorRead;
     if (!anc) break;
     for (const c of pending) c.branchLsn ??= anc.lsn;
     cur = anc.timeline;
     at = anc.lsn;
+  }
+  if (stats && index0) {
+    stats.indexReads += indexBlockReads.count - index0.count;
+    stats.indexReadMs += indexBlockReads.ms - index0.ms;
   }
   return chains;
 }
@@ -190,8 +235,8 @@ export function rebuild(chain: KeyChain, pageSize: number, algorithm: redo.Check
 }
 
 /** A tablespace's flags as page 0 says at `lsn`, or undefined if it has none. */
-export function spaceFlagsAt(timeline: ReadableTimeline, spaceId: number, lsn: bigint): redo.SpaceFlags | undefined {
-  const [chain] = collectChains(timeline, [{ spaceId, pageNo: 0 }], lsn);
+export function spaceFlagsAt(timeline: ReadableTimeline, spaceId: number, lsn: bigint, stats?: ReadStats): redo.SpaceFlags | undefined {
+  const [chain] = collectChains(timeline, [{ spaceId, pageNo: 0 }], lsn, stats);
   // Rebuilt unstamped first to learn its own flags.
   const probe = rebuild(chain!, timeline.pageSize, 'full_crc32');
   return probe ? redo.spaceFlagsOfPage0(probe.page) : undefined;

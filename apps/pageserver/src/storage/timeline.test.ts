@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { redo } from '@strata/core';
 import { ROOT, seedTimeline, SPACE, TENANT } from '../seed-timeline.test-util.js';
 import { compactTimeline, DEFAULT_COMPACTION } from './compaction.js';
-import { collectChains } from './read-path.js';
+import { collectChains, ReadStats } from './read-path.js';
 import { straightReplay, writeMtr } from './synthetic-wal.test-util.js';
 import { DEFAULT_HOT_CHAIN_VALUES, Timeline } from './timeline.js';
 
@@ -94,5 +94,40 @@ describe('Timeline: bounded reconstruction', () => {
     expect(t.frozenLayers).toBe(0);
     check();
     t.close();
+  });
+
+  it('ReadStats says what a read walked: layers, values, file reads and index blocks', async () => {
+    const t = Timeline.load(tlDir, { checkpointBytes: 64 << 10 });
+    const mtrs: redo.Mtr[] = [];
+    for (let i = 0; i < 3_000; i++) mtrs.push(writeMtr(i, i % 2));
+    for (const m of mtrs) t.ingest(m);
+    const lsn = mtrs[mtrs.length - 1]!.endLsn;
+    const key = { spaceId: SPACE, pageNo: 1 };
+    // From memory: values, no file reads.
+    const mem = new ReadStats();
+    const inMemory = t.getPages([key], lsn, mem)[0]!;
+    await t.flushed();
+    t.flush();
+    t.close();
+    // From files, after a restart (cold index cache for these layers): at least one value read and its bytes.
+    const again = Timeline.load(tlDir);
+    const files = new ReadStats();
+    const fromFiles = again.getPages([key], lsn, files)[0]!;
+    expect(Buffer.compare(fromFiles.page, inMemory.page)).toBe(0);
+    expect(mem.values).toBeGreaterThan(0);
+    expect(mem.layers).toBeGreaterThan(0);
+    expect(files.layers).toBeGreaterThan(0);
+    expect(files.values).toBeGreaterThanOrEqual(files.layers);
+    expect(files.reads).toBeGreaterThanOrEqual(files.layers);
+    expect(files.bytes).toBeGreaterThan(0);
+    expect(files.indexReads).toBeGreaterThan(0);
+    expect(files.readMs + files.indexReadMs).toBeLessThanOrEqual(files.collectMs + 1e-6);
+    // The same read again finds its index blocks cached, and page 0's flags learned (the cold read probed page 0 too).
+    const warm = new ReadStats();
+    again.getPages([key], lsn, warm);
+    expect(warm.indexReads).toBe(0);
+    expect(warm.reads).toBeGreaterThan(0);
+    expect(warm.reads).toBeLessThan(files.reads);
+    again.close();
   });
 });

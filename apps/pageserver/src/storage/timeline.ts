@@ -26,7 +26,7 @@ import type { LayerReader } from './layer-reader.js';
 import { LayerResidency } from './layer-residency.js';
 import { LsnWaiters } from './lsn-waiters.js';
 import { OpenLayers, type PageChangeListener } from './open-layers.js';
-import { collectChains, type PageResult, type ReadableTimeline, rebuild, spaceFlagsAt } from './read-path.js';
+import { collectChains, type PageResult, type ReadableTimeline, type ReadStats, rebuild, spaceFlagsAt } from './read-path.js';
 import type { RemoteTimeline } from './remote-timeline.js';
 import { encodeMeta, type TimelineMeta } from './timeline-meta.js';
 
@@ -361,21 +361,27 @@ export class Timeline implements ReadableTimeline {
    * (basebackup chunks, GetPage batches). Keys sorted by (space, page) read
    * best; the result is in the order of `keys`.
    */
-  getPages(keys: readonly PageKey[], lsn: bigint): Array<PageResult | undefined> {
+  getPages(keys: readonly PageKey[], lsn: bigint, stats?: ReadStats): Array<PageResult | undefined> {
+    const t0 = stats ? performance.now() : 0;
     if (lsn > this.lastRecordLsn) throw new LsnNotYetAvailable(lsn, this.lastRecordLsn, 0);
     if (lsn < this.gcHorizon) this.checkReadable(lsn);
     // Page 0 of a tablespace first: its flags say how the others are checksummed.
     let probed: Set<number> | undefined;
     for (const k of keys) {
       if (this.flagsBySpace.has(k.spaceId) || probed?.has(k.spaceId)) continue;
-      this.learnFlags(k.spaceId, lsn);
+      this.learnFlags(k.spaceId, lsn, stats);
       (probed ??= new Set()).add(k.spaceId);
     }
-    const chains = collectChains(this, keys, lsn);
+    const chains = collectChains(this, keys, lsn, stats);
+    const t1 = stats ? performance.now() : 0;
     const out: Array<PageResult | undefined> = new Array(keys.length);
     const pageSize = this.pageSize;
     for (let i = 0; i < chains.length; i++) {
       out[i] = rebuild(chains[i]!, pageSize, redo.checksumAlgorithmOf(this.flagsBySpace.get(keys[i]!.spaceId)));
+    }
+    if (stats) {
+      stats.collectMs += t1 - t0;
+      stats.applyMs += performance.now() - t1;
     }
     return out;
   }
@@ -387,8 +393,8 @@ export class Timeline implements ReadableTimeline {
   }
 
   /** A space's checksum format, from its page 0 (flags rarely change; cached until page 0 is logged again). */
-  private learnFlags(spaceId: number, lsn: bigint): void {
-    const flags = spaceFlagsAt(this, spaceId, lsn);
+  private learnFlags(spaceId: number, lsn: bigint, stats: ReadStats | undefined): void {
+    const flags = spaceFlagsAt(this, spaceId, lsn, stats);
     // Not cached while page 0 is missing: it may be written later.
     if (flags) this.flagsBySpace.set(spaceId, flags);
   }
