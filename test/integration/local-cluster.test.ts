@@ -6,11 +6,11 @@
  * and `up` again. Auth is on throughout; the CLI finds its token in the
  * cluster's home.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import { isRunning } from '@strata/client/local';
+import { COMPUTE_NICE, isRunning } from '@strata/client/local';
 import { until } from '../support/until.js';
 import { computeLine, connectUrl, fingerprint, innodbLsn, type LocalCli, localClusterPerFile, scalar, withUrl } from '../support/local-cluster.js';
 
@@ -28,6 +28,12 @@ interface ComputeState {
 /** The control port takes the cluster's admin token (keys/admin.jwt). */
 function controlHeaders(): Record<string, string> {
   return { authorization: `Bearer ${readFileSync(join(home, 'keys', 'admin.jwt'), 'utf8').trim()}` };
+}
+
+/** Field 19 of /proc/…/stat, counted after the parenthesized command name (which may hold spaces). */
+function niceOf(statFile: string): number {
+  const stat = readFileSync(statFile, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
 }
 
 function computeState(name: string): ComputeState {
@@ -131,6 +137,10 @@ describe('local cluster (./strata up, real processes)', () => {
     expect((await fetch(`${ps}/v1/tenants`)).status).toBe(401);
     const token = readFileSync(join(home, 'keys', 'admin.jwt'), 'utf8').trim();
     expect((await fetch(`${ps}/v1/tenants`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    // The compute (controller, mariadbd, every thread) runs below the storage services it shares the machine with.
+    const { controllerPid, mariadbdPid } = computeState('main');
+    for (const pid of [controllerPid, mariadbdPid]) for (const tid of readdirSync(`/proc/${pid}/task`)) expect(niceOf(`/proc/${pid}/task/${tid}/stat`), `nice of ${pid}/${tid}`).toBe(COMPUTE_NICE);
+    expect(niceOf(`/proc/${pidOf('pageserver')}/stat`)).toBe(0);
 
     await withUrl(mainUrl, async (c) => {
       await c.query('CREATE DATABASE app');

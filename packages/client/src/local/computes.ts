@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { computesDir, type ComputeRecord, isControllerAlive, readComputeRecord, runningComputeRecords } from './compute-records.js';
-import { daemonPid, logTail, startDaemon } from './daemons.js';
+import { computeNice, daemonPid, logTail, startDaemon } from './daemons.js';
 import { LocalClusterError } from './errors.js';
 import { findLocalBranch, type LocalClusterState, requireLocalCluster, updateLocalCluster, writeSafekeeperDirectory } from './state.js';
 import { unusedPort } from './ports.js';
@@ -79,7 +79,7 @@ export async function startLocalCompute(home: string, repoRoot: string, req: Loc
   ];
   req.onLine?.(`starting compute ${name} of branch ${branch.name} on port ${port} (safekeepers ${safekeepers})`);
   const token = signTenantToken(state.auth.privateKeyFile, state.tenantId, Date.now());
-  const d = startDaemon({ home, name: `compute-${name}`, repoRoot, program: 'compute', args, baseEnv: req.env, env: { STRATA_HOME: home, STRATA_TOKEN: token, STRATA_DB_USER: state.db.user, STRATA_DB_PASSWORD: state.db.password } });
+  const d = startDaemon({ home, name: `compute-${name}`, repoRoot, program: 'compute', args, baseEnv: req.env, env: { STRATA_HOME: home, STRATA_TOKEN: token, STRATA_DB_USER: state.db.user, STRATA_DB_PASSWORD: state.db.password }, nice: computeNice(req.env) });
   const deadline = Date.now() + (req.timeoutMs ?? 300_000);
   for (;;) {
     const s = readComputeRecord(dataDir);

@@ -87,6 +87,30 @@ export interface DaemonSpec {
   /** The starter's environment, which the daemon inherits (PATH, STRATA_MARIADBD…); `env` is laid over it. */
   readonly baseEnv: NodeJS.ProcessEnv;
   readonly env?: Record<string, string> | undefined;
+  /**
+   * A nice value (1–19) for the whole process, every thread of it and what it
+   * spawns: a compute is started below the storage services it shares the
+   * machine with (see COMPUTE_NICE).
+   */
+  readonly nice?: number | undefined;
+}
+
+/**
+ * The local cluster's computes run at this nice value (STRATA_COMPUTE_NICE
+ * overrides it; 0 turns it off). On one machine the safekeepers and the page
+ * server are shared by every compute, and a compute's own load must not starve
+ * them: under the soak's load on two cores, the page server's ingest fell
+ * behind and its reads waited for a CPU. Separate machines give Neon the same
+ * isolation. A nice value only matters when the CPUs are contended.
+ */
+export const COMPUTE_NICE = 5;
+
+export function computeNice(env: NodeJS.ProcessEnv): number {
+  const raw = env['STRATA_COMPUTE_NICE'];
+  if (raw === undefined || raw === '') return COMPUTE_NICE;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 19) throw new LocalClusterError('failed', `STRATA_COMPUTE_NICE must be an integer from 0 to 19, got "${raw}"`);
+  return n;
 }
 
 export function startDaemon(spec: DaemonSpec): StartedDaemon {
@@ -99,7 +123,9 @@ export function startDaemon(spec: DaemonSpec): StartedDaemon {
     fchmodSync(fd, 0o600);
     const argv = programArgv(spec.repoRoot, spec.program);
     writeFileSync(fd, `\n==== ${new Date().toISOString()} ${spec.program} ${spec.args.join(' ')} (node ${argv.join(' ')})\n`);
-    const child = spawn(process.execPath, [...argv, ...spec.args], { cwd: realpathSync(spec.repoRoot), detached: true, stdio: ['ignore', fd, fd], env: { ...spec.baseEnv, ...spec.env } });
+    // Through nice(1), which execs node: the value holds for every thread from the first (os.setPriority reaches one thread only).
+    const [cmd, cmdArgs] = spec.nice ? ['nice', ['-n', String(spec.nice), process.execPath, ...argv, ...spec.args]] : [process.execPath, [...argv, ...spec.args]];
+    const child = spawn(cmd, cmdArgs, { cwd: realpathSync(spec.repoRoot), detached: true, stdio: ['ignore', fd, fd], env: { ...spec.baseEnv, ...spec.env } });
     if (child.pid === undefined) throw new LocalClusterError('failed', `could not start ${spec.name}`);
     // Detached and unreferenced: the daemon outlives the process that started it (the console, a CLI command).
     child.unref();
