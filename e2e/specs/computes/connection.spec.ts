@@ -12,14 +12,19 @@ test('[COMPUTES][CONNECT] an admin reveals the password and copies a ready maria
   const secret = rootPassword(cluster.mainUrl);
   expect(secret.length).toBeGreaterThan(0);
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: baseURL! });
+  // The list every page polls: even an admin's carries no password (only the reveal asks for it).
+  const polled = page.waitForResponse((r) => r.url().includes('/api/trpc/') && r.url().includes('computes.list'));
   await page.goto('/computes');
   const panel = page.getByTestId('connection-main');
+  expect(await (await polled).text()).not.toContain(secret);
   // Hidden until revealed: the command prompts (-p), the page shows no password.
   await expect(panel.getByTestId('connection-command')).toHaveText(/^mariadb -h 127\.0\.0\.1 -P \d+ -u root -p$/);
   await expect(panel.getByTestId('password')).not.toHaveText(secret);
   expect(await page.locator('main').innerText()).not.toContain(secret);
 
+  const asked = page.waitForResponse((r) => r.url().includes('/api/trpc/') && r.url().includes('computes.connection'));
   await panel.getByTestId('reveal').click();
+  expect(await (await asked).text()).toContain(secret);
   await expect(panel.getByTestId('password')).toHaveText(secret);
   await expect(panel.getByTestId('connection-command')).toContainText('--password=');
   await panel.getByTestId('copy-command').click();

@@ -1,9 +1,11 @@
 'use client';
 import { useState } from 'react';
 import { mariadbCommand, parseConnection, urlWithoutPassword } from '../../lib/connection';
+import { useTRPCClient } from '../../lib/trpc';
 import { useIsAdmin } from '../admin-only';
 import { CopyButton } from '../copy-button';
 import { useHydrated } from '../hydration';
+import { ErrorBox, type ErrorLike } from '../ui';
 
 export interface ConnectionTarget {
   name: string;
@@ -16,14 +18,29 @@ const MASK = '••••••••';
 
 /**
  * How to connect to one compute: host, port, user, the password masked until an admin reveals it,
- * the URL and a ready `mariadb` command, each with a copy button. A viewer's list never carries the
- * password (the server strips it), so there is nothing to reveal for them.
+ * the URL and a ready `mariadb` command, each with a copy button. The polled list never carries the
+ * password; Reveal asks `computes.connection` (admins only) for it, once, when clicked.
  */
 export function ConnectionPanel({ compute }: { compute: ConnectionTarget }) {
   const admin = useIsAdmin();
   const hydrated = useHydrated();
-  const [revealed, setRevealed] = useState(false);
-  const c = compute.connectionUrl ? parseConnection(compute.connectionUrl) : null;
+  const client = useTRPCClient();
+  const [revealed, setRevealed] = useState<string | null>(null);
+  const [error, setError] = useState<ErrorLike | null>(null);
+  const listed = compute.connectionUrl ? parseConnection(compute.connectionUrl) : null;
+  const secret = revealed ? parseConnection(revealed) : null;
+  const c = secret ?? listed;
+  const toggle = () => {
+    if (revealed) {
+      setRevealed(null);
+      return;
+    }
+    setError(null);
+    client.computes.connection.query({ name: compute.name }).then(
+      (r) => setRevealed(r.connectionUrl),
+      (e: unknown) => setError(e instanceof Error ? e : { message: String(e) }),
+    );
+  };
   if (!c) {
     return (
       <div className="card" data-testid={`connection-${compute.name}`}>
@@ -31,8 +48,8 @@ export function ConnectionPanel({ compute }: { compute: ConnectionTarget }) {
       </div>
     );
   }
-  const show = revealed && c.password !== null;
-  const url = show ? compute.connectionUrl! : urlWithoutPassword(c);
+  const show = revealed !== null && c.password !== null;
+  const url = show ? revealed : urlWithoutPassword(c);
   const command = mariadbCommand(c, show);
   return (
     <div className="card connection" data-testid={`connection-${compute.name}`}>
@@ -46,8 +63,8 @@ export function ConnectionPanel({ compute }: { compute: ConnectionTarget }) {
         <dt>Password</dt>
         <dd>
           <span className="mono" data-testid="password">{show ? c.password : MASK}</span>{' '}
-          {admin && c.password !== null ? (
-            <button type="button" className="secondary" data-testid="reveal" disabled={!hydrated} onClick={() => setRevealed(!revealed)}>
+          {admin ? (
+            <button type="button" className="secondary" data-testid="reveal" disabled={!hydrated} onClick={toggle}>
               {revealed ? 'Hide' : 'Reveal'}
             </button>
           ) : (
@@ -59,7 +76,8 @@ export function ConnectionPanel({ compute }: { compute: ConnectionTarget }) {
         <dt>Command</dt>
         <dd><code className="mono command" data-testid="connection-command">{command}</code> <CopyButton text={command} testId="copy-command" /></dd>
       </dl>
-      {!show ? <div className="hint">{c.password !== null ? 'Reveal the password to copy a command that does not prompt for it.' : '-p prompts for the password.'}</div> : null}
+      <ErrorBox error={error} />
+      {!show ? <div className="hint">{admin ? 'Reveal the password to copy a command that does not prompt for it.' : '-p prompts for the password.'}</div> : null}
     </div>
   );
 }

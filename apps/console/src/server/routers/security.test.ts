@@ -108,14 +108,19 @@ describe('[SECURITY][CLUSTER] least privilege for viewers, time travel, mariadbd
   });
   afterAll(() => h?.close());
 
-  it("[VIEWER] computes.list, overview and operations carry no password; an admin's list does", async () => {
+  it("[VIEWER] computes.list, overview and operations carry no password; an admin's polled list neither, only the reveal asks for it", async () => {
     const mine = await h.caller(viewer).computes.list();
     const main = mine.find((c) => c.name === 'main');
     expect(main?.connectionUrl).toMatch(/^mysql:\/\/root@127\.0\.0\.1:\d+\/$/);
     expect(JSON.stringify(mine)).not.toContain(dbPassword);
     expect(JSON.stringify(await h.caller(viewer).overview.get())).not.toContain(dbPassword);
-    // The admin connects with it: the redaction is by role, not a broken URL.
-    expect((await h.caller(admin).computes.list()).find((c) => c.name === 'main')?.connectionUrl).toContain(`:${dbPassword}@`);
+    // The list is polled by every open page: an admin's carries the password no more than a viewer's.
+    const adminList = await h.caller(admin).computes.list();
+    expect(adminList.find((c) => c.name === 'main')?.connectionUrl).toMatch(/^mysql:\/\/root@127\.0\.0\.1:\d+\/$/);
+    expect(JSON.stringify(adminList)).not.toContain(dbPassword);
+    // The admin connects with it, asked for on reveal: the redaction is a separate call, not a broken URL.
+    expect((await h.caller(admin).computes.connection({ name: 'main' })).connectionUrl).toContain(`:${dbPassword}@`);
+    await expect(h.caller(viewer).computes.connection({ name: 'main' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
 
     // An admin's compute start is an operation every viewer may read: its result names the compute, not the password.
     const op = await h.caller(admin).computes.start({ branch: 'main', readOnly: true });
