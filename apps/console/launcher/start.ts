@@ -187,6 +187,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       const { BackgroundTasks } = await import('../src/server/deps');
       const { ensureAdmin } = await import('../src/server/services/auth');
       const { SignInLimiter } = await import('../src/server/services/sign-in-limiter');
+      const { RunningOperations } = await import('../src/server/services/running-operations');
       const { refreshLocalCluster } = await import('../src/server/services/registry');
       const db = createDb(databaseUrl, { maxConnections: 1 });
       const deps = {
@@ -199,6 +200,7 @@ export async function main(argv: readonly string[]): Promise<void> {
         secureCookie: false,
         trustedProxy: false,
         background: new BackgroundTasks(),
+        running: new RunningOperations(),
         signInLimiter: new SignInLimiter(() => new Date()),
       };
       try {

@@ -2,6 +2,8 @@
 import Link from 'next/link';
 import { useOperation } from '../data/operations/use-operation';
 import { useStartOperation } from '../data/operations/use-start-operation';
+import { CancelButton } from './operations/cancel-button';
+import { CurrentStep } from './operations/current-step';
 import { ErrorBox } from './ui';
 
 /** Follows an operation until it ends, step by step. */
@@ -16,15 +18,20 @@ export function OperationProgress({ id }: { id: string }) {
         {op.attempt > 1 ? ` (attempt ${op.attempt})` : ''}{' '}
         <Link href={`/operations/${op.id}`} className="hint">details</Link>
       </div>
+      <CurrentStep op={op} />
+      <CancelButton op={op} />
       <ol className="steps">
         {op.steps.map((s) => (
           <li key={s.position} data-step-status={s.status}>
-            {s.status === 'finished' ? '✔' : s.status === 'failed' ? '✘' : s.status === 'running' ? '…' : '○'} {s.name}
+            {s.status === 'finished' ? '✔' : s.status === 'failed' ? '✘' : s.status === 'cancelled' ? '⊘' : s.status === 'running' ? '…' : '○'} {s.name}
             {s.detail ? <span className="detail">{s.detail}</span> : null}
           </li>
         ))}
       </ol>
-      {op.errorMessage ? (
+      {op.status === 'cancelled' ? (
+        // An operator's own request, not trouble: said plainly, not as an alert.
+        <div className="card warn" data-testid="operation-cancelled">{op.errorMessage}</div>
+      ) : op.errorMessage ? (
         <div className="error" role="alert">
           <code>{op.errorCode}</code>: {op.errorMessage}
         </div>

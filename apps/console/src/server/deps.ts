@@ -5,6 +5,7 @@
  */
 import { sharedDb, type Db } from '@strata/db';
 import { env } from '../env';
+import { RunningOperations } from './services/running-operations';
 import { SignInLimiter } from './services/sign-in-limiter';
 
 export interface ConsoleDeps {
@@ -21,6 +22,8 @@ export interface ConsoleDeps {
   trustedProxy: boolean;
   /** Operations run in the background; tests await them here. */
   background: BackgroundTasks;
+  /** The operations this process runs, each with the signal an operator's cancel aborts. */
+  running: RunningOperations;
   /** Failed sign-ins per user and per address (one console process holds them). */
   signInLimiter: SignInLimiter;
 }
@@ -57,6 +60,7 @@ export function serverDeps(): ConsoleDeps {
       secureCookie: e.CONSOLE_SECURE_COOKIE === 'true',
       trustedProxy: e.CONSOLE_TRUSTED_PROXY,
       background: new BackgroundTasks(),
+      running: new RunningOperations(),
       signInLimiter: new SignInLimiter(now),
     };
   }

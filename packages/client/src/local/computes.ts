@@ -25,6 +25,11 @@ export interface LocalComputeRequest {
   readonly env: NodeJS.ProcessEnv;
   /** Progress, one line per stage. */
   readonly onLine?: ((line: string) => void) | undefined;
+  /**
+   * Aborted: the start is given up. A controller already started is stopped (its clean stop) before
+   * the abort's reason is thrown, so a cancelled start leaves no compute running.
+   */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface LocalComputeStarted {
@@ -78,10 +83,16 @@ export async function startLocalCompute(home: string, repoRoot: string, req: Loc
     ...(req.readOnly ? ['--read-only', ...(req.lsn !== undefined ? ['--lsn', req.lsn.toString()] : [])] : []),
   ];
   req.onLine?.(`starting compute ${name} of branch ${branch.name} on port ${port} (safekeepers ${safekeepers})`);
+  req.signal?.throwIfAborted();
   const token = signTenantToken(state.auth.privateKeyFile, state.tenantId, Date.now());
   const d = startDaemon({ home, name: `compute-${name}`, repoRoot, program: 'compute', args, baseEnv: req.env, env: { STRATA_HOME: home, STRATA_TOKEN: token, STRATA_DB_USER: state.db.user, STRATA_DB_PASSWORD: state.db.password }, nice: computeNice(req.env) });
   const deadline = Date.now() + (req.timeoutMs ?? 300_000);
   for (;;) {
+    if (req.signal?.aborted) {
+      req.onLine?.(`compute ${name}: start given up, stopping its controller`);
+      await stopLocalCompute(home, name);
+      throw req.signal.reason;
+    }
     const s = readComputeRecord(dataDir);
     if (s && s.controllerPid === d.pid) {
       req.onLine?.(`compute ${name} takes queries on port ${s.port}`);

@@ -105,6 +105,12 @@ export async function markOperationFailed(db: DbOrTx, id: string, error: { code:
   await db.operation.update({ where: { id }, data: { status: 'failed', errorCode: error.code, errorMessage: error.message, finishedAt: at }, select: { id: true } });
 }
 
+/** Only a running or scheduled operation is cancelled: one that ended in the meantime keeps its ending. */
+export async function markOperationCancelled(db: DbOrTx, id: string, message: string, at: Date): Promise<boolean> {
+  const r = await db.operation.updateMany({ where: { id, status: { in: ['scheduled', 'running'] } }, data: { status: 'cancelled', errorCode: 'CANCELLED', errorMessage: message, finishedAt: at } });
+  return r.count === 1;
+}
+
 export async function markStep(
   db: DbOrTx,
   operationId: string,
@@ -117,7 +123,7 @@ export async function markStep(
       status: update.status,
       ...(update.detail !== undefined ? { detail: update.detail } : {}),
       ...(update.status === 'running' ? { startedAt: update.at } : {}),
-      ...(update.status === 'finished' || update.status === 'failed' ? { finishedAt: update.at } : {}),
+      ...(update.status === 'finished' || update.status === 'failed' || update.status === 'cancelled' ? { finishedAt: update.at } : {}),
     },
     select: { id: true },
   });

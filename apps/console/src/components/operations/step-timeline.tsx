@@ -2,7 +2,7 @@ import type { OperationOut } from '../../server/routers/shapes';
 import { LocalTime } from '../local-time';
 import { duration } from './duration';
 
-const MARK: Record<string, string> = { finished: '✔', failed: '✘', running: '…', scheduled: '○' };
+const MARK: Record<string, string> = { finished: '✔', failed: '✘', cancelled: '⊘', running: '…', scheduled: '○' };
 
 /** Each step of an operation with its progress line, when it started and how long it took. */
 export function StepTimeline({ steps }: { steps: OperationOut['steps'] }) {

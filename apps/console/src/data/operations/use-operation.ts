@@ -5,7 +5,7 @@ import { useTRPC } from '../../lib/trpc';
 import { operationQuery } from './queries';
 import { staleAfter } from './stale-after';
 
-const DONE = new Set(['finished', 'failed']);
+const DONE = new Set(['finished', 'failed', 'cancelled']);
 
 /** One operation, polled until it ends; then the views its kind touches are refreshed. */
 export function useOperation(id: string) {

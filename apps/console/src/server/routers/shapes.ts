@@ -4,12 +4,14 @@ import { isRetryable, operationTarget } from '../services/operation-info';
 import { redactDeep, redactSecrets } from '../services/secrets';
 
 export const iso = z.string();
+export const OPERATION_STATUSES = ['scheduled', 'running', 'finished', 'failed', 'cancelled'] as const;
+type OperationStatus = (typeof OPERATION_STATUSES)[number];
 export const toIso = (d: Date | null) => (d ? d.toISOString() : null);
 
 export const operationStepOut = z.object({
   position: z.number(),
   name: z.string(),
-  status: z.enum(['scheduled', 'running', 'finished', 'failed']),
+  status: z.enum(OPERATION_STATUSES),
   detail: z.string().nullable(),
   startedAt: iso.nullable(),
   finishedAt: iso.nullable(),
@@ -20,7 +22,7 @@ export const operationOut = z.object({
   kind: z.string(),
   /** What it acted on (`branch dev from main at LSN 123`), so rows of one kind can be told apart. */
   target: z.string().nullable(),
-  status: z.enum(['scheduled', 'running', 'finished', 'failed']),
+  status: z.enum(OPERATION_STATUSES),
   /** A failure a retry could fix; false for one that can only fail again (CONFLICT, INVALID, …). */
   retryable: z.boolean(),
   actor: z.string().nullable(),
@@ -40,7 +42,7 @@ export type OperationOut = z.infer<typeof operationOut>;
 export function showOperation(op: {
   id: string;
   kind: string;
-  status: 'scheduled' | 'running' | 'finished' | 'failed';
+  status: OperationStatus;
   actor: { username: string } | null;
   input: unknown;
   result: unknown;
@@ -51,7 +53,7 @@ export function showOperation(op: {
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
-  steps: { position: number; name: string; status: 'scheduled' | 'running' | 'finished' | 'failed'; detail: string | null; startedAt: Date | null; finishedAt: Date | null }[];
+  steps: { position: number; name: string; status: OperationStatus; detail: string | null; startedAt: Date | null; finishedAt: Date | null }[];
 }): OperationOut {
   // Operations are a log every viewer reads: no password in it, even one recorded before redaction existed.
   return {

@@ -90,6 +90,8 @@ export const branchCreate = defineOperation({
     requireBranch(c, input.from);
     if (c.registry.branches.some((b) => b.name === input.name)) throw conflict(`branch ${input.name} already exists`);
     const b = await ctx.step(0, (detail) => createBranchAt(ctx, input, detail));
+    // Cancelled after the timeline exists: it goes again, so a cancelled create leaves no branch.
+    ctx.onCancel(`delete branch ${input.name}`, () => deleteBranchTimeline(ctx, input.name));
     await ctx.step(1, () => refreshLocalCluster(ctx.deps));
     return b;
   },
@@ -108,6 +110,8 @@ export const branchDelete = defineOperation({
       if (children.length) throw conflict(`branch ${input.name} has children: ${children.join(', ')}; delete them first`);
     });
     await ctx.step(1, (detail) => stopBranchComputes(ctx, input.name, detail));
+    // A deleted timeline cannot come back: from here the delete runs to its end.
+    ctx.pointOfNoReturn();
     await ctx.step(2, () => deleteBranchTimeline(ctx, input.name));
     await ctx.step(3, () => refreshLocalCluster(ctx.deps));
     return { deleted: input.name };
@@ -138,6 +142,8 @@ export const branchReset = defineOperation({
       return b.parent;
     });
     await ctx.step(1, (detail) => stopBranchComputes(ctx, input.name, detail));
+    // Once the old timeline is deleted, stopping would leave no branch: the reset runs to its end.
+    ctx.pointOfNoReturn();
     await ctx.step(2, () => deleteBranchTimeline(ctx, input.name));
     const b = await ctx.step(3, (detail) => createBranchAt(ctx, { from: parent, name: input.name }, detail));
     await ctx.step(4, () => refreshLocalCluster(ctx.deps));
@@ -165,7 +171,11 @@ export const branchRestore = defineOperation({
       if (children.length) throw conflict(`branch ${input.name} has children: ${children.join(', ')}`);
     });
     await ctx.step(1, (detail) => createBranchAt(ctx, { from: input.name, name: input.backupName }, detail));
+    // Cancelled before the old timeline goes: the backup is dropped again, the branch is as it was.
+    ctx.onCancel(`delete backup branch ${input.backupName}`, () => deleteBranchTimeline(ctx, input.backupName));
     await ctx.step(2, (detail) => stopBranchComputes(ctx, input.name, detail));
+    // Past this, stopping would leave the branch deleted and not yet re-created.
+    ctx.pointOfNoReturn();
     await ctx.step(3, () => deleteBranchTimeline(ctx, input.name));
     const b = await ctx.step(4, (detail) => createBranchAt(ctx, { from: input.backupName, name: input.name, lsn: input.lsn, at: input.at }, detail));
     await ctx.step(5, () => refreshLocalCluster(ctx.deps));

@@ -34,8 +34,8 @@ export interface ComputeStartInput {
   at?: string | undefined;
 }
 
-/** Starts a compute of a branch (read-only at an LSN or a time); `onLine` hears each stage. */
-export async function startCompute(deps: ConsoleDeps, c: LocalCluster, input: ComputeStartInput, onLine?: (line: string) => void): Promise<{ name: string; connectionUrl: string; alreadyRunning: boolean }> {
+/** Starts a compute of a branch (read-only at an LSN or a time); `onLine` hears each stage; `signal` gives the start up (and stops what it started). */
+export async function startCompute(deps: ConsoleDeps, c: LocalCluster, input: ComputeStartInput, onLine?: (line: string) => void, signal?: AbortSignal): Promise<{ name: string; connectionUrl: string; alreadyRunning: boolean }> {
   const ps = pageserverTarget(c);
   let at: bigint | undefined = input.lsn !== undefined ? BigInt(input.lsn) : undefined;
   if (input.readOnly && at === undefined && input.at !== undefined) {
@@ -48,7 +48,7 @@ export async function startCompute(deps: ConsoleDeps, c: LocalCluster, input: Co
   const r = await viaLocal(
     ps,
     'compute start',
-    () => startLocalCompute(deps.home, deps.repoRoot, { branch: input.branch, readOnly: input.readOnly, lsn: input.readOnly ? at : undefined, env: hostEnvironment(), ...(onLine ? { onLine } : {}) }),
+    () => startLocalCompute(deps.home, deps.repoRoot, { branch: input.branch, readOnly: input.readOnly, lsn: input.readOnly ? at : undefined, env: hostEnvironment(), signal, ...(onLine ? { onLine } : {}) }),
     `compute ${localComputeName(input.branch, input.readOnly, input.readOnly ? at : undefined)}`,
   );
   return { name: r.compute.name, connectionUrl: r.compute.connectionUrl, alreadyRunning: r.alreadyRunning };
@@ -71,16 +71,18 @@ export const computeStart = defineOperation({
   async run(ctx, input) {
     const timelineId = ctx.cluster.registry.branches.find((b) => b.name === input.branch)?.timelineId;
     const running = !input.readOnly && timelineId !== undefined ? runningReadWrite(readComputeFiles(ctx.deps.home), timelineId) : undefined;
-    const started = await ctx.step(0, async (detail) => {
+    const started = await ctx.step(0, async (detail, signal) => {
       if (running) {
         // Idempotent, and says so: the one read-write compute of the branch is already there.
         detail(`${input.branch} already has a running compute: ${running.name} at ${running.connectionUrl ? withoutPassword(running.connectionUrl) : running.controlUrl}`);
-        return { name: running.name, connectionUrl: running.connectionUrl ?? '' };
+        return { name: running.name, connectionUrl: running.connectionUrl ?? '', alreadyRunning: true };
       }
-      const r = await startCompute(ctx.deps, ctx.cluster, input, detail);
+      const r = await startCompute(ctx.deps, ctx.cluster, input, detail, signal);
       detail(`${r.name} ready`);
       return r;
     });
+    // Cancelled once it is up (the cancel came as it became ready): it is stopped, not left running unasked.
+    if (!started.alreadyRunning) ctx.onCancel(`stop compute ${started.name}`, () => stopComputeIfRunning(ctx.deps, started.name));
     await ctx.step(1, () => refreshLocalCluster(ctx.deps));
     // The result is stored and shown to every viewer: where the compute is, not the password to it.
     return { name: started.name, connectionUrl: withoutPassword(started.connectionUrl), alreadyRunning: running !== undefined };

@@ -70,6 +70,8 @@ export const membershipChange = defineOperation({
   }),
   steps: () => [...MEMBERSHIP_STEPS],
   async run(ctx, input) {
+    // A membership change is a consensus protocol of its own: it is driven to its end, never abandoned half way.
+    ctx.pointOfNoReturn();
     const c = await refreshLocalCluster(ctx.deps);
     const known = new Set(c.registry.safekeepers.map((s) => s.id));
     const unknown = input.members.filter((m) => !known.has(m));
@@ -125,6 +127,8 @@ export const safekeeperAdd = defineOperation({
   input: z.object({}),
   steps: () => ['start a new safekeeper node and restart the others and the page server to know it', 'refresh the registry'],
   async run(ctx) {
+    // Starting a node restarts the others and the page server: not something to stop half way.
+    ctx.pointOfNoReturn();
     const added = await ctx.step(0, async (detail) => {
       const r = await viaLocal(pageserverTarget(ctx.cluster), 'safekeeper add', () => addLocalSafekeeper(serviceHost(ctx.deps, detail)), 'safekeeper add');
       detail(`safekeeper ${r.id} at ${r.url}`);
@@ -145,6 +149,7 @@ export const safekeeperRemove = defineOperation({
   input: z.object({ nodeId: z.number().int().positive() }),
   steps: () => ['stop and unregister the node, restart the page server without it', 'refresh the registry'],
   async run(ctx, input) {
+    ctx.pointOfNoReturn();
     await ctx.step(0, async (detail) => {
       await viaLocal(pageserverTarget(ctx.cluster), 'safekeeper remove', () => removeLocalSafekeeper(serviceHost(ctx.deps, detail), input.nodeId), 'safekeeper remove');
       detail(`safekeeper ${input.nodeId} removed`);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { snapshotList as pageserverSnapshotList } from '@strata/client/pageserver-api';
 import { listSnapshots, syncSnapshots } from '@strata/db';
 import type { ConsoleDeps } from '../deps';
-import { createLocalSnapshot, deleteLocalSnapshot, restoreLocalSnapshot } from '@strata/client/local';
+import { createLocalSnapshot, deleteLocalBranch, deleteLocalSnapshot, restoreLocalSnapshot } from '@strata/client/local';
 import { viaLocal } from './local-cluster';
 import { conflict } from './errors';
 import { callClient, TIMEOUT_MS_DEFAULT } from './http';
@@ -55,6 +55,8 @@ export const snapshotRestore = defineOperation({
       detail(`branch ${r.name} at LSN ${lsn}`);
       return { name: r.name, timelineId: r.timelineId, lsn };
     });
+    // Cancelled after the branch exists: it goes again (the snapshot itself is untouched).
+    ctx.onCancel(`delete branch ${input.branch}`, () => viaLocal(pageserverTarget(c), 'branch delete', () => deleteLocalBranch(ctx.deps.home, input.branch)));
     await ctx.step(1, () => refreshLocalCluster(ctx.deps));
     return b;
   },

@@ -58,6 +58,8 @@ export const tenantCreate = defineOperation({
     } else if (!existsSync(datadir)) {
       throw invalid(`${datadir} does not exist on the console's machine`);
     }
+    // The page server's import and the console's record of it go together: no cancel between them.
+    ctx.pointOfNoReturn();
     const r = await ctx.step(next++, async (detail) => {
       const reply = await callClient(pageserverTarget(c), 'tenant import', (t) => tenantImport(t, datadir, undefined, { timeoutMs: 300_000 }));
       detail(`tenant ${reply.tenantId}: ${reply.pages} pages at LSN ${reply.lsn}`);
@@ -78,6 +80,8 @@ export const tenantDelete = defineOperation({
     const t = await findTenant(ctx.deps.db, input.id);
     if (!t) throw notFound(`tenant ${input.id}`);
     if (t.tenantId === c.registry.tenantId) throw conflict('the local cluster\'s own tenant cannot be deleted from the console (./strata down)');
+    // A half-deleted tenant is worse than either end.
+    ctx.pointOfNoReturn();
     await ctx.step(0, async (detail) => {
       const deleted = await callClient(pageserverTarget(c), `delete tenant ${t.tenantId}`, (ps) => pageserverTenantDelete(ps, t.tenantId, { timeoutMs: 120_000 }));
       detail(`${deleted} timeline(s) deleted`);

@@ -13,6 +13,7 @@ import { createTestDatabase, type TestDatabase } from '@strata/db/testing';
 import { BackgroundTasks, type ConsoleDeps } from '../deps';
 import { appRouter } from '../routers/_app';
 import { addOperator, sessionOperator } from '../services/auth';
+import { RunningOperations } from '../services/running-operations';
 import { SignInLimiter } from '../services/sign-in-limiter';
 import { createCallerFactory, type Context } from '../trpc';
 
@@ -55,6 +56,7 @@ export async function createHarness(options: { cluster: boolean }): Promise<Harn
     secureCookie: false,
     trustedProxy: false,
     background: new BackgroundTasks(),
+    running: new RunningOperations(),
     signInLimiter: new SignInLimiter(now),
   };
   const jar: { token: string | undefined } = { token: undefined };

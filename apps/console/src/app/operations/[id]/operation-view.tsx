@@ -3,6 +3,8 @@ import Link from 'next/link';
 import { AdminOnly } from '../../../components/admin-only';
 import { LocalTime } from '../../../components/local-time';
 import { useOperationAction } from '../../../components/operation';
+import { CancelButton } from '../../../components/operations/cancel-button';
+import { CurrentStep } from '../../../components/operations/current-step';
 import { duration } from '../../../components/operations/duration';
 import { StepTimeline } from '../../../components/operations/step-timeline';
 import { ValueList } from '../../../components/operations/value-list';
@@ -35,7 +37,11 @@ export function OperationView({ id }: { id: string }) {
               <dt>Took</dt><dd data-testid="operation-duration">{duration(o.startedAt, o.finishedAt)}</dd>
               <dt>Id</dt><dd className="mono">{o.id}</dd>
             </dl>
-            {o.errorMessage ? (
+            <CurrentStep op={o} />
+            <CancelButton op={o} />
+            {o.status === 'cancelled' ? (
+              <div className="card warn" data-testid="operation-cancelled">{o.errorMessage}</div>
+            ) : o.errorMessage ? (
               <div className="error" role="alert" data-testid="operation-error">
                 <code>{o.errorCode}</code>: {o.errorMessage}
               </div>
