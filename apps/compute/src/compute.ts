@@ -17,7 +17,9 @@ import { ProposerDriver, type SafekeeperEndpoint } from '@strata/client';
 import { redo } from '@strata/core';
 import { installNativeCrc32c, writeFreshLog } from '@strata/datadir';
 import { CollectedGauge, Counter, Histogram, Registry } from '@strata/service-kit';
+import mysql from 'mysql2/promise';
 import { AuxCapture } from './aux-capture.js';
+import { FlushedLsnWatch } from './flushed-lsn-watch.js';
 import { ComputeError } from './errors.js';
 import { describeExit, Mariadbd } from './mariadbd.js';
 import { handOver, mariadbdOsUser, type OsUser } from './os-user.js';
@@ -397,6 +399,7 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
   let m: Mariadbd;
   let shipper: RedoSource;
   let fused: FuseDatadir | undefined;
+  let flushedWatch: FlushedLsnWatch | undefined;
   let onShipperFatal: (e: ComputeError) => void = () => {};
   // Bound once the aux capture exists: the mount reports changes from mariadbd's first write on.
   let onAuxChange: () => void = () => {};
@@ -433,6 +436,11 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
     if (logSizeOf(datadir) < minSize) writeFreshLog(logPath, startLsn, minSize);
     const parsed = readLogHead(logPath);
     if (parsed.checkpoint.endLsn !== startLsn) throw new ComputeError('ComputeStartFailed', `the basebackup's log checkpoint is ${parsed.checkpoint.endLsn}, not ${startLsn}`);
+    flushedWatch = new FlushedLsnWatch(
+      startLsn,
+      () => mysql.createConnection({ host: '127.0.0.1', port: opts.port, user: opts.dbUser ?? 'root', password: opts.dbPassword ?? '', connectTimeout: 2000 }),
+      log,
+    );
     shipper = new RedoShipper({
       logPath,
       startLsn,
@@ -440,6 +448,7 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
       proposer: driver,
       pollMs: opts.shipperPollMs ?? 5,
       onFatal: (e) => onShipperFatal(e),
+      flushedLsn: flushedWatch,
     });
     // After the basebackup and the fresh log, which the controller writes as itself.
     if (osUser) handOver(osUser, [datadir, runDir], opts.openableRoots ?? []);
@@ -525,6 +534,11 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
       const fenced = err?.code === 'ProposerFencedByTerm';
       if (fenced || err?.code === 'CheckpointOvertookShipper' || err?.code === 'RedoLogChanged') m.kill();
       else await m.shutdown(120_000);
+      // No writer is left to race a read: whatever the log holds now is what mariadbd wrote, flushed or not.
+      if (flushedWatch) {
+        await m.exited;
+        flushedWatch.release();
+      }
       await aux.stop();
       let end = driver.commitLsn;
       if (!fenced && !shipper.failed) {
@@ -609,6 +623,7 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
     throw ce;
   }
   if (!finishing) state = 'running';
+  flushedWatch?.activate();
   log(`mariadbd ready on port ${opts.port} (pid ${m.pid}), shipping redo from LSN ${startLsn}`);
 
   return {

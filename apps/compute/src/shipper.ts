@@ -40,8 +40,27 @@ export interface ShipperOptions {
   readonly stampsMax?: number;
   /** Called once when shipping cannot go on without losing redo; the shipper has stopped. */
   readonly onFatal: (e: ComputeError) => void;
+  /**
+   * The end of the redo MariaDB has written and made durable (Innodb_lsn_flushed):
+   * mtrs past it are not shipped yet. Bytes below it are final, whatever a
+   * read racing a write sees past it (see FlushedLsnGate). Without it, only
+   * the torn-read check guards the tail.
+   */
+  readonly flushedLsn?: FlushedLsnGate;
   /** How the log's data area is read (default `readSync`): tests stand in a read that races a write. */
   readonly pread?: (fd: number, buf: Uint8Array, offset: number, length: number, position: number) => number;
+}
+
+/**
+ * Where MariaDB's durable redo ends, as the shipper may ask it: `current()` is
+ * the last known value, `undefined` when it cannot be known (then no gate);
+ * `refresh()` asks for a newer one (the shipper calls it when the gate held
+ * mtrs back) and `onChange` wakes the shipper when it moves.
+ */
+export interface FlushedLsnGate {
+  current(): bigint | undefined;
+  refresh(): void;
+  onChange(fn: () => void): void;
 }
 
 /** One append: mtrs up to `lsn` were found in the file at `unixMs`. */
@@ -66,6 +85,8 @@ export interface ShipperStats {
   readonly checkpointLsn: bigint;
   /** Tailing only: first reads of a round that were torn and read again (none in FUSE mode). */
   readonly tornReads?: number;
+  /** Tailing only: rounds that held mtrs back until MariaDB had flushed them. */
+  readonly gatedRounds?: number;
 }
 
 const READ_BYTES_MIN = 64 * 1024;
@@ -98,6 +119,7 @@ export class RedoShipper {
   private mtrCount = 0;
   /** First reads of a round found torn (read again before anything was shipped). */
   private tornReads = 0;
+  private gatedRounds = 0;
   private byteCount = 0n;
   private lastCheckpointLsn: bigint;
   /** Observers of commit latency (metrics), in ms. */
@@ -117,6 +139,13 @@ export class RedoShipper {
         throw new ComputeError('RedoLogChanged', `the log starts at ${head.header.firstLsn}, after the timeline's end ${opts.startLsn}`);
       }
       this.decoder = new redo.MtrDecoder({ startLsn: opts.startLsn, pageSize: opts.pageSize, geometry: this.geometry });
+      // A flushed LSN that moved may free held mtrs: read now rather than at the next poll.
+      opts.flushedLsn?.onChange(() => {
+        if (this.timer && !this.stopped) {
+          clearTimeout(this.timer);
+          this.schedule(0);
+        }
+      });
     } catch (e) {
       closeSync(this.fd);
       throw e;
@@ -170,6 +199,7 @@ export class RedoShipper {
       bytes: this.byteCount,
       checkpointLsn: this.lastCheckpointLsn,
       tornReads: this.tornReads,
+      gatedRounds: this.gatedRounds,
     };
   }
 
@@ -375,6 +405,9 @@ export class RedoShipper {
       batchBytes = 0;
     };
     const batchMax = this.opts.batchBytesMax ?? 1 << 20;
+    const gate = this.opts.flushedLsn;
+    const limit = gate?.current();
+    let gated = false;
     let tornRetries = 0;
     for (let reads = 0; reads < READS_PER_ROUND_MAX; reads++) {
       // Forget a partial tail and read it again: the server rewrites the last block as it fills it.
@@ -398,12 +431,22 @@ export class RedoShipper {
         reads = -1;
         continue;
       }
+      if (limit !== undefined) {
+        const cut = decoded.findIndex((m) => m.endLsn > limit);
+        if (cut >= 0) {
+          // Not durable yet, so possibly not even written: decode it again once MariaDB says it is.
+          this.decoder = new redo.MtrDecoder({ startLsn: decoded[cut]!.startLsn, pageSize: this.opts.pageSize, geometry: this.geometry });
+          decoded.length = cut;
+          gated = true;
+        }
+      }
       for (const m of decoded) {
         progressed = true;
         if (batchBytes > 0 && batchBytes + m.bytes.length > batchMax) flush();
         batch.push(m);
         batchBytes += m.bytes.length;
       }
+      if (gated) break;
       if (this.decoder.endReason !== undefined) {
         logEnded = true;
         break;
@@ -413,6 +456,10 @@ export class RedoShipper {
       if (p.endLsn + BigInt(batchBytes) - p.commitLsn > BigInt(this.windowBytes)) break;
     }
     flush();
+    if (gated) {
+      this.gatedRounds++;
+      gate!.refresh();
+    }
     const shipped = this.decoder.lsn;
     if (logEnded && this.lastShipped && !this.stillInFile(this.lastShipped)) {
       // The server never rewrites redo below what it has written: a different mtr where one was shipped
