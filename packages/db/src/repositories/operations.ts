@@ -52,9 +52,25 @@ const fields = {
 
 export const OPERATIONS_PAGE_MAX = 200;
 
+/** The console process that runs an operation: `boot` is unique per process, so a reused pid is not mistaken for it. */
+export interface OperationRunner {
+  host: string;
+  pid: number;
+  boot: string;
+}
+
 export function createOperation(
   db: DbOrTx,
-  input: { clusterId: string | null; kind: string; actorId: string | null; input: Prisma.InputJsonValue; steps: string[]; retryOfId?: string; attempt?: number },
+  input: {
+    clusterId: string | null;
+    kind: string;
+    actorId: string | null;
+    input: Prisma.InputJsonValue;
+    steps: string[];
+    retryOfId?: string;
+    attempt?: number;
+    runner?: OperationRunner;
+  },
 ): Promise<OperationRow> {
   return db.operation.create({
     data: {
@@ -64,6 +80,9 @@ export function createOperation(
       input: input.input,
       retryOfId: input.retryOfId ?? null,
       attempt: input.attempt ?? 1,
+      runnerHost: input.runner?.host ?? null,
+      runnerPid: input.runner?.pid ?? null,
+      runnerBoot: input.runner?.boot ?? null,
       steps: { create: input.steps.map((name, position) => ({ name, position })) },
     },
     select: fields,
@@ -127,4 +146,36 @@ export async function markStep(
     },
     select: { id: true },
   });
+}
+
+/** Bounds one sweep for abandoned operations; more than this unfinished at once is itself a bug. */
+export const UNFINISHED_OPERATIONS_MAX = 1_000;
+
+/** Scheduled and running operations with the process that runs them (null: recorded before runners were). */
+export function listUnfinishedOperations(db: DbOrTx): Promise<{ id: string; runner: Partial<OperationRunner> | null }[]> {
+  return db.operation
+    .findMany({
+      where: { status: { in: ['scheduled', 'running'] } },
+      select: { id: true, runnerHost: true, runnerPid: true, runnerBoot: true },
+      orderBy: { createdAt: 'asc' },
+      take: UNFINISHED_OPERATIONS_MAX,
+    })
+    .then((rows) =>
+      rows.map((r) => ({
+        id: r.id,
+        runner: r.runnerHost === null && r.runnerPid === null && r.runnerBoot === null ? null : { ...(r.runnerHost !== null ? { host: r.runnerHost } : {}), ...(r.runnerPid !== null ? { pid: r.runnerPid } : {}), ...(r.runnerBoot !== null ? { boot: r.runnerBoot } : {}) },
+      })),
+    );
+}
+
+/**
+ * Ends an operation whose runner is gone as failed with `error`, and its step that was running with
+ * the same words (steps never started stay scheduled). Only a scheduled or running one: an operation
+ * that ended meanwhile keeps its ending. Returns whether it was marked.
+ */
+export async function markOperationAbandoned(db: DbOrTx, id: string, error: { code: string; message: string }, at: Date): Promise<boolean> {
+  const r = await db.operation.updateMany({ where: { id, status: { in: ['scheduled', 'running'] } }, data: { status: 'failed', errorCode: error.code, errorMessage: error.message, finishedAt: at } });
+  if (r.count !== 1) return false;
+  await db.operationStep.updateMany({ where: { operationId: id, status: 'running' }, data: { status: 'failed', detail: error.message, finishedAt: at } });
+  return true;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { getOperation, listOperations } from '@strata/db';
+import { sweepAbandonedOperations } from '../services/abandoned-operations';
 import { cancelOperation, retryableOperation, retryOperation } from '../services/operations';
 import { refreshLocalCluster } from '../services/registry';
 import { adminProcedure, router, viewerProcedure } from '../trpc';
@@ -9,11 +10,18 @@ export const operationsRouter = router({
   list: viewerProcedure
     .input(z.object({ status: z.enum(OPERATION_STATUSES).optional(), limit: z.number().int().min(1).max(200).default(50) }).optional())
     .output(z.array(operationOut))
-    .query(async ({ ctx, input }) => (await listOperations(ctx.deps.db, { limit: input?.limit ?? 50, ...(input?.status ? { status: input.status } : {}) })).map(showOperation)),
+    .query(async ({ ctx, input }) => {
+      // Read after the sweep, so an operation whose console process stopped shows as failed, not running forever.
+      await sweepAbandonedOperations(ctx.deps);
+      return (await listOperations(ctx.deps.db, { limit: input?.limit ?? 50, ...(input?.status ? { status: input.status } : {}) })).map(showOperation);
+    }),
   get: viewerProcedure
     .input(z.object({ id: z.string().uuid() }))
     .output(operationOut)
-    .query(async ({ ctx, input }) => showOperation(await getOperation(ctx.deps.db, input.id))),
+    .query(async ({ ctx, input }) => {
+      await sweepAbandonedOperations(ctx.deps);
+      return showOperation(await getOperation(ctx.deps.db, input.id));
+    }),
   retry: adminProcedure
     .input(z.object({ id: z.string().uuid() }))
     .output(operationOut)

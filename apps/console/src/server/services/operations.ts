@@ -174,7 +174,7 @@ export async function runRecorded<T>(
   fn: (ctx: StepContext) => Promise<T>,
   summarize: (answer: T) => Record<string, unknown>,
 ): Promise<T> {
-  const op = await createOperation(deps.db, { clusterId: cluster.cluster.id, kind: rec.kind, actorId: rec.actorId, input: JSON.parse(JSON.stringify(rec.input)) as object, steps: rec.steps });
+  const op = await createOperation(deps.db, { clusterId: cluster.cluster.id, kind: rec.kind, actorId: rec.actorId, input: JSON.parse(JSON.stringify(rec.input)) as object, steps: rec.steps, runner: deps.running.runner });
   await markOperationRunning(deps.db, op.id, deps.now());
   // Not registered as running: its caller waits for the answer and bounds it, and its cleanup (stopping
   // the ephemeral compute) is itself a step that a cancel would skip. This signal is never aborted.
@@ -212,6 +212,7 @@ async function startErased(deps: ConsoleDeps, cluster: LocalCluster, def: AnyKin
     actorId,
     input: JSON.parse(JSON.stringify(parsed)) as object,
     steps: def.steps(parsed),
+    runner: deps.running.runner,
     ...(retry ? { retryOfId: retry.of.id, attempt: retry.of.attempt + 1 } : {}),
   });
   // Registered before it runs, so a cancel that comes while it is still scheduled is heard.

@@ -1,8 +1,12 @@
 /**
  * The operations this console process is running, each with the AbortController an operator's
  * cancel pulls. Held in memory on purpose: only the process running an operation can stop it at a
- * safe point; an operation of another (or a restarted) console is not cancellable here.
+ * safe point; an operation of another (or a restarted) console is not cancellable here. Each
+ * operation records `runner` (this process) so one left by a process that stopped is found and ended.
  */
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { OperationRunner } from '@strata/db';
 
 export type CancelRefusal = 'not-running-here' | 'past-point-of-no-return';
 
@@ -15,8 +19,15 @@ interface Entry {
 /** Bounds the map: an operation always ends (its runner's `finally`), so this only guards against a leak. */
 const RUNNING_MAX = 1_000;
 
+/** This console process, as its operations record it. */
+export function thisProcessRunner(): OperationRunner {
+  return { host: hostname(), pid: process.pid, boot: randomUUID() };
+}
+
 export class RunningOperations {
   private readonly byId = new Map<string, Entry>();
+
+  constructor(readonly runner: OperationRunner = thisProcessRunner()) {}
 
   /** Registers operation `id` before it runs; its steps watch the returned signal. */
   begin(id: string): AbortSignal {
