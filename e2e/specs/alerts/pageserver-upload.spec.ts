@@ -1,6 +1,6 @@
 /**
  * Trouble shows first (issue 14): the page server's uploads are made to fail for real, and the
- * Overview says so with the page server's own message and a link. The fault: main's directory in
+ * Overview says so with the page server's own message and a link to the branch. The fault: main's directory in
  * the cluster's remote storage (a local directory, `<home>/remote`) is moved aside and a regular
  * file put in its place, so every upload's mkdir fails (ENOTDIR or EEXIST). A chmod would not do: the suite
  * may run as root, for whom no mode bit forbids a write. The directory is put back in `finally`,
@@ -15,7 +15,7 @@ interface Registry {
   branches: { name: string; timelineId: string }[];
 }
 
-test('[ALERTS][PAGESERVER] uploads failing (remote storage unwritable): the Overview shows the real error and links to the page server; restored, it clears', async ({ page, cluster }) => {
+test('[ALERTS][PAGESERVER] uploads failing (remote storage unwritable): the Overview shows the real error and links to the branch, whose page shows it; restored, it clears', async ({ page, cluster }) => {
   const registry = JSON.parse(readFileSync(join(cluster.home, 'cluster.json'), 'utf8')) as Registry;
   const main = registry.branches.find((b) => b.name === 'main');
   expect(main).toBeDefined();
@@ -50,11 +50,15 @@ test('[ALERTS][PAGESERVER] uploads failing (remote storage unwritable): the Over
     await expect(alert).toContainText(/ENOTDIR|EEXIST/);
     await expect(page.getByTestId('no-alerts')).toHaveCount(0);
     await shot(page, 'alert-upload-failing');
+    // It links to the branch concerned, whose page shows the same failure.
     const link = alert.getByRole('link', { name: 'show' });
-    await expect(link).toHaveAttribute('href', '/pageservers');
+    await expect(link).toHaveAttribute('href', '/branches/main');
     await link.click();
-    await expect(page).toHaveURL(/\/pageservers$/);
-    // The page it links to shows the same failure on main's row.
+    await expect(page).toHaveURL(/\/branches\/main$/);
+    await expect(page.getByTestId('branch-alerts').getByRole('alert').filter({ hasText: /page server upload failing.*(ENOTDIR|EEXIST)/ }).first()).toBeVisible();
+    await shot(page, 'alert-upload-failing-branch');
+    // The page servers page shows it on main's row too.
+    await page.goto('/pageservers');
     await expect(page.getByTestId('failing').filter({ hasText: /ENOTDIR|EEXIST/ }).first()).toBeVisible();
   } finally {
     rmSync(dir, { force: true });

@@ -2,14 +2,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TimelineDetails, timelineList } from '@strata/client/pageserver-api';
-import { diskBudgetAlert, timelineAlerts } from './alerts';
+import { branchHref, diskBudgetAlert, LAG_BYTES_ALERT, lagAlerts, timelineAlerts } from './alerts';
 import { callClient } from './http';
 
 describe('disk budget alert', () => {
   it('warns above 90% of the budget, is critical at or over it, and says nothing without a budget', () => {
     expect(diskBudgetAlert({ diskBudgetBytes: null, localLayerBytes: 10 << 30 })).toBeUndefined();
     expect(diskBudgetAlert({ diskBudgetBytes: 1000, localLayerBytes: 900 })).toBeUndefined();
-    expect(diskBudgetAlert({ diskBudgetBytes: 1000, localLayerBytes: 950 })).toEqual({ severity: 'warning', message: 'page server disk is 95% of its budget (950 of 1000 bytes of layers held locally)' });
+    expect(diskBudgetAlert({ diskBudgetBytes: 1000, localLayerBytes: 950 })).toEqual({ severity: 'warning', message: 'page server disk is 95% of its budget (950 of 1000 bytes of layers held locally)', href: '/pageservers' });
     expect(diskBudgetAlert({ diskBudgetBytes: 1000, localLayerBytes: 1200 })?.severity).toBe('critical');
     expect(diskBudgetAlert({})).toBeUndefined();
   });
@@ -76,17 +76,37 @@ describe('page server background failures are alerts with their real message', (
     expect(read.remote?.lagBytes).toBe(100000000n);
   });
 
+  it("a branch alert links to that branch's page; a timeline no branch names, to the page servers", () => {
+    expect(branchHref('main')).toBe('/branches/main');
+    expect(branchHref('a b')).toBe('/branches/a%20b');
+    expect(branchHref(undefined)).toBe('/pageservers');
+  });
+
   it('failing basebackups and uploads are critical, compaction a warning, resolved ones silent; remote lag warns', () => {
-    expect(timelineAlerts('main', read)).toEqual([
-      { severity: 'critical', message: 'branch main: page server basebackup failing (BASEBACKUP_FAILED, 3 times, last at 2026-03-01T12:00:00.000Z): Maximum call stack size exceeded', href: '/pageservers' },
-      { severity: 'warning', message: 'branch main: page server compaction failing (MAINTENANCE_FAILED, 2 times, last at 2026-03-01T11:00:00.000Z): layer 000…: short read', href: '/pageservers' },
-      { severity: 'critical', message: 'branch main: page server upload failing (S3_ERROR, 9 times, last at 2026-03-01T12:01:00.000Z): PUT layer: 503 SlowDown', href: '/pageservers' },
-      { severity: 'warning', message: 'branch main: remote storage is 100000000 bytes behind ingest', href: '/pageservers' },
+    expect(timelineAlerts('main', read, branchHref('main'))).toEqual([
+      { severity: 'critical', message: 'branch main: page server basebackup failing (BASEBACKUP_FAILED, 3 times, last at 2026-03-01T12:00:00.000Z): Maximum call stack size exceeded', href: '/branches/main' },
+      { severity: 'warning', message: 'branch main: page server compaction failing (MAINTENANCE_FAILED, 2 times, last at 2026-03-01T11:00:00.000Z): layer 000…: short read', href: '/branches/main' },
+      { severity: 'critical', message: 'branch main: page server upload failing (S3_ERROR, 9 times, last at 2026-03-01T12:01:00.000Z): PUT layer: 503 SlowDown', href: '/branches/main' },
+      { severity: 'warning', message: 'branch main: remote storage is 100000000 bytes behind ingest', href: '/branches/main' },
     ]);
   });
 
   it('a healthy timeline, or a page server that reports no health, raises nothing', () => {
-    expect(timelineAlerts('main', { lastErrors: [], remote: { consecutiveFailures: 0, lagBytes: 0n, lastError: null } })).toEqual([]);
-    expect(timelineAlerts('main', {})).toEqual([]);
+    expect(timelineAlerts('main', { lastErrors: [], remote: { consecutiveFailures: 0, lagBytes: 0n, lastError: null } }, '/branches/main')).toEqual([]);
+    expect(timelineAlerts('main', {}, '/branches/main')).toEqual([]);
+  });
+});
+
+describe('[ALERTS][LAG] ingest and upload lag past the threshold', () => {
+  const over = LAG_BYTES_ALERT + 1n;
+  it('ingest behind the safekeepers and an upload backlog each warn, linking to the branch', () => {
+    expect(lagAlerts('dev', { commitLsn: 2n * over, lastRecordLsn: over, diskConsistentLsn: 0n }, '/branches/dev')).toEqual([
+      { severity: 'warning', message: `branch dev: page server ingest is ${over} bytes behind the safekeepers`, href: '/branches/dev' },
+      { severity: 'warning', message: `branch dev: ${over} bytes not yet in a layer file (upload backlog)`, href: '/branches/dev' },
+    ]);
+  });
+  it('at the threshold, or with no commit known yet, nothing', () => {
+    expect(lagAlerts('dev', { commitLsn: 2n * LAG_BYTES_ALERT, lastRecordLsn: LAG_BYTES_ALERT, diskConsistentLsn: 0n }, '/branches/dev')).toEqual([]);
+    expect(lagAlerts('dev', { commitLsn: 0n, lastRecordLsn: 5n, diskConsistentLsn: 5n }, '/branches/dev')).toEqual([]);
   });
 });

@@ -7,6 +7,14 @@ export interface Alert {
   readonly href?: string;
 }
 
+/**
+ * Where an alert about a branch's timeline points: the branch's own page, which lists that branch's
+ * alerts; a timeline no branch names (yet) has only the page servers' list.
+ */
+export function branchHref(branch: string | undefined): string {
+  return branch === undefined ? '/pageservers' : `/branches/${encodeURIComponent(branch)}`;
+}
+
 /** Local layers above this share of the page server's disk budget: eviction cannot keep up (or remote storage is unreachable). */
 export const DISK_BUDGET_ALERT_RATIO = 0.9;
 
@@ -16,7 +24,24 @@ export function diskBudgetAlert(status: { readonly diskBudgetBytes?: number | nu
   const used = status.localLayerBytes ?? 0;
   if (budget <= 0 || used <= budget * DISK_BUDGET_ALERT_RATIO) return undefined;
   const pct = Math.round((100 * used) / budget);
-  return { severity: pct >= 100 ? 'critical' : 'warning', message: `page server disk is ${pct}% of its budget (${used} of ${budget} bytes of layers held locally)` };
+  return { severity: pct >= 100 ? 'critical' : 'warning', message: `page server disk is ${pct}% of its budget (${used} of ${budget} bytes of layers held locally)`, href: '/pageservers' };
+}
+
+/** Ingest or upload lag above this many bytes is an alert; it should drain within a scrape or two. */
+export const LAG_BYTES_ALERT = 16n << 20n;
+
+/**
+ * A timeline's ingest lag (the safekeepers' commit LSN past what the page server ingested: the
+ * Overview's and the ingest-lag chart's figure) and its upload backlog (ingested but not yet in a
+ * layer file), each a warning past the threshold.
+ */
+export function lagAlerts(branch: string, t: { readonly commitLsn: bigint; readonly lastRecordLsn: bigint; readonly diskConsistentLsn: bigint }, href: string): Alert[] {
+  const alerts: Alert[] = [];
+  const ingest = t.commitLsn - t.lastRecordLsn;
+  if (ingest > LAG_BYTES_ALERT) alerts.push({ severity: 'warning', message: `branch ${branch}: page server ingest is ${ingest} bytes behind the safekeepers`, href });
+  const upload = t.lastRecordLsn - t.diskConsistentLsn;
+  if (upload > LAG_BYTES_ALERT) alerts.push({ severity: 'warning', message: `branch ${branch}: ${upload} bytes not yet in a layer file (upload backlog)`, href });
+  return alerts;
 }
 
 /** Remote storage trailing ingest by more than this: uploads are not keeping up (or failing). */
@@ -33,8 +58,9 @@ export interface TimelineHealth {
 /**
  * A timeline's failing background work on the page server, with its real message: a basebackup or
  * upload still failing is critical, a compaction or GC a warning; resolved errors are history.
+ * `branch` names the timeline in the message; `href` is the page of the branch concerned.
  */
-export function timelineAlerts(branch: string, t: TimelineHealth): Alert[] {
+export function timelineAlerts(branch: string, t: TimelineHealth, href: string): Alert[] {
   const alerts: Alert[] = [];
   for (const e of t.lastErrors ?? []) {
     if (e.resolvedAt !== null) continue;
@@ -42,10 +68,10 @@ export function timelineAlerts(branch: string, t: TimelineHealth): Alert[] {
     alerts.push({
       severity: CRITICAL_KINDS.has(e.kind) ? 'critical' : 'warning',
       message: `branch ${branch}: page server ${e.kind} failing (${e.code}, ${times}, last at ${e.at}): ${e.message}`,
-      href: '/pageservers',
+      href,
     });
   }
   const lag = t.remote?.lagBytes ?? 0n;
-  if (lag > REMOTE_LAG_BYTES_ALERT) alerts.push({ severity: 'warning', message: `branch ${branch}: remote storage is ${lag} bytes behind ingest`, href: '/pageservers' });
+  if (lag > REMOTE_LAG_BYTES_ALERT) alerts.push({ severity: 'warning', message: `branch ${branch}: remote storage is ${lag} bytes behind ingest`, href });
   return alerts;
 }

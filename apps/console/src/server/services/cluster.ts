@@ -8,7 +8,8 @@ import { recordNodeHealth, type NodeRow } from '@strata/db';
 import type { ConsoleDeps } from '../deps';
 import { callClient, callService, type ServiceTarget } from './http';
 import { errorMessage } from './errors';
-import { diskBudgetAlert, timelineAlerts, type Alert } from './alerts';
+import { branchHref, diskBudgetAlert, lagAlerts, timelineAlerts, type Alert } from './alerts';
+import { safekeeperAlerts } from './safekeeper-alerts';
 import { readComputeFiles, refreshLocalCluster, type LocalCluster } from './registry';
 import { computeStatus, safekeeperStatus, safekeeperTimelines } from './schemas';
 import type { z } from 'zod';
@@ -66,9 +67,6 @@ export interface ClusterView {
   alerts: Alert[];
 }
 
-/** Ingest lag above this many bytes is an alert; it should drain within a scrape or two. */
-export const LAG_BYTES_ALERT = 16n << 20n;
-
 export async function clusterView(deps: ConsoleDeps, cluster?: LocalCluster): Promise<ClusterView> {
   const c = cluster ?? (await refreshLocalCluster(deps));
   const tenant = c.registry.tenantId;
@@ -118,21 +116,30 @@ export async function clusterView(deps: ConsoleDeps, cluster?: LocalCluster): Pr
   const timelines = psTimelines.ok ? psTimelines.value : [];
   const skTl = sks.map((t, i) => ({ nodeId: t.id, timelines: skTimelines[i]!.ok ? (skTimelines[i] as { ok: true; value: z.infer<typeof safekeeperTimelines> }).value.timelines : [] }));
   for (const tl of timelines) {
-    const branch = c.registry.branches.find((b) => b.timelineId === tl.timelineId)?.name ?? tl.timelineId;
+    const named = c.registry.branches.find((b) => b.timelineId === tl.timelineId)?.name;
+    const branch = named ?? tl.timelineId;
+    // Alerts about one branch's timeline lead to that branch's page; node alerts to the node's.
+    const href = branchHref(named);
     const commit = skTl.flatMap((s) => s.timelines.filter((x) => x.timelineId === tl.timelineId).map((x) => BigInt(x.commitLsn))).reduce((a, b) => (b > a ? b : a), 0n);
-    const lag = commit - tl.lastRecordLsn;
-    if (lag > LAG_BYTES_ALERT) alerts.push({ severity: 'warning', message: `branch ${branch}: page server ingest is ${lag} bytes behind the safekeepers`, href: '/branches' });
-    const uploadLag = tl.lastRecordLsn - tl.diskConsistentLsn;
-    if (uploadLag > LAG_BYTES_ALERT) alerts.push({ severity: 'warning', message: `branch ${branch}: ${uploadLag} bytes not yet in a layer file (upload backlog)`, href: '/pageservers' });
-    alerts.push(...timelineAlerts(branch, tl));
+    alerts.push(...lagAlerts(branch, { commitLsn: commit, lastRecordLsn: tl.lastRecordLsn, diskConsistentLsn: tl.diskConsistentLsn }, href));
+    alerts.push(...timelineAlerts(branch, tl, href));
+    alerts.push(
+      ...safekeeperAlerts(
+        branch,
+        sks.map((t, i) => {
+          const held = skTl[i]!.timelines.find((x) => x.timelineId === tl.timelineId);
+          return { nodeId: t.id, answered: skTimelines[i]!.ok, timeline: held ? { flushLsn: BigInt(held.flushLsn), conf: held.conf } : undefined };
+        }),
+      ),
+    );
   }
   const disk = psStatus.ok ? diskBudgetAlert(psStatus.value) : undefined;
   if (disk) alerts.push(disk);
   if (cache.ok && cache.value.capacityBytes > 0 && cache.value.bytes / cache.value.capacityBytes > 0.95) {
-    alerts.push({ severity: 'warning', message: `page cache is ${Math.round((100 * cache.value.bytes) / cache.value.capacityBytes)}% of its budget` });
+    alerts.push({ severity: 'warning', message: `page cache is ${Math.round((100 * cache.value.bytes) / cache.value.capacityBytes)}% of its budget`, href: '/pageservers' });
   }
   for (const cv of computeViews) {
-    if (cv.shipper && cv.shipper.lagMs > 5_000) alerts.push({ severity: 'warning', message: `compute ${cv.name}: shipper lag ${cv.shipper.lagMs} ms (RPO window)` });
+    if (cv.shipper && cv.shipper.lagMs > 5_000) alerts.push({ severity: 'warning', message: `compute ${cv.name}: shipper lag ${cv.shipper.lagMs} ms (RPO window)`, href: '/computes' });
   }
   return { nodes, safekeeperTimelines: skTl, pageserverTimelines: timelines, pageCache: cache.ok ? cache.value : null, computes: computeViews, alerts };
 }

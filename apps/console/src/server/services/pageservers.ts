@@ -43,7 +43,7 @@ export async function pageserverOverview(deps: ConsoleDeps) {
       openLayerBytes: t.openLayerBytes,
       gcHorizonLsn: String(sumWhere(samples, 'pageserver_gc_horizon_lsn', { timeline_id: t.timelineId })),
       // Background work still failing on this timeline, with the page server's own message.
-      failing: timelineAlerts(c.registry.branches.find((b) => b.timelineId === t.timelineId)?.name ?? t.timelineId, t).map((a) => a.message),
+      failing: timelineAlerts(c.registry.branches.find((b) => b.timelineId === t.timelineId)?.name ?? t.timelineId, t, '/pageservers').map((a) => a.message),
     })),
     tiers: [
       {

@@ -1,5 +1,6 @@
 'use client';
 import Link from 'next/link';
+import { BranchAlerts } from '../../../components/branches/branch-alerts';
 import { BranchFacts } from '../../../components/branches/branch-facts';
 import { BranchGraph } from '../../../components/branches/branch-graph';
 import { ConnectionPanel } from '../../../components/computes/connection-panel';
@@ -21,6 +22,7 @@ export function BranchView({ name }: { name: string }) {
       <p className="hint"><Link href="/branches">← Branches</Link></p>
       <h1>Branch {name}</h1>
       <ErrorBox error={branch.error} />
+      <BranchAlerts name={name} />
       {b ? (
         <>
           {b.timelineError ? <div className="card warn">page server: {b.timelineError}</div> : null}
