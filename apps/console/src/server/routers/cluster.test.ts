@@ -47,9 +47,9 @@ describe('[CLUSTER] routers against a real local cluster', () => {
   async function mainUrl(): Promise<string> {
     let seen = 'not listed';
     for (let i = 0; i < 150; i++) {
-      // The admin's list: a viewer's URLs carry no password.
       const main = (await h.caller(admin).computes.list()).find((c) => c.name === 'main');
-      if (main?.state === 'running' && main.connectionUrl) return main.connectionUrl;
+      // The polled list carries no password, even an admin's: the password comes from the admin's reveal.
+      if (main?.state === 'running' && main.connectionUrl) return (await h.caller(admin).computes.connection({ name: 'main' })).connectionUrl;
       seen = main ? `${main.state}: ${main.error ?? ''}` : 'not listed';
       await new Promise((r) => setTimeout(r, 200));
     }
