@@ -6,11 +6,12 @@
  * compute on a branch shows exactly the rows committed before the branch
  * point, and a second compute on a timeline fences the first.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { changeMembership } from '@strata/client';
+import { computeExitSchema } from '@strata/client/local';
 import { startComputeProcess, type ComputeProcess } from '../support/compute.js';
 import { installDatadir, makeTempDir, removeTempDir } from '../support/mariadb.js';
 import { pageserver, type PageserverProcess } from '../support/pageserver.js';
@@ -202,6 +203,9 @@ describe('compute (real processes: 3 safekeepers, page server, mariadbd computes
     step('second compute started');
     expect(await c4.exited).toBe(1);
     expect(c4.output()).toContain('ProposerFencedByTerm');
+    // The fenced controller removed its compute.json; what it leaves instead is why, for the console's alert.
+    const fencedRecord = computeExitSchema.parse(JSON.parse(readFileSync(join(dir, 'compute-main', 'last-exit.json'), 'utf8')));
+    expect(fencedRecord).toMatchObject({ name: 'main', tenantId: tenant, timelineId: timeline, code: 'ProposerFencedByTerm' });
     await withConn(c5, async (conn) => {
       expect(await fingerprint(conn, 'app.t')).toBe(seen.final);
     });
@@ -210,6 +214,8 @@ describe('compute (real processes: 3 safekeepers, page server, mariadbd computes
 
   it('[MEMBERSHIP] two membership changes back to back (the generation moves four times) while the compute writes: it follows every one and goes on committing', async () => {
     const c = await start(rwArgs('main'));
+    // Started again under its name: the earlier fencing is no longer news.
+    expect(existsSync(join(dir, 'compute-main', 'last-exit.json'))).toBe(false);
     const conn = await c.connect();
     let inserted = 0;
     try {

@@ -14,6 +14,7 @@ import { jsonLogger, listen, loadVerifier } from '@strata/service-kit';
 import { createApp } from './app.js';
 import { type Compute, startCompute, writeStateFile } from './compute.js';
 import { StrataError } from '@strata/core';
+import { clearComputeExit, writeComputeExit } from '@strata/client/local';
 
 /** A free loopback port (never 3306, MariaDB's default, which a stray server may take meanwhile). */
 export function freePort(): Promise<number> {
@@ -125,12 +126,23 @@ export async function runController(args: ControllerArgs): Promise<number> {
     connectionUrl: compute.connectionUrl,
     controlUrl: control.url,
   });
+  // A compute of this name runs again: an earlier fencing is no longer news.
+  clearComputeExit(dataDir);
   args.log(`control ${control.url} (status /v1/status, metrics /metrics); mariadbd pid ${compute.mariadbdPid}; data ${dataDir}`);
   args.out(`compute ${name} ${compute.connectionUrl}`);
   if (stopRequested) void compute.stop();
   const exit = await compute.done;
   await control.close();
   rmSync(join(dataDir, 'compute.json'), { force: true });
+  // A fenced compute vanishes from every list with its compute.json; the console reads this to say why.
+  if (exit.error?.code === 'ProposerFencedByTerm' && !tempDir) {
+    try {
+      writeComputeExit(dataDir, { name, tenantId: args.tenantId, timelineId: args.timelineId, code: exit.error.code, message: exit.error.message, at: new Date().toISOString() });
+    } catch (e) {
+      // Only news for the console: a full disk must not turn the exit into a crash; the log still says why.
+      args.log(`exit record not written: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
   if (tempDir) rmSync(tempDir, { recursive: true, force: true });
   if (exit.error) {
     args.log(`compute ${name} failed: ${exit.error.code}: ${exit.error.message}`);

@@ -2,6 +2,7 @@
 import Link from 'next/link';
 import { ErrorBox, Lsn } from '../components/ui';
 import { useOverview } from '../data/overview/use-overview';
+import { AcknowledgeExitButton } from '../components/computes/acknowledge-exit-button';
 
 export function OverviewView() {
   const q = useOverview();
@@ -18,6 +19,7 @@ export function OverviewView() {
             <div key={i} className={a.severity === 'critical' ? 'error' : 'card warn'} role="alert">
               {a.severity}: {a.message}
               {a.href ? <> <Link href={a.href}>show</Link></> : null}
+              {a.acknowledgeCompute !== null ? <AcknowledgeExitButton name={a.acknowledgeCompute} /> : null}
             </div>
           ))}
           <h2>Nodes</h2>

@@ -1,5 +1,6 @@
 'use client';
 import { useOverview } from '../../data/overview/use-overview';
+import { AcknowledgeExitButton } from '../computes/acknowledge-exit-button';
 
 /**
  * The Overview's alerts about one branch (those linking to its page), so an alert's link lands on
@@ -15,6 +16,7 @@ export function BranchAlerts({ name }: { name: string }) {
       {mine.map((a, i) => (
         <div key={i} className={a.severity === 'critical' ? 'error' : 'card warn'} role="alert">
           {a.severity}: {a.message}
+          {a.acknowledgeCompute !== null ? <AcknowledgeExitButton name={a.acknowledgeCompute} /> : null}
         </div>
       ))}
     </div>

@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { clearComputeExit, computeNameSchema, computesDir } from '@strata/client/local';
 import { z } from 'zod';
 import { clusterView } from '../services/cluster';
 import { readComputeFiles, refreshLocalCluster } from '../services/registry';
@@ -53,6 +55,14 @@ export const computesRouter = router({
       const url = readComputeFiles(ctx.deps.home).find((f) => f.name === input.name)?.connectionUrl;
       if (url === undefined) throw notFound(`connection of compute ${input.name}`);
       return { name: input.name, connectionUrl: url };
+    }),
+  /** An admin has seen why a compute stopped (fenced): its alert goes away; the compute stays stopped. */
+  acknowledgeExit: adminProcedure
+    .input(z.object({ name: computeNameSchema }))
+    .output(z.object({ name: z.string() }))
+    .mutation(({ ctx, input }) => {
+      clearComputeExit(join(computesDir(ctx.deps.home), input.name));
+      return { name: input.name };
     }),
   start: adminProcedure.input(computeStart.input).output(operationOut).mutation(({ ctx, input }) => start(ctx, computeStart, input)),
   stop: adminProcedure.input(computeStop.input).output(operationOut).mutation(({ ctx, input }) => start(ctx, computeStop, input)),

@@ -24,7 +24,7 @@ export const overviewRouter = router({
           }),
         ),
         computes: z.array(z.object({ name: z.string(), mode: z.string(), state: z.string(), lagBytes: z.string().nullable(), lagMs: z.number().nullable() })),
-        alerts: z.array(z.object({ severity: z.enum(['critical', 'warning']), message: z.string(), href: z.string().nullable() })),
+        alerts: z.array(z.object({ severity: z.enum(['critical', 'warning']), message: z.string(), href: z.string().nullable(), acknowledgeCompute: z.string().nullable() })),
       }),
     )
     .query(async ({ ctx }) => {
@@ -46,7 +46,7 @@ export const overviewRouter = router({
           };
         }),
         computes: v.computes.map((cv) => ({ name: cv.name, mode: cv.mode, state: cv.state, lagBytes: cv.shipper?.lagBytes ?? null, lagMs: cv.shipper?.lagMs ?? null })),
-        alerts: v.alerts.map((a) => ({ severity: a.severity, message: a.message, href: a.href ?? null })),
+        alerts: v.alerts.map((a) => ({ severity: a.severity, message: a.message, href: a.href ?? null, acknowledgeCompute: a.acknowledgeCompute ?? null })),
       };
     }),
 });

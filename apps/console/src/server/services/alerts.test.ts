@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TimelineDetails, timelineList } from '@strata/client/pageserver-api';
-import { branchHref, diskBudgetAlert, LAG_BYTES_ALERT, lagAlerts, timelineAlerts } from './alerts';
+import { branchHref, diskBudgetAlert, fencedComputeAlert, LAG_BYTES_ALERT, lagAlerts, timelineAlerts } from './alerts';
 import { callClient } from './http';
 
 describe('disk budget alert', () => {
@@ -108,5 +108,18 @@ describe('[ALERTS][LAG] ingest and upload lag past the threshold', () => {
   it('at the threshold, or with no commit known yet, nothing', () => {
     expect(lagAlerts('dev', { commitLsn: 2n * LAG_BYTES_ALERT, lastRecordLsn: LAG_BYTES_ALERT, diskConsistentLsn: 0n }, '/branches/dev')).toEqual([]);
     expect(lagAlerts('dev', { commitLsn: 0n, lastRecordLsn: 5n, diskConsistentLsn: 5n }, '/branches/dev')).toEqual([]);
+  });
+});
+
+describe('fenced compute alert', () => {
+  const rec = { name: 'main', timelineId: 'cd'.repeat(16), message: 'another compute took timeline', at: '2026-12-07T21:00:00.000Z' };
+  it('names the branch and links to its page; a timeline no branch names falls back to the page servers', () => {
+    expect(fencedComputeAlert(rec, 'main')).toEqual({
+      severity: 'warning',
+      message: 'compute main on branch main was fenced by a newer compute at 2026-12-07T21:00:00.000Z: another compute took timeline',
+      href: '/branches/main',
+      acknowledgeCompute: 'main',
+    });
+    expect(fencedComputeAlert(rec, undefined).href).toBe('/pageservers');
   });
 });

@@ -5,6 +5,8 @@ export interface Alert {
   readonly message: string;
   /** The console page of the branch or node the alert is about. */
   readonly href?: string;
+  /** The compute whose exit record this alert reports: an admin acknowledges it by that name. */
+  readonly acknowledgeCompute?: string;
 }
 
 /**
@@ -74,4 +76,18 @@ export function timelineAlerts(branch: string, t: TimelineHealth, href: string):
   const lag = t.remote?.lagBytes ?? 0n;
   if (lag > REMOTE_LAG_BYTES_ALERT) alerts.push({ severity: 'warning', message: `branch ${branch}: remote storage is ${lag} bytes behind ingest`, href });
   return alerts;
+}
+
+/**
+ * A compute that stopped because a newer compute took its timeline (its controller's last-exit.json):
+ * it left every list when it stopped, so this is the only trace an operator sees, until acknowledged
+ * or a compute of that name starts again. `branch` is the timeline's branch if one names it.
+ */
+export function fencedComputeAlert(rec: { readonly name: string; readonly timelineId: string; readonly message: string; readonly at: string }, branch: string | undefined): Alert {
+  return {
+    severity: 'warning',
+    message: `compute ${rec.name} on branch ${branch ?? rec.timelineId} was fenced by a newer compute at ${rec.at}: ${rec.message}`,
+    href: branchHref(branch),
+    acknowledgeCompute: rec.name,
+  };
 }

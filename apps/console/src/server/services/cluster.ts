@@ -8,7 +8,8 @@ import { recordNodeHealth, type NodeRow } from '@strata/db';
 import type { ConsoleDeps } from '../deps';
 import { callClient, callService, type ServiceTarget } from './http';
 import { errorMessage } from './errors';
-import { branchHref, diskBudgetAlert, lagAlerts, timelineAlerts, type Alert } from './alerts';
+import { computeExitRecords } from '@strata/client/local';
+import { branchHref, diskBudgetAlert, fencedComputeAlert, lagAlerts, timelineAlerts, type Alert } from './alerts';
 import { safekeeperAlerts } from './safekeeper-alerts';
 import { readComputeFiles, refreshLocalCluster, type LocalCluster } from './registry';
 import { computeStatus, safekeeperStatus, safekeeperTimelines } from './schemas';
@@ -140,6 +141,10 @@ export async function clusterView(deps: ConsoleDeps, cluster?: LocalCluster): Pr
   }
   for (const cv of computeViews) {
     if (cv.shipper && cv.shipper.lagMs > 5_000) alerts.push({ severity: 'warning', message: `compute ${cv.name}: shipper lag ${cv.shipper.lagMs} ms (RPO window)`, href: '/computes' });
+  }
+  for (const rec of computeExitRecords(deps.home)) {
+    if (rec.code !== 'ProposerFencedByTerm') continue;
+    alerts.push(fencedComputeAlert(rec, c.registry.branches.find((b) => b.timelineId === rec.timelineId)?.name));
   }
   return { nodes, safekeeperTimelines: skTl, pageserverTimelines: timelines, pageCache: cache.ok ? cache.value : null, computes: computeViews, alerts };
 }
