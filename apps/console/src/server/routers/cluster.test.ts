@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addOperator, createHarness, type Harness } from '../testing/harness';
+import { adminAndViewer, createHarness, type Harness } from '../testing/harness';
 import type { OperationOut } from './shapes';
 
 describe('[CLUSTER] routers against a real local cluster', () => {
@@ -72,10 +72,7 @@ describe('[CLUSTER] routers against a real local cluster', () => {
 
   beforeAll(async () => {
     h = await createHarness({ cluster: true });
-    await addOperator(h.deps, { username: 'admin', password: 'correct horse', role: 'admin' });
-    await addOperator(h.deps, { username: 'viewer', password: 'battery staple', role: 'viewer' });
-    admin = await h.signIn('admin', 'correct horse');
-    viewer = await h.signIn('viewer', 'battery staple');
+    ({ admin, viewer } = await adminAndViewer(h));
   });
   afterAll(() => h?.close());
 

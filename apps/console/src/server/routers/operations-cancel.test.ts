@@ -10,7 +10,7 @@ import { createOperation, getOperation, markOperationRunning } from '@strata/db'
 import { daemonPid, isControllerAlive, runningComputeRecords } from '@strata/client/local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../../../../../test/support/until';
-import { addOperator, createHarness, type Harness } from '../testing/harness';
+import { adminAndViewer, createHarness, type Harness } from '../testing/harness';
 
 describe('[OPERATIONS][CANCEL] a running operation stops at a safe point and leaves nothing half made', () => {
   let h: Harness;
@@ -19,10 +19,7 @@ describe('[OPERATIONS][CANCEL] a running operation stops at a safe point and lea
 
   beforeAll(async () => {
     h = await createHarness({ cluster: true });
-    await addOperator(h.deps, { username: 'admin', password: 'correct horse', role: 'admin' });
-    await addOperator(h.deps, { username: 'viewer', password: 'battery staple', role: 'viewer' });
-    admin = await h.signIn('admin', 'correct horse');
-    viewer = await h.signIn('viewer', 'battery staple');
+    ({ admin, viewer } = await adminAndViewer(h));
   });
   afterAll(() => h?.close());
 

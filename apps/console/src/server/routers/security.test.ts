@@ -17,7 +17,7 @@ import { ConsensusStream } from '@strata/client/consensus-stream';
 import { encodeFrames, encodeMessage, type AcceptorMessage, type Message } from '@strata/core/consensus';
 import { type ConsensusState as SafekeeperTimeline, fetchConsensusState } from '../../../../../test/support/consensus-state';
 import { until } from '../../../../../test/support/until';
-import { addOperator, createHarness, type Harness } from '../testing/harness';
+import { adminAndViewer, createHarness, type Harness } from '../testing/harness';
 
 interface ComputeFile {
   controlUrl: string;
@@ -97,10 +97,7 @@ describe('[SECURITY][CLUSTER] least privilege for viewers, time travel, mariadbd
 
   beforeAll(async () => {
     h = await createHarness({ cluster: true });
-    await addOperator(h.deps, { username: 'admin', password: 'correct horse', role: 'admin' });
-    await addOperator(h.deps, { username: 'viewer', password: 'battery staple', role: 'viewer' });
-    admin = await h.signIn('admin', 'correct horse');
-    viewer = await h.signIn('viewer', 'battery staple');
+    ({ admin, viewer } = await adminAndViewer(h));
     const registry = JSON.parse(readFileSync(join(h.home, 'cluster.json'), 'utf8')) as { db: { password: string } };
     dbPassword = registry.db.password;
     expect(dbPassword.length).toBeGreaterThanOrEqual(8);

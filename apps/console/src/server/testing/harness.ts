@@ -96,3 +96,10 @@ export async function createHarness(options: { cluster: boolean }): Promise<Harn
 }
 
 export { addOperator };
+
+/** The two operators most router tests need, signed in: an admin and a viewer. */
+export async function adminAndViewer(h: Harness): Promise<{ admin: string; viewer: string }> {
+  await addOperator(h.deps, { username: 'admin', password: 'correct horse', role: 'admin' });
+  await addOperator(h.deps, { username: 'viewer', password: 'battery staple', role: 'viewer' });
+  return { admin: await h.signIn('admin', 'correct horse'), viewer: await h.signIn('viewer', 'battery staple') };
+}
