@@ -117,7 +117,7 @@ describe('[NO CLI] the console drives a real cluster through the services, never
     // A read-write compute on the new branch: started, answers SQL, a second start says it runs, stopped.
     const started = await finished(h.caller(admin).computes.start({ branch: 'nocli' }));
     expect(started.result).toMatchObject({ name: 'nocli', alreadyRunning: false });
-    const url = (await h.caller(admin).computes.list()).find((c) => c.name === 'nocli')!.connectionUrl!;
+    const url = (await h.caller(admin).computes.connection({ name: 'nocli' })).connectionUrl;
     const conn = await mysql.createConnection({ uri: url });
     const [rows] = await conn.query<mysql.RowDataPacket[]>('SELECT 1 + 1 AS two');
     await conn.end();
