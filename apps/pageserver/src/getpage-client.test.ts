@@ -117,8 +117,10 @@ describe('PageserverClient over a listening page server', () => {
     expect(okPage(old)[200]).toBe(4);
     expect(okPage(other)).toEqual(page(1));
 
-    // A second change: the version cached at LSN + 100 (the last record LSN then) must not answer LSN + 200.
+    // A second change: the version cached at LSN + 100 (the last record LSN then) must not answer LSN + 200,
+    // but is what LSN + 200 is rebuilt from (only the new change is applied to it).
     t.ingest(writeMtr(LSN + 100n, LSN + 200n, 3, 0xcd));
+    const bases0 = cache().bases;
     const [newest, middle] = await client.getPages([
       { spaceId: SPACE, pageNo: 3, lsn: LSN + 200n },
       { spaceId: SPACE, pageNo: 3, lsn: LSN + 100n },
@@ -126,6 +128,7 @@ describe('PageserverClient over a listening page server', () => {
     expect(okPage(newest)[200]).toBe(0xcd);
     expect(okPage(middle)[200]).toBe(0xab);
     expect(cache().closedByIngest).toBeGreaterThan(0);
+    expect(cache().bases).toBeGreaterThan(bases0);
   });
 
   it('waits for an LSN inside the stream while later batches queue behind it', async () => {

@@ -10,7 +10,7 @@
 import { installNativeCrc32c } from '@strata/datadir';
 import { openRemoteStorage } from '@strata/remote-storage';
 import { readFile } from 'node:fs/promises';
-import { checkAuthPolicy, jsonLogger, listen, loadVerifier, type Logger } from '@strata/service-kit';
+import { checkAuthPolicy, jsonLogger, listen, loadVerifier, type Logger, RuntimeMetrics } from '@strata/service-kit';
 import { createApp } from './app.js';
 import { attachGetPageStream } from './data-path/getpage-stream.js';
 import { DEFAULT_LIMITS, type PageserverDeps } from './deps.js';
@@ -41,6 +41,7 @@ export async function startPageserver(config: PageserverConfig, log: Logger, onB
   const remote = config.remoteStorageUrl ? openRemoteStorage(config.remoteStorageUrl, { region: config.awsRegion }) : undefined;
 
   const metrics = new PageserverMetrics();
+  metrics.runtime = new RuntimeMetrics(metrics.registry, 'pageserver');
   const t0 = performance.now();
   const restored = await TenantManager.restoreFromRemote({ dataDir: config.dataDir, log, remote });
   const tenants = TenantManager.open({ dataDir: config.dataDir, log, checkpointBytes: config.checkpointBytes, remote });
@@ -125,6 +126,7 @@ export async function startPageserver(config: PageserverConfig, log: Logger, onB
         await stopStage(log, 'uploads', () => drainUploadsFor(tenants, log, STOP_UPLOADS_MS));
         await stopStage(log, 'LSN reports to the safekeepers', () => receivers.reportAll());
         tenants.close();
+        metrics.runtime?.stop();
       })();
       return stopping;
     },

@@ -3,7 +3,7 @@
  * timelines (LSNs, layer counts) are collected at scrape time by the
  * metrics route; counters here are bumped where the work happens.
  */
-import { Counter, Gauge, Histogram, type Labels, type Metric, Registry } from '@strata/service-kit';
+import { Counter, Gauge, Histogram, type Labels, type Metric, Registry, type RuntimeMetrics } from '@strata/service-kit';
 import { BackgroundErrors } from './background-errors.js';
 
 /** GetPage latency buckets, seconds: 20 µs to 2.5 s. */
@@ -61,6 +61,8 @@ export class PageserverMetrics {
    * route) and the routes that show it (timeline status, /metrics).
    */
   readonly lastErrors = new BackgroundErrors();
+  /** GC pauses and event-loop delay: the running server sets this (main.ts); tests leave it unset. */
+  runtime: RuntimeMetrics | undefined;
 }
 
 /** A counter whose value lives elsewhere (the page cache's own tallies), read at scrape time. */

@@ -64,7 +64,7 @@ export async function pageserverMetrics(t: PageserverTarget, opts: CallOptions =
 }
 
 const pageCacheReply = z
-  .object({ capacityBytes: count, bytes: count, entries: count, hits: count, misses: count, inserts: count, evictions: count, closedByIngest: count.optional() })
+  .object({ capacityBytes: count, bytes: count, entries: count, hits: count, misses: count, inserts: count, evictions: count, closedByIngest: count.optional(), bases: count.optional() })
   .passthrough();
 /** The memory page cache's budget, size and counters since start (all zero when the page server runs without one). */
 export type PageCacheStats = z.output<typeof pageCacheReply>;

@@ -6,3 +6,4 @@ export * from './log.js';
 export * from './metrics.js';
 export * from './validate.js';
 export * from './body.js';
+export * from './runtime-metrics.js';

@@ -13,7 +13,7 @@ import { POLICY, timelineParams } from '../schemas.js';
 const evictBody = z.object({ budgetBytes: z.number().int().min(0) }).strict();
 
 export function tierRoutes(deps: PageserverDeps) {
-  const cacheStats = () => deps.pageCache?.stats() ?? { capacityBytes: 0, bytes: 0, entries: 0, hits: 0, misses: 0, inserts: 0, evictions: 0, closedByIngest: 0 };
+  const cacheStats = () => deps.pageCache?.stats() ?? { capacityBytes: 0, bytes: 0, entries: 0, hits: 0, misses: 0, inserts: 0, evictions: 0, closedByIngest: 0, bases: 0 };
   return new Hono<AppEnv>()
     .get('/v1/page_cache', (c) => {
       authorize(c.var.claims, POLICY.operator);

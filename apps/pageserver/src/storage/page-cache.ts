@@ -79,6 +79,8 @@ export interface PageCacheStats {
   readonly evictions: number;
   /** Open versions closed because ingest changed their page. */
   readonly closedByIngest: number;
+  /** Versions used as the base of a newer reconstruction. */
+  readonly bases: number;
 }
 
 export class PageCache {
@@ -93,6 +95,8 @@ export class PageCache {
   inserts = 0;
   evictions = 0;
   closedByIngest = 0;
+  /** Versions handed out by `base` to rebuild a newer version from. */
+  bases = 0;
 
   constructor(readonly capacityBytes: number) {
     assert(Number.isSafeInteger(capacityBytes) && capacityBytes >= 0, `page cache capacity ${capacityBytes}`);
@@ -120,6 +124,7 @@ export class PageCache {
       inserts: this.inserts,
       evictions: this.evictions,
       closedByIngest: this.closedByIngest,
+      bases: this.bases,
     };
   }
 
@@ -136,6 +141,24 @@ export class PageCache {
   /** Like `get` without counting or reordering: "would this be served from memory?" (to skip downloads). */
   has(t: CacheableTimeline, spaceId: number, pageNo: number, lsn: bigint): boolean {
     return this.find(t, spaceId, pageNo, lsn) !== undefined;
+  }
+
+  /**
+   * The newest cached version of a page at or below `lsn`, to rebuild a
+   * newer one from (read-path.ts `PageBase`) when `get` has none for `lsn`:
+   * only the changes after it are then read and applied. Not counted as a
+   * hit or a miss.
+   */
+  base(t: CacheableTimeline, spaceId: number, pageNo: number, lsn: bigint): CachedPage | undefined {
+    if (this.entryCount === 0) return undefined;
+    let best: Entry | undefined;
+    let e = this.owners.get(t)?.pages.get(spaceId)?.get(pageNo) ?? null;
+    for (let n = 0; e !== null; e = e.sibling, n++) {
+      assert(n < PAGE_CACHE_VERSIONS_PER_PAGE_MAX, 'page cache version chain too long');
+      if (e.lsn <= lsn && (!best || e.lsn > best.lsn)) best = e;
+    }
+    if (best) this.bases++;
+    return best;
   }
 
   private find(t: CacheableTimeline, spaceId: number, pageNo: number, lsn: bigint): Entry | undefined {

@@ -61,6 +61,8 @@ export class ReadStats {
   indexReadMs = 0;
   /** Values gathered over all keys (images and changes). */
   values = 0;
+  /** Keys rebuilt on top of an earlier version (a PageBase) instead of an image layer. */
+  fromBase = 0;
   collectMs = 0;
   applyMs = 0;
   /** The process's CPU time over the read (all threads: an upper bound on the read's own). */
@@ -124,11 +126,29 @@ function readWanted(reader: LayerReader, wanted: WantedValue[], stats: ReadStats
 }
 
 /**
+ * A version of a page already rebuilt on this timeline (the page cache's),
+ * with `lsn` the LSN it was reported at: every change to the page that
+ * starts below `lsn` is in it, and none starts in [its FIL_PAGE_LSN, lsn).
+ * A newer read then needs only the changes from `lsn` on, on top of it.
+ */
+export interface PageBase {
+  readonly page: Uint8Array;
+  readonly lsn: bigint;
+}
+
+/**
  * Gather what each key needs to be rebuilt as of `lsn` on `timeline`. Keys
  * should be sorted (a basebackup chunk is); every chain ends done, or with
  * no base at all (the page did not exist).
+ *
+ * `bases[i]`, when given, is a version of key i rebuilt earlier on this
+ * timeline at an LSN ≤ `lsn` (Neon starts from its materialized page cache
+ * the same way). It is used instead of the image layer when it is at least
+ * as new as that image: the changes above it are then all above the image
+ * too, so GC (which keeps what reads above the newest image need) cannot
+ * have removed any of them.
  */
-export function collectChains(timeline: ReadableTimeline, keys: readonly PageKey[], lsn: bigint, stats?: ReadStats): KeyChain[] {
+export function collectChains(timeline: ReadableTimeline, keys: readonly PageKey[], lsn: bigint, stats?: ReadStats, bases?: ReadonlyArray<PageBase | undefined>): KeyChain[] {
   const chains = keys.map((k) => new KeyChain(k));
   const index0 = stats ? { count: indexBlockReads.count, ms: indexBlockReads.ms } : undefined;
   let pending = chains;
@@ -139,6 +159,16 @@ export function collectChains(timeline: ReadableTimeline, keys: readonly PageKey
     const map = cur.layerMap;
     const images = pending.map((c) => map.imageFor(c.key, at));
     const floors = images.map((d) => (d ? d.lsnStart : cur!.initLsn));
+    // Only on the timeline asked for (a base belongs to it), and while `pending` is still `chains`, index for index.
+    const usable: Array<PageBase | undefined> | undefined =
+      depth === 0 && bases
+        ? pending.map((_, i) => {
+            const b = bases[i];
+            if (!b || b.lsn > at || b.lsn < floors[i]!) return undefined;
+            floors[i] = b.lsn;
+            return b;
+          })
+        : undefined;
     // In-memory layers: their values are all above any image's LSN.
     for (const m of cur.memoryLayers()) {
       if (m.startLsn >= at) continue;
@@ -181,6 +211,13 @@ export function collectChains(timeline: ReadableTimeline, keys: readonly PageKey
     for (let i = 0; i < pending.length; i++) {
       const c = pending[i]!;
       if (c.done) continue;
+      const base = usable?.[i];
+      if (base) {
+        c.values.push({ kind: 'image', lsn: base.lsn, page: base.page });
+        c.done = true;
+        if (stats) stats.fromBase++;
+        continue;
+      }
       const img = images[i];
       if (!img) {
         next.push(c);

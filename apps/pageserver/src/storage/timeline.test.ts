@@ -96,6 +96,42 @@ describe('Timeline: bounded reconstruction', () => {
     t.close();
   });
 
+  it('[BASE] a read from an earlier version reads only the changes above it, and a base an image has overtaken is ignored', async () => {
+    // No hot-page images: the chain from the base down to the seed's image is all deltas, across many layers.
+    const t = Timeline.load(tlDir, { checkpointBytes: 64 << 10, hotChainValues: 1 << 30 });
+    const mtrs: redo.Mtr[] = [];
+    for (let i = 0; i < 6_000; i++) mtrs.push(writeMtr(i, i % 3 === 0 ? 3 : 1));
+    const key = { spaceId: SPACE, pageNo: 1 };
+    for (const m of mtrs.slice(0, 4_000)) t.ingest(m);
+    const early = t.getPageRaw(key, mtrs[3_999]!.endLsn)!;
+    for (const m of mtrs.slice(4_000)) t.ingest(m);
+    await t.flushed();
+    const head = mtrs[5_999]!.endLsn;
+    const full = new ReadStats();
+    const whole = t.getPages([key], head, full)[0]!;
+    const based = new ReadStats();
+    const incremental = t.getPages([key], head, based, [{ page: early.page, lsn: early.lsn }])[0]!;
+    expect(Buffer.compare(incremental.page, straightReplay(1, mtrs, 6_000))).toBe(0);
+    expect(incremental).toEqual(whole);
+    expect(based.fromBase).toBe(1);
+    // Page 1 changed 1,333 times since the base: those, plus the base itself (without it: all 4,000 changes and the seed image).
+    expect(based.values).toBe(1_334);
+    expect(full.values).toBe(4_001);
+    // A base above the request LSN is not used.
+    const mid = mtrs[2_999]!.endLsn;
+    const ignored = new ReadStats();
+    expect(t.getPages([key], mid, ignored, [{ page: early.page, lsn: early.lsn }])[0]).toEqual(t.getPageRaw(key, mid));
+    expect(ignored.fromBase).toBe(0);
+    // Once an image above the base exists, the base is ignored: a bogus one proves it is never read.
+    const r = await compactTimeline(t, { ...DEFAULT_COMPACTION, imageThreshold: 2, imageChainMax: 100 }, new Map());
+    expect(r.imageLayers).toBeGreaterThan(0);
+    const bogus = { page: new Uint8Array(early.page.length).fill(0xee), lsn: early.lsn };
+    const overtaken = new ReadStats();
+    expect(t.getPages([key], head, overtaken, [bogus])[0]).toEqual(whole);
+    expect(overtaken.fromBase).toBe(0);
+    t.close();
+  });
+
   it('ReadStats says what a read walked: layers, values, file reads and index blocks', async () => {
     const t = Timeline.load(tlDir, { checkpointBytes: 64 << 10 });
     const mtrs: redo.Mtr[] = [];

@@ -26,7 +26,7 @@ import type { LayerReader } from './layer-reader.js';
 import { LayerResidency } from './layer-residency.js';
 import { LsnWaiters } from './lsn-waiters.js';
 import { OpenLayers, type PageChangeListener } from './open-layers.js';
-import { collectChains, type PageResult, type ReadableTimeline, type ReadStats, rebuild, spaceFlagsAt } from './read-path.js';
+import { collectChains, type PageBase, type PageResult, type ReadableTimeline, type ReadStats, rebuild, spaceFlagsAt } from './read-path.js';
 import type { RemoteTimeline } from './remote-timeline.js';
 import { encodeMeta, type TimelineMeta } from './timeline-meta.js';
 
@@ -359,9 +359,10 @@ export class Timeline implements ReadableTimeline {
   /**
    * Several pages as of one LSN, each layer visited once for all of them
    * (basebackup chunks, GetPage batches). Keys sorted by (space, page) read
-   * best; the result is in the order of `keys`.
+   * best; the result is in the order of `keys`. `bases` (per key, optional)
+   * are versions rebuilt earlier on this timeline to start from (read-path.ts).
    */
-  getPages(keys: readonly PageKey[], lsn: bigint, stats?: ReadStats): Array<PageResult | undefined> {
+  getPages(keys: readonly PageKey[], lsn: bigint, stats?: ReadStats, bases?: ReadonlyArray<PageBase | undefined>): Array<PageResult | undefined> {
     const t0 = stats ? performance.now() : 0;
     if (lsn > this.lastRecordLsn) throw new LsnNotYetAvailable(lsn, this.lastRecordLsn, 0);
     if (lsn < this.gcHorizon) this.checkReadable(lsn);
@@ -372,7 +373,7 @@ export class Timeline implements ReadableTimeline {
       this.learnFlags(k.spaceId, lsn, stats);
       (probed ??= new Set()).add(k.spaceId);
     }
-    const chains = collectChains(this, keys, lsn, stats);
+    const chains = collectChains(this, keys, lsn, stats, bases);
     const t1 = stats ? performance.now() : 0;
     const out: Array<PageResult | undefined> = new Array(keys.length);
     const pageSize = this.pageSize;
