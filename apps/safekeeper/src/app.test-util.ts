@@ -51,6 +51,7 @@ export async function testApp(
     verifier?: TokenVerifier | null;
     limits?: Partial<SafekeeperLimits>;
     segmentBytes?: number;
+    walTailCacheBytes?: number;
     dataDir?: string;
     nodeId?: number;
     remoteStorage?: RemoteStorage;
@@ -68,6 +69,7 @@ export async function testApp(
     nodeId: options.nodeId ?? 1,
     metrics,
     segmentBytes: options.segmentBytes ?? 1024,
+    ...(options.walTailCacheBytes !== undefined ? { walTailCacheBytes: options.walTailCacheBytes } : {}),
     now: () => new Date('2026-01-02T03:04:05.000Z'),
   });
   const ledger = await MembershipLedger.open(dataDir, options.nodeId ?? 1, timelines.all(), () => new Date('2026-01-01T00:00:00.000Z'));

@@ -22,8 +22,9 @@ describe('peer recovery over the peer WAL stream', () => {
   let dst: Timeline;
 
   beforeEach(async () => {
-    // Frames of at most 700 bytes: a copy crosses many of them.
-    source = await testApp({ nodeId: 1, limits: { walReadBytes: 700 } });
+    // Frames of at most 700 bytes: a copy crosses many of them. WAL read from its files (no tail cache),
+    // so each frame waits on the disk: a log change lands while the stream is still sending.
+    source = await testApp({ nodeId: 1, limits: { walReadBytes: 700 }, walTailCacheBytes: 0 });
     lagging = await testApp({ nodeId: 2 });
     for (const t of [source, lagging]) await t.app.request(base, json(createBody({ startLsn: '1000' })));
     src = source.deps.timelines.get(TENANT, TIMELINE);

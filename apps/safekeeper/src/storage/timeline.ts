@@ -41,6 +41,7 @@ export const CONTROL_REFRESH_BYTES = 16n * 1024n * 1024n;
 export interface TimelineOptions {
   metrics: SafekeeperMetrics;
   segmentBytes?: number;
+  walTailCacheBytes?: number;
 }
 
 export type ConsensusControl = Pick<TimelineControl, 'term' | 'termHistory' | 'conf' | 'commitLsn' | 'consensus'>;
@@ -83,6 +84,7 @@ export class Timeline {
       durableEndLsn,
       scanFromLsn: control.walScanLsn,
       ...(options.segmentBytes !== undefined ? { segmentBytes: options.segmentBytes } : {}),
+      ...(options.walTailCacheBytes !== undefined ? { tailCacheBytes: options.walTailCacheBytes } : {}),
     });
     const t = new Timeline(dir, control, wal, new CommitWatch(control.commitLsn), options);
     if (marker !== undefined || wal.flushLsn !== control.walFlushLsn || t.walFields().walScanLsn !== control.walScanLsn) {

@@ -32,6 +32,8 @@ export interface TimelineRegistryOptions {
   nodeId: number;
   metrics: SafekeeperMetrics;
   segmentBytes?: number;
+  /** Bytes of each timeline's newest WAL kept in memory for readers (wal-tail-cache.ts); 0 turns it off. */
+  walTailCacheBytes?: number;
   /** Wall clock for `createdAt`. */
   now?: () => Date;
 }
@@ -81,6 +83,7 @@ export class TimelineRegistry {
     return {
       metrics: this.options.metrics,
       ...(this.options.segmentBytes !== undefined ? { segmentBytes: this.options.segmentBytes } : {}),
+      ...(this.options.walTailCacheBytes !== undefined ? { walTailCacheBytes: this.options.walTailCacheBytes } : {}),
     };
   }
 

@@ -99,6 +99,30 @@ describe('WalStore', () => {
     await expect(wal.truncate(START + 1n)).rejects.toBeInstanceOf(LsnOutOfRange);
   });
 
+  it('reads of the newest WAL come from memory and agree with the files, across a truncate', async () => {
+    await wal.append(START, pattern(START, 150));
+    await wal.flush();
+    const files = await WalStore.open(dir, { timelineStartLsn: START, durableEndLsn: START + 150n, segmentBytes: SEG, tailCacheBytes: 0 });
+    try {
+      expect(await wal.read(START + 10n, START + 140n)).toEqual(await files.read(START + 10n, START + 140n));
+      expect(wal.tailReads).toBe(1);
+      expect(files.fileReads).toBe(1);
+      await wal.truncate(200n);
+      await wal.append(200n, pattern(7n, 30));
+      await wal.flush();
+      const reread = await WalStore.open(dir, { timelineStartLsn: START, durableEndLsn: 230n, segmentBytes: SEG, tailCacheBytes: 0 });
+      try {
+        expect(await wal.read(190n, 230n)).toEqual(await reread.read(190n, 230n));
+        expect(await wal.read(190n, 230n)).toEqual(new Uint8Array([...pattern(190n, 10), ...pattern(7n, 30)]));
+        expect(wal.fileReads).toBe(0);
+      } finally {
+        await reread.close();
+      }
+    } finally {
+      await files.close();
+    }
+  });
+
   it('reopens after a restart with the same WAL', async () => {
     await wal.append(START, pattern(START, 130));
     await wal.flush();

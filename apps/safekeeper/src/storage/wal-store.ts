@@ -48,6 +48,7 @@ import { join } from 'node:path';
 import { LsnGap, LsnOutOfRange, assert, redo } from '@strata/core';
 import { WalCorrupt } from '../errors.js';
 import { fsyncDir, isNotFound } from './fs-util.js';
+import { WalTailCache } from './wal-tail-cache.js';
 
 export const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
 const SEGMENT_NAME = /^([0-9a-f]{16})\.wal$/;
@@ -78,6 +79,8 @@ export interface WalStoreOptions {
    */
   scanFromLsn?: bigint | undefined;
   segmentBytes?: number;
+  /** Bytes of the newest WAL kept in memory for reads (wal-tail-cache.ts; default 4 MiB, 0: none). */
+  tailCacheBytes?: number;
 }
 
 /** How much of the tail recovery reads at once. */
@@ -103,6 +106,11 @@ export class WalStore {
   private frames: redo.MtrStreamCheck | undefined;
   /** Set by a failed flush: nothing is ever reported durable again (see `flush`). */
   private fsyncFailure: Error | undefined;
+  /** The newest appended bytes, which nearly every read asks for (wal-tail-cache.ts). */
+  private readonly tail: WalTailCache;
+  /** Reads answered from `tail`, and reads that went to the segment files. */
+  tailReads = 0;
+  fileReads = 0;
 
   private constructor(
     readonly dir: string,
@@ -110,7 +118,9 @@ export class WalStore {
     segmentBytes: bigint,
     flushLsn: bigint,
     oldestLsn: bigint,
+    tailCacheBytes: number | undefined,
   ) {
+    this.tail = new WalTailCache(tailCacheBytes);
     this.segments = segments;
     this.segmentBytes = segmentBytes;
     this.flushed = flushLsn;
@@ -161,7 +171,7 @@ export class WalStore {
       segments.push({ startLsn: f.startLsn, limitLsn, endLsn });
       contiguousEnd = endLsn;
     }
-    const store = new WalStore(dir, segments, segmentBytes, durableEnd, segments[0] ? segments[0].startLsn : durableEnd);
+    const store = new WalStore(dir, segments, segmentBytes, durableEnd, segments[0] ? segments[0].startLsn : durableEnd, options.tailCacheBytes);
     if (segments.length === 0 && durableEnd > start) throw new WalCorrupt(dir, `durable WAL ends at ${durableEnd} but there are no segment files`);
     if (contiguousEnd < durableEnd) throw new WalCorrupt(dir, `durable WAL ends at ${durableEnd} but the files end at ${contiguousEnd}`);
 
@@ -291,6 +301,7 @@ export class WalStore {
       lsn += BigInt(n);
     }
     this.followFrames(beginLsn, bytes);
+    this.tail.push(beginLsn, bytes);
     return lsn;
   }
 
@@ -418,6 +429,7 @@ export class WalStore {
       this.dirDirty = false;
     }
     if (this.flushed > lsn) this.flushed = lsn;
+    this.tail.truncate(lsn);
     // The framing state was of the old end: the caller follows it again (`followFramesFrom`).
     this.frames = undefined;
   }
@@ -457,6 +469,12 @@ export class WalStore {
   /** The stored bytes `[from, to)`, durable or not. */
   private async readRange(from: bigint, to: bigint): Promise<Uint8Array> {
     assert(from >= this.oldest && from <= to && to <= this.endLsn, `read ${from}..${to} outside the stored WAL`);
+    const cached = this.tail.read(from, to);
+    if (cached) {
+      this.tailReads++;
+      return cached;
+    }
+    this.fileReads++;
     const out = new Uint8Array(Number(to - from));
     let lsn = from;
     for (const seg of this.segments) {
