@@ -5,8 +5,9 @@
  * here spares an open, a read and a close of a segment file per frame sent,
  * which profiles of a write load showed as a tenth of a safekeeper's time.
  *
- * It holds one contiguous range `[start, end)`, up to a byte budget; older
- * bytes fall out first. A read it cannot answer whole returns undefined and
+ * It holds one contiguous range `[start, end)`, up to a byte budget, in one
+ * preallocated ring (a copy per append into fresh buffers doubled the
+ * safekeeper's GC time); older bytes fall out first. A read it cannot answer whole returns undefined and
  * the caller reads the files.
  */
 import { assert } from '@strata/core';
@@ -14,16 +15,9 @@ import { assert } from '@strata/core';
 /** Per timeline: a few seconds of a heavy write load. */
 export const DEFAULT_WAL_TAIL_CACHE_BYTES = 4 << 20;
 
-interface Chunk {
-  readonly startLsn: bigint;
-  bytes: Uint8Array;
-}
-
 export class WalTailCache {
-  private readonly chunks: Chunk[] = [];
-  /** Index of the oldest live chunk in `chunks` (dropped ones are compacted away now and then). */
-  private head = 0;
-  private bytes = 0;
+  /** A ring: the byte at LSN x lives at x mod capacity. One allocation for the cache's life, so appends make no garbage. */
+  private ring: Uint8Array | undefined;
   private startLsn = 0n;
   private endLsn = 0n;
 
@@ -33,7 +27,7 @@ export class WalTailCache {
 
   /** The cached range, for tests and status. */
   get range(): { readonly startLsn: bigint; readonly endLsn: bigint; readonly bytes: number } {
-    return { startLsn: this.startLsn, endLsn: this.endLsn, bytes: this.bytes };
+    return { startLsn: this.startLsn, endLsn: this.endLsn, bytes: Number(this.endLsn - this.startLsn) };
   }
 
   /**
@@ -42,84 +36,49 @@ export class WalTailCache {
    * replace it. The bytes are copied: the caller's buffer may be reused.
    */
   push(lsn: bigint, data: Uint8Array): void {
-    if (this.capacityBytes === 0 || data.length === 0) return;
-    if (lsn !== this.endLsn || this.bytes === 0) this.reset(lsn);
+    const cap = this.capacityBytes;
+    if (cap === 0 || data.length === 0) return;
+    if (lsn !== this.endLsn || this.endLsn === this.startLsn) this.reset(lsn);
     let bytes = data;
     let at = lsn;
-    if (bytes.length > this.capacityBytes) {
+    if (bytes.length > cap) {
       // Only the newest part can stay.
-      const skip = bytes.length - this.capacityBytes;
+      const skip = bytes.length - cap;
       bytes = bytes.subarray(skip);
       at += BigInt(skip);
       this.reset(at);
     }
-    this.chunks.push({ startLsn: at, bytes: bytes.slice() });
-    this.bytes += bytes.length;
+    const ring = (this.ring ??= new Uint8Array(cap));
+    const pos = Number(at % BigInt(cap));
+    const first = Math.min(bytes.length, cap - pos);
+    ring.set(bytes.subarray(0, first), pos);
+    if (first < bytes.length) ring.set(bytes.subarray(first), 0);
     this.endLsn = at + BigInt(bytes.length);
-    while (this.bytes > this.capacityBytes) this.dropOldest();
+    if (this.endLsn - this.startLsn > BigInt(cap)) this.startLsn = this.endLsn - BigInt(cap);
   }
 
   /** Forget everything at and after `lsn` (the WAL was truncated there). */
   truncate(lsn: bigint): void {
     if (lsn >= this.endLsn) return;
-    if (lsn <= this.startLsn) {
-      this.reset(lsn);
-      return;
-    }
-    while (this.chunks.length > this.head) {
-      const last = this.chunks[this.chunks.length - 1]!;
-      if (last.startLsn >= lsn) {
-        this.chunks.pop();
-        this.bytes -= last.bytes.length;
-        continue;
-      }
-      const keep = Number(lsn - last.startLsn);
-      this.bytes -= last.bytes.length - keep;
-      last.bytes = last.bytes.subarray(0, keep);
-      break;
-    }
-    this.endLsn = lsn;
+    if (lsn <= this.startLsn) this.reset(lsn);
+    else this.endLsn = lsn;
   }
 
   /** The bytes `[from, to)` if all of them are cached, else undefined. */
   read(from: bigint, to: bigint): Uint8Array | undefined {
-    if (from < this.startLsn || to > this.endLsn || from > to || this.bytes === 0) return undefined;
-    const out = new Uint8Array(Number(to - from));
-    // Chunks are few (appends of a few KiB up to the budget): find the first by binary search.
-    let lo = this.head;
-    let hi = this.chunks.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (this.chunks[mid]!.startLsn <= from) lo = mid;
-      else hi = mid - 1;
-    }
-    let lsn = from;
-    for (let i = lo; lsn < to; i++) {
-      const c = this.chunks[i]!;
-      const off = Number(lsn - c.startLsn);
-      const n = Math.min(c.bytes.length - off, Number(to - lsn));
-      out.set(c.bytes.subarray(off, off + n), Number(lsn - from));
-      lsn += BigInt(n);
-    }
+    const ring = this.ring;
+    if (!ring || from < this.startLsn || to > this.endLsn || from > to || this.endLsn === this.startLsn) return undefined;
+    const cap = this.capacityBytes;
+    const n = Number(to - from);
+    const out = new Uint8Array(n);
+    const pos = Number(from % BigInt(cap));
+    const first = Math.min(n, cap - pos);
+    out.set(ring.subarray(pos, pos + first), 0);
+    if (first < n) out.set(ring.subarray(0, n - first), first);
     return out;
   }
 
-  private dropOldest(): void {
-    const c = this.chunks[this.head]!;
-    this.head++;
-    this.bytes -= c.bytes.length;
-    this.startLsn = this.head < this.chunks.length ? this.chunks[this.head]!.startLsn : this.endLsn;
-    // Compact the array once half of it is dropped chunks: amortized O(1) per chunk.
-    if (this.head > 64 && this.head * 2 > this.chunks.length) {
-      this.chunks.splice(0, this.head);
-      this.head = 0;
-    }
-  }
-
   private reset(lsn: bigint): void {
-    this.chunks.length = 0;
-    this.head = 0;
-    this.bytes = 0;
     this.startLsn = lsn;
     this.endLsn = lsn;
   }
