@@ -20,6 +20,7 @@ import { CollectedGauge, Counter, Histogram, Registry } from '@strata/service-ki
 import mysql from 'mysql2/promise';
 import { AuxCapture } from './aux-capture.js';
 import { FlushedLsnWatch } from './flushed-lsn-watch.js';
+import { IngestBackpressure, type IngestBackpressureStats } from './ingest-backpressure.js';
 import { ComputeError } from './errors.js';
 import { describeExit, Mariadbd } from './mariadbd.js';
 import { handOver, mariadbdOsUser, type OsUser } from './os-user.js';
@@ -80,9 +81,14 @@ export interface ComputeOptions {
   readonly storage?: 'basebackup' | 'fuse' | 'auto';
   /** FUSE mode: bytes of pages the local file cache holds (default 256 MiB). */
   readonly lfcBytes?: number;
+  /** FUSE mode: commits wait while the page server is more than this far behind (ingest-backpressure.ts; default 64 MiB, 0n: never). */
+  readonly maxIngestLagBytes?: bigint;
   readonly startTimeoutMs?: number;
   readonly log?: (line: string) => void;
 }
+
+/** Neon's max_replication_write_lag is of this order; half the page server's open layer plus one upload (its upload lag bound). */
+export const DEFAULT_MAX_INGEST_LAG_BYTES = 64n << 20n;
 
 export type ComputeState = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
@@ -499,9 +505,21 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
     // The FUSE mount reports every change as it happens; a local datadir is compared now and then.
     ...(fused ? {} : { pollMs: opts.auxPollMs ?? 100 }),
   });
+  const backpressure = new IngestBackpressure({
+    maxLagBytes: opts.maxIngestLagBytes ?? DEFAULT_MAX_INGEST_LAG_BYTES,
+    ingestedLsn: async () => (await timelineDetails(ps, opts.tenantId, opts.timelineId, { timeoutMs: 2_000 })).lastRecordLsn,
+    log,
+  });
   if (fused?.redo) {
+    const redo = fused.redo;
     onAuxChange = () => aux.changed();
-    fused.redo.barrier = () => aux.settled();
+    redo.barrier = async () => {
+      await Promise.all([aux.settled(), backpressure.admit(redo.writtenLsn)]);
+    };
+    const held = (f: (s: IngestBackpressureStats) => number | bigint) => () => [[labels, f(backpressure.stats())]] as Array<[typeof labels, number | bigint]>;
+    metrics.register(new CollectedGauge('strata_compute_ingest_backpressure_waits', 'Commits held since start because the page server was too far behind', held((s) => s.waits)));
+    metrics.register(new CollectedGauge('strata_compute_ingest_backpressure_wait_ms', 'Milliseconds commits were held in total', held((s) => s.waitMs)));
+    metrics.register(new CollectedGauge('strata_compute_ingest_backpressure_holding', 'Commits held now', held((s) => s.holding)));
   }
 
   // The shipper's time stamps of committed redo go to the page server's LSN ↔ time map (branch --at).
