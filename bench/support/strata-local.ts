@@ -100,6 +100,13 @@ export async function computeStatus(home: string, name: string): Promise<Compute
   return (await (await fetch(`${state.controlUrl}/v1/status`, { headers, signal: AbortSignal.timeout(10_000) })).json()) as ComputeStatus;
 }
 
+/** A compute's Prometheus metrics (its control endpoint), as text. */
+export async function computeMetricsText(home: string, name: string): Promise<string> {
+  const state = JSON.parse(readFileSync(join(home, 'computes', name, 'compute.json'), 'utf8')) as { controlUrl: string };
+  const headers = { authorization: `Bearer ${readFileSync(join(home, 'keys', 'admin.jwt'), 'utf8').trim()}` };
+  return (await fetch(`${state.controlUrl}/metrics`, { headers, signal: AbortSignal.timeout(10_000) })).text();
+}
+
 /** InnoDB's current LSN: the end of the last mtr the server wrote. */
 export async function innodbLsn(t: Target): Promise<bigint> {
   return BigInt(String((await query(t, "SHOW GLOBAL STATUS LIKE 'Innodb_lsn_current'"))[0]?.['Value']));

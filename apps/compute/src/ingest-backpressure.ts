@@ -61,6 +61,7 @@ export class IngestBackpressure {
   private holding = 0;
   private failures = 0;
   private lastFailureLogMs = Number.NEGATIVE_INFINITY;
+  private lastHoldLogMs = Number.NEGATIVE_INFINITY;
   private readonly now: () => number;
 
   constructor(private readonly opts: IngestBackpressureOptions) {
@@ -76,7 +77,11 @@ export class IngestBackpressure {
     if (!mustWait(writtenLsn, this.known, max)) return;
     const began = this.now();
     const waitMsMax = this.opts.waitMsMax ?? 5_000;
-    if (this.holding === 0) this.opts.log?.(`holding commits: the page server is ${writtenLsn - this.known!} bytes behind (more than ${max})`);
+    // Once per 10 s at most: a bulk load starts and ends hundreds of short holds.
+    if (this.holding === 0 && began - this.lastHoldLogMs >= 10_000) {
+      this.lastHoldLogMs = began;
+      this.opts.log?.(`holding commits: the page server is ${writtenLsn - this.known!} bytes behind (more than ${max}); ${this.waits} held so far, ${Math.round(this.waitMs)} ms in total`);
+    }
     this.waits++;
     this.holding++;
     try {
