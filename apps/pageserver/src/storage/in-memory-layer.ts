@@ -35,6 +35,14 @@ function grown<T extends Uint8Array | Uint32Array | Int32Array | BigUint64Array>
   return b;
 }
 
+/**
+ * Per tablespace, per page: how long the page's chain was (values and bytes
+ * since its last will_init value) when the layer before was frozen. The next
+ * open layer counts on from there, so a page changed a little in every layer
+ * still gets its hot-page image once its chain, across layers, is long.
+ */
+export type CarriedChains = ReadonlyMap<number, ReadonlyMap<number, readonly [values: number, bytes: number]>>;
+
 export class InMemoryLayer {
   /** space → page → page slot. */
   private readonly slots = new Map<number, Map<number, number>>();
@@ -65,8 +73,27 @@ export class InMemoryLayer {
   /** LSN after the last mtr put here. */
   endLsn: bigint;
 
-  constructor(readonly startLsn: bigint) {
+  constructor(
+    readonly startLsn: bigint,
+    /** The chains of the layer before (only its keys: a page it did not change has gone one layer without, and compaction's images bound it). */
+    private readonly carried?: CarriedChains,
+  ) {
     this.endLsn = startLsn;
+  }
+
+  /** Each changed page's chain at the end of this layer, for the next one to continue from (`CarriedChains`). */
+  chainsToCarry(): CarriedChains {
+    const out = new Map<number, Map<number, readonly [number, number]>>();
+    for (const [spaceId, pages] of this.slots) {
+      let m: Map<number, readonly [number, number]> | undefined;
+      for (const [pageNo, slot] of pages) {
+        const values = this.slotChainValues[slot]!;
+        if (values === 0) continue;
+        if (!m) out.set(spaceId, (m = new Map()));
+        m.set(pageNo, [values, this.slotChainBytes[slot]!]);
+      }
+    }
+    return out;
   }
 
   get sizeBytes(): number {
@@ -113,6 +140,9 @@ export class InMemoryLayer {
       this.slotChainBytes = grown(this.slotChainBytes, (n) => new Uint32Array(n));
     }
     this.slotLast[s] = NONE;
+    const carried = this.carried?.get(key.spaceId)?.get(key.pageNo);
+    this.slotChainValues[s] = carried ? carried[0] : 0;
+    this.slotChainBytes[s] = carried ? carried[1] : 0;
     space.set(key.pageNo, s);
     return s;
   }

@@ -222,6 +222,23 @@ describe('OpenLayers', () => {
     h.files.close();
   });
 
+  it('counts a page\'s chain across a freeze, so a page changed a little in every layer is imaged too', () => {
+    const h = harness(timelineDir, { hotChainValues: 16 });
+    const mtrs = Array.from({ length: 30 }, (_, i) => writeMtr(i, 1));
+    // 10 changes per open layer: never 16 within one, but 16 along the chain after the second freeze.
+    for (let i = 0; i < 30; i++) {
+      h.mem.ingest(mtrs[i]!);
+      if (i % 10 === 9) h.mem.freeze();
+    }
+    expect(h.mem.hotImages).toBe(1);
+    const readable: ReadableTimeline = { initLsn: LSN, pageSize: h.files.meta.pageSize, layerMap: h.files.map, memoryLayers: () => h.mem.memoryLayers(), reader: (d) => h.files.reader(d), ancestorRead: undefined };
+    const [chain] = collectChains(readable, [{ spaceId: SPACE, pageNo: 1 }], mtrs[29]!.endLsn);
+    expect(chain!.values.length).toBeLessThanOrEqual(16 + 1);
+    for (const at of [10, 16, 20, 30]) expect(Buffer.compare(h.read(1, mtrs[at - 1]!.endLsn)!, straightReplay(1, mtrs, at)), `after ${at}`).toBe(0);
+    h.mem.close();
+    h.files.close();
+  });
+
   it('tablespace events are kept in the index and persisted with the layer that holds them', () => {
     const h = harness(timelineDir);
     h.mem.ingest(fileMtr(0, 'FILE_CREATE', 9, './db/new.ibd'));

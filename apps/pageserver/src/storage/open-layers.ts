@@ -246,7 +246,7 @@ export class OpenLayers {
     const layer = this.open;
     if (layer.endLsn === layer.startLsn) return false;
     this.frozen.push(layer);
-    this.open = new InMemoryLayer(layer.endLsn);
+    this.open = new InMemoryLayer(layer.endLsn, layer.chainsToCarry());
     return true;
   }
 
