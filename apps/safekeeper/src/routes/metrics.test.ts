@@ -13,6 +13,7 @@ describe('GET /metrics', () => {
     const tl = t.deps.timelines.get(TENANT, TIMELINE);
     await tl.appendWal(1000n, new Uint8Array(1500));
     await tl.updateConsensus({ commitLsn: 2000n });
+    await tl.readWal(1000n, 2000n);
 
     const res = await t.app.request('/metrics');
     expect(res.status).toBe(200);
@@ -22,6 +23,9 @@ describe('GET /metrics', () => {
     expect(text).toContain(`safekeeper_flush_lsn${labels} 2500\n`);
     expect(text).toContain(`safekeeper_commit_lsn${labels} 2000\n`);
     expect(text).toContain(`safekeeper_wal_bytes_on_disk${labels} 1500\n`);
+    // Just appended: read from memory, not from the segment files.
+    expect(text).toContain(`safekeeper_wal_tail_cache_reads${labels} 1\n`);
+    expect(text).toContain(`safekeeper_wal_file_reads${labels} 0\n`);
     expect(text).toContain(`safekeeper_wal_bytes_received_total${labels} 1500\n`);
     expect(text).toContain('# TYPE safekeeper_wal_fsync_seconds histogram\n');
     expect(text).toContain('safekeeper_wal_fsync_seconds_bucket{le="+Inf"} 1\n');

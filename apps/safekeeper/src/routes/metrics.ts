@@ -18,6 +18,8 @@ export function metricsRoutes(deps: SafekeeperDeps) {
     perTimeline(deps, 'safekeeper_term', 'Current term.', (t) => t.control.term),
     perTimeline(deps, 'safekeeper_wal_bytes_on_disk', 'Bytes of WAL segment files.', (t) => t.wal.bytesOnDisk),
     perTimeline(deps, 'safekeeper_commit_lag_bytes', 'Durable WAL not yet known to be committed.', (t) => t.flushLsn - t.commitLsn),
+    perTimeline(deps, 'safekeeper_wal_tail_cache_reads', 'WAL reads answered from the in-memory tail since the timeline was opened.', (t) => t.wal.tailReads),
+    perTimeline(deps, 'safekeeper_wal_file_reads', 'WAL reads that went to the segment files since the timeline was opened (older than the in-memory tail).', (t) => t.wal.fileReads),
   ];
   return new Hono<AppEnv>().get('/metrics', (c) => {
     authorize(c.var.claims, POLICY.operator);
