@@ -5,6 +5,7 @@ import type { redo } from '@strata/core';
 import { layerFileName, type PageKey } from '@strata/core/layers';
 import { LSN, SPACE } from '../seed-timeline.test-util.js';
 import { LayerManager } from './layer-manager.js';
+import { CARRIED_CHAIN_WEIGHT } from './in-memory-layer.js';
 import { OpenLayers } from './open-layers.js';
 import { collectChains, type ReadableTimeline, rebuild } from './read-path.js';
 import { fileMtr, seededDir, straightReplay, turns, writeMtr } from './synthetic-wal.test-util.js';
@@ -224,17 +225,18 @@ describe('OpenLayers', () => {
 
   it('counts a page\'s chain across a freeze, so a page changed a little in every layer is imaged too', () => {
     const h = harness(timelineDir, { hotChainValues: 16 });
-    const mtrs = Array.from({ length: 30 }, (_, i) => writeMtr(i, 1));
-    // 10 changes per open layer: never 16 within one, but 16 along the chain after the second freeze.
-    for (let i = 0; i < 30; i++) {
+    const mtrs = Array.from({ length: 60 }, (_, i) => writeMtr(i, 1));
+    // 12 changes per open layer: never 16 within one. Earlier layers' values count a quarter: the third
+    // layer reaches 16 at its 10th change (10 + 24 / 4), with at most 16 / CARRIED_CHAIN_WEIGHT values along the chain.
+    for (let i = 0; i < 60; i++) {
       h.mem.ingest(mtrs[i]!);
-      if (i % 10 === 9) h.mem.freeze();
+      if (i % 12 === 11) h.mem.freeze();
     }
     expect(h.mem.hotImages).toBe(1);
     const readable: ReadableTimeline = { initLsn: LSN, pageSize: h.files.meta.pageSize, layerMap: h.files.map, memoryLayers: () => h.mem.memoryLayers(), reader: (d) => h.files.reader(d), ancestorRead: undefined };
-    const [chain] = collectChains(readable, [{ spaceId: SPACE, pageNo: 1 }], mtrs[29]!.endLsn);
-    expect(chain!.values.length).toBeLessThanOrEqual(16 + 1);
-    for (const at of [10, 16, 20, 30]) expect(Buffer.compare(h.read(1, mtrs[at - 1]!.endLsn)!, straightReplay(1, mtrs, at)), `after ${at}`).toBe(0);
+    const [chain] = collectChains(readable, [{ spaceId: SPACE, pageNo: 1 }], mtrs[59]!.endLsn);
+    expect(chain!.values.length).toBeLessThanOrEqual(16 / CARRIED_CHAIN_WEIGHT + 1);
+    for (const at of [10, 16, 30, 49, 60]) expect(Buffer.compare(h.read(1, mtrs[at - 1]!.endLsn)!, straightReplay(1, mtrs, at)), `after ${at}`).toBe(0);
     h.mem.close();
     h.files.close();
   });
