@@ -43,8 +43,12 @@ describe('AuxStore', () => {
     expect(aux.auxDirAt(99n)).toBeUndefined();
     expect(aux.auxDirAt(150n)).toBe(join(timelineDir, 'aux', '100'));
     expect(readFileSync(join(aux.auxDirAt(250n)!, 'db/t.frm'), 'utf8')).toBe('old');
-    // Stored again at the same LSN: replaced whole, the index unchanged.
+    // Stored again at the same LSN: replaced whole, the index unchanged. Storing writes one tar; the
+    // files appear only when the set is first read.
     aux.putAuxSet(200n, [{ path: 'db/t.frm', data: bytes('new') }]);
+    expect(existsSync(join(timelineDir, 'aux', '200'))).toBe(false);
+    expect(existsSync(join(timelineDir, 'aux', '200.tar'))).toBe(true);
+    expect(aux.auxDirAt(200n)).toBe(join(timelineDir, 'aux', '200'));
     expect(existsSync(join(timelineDir, 'aux', '200', 'mysql/db.MAI'))).toBe(false);
     expect(readFileSync(join(timelineDir, 'aux', '200', 'db/t.frm'), 'utf8')).toBe('new');
     expect(readMeta(timelineDir).auxSets).toEqual([100n, 200n]);

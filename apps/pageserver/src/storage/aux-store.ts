@@ -2,10 +2,14 @@
  * What a timeline keeps besides pages: the tablespace directory (space id →
  * datadir path, from FILE_CREATE/RENAME/DELETE events) and the aux-file sets
  * (everything in a datadir the redo log does not describe: .frm files, Aria
- * system tables, ...), each stored whole under `aux/<lsn>/`, and in remote
- * storage as one tar, `aux/<lsn>.tar`.
+ * system tables, ...), each stored whole as one tar, `aux/<lsn>.tar`, locally
+ * and in remote storage. The first read of a set unpacks it under
+ * `aux/<lsn>/` (basebackups and the datadir route read files): a compute
+ * stores a set of ~200 files at every DDL, and writing each file at once
+ * was most of the page server's time in a sysbench prepare. Sets stored
+ * before the tar layout are directories only, and read as they are.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { listFiles, TAR_END_BYTES, TarDirSink, tarHeader, tarPadding, TarParser } from '@strata/datadir';
 import { assert, type AuxFile, CorruptFrame, isSafeRelativePath } from '@strata/core';
@@ -44,10 +48,22 @@ export class AuxStore {
   auxDirAt(lsn: bigint): string | undefined {
     let best: bigint | undefined;
     for (const a of this.layers.meta.auxSets) if (a <= lsn && (best === undefined || a > best)) best = a;
-    if (best !== undefined) return this.dirOf(best);
+    if (best !== undefined) return this.unpacked(best);
     const branch = this.layers.meta.ancestor;
     if (this.ancestor && branch) return this.ancestor.auxDirAt(branch.lsn);
     return undefined;
+  }
+
+  /** The directory of the set at `lsn`, unpacked from its tar on first use (whole or not at all: a crash mid-way leaves only a temp dir). */
+  private unpacked(lsn: bigint): string {
+    const dir = this.dirOf(lsn);
+    const tar = this.tarOf(lsn);
+    if (existsSync(dir) || !existsSync(tar)) return dir;
+    const tmp = `${dir}.unpacking`;
+    rmSync(tmp, { recursive: true, force: true });
+    unpackAuxSet(readFileSync(tar), tmp);
+    renameSync(tmp, dir);
+    return dir;
   }
 
   /** The set at `lsn` packed as one tar: what goes to remote storage. */
@@ -64,23 +80,17 @@ export class AuxStore {
    * stores sets; import stores the first. Returns the number of files.
    */
   putAuxSet(lsn: bigint, files: readonly AuxFile[]): number {
-    const dest = this.dirOf(lsn);
-    rmSync(dest, { recursive: true, force: true });
-    let n = 0;
-    for (const f of files) {
-      // The route checked the paths already; a path that leaves the set's directory here is a bug.
-      assert(isSafeRelativePath(f.path), `aux file path ${f.path} leaves the set's directory`);
-      mkdirSync(dirname(join(dest, f.path)), { recursive: true });
-      writeFileSync(join(dest, f.path), f.data);
-      n++;
-    }
-    mkdirSync(dest, { recursive: true });
+    // The route checked the paths already; a path that leaves the set's directory here is a bug.
+    for (const f of files) assert(isSafeRelativePath(f.path), `aux file path ${f.path} leaves the set's directory`);
+    // A set stored at this LSN before is replaced whole: its unpacked copy goes, the next read unpacks this one.
+    rmSync(this.dirOf(lsn), { recursive: true, force: true });
+    mkdirSync(dirname(this.tarOf(lsn)), { recursive: true });
     // Written before it is queued, replaced whole by the next set at this LSN: the upload reads whichever is newest.
     writeFileSync(this.tarOf(lsn), packAuxSet(files));
     this.remote?.uploadFile(auxSetKey(lsn), this.tarOf(lsn));
     const sets = this.layers.meta.auxSets;
     if (!sets.includes(lsn)) this.layers.update({ auxSets: [...sets, lsn].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) }, true);
-    return n;
+    return files.length;
   }
 
   /** Queue every stored aux set remote storage is not known to hold (a full upload; the caller queues the index after). */
@@ -89,7 +99,7 @@ export class AuxStore {
     if (!remote) return;
     for (const lsn of this.layers.meta.auxSets) {
       const base = this.dirOf(lsn);
-      if (!existsSync(base) || remote.isUploadedKey(auxSetKey(lsn))) continue;
+      if ((!existsSync(base) && !existsSync(this.tarOf(lsn))) || remote.isUploadedKey(auxSetKey(lsn))) continue;
       // A set stored before sets were packed has no tar yet.
       if (!existsSync(this.tarOf(lsn))) writeFileSync(this.tarOf(lsn), packAuxSet(listFiles(base).map((rel) => ({ path: rel, data: readFileSync(join(base, rel)) }))));
       remote.uploadFile(auxSetKey(lsn), this.tarOf(lsn));
@@ -103,7 +113,7 @@ export class AuxStore {
    */
   keysOf(lsns: readonly bigint[]): string[] {
     // A set the index lists may be absent here (a timeline restored from remote storage gets it on demand).
-    return lsns.filter((lsn) => existsSync(this.dirOf(lsn))).map(auxSetKey);
+    return lsns.filter((lsn) => existsSync(this.dirOf(lsn)) || existsSync(this.tarOf(lsn))).map(auxSetKey);
   }
 }
 
