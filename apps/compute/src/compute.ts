@@ -17,7 +17,6 @@ import { ProposerDriver, type SafekeeperEndpoint } from '@strata/client';
 import { redo } from '@strata/core';
 import { installNativeCrc32c, writeFreshLog } from '@strata/datadir';
 import { CollectedGauge, Counter, Histogram, Registry } from '@strata/service-kit';
-import mysql from 'mysql2/promise';
 import { AuxCapture } from './aux-capture.js';
 import { FlushedLsnWatch } from './flushed-lsn-watch.js';
 import { IngestBackpressure, type IngestBackpressureStats } from './ingest-backpressure.js';
@@ -25,9 +24,10 @@ import { ComputeError } from './errors.js';
 import { describeExit, Mariadbd } from './mariadbd.js';
 import { handOver, mariadbdOsUser, type OsUser } from './os-user.js';
 import { loadComputeEnv } from './env.js';
-import { basebackup, pageserverUrl, type PageserverTarget, postLsnTimes, putAuxSet, timelineDetails, waitLsn } from '@strata/client';
+import { basebackup, pageserverUrl, type PageserverTarget, postLsnTimes, putAuxSet, type TimelineDetails, timelineDetails, waitLsn } from '@strata/client';
 import { endpointsOfCurrentConf, ensureTimeline, parseSafekeeperList, resolveSafekeepers } from './safekeepers.js';
 import { type LsnStamp, RedoShipper, type ShipperStats } from './shipper.js';
+import { StartPhases } from './start-phases.js';
 import { FUSE_MARIADBD_ARGS, type FuseDatadir, fuseUnavailableReason, startFuseDatadir, unmountStale } from './datadir-fs/index.js';
 
 export interface ComputeOptions {
@@ -85,6 +85,8 @@ export interface ComputeOptions {
   readonly maxIngestLagBytes?: bigint;
   readonly startTimeoutMs?: number;
   readonly log?: (line: string) => void;
+  /** Where the start's phases are timed (the controller logs them once the compute is ready). */
+  readonly phases?: StartPhases;
 }
 
 /** Neon's max_replication_write_lag is of this order; half the page server's open layer plus one upload (its upload lag bound). */
@@ -266,31 +268,54 @@ function logSizeOf(datadir: string): bigint {
 
 async function startReadOnly(opts: ComputeOptions, osUser: OsUser | undefined): Promise<Compute> {
   const log = opts.log ?? (() => {});
+  const phases = opts.phases ?? new StartPhases();
   const ps: PageserverTarget = { url: pageserverUrl(opts.pageserver), token: opts.token };
-  const tl = await timelineDetails(ps, opts.tenantId, opts.timelineId);
-  const lsn = opts.lsn ?? tl.lastRecordLsn;
-  await waitLsn(ps, opts.tenantId, opts.timelineId, lsn, INGEST_TIMEOUT_MS);
+  const tlP = phases.time('timeline', () => timelineDetails(ps, opts.tenantId, opts.timelineId));
+  // Settled below on every path; not an unhandled rejection while the rest of the start runs.
+  tlP.catch(() => {});
   const storage = storageOf(opts, log);
   const { datadir, runDir } = prepareDirs(opts.dataDir);
   let fused: FuseDatadir | undefined;
   let logFileSizeBytes: bigint;
+  let tl: TimelineDetails;
+  let lsn: bigint;
   if (storage === 'fuse') {
+    lsn = opts.lsn ?? (await tlP).lastRecordLsn;
     // The mount point must be reachable by mariadbd's account before it becomes a FUSE mount.
     if (osUser) handOver(osUser, [runDir], opts.openableRoots ?? []);
     mkdirSync(datadir, { recursive: true });
     if (osUser) handOver(osUser, [datadir], opts.openableRoots ?? []);
-    fused = await startFuseDatadir({ ps, tenantId: opts.tenantId, timelineId: opts.timelineId, lsn, mountPoint: datadir, localDir: join(resolve(opts.dataDir), 'local'), readOnly: true, osUser, ...(opts.lfcBytes ? { lfcBytes: opts.lfcBytes } : {}), log });
+    // The timeline's details and the datadir's requests at once: the manifest and the aux set wait on the page
+    // server for the LSN to be ingested themselves, so no wait_lsn round trip comes first.
+    const [tlR, fusedR] = await Promise.allSettled([
+      tlP,
+      startFuseDatadir({ ps, tenantId: opts.tenantId, timelineId: opts.timelineId, lsn, mountPoint: datadir, localDir: join(resolve(opts.dataDir), 'local'), readOnly: true, osUser, ...(opts.lfcBytes ? { lfcBytes: opts.lfcBytes } : {}), log, phases }),
+    ]);
+    if (tlR.status === 'rejected' || fusedR.status === 'rejected') {
+      if (fusedR.status === 'fulfilled') await fusedR.value.close();
+      throw tlR.status === 'rejected' ? tlR.reason : (fusedR as PromiseRejectedResult).reason;
+    }
+    tl = tlR.value;
+    fused = fusedR.value;
     logFileSizeBytes = fused.logFileSizeBytes;
     log(`storage: fuse at LSN ${lsn}: ${fused.tablespaces} tablespaces served on demand, ${fused.auxFiles} aux files`);
   } else {
-    const bb = await basebackup(ps, opts.tenantId, opts.timelineId, datadir, { lsn, timeoutMs: BASEBACKUP_TIMEOUT_MS });
+    tl = await tlP;
+    lsn = opts.lsn ?? tl.lastRecordLsn;
+    await phases.time('wait-lsn', () => waitLsn(ps, opts.tenantId, opts.timelineId, lsn, INGEST_TIMEOUT_MS));
+    const bb = await phases.time('basebackup', () => basebackup(ps, opts.tenantId, opts.timelineId, datadir, { lsn, timeoutMs: BASEBACKUP_TIMEOUT_MS }));
     log(`storage: basebackup at LSN ${lsn}: ${bb.files} files, ${bb.bytes} bytes`);
     if (osUser) handOver(osUser, [datadir, runDir], opts.openableRoots ?? []);
     logFileSizeBytes = logSizeOf(datadir);
   }
+  const mariadbdStartMs = performance.now();
   const m = new Mariadbd({ datadir, runDir, port: opts.port, logFileSizeBytes, pageSize: tl.pageSize, bufferPoolSize: opts.bufferPoolSize ?? '64M', readOnly: true, osUser, ...(fused ? { extraArgs: FUSE_MARIADBD_ARGS, closeFds: fused.deviceFds } : {}) });
   try {
-    await m.waitReady(opts.startTimeoutMs ?? 120_000);
+    // The aux files are still being written (the filesystem holds mariadbd's operations until they are): a
+    // failure to write them fails the start at once.
+    await Promise.all([m.waitReady(opts.startTimeoutMs ?? 120_000), fused?.localReady]);
+    phases.record('mariadbd', mariadbdStartMs, performance.now());
+    void fused?.removeOldFiles();
   } catch (e) {
     m.kill();
     await m.exited;
@@ -375,27 +400,34 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
   const ps: PageserverTarget = { url: pageserverUrl(opts.pageserver), token: opts.token };
   // Decided before the election: a compute that cannot run must not fence the one that runs.
   const storage = storageOf(opts, log);
-  const tl = await timelineDetails(ps, opts.tenantId, opts.timelineId);
-  let endpoints = await resolveSafekeepers(urls, opts.token);
+  const phases = opts.phases ?? new StartPhases();
+  // Two services asked at once: neither answer depends on the other.
+  const [tl, resolved] = await Promise.all([
+    phases.time('timeline', () => timelineDetails(ps, opts.tenantId, opts.timelineId)),
+    phases.time('safekeepers', () => resolveSafekeepers(urls, opts.token)),
+  ]);
+  let endpoints = resolved;
   const directory = (): string[] => {
     const d = opts.safekeeperDirectory;
     const listed = d === undefined ? [] : 'file' in d ? readFileSync(d.file, 'utf8').split(/[\s,]+/).filter(Boolean) : [...d];
     return [...new Set([...urls, ...(listed.length ? parseSafekeeperList(listed.join(',')) : [])])];
   };
-  await ensureTimeline(endpoints, opts.tenantId, opts.timelineId, tl.initLsn, opts.token, tl.pageSize);
+  await phases.time('ensure-timeline', () => ensureTimeline(endpoints, opts.tenantId, opts.timelineId, tl.initLsn, opts.token, tl.pageSize));
 
   // Fencing is decided after the driver has recorded the cause: look at it on the next turn.
   let onFenced: () => void = () => {};
   let driver = newDriver(opts, endpoints, () => setImmediate(() => onFenced()), log);
   let startLsn: bigint;
   try {
-    await driver.waitElected(30_000);
-    startLsn = driver.epochStartLsn;
-    // The epoch start is committed once a quorum has it in our term: only then is it the timeline's end for everyone.
-    await driver.waitCommitted(startLsn, 60_000);
+    startLsn = await phases.time('election', async () => {
+      await driver.waitElected(30_000);
+      // The epoch start is committed once a quorum has it in our term: only then is it the timeline's end for everyone.
+      await driver.waitCommitted(driver.epochStartLsn, 60_000);
+      return driver.epochStartLsn;
+    });
     if (startLsn < tl.initLsn) throw new ComputeError('ComputeStartFailed', `the safekeepers end at ${startLsn}, before the timeline's start ${tl.initLsn}`);
     log(`timeline ends at ${startLsn}: waiting for the page server`);
-    await waitLsn(ps, opts.tenantId, opts.timelineId, startLsn, INGEST_TIMEOUT_MS);
+    await phases.time('wait-lsn', () => waitLsn(ps, opts.tenantId, opts.timelineId, startLsn, INGEST_TIMEOUT_MS));
   } catch (e) {
     driver.stop();
     throw e;
@@ -430,12 +462,13 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
         onFatal: (e) => onShipperFatal(e),
         onAuxChange: () => onAuxChange(),
         log,
+        phases,
       });
       log(`storage: fuse at LSN ${startLsn}: ${fused.tablespaces} tablespaces served on demand, ${fused.auxFiles} aux files`);
       shipper = fused.redo!;
       m = new Mariadbd({ datadir, runDir, port: opts.port, logFileSizeBytes: fused.logFileSizeBytes, pageSize: tl.pageSize, bufferPoolSize: opts.bufferPoolSize ?? '128M', readOnly: false, osUser, extraArgs: FUSE_MARIADBD_ARGS, closeFds: fused.deviceFds });
     } else {
-    const bb = await basebackup(ps, opts.tenantId, opts.timelineId, datadir, { lsn: startLsn, timeoutMs: BASEBACKUP_TIMEOUT_MS });
+    const bb = await phases.time('basebackup', () => basebackup(ps, opts.tenantId, opts.timelineId, datadir, { lsn: startLsn, timeoutMs: BASEBACKUP_TIMEOUT_MS }));
     log(`storage: basebackup at LSN ${startLsn}: ${bb.files} files, ${bb.bytes} bytes`);
     const logPath = join(datadir, 'ib_logfile0');
     const minSize = opts.logFileSizeMinBytes ?? 256n * MIB;
@@ -444,7 +477,8 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
     if (parsed.checkpoint.endLsn !== startLsn) throw new ComputeError('ComputeStartFailed', `the basebackup's log checkpoint is ${parsed.checkpoint.endLsn}, not ${startLsn}`);
     flushedWatch = new FlushedLsnWatch(
       startLsn,
-      () => mysql.createConnection({ host: '127.0.0.1', port: opts.port, user: opts.dbUser ?? 'root', password: opts.dbPassword ?? '', connectTimeout: 2000 }),
+      // Loaded here only: a FUSE compute never needs a client library (mysql2 costs a start ~90 ms to load).
+      async () => (await import('mysql2/promise')).default.createConnection({ host: '127.0.0.1', port: opts.port, user: opts.dbUser ?? 'root', password: opts.dbPassword ?? '', connectTimeout: 2000 }),
       log,
     );
     shipper = new RedoShipper({
@@ -633,8 +667,12 @@ async function startReadWrite(opts: ComputeOptions, osUser: OsUser | undefined):
     if (!finishing) void finish(new ComputeError('MariadbExited', `mariadbd ${describeExit(s)} unexpectedly; the last lines of its error log:\n${m.errorLogTail(3)}`));
   });
 
+  const mariadbdStartMs = performance.now();
   try {
-    await m.waitReady(opts.startTimeoutMs ?? 120_000);
+    // FUSE: the aux files may still be being written (the filesystem holds mariadbd's operations until they are).
+    await Promise.all([m.waitReady(opts.startTimeoutMs ?? 120_000), fused?.localReady]);
+    phases.record('mariadbd', mariadbdStartMs, performance.now());
+    void fused?.removeOldFiles();
   } catch (e) {
     const ce = e instanceof ComputeError ? e : new ComputeError('ComputeStartFailed', String(e));
     await finish(ce);

@@ -15,6 +15,7 @@ import { createApp } from './app.js';
 import { type Compute, startCompute, writeStateFile } from './compute.js';
 import { StrataError } from '@strata/core';
 import { clearComputeExit, writeComputeExit } from '@strata/client/local';
+import { StartPhases } from './start-phases.js';
 
 /** A free loopback port (never 3306, MariaDB's default, which a stray server may take meanwhile). */
 export function freePort(): Promise<number> {
@@ -66,6 +67,9 @@ export class ControllerArgsError extends StrataError {
 
 /** Runs until the compute stops; returns the process exit code. */
 export async function runController(args: ControllerArgs): Promise<number> {
+  const phases = new StartPhases();
+  // Everything before this line: node's own start and the bundle's load (or, in the CLI, its work before the call).
+  phases.record('load', 0, performance.now());
   if (!args.readOnly && !args.safekeepers) throw new ControllerArgsError('compute start needs --safekeepers (or --read-only)');
   if (!args.readOnly && args.lsn !== undefined) throw new ControllerArgsError('--lsn needs --read-only: a read-write compute starts at the end of its timeline (branch at the LSN first)');
   const name = args.name ?? (args.readOnly ? `ro-${args.timelineId.slice(0, 8)}` : args.timelineId.slice(0, 8));
@@ -108,11 +112,13 @@ export async function runController(args: ControllerArgs): Promise<number> {
       ...(args.lfcMib !== undefined ? { lfcBytes: args.lfcMib * 2 ** 20 } : {}),
       ...(args.bufferPoolMib !== undefined ? { bufferPoolSize: `${args.bufferPoolMib}M` } : {}),
       log: args.log,
+      phases,
     });
   } catch (e) {
     if (tempDir) rmSync(tempDir, { recursive: true, force: true });
     throw e;
   }
+  const controlStartMs = performance.now();
   const control = await listen(createApp({ compute, onStop: requestStop, verifier, log: jsonLogger((line) => args.log(line.trimEnd())) }).fetch, { host: '127.0.0.1', port: args.controlPort ?? 0 });
   writeStateFile(dataDir, {
     name,
@@ -126,6 +132,9 @@ export async function runController(args: ControllerArgs): Promise<number> {
     connectionUrl: compute.connectionUrl,
     controlUrl: control.url,
   });
+  phases.record('control', controlStartMs, performance.now());
+  // Starters wait for the state file: from here on the compute is ready for them.
+  args.log(phases.line(`compute ${name} start`));
   // A compute of this name runs again: an earlier fencing is no longer news.
   clearComputeExit(dataDir);
   args.log(`control ${control.url} (status /v1/status, metrics /metrics); mariadbd pid ${compute.mariadbdPid}; data ${dataDir}`);

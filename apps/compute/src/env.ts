@@ -11,6 +11,8 @@ const computeEnvSchema = z.object({
   STRATA_MARIADBD_USER: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/).optional(),
   /** Where a compute's datadir comes from when its options do not say (basebackup, fuse, auto). */
   STRATA_COMPUTE_STORAGE: z.enum(['basebackup', 'fuse', 'auto']).optional(),
+  /** Where the FUSE check looks for fusermount. */
+  PATH: z.string().optional(),
 });
 
 export interface ComputeEnv {
@@ -18,6 +20,7 @@ export interface ComputeEnv {
   readonly installDbPath: string;
   readonly mariadbdUser: string;
   readonly storage: 'basebackup' | 'fuse' | 'auto' | undefined;
+  readonly searchPath: string;
 }
 
 export function loadComputeEnv(env: Record<string, string | undefined> = process.env): ComputeEnv {
@@ -27,6 +30,7 @@ export function loadComputeEnv(env: Record<string, string | undefined> = process
     installDbPath: e.STRATA_MARIADB_INSTALL_DB ?? '/usr/bin/mariadb-install-db',
     mariadbdUser: e.STRATA_MARIADBD_USER ?? 'mysql',
     storage: e.STRATA_COMPUTE_STORAGE,
+    searchPath: e.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
   };
 }
 

@@ -5,10 +5,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, existsSync, fchownSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import mysql from 'mysql2/promise';
 import { loadComputeEnv } from './env.js';
 import { ComputeError } from './errors.js';
 import type { OsUser } from './os-user.js';
+import { greets } from './server-probe.js';
 
 export const MARIADBD_PATH = loadComputeEnv().mariadbdPath;
 /**
@@ -17,7 +17,6 @@ export const MARIADBD_PATH = loadComputeEnv().mariadbdPath;
  * mariadbd dies too instead of acknowledging commits nobody ships.
  */
 const SETPRIV_PATH = '/usr/bin/setpriv';
-const ER_ACCESS_DENIED = 1045;
 
 export interface MariadbdOptions {
   readonly datadir: string;
@@ -182,25 +181,14 @@ export class Mariadbd {
     }
   }
 
-  /** Resolves once the server answers a login over TCP; throws with the error log if mariadbd exits first. */
+  /** Resolves once the server greets a connection over TCP (server-probe.ts); throws with the error log if mariadbd exits first. */
   async waitReady(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (this.exitStatus) {
         throw new ComputeError('MariadbExited', `mariadbd ${describeExit(this.exitStatus)} during startup:\n${this.errorLogTail()}`);
       }
-      try {
-        const c = await mysql.createConnection({ host: '127.0.0.1', port: this.opts.port, user: 'root', password: '', connectTimeout: 2000 });
-        try {
-          await c.query('SELECT 1');
-        } finally {
-          c.destroy();
-        }
-        return;
-      } catch (e) {
-        // Access denied is an answer: the server takes connections (root has a password the controller need not know).
-        if (e instanceof Error && 'errno' in e && e.errno === ER_ACCESS_DENIED) return;
-      }
+      if (await greets(this.opts.port)) return;
       if (Date.now() > deadline) {
         this.kill();
         throw new ComputeError('ComputeStartFailed', `mariadbd did not accept connections within ${timeoutMs} ms:\n${this.errorLogTail()}`);

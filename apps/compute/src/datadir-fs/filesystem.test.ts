@@ -149,4 +149,22 @@ describe('DatadirFs', () => {
     expect(changed).toContain('db/t.frm');
     expect(changed).toContain('db/u.frm');
   });
+
+  it('warm() fetches the start of a tablespace at the start LSN before any read; reads then ask nothing more', async () => {
+    const { fs, ps } = make(256);
+    // More pages than the file has: clipped to its 200.
+    expect(fs.warm('db/t.ibd', 300)).toBe(200);
+    // Asked again while the fetches run: nothing new.
+    expect(fs.warm('db/t.ibd', 300)).toBe(0);
+    expect(fs.warm('db/none.ibd', 10)).toBe(0);
+    const fd = await open(fs, '/db/t.ibd');
+    const buf = Buffer.alloc(PS);
+    expect((await call(fs, 'read', '/db/t.ibd', fd, buf, PS, 150 * PS))[0]).toBe(PS);
+    expect(buf[100]).toBe(150);
+    expect(ps.asked.flat().map((r) => r.pageNo).sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(ps.asked.flat().every((r) => r.lsn === START)).toBe(true);
+    const before = ps.asked.length;
+    await call(fs, 'read', '/db/t.ibd', fd, buf, PS, 3 * PS);
+    expect(ps.asked.length).toBe(before);
+  });
 });

@@ -20,6 +20,7 @@ import type { GetPageItem, GetPageRequest } from '@strata/core/getpage';
 import { fileKind, pageKey, pagesOfRange, prefetchEnd, relPath } from './layout.js';
 import { LocalFileCache, type LfcStats } from './lfc.js';
 import type { RedoSink } from './redo-sink.js';
+import { gateOps } from './gate.js';
 
 /** GetPage statuses (mirrors @strata/core/getpage's GetPageStatus). */
 const OK = 0;
@@ -64,6 +65,8 @@ export interface DatadirFsOptions {
   /** An aux file changed (written, created, renamed, removed). */
   readonly onAuxChange?: (rel: string) => void;
   readonly log?: (line: string) => void;
+  /** Resolves once `localDir` holds the aux files: every operation but init waits for it (gate.ts). */
+  readonly localReady?: Promise<void>;
 }
 
 interface SpaceFile {
@@ -133,6 +136,28 @@ export class DatadirFs {
       done += n;
     }
     return out;
+  }
+
+  /**
+   * Fetches pages [0, `pages`) of tablespace `rel` before anything reads them: InnoDB reads the start of the
+   * system tablespace (its header, transaction system, dictionary, doublewrite buffer) one read after another as
+   * it starts, each a round trip through FUSE and the page server. Asked for while mariadbd is still being
+   * exec'd, they are in the LFC (or on their way: a read joins its fetch) when it gets there. Pages at the start
+   * LSN, as any read would fetch them. Returns how many fetches it queued.
+   */
+  warm(rel: string, pages: number): number {
+    const f = this.spaces.get(rel);
+    if (!f || f.spaceId === undefined) return 0;
+    const end = Math.min(pages, f.basePages);
+    let queued = 0;
+    for (let p = 0; p < end; p++) {
+      const key = pageKey(f.id, p);
+      if (this.lfc.has(key) || this.inflight.has(key) || this.lfc.refetchOf(key)) continue;
+      // A failed warm-up costs nothing: a read that needs the page fetches it again.
+      this.fetch(key, { spaceId: f.spaceId, pageNo: p, lsn: this.opts.lsn }).catch(() => {});
+      queued++;
+    }
+    return queued;
   }
 
   stats(): DatadirFsStats {
@@ -579,6 +604,7 @@ export class DatadirFs {
       symlink: (_a: string, _b: string, cb: Cb) => cb(ENOSYS),
       readlink: (_p: string, cb: Cb) => cb(ENOENT),
     };
-    return ops as unknown as Record<string, (...args: never[]) => void>;
+    const all = ops as unknown as Record<string, (...args: never[]) => void>;
+    return this.opts.localReady ? gateOps(all, this.opts.localReady, EIO) : all;
   }
 }

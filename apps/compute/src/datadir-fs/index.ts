@@ -3,9 +3,10 @@
  * and the aux set at the LSN, write a fresh ib_logfile0 whose checkpoint is
  * the LSN, open the GetPage stream, mount. Nothing else is copied.
  */
-import { chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { datadirManifest, getAuxSet, PageserverClient, type PageserverTarget } from '@strata/client';
+import { datadirManifest, type DatadirManifest, getAuxSet, PageserverClient, type PageserverTarget } from '@strata/client';
+import type { AuxFile } from '@strata/core';
 import type { GetPageRequest } from '@strata/core/getpage';
 import { writeFreshLog } from '@strata/datadir';
 import type { ComputeError } from '../errors.js';
@@ -14,6 +15,8 @@ import type { ShipperProposer } from '../shipper.js';
 import { DatadirFs } from './filesystem.js';
 import { type Mounted, mountFs, unmountStale } from './mount.js';
 import { RedoSink } from './redo-sink.js';
+import { emptyDirNow, removeAside, writeAuxFiles } from './local-dir.js';
+import { StartPhases } from '../start-phases.js';
 
 export { fuseUnavailableReason, isMountPoint, unmountStale } from './mount.js';
 export { DatadirFs, type DatadirFsStats } from './filesystem.js';
@@ -45,6 +48,7 @@ export interface FuseDatadirOptions {
   readonly onFatal?: (e: ComputeError) => void;
   readonly onAuxChange?: (rel: string) => void;
   readonly log?: (line: string) => void;
+  readonly phases?: StartPhases;
 }
 
 export interface FuseDatadir {
@@ -57,37 +61,73 @@ export interface FuseDatadir {
   readonly auxFiles: number;
   /** Descriptors mariadbd must not inherit (MariadbdOptions.closeFds). */
   readonly deviceFds: readonly number[];
+  /**
+   * Resolves once the aux files are written (the filesystem's operations wait for it). Rejects if they
+   * cannot be: then the compute must not start.
+   */
+  readonly localReady: Promise<void>;
+  /**
+   * Removes the previous start's local files, moved aside at this start: call it once mariadbd is up, since
+   * the removal would compete with mariadbd's start for libuv's thread pool. Never rejects.
+   */
+  removeOldFiles(): Promise<void>;
   /** Unmount (mariadbd must have exited), close the stream. */
   close(): Promise<void>;
 }
 
 const MANIFEST_WAIT_MS = 120_000;
+/**
+ * Pages of ibdata1 fetched right after the mount, while mariadbd is exec'd: the first five extents hold what
+ * InnoDB reads at start one page at a time (FSP header, TRX_SYS, rollback segment and dictionary headers, the
+ * doublewrite buffer at 64..191, the dictionary's first index pages). 5 MiB at 16 KiB pages.
+ */
+const SYSTEM_WARM_PAGES = 320;
 /** About a minute of retries before a page read fails. */
 const GETPAGE_ATTEMPTS_MAX = 35;
 
 export async function startFuseDatadir(o: FuseDatadirOptions): Promise<FuseDatadir> {
-  const manifest = await datadirManifest(o.ps, o.tenantId, o.timelineId, o.lsn, MANIFEST_WAIT_MS);
-  const aux = await getAuxSet(o.ps, o.tenantId, o.timelineId, o.lsn);
-  unmountStale(o.mountPoint);
-  rmSync(o.localDir, { recursive: true, force: true });
-  mkdirSync(o.localDir, { recursive: true, mode: 0o700 });
-  for (const f of aux) {
-    const path = join(o.localDir, f.path);
-    mkdirSync(join(path, '..'), { recursive: true });
-    // Paths were checked by the page server when the set was stored (datadir-relative, no `..`).
-    writeFileSync(path, f.data, { mode: 0o640 });
+  const phases = o.phases ?? new StartPhases();
+  const connect = (): Promise<PageserverClient> => PageserverClient.connect({ url: o.ps.url, tenantId: o.tenantId, timelineId: o.timelineId, token: o.ps.token });
+  // Three independent round trips at once. Each of the two reads waits on the page server until it has ingested
+  // the LSN, and answers as of exactly that LSN: no page or aux file from before the start.
+  const streamP = phases.time('getpage-stream', connect);
+  let manifest: DatadirManifest;
+  let aux: AuxFile[];
+  try {
+    [manifest, aux] = await Promise.all([
+      phases.time('manifest', () => datadirManifest(o.ps, o.tenantId, o.timelineId, o.lsn, MANIFEST_WAIT_MS)),
+      phases.time('aux', () => getAuxSet(o.ps, o.tenantId, o.timelineId, o.lsn, MANIFEST_WAIT_MS)),
+    ]);
+  } catch (e) {
+    streamP.then(
+      (s) => s.close(),
+      () => {},
+    );
+    throw e;
   }
+  let stream: PageserverClient | undefined = await streamP;
+  const localStartMs = performance.now();
+  unmountStale(o.mountPoint);
+  // The previous start's files are moved aside, and removed once mariadbd is up (removeOldFiles).
+  emptyDirNow(o.localDir);
   const minSize = o.readOnly ? 0n : (o.logFileSizeMinBytes ?? 256n << 20n);
   const logFileSizeBytes = manifest.logFileSize > minSize ? manifest.logFileSize : minSize;
   writeFreshLog(join(o.localDir, 'ib_logfile0'), o.lsn, logFileSizeBytes);
+  phases.record('local-dir', localStartMs, performance.now());
+  // The aux files are written once the mount is up (the mount's own stats of the mount point would queue behind
+  // the writes in libuv's thread pool), while mariadbd starts; the filesystem holds every operation until they
+  // are all there (gate.ts), so mariadbd never sees the datadir without them.
+  let mountedNow: () => void = () => {};
+  const localReady = new Promise<void>((r) => (mountedNow = r)).then(() => phases.time('aux-files', () => writeAuxFiles(o.localDir, aux)));
+  // Settled by the gate and by the caller; a failure must not also be an unhandled rejection here.
+  localReady.catch(() => {});
 
-  let stream: PageserverClient | undefined = await PageserverClient.connect({ url: o.ps.url, tenantId: o.tenantId, timelineId: o.timelineId, token: o.ps.token });
   const getPages = async (batch: readonly GetPageRequest[], waitMs: number) => {
     // A dropped stream (the page server restarted, or cut a connection while busy) is opened again, with a
     // growing pause: a read that fails is an I/O error for mariadbd, which InnoDB does not survive.
     for (let attempt = 1; ; attempt++) {
       try {
-        stream ??= await PageserverClient.connect({ url: o.ps.url, tenantId: o.tenantId, timelineId: o.timelineId, token: o.ps.token });
+        stream ??= await connect();
         return await stream.getPages(batch, { waitMs });
       } catch (e) {
         stream?.close();
@@ -110,6 +150,7 @@ export async function startFuseDatadir(o: FuseDatadirOptions): Promise<FuseDatad
     uid: o.osUser?.uid ?? process.getuid?.() ?? 0,
     gid: o.osUser?.gid ?? process.getgid?.() ?? 0,
     lfcBytes: o.lfcBytes ?? 256 << 20,
+    localReady,
     ...(o.onAuxChange ? { onAuxChange: o.onAuxChange } : {}),
     ...(o.log ? { log: o.log } : {}),
   });
@@ -130,7 +171,9 @@ export async function startFuseDatadir(o: FuseDatadirOptions): Promise<FuseDatad
   if (o.osUser) chownSync(o.mountPoint, o.osUser.uid, o.osUser.gid);
   let mounted: Mounted;
   try {
-    mounted = await mountFs(o.mountPoint, fs.ops(), { allowOther: o.osUser !== undefined });
+    mounted = await phases.time('mount', () => mountFs(o.mountPoint, fs.ops(), { allowOther: o.osUser !== undefined }));
+    mountedNow();
+    fs.warm('ibdata1', SYSTEM_WARM_PAGES);
   } catch (e) {
     stream?.close();
     fs.close();
@@ -146,6 +189,8 @@ export async function startFuseDatadir(o: FuseDatadirOptions): Promise<FuseDatad
     tablespaces: manifest.tablespaces.length,
     auxFiles: aux.length,
     deviceFds: mounted.deviceFds,
+    localReady,
+    removeOldFiles: () => removeAside(o.localDir),
     close: () =>
       (closing ??= (async () => {
         await mounted.unmount();

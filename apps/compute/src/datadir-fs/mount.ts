@@ -4,9 +4,10 @@
  * mode where it cannot).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
+import { loadComputeEnv } from '../env.js';
 import { ComputeError } from '../errors.js';
 
 interface FuseInstance {
@@ -29,10 +30,23 @@ function loadFuse(): FuseCtor | undefined {
   return fuseModule;
 }
 
+/** Whether an executable `name` is in a directory of PATH (a look, not a shell: spawning one costs a start ~15 ms). */
+function onPath(name: string, searchPath: string): boolean {
+  return searchPath.split(delimiter).some((dir) => {
+    if (dir === '') return false;
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** Why FUSE mode cannot run here, or undefined when it can. */
-export function fuseUnavailableReason(): string | undefined {
+export function fuseUnavailableReason(searchPath = loadComputeEnv().searchPath): string | undefined {
   if (!existsSync('/dev/fuse')) return 'no /dev/fuse (a container without the FUSE device?)';
-  if (spawnSync('sh', ['-c', 'command -v fusermount'], { stdio: 'ignore' }).status !== 0) return 'no fusermount (install the Debian package fuse)';
+  if (!onPath('fusermount', searchPath)) return 'no fusermount (install the Debian package fuse)';
   if (!loadFuse()) return `fuse-native does not load: ${loadError ?? 'unknown error'} (install libfuse2)`;
   return undefined;
 }

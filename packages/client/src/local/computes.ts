@@ -65,12 +65,18 @@ export async function startLocalCompute(home: string, repoRoot: string, req: Loc
   }
   const port = req.readOnly ? await unusedPort(state) : await branchPort(home, state, branch.name);
   const dataDir = join(computesDir(home), name);
-  const safekeepers = await branchSafekeepers(state, branch.name);
+  // A read-only compute never talks to the safekeepers: asking them which ones serve the branch would only add
+  // a round trip to its start.
+  const safekeepers = req.readOnly ? undefined : await branchSafekeepers(state, branch.name);
   const args = [
     '--pageserver', `127.0.0.1:${state.pageserver.port}`,
-    '--safekeepers', safekeepers,
-    // A membership change may move the branch to any registered node.
-    '--safekeeper-directory', `@${writeSafekeeperDirectory(state, home)}`,
+    ...(safekeepers === undefined
+      ? []
+      : [
+          '--safekeepers', safekeepers,
+          // A membership change may move the branch to any registered node.
+          '--safekeeper-directory', `@${writeSafekeeperDirectory(state, home)}`,
+        ]),
     '--tenant', state.tenantId,
     '--timeline', branch.timelineId,
     '--name', name,
@@ -82,7 +88,7 @@ export async function startLocalCompute(home: string, repoRoot: string, req: Loc
     '--openable-root', home,
     ...(req.readOnly ? ['--read-only', ...(req.lsn !== undefined ? ['--lsn', req.lsn.toString()] : [])] : []),
   ];
-  req.onLine?.(`starting compute ${name} of branch ${branch.name} on port ${port} (safekeepers ${safekeepers})`);
+  req.onLine?.(`starting compute ${name} of branch ${branch.name} on port ${port}${safekeepers === undefined ? ' (read-only)' : ` (safekeepers ${safekeepers})`}`);
   req.signal?.throwIfAborted();
   const token = signTenantToken(state.auth.privateKeyFile, state.tenantId, Date.now());
   const d = startDaemon({ home, name: `compute-${name}`, repoRoot, program: 'compute', args, baseEnv: req.env, env: { STRATA_HOME: home, STRATA_TOKEN: token, STRATA_DB_USER: state.db.user, STRATA_DB_PASSWORD: state.db.password }, nice: computeNice(req.env) });
