@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { computesDir, type ComputeRecord, isControllerAlive, readComputeRecord, runningComputeRecords } from './compute-records.js';
-import { computeNice, daemonPid, logTail, startDaemon } from './daemons.js';
+import { computeNice, daemonPid, isRunning, logTail, startDaemon } from './daemons.js';
 import { LocalClusterError } from './errors.js';
 import { findLocalBranch, type LocalClusterState, requireLocalCluster, updateLocalCluster, writeSafekeeperDirectory } from './state.js';
 import { unusedPort } from './ports.js';
@@ -104,7 +104,9 @@ export async function startLocalCompute(home: string, repoRoot: string, req: Loc
       req.onLine?.(`compute ${name} takes queries on port ${s.port}`);
       return { compute: s, alreadyRunning: false };
     }
-    if (!isControllerAlive(d.pid)) throw new LocalClusterError('failed', `compute ${name} exited during start; its log (${d.logFile}):\n${logTail(d.logFile, d.logOffset)}`);
+    // Whether the process we just spawned is still there, not whether its command line names a daemon yet:
+    // it starts as nice(1) exec'ing node, and a read of /proc/<pid>/cmdline during an exec comes back empty.
+    if (!isRunning(d.pid)) throw new LocalClusterError('failed', `compute ${name} exited during start; its log (${d.logFile}):\n${logTail(d.logFile, d.logOffset)}`);
     if (Date.now() > deadline) throw new LocalClusterError('failed', `compute ${name} was not ready within ${req.timeoutMs ?? 300_000} ms; its log (${d.logFile}):\n${logTail(d.logFile, d.logOffset)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
