@@ -57,7 +57,7 @@ export function metricsRoutes(deps: PageserverDeps) {
         new CollectedCounter('pageserver_page_cache_misses_total', 'GetPage lookups the memory page cache could not answer (the page was reconstructed).', () => [[memory, cache.misses]]),
         new CollectedCounter('pageserver_page_cache_inserts_total', 'Page versions stored in the memory page cache.', () => [[memory, cache.inserts]]),
         new CollectedCounter('pageserver_page_cache_evictions_total', 'Page versions evicted from the memory page cache to stay within its byte budget.', () => [[memory, cache.evictions]]),
-        new CollectedCounter('pageserver_page_cache_bases_total', 'Cached versions a reconstruction started from, reading only the changes above them.', () => [[memory, cache.bases]]),
+        new CollectedCounter('pageserver_page_cache_bases_total', 'Cached versions offered to a reconstruction as its base (used when at least as new as the page\'s image; the slow-read log counts the ones used).', () => [[memory, cache.bases]]),
         new CollectedCounter('pageserver_page_cache_closed_by_ingest_total', 'Cached versions whose validity ended because ingest changed their page.', () => [[memory, cache.closedByIngest]]),
         new CollectedGauge('pageserver_page_cache_bytes', 'Bytes held by the memory page cache (pages and bookkeeping).', () => [[memory, cache.bytes]]),
         new CollectedGauge('pageserver_page_cache_capacity_bytes', 'Byte budget of the memory page cache (--page-cache-bytes).', () => [[memory, cache.capacityBytes]]),

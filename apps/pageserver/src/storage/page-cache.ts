@@ -95,7 +95,7 @@ export class PageCache {
   inserts = 0;
   evictions = 0;
   closedByIngest = 0;
-  /** Versions handed out by `base` to rebuild a newer version from. */
+  /** Versions handed out by `base` to rebuild a newer version from (the read path may still prefer a newer image). */
   bases = 0;
 
   constructor(readonly capacityBytes: number) {
